@@ -1,0 +1,6 @@
+import echo from "./echo.ts";
+import fail from "./fail.ts";
+import sleep from "./sleep.ts";
+
+/** The example handlers the README quickstart uses. */
+export const exampleTasks = [echo, sleep, fail];

@@ -1,0 +1,113 @@
+/** HTTP plumbing for the api Lambda: API Gateway v2 events in, `{error, message}` JSON out. */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import type { z } from "zod";
+import {
+  BatonError,
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnauthorizedError,
+  UnavailableError,
+  ValidationError,
+} from "../../shared/core/errors.ts";
+import { LIMITS } from "../../shared/core/limits.ts";
+import type { Log } from "../../shared/core/ports.ts";
+
+export type ApiEvent = APIGatewayProxyEventV2;
+export type ApiResult = APIGatewayProxyStructuredResultV2;
+
+export function json(statusCode: number, body: unknown): ApiResult {
+  return {
+    statusCode,
+    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
+    body: JSON.stringify(body),
+  };
+}
+
+export function noContent(): ApiResult {
+  return { statusCode: 204, headers: { "cache-control": "no-store" } };
+}
+
+/** Reads and validates a JSON body; every failure is a 400 or 413 that names the problem. */
+export function parseBody<T>(event: ApiEvent, schema: z.ZodType<T>): T {
+  const raw =
+    event.body === undefined
+      ? ""
+      : event.isBase64Encoded
+        ? Buffer.from(event.body, "base64").toString("utf8")
+        : event.body;
+  if (Buffer.byteLength(raw, "utf8") > LIMITS.requestBodyBytes) {
+    throw new PayloadTooLargeError(`request body exceeds ${LIMITS.requestBodyBytes} bytes`);
+  }
+  if (raw.trim() === "") throw new ValidationError("request body is empty; send a JSON object");
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (error) {
+    throw new InvalidJsonError(`request body is not valid JSON: ${(error as Error).message}`);
+  }
+  return validate(value, schema, "request body");
+}
+
+export function parseQuery<T>(event: ApiEvent, schema: z.ZodType<T>): T {
+  return validate(event.queryStringParameters ?? {}, schema, "query string");
+}
+
+export function pathParam<T>(event: ApiEvent, name: string, schema: z.ZodType<T>): T {
+  return validate(event.pathParameters?.[name] ?? "", schema, `path parameter "${name}"`);
+}
+
+function validate<T>(value: unknown, schema: z.ZodType<T>, what: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const details = result.error.issues.map((issue) => ({
+    path: issue.path.map(String).join("."),
+    message: issue.message,
+  }));
+  const first = details[0];
+  const where = first === undefined || first.path === "" ? "" : ` at "${first.path}"`;
+  throw new ValidationError(`${what} is invalid${where}: ${first?.message ?? "unknown problem"}`, {
+    details,
+  });
+}
+
+export class InvalidJsonError extends ValidationError {
+  override readonly code: string = "invalid_json";
+}
+
+const STATUS_BY_ERROR: ReadonlyArray<[new (...args: never[]) => BatonError, number]> = [
+  [PayloadTooLargeError, 413],
+  [ValidationError, 400],
+  [UnauthorizedError, 401],
+  [ForbiddenError, 403],
+  [NotFoundError, 404],
+  [ConflictError, 409],
+  [UnavailableError, 503],
+];
+
+/** The one place errors become HTTP responses. Unknown errors are logged and never leak details. */
+export function errorResponse(error: unknown, log: Log, requestId: string | undefined): ApiResult {
+  if (error instanceof BatonError) {
+    const status = STATUS_BY_ERROR.find(([type]) => error instanceof type)?.[1] ?? 400;
+    const result = json(status, {
+      error: error.code,
+      message: error.message,
+      ...(error.details === undefined ? {} : { details: error.details }),
+    });
+    if (status === 401) result.headers = { ...result.headers, "www-authenticate": "Bearer" };
+    return result;
+  }
+  const statusCode = (error as { statusCode?: unknown }).statusCode;
+  if (statusCode === 404) {
+    return json(404, {
+      error: "route_not_found",
+      message: "no such route in the v1 API; see the README for the routes",
+    });
+  }
+  log.error("request failed", { error, requestId });
+  return json(500, {
+    error: "internal_error",
+    message: `internal error (request ${requestId ?? "unknown"})`,
+  });
+}

@@ -1,0 +1,33 @@
+/** What the API shows of stored records: no keys, hashes, leases or other internals. */
+import type { TaskDefinition } from "../../shared/core/definition.ts";
+import type { Run } from "../../shared/core/run.ts";
+
+export function presentRun(run: Run) {
+  return {
+    taskId: run.id,
+    definition: run.definition,
+    queue: run.queue ?? null,
+    status: run.status,
+    attempts: run.attempts,
+    maxAttempts: run.maxAttempts,
+    createdAt: run.createdAt,
+    updatedAt: run.updatedAt,
+    startedAt: run.startedAt ?? null,
+    endedAt: run.endedAt ?? null,
+    nextAttemptAt: run.nextAttemptAt ?? null,
+    createdBy: run.createdBy,
+    params: run.params,
+    output: run.output ?? null,
+    error: run.error ?? null,
+    feedback: run.feedback ?? null,
+    progress: run.progress ?? null,
+    subtext: run.subtext ?? null,
+    logs: run.logs,
+    logsDropped: run.logsDropped ?? 0,
+  };
+}
+
+export function presentDefinition(definition: TaskDefinition) {
+  const { tenant: _tenant, ...shown } = definition;
+  return shown;
+}

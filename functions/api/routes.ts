@@ -1,0 +1,155 @@
+/** The v1 routes: each parses its input, calls one use case and shapes the answer. */
+import type { Route } from "@middy/http-router";
+import {
+  deleteDefinition,
+  getDefinition,
+  listDefinitions,
+  putDefinition,
+} from "../../shared/app/definitions.ts";
+import {
+  authenticate,
+  createTenant,
+  issueKey,
+  requireOperator,
+  requireRole,
+  type TenantPrincipal,
+} from "../../shared/app/identity.ts";
+import type { Services } from "../../shared/app/services.ts";
+import { getTask, listTasks, startTask } from "../../shared/app/tasks.ts";
+import { Name } from "../../shared/core/definition.ts";
+import { ValidationError } from "../../shared/core/errors.ts";
+import type { Principal, Role } from "../../shared/core/tenant.ts";
+import { TenantId } from "../../shared/core/tenant.ts";
+import { type ApiEvent, type ApiResult, json, noContent, parseBody, parseQuery, pathParam } from "./http.ts";
+import { presentDefinition, presentRun } from "./present.ts";
+import {
+  CreateKeyBody,
+  CreateTenantBody,
+  ListQuery,
+  ListTasksQuery,
+  PutDefinitionBody,
+  StartTaskBody,
+  TaskId,
+} from "./schemas.ts";
+
+type Handler = (event: ApiEvent) => Promise<ApiResult>;
+
+export function apiRoutes(svc: Services): Route<ApiEvent, ApiResult>[] {
+  const caller = (event: ApiEvent): Promise<Principal> => authenticate(svc, event.headers.authorization);
+  const asTenant =
+    (role: Role, fn: (event: ApiEvent, principal: TenantPrincipal) => Promise<ApiResult>): Handler =>
+    async (event) =>
+      fn(event, requireRole(await caller(event), role));
+  const asOperator =
+    (fn: (event: ApiEvent) => Promise<ApiResult>): Handler =>
+    async (event) => {
+      requireOperator(await caller(event));
+      return fn(event);
+    };
+
+  const routes: Array<{ method: Route<ApiEvent, ApiResult>["method"]; path: string; handler: Handler }> = [
+    { method: "GET", path: "/health", handler: async () => json(200, { ok: true }) },
+
+    {
+      method: "POST",
+      path: "/v1/tenants",
+      handler: asOperator(async (event) =>
+        json(201, await createTenant(svc, parseBody(event, CreateTenantBody))),
+      ),
+    },
+    {
+      method: "POST",
+      path: "/v1/tenants/{id}/keys",
+      handler: asOperator(async (event) => {
+        const tenant = pathParam(event, "id", TenantId);
+        const { role } = parseBody(event, CreateKeyBody);
+        return json(201, await issueKey(svc, { tenant, role }));
+      }),
+    },
+    {
+      method: "GET",
+      path: "/v1/tenant",
+      handler: async (event) => {
+        const principal = await caller(event);
+        return json(
+          200,
+          principal.kind === "operator"
+            ? { role: "operator" }
+            : { tenant: principal.tenant, role: principal.role, keyId: principal.keyId },
+        );
+      },
+    },
+
+    {
+      method: "GET",
+      path: "/v1/definitions",
+      handler: asTenant("runner", async (event, who) => {
+        const { limit, cursor } = parseQuery(event, ListQuery);
+        const page = await listDefinitions(svc, who.tenant, {
+          limit: limit ?? 50,
+          ...(cursor ? { cursor } : {}),
+        });
+        return json(200, { items: page.items.map(presentDefinition), cursor: page.cursor ?? null });
+      }),
+    },
+    {
+      method: "GET",
+      path: "/v1/definitions/{name}",
+      handler: asTenant("runner", async (event, who) =>
+        json(200, presentDefinition(await getDefinition(svc, who.tenant, pathParam(event, "name", Name)))),
+      ),
+    },
+    {
+      method: "PUT",
+      path: "/v1/definitions/{name}",
+      handler: asTenant("admin", async (event, who) => {
+        const name = pathParam(event, "name", Name);
+        const { name: bodyName, ...input } = parseBody(event, PutDefinitionBody);
+        if (bodyName !== undefined && bodyName !== name) {
+          throw new ValidationError(`body name "${bodyName}" differs from the path's "${name}"`);
+        }
+        const { definition, created } = await putDefinition(svc, who.tenant, name, input);
+        return json(created ? 201 : 200, presentDefinition(definition));
+      }),
+    },
+    {
+      method: "DELETE",
+      path: "/v1/definitions/{name}",
+      handler: asTenant("admin", async (event, who) => {
+        await deleteDefinition(svc, who.tenant, pathParam(event, "name", Name));
+        return noContent();
+      }),
+    },
+
+    {
+      method: "POST",
+      path: "/v1/tasks",
+      handler: asTenant("runner", async (event, who) => {
+        const run = await startTask(svc, who, parseBody(event, StartTaskBody));
+        return json(202, { taskId: run.id, status: run.status });
+      }),
+    },
+    {
+      method: "GET",
+      path: "/v1/tasks",
+      handler: asTenant("runner", async (event, who) => {
+        const { status, definition, limit, cursor } = parseQuery(event, ListTasksQuery);
+        const page = await listTasks(svc, who, {
+          ...(status ? { status } : {}),
+          ...(definition ? { definition } : {}),
+          ...(limit ? { limit } : {}),
+          ...(cursor ? { cursor } : {}),
+        });
+        return json(200, { items: page.items.map(presentRun), cursor: page.cursor ?? null });
+      }),
+    },
+    {
+      method: "GET",
+      path: "/v1/tasks/{id}",
+      handler: asTenant("runner", async (event, who) =>
+        json(200, presentRun(await getTask(svc, who, pathParam(event, "id", TaskId)))),
+      ),
+    },
+  ];
+  return routes;
+}

@@ -1,0 +1,44 @@
+/** Request schemas of the v1 API: the trust boundary. Unknown fields are rejected everywhere. */
+import { z } from "zod";
+import { Name } from "../../shared/core/definition.ts";
+import { LIMITS } from "../../shared/core/limits.ts";
+import { RUN_STATUSES } from "../../shared/core/run.ts";
+import { Role, TenantId } from "../../shared/core/tenant.ts";
+
+const JsonObject = z.record(z.string(), z.unknown());
+
+export const CreateTenantBody = z.strictObject({
+  id: TenantId,
+  name: z.string().min(1).max(200).optional(),
+});
+
+export const CreateKeyBody = z.strictObject({ role: Role });
+
+export const PutDefinitionBody = z.strictObject({
+  /** Optional; when given it must equal the name in the path. */
+  name: Name.optional(),
+  handler: z.string().min(1).max(128),
+  description: z.string().max(1_000).optional(),
+  params: JsonObject.optional(),
+  maxAttempts: z.number().int().min(1).max(LIMITS.maxAttempts).optional(),
+});
+
+export const StartTaskBody = z.strictObject({
+  definition: Name,
+  params: JsonObject.optional(),
+  queue: Name.optional(),
+});
+
+export const TaskId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "is not a task id");
+
+const Limit = z.coerce.number().int().min(1).max(LIMITS.listPageSize).optional();
+const Cursor = z.string().min(1).max(1_024).optional();
+
+export const ListTasksQuery = z.strictObject({
+  status: z.enum(RUN_STATUSES).optional(),
+  definition: Name.optional(),
+  limit: Limit,
+  cursor: Cursor,
+});
+
+export const ListQuery = z.strictObject({ limit: Limit, cursor: Cursor });

@@ -1,0 +1,15 @@
+/**
+ * Lambda entry points. Config is parsed once per cold start; the handler registry is the user's
+ * tasks/index.ts, bundled by the CDK stack.
+ */
+
+import { composeServices } from "../shared/compose.ts";
+import { configFromEnv } from "../shared/config.ts";
+import { registry } from "../tasks/index.ts";
+import { createApiHandler } from "./api/handler.ts";
+import { createWorkerHandler } from "./worker/handler.ts";
+
+const services = composeServices({ config: configFromEnv(process.env), registry });
+
+export const api = createApiHandler(services);
+export const worker = createWorkerHandler(services);

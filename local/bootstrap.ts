@@ -1,0 +1,120 @@
+/**
+ * Creates the tables and queues that the CDK stack creates on AWS, from the same descriptions,
+ * on the emulators. Idempotent: safe on every start of `npm run dev`.
+ */
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  type DynamoDBClient,
+  ListTablesCommand,
+} from "@aws-sdk/client-dynamodb";
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  QueueDoesNotExist,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import { RUN_QUEUE } from "../shared/aws/queues.ts";
+import { TABLES, type TableName, type TableNames, type TableSchema } from "../shared/aws/tables.ts";
+
+export function tableNames(prefix: string): TableNames {
+  return {
+    runs: `${prefix}runs`,
+    definitions: `${prefix}definitions`,
+    tenants: `${prefix}tenants`,
+    keys: `${prefix}keys`,
+  };
+}
+
+export async function ensureTables(client: DynamoDBClient, names: TableNames): Promise<void> {
+  const existing = new Set<string>();
+  let start: string | undefined;
+  do {
+    const page = await client.send(new ListTablesCommand({ ExclusiveStartTableName: start }));
+    for (const name of page.TableNames ?? []) existing.add(name);
+    start = page.LastEvaluatedTableName;
+  } while (start !== undefined);
+  for (const table of Object.keys(TABLES) as TableName[]) {
+    if (!existing.has(names[table]))
+      await client.send(new CreateTableCommand(createTableInput(names[table], TABLES[table])));
+  }
+}
+
+function createTableInput(name: string, schema: TableSchema): CreateTableCommandInput {
+  const attributes = new Set<string>([schema.partitionKey]);
+  if (schema.sortKey !== undefined) attributes.add(schema.sortKey);
+  for (const index of Object.values(schema.indexes)) {
+    attributes.add(index.partitionKey);
+    if (index.sortKey !== undefined) attributes.add(index.sortKey);
+  }
+  const keySchema = (partitionKey: string, sortKey?: string) => [
+    { AttributeName: partitionKey, KeyType: "HASH" as const },
+    ...(sortKey === undefined ? [] : [{ AttributeName: sortKey, KeyType: "RANGE" as const }]),
+  ];
+  const indexes = Object.entries(schema.indexes);
+  return {
+    TableName: name,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: [...attributes].map((AttributeName) => ({ AttributeName, AttributeType: "S" })),
+    KeySchema: keySchema(schema.partitionKey, schema.sortKey),
+    ...(indexes.length === 0
+      ? {}
+      : {
+          GlobalSecondaryIndexes: indexes.map(([IndexName, index]) => ({
+            IndexName,
+            KeySchema: keySchema(index.partitionKey, index.sortKey),
+            Projection:
+              index.include === undefined
+                ? { ProjectionType: "KEYS_ONLY" }
+                : { ProjectionType: "INCLUDE", NonKeyAttributes: [...index.include] },
+          })),
+        }),
+  };
+}
+
+/** The FIFO run queue and its dead-letter queue; returns the run queue's URL. */
+export async function ensureRunQueue(
+  client: SQSClient,
+  options: { name: string; visibilityTimeoutSeconds: number },
+): Promise<string> {
+  const existing = await queueUrl(client, `${options.name}.fifo`);
+  if (existing !== undefined) return existing;
+  const dlq = await client.send(
+    new CreateQueueCommand({
+      QueueName: `${options.name}-dlq.fifo`,
+      Attributes: { FifoQueue: "true", MessageRetentionPeriod: String(RUN_QUEUE.retentionSeconds) },
+    }),
+  );
+  const dlqArn = (
+    await client.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ["QueueArn"] }))
+  ).Attributes?.QueueArn;
+  const created = await client.send(
+    new CreateQueueCommand({
+      QueueName: `${options.name}.fifo`,
+      Attributes: {
+        FifoQueue: "true",
+        ContentBasedDeduplication: "false",
+        VisibilityTimeout: String(options.visibilityTimeoutSeconds),
+        MaximumMessageSize: String(RUN_QUEUE.maximumMessageSizeBytes),
+        MessageRetentionPeriod: String(RUN_QUEUE.retentionSeconds),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: dlqArn,
+          maxReceiveCount: RUN_QUEUE.maxReceiveCount,
+        }),
+      },
+    }),
+  );
+  if (created.QueueUrl === undefined) throw new Error("CreateQueue returned no URL");
+  return created.QueueUrl;
+}
+
+async function queueUrl(client: SQSClient, name: string): Promise<string | undefined> {
+  try {
+    return (await client.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
+  } catch (error) {
+    if (error instanceof QueueDoesNotExist || (error as Error).name.includes("NonExistentQueue"))
+      return undefined;
+    throw error;
+  }
+}

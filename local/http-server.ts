@@ -1,0 +1,118 @@
+/**
+ * Serves the api Lambda handler over plain HTTP, translating each request into the API Gateway
+ * HTTP API (payload v2) event the Lambda receives on AWS, and the result back.
+ */
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Context } from "aws-lambda";
+import type { ApiHandler } from "../functions/api/handler.ts";
+import type { ApiEvent } from "../functions/api/http.ts";
+
+/** API Gateway rejects bodies over 10 MB before the Lambda sees them; so does this server. */
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+export async function serveApi(
+  handler: ApiHandler,
+  options: { port: number; host?: string },
+): Promise<Server> {
+  const server = createServer((req, res) => {
+    respond(handler, req, res).catch((error: unknown) => {
+      res.statusCode = 500;
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ error: "internal_error", message: String(error) }));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host ?? "127.0.0.1", () => resolve());
+  });
+  return server;
+}
+
+async function respond(handler: ApiHandler, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) {
+      res.writeHead(413, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: "payload_too_large", message: "request body exceeds 10 MB" }));
+      return;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  const body = Buffer.concat(chunks);
+  const result = await handler(toEvent(req, body), lambdaContext());
+  res.writeHead(result.statusCode ?? 200, normalizeHeaders(result.headers));
+  res.end(
+    result.body === undefined
+      ? undefined
+      : Buffer.from(result.body, result.isBase64Encoded ? "base64" : "utf8"),
+  );
+}
+
+function toEvent(req: IncomingMessage, body: Buffer): ApiEvent {
+  const url = new URL(req.url ?? "/", "http://localhost");
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(",") : value;
+  }
+  const query: Record<string, string> = {};
+  for (const [name, value] of url.searchParams)
+    query[name] = query[name] === undefined ? value : `${query[name]},${value}`;
+  const method = req.method ?? "GET";
+  const now = new Date();
+  return {
+    version: "2.0",
+    routeKey: "$default",
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    ...(url.searchParams.size === 0 ? {} : { queryStringParameters: query }),
+    requestContext: {
+      accountId: "000000000000",
+      apiId: "local",
+      domainName: headers.host ?? "localhost",
+      domainPrefix: "local",
+      http: {
+        method,
+        // API Gateway passes the path still percent-encoded; so does this.
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? "127.0.0.1",
+        userAgent: headers["user-agent"] ?? "",
+      },
+      requestId: randomUUID(),
+      routeKey: "$default",
+      stage: "$default",
+      time: now.toUTCString(),
+      timeEpoch: now.getTime(),
+    },
+    ...(body.length === 0 ? {} : { body: body.toString("utf8") }),
+    isBase64Encoded: false,
+  };
+}
+
+function normalizeHeaders(headers: Record<string, unknown> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) out[name] = String(value);
+  return out;
+}
+
+function lambdaContext(): Context {
+  const requestId = randomUUID();
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: "baton-api-local",
+    functionVersion: "$LATEST",
+    invokedFunctionArn: "arn:aws:lambda:us-east-1:000000000000:function:baton-api-local",
+    memoryLimitInMB: "512",
+    awsRequestId: requestId,
+    logGroupName: "local",
+    logStreamName: "local",
+    getRemainingTimeInMillis: () => 30_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * `npm run dev`: the whole of Baton on localhost, no Docker, no AWS account. State lives under
+ * BATON_DATA_DIR (default .baton/), so a restart loses nothing.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { ensureTenantKey } from "../shared/app/identity.ts";
+import { MIN_KEY_LENGTH, newApiKey } from "../shared/core/tenant.ts";
+import { registry } from "../tasks/index.ts";
+import { startLocalStack } from "./stack.ts";
+
+const { values: flags } = parseArgs({
+  options: { help: { type: "boolean", short: "h" } },
+  strict: true,
+});
+if (flags.help) {
+  console.log(`npm run dev — Baton on localhost
+
+Environment:
+  PORT                 HTTP port of the API (default 3000)
+  BATON_DATA_DIR       where state is kept (default .baton)
+  BATON_DEV_KEY        admin key of tenant "dev" (default: generated once, kept in the data dir)
+  BATON_ROOT_KEY       operator key for /v1/tenants (default: generated once, kept in the data dir)
+  BATON_WORKERS        concurrent worker batches (default 4)`);
+  process.exit(0);
+}
+
+function fail(message: string): never {
+  console.error(`baton dev: ${message}`);
+  process.exit(2);
+}
+
+const port = Number(process.env.PORT ?? 3000);
+if (!Number.isInteger(port) || port < 0 || port > 65_535)
+  fail(`PORT must be a port number, not "${process.env.PORT}"`);
+const workers = Number(process.env.BATON_WORKERS ?? 4);
+if (!Number.isInteger(workers) || workers < 0 || workers > 64)
+  fail("BATON_WORKERS must be a whole number from 0 to 64");
+const dataDir = resolve(process.env.BATON_DATA_DIR ?? ".baton");
+mkdirSync(dataDir, { recursive: true });
+
+/** A key from the environment, else the one generated on the first start and kept in the data dir. */
+function persistentKey(envName: string, file: string): string {
+  const fromEnv = process.env[envName];
+  if (fromEnv !== undefined && fromEnv !== "") {
+    if (fromEnv.length < MIN_KEY_LENGTH) fail(`${envName} must have at least ${MIN_KEY_LENGTH} characters`);
+    return fromEnv;
+  }
+  const path = join(dataDir, file);
+  if (existsSync(path)) return readFileSync(path, "utf8").trim();
+  const { key } = newApiKey();
+  writeFileSync(path, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
+const rootKey = persistentKey("BATON_ROOT_KEY", "root-key");
+const devKey = persistentKey("BATON_DEV_KEY", "dev-key");
+
+const startedAt = Date.now();
+const stack = await startLocalStack({ registry, dataDir, port, rootKey, workerConcurrency: workers }).catch(
+  (error: unknown) => fail(`could not start: ${error instanceof Error ? error.message : String(error)}`),
+);
+await ensureTenantKey(stack.services, { tenant: "dev", role: "admin", key: devKey });
+
+console.log(`Baton is running (started in ${((Date.now() - startedAt) / 1000).toFixed(1)} s)
+
+  API          ${stack.url}
+  tenant       dev
+  admin key    ${devKey}
+  root key     ${rootKey}   (operator: POST /v1/tenants)
+  handlers     ${registry.keys().join(", ")}
+  data         ${dataDir}
+
+  export BATON_URL=${stack.url} BATON_KEY=${devKey}
+  curl -s $BATON_URL/v1/tenant -H "Authorization: Bearer $BATON_KEY"
+
+Stop with Ctrl-C.`);
+
+let stopping = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    console.log("\nstopping (finishing runs in progress)…");
+    stack.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  });
+}

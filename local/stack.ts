@@ -1,0 +1,139 @@
+/**
+ * The whole system in one process: emulators (or given endpoints), tables and queues, the api
+ * handler over HTTP and the worker handler driven from the queue. `npm run dev` and the
+ * integration tests both start it; the handlers and adapters are the ones Lambda runs.
+ */
+
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Logger } from "@aws-lambda-powertools/logger";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { createApiHandler } from "../functions/api/handler.ts";
+import { createWorkerHandler } from "../functions/worker/handler.ts";
+import type { Services } from "../shared/app/services.ts";
+import { composeServices } from "../shared/compose.ts";
+import type { Log } from "../shared/core/ports.ts";
+import type { HandlerRegistry } from "../shared/core/task.ts";
+import { hashKey } from "../shared/core/tenant.ts";
+import { ensureRunQueue, ensureTables, tableNames } from "./bootstrap.ts";
+import { type Emulators, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from "./emulators.ts";
+import { serveApi } from "./http-server.ts";
+import { SqsEventSource } from "./sqs-event-source.ts";
+
+export interface LocalStackOptions {
+  registry: HandlerRegistry;
+  /** Use running emulators; else start them (persisting under `dataDir` if given). */
+  endpoints?: { dynamodb: string; sqs: string };
+  dataDir?: string;
+  /** Prefix of table and queue names, so several stacks can share emulators (tests). */
+  prefix?: string;
+  /** HTTP port; 0 picks a free one. No server when null (a worker-only process). */
+  port?: number | null;
+  rootKey?: string;
+  /** Concurrent worker batches; 0 runs no worker (an api-only process). */
+  workerConcurrency?: number;
+  leaseSeconds?: number;
+  flushIntervalMs?: number;
+  log?: Log;
+}
+
+export interface LocalStack {
+  url: string;
+  services: Services;
+  endpoints: { dynamodb: string; sqs: string };
+  queueUrl: string;
+  prefix: string;
+  startWorker(): void;
+  stopWorker(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  let emulators: Emulators | undefined;
+  if (options.endpoints === undefined) {
+    emulators = await startEmulators(options.dataDir === undefined ? {} : { dataDir: options.dataDir });
+  }
+  const endpoints = options.endpoints ?? {
+    dynamodb: emulators?.dynamodbEndpoint ?? "",
+    sqs: emulators?.sqsEndpoint ?? "",
+  };
+  const prefix = options.prefix ?? "baton-";
+  const leaseSeconds = options.leaseSeconds ?? 30;
+  const clientOptions = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+  const dynamo = new DynamoDBClient({ ...clientOptions, endpoint: endpoints.dynamodb });
+  const sqs = new SQSClient({ ...clientOptions, endpoint: endpoints.sqs });
+  const tables = tableNames(prefix);
+  await ensureTables(dynamo, tables);
+  const queueUrl = await ensureRunQueue(sqs, {
+    name: `${prefix}runs`,
+    visibilityTimeoutSeconds: leaseSeconds,
+  });
+  const queueArn = (
+    await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }))
+  ).Attributes?.QueueArn;
+
+  const log = options.log ?? new Logger({ serviceName: "baton", logLevel: "WARN" });
+  const services = composeServices({
+    config: {
+      region: LOCAL_REGION,
+      tables,
+      runQueueUrl: queueUrl,
+      ...(options.rootKey === undefined ? {} : { rootKeyHash: hashKey(options.rootKey) }),
+      leaseSeconds,
+      flushIntervalMs: options.flushIntervalMs ?? 500,
+    },
+    registry: options.registry,
+    endpoints,
+    credentials: LOCAL_CREDENTIALS,
+    log,
+  });
+
+  let server: Server | undefined;
+  let url = "";
+  if (options.port !== null) {
+    server = await serveApi(createApiHandler(services), { port: options.port ?? 0 });
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  const makeEventSource = () =>
+    new SqsEventSource({
+      client: sqs,
+      queueUrl,
+      ...(queueArn === undefined ? {} : { queueArn }),
+      handler: createWorkerHandler(services),
+      log,
+      concurrency: options.workerConcurrency ?? 4,
+    });
+  let eventSource: SqsEventSource | undefined;
+  const startWorker = () => {
+    if (eventSource !== undefined) return;
+    eventSource = makeEventSource();
+    eventSource.start();
+  };
+  const stopWorker = async () => {
+    await eventSource?.stop();
+    eventSource = undefined;
+  };
+  if ((options.workerConcurrency ?? 4) > 0) startWorker();
+
+  return {
+    url,
+    services,
+    endpoints,
+    queueUrl,
+    prefix,
+    startWorker,
+    stopWorker,
+    async stop() {
+      await stopWorker();
+      if (server !== undefined) {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server?.close(() => resolve()));
+      }
+      dynamo.destroy();
+      sqs.destroy();
+      await emulators?.stop();
+    },
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * What a handler reports during one attempt (feedback, progress, log lines), kept in memory and
+ * written in batches: a handler that logs in a tight loop costs one write per flush interval,
+ * not one per line. The run item is the single place it lands.
+ */
+import { LIMITS } from "../core/limits.ts";
+import type { RunPatch } from "../core/ports.ts";
+import type { LogLine, Run } from "../core/run.ts";
+import type { FeedbackOptions } from "../core/task.ts";
+
+export class AttemptReport {
+  #feedback: string | undefined;
+  #progress: number | undefined;
+  #logs: LogLine[];
+  #logChars: number;
+  #logsDropped: number;
+  #dirty = false;
+
+  constructor(run: Run) {
+    this.#feedback = run.feedback;
+    this.#progress = run.progress;
+    this.#logs = [...run.logs];
+    this.#logChars = this.#logs.reduce((sum, entry) => sum + entry.line.length, 0);
+    this.#logsDropped = run.logsDropped ?? 0;
+  }
+
+  get dirty(): boolean {
+    return this.#dirty;
+  }
+
+  feedback(text: string, options: FeedbackOptions = {}): void {
+    const next =
+      options.mode === "append" && this.#feedback !== undefined && this.#feedback !== ""
+        ? `${this.#feedback}\n${text}`
+        : text;
+    // Keep the newest text when it grows past the limit: the end is what a watcher wants to see.
+    this.#feedback =
+      next.length > LIMITS.feedbackChars ? next.slice(next.length - LIMITS.feedbackChars) : next;
+    this.#dirty = true;
+  }
+
+  progress(fraction: number): void {
+    if (!Number.isFinite(fraction)) throw new RangeError("progress must be a number from 0 to 1");
+    this.#progress = Math.min(1, Math.max(0, fraction));
+    this.#dirty = true;
+  }
+
+  log(line: string, at: Date): void {
+    const text = line.length > LIMITS.logLineChars ? `${line.slice(0, LIMITS.logLineChars)}…` : line;
+    this.#logs.push({ at: at.toISOString(), line: text });
+    this.#logChars += text.length;
+    while (this.#logChars > LIMITS.logChars && this.#logs.length > 1) {
+      const dropped = this.#logs.shift();
+      this.#logChars -= dropped?.line.length ?? 0;
+      this.#logsDropped += 1;
+    }
+    this.#dirty = true;
+  }
+
+  /** The fields to write, and marks them written (the caller writes them or loses the claim). */
+  takePatch(): RunPatch {
+    this.#dirty = false;
+    return {
+      ...(this.#feedback === undefined ? {} : { feedback: this.#feedback }),
+      ...(this.#progress === undefined ? {} : { progress: this.#progress }),
+      logs: this.#logs,
+      ...(this.#logsDropped === 0 ? {} : { logsDropped: this.#logsDropped }),
+    };
+  }
+}

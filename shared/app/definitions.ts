@@ -1,0 +1,65 @@
+/** Registering task definitions: the only things a start can name. */
+import { DEFAULT_MAX_ATTEMPTS, type TaskDefinition } from "../core/definition.ts";
+import { NotFoundError, PayloadTooLargeError, ValidationError } from "../core/errors.ts";
+import { jsonBytes, LIMITS } from "../core/limits.ts";
+import type { Page } from "../core/ports.ts";
+import type { Services } from "./services.ts";
+
+export interface DefinitionInput {
+  handler: string;
+  description?: string;
+  params?: Record<string, unknown>;
+  maxAttempts?: number;
+}
+
+export async function putDefinition(
+  svc: Services,
+  tenant: string,
+  name: string,
+  input: DefinitionInput,
+): Promise<{ definition: TaskDefinition; created: boolean }> {
+  if (svc.registry.get(input.handler) === undefined) {
+    throw new ValidationError(
+      `handler "${input.handler}" is not registered in code; registered handlers: ${svc.registry.keys().join(", ")}`,
+      { details: { handler: input.handler, registered: svc.registry.keys() } },
+    );
+  }
+  const params = input.params ?? {};
+  if (jsonBytes(params) > LIMITS.paramsBytes) {
+    throw new PayloadTooLargeError(`default params exceed ${LIMITS.paramsBytes} bytes`);
+  }
+  const now = svc.clock.now().toISOString();
+  const previous = await svc.definitions.get(tenant, name);
+  const definition: TaskDefinition = {
+    tenant,
+    name,
+    handler: input.handler,
+    ...(input.description === undefined ? {} : { description: input.description }),
+    params,
+    maxAttempts: input.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    createdAt: previous?.createdAt ?? now,
+    updatedAt: now,
+  };
+  const { created } = await svc.definitions.put(definition);
+  return { definition, created };
+}
+
+export async function getDefinition(svc: Services, tenant: string, name: string): Promise<TaskDefinition> {
+  const definition = await svc.definitions.get(tenant, name);
+  if (definition === undefined) throw new NotFoundError(`definition "${name}" does not exist`);
+  return definition;
+}
+
+/** Runs already started keep their snapshot; deleting only stops new starts. */
+export async function deleteDefinition(svc: Services, tenant: string, name: string): Promise<void> {
+  if (!(await svc.definitions.delete(tenant, name)))
+    throw new NotFoundError(`definition "${name}" does not exist`);
+}
+
+export function listDefinitions(
+  svc: Services,
+  tenant: string,
+  page: { limit: number; cursor?: string },
+): Promise<Page<TaskDefinition>> {
+  return svc.definitions.list(tenant, page);
+}

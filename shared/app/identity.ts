@@ -1,0 +1,119 @@
+/** Tenants, API keys and who is calling. */
+import {
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  UnauthorizedError,
+  ValidationError,
+} from "../core/errors.ts";
+import {
+  type ApiKeyRecord,
+  hashKey,
+  keyIdOf,
+  MIN_KEY_LENGTH,
+  newApiKey,
+  type Principal,
+  type Role,
+  sameHash,
+  type Tenant,
+} from "../core/tenant.ts";
+import type { Services } from "./services.ts";
+
+export type TenantPrincipal = Extract<Principal, { kind: "tenant" }>;
+
+/** Resolves an `Authorization` header to the caller; 401 for anything missing or unknown. */
+export async function authenticate(svc: Services, authorization: string | undefined): Promise<Principal> {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
+  const key = match?.[1];
+  if (key === undefined) throw new UnauthorizedError("send an API key as 'Authorization: Bearer <key>'");
+  const keyHash = hashKey(key);
+  if (svc.rootKeyHash !== undefined && sameHash(keyHash, svc.rootKeyHash)) return { kind: "operator" };
+  const record = await svc.tenants.getKey(keyHash);
+  if (record === undefined) throw new UnauthorizedError("unknown API key");
+  return { kind: "tenant", tenant: record.tenant, role: record.role, keyId: record.keyId };
+}
+
+/** Admins can do everything runners can. */
+export function requireRole(principal: Principal, role: Role): TenantPrincipal {
+  if (principal.kind !== "tenant") {
+    throw new ForbiddenError("the operator key manages tenants only; use a tenant key for this route");
+  }
+  if (role === "admin" && principal.role !== "admin")
+    throw new ForbiddenError("this route needs an admin key");
+  return principal;
+}
+
+export function requireOperator(principal: Principal): void {
+  if (principal.kind !== "operator")
+    throw new ForbiddenError("this route needs the operator key (BATON_ROOT_KEY)");
+}
+
+export async function createTenant(svc: Services, input: { id: string; name?: string }): Promise<Tenant> {
+  const tenant: Tenant = {
+    id: input.id,
+    ...(input.name === undefined ? {} : { name: input.name }),
+    createdAt: svc.clock.now().toISOString(),
+  };
+  await svc.tenants.createTenant(tenant);
+  return tenant;
+}
+
+export interface IssuedKey {
+  tenant: string;
+  keyId: string;
+  role: Role;
+  /** Shown once; only its hash is stored. */
+  key: string;
+  createdAt: string;
+}
+
+/** Issues a new key for an existing tenant. `key` lets an operator choose it (BATON_DEV_KEY). */
+export async function issueKey(
+  svc: Services,
+  input: { tenant: string; role: Role; key?: string },
+): Promise<IssuedKey> {
+  if ((await svc.tenants.getTenant(input.tenant)) === undefined) {
+    throw new NotFoundError(`tenant "${input.tenant}" does not exist`);
+  }
+  let key: string;
+  let keyId: string;
+  if (input.key === undefined) {
+    ({ key, keyId } = newApiKey());
+  } else {
+    if (input.key.length < MIN_KEY_LENGTH || /\s/.test(input.key)) {
+      throw new ValidationError(`a chosen key needs at least ${MIN_KEY_LENGTH} characters and no spaces`);
+    }
+    key = input.key;
+    keyId = keyIdOf(key);
+  }
+  const record: ApiKeyRecord = {
+    keyHash: hashKey(key),
+    keyId,
+    tenant: input.tenant,
+    role: input.role,
+    createdAt: svc.clock.now().toISOString(),
+  };
+  await svc.tenants.putKey(record);
+  return { tenant: record.tenant, keyId, role: record.role, key, createdAt: record.createdAt };
+}
+
+/**
+ * Makes sure a tenant exists and `key` is one of its keys with `role` (used by `npm run dev`).
+ * Safe to run on every start: existing tenant and key are kept.
+ */
+export async function ensureTenantKey(
+  svc: Services,
+  input: { tenant: string; role: Role; key: string },
+): Promise<void> {
+  if ((await svc.tenants.getTenant(input.tenant)) === undefined) {
+    await createTenant(svc, { id: input.tenant }).catch((error: unknown) => {
+      if (!(error instanceof ConflictError)) throw error;
+    });
+  }
+  const existing = await svc.tenants.getKey(hashKey(input.key));
+  if (existing === undefined) {
+    await issueKey(svc, input);
+  } else if (existing.tenant !== input.tenant || existing.role !== input.role) {
+    throw new ConflictError(`that key already belongs to tenant "${existing.tenant}" as ${existing.role}`);
+  }
+}

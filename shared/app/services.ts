@@ -1,0 +1,29 @@
+import type { Clock, DefinitionStore, Log, RunQueue, RunStore, TenantStore } from "../core/ports.ts";
+import type { HandlerRegistry } from "../core/task.ts";
+
+/** Everything the use cases need, wired once by a composition root (functions/compose.ts, local/). */
+export interface Services {
+  runs: RunStore;
+  definitions: DefinitionStore;
+  tenants: TenantStore;
+  queue: RunQueue;
+  registry: HandlerRegistry;
+  clock: Clock;
+  log: Log;
+  /** Sortable, unique run ids. */
+  newId: () => string;
+  /** [0, 1), for backoff jitter. */
+  random: () => number;
+  /** SHA-256 of the operator key (BATON_ROOT_KEY); operator routes answer 401 without it. */
+  rootKeyHash?: string;
+  worker: WorkerSettings;
+}
+
+export interface WorkerSettings {
+  /** How long a claim holds without a heartbeat; a dead worker's run is retried after it. */
+  leaseSeconds: number;
+  /** Feedback, progress and logs are written at most this often (and once more at the end). */
+  flushIntervalMs: number;
+}
+
+export const systemClock: Clock = { now: () => new Date() };

@@ -1,0 +1,244 @@
+/**
+ * One delivery of a run message: claim the run, run its handler for one attempt, record the
+ * outcome. Safe under at-least-once delivery: every write is conditional on the claim this
+ * attempt holds (status running + attempt number), so a duplicate or stale delivery changes
+ * nothing, and anything uncertain leaves the message in the queue to be judged again later.
+ */
+import { z } from "zod";
+import { ValidationError } from "../core/errors.ts";
+import {
+  afterHandlerError,
+  assertNever,
+  failedPatch,
+  succeededPatch,
+  whenClaimMissed,
+} from "../core/lifecycle.ts";
+import { jsonBytes, LIMITS } from "../core/limits.ts";
+import type { RunPatch } from "../core/ports.ts";
+import { type Run, refOf } from "../core/run.ts";
+import type { TaskContext } from "../core/task.ts";
+import { AttemptReport } from "./attempt-report.ts";
+import type { Services } from "./services.ts";
+
+/** The SQS message body. Versioned so a later format can be told apart. */
+export const RunMessageBody = z.object({
+  v: z.literal(1),
+  tenant: z.string().min(1),
+  runId: z.string().min(1),
+});
+export type RunMessageBody = z.infer<typeof RunMessageBody>;
+
+export interface Delivery {
+  messageId: string;
+  body: string;
+  receiptHandle: string;
+}
+
+/** `done`: delete the message. `later`: keep it hidden this long, then deliver it again. */
+export type DeliveryResult = { kind: "done" } | { kind: "later"; seconds: number };
+
+const DONE: DeliveryResult = { kind: "done" };
+/** When this attempt lost its claim, the message comes back soon and is judged on fresh state. */
+const RECHECK_SOON: DeliveryResult = { kind: "later", seconds: 1 };
+const ONCE_KEY = /^[A-Za-z0-9:._-]{1,128}$/;
+
+export async function processDelivery(svc: Services, delivery: Delivery): Promise<DeliveryResult> {
+  const parsed = safeJson(delivery.body, RunMessageBody);
+  if (parsed === undefined) {
+    // A body we cannot read will never become readable: drop it rather than block its group.
+    svc.log.error("dropping unreadable run message", { messageId: delivery.messageId });
+    return DONE;
+  }
+  const ref = { tenant: parsed.tenant, id: parsed.runId };
+  const now = svc.clock.now();
+  const claim = await svc.runs.claim(ref, {
+    now: now.toISOString(),
+    leaseUntil: new Date(now.getTime() + svc.worker.leaseSeconds * 1000).toISOString(),
+  });
+  if (claim.claimed) return runAttempt(svc, claim.run, delivery);
+
+  const miss = whenClaimMissed(claim.current, now);
+  switch (miss.kind) {
+    case "ack":
+      svc.log.debug("message needs no work", { tenant: ref.tenant, taskId: ref.id, reason: miss.reason });
+      return DONE;
+    case "later":
+      svc.log.debug("run not claimable yet", { tenant: ref.tenant, taskId: ref.id, reason: miss.reason });
+      return { kind: "later", seconds: miss.seconds };
+    case "give_up":
+      // If this conditional write loses, someone else already ended the run; either way we are done.
+      await svc.runs.update(ref, miss.guard, miss.patch);
+      svc.log.warn("run failed: worker lost and no attempts left", { tenant: ref.tenant, taskId: ref.id });
+      return DONE;
+    default:
+      return assertNever(miss);
+  }
+}
+
+/** Runs the handler for the attempt this worker just claimed. */
+async function runAttempt(svc: Services, run: Run, delivery: Delivery): Promise<DeliveryResult> {
+  const ref = refOf(run);
+  const guard = { status: "running", attempts: run.attempts } as const;
+  const report = new AttemptReport(run);
+  const onceResults = new Map(Object.entries(run.once));
+  const abort = new AbortController();
+  const logContext = { tenant: run.tenant, taskId: run.id, attempt: run.attempts };
+
+  // Writes are serialized so a slow flush cannot land after, and overwrite, a newer one.
+  let writes: Promise<unknown> = Promise.resolve();
+  const write = (patch: RunPatch): Promise<boolean> => {
+    const next = writes.then(async () => {
+      if (abort.signal.aborted) return false;
+      const updated = await svc.runs.update(ref, guard, {
+        ...patch,
+        updatedAt: svc.clock.now().toISOString(),
+      });
+      if (updated === undefined) abort.abort(new Error("this attempt lost its claim on the run"));
+      return updated !== undefined;
+    });
+    writes = next.catch(() => undefined);
+    return next;
+  };
+
+  const flushEveryMs = svc.worker.flushIntervalMs;
+  const heartbeatEveryMs = (svc.worker.leaseSeconds * 1000) / 3;
+  let lastHeartbeat = Date.now();
+  const ticker = setInterval(
+    () => {
+      const heartbeatDue = Date.now() - lastHeartbeat >= heartbeatEveryMs;
+      if (!heartbeatDue && !report.dirty) return;
+      const patch: RunPatch = report.dirty ? report.takePatch() : {};
+      if (heartbeatDue) {
+        lastHeartbeat = Date.now();
+        patch.leaseUntil = new Date(svc.clock.now().getTime() + svc.worker.leaseSeconds * 1000).toISOString();
+        svc.queue
+          .setVisibility(delivery.receiptHandle, svc.worker.leaseSeconds)
+          .catch((error: unknown) =>
+            svc.log.warn("could not extend message visibility", { ...logContext, error }),
+          );
+      }
+      write(patch).catch((error: unknown) => svc.log.warn("progress write failed", { ...logContext, error }));
+    },
+    Math.min(flushEveryMs, heartbeatEveryMs),
+  );
+
+  const ctx: TaskContext = {
+    taskId: run.id,
+    tenant: run.tenant,
+    definition: run.definition,
+    attempt: run.attempts,
+    signal: abort.signal,
+    feedback: async (text, options) => report.feedback(String(text), options),
+    progress: async (fraction) => report.progress(fraction),
+    log: async (line) => report.log(String(line), svc.clock.now()),
+    once: async <T>(key: string, fn: (info: { idempotencyKey: string }) => Promise<T>): Promise<T> => {
+      if (!ONCE_KEY.test(key)) throw new ValidationError(`once key "${key}" must match ${ONCE_KEY}`);
+      const done = onceResults.get(key);
+      if (done !== undefined) return done.result as T;
+      const result = toJsonValue(await fn({ idempotencyKey: `${run.tenant}:${run.id}:${key}` }));
+      if (jsonBytes(result) > LIMITS.onceResultBytes) {
+        throw new ValidationError(`once("${key}") result exceeds ${LIMITS.onceResultBytes} bytes`);
+      }
+      const record = { attempt: run.attempts, at: svc.clock.now().toISOString(), result };
+      if (!(await write({ once: { key, record } }))) throw abort.signal.reason;
+      onceResults.set(key, record);
+      return result as T;
+    },
+  };
+
+  let outcome: { ok: true; output: unknown } | { ok: false; error: unknown };
+  try {
+    outcome = { ok: true, output: await execute(svc, run, ctx) };
+  } catch (error) {
+    outcome = { ok: false, error };
+  } finally {
+    clearInterval(ticker);
+  }
+  await writes;
+  if (abort.signal.aborted) {
+    svc.log.warn("attempt lost its claim; result discarded", logContext);
+    return RECHECK_SOON;
+  }
+
+  const now = svc.clock.now();
+  let patch: RunPatch;
+  let retryInMs: number | undefined;
+  if (outcome.ok) {
+    const output = checkedOutput(outcome.output);
+    patch = output.ok ? succeededPatch(run, output.value, now) : failedPatch(run, output.error, now);
+  } else if (outcome.error instanceof PermanentFailure) {
+    patch = failedPatch(run, { code: outcome.error.code, message: outcome.error.message }, now);
+  } else {
+    const decision = afterHandlerError(run, outcome.error, now, svc.random);
+    patch = decision.patch;
+    retryInMs = decision.retryInMs;
+    svc.log.warn("handler failed", { ...logContext, error: outcome.error, retryInMs });
+  }
+  if (!(await write({ ...report.takePatch(), ...patch }))) {
+    svc.log.warn("attempt lost its claim before recording its outcome", logContext);
+    return RECHECK_SOON;
+  }
+  if (retryInMs !== undefined) return { kind: "later", seconds: Math.max(1, Math.ceil(retryInMs / 1000)) };
+  return DONE;
+}
+
+/** The run cannot succeed on any attempt: fail it without retrying. */
+class PermanentFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function execute(svc: Services, run: Run, ctx: TaskContext): Promise<unknown> {
+  const handler = svc.registry.get(run.handler);
+  if (handler === undefined) {
+    throw new PermanentFailure(
+      "handler_not_found",
+      `handler "${run.handler}" is not registered in this worker`,
+    );
+  }
+  let params: Record<string, unknown>;
+  try {
+    params = svc.registry.parseParams(run.handler, run.params);
+  } catch (error) {
+    throw new PermanentFailure("invalid_params", error instanceof Error ? error.message : String(error));
+  }
+  return handler.run(ctx, params);
+}
+
+type CheckedOutput = { ok: true; value: unknown } | { ok: false; error: { code: string; message: string } };
+
+/** Output must survive JSON (it is stored and served as JSON) and fit the run item. */
+function checkedOutput(output: unknown): CheckedOutput {
+  let value: unknown;
+  try {
+    value = toJsonValue(output);
+  } catch (error) {
+    return { ok: false, error: { code: "invalid_output", message: `output is not JSON: ${String(error)}` } };
+  }
+  if (jsonBytes(value) > LIMITS.outputBytes) {
+    return {
+      ok: false,
+      error: { code: "output_too_large", message: `output exceeds ${LIMITS.outputBytes} bytes` },
+    };
+  }
+  return { ok: true, value };
+}
+
+function toJsonValue(value: unknown): unknown {
+  if (value === undefined) return null;
+  const text = JSON.stringify(value);
+  return text === undefined ? null : JSON.parse(text);
+}
+
+function safeJson<T>(text: string, schema: z.ZodType<T>): T | undefined {
+  try {
+    const result = schema.safeParse(JSON.parse(text));
+    return result.success ? result.data : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,42 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+
+export interface AwsClientOptions {
+  region: string;
+  /** Endpoint overrides (DynamoDB Local, fauxqs, LocalStack); absent on AWS. */
+  endpoints?: { dynamodb?: string; sqs?: string };
+  /** Emulators accept any credentials; on AWS the default provider chain is used. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+export interface AwsClients {
+  dynamo: DynamoDBDocumentClient;
+  sqs: SQSClient;
+}
+
+export function createAwsClients(options: AwsClientOptions): AwsClients {
+  const common = {
+    region: options.region,
+    ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+  };
+  const dynamo = DynamoDBDocumentClient.from(
+    new DynamoDBClient({
+      ...common,
+      ...(options.endpoints?.dynamodb === undefined ? {} : { endpoint: options.endpoints.dynamodb }),
+    }),
+    { marshallOptions: { removeUndefinedValues: true } },
+  );
+  const sqs = new SQSClient({
+    ...common,
+    // An explicit endpoint also stops the SDK from sending to the queue URL's own host, which
+    // emulators make up (fauxqs: sqs.<region>.localhost).
+    ...(options.endpoints?.sqs === undefined ? {} : { endpoint: options.endpoints.sqs }),
+  });
+  return { dynamo, sqs };
+}
+
+/** True for DynamoDB's "the condition did not hold" (the losing side of a conditional write). */
+export function isConditionFailure(error: unknown): boolean {
+  return error instanceof Error && error.name === "ConditionalCheckFailedException";
+}

@@ -1,0 +1,60 @@
+import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { RunMessageBody } from "../app/worker.ts";
+import type { RunMessage, RunQueue } from "../core/ports.ts";
+
+/** SQS allows at most 12 hours of visibility timeout. */
+const MAX_VISIBILITY_SECONDS = 12 * 60 * 60;
+
+/**
+ * The FIFO run queue. A named queue is one message group, so SQS itself keeps its runs in order
+ * and never hands out two at once; a run without a queue is a group of its own. Tenant and queue
+ * names cannot contain '/' while run ids are joined with it, so the two kinds never collide.
+ */
+export class SqsRunQueue implements RunQueue {
+  readonly #client: SQSClient;
+  readonly #queueUrl: string;
+
+  constructor(options: { client: SQSClient; queueUrl: string }) {
+    this.#client = options.client;
+    this.#queueUrl = options.queueUrl;
+  }
+
+  async enqueue(message: RunMessage): Promise<void> {
+    const body: RunMessageBody = { v: 1, tenant: message.tenant, runId: message.runId };
+    await this.#client.send(
+      new SendMessageCommand({
+        QueueUrl: this.#queueUrl,
+        MessageBody: JSON.stringify(body),
+        MessageGroupId: messageGroupId(message),
+        MessageDeduplicationId: `${message.tenant}/${message.runId}`,
+      }),
+    );
+  }
+
+  async setVisibility(receiptHandle: string, seconds: number): Promise<void> {
+    try {
+      await this.#client.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: this.#queueUrl,
+          ReceiptHandle: receiptHandle,
+          VisibilityTimeout: Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.round(seconds))),
+        }),
+      );
+    } catch (error) {
+      // The message was deleted or handed to another consumer meanwhile: nothing left to hide.
+      if (
+        error instanceof Error &&
+        /ReceiptHandleIsInvalid|MessageNotInflight|InvalidParameterValue/.test(error.name)
+      ) {
+        return;
+      }
+      throw error;
+    }
+  }
+}
+
+export function messageGroupId(message: RunMessage): string {
+  return message.queue === undefined
+    ? `${message.tenant}/${message.runId}`
+    : `${message.tenant}#${message.queue}`;
+}

@@ -1,0 +1,55 @@
+/**
+ * The composition root: AWS adapters wired into Services. The Lambda handlers call it with the
+ * parsed environment; the local runtime and the tests call it with emulator endpoints.
+ */
+import { Logger } from "@aws-lambda-powertools/logger";
+import { monotonicFactory } from "ulid";
+import { type Services, systemClock } from "./app/services.ts";
+import { type AwsClientOptions, createAwsClients } from "./aws/clients.ts";
+import { DynamoDefinitionStore } from "./aws/dynamo-definition-store.ts";
+import { DynamoRunStore } from "./aws/dynamo-run-store.ts";
+import { DynamoTenantStore } from "./aws/dynamo-tenant-store.ts";
+import { SqsRunQueue } from "./aws/sqs-run-queue.ts";
+import type { BatonConfig } from "./config.ts";
+import type { Clock, Log } from "./core/ports.ts";
+import type { HandlerRegistry } from "./core/task.ts";
+
+export interface ComposeOptions {
+  config: BatonConfig;
+  registry: HandlerRegistry;
+  /** Per-service endpoints (the local emulators); `config.endpoint` covers LocalStack. */
+  endpoints?: AwsClientOptions["endpoints"];
+  credentials?: AwsClientOptions["credentials"];
+  log?: Log;
+  clock?: Clock;
+}
+
+export function composeServices(options: ComposeOptions): Services {
+  const { config } = options;
+  const endpoints =
+    options.endpoints ??
+    (config.endpoint === undefined ? undefined : { dynamodb: config.endpoint, sqs: config.endpoint });
+  const clients = createAwsClients({
+    region: config.region,
+    ...(endpoints === undefined ? {} : { endpoints }),
+    ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+  });
+  const ulid = monotonicFactory();
+  return {
+    runs: new DynamoRunStore({ client: clients.dynamo, tableName: config.tables.runs }),
+    definitions: new DynamoDefinitionStore({ client: clients.dynamo, tableName: config.tables.definitions }),
+    tenants: new DynamoTenantStore({
+      client: clients.dynamo,
+      tenantsTable: config.tables.tenants,
+      keysTable: config.tables.keys,
+    }),
+    queue: new SqsRunQueue({ client: clients.sqs, queueUrl: config.runQueueUrl }),
+    registry: options.registry,
+    clock: options.clock ?? systemClock,
+    log: options.log ?? new Logger({ serviceName: "baton" }),
+    newId: () => ulid(),
+    random: Math.random,
+    ...(config.rootKeyHash === undefined ? {} : { rootKeyHash: config.rootKeyHash }),
+    worker: { leaseSeconds: config.leaseSeconds, flushIntervalMs: config.flushIntervalMs },
+  };
+}

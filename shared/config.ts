@@ -1,0 +1,74 @@
+/**
+ * Configuration read from the environment, parsed once at cold start. The variable names are
+ * shared with the CDK stack that sets them (infra/baton-stack.ts), so they cannot drift.
+ */
+import { z } from "zod";
+import { hashKey, MIN_KEY_LENGTH } from "./core/tenant.ts";
+
+export const ENV = {
+  runsTable: "BATON_RUNS_TABLE",
+  definitionsTable: "BATON_DEFINITIONS_TABLE",
+  tenantsTable: "BATON_TENANTS_TABLE",
+  keysTable: "BATON_KEYS_TABLE",
+  runQueueUrl: "BATON_RUN_QUEUE_URL",
+  rootKey: "BATON_ROOT_KEY",
+  rootKeySha256: "BATON_ROOT_KEY_SHA256",
+  leaseSeconds: "BATON_LEASE_SECONDS",
+  flushIntervalMs: "BATON_FLUSH_INTERVAL_MS",
+  region: "AWS_REGION",
+  endpoint: "AWS_ENDPOINT_URL",
+} as const;
+
+const Env = z.object({
+  [ENV.runsTable]: z.string().min(1),
+  [ENV.definitionsTable]: z.string().min(1),
+  [ENV.tenantsTable]: z.string().min(1),
+  [ENV.keysTable]: z.string().min(1),
+  [ENV.runQueueUrl]: z.url(),
+  [ENV.rootKey]: z.string().min(MIN_KEY_LENGTH).optional(),
+  [ENV.rootKeySha256]: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+  [ENV.leaseSeconds]: z.coerce.number().int().min(3).max(900).default(60),
+  [ENV.flushIntervalMs]: z.coerce.number().int().min(50).max(60_000).default(1_000),
+  [ENV.region]: z.string().min(1).default("us-east-1"),
+  [ENV.endpoint]: z.url().optional(),
+});
+
+export interface BatonConfig {
+  region: string;
+  tables: { runs: string; definitions: string; tenants: string; keys: string };
+  runQueueUrl: string;
+  rootKeyHash?: string;
+  leaseSeconds: number;
+  flushIntervalMs: number;
+  /** One endpoint for every service (LocalStack); absent on AWS. */
+  endpoint?: string;
+}
+
+/** Parses the environment; throws one error naming every bad or missing variable. */
+export function configFromEnv(env: Record<string, string | undefined>): BatonConfig {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    throw new Error(`Baton configuration is invalid:\n  ${problems.join("\n  ")}`);
+  }
+  const e = parsed.data;
+  const rootKey = e[ENV.rootKey];
+  const rootKeyHash = e[ENV.rootKeySha256] ?? (rootKey === undefined ? undefined : hashKey(rootKey));
+  return {
+    region: e[ENV.region],
+    tables: {
+      runs: e[ENV.runsTable],
+      definitions: e[ENV.definitionsTable],
+      tenants: e[ENV.tenantsTable],
+      keys: e[ENV.keysTable],
+    },
+    runQueueUrl: e[ENV.runQueueUrl],
+    ...(rootKeyHash === undefined ? {} : { rootKeyHash }),
+    leaseSeconds: e[ENV.leaseSeconds],
+    flushIntervalMs: e[ENV.flushIntervalMs],
+    ...(e[ENV.endpoint] === undefined ? {} : { endpoint: e[ENV.endpoint] }),
+  };
+}

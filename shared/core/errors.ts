@@ -1,0 +1,60 @@
+/**
+ * Typed domain errors. Each carries a stable snake_case `code` that the API returns as `error`,
+ * so callers can branch on it; `message` is for humans. The API maps them to HTTP statuses in
+ * one place (functions/api/http.ts); nothing here knows about HTTP.
+ */
+export abstract class BatonError extends Error {
+  abstract readonly code: string;
+  readonly details?: unknown;
+
+  constructor(message: string, options?: { cause?: unknown; details?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.details = options?.details;
+  }
+}
+
+/** Input that can never succeed as sent (schema, names, sizes). */
+export class ValidationError extends BatonError {
+  readonly code: string = "validation_failed";
+}
+
+export class PayloadTooLargeError extends BatonError {
+  readonly code: string = "payload_too_large";
+}
+
+/** A resource of the caller's tenant that does not exist. Also used for other tenants' resources. */
+export class NotFoundError extends BatonError {
+  readonly code: string = "not_found";
+}
+
+/** The request conflicts with the current state (already exists, already finished). */
+export class ConflictError extends BatonError {
+  readonly code: string = "conflict";
+}
+
+export class UnauthorizedError extends BatonError {
+  readonly code: string = "unauthorized";
+}
+
+export class ForbiddenError extends BatonError {
+  readonly code: string = "forbidden";
+}
+
+/** A dependency (queue, table) failed and the request left nothing behind; the caller may retry. */
+export class UnavailableError extends BatonError {
+  readonly code: string = "unavailable";
+}
+
+/**
+ * Thrown by a task handler to fail the run at once, without the retries left.
+ *
+ * @example
+ * if (!customer) throw new NonRetriableError(`customer ${id} does not exist`);
+ */
+export class NonRetriableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "NonRetriableError";
+  }
+}

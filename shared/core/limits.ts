@@ -1,0 +1,22 @@
+/**
+ * Size limits. A run is one DynamoDB item (400 KB at most), so its parts share that budget:
+ * params 256 KiB + output 64 KiB + feedback 16 KiB + logs 32 KiB + once results 16 KiB
+ * leaves room for the bookkeeping attributes.
+ */
+export const LIMITS = {
+  paramsBytes: 256 * 1024,
+  /** Whole request bodies; params are measured separately and get the precise message. */
+  requestBodyBytes: 300 * 1024,
+  outputBytes: 64 * 1024,
+  feedbackChars: 16 * 1024,
+  logLineChars: 2 * 1024,
+  /** Total characters of stored log lines; older lines are dropped first and counted. */
+  logChars: 32 * 1024,
+  onceResultBytes: 16 * 1024,
+  maxAttempts: 20,
+  listPageSize: 100,
+} as const;
+
+export function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value) ?? "", "utf8");
+}

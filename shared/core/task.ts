@@ -1,0 +1,83 @@
+import type { z } from "zod";
+import { ValidationError } from "./errors.ts";
+
+export interface FeedbackOptions {
+  /** `replace` (default) sets the feedback text; `append` adds a line to it. */
+  mode?: "replace" | "append";
+}
+
+/** What a task handler gets besides its params. */
+export interface TaskContext {
+  readonly taskId: string;
+  readonly tenant: string;
+  readonly definition: string;
+  /** 1 on the first attempt; a retry after an error or a lost worker counts up. */
+  readonly attempt: number;
+  /** Aborted when this attempt lost its claim on the run: stop work, the result will be discarded. */
+  readonly signal: AbortSignal;
+  feedback(text: string, options?: FeedbackOptions): Promise<void>;
+  /** A fraction from 0 to 1. */
+  progress(fraction: number): Promise<void>;
+  log(line: string): Promise<void>;
+  /**
+   * Runs `fn` once for this run across retries and redeliveries, and returns its recorded result.
+   * If a worker dies after `fn` did its work but before the result was recorded, `fn` runs again
+   * on the next attempt: pass `idempotencyKey` to the system you call so that repeat is harmless.
+   *
+   * @example
+   * await ctx.once("charge", ({ idempotencyKey }) => payments.charge(order, { idempotencyKey }));
+   */
+  once<T>(key: string, fn: (info: { idempotencyKey: string }) => Promise<T>): Promise<T>;
+}
+
+export interface TaskHandler<P extends Record<string, unknown> = Record<string, unknown>> {
+  /** The key a definition's `handler` names. */
+  readonly handler: string;
+  /** Validates params before the run starts (at `POST /v1/tasks`) and again before each attempt. */
+  readonly params?: z.ZodType<P>;
+  run(ctx: TaskContext, params: P): Promise<unknown>;
+}
+
+/**
+ * Declares a task handler. Only handlers gathered into the registry (tasks/index.ts) can run.
+ *
+ * @example
+ * export default defineTask({ handler: "echo", async run(_ctx, params) { return params; } });
+ */
+export function defineTask<P extends Record<string, unknown>>(task: TaskHandler<P>): TaskHandler<P> {
+  return task;
+}
+
+/** The handlers that exist in code, by key. */
+export class HandlerRegistry {
+  readonly #handlers = new Map<string, TaskHandler>();
+
+  constructor(handlers: readonly TaskHandler<Record<string, unknown>>[]) {
+    for (const handler of handlers) {
+      if (this.#handlers.has(handler.handler))
+        throw new Error(`handler "${handler.handler}" is registered twice`);
+      this.#handlers.set(handler.handler, handler);
+    }
+  }
+
+  get(key: string): TaskHandler | undefined {
+    return this.#handlers.get(key);
+  }
+
+  keys(): string[] {
+    return [...this.#handlers.keys()].sort();
+  }
+
+  /** Params as the handler will see them, or a ValidationError naming what is wrong. */
+  parseParams(key: string, params: Record<string, unknown>): Record<string, unknown> {
+    const handler = this.#handlers.get(key);
+    if (handler?.params === undefined) return params;
+    const result = handler.params.safeParse(params);
+    if (!result.success) {
+      throw new ValidationError(`params do not match handler "${key}"`, {
+        details: result.error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message })),
+      });
+    }
+    return result.data;
+  }
+}

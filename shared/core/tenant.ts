@@ -1,0 +1,53 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { z } from "zod";
+
+export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+export const TenantId = z
+  .string()
+  .regex(TENANT_ID_PATTERN, "must be 1-63 lowercase letters, digits or '-', starting with a letter or digit");
+
+export const Role = z.enum(["admin", "runner"]);
+export type Role = z.infer<typeof Role>;
+
+export const Tenant = z.object({ id: z.string(), name: z.string().optional(), createdAt: z.string() });
+export type Tenant = z.infer<typeof Tenant>;
+
+/** What is stored for an API key: never the key itself, only its SHA-256. */
+export const ApiKeyRecord = z.object({
+  keyHash: z.string(),
+  keyId: z.string(),
+  tenant: z.string(),
+  role: Role,
+  createdAt: z.string(),
+});
+export type ApiKeyRecord = z.infer<typeof ApiKeyRecord>;
+
+export type Principal = { kind: "operator" } | { kind: "tenant"; tenant: string; role: Role; keyId: string };
+
+/** Keys given by a person (BATON_DEV_KEY, BATON_ROOT_KEY) must still be hard to guess. */
+export const MIN_KEY_LENGTH = 24;
+
+/**
+ * Keys carry 256 random bits, so a plain SHA-256 is enough to store them: a slow password hash
+ * protects low-entropy secrets, and would cost every API request tens of milliseconds.
+ */
+export function hashKey(key: string): string {
+  return createHash("sha256").update(key, "utf8").digest("hex");
+}
+
+export function newApiKey(): { keyId: string; key: string } {
+  const keyId = randomBytes(6).toString("hex");
+  return { keyId, key: `bk_${keyId}_${randomBytes(32).toString("base64url")}` };
+}
+
+/** The key id of a key in Baton's format; other keys (set by hand) get one derived from the hash. */
+export function keyIdOf(key: string): string {
+  const match = /^bk_([0-9a-f]{12})_/.exec(key);
+  return match?.[1] ?? hashKey(key).slice(0, 12);
+}
+
+export function sameHash(a: string, b: string): boolean {
+  const left = Buffer.from(a, "hex");
+  const right = Buffer.from(b, "hex");
+  return left.length === right.length && timingSafeEqual(left, right);
+}

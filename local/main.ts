@@ -22,7 +22,7 @@ Environment:
   BATON_DATA_DIR       where state is kept (default .baton)
   BATON_DEV_KEY        admin key of tenant "dev" (default: generated once, kept in the data dir)
   BATON_ROOT_KEY       operator key for /v1/tenants (default: generated once, kept in the data dir)
-  BATON_WORKERS        concurrent worker batches (default 4)`);
+  BATON_WORKERS        concurrent worker batches (default 4; 0 serves the API only)`);
   process.exit(0);
 }
 
@@ -58,8 +58,15 @@ const rootKey = persistentKey("BATON_ROOT_KEY", "root-key");
 const devKey = persistentKey("BATON_DEV_KEY", "dev-key");
 
 const startedAt = Date.now();
-const stack = await startLocalStack({ registry, dataDir, port, rootKey, workerConcurrency: workers }).catch(
-  (error: unknown) => fail(`could not start: ${error instanceof Error ? error.message : String(error)}`),
+const stack = await startLocalStack({
+  registry,
+  dataDir,
+  port,
+  rootKey,
+  workerConcurrency: workers,
+  runWorker: workers > 0,
+}).catch((error: unknown) =>
+  fail(`could not start: ${error instanceof Error ? error.message : String(error)}`),
 );
 await ensureTenantKey(stack.services, { tenant: "dev", role: "admin", key: devKey });
 

@@ -31,8 +31,10 @@ export interface LocalStackOptions {
   /** HTTP port; 0 picks a free one. No server when null (a worker-only process). */
   port?: number | null;
   rootKey?: string;
-  /** Concurrent worker batches; 0 runs no worker (an api-only process). */
+  /** Concurrent worker batches, like concurrent Lambda invocations (default 4). */
   workerConcurrency?: number;
+  /** Start the worker at once (default); false for an api-only process that may call startWorker() later. */
+  runWorker?: boolean;
   leaseSeconds?: number;
   flushIntervalMs?: number;
   log?: Log;
@@ -115,7 +117,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await eventSource?.stop();
     eventSource = undefined;
   };
-  if ((options.workerConcurrency ?? 4) > 0) startWorker();
+  if (options.runWorker ?? true) startWorker();
 
   return {
     url,

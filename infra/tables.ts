@@ -1,0 +1,69 @@
+import { RemovalPolicy } from "aws-cdk-lib";
+import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import type * as iam from "aws-cdk-lib/aws-iam";
+import { Construct } from "constructs";
+import { TABLES, type TableName, type TableSchema } from "../shared/aws/tables.ts";
+import { ENV } from "../shared/config.ts";
+
+/** The variable that carries each table's name into the functions; shared/config.ts reads it back. */
+export const TABLE_ENV = {
+  runs: ENV.runsTable,
+  definitions: ENV.definitionsTable,
+  tenants: ENV.tenantsTable,
+  keys: ENV.keysTable,
+} as const satisfies Record<TableName, string>;
+
+const SCHEMAS: Record<TableName, TableSchema> = TABLES;
+const TABLE_NAMES = Object.keys(TABLES) as TableName[];
+
+const stringKey = (name: string): dynamodb.Attribute => ({ name, type: dynamodb.AttributeType.STRING });
+
+/**
+ * Every table in shared/aws/tables.ts, built from that one description so AWS and the local
+ * emulator cannot drift apart.
+ */
+export class BatonTables extends Construct {
+  readonly tables: Readonly<Record<TableName, dynamodb.Table>>;
+
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    const tables = {} as Record<TableName, dynamodb.Table>;
+    for (const name of TABLE_NAMES) {
+      const schema = SCHEMAS[name];
+      const table = new dynamodb.Table(this, name, {
+        partitionKey: stringKey(schema.partitionKey),
+        sortKey: schema.sortKey === undefined ? undefined : stringKey(schema.sortKey),
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        encryption: dynamodb.TableEncryption.AWS_MANAGED,
+        // Runs, tenants and keys are the system of record: a stack deletion must not take them.
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      for (const [indexName, index] of Object.entries(schema.indexes)) {
+        table.addGlobalSecondaryIndex({
+          indexName,
+          partitionKey: stringKey(index.partitionKey),
+          sortKey: index.sortKey === undefined ? undefined : stringKey(index.sortKey),
+          ...(index.include === undefined
+            ? { projectionType: dynamodb.ProjectionType.KEYS_ONLY }
+            : { projectionType: dynamodb.ProjectionType.INCLUDE, nonKeyAttributes: [...index.include] }),
+        });
+      }
+      tables[name] = table;
+    }
+    this.tables = tables;
+  }
+
+  /**
+   * Every table's name under its variable. Both functions get all of them: the config is parsed
+   * whole at cold start, so a name is no grant; access comes only from `grantReadWrite`.
+   */
+  environment(): Record<string, string> {
+    return Object.fromEntries(TABLE_NAMES.map((name) => [TABLE_ENV[name], this.tables[name].tableName]));
+  }
+
+  /** Item read/write on the named tables and their indexes, nothing else. */
+  grantReadWrite(grantee: iam.IGrantable, ...names: TableName[]): void {
+    for (const name of names) this.tables[name].grantReadWriteData(grantee);
+  }
+}

@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import type { RunQueue } from "../../shared/core/ports.ts";
+
+export interface ReceivedMessage {
+  body: string;
+  groupId: string | undefined;
+  receiptHandle: string;
+}
+
+/** A queue under test plus a way to look into it (the worker side). */
+export interface QueueHarness {
+  queue: RunQueue;
+  receive(waitSeconds?: number): Promise<ReceivedMessage[]>;
+  remove(receiptHandle: string): Promise<void>;
+}
+
+export function runQueueContract(name: string, makeHarness: () => Promise<QueueHarness>): void {
+  describe(`RunQueue contract: ${name}`, () => {
+    it("carries tenant and run id, grouped by named queue or else by run", async () => {
+      const h = await makeHarness();
+      await h.queue.enqueue({ tenant: "acme", runId: "r1", queue: "invoices" });
+      await h.queue.enqueue({ tenant: "acme", runId: "r2" });
+      const messages = await h.receive();
+      expect(messages.map((m) => [JSON.parse(m.body), m.groupId])).toEqual([
+        [{ v: 1, tenant: "acme", runId: "r1" }, "acme#invoices"],
+        [{ v: 1, tenant: "acme", runId: "r2" }, "acme/r2"],
+      ]);
+    });
+
+    it("drops a repeated send of the same run", async () => {
+      const h = await makeHarness();
+      await h.queue.enqueue({ tenant: "acme", runId: "r1" });
+      await h.queue.enqueue({ tenant: "acme", runId: "r1" });
+      const first = await h.receive();
+      expect(first).toHaveLength(1);
+      await h.remove(first[0]?.receiptHandle ?? "");
+      expect(await h.receive(0)).toHaveLength(0);
+    });
+
+    it("hides a message for a while and then shows it again", async () => {
+      const h = await makeHarness();
+      await h.queue.enqueue({ tenant: "acme", runId: "r1" });
+      const [message] = await h.receive();
+      await h.queue.setVisibility(message?.receiptHandle ?? "", 0);
+      const again = await h.receive();
+      expect(again).toHaveLength(1);
+      await h.queue.setVisibility(again[0]?.receiptHandle ?? "", 30);
+      expect(await h.receive(0)).toHaveLength(0);
+    });
+
+    it("ignores a visibility change for a message that is gone", async () => {
+      const h = await makeHarness();
+      await h.queue.enqueue({ tenant: "acme", runId: "r1" });
+      const [message] = await h.receive();
+      await h.remove(message?.receiptHandle ?? "");
+      await expect(h.queue.setVisibility(message?.receiptHandle ?? "", 10)).resolves.toBeUndefined();
+    });
+  });
+}

@@ -1,0 +1,196 @@
+/** What every RunStore must do. Run against each adapter (see aws-adapters.test.ts). */
+import { beforeEach, describe, expect, it } from "vitest";
+import { ConflictError, ValidationError } from "../../shared/core/errors.ts";
+import { newRun } from "../../shared/core/lifecycle.ts";
+import type { RunStore } from "../../shared/core/ports.ts";
+import type { Run } from "../../shared/core/run.ts";
+
+const T0 = Date.parse("2026-01-01T00:00:00.000Z");
+const at = (ms: number) => new Date(T0 + ms).toISOString();
+
+function aRun(id: string, overrides: Partial<Run> = {}, tenant = "acme", definition = "report"): Run {
+  return {
+    ...newRun(
+      {
+        tenant,
+        id,
+        definition: {
+          tenant,
+          name: definition,
+          handler: "echo",
+          params: {},
+          maxAttempts: 2,
+          createdAt: "",
+          updatedAt: "",
+        },
+        params: { n: 1 },
+        createdBy: "key1",
+      },
+      new Date(T0),
+    ),
+    ...overrides,
+  };
+}
+
+export function runStoreContract(name: string, makeStore: () => Promise<RunStore>): void {
+  describe(`RunStore contract: ${name}`, () => {
+    let store: RunStore;
+    beforeEach(async () => {
+      store = await makeStore();
+    });
+
+    it("stores and reads back a run exactly", async () => {
+      const run = aRun("r1", { queue: "q1" });
+      await store.create(run);
+      expect(await store.get(run)).toEqual(run);
+      expect(await store.get({ tenant: "other", id: "r1" })).toBeUndefined();
+    });
+
+    it("refuses a second run with the same id", async () => {
+      await store.create(aRun("r1"));
+      await expect(store.create(aRun("r1"))).rejects.toBeInstanceOf(ConflictError);
+    });
+
+    it("lets exactly one of two claims take a queued run", async () => {
+      const run = aRun("r1");
+      await store.create(run);
+      const claims = await Promise.all([
+        store.claim(run, { now: at(1), leaseUntil: at(10_000) }),
+        store.claim(run, { now: at(1), leaseUntil: at(10_000) }),
+      ]);
+      const winners = claims.filter((c) => c.claimed);
+      expect(winners).toHaveLength(1);
+      const winner = winners[0];
+      if (!winner?.claimed) throw new Error("no winner");
+      expect(winner.run).toMatchObject({
+        status: "running",
+        attempts: 1,
+        leaseUntil: at(10_000),
+        startedAt: at(1),
+      });
+      const loser = claims.find((c) => !c.claimed);
+      expect(loser).toMatchObject({ claimed: false, current: { status: "running", attempts: 1 } });
+    });
+
+    it("does not claim a retry before its backoff is over", async () => {
+      const run = aRun("r1", { nextAttemptAt: at(5_000) });
+      await store.create(run);
+      expect((await store.claim(run, { now: at(4_999), leaseUntil: at(9_000) })).claimed).toBe(false);
+      const due = await store.claim(run, { now: at(5_000), leaseUntil: at(9_000) });
+      expect(due.claimed).toBe(true);
+      expect(due.claimed && due.run.nextAttemptAt).toBeUndefined();
+    });
+
+    it("re-claims a run whose lease ran out while attempts are left, and only then", async () => {
+      const run = aRun("r1");
+      await store.create(run);
+      await store.claim(run, { now: at(0), leaseUntil: at(1_000) });
+      expect((await store.claim(run, { now: at(999), leaseUntil: at(2_000) })).claimed).toBe(false);
+      const second = await store.claim(run, { now: at(1_001), leaseUntil: at(3_000) });
+      expect(second).toMatchObject({ claimed: true, run: { attempts: 2, startedAt: at(0) } });
+      // maxAttempts is 2: a third claim after the lease runs out again must fail.
+      const third = await store.claim(run, { now: at(5_000), leaseUntil: at(6_000) });
+      expect(third).toMatchObject({ claimed: false, current: { status: "running", attempts: 2 } });
+    });
+
+    it("reports a missing run as not claimed with nothing current", async () => {
+      expect(await store.claim({ tenant: "acme", id: "nope" }, { now: at(0), leaseUntil: at(1) })).toEqual({
+        claimed: false,
+        current: undefined,
+      });
+    });
+
+    it("applies an update only when status and attempt match, and removes null fields", async () => {
+      const run = aRun("r1");
+      await store.create(run);
+      await store.claim(run, { now: at(0), leaseUntil: at(1_000) });
+      expect(await store.update(run, { status: "running", attempts: 2 }, { progress: 0.5 })).toBeUndefined();
+      expect(await store.update(run, { status: "queued", attempts: 1 }, { progress: 0.5 })).toBeUndefined();
+      const updated = await store.update(
+        run,
+        { status: "running", attempts: 1 },
+        { status: "succeeded", output: { ok: true }, leaseUntil: null, endedAt: at(2) },
+      );
+      expect(updated).toMatchObject({ status: "succeeded", output: { ok: true }, endedAt: at(2) });
+      expect(updated?.leaseUntil).toBeUndefined();
+      expect(
+        await store.update(run, { status: "running", attempts: 1 }, { status: "failed" }),
+      ).toBeUndefined();
+      expect((await store.get(run))?.status).toBe("succeeded");
+    });
+
+    it("can require the exact lease it saw", async () => {
+      const run = aRun("r1");
+      await store.create(run);
+      await store.claim(run, { now: at(0), leaseUntil: at(1_000) });
+      const guard = { status: "running", attempts: 1 } as const;
+      expect(
+        await store.update(run, { ...guard, leaseUntil: at(999) }, { status: "failed" }),
+      ).toBeUndefined();
+      expect(
+        await store.update(run, { ...guard, leaseUntil: at(1_000) }, { status: "failed" }),
+      ).toMatchObject({
+        status: "failed",
+      });
+    });
+
+    it("sets one once-record without touching the others", async () => {
+      const run = aRun("r1");
+      await store.create(run);
+      await store.claim(run, { now: at(0), leaseUntil: at(1_000) });
+      const guard = { status: "running", attempts: 1 } as const;
+      await store.update(run, guard, {
+        once: { key: "a", record: { attempt: 1, at: at(1), result: { id: 1 } } },
+      });
+      await store.update(run, guard, {
+        once: { key: "b.c", record: { attempt: 1, at: at(2), result: null } },
+      });
+      expect((await store.get(run))?.once).toEqual({
+        a: { attempt: 1, at: at(1), result: { id: 1 } },
+        "b.c": { attempt: 1, at: at(2), result: null },
+      });
+    });
+
+    it("removes a run only if it matches the guard", async () => {
+      const run = aRun("r1");
+      await store.create(run);
+      expect(await store.remove(run, { status: "queued", attempts: 1 })).toBe(false);
+      expect(await store.remove(run, { status: "queued", attempts: 0 })).toBe(true);
+      expect(await store.get(run)).toBeUndefined();
+    });
+
+    it("lists newest first, page by page, within one tenant", async () => {
+      for (let i = 0; i < 5; i += 1) {
+        await store.create(aRun(`r${i}`, { createdAt: at(i * 1000) }));
+      }
+      await store.create(aRun("foreign", { createdAt: at(9_000) }, "globex"));
+      const first = await store.list({ tenant: "acme", limit: 2 });
+      expect(first.items.map((r) => r.id)).toEqual(["r4", "r3"]);
+      expect(first.cursor).toBeDefined();
+      const second = await store.list({ tenant: "acme", limit: 2, cursor: first.cursor ?? "" });
+      expect(second.items.map((r) => r.id)).toEqual(["r2", "r1"]);
+      const third = await store.list({ tenant: "acme", limit: 2, cursor: second.cursor ?? "" });
+      expect(third.items.map((r) => r.id)).toEqual(["r0"]);
+      expect(third.cursor).toBeUndefined();
+    });
+
+    it("filters by status, by definition, and by both", async () => {
+      await store.create(aRun("a", { createdAt: at(1) }, "acme", "alpha"));
+      await store.create(aRun("b", { createdAt: at(2) }, "acme", "beta"));
+      await store.create(aRun("c", { createdAt: at(3) }, "acme", "alpha"));
+      await store.claim({ tenant: "acme", id: "c" }, { now: at(4), leaseUntil: at(9_000) });
+      const ids = async (query: { status?: "queued" | "running"; definition?: string }) =>
+        (await store.list({ tenant: "acme", limit: 10, ...query })).items.map((r) => r.id);
+      expect(await ids({ status: "queued" })).toEqual(["b", "a"]);
+      expect(await ids({ status: "running" })).toEqual(["c"]);
+      expect(await ids({ definition: "alpha" })).toEqual(["c", "a"]);
+      expect(await ids({ status: "queued", definition: "alpha" })).toEqual(["a"]);
+    });
+
+    it("rejects a cursor it did not make", async () => {
+      await expect(store.list({ tenant: "acme", limit: 2, cursor: "not-a-cursor" })).rejects.toBeInstanceOf(
+        ValidationError,
+      );
+    });
+  });
+}

@@ -1,0 +1,67 @@
+/** A worker process killed mid-run (SIGKILL, no cleanup): the run is retried and completes. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { startTestStack, type TestStack, waitFor, waitForEnd } from "../support/stack.ts";
+
+let stack: TestStack;
+let child: ChildProcess | undefined;
+
+beforeAll(async () => {
+  // This process serves the API but runs no worker until the child has been killed.
+  stack = await startTestStack({ runWorker: false, leaseSeconds: 3 });
+  await stack.request("PUT", "/v1/definitions/hold", { body: { handler: "effect-then-hold" } });
+});
+afterAll(async () => {
+  child?.kill("SIGKILL");
+  await stack?.stop();
+});
+
+function startWorkerProcess(): Promise<ChildProcess> {
+  const worker = spawn(process.execPath, ["--import", "tsx", "test/support/worker-process.ts"], {
+    env: {
+      ...process.env,
+      BATON_TEST_ENDPOINTS: JSON.stringify(stack.endpoints),
+      BATON_TEST_PREFIX: stack.prefix,
+      BATON_TEST_LEASE_SECONDS: "3",
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return new Promise((resolve, reject) => {
+    worker.stdout?.on("data", (chunk: Buffer) => {
+      if (chunk.toString().includes("worker ready")) resolve(worker);
+    });
+    worker.once("exit", (code) => reject(new Error(`worker process exited early (${code})`)));
+  });
+}
+
+it("retries the run of a SIGKILLed worker after its lease runs out; once-effects stay once", async () => {
+  const effects = join(mkdtempSync(join(tmpdir(), "baton-crash-")), "effects.log");
+  child = await startWorkerProcess();
+  const started = await stack.request("POST", "/v1/tasks", {
+    body: { definition: "hold", params: { file: effects, holdMs: 120_000 } },
+  });
+  const taskId: string = started.body.taskId;
+
+  // Kill only once the first attempt is running and its once-effect has been recorded.
+  await waitFor(
+    async () => {
+      const task = (await stack.request("GET", `/v1/tasks/${taskId}`)).body;
+      return task.status === "running" && task.feedback === "effect recorded on attempt 1" ? task : undefined;
+    },
+    20_000,
+    "the first attempt to record its effect",
+  );
+  child.kill("SIGKILL");
+  const killedAt = Date.now();
+  await new Promise((resolve) => child?.once("exit", resolve));
+
+  stack.startWorker();
+  const task = await waitForEnd(stack, taskId, 30_000);
+  expect(task).toMatchObject({ status: "succeeded", attempts: 2, output: { finishedOnAttempt: 2 } });
+  // Recovery waited for the lease (3 s) rather than stealing a live run.
+  expect(Date.parse(task.endedAt) - killedAt).toBeGreaterThanOrEqual(1_000);
+  expect(readFileSync(effects, "utf8").trim().split("\n")).toEqual([`acme:${taskId}:effect attempt 1`]);
+});

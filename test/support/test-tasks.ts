@@ -1,0 +1,41 @@
+/** Handlers that exist only for tests: they make timing, counting and crashes observable. */
+import { appendFileSync } from "node:fs";
+import { exampleTasks } from "../../examples/index.ts";
+import { defineTask, HandlerRegistry } from "../../shared/core/task.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Invocation counts by task id, for the worker that runs inside the test process. */
+export const invocations = new Map<string, number>();
+
+export const testTasks = [
+  /** Sleeps `ms`, returns when it started and ended (epoch ms) so tests can check overlap and order. */
+  defineTask({
+    handler: "timed",
+    async run(ctx, params) {
+      invocations.set(ctx.taskId, (invocations.get(ctx.taskId) ?? 0) + 1);
+      const start = Date.now();
+      await sleep(Number(params.ms ?? 100));
+      return { start, end: Date.now(), seq: params.seq ?? null };
+    },
+  }),
+  /**
+   * Records a side effect once (a line in `params.file`), then on the first attempt holds for
+   * `params.holdMs` so a test can kill the worker process mid-run.
+   */
+  defineTask({
+    handler: "effect-then-hold",
+    async run(ctx, params) {
+      const file = String(params.file);
+      await ctx.once("effect", async ({ idempotencyKey }) => {
+        appendFileSync(file, `${idempotencyKey} attempt ${ctx.attempt}\n`);
+        return { wrote: true };
+      });
+      await ctx.feedback(`effect recorded on attempt ${ctx.attempt}`);
+      if (ctx.attempt === 1) await sleep(Number(params.holdMs ?? 60_000));
+      return { finishedOnAttempt: ctx.attempt };
+    },
+  }),
+];
+
+export const testRegistry = new HandlerRegistry([...exampleTasks, ...testTasks]);

@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { configFromEnv } from "../../shared/config.ts";
+import { ValidationError } from "../../shared/core/errors.ts";
+import { defineTask, HandlerRegistry } from "../../shared/core/task.ts";
+import { hashKey, keyIdOf, newApiKey } from "../../shared/core/tenant.ts";
+
+describe("HandlerRegistry", () => {
+  const typed = defineTask({
+    handler: "typed",
+    params: z.object({ count: z.number().int() }),
+    async run(_ctx, params) {
+      return params.count;
+    },
+  });
+
+  it("refuses two handlers with one key", () => {
+    expect(() => new HandlerRegistry([typed, typed])).toThrow(/registered twice/);
+  });
+
+  it("validates params against the handler's schema", () => {
+    const registry = new HandlerRegistry([typed]);
+    expect(registry.parseParams("typed", { count: 2 })).toEqual({ count: 2 });
+    expect(() => registry.parseParams("typed", { count: "two" })).toThrow(ValidationError);
+  });
+});
+
+describe("API keys", () => {
+  it("are random, carry their id, and are stored only as a hash", () => {
+    const a = newApiKey();
+    const b = newApiKey();
+    expect(a.key).not.toBe(b.key);
+    expect(keyIdOf(a.key)).toBe(a.keyId);
+    expect(hashKey(a.key)).toMatch(/^[0-9a-f]{64}$/);
+    expect(hashKey(a.key)).not.toContain(a.key);
+  });
+});
+
+describe("configFromEnv", () => {
+  const env = {
+    BATON_RUNS_TABLE: "runs",
+    BATON_DEFINITIONS_TABLE: "definitions",
+    BATON_TENANTS_TABLE: "tenants",
+    BATON_KEYS_TABLE: "keys",
+    BATON_RUN_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/1/runs.fifo",
+  };
+
+  it("fills defaults and hashes a plain root key", () => {
+    const config = configFromEnv({ ...env, BATON_ROOT_KEY: "an-operator-key-of-enough-length" });
+    expect(config.leaseSeconds).toBe(60);
+    expect(config.rootKeyHash).toBe(hashKey("an-operator-key-of-enough-length"));
+  });
+
+  it("names every missing or bad variable at once", () => {
+    expect(() => configFromEnv({ BATON_LEASE_SECONDS: "1" })).toThrow(
+      /BATON_RUNS_TABLE[\s\S]*BATON_RUN_QUEUE_URL[\s\S]*BATON_LEASE_SECONDS/,
+    );
+  });
+});

@@ -12,6 +12,7 @@ import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { createApiHandler } from "../functions/api/handler.ts";
 import { createWorkerHandler } from "../functions/worker/handler.ts";
 import type { Services } from "../shared/app/services.ts";
+import type { AwsCallCounter } from "../shared/aws/call-counter.ts";
 import { composeServices } from "../shared/compose.ts";
 import type { Log } from "../shared/core/ports.ts";
 import type { HandlerRegistry } from "../shared/core/task.ts";
@@ -38,6 +39,8 @@ export interface LocalStackOptions {
   leaseSeconds?: number;
   flushIntervalMs?: number;
   log?: Log;
+  /** Counts AWS calls: the api's, the worker's and the event source's (SQS bills Lambda's polling too). */
+  callCounter?: AwsCallCounter;
 }
 
 export interface LocalStack {
@@ -65,6 +68,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const clientOptions = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
   const dynamo = new DynamoDBClient({ ...clientOptions, endpoint: endpoints.dynamodb });
   const sqs = new SQSClient({ ...clientOptions, endpoint: endpoints.sqs });
+  options.callCounter?.attach(sqs);
   const tables = tableNames(prefix);
   await ensureTables(dynamo, tables);
   const queueUrl = await ensureRunQueue(sqs, {
@@ -88,6 +92,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     registry: options.registry,
     endpoints,
     credentials: LOCAL_CREDENTIALS,
+    ...(options.callCounter === undefined ? {} : { callCounter: options.callCounter }),
     log,
   });
 

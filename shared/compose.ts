@@ -20,6 +20,7 @@ export interface ComposeOptions {
   /** Per-service endpoints (the local emulators); `config.endpoint` covers LocalStack. */
   endpoints?: AwsClientOptions["endpoints"];
   credentials?: AwsClientOptions["credentials"];
+  callCounter?: AwsClientOptions["callCounter"];
   log?: Log;
   clock?: Clock;
 }
@@ -33,6 +34,7 @@ export function composeServices(options: ComposeOptions): Services {
     region: config.region,
     ...(endpoints === undefined ? {} : { endpoints }),
     ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+    ...(options.callCounter === undefined ? {} : { callCounter: options.callCounter }),
   });
   const ulid = monotonicFactory();
   return {

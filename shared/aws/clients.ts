@@ -1,6 +1,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { AwsCallCounter } from "./call-counter.ts";
 
 export interface AwsClientOptions {
   region: string;
@@ -8,6 +9,8 @@ export interface AwsClientOptions {
   endpoints?: { dynamodb?: string; sqs?: string };
   /** Emulators accept any credentials; on AWS the default provider chain is used. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Counts every call (benchmarks, tests). */
+  callCounter?: AwsCallCounter;
 }
 
 export interface AwsClients {
@@ -33,6 +36,8 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
     // emulators make up (fauxqs: sqs.<region>.localhost).
     ...(options.endpoints?.sqs === undefined ? {} : { endpoint: options.endpoints.sqs }),
   });
+  options.callCounter?.attach(dynamo);
+  options.callCounter?.attach(sqs);
   return { dynamo, sqs };
 }
 

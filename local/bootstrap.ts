@@ -41,7 +41,7 @@ export async function ensureTables(client: DynamoDBClient, names: TableNames): P
   }
 }
 
-function createTableInput(name: string, schema: TableSchema): CreateTableCommandInput {
+export function createTableInput(name: string, schema: TableSchema): CreateTableCommandInput {
   const attributes = new Set<string>([schema.partitionKey]);
   if (schema.sortKey !== undefined) attributes.add(schema.sortKey);
   for (const index of Object.values(schema.indexes)) {

@@ -55,10 +55,23 @@ export interface LocalStack {
 }
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
-  let emulators: Emulators | undefined;
-  if (options.endpoints === undefined) {
-    emulators = await startEmulators(options.dataDir === undefined ? {} : { dataDir: options.dataDir });
+  const emulators =
+    options.endpoints === undefined
+      ? await startEmulators(options.dataDir === undefined ? {} : { dataDir: options.dataDir })
+      : undefined;
+  try {
+    return await startOnEmulators(options, emulators);
+  } catch (error) {
+    // Never leave a DynamoDB Local process behind when, say, the port is taken.
+    await emulators?.stop();
+    throw error;
   }
+}
+
+async function startOnEmulators(
+  options: LocalStackOptions,
+  emulators: Emulators | undefined,
+): Promise<LocalStack> {
   const endpoints = options.endpoints ?? {
     dynamodb: emulators?.dynamodbEndpoint ?? "",
     sqs: emulators?.sqsEndpoint ?? "",

@@ -47,7 +47,25 @@ export function parseBody<T>(event: ApiEvent, schema: z.ZodType<T>): T {
   } catch (error) {
     throw new InvalidJsonError(`request body is not valid JSON: ${(error as Error).message}`);
   }
+  rejectProtoKeys(value);
   return validate(value, schema, "request body");
+}
+
+/**
+ * JSON.parse keeps a "__proto__" key as an own property, but copying the object later (schema
+ * parsing, spreading) turns it into a prototype change and the key silently disappears. Refuse
+ * it outright. Iterative, so a deeply nested body cannot overflow the stack.
+ */
+function rejectProtoKeys(root: unknown): void {
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (value === null || typeof value !== "object") continue;
+    if (!Array.isArray(value) && Object.hasOwn(value, "__proto__")) {
+      throw new ValidationError('request body may not contain the key "__proto__"');
+    }
+    pending.push(...Object.values(value));
+  }
 }
 
 export function parseQuery<T>(event: ApiEvent, schema: z.ZodType<T>): T {

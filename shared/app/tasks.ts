@@ -28,6 +28,11 @@ export async function startTask(svc: Services, caller: TenantPrincipal, input: S
       `definition "${input.definition}" does not exist in tenant "${caller.tenant}"`,
     );
   }
+  if (svc.registry.get(definition.handler) === undefined) {
+    throw new ValidationError(
+      `definition "${definition.name}" uses handler "${definition.handler}", which this deployment does not register`,
+    );
+  }
   const params = { ...definition.params, ...input.params };
   if (jsonBytes(params) > LIMITS.paramsBytes) {
     throw new PayloadTooLargeError(`params exceed ${LIMITS.paramsBytes} bytes (defaults included)`);

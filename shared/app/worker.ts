@@ -126,6 +126,7 @@ async function runAttempt(svc: Services, run: Run, delivery: Delivery): Promise<
     taskId: run.id,
     tenant: run.tenant,
     definition: run.definition,
+    params: run.params,
     attempt: run.attempts,
     signal: abort.signal,
     feedback: async (text, options) => report.feedback(String(text), options),

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { TaskDefinition } from "../core/definition.ts";
 import type { DefinitionStore, Page } from "../core/ports.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
+import { fromJsonAttribute, toJsonAttribute } from "./json-attributes.ts";
 
 /** Definitions in DynamoDB: partition = tenant, sort = name, so a tenant's list is one Query. */
 export class DynamoDefinitionStore implements DefinitionStore {
@@ -22,7 +23,11 @@ export class DynamoDefinitionStore implements DefinitionStore {
 
   async put(definition: TaskDefinition): Promise<{ created: boolean }> {
     const result = await this.#client.send(
-      new PutCommand({ TableName: this.#table, Item: definition, ReturnValues: "ALL_OLD" }),
+      new PutCommand({
+        TableName: this.#table,
+        Item: { ...definition, params: toJsonAttribute(definition.params) },
+        ReturnValues: "ALL_OLD",
+      }),
     );
     return { created: result.Attributes === undefined };
   }
@@ -31,7 +36,7 @@ export class DynamoDefinitionStore implements DefinitionStore {
     const result = await this.#client.send(
       new GetCommand({ TableName: this.#table, Key: { tenant, name }, ConsistentRead: true }),
     );
-    return result.Item === undefined ? undefined : TaskDefinition.parse(result.Item);
+    return result.Item === undefined ? undefined : fromItem(result.Item);
   }
 
   async delete(tenant: string, name: string): Promise<boolean> {
@@ -54,10 +59,14 @@ export class DynamoDefinitionStore implements DefinitionStore {
     );
     const last = result.LastEvaluatedKey;
     return {
-      items: (result.Items ?? []).map((item) => TaskDefinition.parse(item)),
+      items: (result.Items ?? []).map(fromItem),
       ...(last === undefined ? {} : { cursor: encodeCursor({ name: String(last.name) }) }),
     };
   }
 }
 
 const DefinitionCursor = z.object({ name: z.string().max(64) });
+
+function fromItem(item: Record<string, unknown>): TaskDefinition {
+  return TaskDefinition.parse({ ...item, params: fromJsonAttribute(item.params) });
+}

@@ -16,6 +16,7 @@ import type { ClaimResult, Page, RunGuard, RunListQuery, RunPatch, RunStore } fr
 import { Run, type RunRef } from "../core/run.ts";
 import { isConditionFailure } from "./clients.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
+import { fromJsonAttribute, toJsonAttribute } from "./json-attributes.ts";
 
 const RUN_SK = "run";
 const KEY_ATTRIBUTES = ["pk", "sk", "tenantStatus", "tenantDefinition", "createdKey"] as const;
@@ -103,7 +104,7 @@ export class DynamoRunStore implements RunStore {
         removes.push(`#${field}`);
       } else {
         sets.push(`#${field} = :${field}`);
-        values[`:${field}`] = value;
+        values[`:${field}`] = field === "output" ? toJsonAttribute(value) : value;
       }
     }
     if (patch.status !== undefined && patch.status !== null) {
@@ -114,7 +115,7 @@ export class DynamoRunStore implements RunStore {
       names["#once"] = "once";
       names["#onceKey"] = patch.once.key;
       sets.push("#once.#onceKey = :onceRecord");
-      values[":onceRecord"] = patch.once.record;
+      values[":onceRecord"] = { ...patch.once.record, result: toJsonAttribute(patch.once.record.result) };
     }
     let condition = "#status = :guardStatus AND attempts = :guardAttempts";
     if (guard.leaseUntil !== undefined) {
@@ -255,6 +256,14 @@ function toItem(run: Run): Record<string, unknown> {
   return {
     ...keyOf(run),
     ...run,
+    params: toJsonAttribute(run.params),
+    ...(run.output === undefined ? {} : { output: toJsonAttribute(run.output) }),
+    once: Object.fromEntries(
+      Object.entries(run.once).map(([key, record]) => [
+        key,
+        { ...record, result: toJsonAttribute(record.result) },
+      ]),
+    ),
     tenantStatus: `${run.tenant}#${run.status}`,
     tenantDefinition: `${run.tenant}#${run.definition}`,
     createdKey: `${run.createdAt}#${run.id}`,
@@ -265,6 +274,15 @@ function toItem(run: Run): Record<string, unknown> {
 function fromItem(item: Record<string, unknown>): Run {
   const fields = { ...item };
   for (const attribute of KEY_ATTRIBUTES) delete fields[attribute];
+  fields.params = fromJsonAttribute(fields.params);
+  if (fields.output !== undefined) fields.output = fromJsonAttribute(fields.output);
+  const once = (fields.once ?? {}) as Record<string, { result?: unknown }>;
+  fields.once = Object.fromEntries(
+    Object.entries(once).map(([key, record]) => [
+      key,
+      { ...record, result: fromJsonAttribute(record.result) },
+    ]),
+  );
   const parsed = Run.safeParse(fields);
   if (!parsed.success) {
     throw new Error(`run item ${String(item.pk)} does not match the Run schema: ${parsed.error.message}`);

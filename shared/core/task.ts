@@ -11,6 +11,8 @@ export interface TaskContext {
   readonly taskId: string;
   readonly tenant: string;
   readonly definition: string;
+  /** The run's params snapshot, as stored (the handler's `run` gets them parsed by its schema). */
+  readonly params: Readonly<Record<string, unknown>>;
   /** 1 on the first attempt; a retry after an error or a lost worker counts up. */
   readonly attempt: number;
   /** Aborted when this attempt lost its claim on the run: stop work, the result will be discarded. */

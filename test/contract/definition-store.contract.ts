@@ -25,6 +25,12 @@ export function definitionStoreContract(name: string, makeStore: () => Promise<D
       expect((await store.get("acme", "d1"))?.handler).toBe("sleep");
     });
 
+    it("keeps any JSON as default params", async () => {
+      const params = { "": 1, huge: 1e300, nested: { a: [{ b: null }] } };
+      await store.put({ ...definition("d1"), params });
+      expect((await store.get("acme", "d1"))?.params).toEqual(params);
+    });
+
     it("keeps tenants apart", async () => {
       await store.put(definition("d1", "globex"));
       expect(await store.get("acme", "d1")).toBeUndefined();

@@ -46,6 +46,31 @@ export function runStoreContract(name: string, makeStore: () => Promise<RunStore
       expect(await store.get({ tenant: "other", id: "r1" })).toBeUndefined();
     });
 
+    it("keeps any JSON in params, output and once results, even what DynamoDB maps cannot hold", async () => {
+      let deep: unknown = "bottom";
+      for (let i = 0; i < 40; i += 1) deep = { next: deep };
+      const awkward = {
+        "": "empty key",
+        deep,
+        huge: 1e300,
+        tiny: 1e-300,
+        precise: 0.1 + 0.2,
+        list: [[[]]],
+        nothing: null,
+      };
+      const run = aRun("r1", { params: awkward });
+      await store.create(run);
+      expect((await store.get(run))?.params).toEqual(awkward);
+      await store.claim(run, { now: at(0), leaseUntil: at(1_000) });
+      const guard = { status: "running", attempts: 1 } as const;
+      await store.update(run, guard, {
+        once: { key: "k", record: { attempt: 1, at: at(1), result: awkward } },
+      });
+      const ended = await store.update(run, guard, { status: "succeeded", output: awkward });
+      expect(ended?.output).toEqual(awkward);
+      expect((await store.get(run))?.once.k?.result).toEqual(awkward);
+    });
+
     it("refuses a second run with the same id", async () => {
       await store.create(aRun("r1"));
       await expect(store.create(aRun("r1"))).rejects.toBeInstanceOf(ConflictError);

@@ -4,6 +4,7 @@ import type { IConstruct } from "constructs";
 import { describe, expect, it } from "vitest";
 import { BatonStack, WORKER_TIMEOUT } from "../../infra/baton-stack.ts";
 import { TABLE_ENV } from "../../infra/tables.ts";
+import { createTableInput } from "../../local/bootstrap.ts";
 import { RUN_QUEUE } from "../../shared/aws/queues.ts";
 import { TABLES, type TableName, type TableSchema } from "../../shared/aws/tables.ts";
 import { ENV } from "../../shared/config.ts";
@@ -86,10 +87,6 @@ describe("run queue", () => {
 describe("tables", () => {
   const schemas: Record<TableName, TableSchema> = TABLES;
   const names = Object.keys(TABLES) as TableName[];
-  const keySchema = (partitionKey: string, sortKey?: string) => [
-    { AttributeName: partitionKey, KeyType: "HASH" },
-    ...(sortKey === undefined ? [] : [{ AttributeName: sortKey, KeyType: "RANGE" }]),
-  ];
 
   it("builds exactly the tables in shared/aws/tables.ts", () => {
     template.resourceCountIs("AWS::DynamoDB::Table", names.length);
@@ -106,28 +103,17 @@ describe("tables", () => {
     });
   });
 
-  it.each(names)("%s: key schema and indexes match the shared description", (name) => {
-    const schema = schemas[name];
+  // The local bootstrap builds its tables from the same description: the two must agree exactly.
+  it.each(names)("%s: keys, indexes and attributes match what the local bootstrap creates", (name) => {
+    const local = createTableInput(name, schemas[name]);
     const table = resource(logicalId(stack.tables.tables[name])).Properties;
-    expect(table.KeySchema).toEqual(keySchema(schema.partitionKey, schema.sortKey));
-
-    const indexes = Object.entries(schema.indexes);
-    const expected = indexes.map(([IndexName, index]) => ({
-      IndexName,
-      KeySchema: keySchema(index.partitionKey, index.sortKey),
-      Projection:
-        index.include === undefined
-          ? { ProjectionType: "KEYS_ONLY" }
-          : { ProjectionType: "INCLUDE", NonKeyAttributes: [...index.include] },
-    }));
-    expect(table.GlobalSecondaryIndexes ?? []).toEqual(expected);
-
-    const keys = new Set([schema.partitionKey, schema.sortKey]);
-    for (const [, index] of indexes) keys.add(index.partitionKey).add(index.sortKey);
-    keys.delete(undefined);
-    const definitions = table.AttributeDefinitions as { AttributeName: string; AttributeType: string }[];
-    expect(definitions.map((d) => d.AttributeName).sort()).toEqual([...keys].sort());
-    expect(definitions.every((d) => d.AttributeType === "S")).toBe(true);
+    expect(table.KeySchema).toEqual(local.KeySchema);
+    expect(table.GlobalSecondaryIndexes ?? []).toEqual(local.GlobalSecondaryIndexes ?? []);
+    const byName = (a: { AttributeName?: string }, b: { AttributeName?: string }) =>
+      String(a.AttributeName).localeCompare(String(b.AttributeName));
+    expect([...(table.AttributeDefinitions as { AttributeName: string }[])].sort(byName)).toEqual(
+      [...(local.AttributeDefinitions ?? [])].sort(byName),
+    );
   });
 });
 

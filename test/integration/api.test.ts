@@ -174,6 +174,23 @@ describe("starting and reading tasks", () => {
     });
   });
 
+  it("carries any JSON params through unchanged, even deep nesting and extreme numbers", async () => {
+    let deep: unknown = "bottom";
+    for (let i = 0; i < 50; i += 1) deep = [deep];
+    const params = {
+      "": "empty key",
+      constructor: { prototype: 1 },
+      deep,
+      huge: 1e300,
+      tiny: -1e-300,
+      text: "ünï 😀",
+    };
+    const started = await stack.request("POST", "/v1/tasks", { body: { definition: "echo", params } });
+    expect(started.status).toBe(202);
+    const task = await waitForEnd(stack, started.body.taskId);
+    expect(task.output).toEqual({ greeting: "hi", ...params });
+  });
+
   it("keeps the params snapshot when the definition changes later", async () => {
     await stack.request("PUT", "/v1/definitions/snap", {
       body: { handler: "sleep", params: { ms: 300, steps: 3 } },
@@ -205,6 +222,24 @@ describe("starting and reading tasks", () => {
     // The second attempt waited for its backoff (at least half the 1 s base).
     const [first, second] = task.logs.map((l: { at: string }) => Date.parse(l.at));
     expect(second - first).toBeGreaterThanOrEqual(500);
+  });
+
+  it("refuses to start a definition whose handler this deployment no longer has", async () => {
+    const now = new Date().toISOString();
+    await stack.services.definitions.put({
+      tenant: "acme",
+      name: "orphan",
+      handler: "removed-in-last-deploy",
+      params: {},
+      maxAttempts: 3,
+      createdAt: now,
+      updatedAt: now,
+    });
+    const before = await runCount();
+    const response = await stack.request("POST", "/v1/tasks", { body: { definition: "orphan" } });
+    expect(response.status).toBe(400);
+    expect(response.body.message).toMatch(/removed-in-last-deploy/);
+    expect(await runCount()).toBe(before);
   });
 
   it("fails a NonRetriableError at once", async () => {
@@ -289,6 +324,17 @@ describe("bad input gets a clear 4xx and writes nothing", () => {
     const response = await stack.request("POST", "/v1/tasks", input);
     expect(response.status).toBe(status);
     expect(response.body).toMatchObject({ error, message: expect.any(String) });
+    expect(await runCount()).toBe(before);
+  });
+
+  it("refuses __proto__ keys, at any depth", async () => {
+    const before = await runCount();
+    const response = await stack.request("POST", "/v1/tasks", {
+      raw: '{"definition":"echo","params":{"a":[{"b":{"__proto__":{"polluted":true}}}]}}',
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.message).toMatch(/__proto__/);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(await runCount()).toBe(before);
   });
 

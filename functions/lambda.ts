@@ -3,6 +3,7 @@
  * tasks/index.ts, bundled by the CDK stack.
  */
 
+import { sweep } from "../shared/app/sweeper.ts";
 import { composeServices } from "../shared/compose.ts";
 import { configFromEnv } from "../shared/config.ts";
 import { registry } from "../tasks/index.ts";
@@ -13,3 +14,5 @@ const services = composeServices({ config: configFromEnv(process.env), registry 
 
 export const api = createApiHandler(services);
 export const worker = createWorkerHandler(services);
+/** Invoked every minute by an EventBridge rule. */
+export const sweeper = async () => sweep(services);

@@ -2,6 +2,8 @@ import { fileURLToPath } from "node:url";
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import * as apigwv2 from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
+import * as events from "aws-cdk-lib/aws-events";
+import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
@@ -29,7 +31,11 @@ const API_TIMEOUT = Duration.seconds(29);
 export const WORKER_TIMEOUT = Duration.minutes(15);
 /** Must exceed the worker timeout, or SQS re-delivers a message while its batch is still running. */
 const RUN_QUEUE_VISIBILITY = Duration.minutes(16);
-const LEASE_SECONDS = 60;
+/** Heartbeats come every lease/3 (10 s), which is also how fast a cancel reaches a running handler. */
+const LEASE_SECONDS = 30;
+export const SWEEPER_TIMEOUT = Duration.minutes(5);
+/** The sweeper runs this often; a failed sweep is simply retried by the next one. */
+export const SWEEP_SCHEDULE = events.Schedule.rate(Duration.minutes(1));
 
 export class BatonStack extends Stack {
   readonly api: apigwv2.HttpApi;
@@ -39,6 +45,8 @@ export class BatonStack extends Stack {
   readonly tables: BatonTables;
   readonly apiFunction: NodejsFunction;
   readonly workerFunction: NodejsFunction;
+  readonly sweeperFunction: NodejsFunction;
+  readonly sweepRule: events.Rule;
 
   constructor(scope: Construct, id: string, props: BatonStackProps = {}) {
     super(scope, id, props);
@@ -99,7 +107,8 @@ export class BatonStack extends Stack {
       timeout: API_TIMEOUT,
       environment,
     });
-    this.tables.grantReadWrite(this.apiFunction, "runs", "definitions", "tenants", "keys");
+    // Starts update admission counters in the same transaction as the run.
+    this.tables.grantReadWrite(this.apiFunction, "runs", "definitions", "tenants", "keys", "counters");
     this.runQueue.grantSendMessages(this.apiFunction);
 
     this.workerFunction = this.batonFunction("Worker", {
@@ -108,9 +117,13 @@ export class BatonStack extends Stack {
       timeout: WORKER_TIMEOUT,
       environment,
     });
-    // The worker only touches runs; consuming includes ChangeMessageVisibility (lease heartbeats).
-    this.tables.grantReadWrite(this.workerFunction, "runs");
+    // Runs and admission counters; definitions only read (live limits when promoting the next
+    // waiting run). Consuming includes ChangeMessageVisibility (lease heartbeats); sending is for
+    // promoted runs. No tenants or keys.
+    this.tables.grantReadWrite(this.workerFunction, "runs", "counters");
+    this.tables.grantRead(this.workerFunction, "definitions");
     this.runQueue.grantConsumeMessages(this.workerFunction);
+    this.runQueue.grantSendMessages(this.workerFunction);
     this.workerFunction.addEventSource(
       new SqsEventSource(this.runQueue, {
         batchSize: 10,
@@ -118,6 +131,24 @@ export class BatonStack extends Stack {
         ...(workerConcurrency === undefined ? {} : { maxConcurrency: workerConcurrency }),
       }),
     );
+
+    // Repairs stuck runs and counters and promotes waiting runs; safe to run concurrently, so no
+    // reserved concurrency. It sends to the queue but never consumes it.
+    this.sweeperFunction = this.batonFunction("Sweeper", {
+      handler: "sweeper",
+      memorySize: 512,
+      timeout: SWEEPER_TIMEOUT,
+      environment,
+    });
+    this.tables.grantReadWrite(this.sweeperFunction, "runs", "counters");
+    this.tables.grantRead(this.sweeperFunction, "definitions");
+    this.runQueue.grantSendMessages(this.sweeperFunction);
+    this.sweepRule = new events.Rule(this, "SweepSchedule", {
+      description: "Runs the Baton sweeper every minute",
+      schedule: SWEEP_SCHEDULE,
+      // The next minute's sweep is the retry.
+      targets: [new targets.LambdaFunction(this.sweeperFunction, { retryAttempts: 0 })],
+    });
 
     // The api Lambda routes and authenticates itself: HTTP APIs have no API keys.
     this.api = new apigwv2.HttpApi(this, "HttpApi", {
@@ -138,7 +169,7 @@ export class BatonStack extends Stack {
   private batonFunction(
     id: string,
     options: {
-      handler: "api" | "worker";
+      handler: "api" | "worker" | "sweeper";
       memorySize: number;
       timeout: Duration;
       environment: Record<string, string>;

@@ -11,6 +11,7 @@ export const TABLE_ENV = {
   definitions: ENV.definitionsTable,
   tenants: ENV.tenantsTable,
   keys: ENV.keysTable,
+  counters: ENV.countersTable,
 } as const satisfies Record<TableName, string>;
 
 const SCHEMAS: Record<TableName, TableSchema> = TABLES;
@@ -36,8 +37,10 @@ export class BatonTables extends Construct {
         billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
         encryption: dynamodb.TableEncryption.AWS_MANAGED,
-        // Runs, tenants and keys are the system of record: a stack deletion must not take them.
+        // Runs, tenants, keys and the admission counters are the system of record: a stack
+        // deletion must not take them.
         removalPolicy: RemovalPolicy.RETAIN,
+        ...(schema.ttlAttribute === undefined ? {} : { timeToLiveAttribute: schema.ttlAttribute }),
       });
       for (const [indexName, index] of Object.entries(schema.indexes)) {
         table.addGlobalSecondaryIndex({
@@ -55,8 +58,8 @@ export class BatonTables extends Construct {
   }
 
   /**
-   * Every table's name under its variable. Both functions get all of them: the config is parsed
-   * whole at cold start, so a name is no grant; access comes only from `grantReadWrite`.
+   * Every table's name under its variable. Every function gets all of them: the config is parsed
+   * whole at cold start, so a name is no grant; access comes only from `grantReadWrite`/`grantRead`.
    */
   environment(): Record<string, string> {
     return Object.fromEntries(TABLE_NAMES.map((name) => [TABLE_ENV[name], this.tables[name].tableName]));
@@ -65,5 +68,10 @@ export class BatonTables extends Construct {
   /** Item read/write on the named tables and their indexes, nothing else. */
   grantReadWrite(grantee: iam.IGrantable, ...names: TableName[]): void {
     for (const name of names) this.tables[name].grantReadWriteData(grantee);
+  }
+
+  /** Item reads (get, query, scan) on the named tables and their indexes, no writes. */
+  grantRead(grantee: iam.IGrantable, ...names: TableName[]): void {
+    for (const name of names) this.tables[name].grantReadData(grantee);
   }
 }

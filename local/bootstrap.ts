@@ -7,6 +7,7 @@ import {
   type CreateTableCommandInput,
   type DynamoDBClient,
   ListTablesCommand,
+  UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
 import {
   CreateQueueCommand,
@@ -24,6 +25,7 @@ export function tableNames(prefix: string): TableNames {
     definitions: `${prefix}definitions`,
     tenants: `${prefix}tenants`,
     keys: `${prefix}keys`,
+    counters: `${prefix}counters`,
   };
 }
 
@@ -36,8 +38,17 @@ export async function ensureTables(client: DynamoDBClient, names: TableNames): P
     start = page.LastEvaluatedTableName;
   } while (start !== undefined);
   for (const table of Object.keys(TABLES) as TableName[]) {
-    if (!existing.has(names[table]))
-      await client.send(new CreateTableCommand(createTableInput(names[table], TABLES[table])));
+    if (existing.has(names[table])) continue;
+    const schema: TableSchema = TABLES[table];
+    await client.send(new CreateTableCommand(createTableInput(names[table], schema)));
+    if (schema.ttlAttribute !== undefined) {
+      await client.send(
+        new UpdateTimeToLiveCommand({
+          TableName: names[table],
+          TimeToLiveSpecification: { AttributeName: schema.ttlAttribute, Enabled: true },
+        }),
+      );
+    }
   }
 }
 

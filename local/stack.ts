@@ -12,6 +12,7 @@ import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { createApiHandler } from "../functions/api/handler.ts";
 import { createWorkerHandler } from "../functions/worker/handler.ts";
 import type { Services } from "../shared/app/services.ts";
+import { sweep } from "../shared/app/sweeper.ts";
 import type { AwsCallCounter } from "../shared/aws/call-counter.ts";
 import { composeServices } from "../shared/compose.ts";
 import type { Log } from "../shared/core/ports.ts";
@@ -38,6 +39,8 @@ export interface LocalStackOptions {
   runWorker?: boolean;
   leaseSeconds?: number;
   flushIntervalMs?: number;
+  /** How often the sweeper runs, as EventBridge runs it on AWS (default 60 s; 0: never). */
+  sweepIntervalMs?: number;
   log?: Log;
   /** Counts AWS calls: the api's, the worker's and the event source's (SQS bills Lambda's polling too). */
   callCounter?: AwsCallCounter;
@@ -137,6 +140,15 @@ async function startOnEmulators(
   };
   if (options.runWorker ?? true) startWorker();
 
+  const sweepEvery = options.sweepIntervalMs ?? 60_000;
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const sweeper =
+    sweepEvery > 0
+      ? setInterval(() => {
+          sweeping = sweep(services).catch((error: unknown) => log.error("sweep failed", { error }));
+        }, sweepEvery)
+      : undefined;
+
   return {
     url,
     services,
@@ -146,6 +158,8 @@ async function startOnEmulators(
     startWorker,
     stopWorker,
     async stop() {
+      clearInterval(sweeper);
+      await sweeping;
       await stopWorker();
       if (server !== undefined) {
         server.closeAllConnections();

@@ -6,6 +6,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { monotonicFactory } from "ulid";
 import { type Services, systemClock } from "./app/services.ts";
 import { type AwsClientOptions, createAwsClients } from "./aws/clients.ts";
+import { DynamoCounterStore } from "./aws/dynamo-counter-store.ts";
 import { DynamoDefinitionStore } from "./aws/dynamo-definition-store.ts";
 import { DynamoRunStore } from "./aws/dynamo-run-store.ts";
 import { DynamoTenantStore } from "./aws/dynamo-tenant-store.ts";
@@ -38,7 +39,12 @@ export function composeServices(options: ComposeOptions): Services {
   });
   const ulid = monotonicFactory();
   return {
-    runs: new DynamoRunStore({ client: clients.dynamo, tableName: config.tables.runs }),
+    runs: new DynamoRunStore({
+      client: clients.dynamo,
+      tableName: config.tables.runs,
+      countersTable: config.tables.counters,
+    }),
+    counters: new DynamoCounterStore({ client: clients.dynamo, tableName: config.tables.counters }),
     definitions: new DynamoDefinitionStore({ client: clients.dynamo, tableName: config.tables.definitions }),
     tenants: new DynamoTenantStore({
       client: clients.dynamo,

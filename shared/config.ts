@@ -10,6 +10,7 @@ export const ENV = {
   definitionsTable: "BATON_DEFINITIONS_TABLE",
   tenantsTable: "BATON_TENANTS_TABLE",
   keysTable: "BATON_KEYS_TABLE",
+  countersTable: "BATON_COUNTERS_TABLE",
   runQueueUrl: "BATON_RUN_QUEUE_URL",
   rootKey: "BATON_ROOT_KEY",
   rootKeySha256: "BATON_ROOT_KEY_SHA256",
@@ -24,13 +25,14 @@ const Env = z.object({
   [ENV.definitionsTable]: z.string().min(1),
   [ENV.tenantsTable]: z.string().min(1),
   [ENV.keysTable]: z.string().min(1),
+  [ENV.countersTable]: z.string().min(1),
   [ENV.runQueueUrl]: z.url(),
   [ENV.rootKey]: z.string().min(MIN_KEY_LENGTH).optional(),
   [ENV.rootKeySha256]: z
     .string()
     .regex(/^[0-9a-f]{64}$/)
     .optional(),
-  [ENV.leaseSeconds]: z.coerce.number().int().min(3).max(900).default(60),
+  [ENV.leaseSeconds]: z.coerce.number().int().min(3).max(900).default(30),
   [ENV.flushIntervalMs]: z.coerce.number().int().min(50).max(60_000).default(1_000),
   [ENV.region]: z.string().min(1).default("us-east-1"),
   [ENV.endpoint]: z.url().optional(),
@@ -38,7 +40,7 @@ const Env = z.object({
 
 export interface BatonConfig {
   region: string;
-  tables: { runs: string; definitions: string; tenants: string; keys: string };
+  tables: { runs: string; definitions: string; tenants: string; keys: string; counters: string };
   runQueueUrl: string;
   rootKeyHash?: string;
   leaseSeconds: number;
@@ -64,6 +66,7 @@ export function configFromEnv(env: Record<string, string | undefined>): BatonCon
       definitions: e[ENV.definitionsTable],
       tenants: e[ENV.tenantsTable],
       keys: e[ENV.keysTable],
+      counters: e[ENV.countersTable],
     },
     runQueueUrl: e[ENV.runQueueUrl],
     ...(rootKeyHash === undefined ? {} : { rootKeyHash }),

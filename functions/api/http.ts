@@ -7,6 +7,7 @@ import {
   ForbiddenError,
   NotFoundError,
   PayloadTooLargeError,
+  QueueFullError,
   UnauthorizedError,
   UnavailableError,
   ValidationError,
@@ -96,6 +97,7 @@ export class InvalidJsonError extends ValidationError {
 
 const STATUS_BY_ERROR: ReadonlyArray<[new (...args: never[]) => BatonError, number]> = [
   [PayloadTooLargeError, 413],
+  [QueueFullError, 429],
   [ValidationError, 400],
   [UnauthorizedError, 401],
   [ForbiddenError, 403],

@@ -10,12 +10,14 @@ import {
   authenticate,
   createTenant,
   issueKey,
+  listKeys,
   requireOperator,
   requireRole,
+  revokeKey,
   type TenantPrincipal,
 } from "../../shared/app/identity.ts";
 import type { Services } from "../../shared/app/services.ts";
-import { getTask, listTasks, startTask } from "../../shared/app/tasks.ts";
+import { cancelTask, getTask, listTasks, startTask } from "../../shared/app/tasks.ts";
 import { Name } from "../../shared/core/definition.ts";
 import { ValidationError } from "../../shared/core/errors.ts";
 import type { Principal, Role } from "../../shared/core/tenant.ts";
@@ -25,6 +27,7 @@ import { presentDefinition, presentRun } from "./present.ts";
 import {
   CreateKeyBody,
   CreateTenantBody,
+  KeyId,
   ListQuery,
   ListTasksQuery,
   PutDefinitionBody,
@@ -81,6 +84,30 @@ export function apiRoutes(svc: Services): Route<ApiEvent, ApiResult>[] {
     },
 
     {
+      method: "POST",
+      path: "/v1/keys",
+      handler: asTenant("admin", async (event, who) => {
+        const { role } = parseBody(event, CreateKeyBody);
+        return json(201, await issueKey(svc, { tenant: who.tenant, role }));
+      }),
+    },
+    {
+      method: "GET",
+      path: "/v1/keys",
+      handler: asTenant("admin", async (_event, who) =>
+        json(200, { items: await listKeys(svc, who.tenant) }),
+      ),
+    },
+    {
+      method: "DELETE",
+      path: "/v1/keys/{id}",
+      handler: asTenant("admin", async (event, who) => {
+        await revokeKey(svc, who.tenant, pathParam(event, "id", KeyId));
+        return noContent();
+      }),
+    },
+
+    {
       method: "GET",
       path: "/v1/definitions",
       handler: asTenant("runner", async (event, who) => {
@@ -125,8 +152,13 @@ export function apiRoutes(svc: Services): Route<ApiEvent, ApiResult>[] {
       method: "POST",
       path: "/v1/tasks",
       handler: asTenant("runner", async (event, who) => {
-        const run = await startTask(svc, who, parseBody(event, StartTaskBody));
-        return json(202, { taskId: run.id, status: run.status });
+        const { run, created } = await startTask(svc, who, parseBody(event, StartTaskBody));
+        // An idempotent repeat answers like the first start, saying it started nothing new.
+        return json(202, {
+          taskId: run.id,
+          status: run.status,
+          ...(created ? {} : { idempotentReplay: true }),
+        });
       }),
     },
     {
@@ -141,6 +173,18 @@ export function apiRoutes(svc: Services): Route<ApiEvent, ApiResult>[] {
           ...(cursor ? { cursor } : {}),
         });
         return json(200, { items: page.items.map(presentRun), cursor: page.cursor ?? null });
+      }),
+    },
+    {
+      method: "POST",
+      path: "/v1/tasks/{id}/cancel",
+      handler: asTenant("runner", async (event, who) => {
+        const run = await cancelTask(svc, who, pathParam(event, "id", TaskId));
+        return json(200, {
+          taskId: run.id,
+          status: run.status,
+          cancelRequested: run.cancelRequestedAt !== undefined,
+        });
       }),
     },
     {

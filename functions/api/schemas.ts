@@ -21,13 +21,27 @@ export const PutDefinitionBody = z.strictObject({
   description: z.string().max(1_000).optional(),
   params: JsonObject.optional(),
   maxAttempts: z.number().int().min(1).max(LIMITS.maxAttempts).optional(),
+  maxConcurrency: z.number().int().min(1).max(LIMITS.maxConcurrency).optional(),
+  maxQueueLength: z.number().int().min(0).max(LIMITS.maxQueueLength).optional(),
+  timeoutSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(
+      LIMITS.maxTimeoutSeconds,
+      `must be at most ${LIMITS.maxTimeoutSeconds} s: one attempt must finish inside a 15-minute worker Lambda`,
+    )
+    .optional(),
 });
 
 export const StartTaskBody = z.strictObject({
   definition: Name,
   params: JsonObject.optional(),
   queue: Name.optional(),
+  idempotencyKey: z.string().min(1).max(LIMITS.idempotencyKeyChars).optional(),
 });
+
+export const KeyId = z.string().regex(/^[0-9a-f]{12}$/, "is not a key id");
 
 export const TaskId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "is not a task id");
 

@@ -1,8 +1,14 @@
 /** Registering task definitions: the only things a start can name. */
-import { DEFAULT_MAX_ATTEMPTS, type TaskDefinition } from "../core/definition.ts";
+import {
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_TIMEOUT_SECONDS,
+  isLimited,
+  type TaskDefinition,
+} from "../core/definition.ts";
 import { NotFoundError, PayloadTooLargeError, ValidationError } from "../core/errors.ts";
 import { jsonBytes, LIMITS } from "../core/limits.ts";
 import type { Page } from "../core/ports.ts";
+import { promoteWaiting } from "./admission.ts";
 import type { Services } from "./services.ts";
 
 export interface DefinitionInput {
@@ -10,6 +16,9 @@ export interface DefinitionInput {
   description?: string;
   params?: Record<string, unknown>;
   maxAttempts?: number;
+  maxConcurrency?: number;
+  maxQueueLength?: number;
+  timeoutSeconds?: number;
 }
 
 export async function putDefinition(
@@ -28,6 +37,11 @@ export async function putDefinition(
   if (jsonBytes(params) > LIMITS.paramsBytes) {
     throw new PayloadTooLargeError(`default params exceed ${LIMITS.paramsBytes} bytes`);
   }
+  if (input.maxQueueLength !== undefined && input.maxConcurrency === undefined) {
+    throw new ValidationError(
+      "maxQueueLength needs maxConcurrency: without a concurrency limit no run ever waits, so there is no line to limit",
+    );
+  }
   const now = svc.clock.now().toISOString();
   const previous = await svc.definitions.get(tenant, name);
   const definition: TaskDefinition = {
@@ -37,10 +51,15 @@ export async function putDefinition(
     ...(input.description === undefined ? {} : { description: input.description }),
     params,
     maxAttempts: input.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    timeoutSeconds: input.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+    ...(input.maxConcurrency === undefined ? {} : { maxConcurrency: input.maxConcurrency }),
+    ...(input.maxQueueLength === undefined ? {} : { maxQueueLength: input.maxQueueLength }),
     createdAt: previous?.createdAt ?? now,
     updatedAt: now,
   };
   const { created } = await svc.definitions.put(definition);
+  // Limits are live: a raised or removed limit lets waiting runs in now.
+  if (isLimited(previous) || isLimited(definition)) await promoteWaiting(svc, tenant, name);
   return { definition, created };
 }
 

@@ -9,24 +9,36 @@
  */
 
 import type { Services } from "./services.ts";
-import { type Delivery, type DeliveryResult, processDelivery } from "./worker.ts";
+import { type Delivery, type DeliveryResult, parseRunMessage, processDelivery } from "./worker.ts";
 
 export interface FifoRecord extends Delivery {
   groupId: string;
 }
 
+export interface BatchOptions {
+  /** Milliseconds left in this invocation (Lambda); unbounded when absent (the local runtime). */
+  remainingMs?: () => number;
+  process?: (svc: Services, delivery: Delivery) => Promise<DeliveryResult>;
+}
+
+/** Room kept after a run's timeout for recording its outcome before the invocation ends. */
+const RECORDING_MARGIN_MS = 20_000;
+
 export async function processFifoBatch(
   svc: Services,
   records: readonly FifoRecord[],
-  process: (svc: Services, delivery: Delivery) => Promise<DeliveryResult> = processDelivery,
+  options: BatchOptions = {},
 ): Promise<{ failedMessageIds: string[] }> {
+  const process = options.process ?? processDelivery;
   const groups = new Map<string, FifoRecord[]>();
   for (const record of records) {
     const group = groups.get(record.groupId) ?? [];
     group.push(record);
     groups.set(record.groupId, group);
   }
-  const failed = await Promise.all([...groups.values()].map((group) => processGroup(svc, group, process)));
+  const failed = await Promise.all(
+    [...groups.values()].map((group) => processGroup(svc, group, process, options.remainingMs)),
+  );
   return { failedMessageIds: failed.flat() };
 }
 
@@ -34,11 +46,16 @@ async function processGroup(
   svc: Services,
   group: readonly FifoRecord[],
   process: (svc: Services, delivery: Delivery) => Promise<DeliveryResult>,
+  remainingMs: (() => number) | undefined,
 ): Promise<string[]> {
   for (const [index, record] of group.entries()) {
     let result: DeliveryResult;
     try {
-      result = await process(svc, record);
+      // A group's runs go one after another inside one invocation; one that could not finish
+      // before the invocation ends goes back to the queue untouched, for a fresh invocation.
+      const timeoutMs = (parseRunMessage(record.body)?.timeoutSeconds ?? 0) * 1000;
+      const tooLate = remainingMs !== undefined && remainingMs() < timeoutMs + RECORDING_MARGIN_MS;
+      result = tooLate ? { kind: "later", seconds: 0 } : await process(svc, record);
     } catch (error) {
       // Infrastructure trouble (a store or queue call failed): leave it to the visibility timeout.
       svc.log.error("message processing failed", { messageId: record.messageId, error });

@@ -117,3 +117,22 @@ export async function ensureTenantKey(
     throw new ConflictError(`that key already belongs to tenant "${existing.tenant}" as ${existing.role}`);
   }
 }
+
+export interface KeyView {
+  keyId: string;
+  role: Role;
+  createdAt: string;
+}
+
+export async function listKeys(svc: Services, tenant: string): Promise<KeyView[]> {
+  const keys = await svc.tenants.listKeys(tenant);
+  return keys.map(({ keyId, role, createdAt }) => ({ keyId, role, createdAt }));
+}
+
+/**
+ * Revokes a key. Authentication reads keys with a strongly consistent read and caches nothing,
+ * so the next request with a revoked key gets 401.
+ */
+export async function revokeKey(svc: Services, tenant: string, keyId: string): Promise<void> {
+  if (!(await svc.tenants.deleteKey(tenant, keyId))) throw new NotFoundError(`key "${keyId}" does not exist`);
+}

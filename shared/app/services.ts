@@ -1,9 +1,18 @@
-import type { Clock, DefinitionStore, Log, RunQueue, RunStore, TenantStore } from "../core/ports.ts";
+import type {
+  Clock,
+  CounterStore,
+  DefinitionStore,
+  Log,
+  RunQueue,
+  RunStore,
+  TenantStore,
+} from "../core/ports.ts";
 import type { HandlerRegistry } from "../core/task.ts";
 
 /** Everything the use cases need, wired once by a composition root (functions/compose.ts, local/). */
 export interface Services {
   runs: RunStore;
+  counters: CounterStore;
   definitions: DefinitionStore;
   tenants: TenantStore;
   queue: RunQueue;

@@ -1,9 +1,18 @@
-/** Starting and reading runs. */
-import { NotFoundError, PayloadTooLargeError, UnavailableError, ValidationError } from "../core/errors.ts";
-import { newRun } from "../core/lifecycle.ts";
+/** Starting, reading and cancelling runs. */
+import { createHash } from "node:crypto";
+import { isLimited, type TaskDefinition } from "../core/definition.ts";
+import {
+  ConflictError,
+  NotFoundError,
+  PayloadTooLargeError,
+  QueueFullError,
+  ValidationError,
+} from "../core/errors.ts";
+import { cancelledEnding, newRun } from "../core/lifecycle.ts";
 import { jsonBytes, LIMITS } from "../core/limits.ts";
-import type { Page, RunListQuery } from "../core/ports.ts";
-import type { Run, RunStatus } from "../core/run.ts";
+import type { IdempotencyRecord, Page, RunListQuery } from "../core/ports.ts";
+import { isTerminal, type Run, type RunStatus } from "../core/run.ts";
+import { directAdmission, promoteWaiting, sendRun, waitingAdmission } from "./admission.ts";
 import type { TenantPrincipal } from "./identity.ts";
 import type { Services } from "./services.ts";
 
@@ -15,13 +24,21 @@ export interface StartInput {
   definition: string;
   params?: Record<string, unknown>;
   queue?: string;
+  /** The same key (per tenant) within 24 h returns the same run instead of starting another. */
+  idempotencyKey?: string;
+}
+
+export interface Started {
+  run: Run;
+  /** False when an idempotency key matched an earlier start: nothing new was started. */
+  created: boolean;
 }
 
 /**
- * Writes the run, then sends its message. If the send fails the run is removed again, so a
- * start either fully happens or leaves nothing behind.
+ * Starts a run: admission (slot, waiting line or queue_full) and the idempotency record are
+ * written in one transaction with the run, then the message is sent.
  */
-export async function startTask(svc: Services, caller: TenantPrincipal, input: StartInput): Promise<Run> {
+export async function startTask(svc: Services, caller: TenantPrincipal, input: StartInput): Promise<Started> {
   const definition = await svc.definitions.get(caller.tenant, input.definition);
   if (definition === undefined) {
     throw new UnknownDefinitionError(
@@ -39,32 +56,118 @@ export async function startTask(svc: Services, caller: TenantPrincipal, input: S
   }
   svc.registry.parseParams(definition.handler, params);
 
-  const run = newRun(
-    {
+  const now = svc.clock.now();
+  const id = svc.newId();
+  let idempotency: IdempotencyRecord | undefined;
+  if (input.idempotencyKey !== undefined) {
+    idempotency = {
       tenant: caller.tenant,
-      id: svc.newId(),
-      definition,
-      params: input.params ?? {},
-      ...(input.queue === undefined ? {} : { queue: input.queue }),
-      createdBy: caller.keyId,
-    },
-    svc.clock.now(),
-  );
-  await svc.runs.create(run);
-  try {
-    await svc.queue.enqueue({
-      tenant: run.tenant,
-      runId: run.id,
-      ...(run.queue === undefined ? {} : { queue: run.queue }),
-    });
-  } catch (error) {
-    svc.log.error("enqueue failed; removing the run", { tenant: run.tenant, taskId: run.id, error });
-    await svc.runs.remove(run, { status: "queued", attempts: 0 });
-    throw new UnavailableError("the run queue did not accept the task; nothing was started, try again", {
-      cause: error,
-    });
+      key: input.idempotencyKey,
+      runId: id,
+      requestHash: requestHash(input),
+      expiresAt: Math.floor(now.getTime() / 1000) + LIMITS.idempotencyTtlSeconds,
+    };
+    const earlier = await svc.runs.getIdempotency(caller.tenant, input.idempotencyKey);
+    if (earlier !== undefined && earlier.expiresAt * 1000 > now.getTime())
+      return replay(svc, caller, earlier, idempotency);
   }
-  return run;
+  const runInput = {
+    tenant: caller.tenant,
+    id,
+    definition,
+    params: input.params ?? {},
+    ...(input.queue === undefined ? {} : { queue: input.queue }),
+    ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
+    createdBy: caller.keyId,
+  };
+  const extras = idempotency === undefined ? {} : { idempotency };
+
+  if (!isLimited(definition)) {
+    const run = newRun(runInput, "queued", now);
+    const created = await svc.runs.create(run, extras);
+    if (!created.ok) return refused(svc, caller, created, idempotency);
+    await sendRun(svc, run);
+    return { run, created: true };
+  }
+
+  const at = now.toISOString();
+  const direct = newRun(runInput, "queued", now);
+  const first = await svc.runs.create(direct, {
+    ...extras,
+    counter: directAdmission(definition, definition.name, at),
+  });
+  if (first.ok) {
+    await sendRun(svc, direct);
+    return { run: direct, created: true };
+  }
+  if (first.cause !== "counter") return refused(svc, caller, first, idempotency);
+
+  const waiting = newRun(runInput, "waiting", now);
+  const second = await svc.runs.create(waiting, {
+    ...extras,
+    counter: waitingAdmission(definition, definition.name, at),
+  });
+  if (!second.ok) {
+    if (second.cause === "counter") throw queueFull(definition);
+    return refused(svc, caller, second, idempotency);
+  }
+  // A slot may have freed between the two writes, with nobody in line to take it yet.
+  await promoteWaiting(svc, caller.tenant, definition.name);
+  return { run: (await svc.runs.get(waiting)) ?? waiting, created: true };
+}
+
+function queueFull(definition: TaskDefinition): QueueFullError {
+  return new QueueFullError(
+    `definition "${definition.name}" already has ${definition.maxQueueLength} runs waiting (maxQueueLength); try again later`,
+    { details: { maxQueueLength: definition.maxQueueLength, maxConcurrency: definition.maxConcurrency } },
+  );
+}
+
+async function refused(
+  svc: Services,
+  caller: TenantPrincipal,
+  result: { ok: false; cause: "counter" } | { ok: false; cause: "idempotency"; existing: IdempotencyRecord },
+  mine: IdempotencyRecord | undefined,
+): Promise<Started> {
+  if (result.cause === "idempotency" && mine !== undefined) return replay(svc, caller, result.existing, mine);
+  throw new Error(`start refused by ${result.cause}`);
+}
+
+/** An idempotency key seen before: the same request gets the same run; another request, 409. */
+async function replay(
+  svc: Services,
+  caller: TenantPrincipal,
+  earlier: IdempotencyRecord,
+  mine: IdempotencyRecord,
+): Promise<Started> {
+  if (earlier.requestHash !== mine.requestHash) {
+    throw new ConflictError(
+      `idempotency key "${mine.key}" was used for a different start (definition, params or queue) within 24 h`,
+    );
+  }
+  const run = await svc.runs.get({ tenant: caller.tenant, id: earlier.runId });
+  if (run === undefined)
+    throw new ConflictError(`idempotency key "${mine.key}" belongs to a run that no longer exists`);
+  return { run, created: false };
+}
+
+/** Canonical JSON (sorted keys), so the same params in another key order are the same request. */
+function requestHash(input: StartInput): string {
+  const canonical = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(canonical);
+    if (value !== null && typeof value === "object") {
+      return Object.fromEntries(
+        Object.keys(value)
+          .sort()
+          .map((key) => [key, canonical((value as Record<string, unknown>)[key])]),
+      );
+    }
+    return value;
+  };
+  const request = { definition: input.definition, params: input.params ?? {}, queue: input.queue ?? null };
+  return createHash("sha256")
+    .update(JSON.stringify(canonical(request)))
+    .digest("hex");
 }
 
 export async function getTask(svc: Services, caller: TenantPrincipal, id: string): Promise<Run> {
@@ -87,4 +190,45 @@ export function listTasks(
     ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
   };
   return svc.runs.list(listQuery);
+}
+
+/**
+ * Cancels a run. A waiting or queued run ends `cancelled` at once and never starts (its message,
+ * if any, is dropped when delivered). A running one is asked to stop: its worker aborts the
+ * handler's signal at its next heartbeat and ends it `cancelled`, keeping the slot until the
+ * handler has really stopped. A finished run is a 409.
+ */
+export async function cancelTask(svc: Services, caller: TenantPrincipal, id: string): Promise<Run> {
+  for (let round = 0; round < 5; round += 1) {
+    const run = await getTask(svc, caller, id);
+    if (isTerminal(run.status))
+      throw new ConflictError(`task "${id}" already ended ${run.status}; nothing to cancel`);
+    const now = svc.clock.now();
+    const guard = { status: run.status, attempts: run.attempts };
+    if (run.status === "running") {
+      if (run.cancelRequestedAt !== undefined) return run;
+      const leaseOver = run.leaseUntil !== undefined && Date.parse(run.leaseUntil) <= now.getTime();
+      if (!leaseOver) {
+        const asked = await svc.runs.update(run, guard, { cancelRequestedAt: now.toISOString() });
+        if (asked !== undefined) return asked;
+        continue;
+      }
+      // Its worker is gone: nobody would see the request, so end it here.
+    }
+    const ending = cancelledEnding(run, now);
+    const result = await svc.runs.transition(
+      run,
+      run.status === "running" && run.leaseUntil !== undefined
+        ? { ...guard, leaseUntil: run.leaseUntil }
+        : guard,
+      ending.patch,
+      ending.counter,
+    );
+    if (result.ok) {
+      if (ending.counter?.running !== undefined) await promoteWaiting(svc, run.tenant, run.definition);
+      return result.run;
+    }
+    // The run moved on meanwhile (promoted, claimed, finished): look again.
+  }
+  throw new ConflictError(`task "${id}" keeps changing; try the cancel again`);
 }

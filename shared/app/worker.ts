@@ -9,14 +9,20 @@ import { ValidationError } from "../core/errors.ts";
 import {
   afterHandlerError,
   assertNever,
-  failedPatch,
-  succeededPatch,
+  cancelledEnding,
+  claimSweepAt,
+  deadlineOf,
+  type Ending,
+  failedEnding,
+  succeededEnding,
+  timedOutEnding,
   whenClaimMissed,
 } from "../core/lifecycle.ts";
 import { jsonBytes, LIMITS } from "../core/limits.ts";
 import type { RunPatch } from "../core/ports.ts";
-import { type Run, refOf } from "../core/run.ts";
+import { type Run, type RunRef, refOf } from "../core/run.ts";
 import type { TaskContext } from "../core/task.ts";
+import { promoteWaiting } from "./admission.ts";
 import { AttemptReport } from "./attempt-report.ts";
 import type { Services } from "./services.ts";
 
@@ -25,6 +31,7 @@ export const RunMessageBody = z.object({
   v: z.literal(1),
   tenant: z.string().min(1),
   runId: z.string().min(1),
+  timeoutSeconds: z.number().int().positive().optional(),
 });
 export type RunMessageBody = z.infer<typeof RunMessageBody>;
 
@@ -43,7 +50,7 @@ const RECHECK_SOON: DeliveryResult = { kind: "later", seconds: 1 };
 const ONCE_KEY = /^[A-Za-z0-9:._-]{1,128}$/;
 
 export async function processDelivery(svc: Services, delivery: Delivery): Promise<DeliveryResult> {
-  const parsed = safeJson(delivery.body, RunMessageBody);
+  const parsed = parseRunMessage(delivery.body);
   if (parsed === undefined) {
     // A body we cannot read will never become readable: drop it rather than block its group.
     svc.log.error("dropping unreadable run message", { messageId: delivery.messageId });
@@ -54,6 +61,7 @@ export async function processDelivery(svc: Services, delivery: Delivery): Promis
   const claim = await svc.runs.claim(ref, {
     now: now.toISOString(),
     leaseUntil: new Date(now.getTime() + svc.worker.leaseSeconds * 1000).toISOString(),
+    sweepAt: claimSweepAt(now, LIMITS.maxTimeoutSeconds),
   });
   if (claim.claimed) return runAttempt(svc, claim.run, delivery);
 
@@ -67,40 +75,69 @@ export async function processDelivery(svc: Services, delivery: Delivery): Promis
       return { kind: "later", seconds: miss.seconds };
     case "give_up":
       // If this conditional write loses, someone else already ended the run; either way we are done.
-      await svc.runs.update(ref, miss.guard, miss.patch);
-      svc.log.warn("run failed: worker lost and no attempts left", { tenant: ref.tenant, taskId: ref.id });
+      await endRun(svc, ref, miss);
+      svc.log.warn("run ended: its worker was lost", {
+        tenant: ref.tenant,
+        taskId: ref.id,
+        status: miss.patch.status,
+      });
       return DONE;
     default:
       return assertNever(miss);
   }
 }
 
+/** Writes a run's end with the slot it frees, then lets the next waiting run in. */
+export async function endRun(
+  svc: Services,
+  ref: RunRef & { definition?: string },
+  ending: Ending,
+): Promise<boolean> {
+  const result = await svc.runs.transition(ref, ending.guard, ending.patch, ending.counter);
+  if (result.ok && ending.counter?.running !== undefined) {
+    await promoteWaiting(svc, ref.tenant, ending.counter.definition);
+  }
+  return result.ok;
+}
+
+/** Why an attempt stopped before its handler returned. */
+type Interruption = "lost" | "cancelled" | "timed_out";
+
 /** Runs the handler for the attempt this worker just claimed. */
 async function runAttempt(svc: Services, run: Run, delivery: Delivery): Promise<DeliveryResult> {
   const ref = refOf(run);
-  const guard = { status: "running", attempts: run.attempts } as const;
+  const progressGuard = { status: "running", attempts: run.attempts, notCancelRequested: true } as const;
   const report = new AttemptReport(run);
   const onceResults = new Map(Object.entries(run.once));
   const abort = new AbortController();
+  let interruption: Interruption | undefined;
+  const interrupt = (why: Interruption, reason: Error) => {
+    interruption ??= why;
+    abort.abort(reason);
+  };
   const logContext = { tenant: run.tenant, taskId: run.id, attempt: run.attempts };
 
-  // Writes are serialized so a slow flush cannot land after, and overwrite, a newer one.
+  // Progress writes are serialized so a slow one cannot land after, and overwrite, a newer one.
+  // They also tell the worker that the run was cancelled or taken from it.
   let writes: Promise<unknown> = Promise.resolve();
   const write = (patch: RunPatch): Promise<boolean> => {
     const next = writes.then(async () => {
       if (abort.signal.aborted) return false;
-      const updated = await svc.runs.update(ref, guard, {
+      const updated = await svc.runs.update(ref, progressGuard, {
         ...patch,
         updatedAt: svc.clock.now().toISOString(),
       });
-      if (updated === undefined) abort.abort(new Error("this attempt lost its claim on the run"));
-      return updated !== undefined;
+      if (updated !== undefined) return true;
+      const current = await svc.runs.get(ref);
+      const mine = current?.status === "running" && current.attempts === run.attempts;
+      if (mine && current.cancelRequestedAt !== undefined) interrupt("cancelled", new CancelledError());
+      else interrupt("lost", new Error("this attempt lost its claim on the run"));
+      return false;
     });
     writes = next.catch(() => undefined);
     return next;
   };
 
-  const flushEveryMs = svc.worker.flushIntervalMs;
   const heartbeatEveryMs = (svc.worker.leaseSeconds * 1000) / 3;
   let lastHeartbeat = Date.now();
   const ticker = setInterval(
@@ -119,7 +156,12 @@ async function runAttempt(svc: Services, run: Run, delivery: Delivery): Promise<
       }
       write(patch).catch((error: unknown) => svc.log.warn("progress write failed", { ...logContext, error }));
     },
-    Math.min(flushEveryMs, heartbeatEveryMs),
+    Math.min(svc.worker.flushIntervalMs, heartbeatEveryMs),
+  );
+  const deadline = deadlineOf(run) ?? Date.now() + run.timeoutSeconds * 1000;
+  const timer = setTimeout(
+    () => interrupt("timed_out", new TimeoutError(run.timeoutSeconds)),
+    Math.max(0, deadline - svc.clock.now().getTime()),
   );
 
   const ctx: TaskContext = {
@@ -147,40 +189,78 @@ async function runAttempt(svc: Services, run: Run, delivery: Delivery): Promise<
     },
   };
 
+  // The handler is raced against the abort signal: a timeout or cancel ends the attempt even if
+  // the handler ignores its signal (its late result is discarded).
+  const aborted = new Promise<never>((_, reject) => {
+    abort.signal.addEventListener("abort", () => reject(abort.signal.reason), { once: true });
+  });
+  aborted.catch(() => undefined); // an abort after the race settled must not be an unhandled rejection
   let outcome: { ok: true; output: unknown } | { ok: false; error: unknown };
   try {
-    outcome = { ok: true, output: await execute(svc, run, ctx) };
+    outcome = { ok: true, output: await Promise.race([execute(svc, run, ctx), aborted]) };
   } catch (error) {
     outcome = { ok: false, error };
   } finally {
     clearInterval(ticker);
+    clearTimeout(timer);
   }
   await writes;
-  if (abort.signal.aborted) {
+
+  const now = svc.clock.now();
+  const guard = { status: "running", attempts: run.attempts } as const;
+  if (interruption === "lost") {
     svc.log.warn("attempt lost its claim; result discarded", logContext);
     return RECHECK_SOON;
   }
+  if (interruption !== undefined) {
+    const ending = interruption === "cancelled" ? cancelledEnding(run, now) : timedOutEnding(run, now);
+    const ended = await endRun(svc, run, {
+      guard,
+      ...ending,
+      patch: { ...report.takePatch(), ...ending.patch },
+    });
+    svc.log.info(`attempt ${interruption}`, logContext);
+    return ended ? DONE : RECHECK_SOON;
+  }
 
-  const now = svc.clock.now();
-  let patch: RunPatch;
+  let ending: Omit<Ending, "guard">;
   let retryInMs: number | undefined;
   if (outcome.ok) {
     const output = checkedOutput(outcome.output);
-    patch = output.ok ? succeededPatch(run, output.value, now) : failedPatch(run, output.error, now);
+    ending = output.ok ? succeededEnding(run, output.value, now) : failedEnding(run, output.error, now);
   } else if (outcome.error instanceof PermanentFailure) {
-    patch = failedPatch(run, { code: outcome.error.code, message: outcome.error.message }, now);
+    ending = failedEnding(run, { code: outcome.error.code, message: outcome.error.message }, now);
   } else {
     const decision = afterHandlerError(run, outcome.error, now, svc.random);
-    patch = decision.patch;
+    ending = decision;
     retryInMs = decision.retryInMs;
     svc.log.warn("handler failed", { ...logContext, error: outcome.error, retryInMs });
   }
-  if (!(await write({ ...report.takePatch(), ...patch }))) {
+  const recorded = await endRun(svc, run, {
+    guard,
+    ...ending,
+    patch: { ...report.takePatch(), ...ending.patch },
+  });
+  if (!recorded) {
     svc.log.warn("attempt lost its claim before recording its outcome", logContext);
     return RECHECK_SOON;
   }
   if (retryInMs !== undefined) return { kind: "later", seconds: Math.max(1, Math.ceil(retryInMs / 1000)) };
   return DONE;
+}
+
+class CancelledError extends Error {
+  constructor() {
+    super("the run was cancelled");
+    this.name = "CancelledError";
+  }
+}
+
+class TimeoutError extends Error {
+  constructor(seconds: number) {
+    super(`the attempt ran longer than its ${seconds} s timeout`);
+    this.name = "TimeoutError";
+  }
 }
 
 /** The run cannot succeed on any attempt: fail it without retrying. */
@@ -235,9 +315,9 @@ function toJsonValue(value: unknown): unknown {
   return text === undefined ? null : JSON.parse(text);
 }
 
-function safeJson<T>(text: string, schema: z.ZodType<T>): T | undefined {
+export function parseRunMessage(body: string): RunMessageBody | undefined {
   try {
-    const result = schema.safeParse(JSON.parse(text));
+    const result = RunMessageBody.safeParse(JSON.parse(body));
     return result.success ? result.data : undefined;
   } catch {
     return undefined;

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import {
   BatchGetCommand,
@@ -7,44 +8,120 @@ import {
   PutCommand,
   QueryCommand,
   type QueryCommandInput,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { z } from "zod";
 import { ConflictError } from "../core/errors.ts";
-import type { ClaimResult, Page, RunGuard, RunListQuery, RunPatch, RunStore } from "../core/ports.ts";
-import { Run, type RunRef } from "../core/run.ts";
+import type {
+  ClaimResult,
+  CounterEffect,
+  CreateResult,
+  IdempotencyRecord,
+  Page,
+  RunGuard,
+  RunListQuery,
+  RunPatch,
+  RunStore,
+  TransitionResult,
+} from "../core/ports.ts";
+import { isTerminal, Run, type RunRef } from "../core/run.ts";
 import { isConditionFailure } from "./clients.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
+import { counterUpdate } from "./dynamo-counter-store.ts";
 import { fromJsonAttribute, toJsonAttribute } from "./json-attributes.ts";
 
 const RUN_SK = "run";
-const KEY_ATTRIBUTES = ["pk", "sk", "tenantStatus", "tenantDefinition", "createdKey"] as const;
+const IDEMPOTENCY_SK = "idempotency";
+/** Index attributes derived from the run; never part of the Run itself. */
+const DERIVED_ATTRIBUTES = [
+  "pk",
+  "sk",
+  "tenantStatus",
+  "tenantDefinition",
+  "createdKey",
+  "waitingFor",
+  "slotFor",
+  "sweepShard",
+] as const;
+/**
+ * The sweep index is spread over this many partitions so that writes to it (one per status
+ * change) never concentrate on one partition; the sweeper reads them all.
+ */
+export const SWEEP_SHARDS = 8;
 
-/** Runs in DynamoDB: one item per run, every status change a conditional UpdateItem. */
+type Item = Record<string, unknown>;
+type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
+
+/**
+ * Runs in DynamoDB: one item per run, every status change a conditional write. Writes that also
+ * change a definition's counters or record an idempotency key are one TransactWriteItems.
+ */
 export class DynamoRunStore implements RunStore {
   readonly #client: DynamoDBDocumentClient;
   readonly #table: string;
+  readonly #countersTable: string;
 
-  constructor(options: { client: DynamoDBDocumentClient; tableName: string }) {
+  constructor(options: { client: DynamoDBDocumentClient; tableName: string; countersTable: string }) {
     this.#client = options.client;
     this.#table = options.tableName;
+    this.#countersTable = options.countersTable;
   }
 
-  async create(run: Run): Promise<void> {
-    try {
-      await this.#client.send(
-        new PutCommand({
-          TableName: this.#table,
-          Item: toItem(run),
-          ConditionExpression: "attribute_not_exists(pk)",
-        }),
-      );
-    } catch (error) {
-      if (isConditionFailure(error))
-        throw new ConflictError(`run ${run.id} already exists`, { cause: error });
-      throw error;
+  async create(
+    run: Run,
+    extras: { counter?: CounterEffect; idempotency?: IdempotencyRecord } = {},
+  ): Promise<CreateResult> {
+    const put = {
+      TableName: this.#table,
+      Item: toItem(run),
+      ConditionExpression: "attribute_not_exists(pk)",
+    };
+    if (extras.counter === undefined && extras.idempotency === undefined) {
+      try {
+        await this.#client.send(new PutCommand(put));
+        return { ok: true };
+      } catch (error) {
+        if (isConditionFailure(error))
+          throw new ConflictError(`run ${run.id} already exists`, { cause: error });
+        throw error;
+      }
     }
+    const items: TransactItem[] = [{ Put: put }];
+    const counterIndex = extras.counter === undefined ? -1 : items.length;
+    if (extras.counter !== undefined)
+      items.push({ Update: counterUpdate(this.#countersTable, run.tenant, extras.counter) });
+    const keyIndex = extras.idempotency === undefined ? -1 : items.length;
+    if (extras.idempotency !== undefined) {
+      const record = extras.idempotency;
+      items.push({
+        Put: {
+          TableName: this.#table,
+          Item: { ...idempotencyKeyOf(record.tenant, record.key), ...record },
+          // A key is free if unused or if its record outlived its 24 h (TTL deletes lazily).
+          ConditionExpression: "attribute_not_exists(pk) OR expiresAt < :now",
+          ExpressionAttributeValues: { ":now": Math.floor(Date.parse(run.createdAt) / 1000) },
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        },
+      });
+    }
+    const failed = await this.#transact(items);
+    if (failed === undefined) return { ok: true };
+    if (failed.index === 0) throw new ConflictError(`run ${run.id} already exists`);
+    if (failed.index === counterIndex) return { ok: false, cause: "counter" };
+    if (failed.index === keyIndex && failed.item !== undefined) {
+      return { ok: false, cause: "idempotency", existing: toIdempotency(failed.item) };
+    }
+    throw new Error(`transaction refused by item ${failed.index}`);
+  }
+
+  async getIdempotency(tenant: string, key: string): Promise<IdempotencyRecord | undefined> {
+    const result = await this.#client.send(
+      new GetCommand({ TableName: this.#table, Key: idempotencyKeyOf(tenant, key), ConsistentRead: true }),
+    );
+    return result.Item === undefined ? undefined : toIdempotency(result.Item);
   }
 
   async get(ref: RunRef): Promise<Run | undefined> {
@@ -54,7 +131,7 @@ export class DynamoRunStore implements RunStore {
     return result.Item === undefined ? undefined : fromItem(result.Item);
   }
 
-  async claim(ref: RunRef, at: { now: string; leaseUntil: string }): Promise<ClaimResult> {
+  async claim(ref: RunRef, at: { now: string; leaseUntil: string; sweepAt: string }): Promise<ClaimResult> {
     try {
       const result = await this.#client.send(
         new UpdateCommand({
@@ -62,12 +139,13 @@ export class DynamoRunStore implements RunStore {
           Key: keyOf(ref),
           UpdateExpression:
             "SET #status = :running, tenantStatus = :tenantStatus, attempts = attempts + :one, leaseUntil = :lease, " +
-            "updatedAt = :now, startedAt = if_not_exists(startedAt, :now) REMOVE nextAttemptAt",
-          // Claimable: queued and due, or running whose worker stopped renewing its lease
-          // while attempts remain. Anything else belongs to someone else or is finished.
+            "updatedAt = :now, startedAt = if_not_exists(startedAt, :now), attemptStartedAt = :now, " +
+            "sweepAt = :sweepAt, sweepShard = :shard REMOVE nextAttemptAt",
+          // Claimable: queued and due, or running whose worker stopped renewing its lease while
+          // attempts remain and nobody asked to cancel it. Anything else is someone else's.
           ConditionExpression:
             "attribute_exists(pk) AND ((#status = :queued AND (attribute_not_exists(nextAttemptAt) OR nextAttemptAt <= :now)) " +
-            "OR (#status = :running AND leaseUntil < :now AND attempts < maxAttempts))",
+            "OR (#status = :running AND leaseUntil < :now AND attempts < maxAttempts AND attribute_not_exists(cancelRequestedAt)))",
           ExpressionAttributeNames: { "#status": "status" },
           ExpressionAttributeValues: {
             ":running": "running",
@@ -76,6 +154,8 @@ export class DynamoRunStore implements RunStore {
             ":one": 1,
             ":lease": at.leaseUntil,
             ":now": at.now,
+            ":sweepAt": at.sweepAt,
+            ":shard": sweepShardOf(ref.id),
           },
           ReturnValues: "ALL_NEW",
           ReturnValuesOnConditionCheckFailure: "ALL_OLD",
@@ -90,59 +170,47 @@ export class DynamoRunStore implements RunStore {
   }
 
   async update(ref: RunRef, guard: RunGuard, patch: RunPatch): Promise<Run | undefined> {
-    const names: Record<string, string> = { "#status": "status" };
-    const values: Record<string, unknown> = {
-      ":guardStatus": guard.status,
-      ":guardAttempts": guard.attempts,
-    };
-    const sets: string[] = [];
-    const removes: string[] = [];
-    for (const [field, value] of Object.entries(patch)) {
-      if (field === "once" || value === undefined) continue;
-      names[`#${field}`] = field;
-      if (value === null) {
-        removes.push(`#${field}`);
-      } else {
-        sets.push(`#${field} = :${field}`);
-        values[`:${field}`] = field === "output" ? toJsonAttribute(value) : value;
-      }
-    }
-    if (patch.status !== undefined && patch.status !== null) {
-      sets.push("tenantStatus = :tenantStatus");
-      values[":tenantStatus"] = `${ref.tenant}#${patch.status}`;
-    }
-    if (patch.once !== undefined) {
-      names["#once"] = "once";
-      names["#onceKey"] = patch.once.key;
-      sets.push("#once.#onceKey = :onceRecord");
-      values[":onceRecord"] = { ...patch.once.record, result: toJsonAttribute(patch.once.record.result) };
-    }
-    let condition = "#status = :guardStatus AND attempts = :guardAttempts";
-    if (guard.leaseUntil !== undefined) {
-      condition += " AND leaseUntil = :guardLease";
-      values[":guardLease"] = guard.leaseUntil;
-    }
-    if (sets.length === 0 && removes.length === 0) return this.get(ref);
+    const update = runUpdate(this.#table, ref, guard, patch);
+    if (update === undefined) return this.get(ref);
     try {
-      const result = await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: keyOf(ref),
-          UpdateExpression: [
-            sets.length > 0 ? `SET ${sets.join(", ")}` : "",
-            removes.length > 0 ? `REMOVE ${removes.join(", ")}` : "",
-          ].join(" "),
-          ConditionExpression: condition,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ReturnValues: "ALL_NEW",
-        }),
-      );
+      const result = await this.#client.send(new UpdateCommand({ ...update, ReturnValues: "ALL_NEW" }));
       return fromItem(result.Attributes ?? {});
     } catch (error) {
       if (isConditionFailure(error)) return undefined;
       throw error;
     }
+  }
+
+  async transition(
+    ref: RunRef,
+    guard: RunGuard,
+    patch: RunPatch,
+    counter?: CounterEffect,
+  ): Promise<TransitionResult> {
+    if (counter === undefined) {
+      const run = await this.update(ref, guard, patch);
+      return run === undefined ? { ok: false, cause: "run" } : { ok: true, run };
+    }
+    const update = runUpdate(this.#table, ref, guard, patch);
+    if (update === undefined) throw new Error("a transition needs something to change");
+    const failed = await this.#transact([
+      { Update: { ...update, ReturnValuesOnConditionCheckFailure: "ALL_OLD" } },
+      { Update: counterUpdate(this.#countersTable, ref.tenant, counter) },
+    ]);
+    if (failed === undefined) {
+      // Transactions return no item; read the result back (consistent) for the caller.
+      const run = await this.get(ref);
+      if (run === undefined) throw new Error(`run ${ref.id} vanished after its transition`);
+      return { ok: true, run };
+    }
+    if (failed.index === 0) {
+      return {
+        ok: false,
+        cause: "run",
+        ...(failed.item === undefined ? {} : { current: fromItem(failed.item) }),
+      };
+    }
+    return { ok: false, cause: "counter" };
   }
 
   async remove(ref: RunRef, guard: RunGuard): Promise<boolean> {
@@ -160,6 +228,86 @@ export class DynamoRunStore implements RunStore {
     } catch (error) {
       if (isConditionFailure(error)) return false;
       throw error;
+    }
+  }
+
+  async waiting(tenant: string, definition: string, limit: number): Promise<RunRef[]> {
+    const result = await this.#client.send(
+      new QueryCommand({
+        TableName: this.#table,
+        IndexName: "byWaiting",
+        KeyConditionExpression: "waitingFor = :key",
+        ExpressionAttributeValues: { ":key": `${tenant}#${definition}` },
+        ScanIndexForward: true,
+        Limit: limit,
+      }),
+    );
+    return (result.Items ?? []).map((item) => refOfPk(String(item.pk)));
+  }
+
+  async countHolders(tenant: string, definition: string): Promise<{ running: number; waiting: number }> {
+    const key = `${tenant}#${definition}`;
+    const [running, waiting] = await Promise.all([
+      this.#count("bySlot", "slotFor", key),
+      this.#count("byWaiting", "waitingFor", key),
+    ]);
+    return { running, waiting };
+  }
+
+  async dueForSweep(now: string, limit: number): Promise<RunRef[]> {
+    const pages = await Promise.all(
+      Array.from({ length: SWEEP_SHARDS }, (_, shard) =>
+        this.#client.send(
+          new QueryCommand({
+            TableName: this.#table,
+            IndexName: "bySweep",
+            KeyConditionExpression: "sweepShard = :shard AND sweepAt <= :now",
+            ExpressionAttributeValues: { ":shard": String(shard), ":now": now },
+            Limit: limit,
+          }),
+        ),
+      ),
+    );
+    return pages.flatMap((page) => (page.Items ?? []).map((item) => refOfPk(String(item.pk))));
+  }
+
+  async #count(indexName: string, attribute: string, key: string): Promise<number> {
+    let count = 0;
+    let start: Item | undefined;
+    do {
+      const page = await this.#client.send(
+        new QueryCommand({
+          TableName: this.#table,
+          IndexName: indexName,
+          KeyConditionExpression: "#key = :key",
+          ExpressionAttributeNames: { "#key": attribute },
+          ExpressionAttributeValues: { ":key": key },
+          Select: "COUNT",
+          ExclusiveStartKey: start,
+        }),
+      );
+      count += page.Count ?? 0;
+      start = page.LastEvaluatedKey;
+    } while (start !== undefined);
+    return count;
+  }
+
+  /** Runs a transaction; returns which item's condition refused it (and that item), if any. */
+  async #transact(items: TransactItem[]): Promise<{ index: number; item?: Item } | undefined> {
+    try {
+      await this.#client.send(new TransactWriteCommand({ TransactItems: items }));
+      return undefined;
+    } catch (error) {
+      const reasons = (
+        error as { CancellationReasons?: Array<{ Code?: string; Item?: Record<string, AttributeValue> }> }
+      ).CancellationReasons;
+      if (!(error instanceof Error) || error.name !== "TransactionCanceledException" || reasons === undefined)
+        throw error;
+      const index = reasons.findIndex((reason) => reason.Code === "ConditionalCheckFailed");
+      // Any other reason (a conflicting concurrent transaction, throttling) is worth a retry by the caller.
+      if (index < 0) throw error;
+      const raw = reasons[index]?.Item;
+      return { index, ...(raw === undefined ? {} : { item: unmarshall(raw) }) };
     }
   }
 
@@ -252,7 +400,91 @@ function keyOf(ref: RunRef): { pk: string; sk: string } {
   return { pk: `${ref.tenant}#${ref.id}`, sk: RUN_SK };
 }
 
-function toItem(run: Run): Record<string, unknown> {
+function refOfPk(pk: string): RunRef {
+  const separator = pk.indexOf("#");
+  return { tenant: pk.slice(0, separator), id: pk.slice(separator + 1) };
+}
+
+function idempotencyKeyOf(tenant: string, key: string): { pk: string; sk: string } {
+  // Hashed: keys are the caller's free text, and '#' in them must not reach the key structure.
+  return { pk: `${tenant}#idem#${createHash("sha256").update(key).digest("hex")}`, sk: IDEMPOTENCY_SK };
+}
+
+function toIdempotency(item: Item): IdempotencyRecord {
+  return {
+    tenant: String(item.tenant),
+    key: String(item.key),
+    runId: String(item.runId),
+    requestHash: String(item.requestHash),
+    expiresAt: Number(item.expiresAt),
+  };
+}
+
+export function sweepShardOf(runId: string): string {
+  return String((createHash("sha256").update(runId).digest()[0] ?? 0) % SWEEP_SHARDS);
+}
+
+/**
+ * The conditional UpdateItem for a run write: the patch, the index attributes that follow from
+ * it, and the guard. Undefined when the patch changes nothing.
+ */
+function runUpdate(table: string, ref: RunRef, guard: RunGuard, patch: RunPatch) {
+  const names: Record<string, string> = { "#status": "status" };
+  const values: Record<string, unknown> = { ":guardStatus": guard.status, ":guardAttempts": guard.attempts };
+  const sets: string[] = [];
+  const removes: string[] = [];
+  for (const [field, value] of Object.entries(patch)) {
+    if (field === "once" || value === undefined) continue;
+    names[`#${field}`] = field;
+    if (value === null) {
+      removes.push(`#${field}`);
+    } else {
+      sets.push(`#${field} = :${field}`);
+      values[`:${field}`] = field === "output" ? toJsonAttribute(value) : value;
+    }
+  }
+  if (patch.status !== undefined && patch.status !== null) {
+    sets.push("tenantStatus = :tenantStatus");
+    values[":tenantStatus"] = `${ref.tenant}#${patch.status}`;
+    if (patch.status !== "waiting") removes.push("waitingFor");
+    if (isTerminal(patch.status)) removes.push("slotFor");
+  }
+  // The slot index holds exactly the runs that hold a slot; its key copies tenantDefinition.
+  if (patch.slot === true) sets.push("slotFor = tenantDefinition");
+  if (patch.slot === null) removes.push("slotFor");
+  if (typeof patch.sweepAt === "string") {
+    sets.push("sweepShard = :sweepShard");
+    values[":sweepShard"] = sweepShardOf(ref.id);
+  }
+  if (patch.sweepAt === null) removes.push("sweepShard");
+  if (patch.once !== undefined) {
+    names["#once"] = "once";
+    names["#onceKey"] = patch.once.key;
+    sets.push("#once.#onceKey = :onceRecord");
+    values[":onceRecord"] = { ...patch.once.record, result: toJsonAttribute(patch.once.record.result) };
+  }
+  let condition = "#status = :guardStatus AND attempts = :guardAttempts";
+  if (guard.leaseUntil !== undefined) {
+    condition += " AND leaseUntil = :guardLease";
+    values[":guardLease"] = guard.leaseUntil;
+  }
+  if (guard.notCancelRequested === true) condition += " AND attribute_not_exists(cancelRequestedAt)";
+  if (sets.length === 0 && removes.length === 0) return undefined;
+  return {
+    TableName: table,
+    Key: keyOf(ref),
+    UpdateExpression: [
+      sets.length > 0 ? `SET ${sets.join(", ")}` : "",
+      removes.length > 0 ? `REMOVE ${[...new Set(removes)].join(", ")}` : "",
+    ].join(" "),
+    ConditionExpression: condition,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  };
+}
+
+function toItem(run: Run): Item {
+  const tenantDefinition = `${run.tenant}#${run.definition}`;
   return {
     ...keyOf(run),
     ...run,
@@ -265,15 +497,18 @@ function toItem(run: Run): Record<string, unknown> {
       ]),
     ),
     tenantStatus: `${run.tenant}#${run.status}`,
-    tenantDefinition: `${run.tenant}#${run.definition}`,
+    tenantDefinition,
     createdKey: `${run.createdAt}#${run.id}`,
+    ...(run.status === "waiting" ? { waitingFor: tenantDefinition } : {}),
+    ...(run.slot === true && !isTerminal(run.status) ? { slotFor: tenantDefinition } : {}),
+    ...(run.sweepAt === undefined ? {} : { sweepShard: sweepShardOf(run.id) }),
   };
 }
 
 /** Items are read back through the schema: a malformed item fails loudly here, not deep in core. */
-function fromItem(item: Record<string, unknown>): Run {
+function fromItem(item: Item): Run {
   const fields = { ...item };
-  for (const attribute of KEY_ATTRIBUTES) delete fields[attribute];
+  for (const attribute of DERIVED_ATTRIBUTES) delete fields[attribute];
   fields.params = fromJsonAttribute(fields.params);
   if (fields.output !== undefined) fields.output = fromJsonAttribute(fields.output);
   const once = (fields.once ?? {}) as Record<string, { result?: unknown }>;

@@ -1,4 +1,10 @@
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+} from "@aws-sdk/lib-dynamodb";
 import { ConflictError } from "../core/errors.ts";
 import type { TenantStore } from "../core/ports.ts";
 import { ApiKeyRecord, Tenant } from "../core/tenant.ts";
@@ -37,6 +43,55 @@ export class DynamoTenantStore implements TenantStore {
       new GetCommand({ TableName: this.#keysTable, Key: { keyHash }, ConsistentRead: true }),
     );
     return result.Item === undefined ? undefined : ApiKeyRecord.parse(result.Item);
+  }
+
+  async listKeys(tenant: string): Promise<ApiKeyRecord[]> {
+    const keys: ApiKeyRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#client.send(
+        new QueryCommand({
+          TableName: this.#keysTable,
+          IndexName: "byTenant",
+          KeyConditionExpression: "tenant = :tenant",
+          ExpressionAttributeValues: { ":tenant": tenant },
+          ExclusiveStartKey: start,
+        }),
+      );
+      keys.push(...(page.Items ?? []).map((item) => ApiKeyRecord.parse(item)));
+      start = page.LastEvaluatedKey;
+    } while (start !== undefined);
+    return keys;
+  }
+
+  async deleteKey(tenant: string, keyId: string): Promise<boolean> {
+    // The index is eventually consistent: a key created a moment ago may not show yet, and a
+    // repeated delete may still see a deleted one; the conditional delete settles both.
+    const page = await this.#client.send(
+      new QueryCommand({
+        TableName: this.#keysTable,
+        IndexName: "byTenant",
+        KeyConditionExpression: "tenant = :tenant AND keyId = :keyId",
+        ExpressionAttributeValues: { ":tenant": tenant, ":keyId": keyId },
+      }),
+    );
+    let deleted = false;
+    for (const item of page.Items ?? []) {
+      try {
+        await this.#client.send(
+          new DeleteCommand({
+            TableName: this.#keysTable,
+            Key: { keyHash: item.keyHash },
+            ConditionExpression: "tenant = :tenant",
+            ExpressionAttributeValues: { ":tenant": tenant },
+          }),
+        );
+        deleted = true;
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+      }
+    }
+    return deleted;
   }
 
   async #putNew(table: string, item: Record<string, unknown>, keyAttribute: string, conflict: string) {

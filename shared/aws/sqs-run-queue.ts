@@ -19,14 +19,19 @@ export class SqsRunQueue implements RunQueue {
     this.#queueUrl = options.queueUrl;
   }
 
-  async enqueue(message: RunMessage): Promise<void> {
-    const body: RunMessageBody = { v: 1, tenant: message.tenant, runId: message.runId };
+  async enqueue(message: RunMessage, sendId?: string): Promise<void> {
+    const body: RunMessageBody = {
+      v: 1,
+      tenant: message.tenant,
+      runId: message.runId,
+      ...(message.timeoutSeconds === undefined ? {} : { timeoutSeconds: message.timeoutSeconds }),
+    };
     await this.#client.send(
       new SendMessageCommand({
         QueueUrl: this.#queueUrl,
         MessageBody: JSON.stringify(body),
         MessageGroupId: messageGroupId(message),
-        MessageDeduplicationId: `${message.tenant}/${message.runId}`,
+        MessageDeduplicationId: `${message.tenant}/${message.runId}${sendId === undefined ? "" : `/${sendId}`}`,
       }),
     );
   }

@@ -14,6 +14,8 @@ export interface TableSchema {
   partitionKey: string;
   sortKey?: string;
   indexes: Readonly<Record<string, IndexSchema>>;
+  /** Number attribute (epoch seconds) after which DynamoDB deletes the item. */
+  ttlAttribute?: string;
 }
 
 export const TABLES = {
@@ -29,12 +31,25 @@ export const TABLES = {
       byTenant: { partitionKey: "tenant", sortKey: "createdKey" },
       byStatus: { partitionKey: "tenantStatus", sortKey: "createdKey", include: ["definition"] },
       byDefinition: { partitionKey: "tenantDefinition", sortKey: "createdKey" },
+      /** Sparse: only waiting runs carry `waitingFor`; promotion takes the oldest. */
+      byWaiting: { partitionKey: "waitingFor", sortKey: "createdKey" },
+      /** Sparse: only runs holding a slot carry `slotFor`; the sweeper counts them. */
+      bySlot: { partitionKey: "slotFor", sortKey: "createdKey" },
+      /** Sparse: unfinished runs, by when the sweeper should look at them, over a few shards. */
+      bySweep: { partitionKey: "sweepShard", sortKey: "sweepAt" },
     },
+    /** Idempotency records (in this table, written in the start's transaction) expire. */
+    ttlAttribute: "expiresAt",
   },
   definitions: { partitionKey: "tenant", sortKey: "name", indexes: {} },
+  /** Admission counters of limited definitions: pk = "<tenant>#<definition>". */
+  counters: { partitionKey: "pk", indexes: {} },
   tenants: { partitionKey: "id", indexes: {} },
   /** API keys by the SHA-256 of the key: authentication is one GetItem. */
-  keys: { partitionKey: "keyHash", indexes: {} },
+  keys: {
+    partitionKey: "keyHash",
+    indexes: { byTenant: { partitionKey: "tenant", sortKey: "keyId", include: ["role", "createdAt"] } },
+  },
 } as const satisfies Record<string, TableSchema>;
 
 export type TableName = keyof typeof TABLES;

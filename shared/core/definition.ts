@@ -15,9 +15,22 @@ export const TaskDefinition = z.object({
   /** Default params; a start's params are merged over them and the result is snapshotted on the run. */
   params: z.record(z.string(), z.unknown()),
   maxAttempts: z.number().int().min(1).max(LIMITS.maxAttempts),
+  /** At most this many runs hold a slot (queued or running) at once; the rest wait. Unlimited when absent. */
+  maxConcurrency: z.number().int().min(1).max(LIMITS.maxConcurrency).optional(),
+  /** At most this many runs wait for a slot; a start beyond answers 429 queue_full. Unlimited when absent. */
+  maxQueueLength: z.number().int().min(0).max(LIMITS.maxQueueLength).optional(),
+  timeoutSeconds: z.number().int().min(1).max(LIMITS.maxTimeoutSeconds),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
 export type TaskDefinition = z.infer<typeof TaskDefinition>;
 
 export const DEFAULT_MAX_ATTEMPTS = 3;
+/** Ten minutes leave a 15-minute Lambda invocation room for its other messages and the write-back. */
+export const DEFAULT_TIMEOUT_SECONDS = 600;
+
+export type DefinitionLimits = Pick<TaskDefinition, "maxConcurrency" | "maxQueueLength">;
+
+export function isLimited(limits: DefinitionLimits | undefined): boolean {
+  return limits?.maxConcurrency !== undefined || limits?.maxQueueLength !== undefined;
+}

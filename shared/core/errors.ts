@@ -41,6 +41,11 @@ export class ForbiddenError extends BatonError {
   readonly code: string = "forbidden";
 }
 
+/** A definition's waiting line is full (`maxQueueLength`): nothing was written; try later. */
+export class QueueFullError extends BatonError {
+  readonly code: string = "queue_full";
+}
+
 /** A dependency (queue, table) failed and the request left nothing behind; the caller may retry. */
 export class UnavailableError extends BatonError {
   readonly code: string = "unavailable";

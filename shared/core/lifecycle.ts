@@ -1,11 +1,11 @@
 /**
  * The run lifecycle as pure functions: given a run and the time, what to write next. No I/O, no
- * clock of its own; the worker use case (shared/app/worker.ts) applies these with conditional
- * writes, so a decision made on stale data simply fails to apply.
+ * clock of its own; the use cases (shared/app/) apply these with conditional writes, so a
+ * decision made on stale data simply fails to apply.
  */
-import type { TaskDefinition } from "./definition.ts";
+import { DEFAULT_TIMEOUT_SECONDS, isLimited, type TaskDefinition } from "./definition.ts";
 import { NonRetriableError } from "./errors.ts";
-import type { RunGuard, RunPatch } from "./ports.ts";
+import type { CounterEffect, RunGuard, RunPatch } from "./ports.ts";
 import { canTransition, isTerminal, type Run, type RunError, type RunStatus } from "./run.ts";
 
 export interface NewRunInput {
@@ -15,27 +15,64 @@ export interface NewRunInput {
   params: Record<string, unknown>;
   queue?: string;
   createdBy: string;
+  idempotencyKey?: string;
 }
 
+/**
+ * How long a queued run may sit before the sweeper sends its message again (in case the process
+ * that wrote it died before sending). Far above any normal wait, so repeats stay rare; a repeat
+ * is harmless anyway, as a claim happens once.
+ */
+export const RESEND_AFTER_MS = 15 * 60_000;
+/** Slack after the longest possible attempt before the sweeper looks at a running run. */
+export const SWEEP_GRACE_MS = 2 * 60_000;
+
 /** A new run, its params the definition's defaults with the start's params over them (a snapshot). */
-export function newRun(input: NewRunInput, now: Date): Run {
+export function newRun(input: NewRunInput, status: "queued" | "waiting", now: Date): Run {
   const at = now.toISOString();
+  const { definition } = input;
+  const limits = {
+    ...(definition.maxConcurrency === undefined ? {} : { maxConcurrency: definition.maxConcurrency }),
+    ...(definition.maxQueueLength === undefined ? {} : { maxQueueLength: definition.maxQueueLength }),
+  };
   return {
     tenant: input.tenant,
     id: input.id,
-    definition: input.definition.name,
-    handler: input.definition.handler,
+    definition: definition.name,
+    handler: definition.handler,
     ...(input.queue === undefined ? {} : { queue: input.queue }),
-    params: { ...input.definition.params, ...input.params },
-    status: "queued",
+    params: { ...definition.params, ...input.params },
+    ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
+    timeoutSeconds: definition.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+    ...(isLimited(limits) ? { limits } : {}),
+    // A run that goes straight to the queue of a limited definition takes its slot at once.
+    ...(status === "queued" && isLimited(limits) ? { slot: true } : {}),
+    status,
     attempts: 0,
-    maxAttempts: input.definition.maxAttempts,
+    maxAttempts: definition.maxAttempts,
     createdAt: at,
     updatedAt: at,
     createdBy: input.createdBy,
+    ...(status === "queued" ? { sweepAt: after(now, RESEND_AFTER_MS) } : {}),
     logs: [],
     once: {},
   };
+}
+
+/** A waiting run takes a freed slot and goes to the queue. */
+export function promotedPatch(now: Date): RunPatch {
+  return { ...move("waiting", "queued", now), slot: true, sweepAt: after(now, RESEND_AFTER_MS) };
+}
+
+/** The fields a claim sets, besides status, attempts and lease (the store sets those). */
+export function claimSweepAt(now: Date, maxTimeoutSeconds: number): string {
+  return after(now, maxTimeoutSeconds * 1000 + SWEEP_GRACE_MS);
+}
+
+export function deadlineOf(run: Run): number | undefined {
+  return run.attemptStartedAt === undefined
+    ? undefined
+    : Date.parse(run.attemptStartedAt) + run.timeoutSeconds * 1000;
 }
 
 export const BACKOFF = { baseMs: 1_000, maxMs: 5 * 60_000 } as const;
@@ -53,16 +90,26 @@ export function secondsUntil(iso: string, now: Date): number {
   return Math.max(0, Math.ceil((Date.parse(iso) - now.getTime()) / 1000));
 }
 
+/** A write that ends a run, with the slot it gives back (limited definitions). */
+export interface Ending {
+  guard: RunGuard;
+  patch: RunPatch;
+  counter?: CounterEffect;
+}
+
 /** What a worker does with a message whose run it could not claim. */
 export type ClaimMiss =
   | { kind: "ack"; reason: string }
   | { kind: "later"; seconds: number; reason: string }
-  | { kind: "give_up"; guard: RunGuard; patch: RunPatch };
+  | ({ kind: "give_up"; reason: string } & Ending);
 
 export function whenClaimMissed(current: Run | undefined, now: Date): ClaimMiss {
   if (current === undefined) return { kind: "ack", reason: "run does not exist" };
   if (isTerminal(current.status)) return { kind: "ack", reason: `run already ${current.status}` };
   switch (current.status) {
+    case "waiting":
+      // Waiting runs have no message of their own; this is a stray duplicate.
+      return { kind: "ack", reason: "run is waiting for a slot" };
     case "queued":
       // Only a retry still in its backoff is queued and not claimable.
       return {
@@ -81,30 +128,67 @@ export function whenClaimMissed(current: Run | undefined, now: Date): ClaimMiss 
           reason: "claimed by a live worker",
         };
       }
-      // The lease ran out and no attempts are left (else the claim would have taken it).
-      return {
-        kind: "give_up",
-        guard: { status: "running", attempts: current.attempts, leaseUntil: lease },
-        patch: ended(current.status, "failed", now, {
-          code: "worker_lost",
-          message: `the worker stopped responding during attempt ${current.attempts} of ${current.maxAttempts}; no attempts left`,
-        }),
-      };
+      const ending = endAbandoned(current, now);
+      return ending === undefined
+        ? { kind: "later", seconds: 1, reason: "claimable again" }
+        : { kind: "give_up", reason: "worker lost", ...ending };
     }
-    case "succeeded":
-    case "failed":
-      return { kind: "ack", reason: `run already ${current.status}` };
     default:
-      return assertNever(current.status);
+      return { kind: "ack", reason: `run already ${current.status}` };
   }
 }
 
-export function succeededPatch(run: Run, output: unknown, now: Date): RunPatch {
-  return { ...ended(run.status, "succeeded", now), output: output ?? null, error: null };
+/**
+ * A running run whose worker stopped renewing its lease, and which may not be tried again: it
+ * was asked to cancel, or its attempts are used up. Undefined when it should be retried instead.
+ */
+export function endAbandoned(run: Run, now: Date): Ending | undefined {
+  const guard: RunGuard = {
+    status: "running",
+    attempts: run.attempts,
+    ...(run.leaseUntil ? { leaseUntil: run.leaseUntil } : {}),
+  };
+  if (run.cancelRequestedAt !== undefined) {
+    return { guard, patch: ended(run, "cancelled", now), ...release(run, now) };
+  }
+  if (run.attempts < run.maxAttempts) return undefined;
+  const deadline = deadlineOf(run);
+  const timedOut = deadline !== undefined && deadline <= now.getTime();
+  return {
+    guard,
+    patch: timedOut
+      ? ended(run, "timed_out", now, timeoutError(run))
+      : ended(run, "failed", now, {
+          code: "worker_lost",
+          message: `the worker stopped responding during attempt ${run.attempts} of ${run.maxAttempts}; no attempts left`,
+        }),
+    ...release(run, now),
+  };
 }
 
-export interface ErrorDecision {
-  patch: RunPatch;
+/** A running run whose worker vanished but which has attempts left goes back to the queue. */
+export function requeueAbandoned(run: Run, now: Date): Ending {
+  return {
+    guard: {
+      status: "running",
+      attempts: run.attempts,
+      ...(run.leaseUntil ? { leaseUntil: run.leaseUntil } : {}),
+    },
+    patch: {
+      ...move(run.status, "queued", now),
+      leaseUntil: null,
+      nextAttemptAt: null,
+      sweepAt: after(now, RESEND_AFTER_MS),
+      error: { code: "worker_lost", message: `the worker stopped responding during attempt ${run.attempts}` },
+    },
+  };
+}
+
+export function succeededPatch(run: Run, output: unknown, now: Date): RunPatch {
+  return { ...ended(run, "succeeded", now), output: output ?? null, error: null };
+}
+
+export interface ErrorDecision extends Omit<Ending, "guard"> {
   /** Set when the run will be retried: how long until the next attempt. */
   retryInMs?: number;
 }
@@ -113,23 +197,51 @@ export interface ErrorDecision {
 export function afterHandlerError(run: Run, error: unknown, now: Date, random: () => number): ErrorDecision {
   const runError = toRunError(error);
   if (runError.code === "non_retriable" || run.attempts >= run.maxAttempts) {
-    return { patch: ended(run.status, "failed", now, runError) };
+    return { patch: ended(run, "failed", now, runError), ...release(run, now) };
   }
   const retryInMs = backoffMs(run.attempts, random);
+  const nextAttemptAt = after(now, retryInMs);
   return {
     retryInMs,
+    // The run keeps its slot through the backoff: it is still one of the definition's runs.
     patch: {
       ...move(run.status, "queued", now),
-      nextAttemptAt: new Date(now.getTime() + retryInMs).toISOString(),
+      nextAttemptAt,
       leaseUntil: null,
+      sweepAt: after(new Date(Date.parse(nextAttemptAt)), RESEND_AFTER_MS),
       error: runError,
     },
   };
 }
 
 /** A failure that retrying cannot fix (bad output, missing handler). */
-export function failedPatch(run: Run, error: RunError, now: Date): RunPatch {
-  return ended(run.status, "failed", now, error);
+export function failedEnding(run: Run, error: RunError, now: Date): Omit<Ending, "guard"> {
+  return { patch: ended(run, "failed", now, error), ...release(run, now) };
+}
+
+export function timedOutEnding(run: Run, now: Date): Omit<Ending, "guard"> {
+  return { patch: ended(run, "timed_out", now, timeoutError(run)), ...release(run, now) };
+}
+
+export function cancelledEnding(run: Run, now: Date): Omit<Ending, "guard"> {
+  return { patch: ended(run, "cancelled", now), ...release(run, now) };
+}
+
+export function succeededEnding(run: Run, output: unknown, now: Date): Omit<Ending, "guard"> {
+  return { patch: succeededPatch(run, output, now), ...release(run, now) };
+}
+
+function timeoutError(run: Run): RunError {
+  return { code: "timed_out", message: `attempt ${run.attempts} ran longer than ${run.timeoutSeconds} s` };
+}
+
+/** Gives back what the run holds in its definition's counters: a slot, or a place in line. */
+export function release(run: Run, now: Date): { counter?: CounterEffect } {
+  if (run.status === "waiting")
+    return { counter: { definition: run.definition, waiting: -1, at: now.toISOString() } };
+  if (run.slot === true)
+    return { counter: { definition: run.definition, running: -1, at: now.toISOString() } };
+  return {};
 }
 
 const MAX_ERROR_MESSAGE = 2_000;
@@ -144,17 +256,27 @@ export function toRunError(error: unknown): RunError {
   };
 }
 
+function after(now: Date, ms: number): string {
+  return new Date(now.getTime() + ms).toISOString();
+}
+
 function move(from: RunStatus, to: RunStatus, now: Date): RunPatch {
   if (!canTransition(from, to)) throw new Error(`illegal run transition ${from} → ${to}`);
   return { status: to, updatedAt: now.toISOString() };
 }
 
-function ended(from: RunStatus, to: "succeeded" | "failed", now: Date, error?: RunError): RunPatch {
+function ended(
+  run: Run,
+  to: "succeeded" | "failed" | "cancelled" | "timed_out",
+  now: Date,
+  error?: RunError,
+): RunPatch {
   return {
-    ...move(from, to, now),
+    ...move(run.status, to, now),
     endedAt: now.toISOString(),
     leaseUntil: null,
     nextAttemptAt: null,
+    sweepAt: null,
     ...(error === undefined ? {} : { error }),
   };
 }

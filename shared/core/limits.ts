@@ -14,6 +14,15 @@ export const LIMITS = {
   logChars: 32 * 1024,
   onceResultBytes: 16 * 1024,
   maxAttempts: 20,
+  maxConcurrency: 10_000,
+  maxQueueLength: 1_000_000,
+  /**
+   * A worker Lambda lives at most 15 minutes; one attempt must end (and be recorded) inside it.
+   * Longer work belongs in callback mode (the outside system reports back).
+   */
+  maxTimeoutSeconds: 14 * 60,
+  idempotencyKeyChars: 256,
+  idempotencyTtlSeconds: 24 * 60 * 60,
   listPageSize: 100,
 } as const;
 

@@ -30,7 +30,51 @@ export interface RunGuard {
   attempts: number;
   /** Also require this exact lease (used when ending a run whose worker vanished). */
   leaseUntil?: string;
+  /** Also require that nobody asked to cancel the run (a worker's progress writes). */
+  notCancelRequested?: boolean;
 }
+
+/**
+ * A change to a definition's counters made in the same transaction as a run's write, so the
+ * counters can never count a run twice or miss one. `require` is checked before the change.
+ */
+export interface CounterEffect {
+  definition: string;
+  running?: number;
+  waiting?: number;
+  require?: { runningBelow?: number; waitingBelow?: number; noneWaiting?: boolean };
+  at: string;
+}
+
+/** A definition's admission counters: runs holding a slot (queued or running) and runs waiting. */
+export interface Counters {
+  tenant: string;
+  definition: string;
+  running: number;
+  waiting: number;
+  version: number;
+  updatedAt: string;
+}
+
+/** The record of an idempotent start: the same key within its lifetime returns the same run. */
+export interface IdempotencyRecord {
+  tenant: string;
+  key: string;
+  runId: string;
+  /** Hash of what the key was used for (definition, params, queue): a different use is a conflict. */
+  requestHash: string;
+  /** Epoch seconds; the record is ignored after this (DynamoDB TTL removes it later). */
+  expiresAt: number;
+}
+
+export type CreateResult =
+  | { ok: true }
+  | { ok: false; cause: "counter" }
+  | { ok: false; cause: "idempotency"; existing: IdempotencyRecord };
+
+export type TransitionResult =
+  | { ok: true; run: Run }
+  | { ok: false; cause: "run" | "counter"; current?: Run };
 
 /** Fields a write may set; `null` removes an attribute. */
 export type RunPatch = {
@@ -42,6 +86,9 @@ export type RunPatch = {
     | "endedAt"
     | "leaseUntil"
     | "nextAttemptAt"
+    | "slot"
+    | "sweepAt"
+    | "cancelRequestedAt"
     | "output"
     | "error"
     | "feedback"
@@ -64,21 +111,49 @@ export interface RunListQuery {
 }
 
 export interface RunStore {
-  /** Adds a new run; throws ConflictError if the id exists. */
-  create(run: Run): Promise<void>;
+  /**
+   * Adds a new run, together with its counters change and idempotency record when given (one
+   * transaction). Throws ConflictError if the id exists; reports a counter or key that refused.
+   */
+  create(
+    run: Run,
+    extras?: { counter?: CounterEffect; idempotency?: IdempotencyRecord },
+  ): Promise<CreateResult>;
+  getIdempotency(tenant: string, key: string): Promise<IdempotencyRecord | undefined>;
   get(ref: RunRef): Promise<Run | undefined>;
   /**
    * Takes the run for one attempt: succeeds only if it is `queued` and due, or `running` with a
    * lease that ran out and attempts left. Sets status running, attempts + 1, leaseUntil.
    * On failure returns the run as it is, so the caller can tell why without another read.
    */
-  claim(ref: RunRef, at: { now: string; leaseUntil: string }): Promise<ClaimResult>;
+  claim(ref: RunRef, at: { now: string; leaseUntil: string; sweepAt: string }): Promise<ClaimResult>;
   /** Applies `patch` if the run matches `guard`; returns the new run, or undefined if it did not match. */
   update(ref: RunRef, guard: RunGuard, patch: RunPatch): Promise<Run | undefined>;
+  /** Like update, with a counters change in the same transaction; tells which side refused. */
+  transition(
+    ref: RunRef,
+    guard: RunGuard,
+    patch: RunPatch,
+    counter?: CounterEffect,
+  ): Promise<TransitionResult>;
+  /** The oldest runs waiting for a slot of a definition, oldest first (an index that holds only waiting runs). */
+  waiting(tenant: string, definition: string, limit: number): Promise<RunRef[]>;
+  /** What the runs themselves say the counters should be. */
+  countHolders(tenant: string, definition: string): Promise<{ running: number; waiting: number }>;
+  /** Runs, across tenants, that the sweeper should look at by `now`. */
+  dueForSweep(now: string, limit: number): Promise<RunRef[]>;
   /** Deletes the run if it matches `guard` (undoing a start whose enqueue failed). */
   remove(ref: RunRef, guard: RunGuard): Promise<boolean>;
   /** Newest first, by index; never a table scan. Throws ValidationError on a bad cursor. */
   list(query: RunListQuery): Promise<Page<Run>>;
+}
+
+export interface CounterStore {
+  get(tenant: string, definition: string): Promise<Counters | undefined>;
+  /** Every counters item (for the sweeper; a read of the whole, small, counters table). */
+  list(cursor?: string): Promise<Page<Counters>>;
+  /** Overwrites the counts if nothing changed them since `version`. */
+  repair(counters: Counters, values: { running: number; waiting: number; at: string }): Promise<boolean>;
 }
 
 export interface DefinitionStore {
@@ -96,6 +171,10 @@ export interface TenantStore {
   /** Throws ConflictError if a key with that hash exists. */
   putKey(key: ApiKeyRecord): Promise<void>;
   getKey(keyHash: string): Promise<ApiKeyRecord | undefined>;
+  /** A tenant's keys, by key id. */
+  listKeys(tenant: string): Promise<ApiKeyRecord[]>;
+  /** Deletes a tenant's key by id; false if there was none. */
+  deleteKey(tenant: string, keyId: string): Promise<boolean>;
 }
 
 /** The message that asks a worker to run (or look at) one run. Small on purpose: the run is in the store. */
@@ -104,11 +183,16 @@ export interface RunMessage {
   runId: string;
   /** Runs with the same queue never overlap and start in order (one SQS FIFO message group). */
   queue?: string;
+  /** Lets a worker skip a run it could not finish within its own remaining time. */
+  timeoutSeconds?: number;
 }
 
 export interface RunQueue {
-  /** Sends once per run id: a repeated send of the same run within the dedup window is dropped. */
-  enqueue(message: RunMessage): Promise<void>;
+  /**
+   * Sends a run's message. `sendId` tells sends of the same run apart (a promotion, a resend by
+   * the sweeper): the same run and sendId within SQS's dedup window are sent once.
+   */
+  enqueue(message: RunMessage, sendId?: string): Promise<void>;
   /** Hides a received message for `seconds` more (heartbeat, or a retry's backoff). */
   setVisibility(receiptHandle: string, seconds: number): Promise<void>;
 }

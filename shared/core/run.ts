@@ -1,14 +1,19 @@
 import { z } from "zod";
 
 /**
- * Run statuses of this release. Later releases add scheduled, waiting, awaiting, cancelled and
- * timed_out (see docs/DESIGN.md §3); only what the code enforces is listed here.
+ * Run statuses of this release. Later releases add scheduled and awaiting; only what the code
+ * enforces is listed here.
  */
 export const RunStatus = {
+  /** Accepted, in its definition's waiting line (DynamoDB), until a concurrency slot frees. */
+  waiting: "waiting",
+  /** Its message is in the run queue (SQS); a retry in backoff is queued too. */
   queued: "queued",
   running: "running",
   succeeded: "succeeded",
   failed: "failed",
+  cancelled: "cancelled",
+  timed_out: "timed_out",
 } as const;
 export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus];
 export const RUN_STATUSES = Object.values(RunStatus) as [RunStatus, ...RunStatus[]];
@@ -16,13 +21,16 @@ export const RUN_STATUSES = Object.values(RunStatus) as [RunStatus, ...RunStatus
 /**
  * The lifecycle as data: every write names the status it expects, and only these moves exist.
  * running → running is a re-claim after the previous worker's lease ran out (crash, lost host).
- * running → queued is a retry waiting for its backoff.
+ * running → queued is a retry waiting for its backoff (or one the sweeper sends again).
  */
 export const RUN_TRANSITIONS = {
-  queued: ["running"],
-  running: ["running", "queued", "succeeded", "failed"],
+  waiting: ["queued", "cancelled"],
+  queued: ["running", "cancelled"],
+  running: ["running", "queued", "succeeded", "failed", "cancelled", "timed_out"],
   succeeded: [],
   failed: [],
+  cancelled: [],
+  timed_out: [],
 } as const satisfies Record<RunStatus, readonly RunStatus[]>;
 
 export function canTransition(from: RunStatus, to: RunStatus): boolean {
@@ -55,6 +63,16 @@ export const Run = z.object({
   handler: z.string(),
   queue: z.string().optional(),
   params: z.record(z.string(), z.unknown()),
+  /** The start's idempotency key, if it had one. */
+  idempotencyKey: z.string().optional(),
+  /** Each attempt may run this long before it ends `timed_out`. */
+  timeoutSeconds: z.number().int().positive(),
+  /** True while the run holds one of its definition's `maxConcurrency` slots (queued or running). */
+  slot: z.boolean().optional(),
+  /** The limits in force when the run started; live limits come from the definition when it still exists. */
+  limits: z
+    .object({ maxConcurrency: z.number().int().optional(), maxQueueLength: z.number().int().optional() })
+    .optional(),
   status: z.enum(RUN_STATUSES),
   attempts: z.number().int().nonnegative(),
   maxAttempts: z.number().int().positive(),
@@ -65,7 +83,13 @@ export const Run = z.object({
   startedAt: z.string().optional(),
   endedAt: z.string().optional(),
   leaseUntil: z.string().optional(),
+  /** When the current attempt was claimed; it times out `timeoutSeconds` later. */
+  attemptStartedAt: z.string().optional(),
   nextAttemptAt: z.string().optional(),
+  /** Set by a cancel of a running run; its worker stops it and ends it `cancelled`. */
+  cancelRequestedAt: z.string().optional(),
+  /** When the sweeper should look at this run if nothing else has moved it by then. */
+  sweepAt: z.string().optional(),
   output: z.unknown().optional(),
   error: RunError.optional(),
   feedback: z.string().optional(),

@@ -6,11 +6,13 @@ import { inject } from "vitest";
 import { ensureRunQueue, ensureTables, tableNames } from "../../local/bootstrap.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/emulators.ts";
 import { createAwsClients } from "../../shared/aws/clients.ts";
+import { DynamoCounterStore } from "../../shared/aws/dynamo-counter-store.ts";
 import { DynamoDefinitionStore } from "../../shared/aws/dynamo-definition-store.ts";
 import { DynamoRunStore } from "../../shared/aws/dynamo-run-store.ts";
 import { DynamoTenantStore } from "../../shared/aws/dynamo-tenant-store.ts";
 import { SqsRunQueue } from "../../shared/aws/sqs-run-queue.ts";
 import { uniquePrefix } from "../support/stack.ts";
+import { admissionStoreContract } from "./admission-store.contract.ts";
 import { definitionStoreContract } from "./definition-store.contract.ts";
 import { runQueueContract } from "./run-queue.contract.ts";
 import { runStoreContract } from "./run-store.contract.ts";
@@ -33,7 +35,19 @@ async function freshTables() {
 
 runStoreContract("DynamoRunStore", async () => {
   const names = await freshTables();
-  return new DynamoRunStore({ client: clients.dynamo, tableName: names.runs });
+  return new DynamoRunStore({ client: clients.dynamo, tableName: names.runs, countersTable: names.counters });
+});
+
+admissionStoreContract("DynamoRunStore + DynamoCounterStore", async () => {
+  const names = await freshTables();
+  return {
+    runs: new DynamoRunStore({
+      client: clients.dynamo,
+      tableName: names.runs,
+      countersTable: names.counters,
+    }),
+    counters: new DynamoCounterStore({ client: clients.dynamo, tableName: names.counters }),
+  };
 });
 
 definitionStoreContract("DynamoDefinitionStore", async () => {

@@ -8,6 +8,7 @@ const definition = (name: string, tenant = "acme"): TaskDefinition => ({
   handler: "echo",
   params: { a: 1 },
   maxAttempts: 3,
+  timeoutSeconds: 60,
   createdAt: "2026-01-01T00:00:00.000Z",
   updatedAt: "2026-01-01T00:00:00.000Z",
 });

@@ -20,12 +20,14 @@ function aRun(id: string, overrides: Partial<Run> = {}, tenant = "acme", definit
           handler: "echo",
           params: {},
           maxAttempts: 2,
+          timeoutSeconds: 60,
           createdAt: "",
           updatedAt: "",
         },
         params: { n: 1 },
         createdBy: "key1",
       },
+      "queued",
       new Date(T0),
     ),
     ...overrides,
@@ -61,7 +63,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<RunStore
       const run = aRun("r1", { params: awkward });
       await store.create(run);
       expect((await store.get(run))?.params).toEqual(awkward);
-      await store.claim(run, { now: at(0), leaseUntil: at(1_000) });
+      await store.claim(run, { now: at(0), leaseUntil: at(1_000), sweepAt: at(60_000) });
       const guard = { status: "running", attempts: 1 } as const;
       await store.update(run, guard, {
         once: { key: "k", record: { attempt: 1, at: at(1), result: awkward } },
@@ -80,8 +82,8 @@ export function runStoreContract(name: string, makeStore: () => Promise<RunStore
       const run = aRun("r1");
       await store.create(run);
       const claims = await Promise.all([
-        store.claim(run, { now: at(1), leaseUntil: at(10_000) }),
-        store.claim(run, { now: at(1), leaseUntil: at(10_000) }),
+        store.claim(run, { now: at(1), leaseUntil: at(10_000), sweepAt: at(60_000) }),
+        store.claim(run, { now: at(1), leaseUntil: at(10_000), sweepAt: at(60_000) }),
       ]);
       const winners = claims.filter((c) => c.claimed);
       expect(winners).toHaveLength(1);
@@ -100,8 +102,10 @@ export function runStoreContract(name: string, makeStore: () => Promise<RunStore
     it("does not claim a retry before its backoff is over", async () => {
       const run = aRun("r1", { nextAttemptAt: at(5_000) });
       await store.create(run);
-      expect((await store.claim(run, { now: at(4_999), leaseUntil: at(9_000) })).claimed).toBe(false);
-      const due = await store.claim(run, { now: at(5_000), leaseUntil: at(9_000) });
+      expect(
+        (await store.claim(run, { now: at(4_999), leaseUntil: at(9_000), sweepAt: at(60_000) })).claimed,
+      ).toBe(false);
+      const due = await store.claim(run, { now: at(5_000), leaseUntil: at(9_000), sweepAt: at(60_000) });
       expect(due.claimed).toBe(true);
       expect(due.claimed && due.run.nextAttemptAt).toBeUndefined();
     });
@@ -109,17 +113,24 @@ export function runStoreContract(name: string, makeStore: () => Promise<RunStore
     it("re-claims a run whose lease ran out while attempts are left, and only then", async () => {
       const run = aRun("r1");
       await store.create(run);
-      await store.claim(run, { now: at(0), leaseUntil: at(1_000) });
-      expect((await store.claim(run, { now: at(999), leaseUntil: at(2_000) })).claimed).toBe(false);
-      const second = await store.claim(run, { now: at(1_001), leaseUntil: at(3_000) });
+      await store.claim(run, { now: at(0), leaseUntil: at(1_000), sweepAt: at(60_000) });
+      expect(
+        (await store.claim(run, { now: at(999), leaseUntil: at(2_000), sweepAt: at(60_000) })).claimed,
+      ).toBe(false);
+      const second = await store.claim(run, { now: at(1_001), leaseUntil: at(3_000), sweepAt: at(60_000) });
       expect(second).toMatchObject({ claimed: true, run: { attempts: 2, startedAt: at(0) } });
       // maxAttempts is 2: a third claim after the lease runs out again must fail.
-      const third = await store.claim(run, { now: at(5_000), leaseUntil: at(6_000) });
+      const third = await store.claim(run, { now: at(5_000), leaseUntil: at(6_000), sweepAt: at(60_000) });
       expect(third).toMatchObject({ claimed: false, current: { status: "running", attempts: 2 } });
     });
 
     it("reports a missing run as not claimed with nothing current", async () => {
-      expect(await store.claim({ tenant: "acme", id: "nope" }, { now: at(0), leaseUntil: at(1) })).toEqual({
+      expect(
+        await store.claim(
+          { tenant: "acme", id: "nope" },
+          { now: at(0), leaseUntil: at(1), sweepAt: at(60_000) },
+        ),
+      ).toEqual({
         claimed: false,
         current: undefined,
       });
@@ -128,7 +139,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<RunStore
     it("applies an update only when status and attempt match, and removes null fields", async () => {
       const run = aRun("r1");
       await store.create(run);
-      await store.claim(run, { now: at(0), leaseUntil: at(1_000) });
+      await store.claim(run, { now: at(0), leaseUntil: at(1_000), sweepAt: at(60_000) });
       expect(await store.update(run, { status: "running", attempts: 2 }, { progress: 0.5 })).toBeUndefined();
       expect(await store.update(run, { status: "queued", attempts: 1 }, { progress: 0.5 })).toBeUndefined();
       const updated = await store.update(
@@ -147,7 +158,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<RunStore
     it("can require the exact lease it saw", async () => {
       const run = aRun("r1");
       await store.create(run);
-      await store.claim(run, { now: at(0), leaseUntil: at(1_000) });
+      await store.claim(run, { now: at(0), leaseUntil: at(1_000), sweepAt: at(60_000) });
       const guard = { status: "running", attempts: 1 } as const;
       expect(
         await store.update(run, { ...guard, leaseUntil: at(999) }, { status: "failed" }),
@@ -162,7 +173,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<RunStore
     it("sets one once-record without touching the others", async () => {
       const run = aRun("r1");
       await store.create(run);
-      await store.claim(run, { now: at(0), leaseUntil: at(1_000) });
+      await store.claim(run, { now: at(0), leaseUntil: at(1_000), sweepAt: at(60_000) });
       const guard = { status: "running", attempts: 1 } as const;
       await store.update(run, guard, {
         once: { key: "a", record: { attempt: 1, at: at(1), result: { id: 1 } } },
@@ -203,7 +214,10 @@ export function runStoreContract(name: string, makeStore: () => Promise<RunStore
       await store.create(aRun("a", { createdAt: at(1) }, "acme", "alpha"));
       await store.create(aRun("b", { createdAt: at(2) }, "acme", "beta"));
       await store.create(aRun("c", { createdAt: at(3) }, "acme", "alpha"));
-      await store.claim({ tenant: "acme", id: "c" }, { now: at(4), leaseUntil: at(9_000) });
+      await store.claim(
+        { tenant: "acme", id: "c" },
+        { now: at(4), leaseUntil: at(9_000), sweepAt: at(60_000) },
+      );
       const ids = async (query: { status?: "queued" | "running"; definition?: string }) =>
         (await store.list({ tenant: "acme", limit: 10, ...query })).items.map((r) => r.id);
       expect(await ids({ status: "queued" })).toEqual(["b", "a"]);

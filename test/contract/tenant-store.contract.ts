@@ -31,5 +31,24 @@ export function tenantStoreContract(name: string, makeStore: () => Promise<Tenan
       expect(await store.getKey(key.keyHash)).toEqual(key);
       expect(await store.getKey("cd".repeat(32))).toBeUndefined();
     });
+
+    it("lists a tenant's keys and deletes one by id, only within its tenant", async () => {
+      const key = (hash: string, keyId: string, tenant = "acme") => ({
+        keyHash: hash.repeat(64),
+        keyId,
+        tenant,
+        role: "admin" as const,
+        createdAt: "t",
+      });
+      await store.putKey(key("a", "k1"));
+      await store.putKey(key("b", "k2"));
+      await store.putKey(key("c", "k3", "globex"));
+      expect((await store.listKeys("acme")).map((k) => k.keyId)).toEqual(["k1", "k2"]);
+      expect(await store.deleteKey("globex", "k1")).toBe(false);
+      expect(await store.deleteKey("acme", "k1")).toBe(true);
+      expect(await store.getKey("a".repeat(64))).toBeUndefined();
+      expect(await store.deleteKey("acme", "k1")).toBe(false);
+      expect((await store.listKeys("acme")).map((k) => k.keyId)).toEqual(["k2"]);
+    });
   });
 }

@@ -2,7 +2,7 @@ import { App, type CfnResource, Duration } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import type { IConstruct } from "constructs";
 import { describe, expect, it } from "vitest";
-import { BatonStack, WORKER_TIMEOUT } from "../../infra/baton-stack.ts";
+import { BatonStack, SWEEPER_TIMEOUT, WORKER_TIMEOUT } from "../../infra/baton-stack.ts";
 import { TABLE_ENV } from "../../infra/tables.ts";
 import { createTableInput } from "../../local/bootstrap.ts";
 import { RUN_QUEUE } from "../../shared/aws/queues.ts";
@@ -11,7 +11,8 @@ import { ENV } from "../../shared/config.ts";
 
 const ROOT_HASH = "a".repeat(64);
 
-// Both stacks bundle the same entry; CDK caches the bundle per process, so esbuild runs once.
+// Every function of both stacks bundles the same entry; CDK caches the bundle per process, so
+// esbuild runs once.
 const stack = new BatonStack(new App(), "Baton");
 const template = Template.fromStack(stack);
 const withRoot = new BatonStack(new App(), "BatonWithRoot", {
@@ -31,15 +32,42 @@ const getAtt = (construct: IConstruct, attribute = "Arn") => ({
 });
 const ref = (construct: IConstruct) => ({ Ref: logicalId(construct) });
 
-/** Every statement of every inline policy attached to the function's role, as one JSON string. */
-function rolePolicies(fn: typeof stack.apiFunction): string {
+const functions = () => [stack.apiFunction, stack.workerFunction, stack.sweeperFunction];
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+
+/** Every statement of every inline policy attached to the function's role. */
+function roleStatements(fn: typeof stack.apiFunction): Statement[] {
   const roleId = stack.getLogicalId(fn.role?.node.defaultChild as CfnResource);
   const policies = template.findResources("AWS::IAM::Policy", {
     Properties: { Roles: Match.arrayWith([{ Ref: roleId }]) },
   });
   expect(Object.keys(policies)).not.toHaveLength(0);
-  return JSON.stringify(Object.values(policies).map((p) => p.Properties.PolicyDocument.Statement));
+  return Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
 }
+
+/** The same statements as one JSON string, for "mentions" checks. */
+const rolePolicies = (fn: typeof stack.apiFunction): string => JSON.stringify(roleStatements(fn));
+
+/** Every action the function's role allows on a resource whose ARN mentions the logical id. */
+function actionsOn(fn: typeof stack.apiFunction, id: string): string[] {
+  return roleStatements(fn)
+    .filter((statement) => statement.Effect === "Allow" && JSON.stringify(statement.Resource).includes(id))
+    .flatMap((statement) => [statement.Action].flat());
+}
+
+const DYNAMO_WRITES = [
+  "dynamodb:PutItem",
+  "dynamodb:UpdateItem",
+  "dynamodb:DeleteItem",
+  "dynamodb:BatchWriteItem",
+  "dynamodb:*",
+  "*",
+];
 
 describe("run queue", () => {
   it("is FIFO with explicit dedup ids, high-throughput mode and an explicit message size", () => {
@@ -90,6 +118,28 @@ describe("tables", () => {
 
   it("builds exactly the tables in shared/aws/tables.ts", () => {
     template.resourceCountIs("AWS::DynamoDB::Table", names.length);
+    expect(names).toContain("counters");
+  });
+
+  it("counters: keyed by pk alone, on-demand with PITR", () => {
+    expect(resource(logicalId(stack.tables.tables.counters)).Properties).toMatchObject({
+      KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
+      BillingMode: "PAY_PER_REQUEST",
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+  });
+
+  it("runs: idempotency records expire through TTL on expiresAt", () => {
+    expect(resource(logicalId(stack.tables.tables.runs)).Properties.TimeToLiveSpecification).toEqual({
+      AttributeName: "expiresAt",
+      Enabled: true,
+    });
+  });
+
+  it.each(names)("%s: TTL exactly as the schema says", (name) => {
+    const ttl = resource(logicalId(stack.tables.tables[name])).Properties.TimeToLiveSpecification;
+    const attribute = schemas[name].ttlAttribute;
+    expect(ttl).toEqual(attribute === undefined ? undefined : { AttributeName: attribute, Enabled: true });
   });
 
   it.each(names)("%s: on-demand, PITR, AWS-managed encryption, retained", (name) => {
@@ -150,6 +200,7 @@ describe("functions", () => {
   it.each([
     ["api", () => stack.apiFunction, 512, 29],
     ["worker", () => stack.workerFunction, 1024, Duration.minutes(15).toSeconds()],
+    ["sweeper", () => stack.sweeperFunction, 512, Duration.minutes(5).toSeconds()],
   ] as const)("%s runs the shared bundle on nodejs22.x arm64", (handler, fn, memory, timeout) => {
     expect(resource(logicalId(fn())).Properties).toMatchObject({
       Runtime: "nodejs22.x",
@@ -160,17 +211,25 @@ describe("functions", () => {
     });
   });
 
-  it("both get the whole config, named by the shared ENV constants", () => {
+  it("the sweeper may run for five minutes", () => {
+    expect(SWEEPER_TIMEOUT.toSeconds()).toBe(300);
+  });
+
+  it("every function gets the whole config, named by the shared ENV constants", () => {
     const expected = {
       ...Object.fromEntries(
         (Object.keys(TABLES) as TableName[]).map((name) => [TABLE_ENV[name], ref(stack.tables.tables[name])]),
       ),
       [ENV.runQueueUrl]: ref(stack.runQueue),
-      [ENV.leaseSeconds]: Match.stringLikeRegexp("^\\d+$"),
+      // Heartbeats every lease/3 = 10 s: how fast a cancel reaches a running handler.
+      [ENV.leaseSeconds]: "30",
       NODE_OPTIONS: "--enable-source-maps",
     };
-    for (const fn of [stack.apiFunction, stack.workerFunction]) {
+    template.resourceCountIs("AWS::Lambda::Function", 3);
+    for (const fn of functions()) {
       const variables = (resource(logicalId(fn)).Properties.Environment as { Variables: object }).Variables;
+      // Config parsing requires it: a function without it would fail every cold start.
+      expect(variables).toHaveProperty(ENV.countersTable, ref(stack.tables.tables.counters));
       expect(variables).not.toHaveProperty(ENV.rootKeySha256);
       expect(variables).not.toHaveProperty(ENV.rootKey);
       template.hasResourceProperties("AWS::Lambda::Function", {
@@ -184,7 +243,7 @@ describe("functions", () => {
     const variables = withRootTemplate.findResources("AWS::Lambda::Function", {
       Properties: { Environment: { Variables: { [ENV.rootKeySha256]: ROOT_HASH } } },
     });
-    expect(Object.keys(variables)).toHaveLength(2);
+    expect(Object.keys(variables)).toHaveLength(3);
   });
 
   it("rejects a malformed root key hash or concurrency at synth time", () => {
@@ -193,14 +252,47 @@ describe("functions", () => {
   });
 
   it("keeps a month of logs per function", () => {
-    template.resourceCountIs("AWS::Logs::LogGroup", 2);
+    template.resourceCountIs("AWS::Logs::LogGroup", 3);
     template.allResourcesProperties("AWS::Logs::LogGroup", { RetentionInDays: 30 });
-    const groups = [stack.apiFunction, stack.workerFunction].map((fn) => {
+    const groups = functions().map((fn) => {
       const config = resource(logicalId(fn)).Properties.LoggingConfig as { LogGroup: { Ref: string } };
       expect(resource(config.LogGroup.Ref).Type).toBe("AWS::Logs::LogGroup");
       return config.LogGroup.Ref;
     });
-    expect(new Set(groups).size).toBe(2);
+    expect(new Set(groups).size).toBe(3);
+  });
+});
+
+describe("sweeper schedule", () => {
+  it("invokes the sweeper every minute, without retries (the next minute is the retry)", () => {
+    template.resourceCountIs("AWS::Events::Rule", 1);
+    template.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: "rate(1 minute)",
+      State: "ENABLED",
+      Targets: [
+        Match.objectLike({ Arn: getAtt(stack.sweeperFunction), RetryPolicy: { MaximumRetryAttempts: 0 } }),
+      ],
+    });
+  });
+
+  it("lets only that rule invoke the sweeper", () => {
+    template.hasResourceProperties("AWS::Lambda::Permission", {
+      Action: "lambda:InvokeFunction",
+      FunctionName: getAtt(stack.sweeperFunction),
+      Principal: "events.amazonaws.com",
+      SourceArn: getAtt(stack.sweepRule),
+    });
+  });
+
+  it("is not fed by the queue and has no reserved concurrency (sweeps may overlap safely)", () => {
+    template.resourcePropertiesCountIs(
+      "AWS::Lambda::EventSourceMapping",
+      { FunctionName: ref(stack.sweeperFunction) },
+      0,
+    );
+    expect(
+      resource(logicalId(stack.sweeperFunction)).Properties.ReservedConcurrentExecutions,
+    ).toBeUndefined();
   });
 });
 
@@ -259,24 +351,60 @@ describe("HTTP API", () => {
         "DefinitionsTableName",
         "TenantsTableName",
         "KeysTableName",
+        "CountersTableName",
       ]),
     );
   });
 });
 
 describe("least privilege", () => {
-  const otherTables = (["definitions", "tenants", "keys"] as const).map((name) =>
-    logicalId(stack.tables.tables[name]),
+  const table = (name: TableName) => logicalId(stack.tables.tables[name]);
+  const identityTables = (["tenants", "keys"] as const).map(table);
+
+  it.each([
+    ["worker", () => stack.workerFunction],
+    ["sweeper", () => stack.sweeperFunction],
+  ] as const)(
+    "the %s writes runs and counters, only reads definitions, never touches identities",
+    (_, fn) => {
+      const policies = rolePolicies(fn());
+      for (const name of ["runs", "counters"] as const) {
+        expect(actionsOn(fn(), table(name))).toEqual(
+          expect.arrayContaining(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]),
+        );
+      }
+      const definitions = actionsOn(fn(), table("definitions"));
+      expect(definitions).toEqual(expect.arrayContaining(["dynamodb:GetItem", "dynamodb:Query"]));
+      for (const action of DYNAMO_WRITES) expect(definitions).not.toContain(action);
+      for (const id of identityTables) expect(policies).not.toContain(id);
+      expect(policies).not.toContain(logicalId(stack.bucket));
+      expect(actionsOn(fn(), logicalId(stack.runQueue))).toContain("sqs:SendMessage");
+    },
   );
 
-  it("the worker reaches the runs table and consumes the queue, nothing more", () => {
-    const worker = rolePolicies(stack.workerFunction);
-    expect(worker).toContain(logicalId(stack.tables.tables.runs));
-    for (const id of otherTables) expect(worker).not.toContain(id);
-    expect(worker).not.toContain(logicalId(stack.bucket));
+  it("the worker consumes the queue (ChangeMessageVisibility for lease heartbeats)", () => {
+    const worker = actionsOn(stack.workerFunction, logicalId(stack.runQueue));
     for (const action of ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]) {
       expect(worker).toContain(action);
     }
+  });
+
+  it("the sweeper sends to the queue but never consumes it", () => {
+    const sweeper = rolePolicies(stack.sweeperFunction);
+    for (const action of [
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:ChangeMessageVisibility",
+      "sqs:*",
+    ]) {
+      expect(sweeper).not.toContain(action);
+    }
+  });
+
+  it("the api writes admission counters (starts reserve a slot in their transaction)", () => {
+    expect(actionsOn(stack.apiFunction, table("counters"))).toEqual(
+      expect.arrayContaining(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]),
+    );
   });
 
   it("the api reaches every table and may send to the queue but not consume it", () => {
@@ -303,8 +431,13 @@ describe("least privilege", () => {
   it("table grants cover the indexes, which queries need", () => {
     const runs = logicalId(stack.tables.tables.runs);
     const indexArn = { "Fn::Join": ["", [{ "Fn::GetAtt": [runs, "Arn"] }, "/index/*"]] };
-    for (const fn of [stack.apiFunction, stack.workerFunction]) {
+    for (const fn of functions()) {
       expect(rolePolicies(fn)).toContain(JSON.stringify(indexArn));
     }
+    // The api deletes a tenant's keys through the keys table's byTenant index.
+    const keys = table("keys");
+    expect(rolePolicies(stack.apiFunction)).toContain(
+      JSON.stringify({ "Fn::Join": ["", [{ "Fn::GetAtt": [keys, "Arn"] }, "/index/*"]] }),
+    );
   });
 });

@@ -142,8 +142,7 @@ describe("definitions", () => {
 
   it("rejects unknown fields and a body name that differs from the path", async () => {
     expect(
-      (await stack.request("PUT", "/v1/definitions/d", { body: { handler: "echo", maxConcurrency: 2 } }))
-        .status,
+      (await stack.request("PUT", "/v1/definitions/d", { body: { handler: "echo", priority: 2 } })).status,
     ).toBe(400);
     expect(
       (await stack.request("PUT", "/v1/definitions/d", { body: { handler: "echo", name: "e" } })).status,
@@ -232,6 +231,7 @@ describe("starting and reading tasks", () => {
       handler: "removed-in-last-deploy",
       params: {},
       maxAttempts: 3,
+      timeoutSeconds: 60,
       createdAt: now,
       updatedAt: now,
     });

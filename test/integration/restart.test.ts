@@ -25,13 +25,13 @@ it("keeps tenants, keys, definitions, finished runs and queued messages across a
     headers: authorization,
     body: JSON.stringify({ handler: "echo" }),
   });
-  const done = await startTask(first.services, caller, { definition: "echo", params: { n: 1 } });
+  const { run: done } = await startTask(first.services, caller, { definition: "echo", params: { n: 1 } });
   first.startWorker();
   await waitFor(async () =>
     (await first.services.runs.get(done))?.status === "succeeded" ? true : undefined,
   );
   await first.stopWorker();
-  const pending = await startTask(first.services, caller, { definition: "echo", params: { n: 2 } });
+  const { run: pending } = await startTask(first.services, caller, { definition: "echo", params: { n: 2 } });
   await first.stop();
 
   // Second life on the same folder: the key still works, and the pending run now completes.

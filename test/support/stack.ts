@@ -42,6 +42,8 @@ export async function startTestStack(options: Partial<LocalStackOptions> = {}): 
     rootKey,
     leaseSeconds: 5,
     flushIntervalMs: 100,
+    // Tests call sweep() themselves, at the moment they mean to.
+    sweepIntervalMs: 0,
     log: silentLog,
     ...options,
   });
@@ -84,7 +86,7 @@ export async function waitFor<T>(
   }
 }
 
-const TERMINAL = new Set(["succeeded", "failed"]);
+const TERMINAL = new Set(["succeeded", "failed", "cancelled", "timed_out"]);
 
 /** Waits until a task reaches a terminal status and returns its view. */
 // biome-ignore lint/suspicious/noExplicitAny: the task view is JSON

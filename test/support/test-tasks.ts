@@ -38,4 +38,27 @@ export const testTasks = [
   }),
 ];
 
-export const testRegistry = new HandlerRegistry([...exampleTasks, ...testTasks]);
+/** The contract-generator of the admission tests: one feedback line per item, slowly. */
+export const itemsTask = defineTask({
+  handler: "items",
+  async run(ctx, params) {
+    const start = Date.now();
+    const items = Array.isArray(params.items) ? params.items.map(String) : [];
+    for (const item of items) {
+      await sleep(Number(params.stepMs ?? 100));
+      ctx.signal.throwIfAborted();
+      await ctx.feedback(`created ${item}`, { mode: "append" });
+    }
+    return { start, end: Date.now(), count: items.length };
+  },
+});
+
+/** Never returns and ignores its signal: only a timeout or a cancel can end it. */
+export const hangTask = defineTask({
+  handler: "hang",
+  async run() {
+    await new Promise(() => undefined);
+  },
+});
+
+export const testRegistry = new HandlerRegistry([...exampleTasks, ...testTasks, itemsTask, hangTask]);

@@ -15,6 +15,7 @@ await startLocalStack({
   workerConcurrency: 1,
   leaseSeconds: Number(process.env.BATON_TEST_LEASE_SECONDS ?? 3),
   flushIntervalMs: 100,
+  sweepIntervalMs: 0,
   log: silentLog,
 });
 process.stdout.write("worker ready\n");

@@ -14,12 +14,14 @@ const run = newRun(
       handler: "echo",
       params: {},
       maxAttempts: 3,
+      timeoutSeconds: 60,
       createdAt: "",
       updatedAt: "",
     },
     params: {},
     createdBy: "k",
   },
+  "queued",
   NOW,
 );
 

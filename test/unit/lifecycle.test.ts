@@ -21,13 +21,14 @@ const definition: TaskDefinition = {
   handler: "echo",
   params: { format: "pdf", pages: 1 },
   maxAttempts: 3,
+  timeoutSeconds: 60,
   createdAt: NOW.toISOString(),
   updatedAt: NOW.toISOString(),
 };
 
 function run(overrides: Partial<Run> = {}): Run {
   return {
-    ...newRun({ tenant: "acme", id: "r1", definition, params: {}, createdBy: "k1" }, NOW),
+    ...newRun({ tenant: "acme", id: "r1", definition, params: {}, createdBy: "k1" }, "queued", NOW),
     ...overrides,
   };
 }
@@ -36,6 +37,7 @@ describe("newRun", () => {
   it("snapshots the definition's defaults with the start's params over them", () => {
     const created = newRun(
       { tenant: "acme", id: "r1", definition, params: { pages: 7 }, queue: "q", createdBy: "k1" },
+      "queued",
       NOW,
     );
     expect(created).toMatchObject({

@@ -42,12 +42,13 @@ describe("configFromEnv", () => {
     BATON_DEFINITIONS_TABLE: "definitions",
     BATON_TENANTS_TABLE: "tenants",
     BATON_KEYS_TABLE: "keys",
+    BATON_COUNTERS_TABLE: "counters",
     BATON_RUN_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/1/runs.fifo",
   };
 
   it("fills defaults and hashes a plain root key", () => {
     const config = configFromEnv({ ...env, BATON_ROOT_KEY: "an-operator-key-of-enough-length" });
-    expect(config.leaseSeconds).toBe(60);
+    expect(config.leaseSeconds).toBe(30);
     expect(config.rootKeyHash).toBe(hashKey("an-operator-key-of-enough-length"));
   });
 

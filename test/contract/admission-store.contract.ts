@@ -1,0 +1,196 @@
+/**
+ * What every RunStore + CounterStore pair must do for admission: run writes and counter changes
+ * happen together or not at all, and the sparse indexes hold exactly the runs they describe.
+ */
+import { beforeEach, describe, expect, it } from "vitest";
+import { newRun, promotedPatch } from "../../shared/core/lifecycle.ts";
+import type { CounterEffect, CounterStore, RunStore } from "../../shared/core/ports.ts";
+import type { Run } from "../../shared/core/run.ts";
+
+const T0 = Date.parse("2026-01-01T00:00:00.000Z");
+const at = (ms: number) => new Date(T0 + ms).toISOString();
+
+function aRun(id: string, status: "queued" | "waiting", createdMs = 0): Run {
+  return newRun(
+    {
+      tenant: "acme",
+      id,
+      definition: {
+        tenant: "acme",
+        name: "limited",
+        handler: "echo",
+        params: {},
+        maxAttempts: 1,
+        timeoutSeconds: 60,
+        maxConcurrency: 1,
+        maxQueueLength: 2,
+        createdAt: "",
+        updatedAt: "",
+      },
+      params: {},
+      createdBy: "k",
+    },
+    status,
+    new Date(T0 + createdMs),
+  );
+}
+
+const take = (require: CounterEffect["require"] = {}): CounterEffect => ({
+  definition: "limited",
+  running: 1,
+  require: { runningBelow: 1, noneWaiting: true, ...require },
+  at: at(0),
+});
+const join = (waitingBelow = 2): CounterEffect => ({
+  definition: "limited",
+  waiting: 1,
+  require: { waitingBelow },
+  at: at(0),
+});
+
+export function admissionStoreContract(
+  name: string,
+  makeStores: () => Promise<{ runs: RunStore; counters: CounterStore }>,
+): void {
+  describe(`admission contract: ${name}`, () => {
+    let runs: RunStore;
+    let counters: CounterStore;
+    beforeEach(async () => {
+      ({ runs, counters } = await makeStores());
+    });
+
+    it("writes a run and its counter change together, and refuses both when the counter says no", async () => {
+      expect(await runs.create(aRun("a", "queued"), { counter: take() })).toEqual({ ok: true });
+      expect(await runs.create(aRun("b", "queued"), { counter: take() })).toEqual({
+        ok: false,
+        cause: "counter",
+      });
+      expect(await runs.get({ tenant: "acme", id: "b" })).toBeUndefined();
+      expect(await counters.get("acme", "limited")).toMatchObject({ running: 1, waiting: 0, version: 1 });
+    });
+
+    it("caps the waiting line, and never lets a start overtake runs already waiting", async () => {
+      await runs.create(aRun("w1", "waiting", 1), { counter: join() });
+      await runs.create(aRun("w2", "waiting", 2), { counter: join() });
+      expect(await runs.create(aRun("w3", "waiting", 3), { counter: join() })).toEqual({
+        ok: false,
+        cause: "counter",
+      });
+      // A free slot, but two wait: a direct start must not take it.
+      expect(await runs.create(aRun("d", "queued"), { counter: take() })).toEqual({
+        ok: false,
+        cause: "counter",
+      });
+      expect(await runs.waiting("acme", "limited", 10)).toEqual([
+        { tenant: "acme", id: "w1" },
+        { tenant: "acme", id: "w2" },
+      ]);
+      expect(await runs.countHolders("acme", "limited")).toEqual({ running: 0, waiting: 2 });
+    });
+
+    it("promotes a waiting run into a slot in one step, once", async () => {
+      await runs.create(aRun("w1", "waiting"), { counter: join() });
+      const promote = () =>
+        runs.transition(
+          { tenant: "acme", id: "w1" },
+          { status: "waiting", attempts: 0 },
+          promotedPatch(new Date(T0)),
+          {
+            definition: "limited",
+            running: 1,
+            waiting: -1,
+            require: { runningBelow: 1 },
+            at: at(1),
+          },
+        );
+      const [first, second] = await Promise.all([promote(), promote()]);
+      expect([first.ok, second.ok].sort()).toEqual([false, true]);
+      expect(await runs.get({ tenant: "acme", id: "w1" })).toMatchObject({ status: "queued", slot: true });
+      expect(await counters.get("acme", "limited")).toMatchObject({ running: 1, waiting: 0 });
+      expect(await runs.waiting("acme", "limited", 10)).toEqual([]);
+      expect(await runs.countHolders("acme", "limited")).toEqual({ running: 1, waiting: 0 });
+    });
+
+    it("frees the slot with the run's end, and the slot index forgets it", async () => {
+      const run = aRun("a", "queued");
+      await runs.create(run, { counter: take() });
+      await runs.claim(run, { now: at(1), leaseUntil: at(5_000), sweepAt: at(60_000) });
+      const result = await runs.transition(
+        run,
+        { status: "running", attempts: 1 },
+        { status: "succeeded", endedAt: at(2), sweepAt: null, leaseUntil: null },
+        { definition: "limited", running: -1, at: at(2) },
+      );
+      expect(result).toMatchObject({ ok: true, run: { status: "succeeded" } });
+      expect(await counters.get("acme", "limited")).toMatchObject({ running: 0, waiting: 0, version: 2 });
+      expect(await runs.countHolders("acme", "limited")).toEqual({ running: 0, waiting: 0 });
+    });
+
+    it("tells a refused run write from a refused counter, and changes neither", async () => {
+      const run = aRun("a", "queued");
+      await runs.create(run, { counter: take() });
+      const wrongGuard = await runs.transition(
+        run,
+        { status: "running", attempts: 1 },
+        { status: "succeeded" },
+        { definition: "limited", running: -1, at: at(2) },
+      );
+      expect(wrongGuard).toMatchObject({ ok: false, cause: "run", current: { status: "queued" } });
+      expect(await counters.get("acme", "limited")).toMatchObject({ running: 1 });
+    });
+
+    it("records an idempotency key with the run, and hands back the earlier record", async () => {
+      const record = {
+        tenant: "acme",
+        key: "order-7",
+        runId: "a",
+        requestHash: "h1",
+        expiresAt: T0 / 1000 + 86_400,
+      };
+      expect(await runs.create(aRun("a", "queued"), { idempotency: record })).toEqual({ ok: true });
+      const again = await runs.create(aRun("b", "queued"), { idempotency: { ...record, runId: "b" } });
+      expect(again).toEqual({ ok: false, cause: "idempotency", existing: record });
+      expect(await runs.get({ tenant: "acme", id: "b" })).toBeUndefined();
+      expect(await runs.getIdempotency("acme", "order-7")).toEqual(record);
+      expect(await runs.getIdempotency("globex", "order-7")).toBeUndefined();
+    });
+
+    it("lets an expired idempotency key be used again", async () => {
+      const old = { tenant: "acme", key: "k", runId: "a", requestHash: "h", expiresAt: T0 / 1000 - 1 };
+      await runs.create(aRun("a", "queued"), { idempotency: old });
+      const fresh = { ...old, runId: "b", expiresAt: T0 / 1000 + 86_400 };
+      expect(await runs.create(aRun("b", "queued"), { idempotency: fresh })).toEqual({ ok: true });
+    });
+
+    it("finds unfinished runs due for the sweeper, across tenants, and only those", async () => {
+      await runs.create(aRun("due", "queued")); // sweepAt = created + 15 min
+      const later = aRun("later", "queued", 10 * 60_000);
+      await runs.create(later);
+      await runs.create(aRun("waits", "waiting"));
+      const due = await runs.dueForSweep(at(16 * 60_000), 10);
+      expect(due).toEqual([{ tenant: "acme", id: "due" }]);
+      // A finished run leaves the index.
+      await runs.claim({ tenant: "acme", id: "due" }, { now: at(1), leaseUntil: at(2), sweepAt: at(3) });
+      await runs.update(
+        { tenant: "acme", id: "due" },
+        { status: "running", attempts: 1 },
+        {
+          status: "failed",
+          sweepAt: null,
+        },
+      );
+      expect(await runs.dueForSweep(at(60 * 60_000), 10)).toEqual([{ tenant: "acme", id: "later" }]);
+    });
+
+    it("repairs counters only if nothing changed them since they were read", async () => {
+      await runs.create(aRun("a", "queued"), { counter: take() });
+      const read = await counters.get("acme", "limited");
+      if (read === undefined) throw new Error("no counters");
+      expect(await counters.repair(read, { running: 5, waiting: 0, at: at(9) })).toBe(true);
+      expect(await counters.repair(read, { running: 7, waiting: 0, at: at(9) })).toBe(false);
+      expect(await counters.get("acme", "limited")).toMatchObject({ running: 5, version: 2 });
+      const page = await counters.list();
+      expect(page.items.map((c) => `${c.tenant}/${c.definition}`)).toContain("acme/limited");
+    });
+  });
+}

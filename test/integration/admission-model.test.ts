@@ -1,0 +1,225 @@
+/**
+ * A model test of admission on DynamoDB Local: random sequences of start, claim, succeed, fail,
+ * crash, cancel, timeout, clock jumps and sweeps over definitions with random limits, through
+ * the real use cases and store. After every step: no more runs running (or holding slots) than
+ * maxConcurrency, no more waiting than maxQueueLength, counters equal to what the runs say,
+ * finished runs unchanged. At the end every accepted run finishes in exactly one terminal state.
+ */
+import fc from "fast-check";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import type { TenantPrincipal } from "../../shared/app/identity.ts";
+import type { Services } from "../../shared/app/services.ts";
+import { COUNTERS_QUIET_MS, sweep } from "../../shared/app/sweeper.ts";
+import { cancelTask, startTask } from "../../shared/app/tasks.ts";
+import { endRun } from "../../shared/app/worker.ts";
+import { ConflictError, QueueFullError } from "../../shared/core/errors.ts";
+import {
+  afterHandlerError,
+  claimSweepAt,
+  succeededEnding,
+  timedOutEnding,
+} from "../../shared/core/lifecycle.ts";
+import { LIMITS } from "../../shared/core/limits.ts";
+import { isTerminal, type Run } from "../../shared/core/run.ts";
+import { startTestStack, type TestStack } from "../support/stack.ts";
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack({ runWorker: false });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const caller: TenantPrincipal = { kind: "tenant", tenant: "acme", role: "admin", keyId: "model" };
+const LEASE_MS = 30_000;
+
+type Op =
+  | { op: "start"; def: number }
+  | { op: "claim" | "succeed" | "fail" | "crash" | "cancel" | "timeout"; pick: number }
+  | { op: "advance"; ms: number }
+  | { op: "sweep" };
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 5, arbitrary: fc.record({ op: fc.constant("start" as const), def: fc.nat(1) }) },
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      op: fc.constantFrom("claim", "succeed", "fail", "crash", "cancel", "timeout"),
+      pick: fc.nat(50),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ op: fc.constant("advance" as const), ms: fc.integer({ min: 1, max: 60_000 }) }),
+  },
+  { weight: 1, arbitrary: fc.constant({ op: "sweep" as const }) },
+);
+
+const limitsArb = fc.record({
+  maxConcurrency: fc.integer({ min: 1, max: 3 }),
+  maxQueueLength: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+});
+
+let round = 0;
+
+it("keeps every admission invariant under random operations", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.tuple(limitsArb, limitsArb),
+      fc.array(opArb, { minLength: 5, maxLength: 30 }),
+      async (limits, ops) => {
+        round += 1;
+        let t = Date.now();
+        const svc: Services = { ...stack.services, clock: { now: () => new Date(t) }, random: () => 0.5 };
+        const defs = limits.map((l, i) => ({ name: `model-${round}-${i}`, ...l }));
+        for (const def of defs) {
+          await stack.request("PUT", `/v1/definitions/${def.name}`, {
+            body: {
+              handler: "echo",
+              maxAttempts: 2,
+              maxConcurrency: def.maxConcurrency,
+              maxQueueLength: def.maxQueueLength,
+            },
+          });
+        }
+        const ids: string[] = [];
+        const ended = new Map<string, string>();
+
+        const runsOf = async (): Promise<Run[]> =>
+          (await Promise.all(ids.map((id) => svc.runs.get({ tenant: "acme", id })))).filter(
+            (r): r is Run => r !== undefined,
+          );
+        const pick = (runs: Run[], n: number, keep: (r: Run) => boolean) => {
+          const candidates = runs.filter(keep);
+          return candidates.length === 0 ? undefined : candidates[n % candidates.length];
+        };
+
+        const check = async (when: string) => {
+          const runs = await runsOf();
+          expect(runs).toHaveLength(ids.length);
+          for (const run of runs) {
+            const before = ended.get(run.id);
+            if (before !== undefined)
+              expect(run.status, `${when}: finished run ${run.id} changed`).toBe(before);
+            if (isTerminal(run.status)) ended.set(run.id, run.status);
+          }
+          for (const def of defs) {
+            const mine = runs.filter((r) => r.definition === def.name);
+            const running = mine.filter((r) => r.status === "running").length;
+            const holders = mine.filter((r) => r.slot === true && !isTerminal(r.status)).length;
+            const waiting = mine.filter((r) => r.status === "waiting").length;
+            expect(running, `${when}: running`).toBeLessThanOrEqual(def.maxConcurrency);
+            expect(holders, `${when}: slots`).toBeLessThanOrEqual(def.maxConcurrency);
+            if (def.maxQueueLength !== undefined)
+              expect(waiting, `${when}: waiting`).toBeLessThanOrEqual(def.maxQueueLength);
+            const counters = await svc.counters.get("acme", def.name);
+            expect(
+              { running: counters?.running ?? 0, waiting: counters?.waiting ?? 0 },
+              `${when}: counters`,
+            ).toEqual({
+              running: holders,
+              waiting,
+            });
+          }
+        };
+
+        const claim = (run: Run) =>
+          svc.runs.claim(run, {
+            now: new Date(t).toISOString(),
+            leaseUntil: new Date(t + LEASE_MS).toISOString(),
+            sweepAt: claimSweepAt(new Date(t), LIMITS.maxTimeoutSeconds),
+          });
+        const guardOf = (run: Run) => ({ status: "running" as const, attempts: run.attempts });
+
+        for (const [step, op] of ops.entries()) {
+          const runs = await runsOf();
+          const now = new Date(t);
+          switch (op.op) {
+            case "start": {
+              const def = defs[op.def] ?? defs[0];
+              try {
+                const { run } = await startTask(svc, caller, { definition: def?.name ?? "" });
+                ids.push(run.id);
+              } catch (error) {
+                if (!(error instanceof QueueFullError)) throw error;
+              }
+              break;
+            }
+            case "claim": {
+              const run = pick(runs, op.pick, (r) => r.status === "queued" || r.status === "running");
+              if (run) await claim(run);
+              break;
+            }
+            case "succeed": {
+              const run = pick(runs, op.pick, (r) => r.status === "running");
+              if (run)
+                await endRun(svc, run, { guard: guardOf(run), ...succeededEnding(run, { ok: 1 }, now) });
+              break;
+            }
+            case "fail": {
+              const run = pick(runs, op.pick, (r) => r.status === "running");
+              if (run)
+                await endRun(svc, run, {
+                  guard: guardOf(run),
+                  ...afterHandlerError(run, new Error("x"), now, svc.random),
+                });
+              break;
+            }
+            case "timeout": {
+              const run = pick(runs, op.pick, (r) => r.status === "running");
+              if (run) await endRun(svc, run, { guard: guardOf(run), ...timedOutEnding(run, now) });
+              break;
+            }
+            case "crash":
+              // The worker vanishes without a word: its lease simply runs out.
+              t += LEASE_MS + 1;
+              break;
+            case "cancel": {
+              const run = pick(runs, op.pick, () => true);
+              if (run)
+                await cancelTask(svc, caller, run.id).catch((error) => {
+                  if (!(error instanceof ConflictError)) throw error;
+                });
+              break;
+            }
+            case "advance":
+              t += op.ms;
+              break;
+            case "sweep":
+              t += COUNTERS_QUIET_MS;
+              await sweep(svc);
+              break;
+          }
+          await check(`step ${step} (${op.op})`);
+        }
+
+        // Drain: keep working and sweeping until every accepted run has finished.
+        for (let i = 0; i < 60; i += 1) {
+          const runs = await runsOf();
+          if (runs.every((r) => isTerminal(r.status))) break;
+          t += 17 * 60_000; // past every lease and sweep time
+          for (const run of runs.filter((r) => r.status === "queued")) await claim(run);
+          for (const run of (await runsOf()).filter(
+            (r) => r.status === "running" && r.cancelRequestedAt === undefined,
+          )) {
+            await endRun(svc, run, { guard: guardOf(run), ...succeededEnding(run, null, new Date(t)) });
+          }
+          await sweep(svc);
+          await check(`drain ${i}`);
+        }
+        const finished = await runsOf();
+        for (const run of finished)
+          expect(isTerminal(run.status), `run ${run.id} still ${run.status}`).toBe(true);
+        for (const def of defs) {
+          const counters = await svc.counters.get("acme", def.name);
+          expect({ running: counters?.running ?? 0, waiting: counters?.waiting ?? 0 }).toEqual({
+            running: 0,
+            waiting: 0,
+          });
+        }
+      },
+    ),
+    { numRuns: 12 },
+  );
+}, 240_000);

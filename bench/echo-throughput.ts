@@ -4,6 +4,10 @@
  *   BENCH_TASKS=1000      how many tasks
  *   BENCH_CLIENTS=16      concurrent HTTP clients starting them
  *   BENCH_WORKERS=8       concurrent worker batches (like concurrent Lambda invocations)
+ *   BENCH_LIMIT=8         maxConcurrency of the limited definition
+ *
+ * Two rows: an unlimited definition, and one with maxConcurrency (admission counters,
+ * transactions, promotion of waiting runs).
  *
  * Throughput is end to end: from the first start request to the last run recorded `succeeded`.
  */
@@ -21,6 +25,7 @@ import { registry } from "../tasks/index.ts";
 const TASKS = Number(process.env.BENCH_TASKS ?? 1_000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 8);
+const LIMITED_CONCURRENCY = Number(process.env.BENCH_LIMIT ?? 8);
 const quiet: Log = { debug() {}, info() {}, warn() {}, error: (m, ...e) => console.error(m, ...e) };
 
 const counter = new AwsCallCounter();
@@ -52,7 +57,7 @@ const observer = new DynamoDBClient({
   endpoint: stack.endpoints.dynamodb,
   credentials: LOCAL_CREDENTIALS,
 });
-async function succeededCount(): Promise<number> {
+async function succeededCount(definition: string): Promise<number> {
   let count = 0;
   let start: Record<string, import("@aws-sdk/client-dynamodb").AttributeValue> | undefined;
   do {
@@ -61,7 +66,9 @@ async function succeededCount(): Promise<number> {
         TableName: `${stack.prefix}runs`,
         IndexName: "byStatus",
         KeyConditionExpression: "tenantStatus = :s",
-        ExpressionAttributeValues: { ":s": { S: "bench#succeeded" } },
+        FilterExpression: "#definition = :d",
+        ExpressionAttributeNames: { "#definition": "definition" },
+        ExpressionAttributeValues: { ":s": { S: "bench#succeeded" }, ":d": { S: definition } },
         Select: "COUNT",
         ExclusiveStartKey: start,
       }),
@@ -72,72 +79,98 @@ async function succeededCount(): Promise<number> {
   return count;
 }
 
-counter.reset();
-const startLatencies: number[] = [];
-const t0 = performance.now();
-let next = 0;
-await Promise.all(
-  Array.from({ length: CLIENTS }, async () => {
-    while (next < TASKS) {
-      const seq = next++;
-      const t = performance.now();
-      await call("POST", "/v1/tasks", { definition: "echo", params: { seq } });
-      startLatencies.push(performance.now() - t);
-    }
-  }),
-);
-const tStarted = performance.now();
-while ((await succeededCount()) < TASKS) await new Promise((r) => setTimeout(r, 50));
-const tDone = performance.now();
-const calls = counter.snapshot();
+interface Figures {
+  label: string;
+  seconds: number;
+  startSeconds: number;
+  startLatencies: number[];
+  endToEnd: number[];
+  calls: Record<string, number>;
+}
 
-// Per-run latency from the runs themselves (read outside the counter).
-const runs = [];
-let cursor: string | undefined;
-const reader = { tenant: "bench", role: "admin" as const, keyId: "bench" };
-do {
-  const page = await stack.services.runs.list({
-    tenant: reader.tenant,
-    limit: 100,
-    ...(cursor ? { cursor } : {}),
-  });
-  runs.push(...page.items);
-  cursor = page.cursor;
-} while (cursor !== undefined);
-const endToEnd = runs.map((r) => Date.parse(r.endedAt ?? "") - Date.parse(r.createdAt));
+async function measure(label: string, definition: string, body: Record<string, unknown>): Promise<Figures> {
+  await call("PUT", `/v1/definitions/${definition}`, body);
+  counter.reset();
+  const startLatencies: number[] = [];
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      while (next < TASKS) {
+        const seq = next++;
+        const t = performance.now();
+        await call("POST", "/v1/tasks", { definition, params: { seq } });
+        startLatencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const tStarted = performance.now();
+  while ((await succeededCount(definition)) < TASKS) await new Promise((r) => setTimeout(r, 50));
+  const tDone = performance.now();
+  const calls = counter.snapshot();
+
+  // Per-run latency from the runs themselves (read outside the counter).
+  const endToEnd: number[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await stack.services.runs.list({
+      tenant: "bench",
+      definition,
+      limit: 100,
+      ...(cursor ? { cursor } : {}),
+    });
+    endToEnd.push(...page.items.map((r) => Date.parse(r.endedAt ?? "") - Date.parse(r.createdAt)));
+    cursor = page.cursor;
+  } while (cursor !== undefined);
+  return {
+    label,
+    seconds: (tDone - t0) / 1000,
+    startSeconds: (tStarted - t0) / 1000,
+    startLatencies,
+    endToEnd,
+    calls,
+  };
+}
 
 const pct = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 };
-const seconds = (tDone - t0) / 1000;
+const three = (values: number[], digits: number) =>
+  [50, 95, 99].map((p) => pct(values, p).toFixed(digits)).join(" / ");
 
-console.log(`\nBaton local stack — ${TASKS} echo tasks, ${CLIENTS} HTTP clients, ${WORKERS} worker batches`);
+const results = [
+  await measure("unlimited", "echo", { handler: "echo" }),
+  await measure(`limited (maxConcurrency ${LIMITED_CONCURRENCY})`, "echo-limited", {
+    handler: "echo",
+    maxConcurrency: LIMITED_CONCURRENCY,
+  }),
+];
+
+console.log(
+  `\nBaton local stack — ${TASKS} echo tasks per row, ${CLIENTS} HTTP clients, ${WORKERS} worker batches`,
+);
 console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.versions.node}\n`);
-console.log("| figure | value |");
-console.log("|---|---|");
 console.log(
-  `| end-to-end throughput (first start → last success) | ${(TASKS / seconds).toFixed(0)} tasks/s |`,
+  "| definition | tasks/s end to end | starts/s (one definition) | POST /v1/tasks p50 / p95 / p99 ms | created → succeeded p50 / p95 / p99 ms |",
 );
-console.log(
-  `| start throughput (POST /v1/tasks) | ${(TASKS / ((tStarted - t0) / 1000)).toFixed(0)} starts/s |`,
-);
-console.log(
-  `| POST /v1/tasks latency p50 / p95 / p99 | ${[50, 95, 99].map((p) => pct(startLatencies, p).toFixed(1)).join(" / ")} ms |`,
-);
-console.log(
-  `| created → succeeded p50 / p95 / p99 | ${[50, 95, 99].map((p) => pct(endToEnd, p).toFixed(0)).join(" / ")} ms |`,
-);
-console.log(`| wall time | ${seconds.toFixed(2)} s |`);
-console.log("\nAWS API calls per echo task (api + worker + event-source polling):\n");
-console.log("| operation | calls | per task |");
-console.log("|---|---|---|");
-let total = 0;
-for (const [operation, count] of Object.entries(calls)) {
-  total += count;
-  console.log(`| ${operation} | ${count} | ${(count / TASKS).toFixed(2)} |`);
+console.log("|---|---|---|---|---|");
+for (const r of results) {
+  console.log(
+    `| ${r.label} | ${(TASKS / r.seconds).toFixed(0)} | ${(TASKS / r.startSeconds).toFixed(0)} | ${three(r.startLatencies, 1)} | ${three(r.endToEnd, 0)} |`,
+  );
 }
-console.log(`| **total** | ${total} | ${(total / TASKS).toFixed(2)} |`);
+console.log("\nAWS API calls per echo task (api + worker + event-source polling):\n");
+const operations = [...new Set(results.flatMap((r) => Object.keys(r.calls)))].sort();
+console.log(`| operation | ${results.map((r) => r.label).join(" | ")} |`);
+console.log(`|---|${results.map(() => "---").join("|")}|`);
+for (const operation of operations) {
+  console.log(
+    `| ${operation} | ${results.map((r) => ((r.calls[operation] ?? 0) / TASKS).toFixed(2)).join(" | ")} |`,
+  );
+}
+const totals = results.map((r) => Object.values(r.calls).reduce((a, b) => a + b, 0) / TASKS);
+console.log(`| **total** | ${totals.map((t) => t.toFixed(2)).join(" | ")} |`);
 
 observer.destroy();
 await stack.stop();

@@ -40,49 +40,76 @@ const MAX_PROMOTIONS = 50;
 
 /**
  * Moves the oldest waiting runs of a definition into free slots and sends their messages.
- * Safe to call any time, from anywhere, concurrently: each promotion is conditional on the run
- * still waiting and a slot still free. Returns how many runs it promoted.
+ * Safe to call any time, from anywhere, concurrently: each promotion is one transaction,
+ * conditional on the run still waiting and a slot still free. Returns how many it promoted.
+ *
+ * Concurrent callers (every run that ends frees a slot) would all reach for the same oldest run;
+ * each picks at random among the first `free` waiting runs instead. All of those get the free
+ * slots anyway, so the line still moves in start order, without the callers colliding.
  */
 export async function promoteWaiting(svc: Services, tenant: string, definitionName: string): Promise<number> {
-  let limits: DefinitionLimits | undefined = await svc.definitions.get(tenant, definitionName);
+  let limits: DefinitionLimits | undefined;
   let promoted = 0;
-  let staleRounds = 0;
-  while (promoted < MAX_PROMOTIONS && staleRounds < 3) {
-    const candidates = await svc.runs.waiting(tenant, definitionName, 5);
-    if (candidates.length === 0) return promoted;
-    let progressed = false;
-    for (const ref of candidates) {
-      if (limits === undefined) {
-        // The definition was deleted: its waiting runs keep the limits they started under.
-        limits = (await svc.runs.get(ref))?.limits ?? {};
-      }
-      const now = svc.clock.now();
-      const result = await svc.runs.transition(ref, { status: "waiting", attempts: 0 }, promotedPatch(now), {
-        definition: definitionName,
-        running: 1,
-        waiting: -1,
-        ...(limits.maxConcurrency === undefined ? {} : { require: { runningBelow: limits.maxConcurrency } }),
-        at: now.toISOString(),
-      });
-      if (result.ok) {
-        await sendRun(svc, result.run);
-        promoted += 1;
-        progressed = true;
-        break; // re-read the line: the index may have moved on
-      }
-      if (result.cause === "counter") return promoted; // no free slot
-      // cause "run": no longer waiting (cancelled, or promoted by someone else); the index lags.
+  for (let round = 0; round < MAX_PROMOTIONS * 2 && promoted < MAX_PROMOTIONS; round += 1) {
+    const counters = await svc.counters.get(tenant, definitionName);
+    if (counters === undefined || counters.waiting <= 0) return promoted;
+    limits ??= await liveLimits(svc, tenant, definitionName);
+    const free =
+      limits.maxConcurrency === undefined ? counters.waiting : limits.maxConcurrency - counters.running;
+    if (free <= 0) return promoted;
+    const candidates = await svc.runs.waiting(tenant, definitionName, Math.min(free, 10));
+    const ref = candidates[Math.floor(svc.random() * candidates.length)];
+    if (ref === undefined) return promoted;
+    const now = svc.clock.now();
+    const result = await svc.runs.transition(ref, { status: "waiting", attempts: 0 }, promotedPatch(now), {
+      definition: definitionName,
+      running: 1,
+      waiting: -1,
+      ...(limits.maxConcurrency === undefined ? {} : { require: { runningBelow: limits.maxConcurrency } }),
+      at: now.toISOString(),
+    });
+    if (result.ok) {
+      await sendRun(svc, { ...ref, attempts: 0 });
+      promoted += 1;
+      // That was the last free slot as of the read: no need to read the counters again.
+      if (free === 1) return promoted;
     }
-    staleRounds = progressed ? 0 : staleRounds + 1;
+    // Refused: another caller took that run or that slot first; look at the counters again.
   }
   return promoted;
+}
+
+/** The definition's limits now, or, if it was deleted, those its waiting runs started under. */
+async function liveLimits(svc: Services, tenant: string, definitionName: string): Promise<DefinitionLimits> {
+  const definition = await svc.definitions.get(tenant, definitionName);
+  if (definition !== undefined) return definition;
+  const [oldest] = await svc.runs.waiting(tenant, definitionName, 1);
+  return (oldest === undefined ? undefined : (await svc.runs.get(oldest))?.limits) ?? {};
+}
+
+/** Whether a start can take a slot at once: one is free and nobody waits (a read; the write decides). */
+export async function slotLooksFree(
+  svc: Services,
+  tenant: string,
+  limits: DefinitionLimits,
+  definition: string,
+) {
+  const counters = await svc.counters.get(tenant, definition);
+  if (counters === undefined) return true;
+  return (
+    counters.waiting <= 0 && (limits.maxConcurrency === undefined || counters.running < limits.maxConcurrency)
+  );
 }
 
 /**
  * Sends a queued run's message. If SQS refuses, the run stays queued and is marked for the
  * sweeper's next round, which sends it again: an accepted run is never dropped.
  */
-export async function sendRun(svc: Services, run: Run, sendId?: string): Promise<void> {
+export async function sendRun(
+  svc: Services,
+  run: Pick<Run, "tenant" | "id" | "queue" | "timeoutSeconds" | "attempts">,
+  sendId?: string,
+): Promise<void> {
   try {
     await svc.queue.enqueue(
       {

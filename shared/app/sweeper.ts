@@ -83,7 +83,7 @@ async function sweepRun(svc: Services, run: Run, now: Date, report: SweepReport)
   const requeue = requeueAbandoned(run, now);
   const result = await svc.runs.transition(run, requeue.guard, requeue.patch);
   if (!result.ok) return;
-  await sendRun(svc, result.run, `requeue-${run.attempts}`);
+  await sendRun(svc, run, `requeue-${run.attempts}`);
   report.requeued += 1;
 }
 

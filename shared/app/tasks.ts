@@ -12,7 +12,7 @@ import { cancelledEnding, newRun } from "../core/lifecycle.ts";
 import { jsonBytes, LIMITS } from "../core/limits.ts";
 import type { IdempotencyRecord, Page, RunListQuery } from "../core/ports.ts";
 import { isTerminal, type Run, type RunStatus } from "../core/run.ts";
-import { directAdmission, promoteWaiting, sendRun, waitingAdmission } from "./admission.ts";
+import { directAdmission, promoteWaiting, sendRun, slotLooksFree, waitingAdmission } from "./admission.ts";
 import type { TenantPrincipal } from "./identity.ts";
 import type { Services } from "./services.ts";
 
@@ -91,16 +91,19 @@ export async function startTask(svc: Services, caller: TenantPrincipal, input: S
   }
 
   const at = now.toISOString();
-  const direct = newRun(runInput, "queued", now);
-  const first = await svc.runs.create(direct, {
-    ...extras,
-    counter: directAdmission(definition, definition.name, at),
-  });
-  if (first.ok) {
-    await sendRun(svc, direct);
-    return { run: direct, created: true };
+  // Reading the counters first saves a refused transaction whenever runs are already waiting.
+  if (await slotLooksFree(svc, caller.tenant, definition, definition.name)) {
+    const direct = newRun(runInput, "queued", now);
+    const first = await svc.runs.create(direct, {
+      ...extras,
+      counter: directAdmission(definition, definition.name, at),
+    });
+    if (first.ok) {
+      await sendRun(svc, direct);
+      return { run: direct, created: true };
+    }
+    if (first.cause !== "counter") return refused(svc, caller, first, idempotency);
   }
-  if (first.cause !== "counter") return refused(svc, caller, first, idempotency);
 
   const waiting = newRun(runInput, "waiting", now);
   const second = await svc.runs.create(waiting, {
@@ -226,7 +229,7 @@ export async function cancelTask(svc: Services, caller: TenantPrincipal, id: str
     );
     if (result.ok) {
       if (ending.counter?.running !== undefined) await promoteWaiting(svc, run.tenant, run.definition);
-      return result.run;
+      return (await svc.runs.get(run)) ?? run;
     }
     // The run moved on meanwhile (promoted, claimed, finished): look again.
   }

@@ -26,6 +26,7 @@ import type {
   RunPatch,
   RunStore,
   TransitionResult,
+  WaitingRun,
 } from "../core/ports.ts";
 import { isTerminal, Run, type RunRef } from "../core/run.ts";
 import { isConditionFailure } from "./clients.ts";
@@ -189,7 +190,7 @@ export class DynamoRunStore implements RunStore {
   ): Promise<TransitionResult> {
     if (counter === undefined) {
       const run = await this.update(ref, guard, patch);
-      return run === undefined ? { ok: false, cause: "run" } : { ok: true, run };
+      return run === undefined ? { ok: false, cause: "run" } : { ok: true };
     }
     const update = runUpdate(this.#table, ref, guard, patch);
     if (update === undefined) throw new Error("a transition needs something to change");
@@ -197,12 +198,7 @@ export class DynamoRunStore implements RunStore {
       { Update: { ...update, ReturnValuesOnConditionCheckFailure: "ALL_OLD" } },
       { Update: counterUpdate(this.#countersTable, ref.tenant, counter) },
     ]);
-    if (failed === undefined) {
-      // Transactions return no item; read the result back (consistent) for the caller.
-      const run = await this.get(ref);
-      if (run === undefined) throw new Error(`run ${ref.id} vanished after its transition`);
-      return { ok: true, run };
-    }
+    if (failed === undefined) return { ok: true };
     if (failed.index === 0) {
       return {
         ok: false,
@@ -231,7 +227,7 @@ export class DynamoRunStore implements RunStore {
     }
   }
 
-  async waiting(tenant: string, definition: string, limit: number): Promise<RunRef[]> {
+  async waiting(tenant: string, definition: string, limit: number): Promise<WaitingRun[]> {
     const result = await this.#client.send(
       new QueryCommand({
         TableName: this.#table,
@@ -242,7 +238,11 @@ export class DynamoRunStore implements RunStore {
         Limit: limit,
       }),
     );
-    return (result.Items ?? []).map((item) => refOfPk(String(item.pk)));
+    return (result.Items ?? []).map((item) => ({
+      ...refOfPk(String(item.pk)),
+      ...(typeof item.queue === "string" ? { queue: item.queue } : {}),
+      timeoutSeconds: Number(item.timeoutSeconds),
+    }));
   }
 
   async countHolders(tenant: string, definition: string): Promise<{ running: number; waiting: number }> {

@@ -32,7 +32,7 @@ export const TABLES = {
       byStatus: { partitionKey: "tenantStatus", sortKey: "createdKey", include: ["definition"] },
       byDefinition: { partitionKey: "tenantDefinition", sortKey: "createdKey" },
       /** Sparse: only waiting runs carry `waitingFor`; promotion takes the oldest. */
-      byWaiting: { partitionKey: "waitingFor", sortKey: "createdKey" },
+      byWaiting: { partitionKey: "waitingFor", sortKey: "createdKey", include: ["queue", "timeoutSeconds"] },
       /** Sparse: only runs holding a slot carry `slotFor`; the sweeper counts them. */
       bySlot: { partitionKey: "slotFor", sortKey: "createdKey" },
       /** Sparse: unfinished runs, by when the sweeper should look at them, over a few shards. */

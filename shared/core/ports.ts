@@ -72,9 +72,13 @@ export type CreateResult =
   | { ok: false; cause: "counter" }
   | { ok: false; cause: "idempotency"; existing: IdempotencyRecord };
 
-export type TransitionResult =
-  | { ok: true; run: Run }
-  | { ok: false; cause: "run" | "counter"; current?: Run };
+export type TransitionResult = { ok: true } | { ok: false; cause: "run" | "counter"; current?: Run };
+
+/** A waiting run, with what its message needs (read from the waiting index alone). */
+export interface WaitingRun extends RunRef {
+  queue?: string;
+  timeoutSeconds: number;
+}
 
 /** Fields a write may set; `null` removes an attribute. */
 export type RunPatch = {
@@ -129,7 +133,7 @@ export interface RunStore {
   claim(ref: RunRef, at: { now: string; leaseUntil: string; sweepAt: string }): Promise<ClaimResult>;
   /** Applies `patch` if the run matches `guard`; returns the new run, or undefined if it did not match. */
   update(ref: RunRef, guard: RunGuard, patch: RunPatch): Promise<Run | undefined>;
-  /** Like update, with a counters change in the same transaction; tells which side refused. */
+  /** Like update, optionally with a counters change in the same transaction; tells which side refused. */
   transition(
     ref: RunRef,
     guard: RunGuard,
@@ -137,7 +141,7 @@ export interface RunStore {
     counter?: CounterEffect,
   ): Promise<TransitionResult>;
   /** The oldest runs waiting for a slot of a definition, oldest first (an index that holds only waiting runs). */
-  waiting(tenant: string, definition: string, limit: number): Promise<RunRef[]>;
+  waiting(tenant: string, definition: string, limit: number): Promise<WaitingRun[]>;
   /** What the runs themselves say the counters should be. */
   countHolders(tenant: string, definition: string): Promise<{ running: number; waiting: number }>;
   /** Runs, across tenants, that the sweeper should look at by `now`. */

@@ -82,8 +82,8 @@ export function admissionStoreContract(
         cause: "counter",
       });
       expect(await runs.waiting("acme", "limited", 10)).toEqual([
-        { tenant: "acme", id: "w1" },
-        { tenant: "acme", id: "w2" },
+        { tenant: "acme", id: "w1", timeoutSeconds: 60 },
+        { tenant: "acme", id: "w2", timeoutSeconds: 60 },
       ]);
       expect(await runs.countHolders("acme", "limited")).toEqual({ running: 0, waiting: 2 });
     });
@@ -121,7 +121,8 @@ export function admissionStoreContract(
         { status: "succeeded", endedAt: at(2), sweepAt: null, leaseUntil: null },
         { definition: "limited", running: -1, at: at(2) },
       );
-      expect(result).toMatchObject({ ok: true, run: { status: "succeeded" } });
+      expect(result).toEqual({ ok: true });
+      expect(await runs.get(run)).toMatchObject({ status: "succeeded" });
       expect(await counters.get("acme", "limited")).toMatchObject({ running: 0, waiting: 0, version: 2 });
       expect(await runs.countHolders("acme", "limited")).toEqual({ running: 0, waiting: 0 });
     });

@@ -5,7 +5,10 @@ import {
   afterHandlerError,
   BACKOFF,
   backoffMs,
+  endAbandoned,
   newRun,
+  release,
+  requeueAbandoned,
   succeededPatch,
   whenClaimMissed,
 } from "../../shared/core/lifecycle.ts";
@@ -152,6 +155,80 @@ describe("whenClaimMissed", () => {
       kind: "give_up",
       guard: { status: "running", attempts: 3, leaseUntil: lease },
       patch: { status: "failed", error: { code: "worker_lost" } },
+    });
+  });
+});
+
+describe("admission in the lifecycle", () => {
+  const limited: TaskDefinition = { ...definition, maxConcurrency: 2, maxQueueLength: 5 };
+  const start = (status: "queued" | "waiting") =>
+    newRun({ tenant: "acme", id: "r1", definition: limited, params: {}, createdBy: "k1" }, status, NOW);
+
+  it("gives a limited run a slot when it goes straight to the queue, and none while it waits", () => {
+    expect(start("queued")).toMatchObject({ slot: true, limits: { maxConcurrency: 2, maxQueueLength: 5 } });
+    const waiting = start("waiting");
+    expect(waiting.slot).toBeUndefined();
+    expect(waiting.sweepAt).toBeUndefined();
+    expect(run().slot).toBeUndefined(); // unlimited definitions hold no slots at all
+  });
+
+  it("releases exactly what a run holds", () => {
+    expect(release(start("waiting"), NOW)).toEqual({
+      counter: { definition: "report", waiting: -1, at: NOW.toISOString() },
+    });
+    expect(release({ ...start("queued"), status: "running" }, NOW)).toEqual({
+      counter: { definition: "report", running: -1, at: NOW.toISOString() },
+    });
+    expect(release(run({ status: "running" }), NOW)).toEqual({});
+  });
+
+  it("keeps the slot through a retry's backoff and gives it back on the final failure", () => {
+    const held = { ...start("queued"), status: "running" as const, attempts: 1 };
+    expect(afterHandlerError(held, new Error("x"), NOW, () => 0).counter).toBeUndefined();
+    expect(afterHandlerError({ ...held, attempts: 3 }, new Error("x"), NOW, () => 0).counter).toMatchObject({
+      running: -1,
+    });
+  });
+});
+
+describe("abandoned runs (the worker stopped renewing its lease)", () => {
+  const lease = later(-1_000).toISOString();
+  const abandoned = (overrides: Partial<Run>) =>
+    run({
+      status: "running",
+      attempts: 1,
+      leaseUntil: lease,
+      attemptStartedAt: later(-10_000).toISOString(),
+      ...overrides,
+    });
+
+  it("goes back to the queue while attempts are left", () => {
+    expect(endAbandoned(abandoned({}), NOW)).toBeUndefined();
+    expect(requeueAbandoned(abandoned({}), NOW)).toMatchObject({
+      guard: { status: "running", attempts: 1, leaseUntil: lease },
+      patch: { status: "queued", leaseUntil: null, error: { code: "worker_lost" } },
+    });
+  });
+
+  it("ends cancelled when a cancel was asked for, whatever the attempts", () => {
+    const ending = endAbandoned(abandoned({ cancelRequestedAt: later(-5_000).toISOString() }), NOW);
+    expect(ending?.patch.status).toBe("cancelled");
+    expect(whenClaimMissed(abandoned({ cancelRequestedAt: NOW.toISOString() }), NOW)).toMatchObject({
+      kind: "give_up",
+      patch: { status: "cancelled" },
+    });
+  });
+
+  it("ends timed_out past its deadline and failed before it, once attempts are used up", () => {
+    const pastDeadline = abandoned({ attempts: 3, timeoutSeconds: 5 });
+    expect(endAbandoned(pastDeadline, NOW)?.patch).toMatchObject({
+      status: "timed_out",
+      error: { code: "timed_out" },
+    });
+    const withinDeadline = abandoned({ attempts: 3, timeoutSeconds: 60 });
+    expect(endAbandoned(withinDeadline, NOW)?.patch).toMatchObject({
+      status: "failed",
+      error: { code: "worker_lost" },
     });
   });
 });

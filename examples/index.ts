@@ -1,6 +1,7 @@
+import awaitCallback from "./await-callback.ts";
 import echo from "./echo.ts";
 import fail from "./fail.ts";
 import sleep from "./sleep.ts";
 
 /** The example handlers the README quickstart uses. */
-export const exampleTasks = [echo, sleep, fail];
+export const exampleTasks = [echo, sleep, fail, awaitCallback];

@@ -11,6 +11,8 @@ export function presentRun(run: Run) {
     attempts: run.attempts,
     maxAttempts: run.maxAttempts,
     timeoutSeconds: run.timeoutSeconds,
+    mode: run.mode ?? "sync",
+    callbackDeadline: run.callbackDeadline ?? null,
     createdAt: run.createdAt,
     updatedAt: run.updatedAt,
     startedAt: run.startedAt ?? null,

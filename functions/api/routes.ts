@@ -1,5 +1,6 @@
 /** The v1 routes: each parses its input, calls one use case and shapes the answer. */
 import type { Route } from "@middy/http-router";
+import { applyCallback, type CallbackCaller, setSubtext } from "../../shared/app/callbacks.ts";
 import {
   deleteDefinition,
   getDefinition,
@@ -8,6 +9,7 @@ import {
 } from "../../shared/app/definitions.ts";
 import {
   authenticate,
+  bearerOf,
   createTenant,
   issueKey,
   listKeys,
@@ -18,6 +20,7 @@ import {
 } from "../../shared/app/identity.ts";
 import type { Services } from "../../shared/app/services.ts";
 import { cancelTask, getTask, listTasks, startTask } from "../../shared/app/tasks.ts";
+import { tenantOfCallbackToken } from "../../shared/core/callback-token.ts";
 import { Name } from "../../shared/core/definition.ts";
 import { ValidationError } from "../../shared/core/errors.ts";
 import type { Principal, Role } from "../../shared/core/tenant.ts";
@@ -25,11 +28,13 @@ import { TenantId } from "../../shared/core/tenant.ts";
 import { type ApiEvent, type ApiResult, json, noContent, parseBody, parseQuery, pathParam } from "./http.ts";
 import { presentDefinition, presentRun } from "./present.ts";
 import {
+  CallbackBody,
   CreateKeyBody,
   CreateTenantBody,
   KeyId,
   ListQuery,
   ListTasksQuery,
+  PatchTaskBody,
   PutDefinitionBody,
   StartTaskBody,
   TaskId,
@@ -186,6 +191,29 @@ export function apiRoutes(svc: Services): Route<ApiEvent, ApiResult>[] {
           cancelRequested: run.cancelRequestedAt !== undefined,
         });
       }),
+    },
+    {
+      method: "PATCH",
+      path: "/v1/tasks/{id}",
+      handler: asTenant("runner", async (event, who) => {
+        const id = pathParam(event, "id", TaskId);
+        const { subtext } = parseBody(event, PatchTaskBody);
+        return json(200, presentRun(await setSubtext(svc, who.tenant, id, subtext)));
+      }),
+    },
+    {
+      method: "POST",
+      path: "/v1/callbacks",
+      handler: async (event) => {
+        const bearer = bearerOf(event.headers.authorization);
+        const tokenTenant = bearer === undefined ? undefined : tenantOfCallbackToken(bearer);
+        const callbackCaller: CallbackCaller =
+          bearer !== undefined && tokenTenant !== undefined
+            ? { kind: "token", tenant: tokenTenant, token: bearer }
+            : { kind: "key", tenant: requireRole(await caller(event), "runner").tenant };
+        const run = await applyCallback(svc, callbackCaller, parseBody(event, CallbackBody));
+        return json(200, presentRun(run));
+      },
     },
     {
       method: "GET",

@@ -32,6 +32,8 @@ export const PutDefinitionBody = z.strictObject({
       `must be at most ${LIMITS.maxTimeoutSeconds} s: one attempt must finish inside a 15-minute worker Lambda`,
     )
     .optional(),
+  mode: z.enum(["sync", "callback"]).optional(),
+  callbackTimeoutSeconds: z.number().int().min(1).max(LIMITS.maxCallbackTimeoutSeconds).optional(),
 });
 
 export const StartTaskBody = z.strictObject({
@@ -40,6 +42,18 @@ export const StartTaskBody = z.strictObject({
   queue: Name.optional(),
   idempotencyKey: z.string().min(1).max(LIMITS.idempotencyKeyChars).optional(),
 });
+
+export const CallbackBody = z.strictObject({
+  taskId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "is not a task id"),
+  status: z.enum(["SUCCESS", "FAILURE"]).optional(),
+  logs: z
+    .union([z.string().max(LIMITS.logChars), z.array(z.string().max(LIMITS.logLineChars)).max(1_000)])
+    .optional(),
+  output: JsonObject.optional(),
+  subtext: z.string().max(LIMITS.subtextChars).optional(),
+});
+
+export const PatchTaskBody = z.strictObject({ subtext: z.string().max(LIMITS.subtextChars) });
 
 export const KeyId = z.string().regex(/^[0-9a-f]{12}$/, "is not a key id");
 

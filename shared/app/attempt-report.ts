@@ -6,13 +6,13 @@
 import { LIMITS } from "../core/limits.ts";
 import type { RunPatch } from "../core/ports.ts";
 import type { LogLine, Run } from "../core/run.ts";
+import { appendLogLines } from "../core/run-logs.ts";
 import type { FeedbackOptions } from "../core/task.ts";
 
 export class AttemptReport {
   #feedback: string | undefined;
   #progress: number | undefined;
   #logs: LogLine[];
-  #logChars: number;
   #logsDropped: number;
   #dirty = false;
 
@@ -20,7 +20,6 @@ export class AttemptReport {
     this.#feedback = run.feedback;
     this.#progress = run.progress;
     this.#logs = [...run.logs];
-    this.#logChars = this.#logs.reduce((sum, entry) => sum + entry.line.length, 0);
     this.#logsDropped = run.logsDropped ?? 0;
   }
 
@@ -46,14 +45,12 @@ export class AttemptReport {
   }
 
   log(line: string, at: Date): void {
-    const text = line.length > LIMITS.logLineChars ? `${line.slice(0, LIMITS.logLineChars)}…` : line;
-    this.#logs.push({ at: at.toISOString(), line: text });
-    this.#logChars += text.length;
-    while (this.#logChars > LIMITS.logChars && this.#logs.length > 1) {
-      const dropped = this.#logs.shift();
-      this.#logChars -= dropped?.line.length ?? 0;
-      this.#logsDropped += 1;
-    }
+    ({ logs: this.#logs, dropped: this.#logsDropped } = appendLogLines(
+      this.#logs,
+      this.#logsDropped,
+      [line],
+      at,
+    ));
     this.#dirty = true;
   }
 

@@ -19,6 +19,8 @@ export interface DefinitionInput {
   maxConcurrency?: number;
   maxQueueLength?: number;
   timeoutSeconds?: number;
+  mode?: "sync" | "callback";
+  callbackTimeoutSeconds?: number;
 }
 
 export async function putDefinition(
@@ -37,6 +39,9 @@ export async function putDefinition(
   if (jsonBytes(params) > LIMITS.paramsBytes) {
     throw new PayloadTooLargeError(`default params exceed ${LIMITS.paramsBytes} bytes`);
   }
+  if (input.callbackTimeoutSeconds !== undefined && input.mode !== "callback") {
+    throw new ValidationError('callbackTimeoutSeconds applies only to definitions with mode "callback"');
+  }
   if (input.maxQueueLength !== undefined && input.maxConcurrency === undefined) {
     throw new ValidationError(
       "maxQueueLength needs maxConcurrency: without a concurrency limit no run ever waits, so there is no line to limit",
@@ -54,6 +59,10 @@ export async function putDefinition(
     timeoutSeconds: input.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
     ...(input.maxConcurrency === undefined ? {} : { maxConcurrency: input.maxConcurrency }),
     ...(input.maxQueueLength === undefined ? {} : { maxQueueLength: input.maxQueueLength }),
+    ...(input.mode === undefined ? {} : { mode: input.mode }),
+    ...(input.callbackTimeoutSeconds === undefined
+      ? {}
+      : { callbackTimeoutSeconds: input.callbackTimeoutSeconds }),
     createdAt: previous?.createdAt ?? now,
     updatedAt: now,
   };

@@ -22,9 +22,13 @@ import type { Services } from "./services.ts";
 export type TenantPrincipal = Extract<Principal, { kind: "tenant" }>;
 
 /** Resolves an `Authorization` header to the caller; 401 for anything missing or unknown. */
+/** The credential of an `Authorization: Bearer <credential>` header. */
+export function bearerOf(authorization: string | undefined): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "")?.[1];
+}
+
 export async function authenticate(svc: Services, authorization: string | undefined): Promise<Principal> {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
-  const key = match?.[1];
+  const key = bearerOf(authorization);
   if (key === undefined) throw new UnauthorizedError("send an API key as 'Authorization: Bearer <key>'");
   const keyHash = hashKey(key);
   if (svc.rootKeyHash !== undefined && sameHash(keyHash, svc.rootKeyHash)) return { kind: "operator" };

@@ -8,7 +8,13 @@
  *   (`cancelled` if asked, `timed_out` past its deadline, else `failed`) with its slot freed;
  * - counters that disagree with the runs: set from the runs, then free slots filled in order.
  */
-import { endAbandoned, RESEND_AFTER_MS, requeueAbandoned, SWEEP_GRACE_MS } from "../core/lifecycle.ts";
+import {
+  callbackTimedOutEnding,
+  endAbandoned,
+  RESEND_AFTER_MS,
+  requeueAbandoned,
+  SWEEP_GRACE_MS,
+} from "../core/lifecycle.ts";
 import type { Counters } from "../core/ports.ts";
 import type { Run } from "../core/run.ts";
 import { promoteWaiting, sendRun } from "./admission.ts";
@@ -62,6 +68,20 @@ async function sweepRun(svc: Services, run: Run, now: Date, report: SweepReport)
     if (moved === undefined) return;
     await sendRun(svc, run, `resend-${run.sweepAt}`);
     report.resent += 1;
+    return;
+  }
+  if (run.status === "awaiting") {
+    const deadline = Date.parse(run.callbackDeadline ?? run.sweepAt);
+    if (deadline <= now.getTime()) {
+      const guard = { status: "awaiting", attempts: run.attempts } as const;
+      if (await endRun(svc, run, { guard, ...callbackTimedOutEnding(run, now) })) report.ended += 1;
+    } else {
+      await svc.runs.update(
+        run,
+        { status: "awaiting", attempts: run.attempts },
+        { sweepAt: new Date(deadline).toISOString() },
+      );
+    }
     return;
   }
   if (run.status !== "running") return;

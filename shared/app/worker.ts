@@ -5,10 +5,12 @@
  * nothing, and anything uncertain leaves the message in the queue to be judged again later.
  */
 import { z } from "zod";
+import { newCallbackToken } from "../core/callback-token.ts";
 import { ValidationError } from "../core/errors.ts";
 import {
   afterHandlerError,
   assertNever,
+  awaitingPatch,
   cancelledEnding,
   claimSweepAt,
   deadlineOf,
@@ -164,12 +166,16 @@ async function runAttempt(svc: Services, run: Run, delivery: Delivery): Promise<
     Math.max(0, deadline - svc.clock.now().getTime()),
   );
 
+  let callbackToken: string | undefined;
   const ctx: TaskContext = {
     taskId: run.id,
     tenant: run.tenant,
     definition: run.definition,
     params: run.params,
     attempt: run.attempts,
+    get callbackToken() {
+      return callbackToken;
+    },
     signal: abort.signal,
     feedback: async (text, options) => report.feedback(String(text), options),
     progress: async (fraction) => report.progress(fraction),
@@ -197,7 +203,16 @@ async function runAttempt(svc: Services, run: Run, delivery: Delivery): Promise<
   aborted.catch(() => undefined); // an abort after the race settled must not be an unhandled rejection
   let outcome: { ok: true; output: unknown } | { ok: false; error: unknown };
   try {
-    outcome = { ok: true, output: await Promise.race([execute(svc, run, ctx), aborted]) };
+    const attempt = async () => {
+      if (run.mode === "callback") {
+        // The token is stored before the handler can hand it out, so even an instant callback finds it.
+        const { token, hash } = newCallbackToken(run.tenant);
+        if (!(await write({ callbackTokenHash: hash }))) throw abort.signal.reason;
+        callbackToken = token;
+      }
+      return execute(svc, run, ctx);
+    };
+    outcome = { ok: true, output: await Promise.race([attempt(), aborted]) };
   } catch (error) {
     outcome = { ok: false, error };
   } finally {
@@ -227,7 +242,9 @@ async function runAttempt(svc: Services, run: Run, delivery: Delivery): Promise<
   let retryInMs: number | undefined;
   if (outcome.ok) {
     const output = checkedOutput(outcome.output);
-    ending = output.ok ? succeededEnding(run, output.value, now) : failedEnding(run, output.error, now);
+    if (!output.ok) ending = failedEnding(run, output.error, now);
+    else if (run.mode === "callback") ending = { patch: awaitingPatch(run, output.value, now) };
+    else ending = succeededEnding(run, output.value, now);
   } else if (outcome.error instanceof PermanentFailure) {
     ending = failedEnding(run, { code: outcome.error.code, message: outcome.error.message }, now);
   } else {

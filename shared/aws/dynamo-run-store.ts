@@ -469,6 +469,10 @@ function runUpdate(table: string, ref: RunRef, guard: RunGuard, patch: RunPatch)
     values[":guardLease"] = guard.leaseUntil;
   }
   if (guard.notCancelRequested === true) condition += " AND attribute_not_exists(cancelRequestedAt)";
+  if (guard.updatedAt !== undefined) {
+    condition += " AND updatedAt = :guardUpdatedAt";
+    values[":guardUpdatedAt"] = guard.updatedAt;
+  }
   if (sets.length === 0 && removes.length === 0) return undefined;
   return {
     TableName: table,

@@ -20,6 +20,10 @@ export const TaskDefinition = z.object({
   /** At most this many runs wait for a slot; a start beyond answers 429 queue_full. Unlimited when absent. */
   maxQueueLength: z.number().int().min(0).max(LIMITS.maxQueueLength).optional(),
   timeoutSeconds: z.number().int().min(1).max(LIMITS.maxTimeoutSeconds),
+  /** `callback`: after the handler returns, the run waits for an outside system's callback. */
+  mode: z.enum(["sync", "callback"]).optional(),
+  /** How long a callback-mode run waits for its final callback before it ends `timed_out`. */
+  callbackTimeoutSeconds: z.number().int().min(1).max(LIMITS.maxCallbackTimeoutSeconds).optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -28,6 +32,7 @@ export type TaskDefinition = z.infer<typeof TaskDefinition>;
 export const DEFAULT_MAX_ATTEMPTS = 3;
 /** Ten minutes leave a 15-minute Lambda invocation room for its other messages and the write-back. */
 export const DEFAULT_TIMEOUT_SECONDS = 600;
+export const DEFAULT_CALLBACK_TIMEOUT_SECONDS = 24 * 60 * 60;
 
 export type DefinitionLimits = Pick<TaskDefinition, "maxConcurrency" | "maxQueueLength">;
 

@@ -3,7 +3,12 @@
  * clock of its own; the use cases (shared/app/) apply these with conditional writes, so a
  * decision made on stale data simply fails to apply.
  */
-import { DEFAULT_TIMEOUT_SECONDS, isLimited, type TaskDefinition } from "./definition.ts";
+import {
+  DEFAULT_CALLBACK_TIMEOUT_SECONDS,
+  DEFAULT_TIMEOUT_SECONDS,
+  isLimited,
+  type TaskDefinition,
+} from "./definition.ts";
 import { NonRetriableError } from "./errors.ts";
 import type { CounterEffect, RunGuard, RunPatch } from "./ports.ts";
 import { canTransition, isTerminal, type Run, type RunError, type RunStatus } from "./run.ts";
@@ -44,6 +49,12 @@ export function newRun(input: NewRunInput, status: "queued" | "waiting", now: Da
     params: { ...definition.params, ...input.params },
     ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
     timeoutSeconds: definition.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+    ...(definition.mode === "callback"
+      ? {
+          mode: "callback" as const,
+          callbackTimeoutSeconds: definition.callbackTimeoutSeconds ?? DEFAULT_CALLBACK_TIMEOUT_SECONDS,
+        }
+      : {}),
     ...(isLimited(limits) ? { limits } : {}),
     // A run that goes straight to the queue of a limited definition takes its slot at once.
     ...(status === "queued" && isLimited(limits) ? { slot: true } : {}),
@@ -110,6 +121,8 @@ export function whenClaimMissed(current: Run | undefined, now: Date): ClaimMiss 
     case "waiting":
       // Waiting runs have no message of their own; this is a stray duplicate.
       return { kind: "ack", reason: "run is waiting for a slot" };
+    case "awaiting":
+      return { kind: "ack", reason: "run is awaiting its callback" };
     case "queued":
       // Only a retry still in its backoff is queued and not claimable.
       return {
@@ -181,6 +194,36 @@ export function requeueAbandoned(run: Run, now: Date): Ending {
       sweepAt: after(now, RESEND_AFTER_MS),
       error: { code: "worker_lost", message: `the worker stopped responding during attempt ${run.attempts}` },
     },
+  };
+}
+
+/**
+ * A callback-mode handler returned: its output is kept and the run waits for the outside
+ * system, still holding its slot, until a final callback or its callback deadline.
+ */
+export function awaitingPatch(run: Run, output: unknown, now: Date): RunPatch {
+  const deadline = after(now, (run.callbackTimeoutSeconds ?? DEFAULT_CALLBACK_TIMEOUT_SECONDS) * 1000);
+  return {
+    ...move(run.status, "awaiting", now),
+    output: output ?? null,
+    error: null,
+    leaseUntil: null,
+    callbackDeadline: deadline,
+    sweepAt: deadline,
+  };
+}
+
+/** An awaiting run whose callback deadline passed. */
+export function callbackTimedOutEnding(run: Run, now: Date): Omit<Ending, "guard"> {
+  return {
+    patch: {
+      ...ended(run, "timed_out", now, {
+        code: "callback_timed_out",
+        message: `no final callback arrived by ${run.callbackDeadline ?? "the deadline"}`,
+      }),
+      callbackTokenHash: null,
+    },
+    ...release(run, now),
   };
 }
 
@@ -265,7 +308,7 @@ function move(from: RunStatus, to: RunStatus, now: Date): RunPatch {
   return { status: to, updatedAt: now.toISOString() };
 }
 
-function ended(
+export function ended(
   run: Run,
   to: "succeeded" | "failed" | "cancelled" | "timed_out",
   now: Date,

@@ -21,6 +21,9 @@ export const LIMITS = {
    * Longer work belongs in callback mode (the outside system reports back).
    */
   maxTimeoutSeconds: 14 * 60,
+  /** An outside system may take up to 7 days to call back. */
+  maxCallbackTimeoutSeconds: 7 * 24 * 60 * 60,
+  subtextChars: 2_000,
   idempotencyKeyChars: 256,
   idempotencyTtlSeconds: 24 * 60 * 60,
   listPageSize: 100,

@@ -32,6 +32,8 @@ export interface RunGuard {
   leaseUntil?: string;
   /** Also require that nobody asked to cancel the run (a worker's progress writes). */
   notCancelRequested?: boolean;
+  /** Also require the run unchanged since it was read (read-modify-write of logs, output). */
+  updatedAt?: string;
 }
 
 /**
@@ -93,6 +95,9 @@ export type RunPatch = {
     | "slot"
     | "sweepAt"
     | "cancelRequestedAt"
+    | "callbackTokenHash"
+    | "callbackDeadline"
+    | "subtext"
     | "output"
     | "error"
     | "feedback"

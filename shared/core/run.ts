@@ -10,6 +10,8 @@ export const RunStatus = {
   /** Its message is in the run queue (SQS); a retry in backoff is queued too. */
   queued: "queued",
   running: "running",
+  /** A callback-mode run whose handler returned: it waits for the outside system's callback. */
+  awaiting: "awaiting",
   succeeded: "succeeded",
   failed: "failed",
   cancelled: "cancelled",
@@ -26,7 +28,8 @@ export const RUN_STATUSES = Object.values(RunStatus) as [RunStatus, ...RunStatus
 export const RUN_TRANSITIONS = {
   waiting: ["queued", "cancelled"],
   queued: ["running", "cancelled"],
-  running: ["running", "queued", "succeeded", "failed", "cancelled", "timed_out"],
+  running: ["running", "queued", "awaiting", "succeeded", "failed", "cancelled", "timed_out"],
+  awaiting: ["succeeded", "failed", "cancelled", "timed_out"],
   succeeded: [],
   failed: [],
   cancelled: [],
@@ -86,6 +89,13 @@ export const Run = z.object({
   /** When the current attempt was claimed; it times out `timeoutSeconds` later. */
   attemptStartedAt: z.string().optional(),
   nextAttemptAt: z.string().optional(),
+  /** `callback`: after the handler returns, the run waits (`awaiting`) for POST /v1/callbacks. */
+  mode: z.enum(["sync", "callback"]).optional(),
+  callbackTimeoutSeconds: z.number().int().positive().optional(),
+  /** SHA-256 of the current callback token; removed once a final callback is accepted. */
+  callbackTokenHash: z.string().optional(),
+  /** An awaiting run with no final callback by then ends `timed_out`. */
+  callbackDeadline: z.string().optional(),
   /** Set by a cancel of a running run; its worker stops it and ends it `cancelled`. */
   cancelRequestedAt: z.string().optional(),
   /** When the sweeper should look at this run if nothing else has moved it by then. */

@@ -15,6 +15,11 @@ export interface TaskContext {
   readonly params: Readonly<Record<string, unknown>>;
   /** 1 on the first attempt; a retry after an error or a lost worker counts up. */
   readonly attempt: number;
+  /**
+   * In callback mode: the token the outside system sends back (`Authorization: Bearer <token>`
+   * on POST /v1/callbacks). Undefined for other runs.
+   */
+  readonly callbackToken: string | undefined;
   /** Aborted when this attempt lost its claim on the run: stop work, the result will be discarded. */
   readonly signal: AbortSignal;
   feedback(text: string, options?: FeedbackOptions): Promise<void>;

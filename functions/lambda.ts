@@ -8,11 +8,14 @@ import { composeServices } from "../shared/compose.ts";
 import { configFromEnv } from "../shared/config.ts";
 import { registry } from "../tasks/index.ts";
 import { createApiHandler } from "./api/handler.ts";
+import { createTriggerHandler } from "./trigger/handler.ts";
 import { createWorkerHandler } from "./worker/handler.ts";
 
 const services = composeServices({ config: configFromEnv(process.env), registry });
 
 export const api = createApiHandler(services);
 export const worker = createWorkerHandler(services);
+/** Delayed starts: the SQS delay queue and EventBridge Scheduler invoke it. */
+export const trigger = createTriggerHandler(services);
 /** Invoked every minute by an EventBridge rule. */
 export const sweeper = async () => sweep(services);

@@ -11,6 +11,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { createApiHandler } from "../functions/api/handler.ts";
 import { createWorkerHandler } from "../functions/worker/handler.ts";
+import { startDueRuns } from "../shared/app/admission.ts";
 import type { Services } from "../shared/app/services.ts";
 import { sweep } from "../shared/app/sweeper.ts";
 import type { AwsCallCounter } from "../shared/aws/call-counter.ts";
@@ -41,6 +42,8 @@ export interface LocalStackOptions {
   flushIntervalMs?: number;
   /** How often the sweeper runs, as EventBridge runs it on AWS (default 60 s; 0: never). */
   sweepIntervalMs?: number;
+  /** How often due delayed starts are looked for, standing in for SQS delays and Scheduler (default 250 ms). */
+  timerIntervalMs?: number;
   log?: Log;
   /** Counts AWS calls: the api's, the worker's and the event source's (SQS bills Lambda's polling too). */
   callCounter?: AwsCallCounter;
@@ -140,6 +143,23 @@ async function startOnEmulators(
   };
   if (options.runWorker ?? true) startWorker();
 
+  // The scheduled runs are the local timers: persisted with the runs, fired from here when due.
+  let firing: Promise<unknown> = Promise.resolve();
+  let firingNow = false;
+  const timerEvery = options.timerIntervalMs ?? 250;
+  const timer =
+    timerEvery > 0
+      ? setInterval(() => {
+          if (firingNow) return;
+          firingNow = true;
+          firing = startDueRuns(services, services.clock.now())
+            .catch((error: unknown) => log.error("delayed starts failed", { error }))
+            .finally(() => {
+              firingNow = false;
+            });
+        }, timerEvery)
+      : undefined;
+
   const sweepEvery = options.sweepIntervalMs ?? 60_000;
   let sweeping: Promise<unknown> = Promise.resolve();
   const sweeper =
@@ -159,6 +179,8 @@ async function startOnEmulators(
     stopWorker,
     async stop() {
       clearInterval(sweeper);
+      clearInterval(timer);
+      await firing;
       await sweeping;
       await stopWorker();
       if (server !== undefined) {

@@ -5,6 +5,7 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { monotonicFactory } from "ulid";
 import { type Services, systemClock } from "./app/services.ts";
+import { AwsRunTimer, polledRunTimer } from "./aws/aws-run-timer.ts";
 import { type AwsClientOptions, createAwsClients } from "./aws/clients.ts";
 import { DynamoCounterStore } from "./aws/dynamo-counter-store.ts";
 import { DynamoDefinitionStore } from "./aws/dynamo-definition-store.ts";
@@ -30,7 +31,9 @@ export function composeServices(options: ComposeOptions): Services {
   const { config } = options;
   const endpoints =
     options.endpoints ??
-    (config.endpoint === undefined ? undefined : { dynamodb: config.endpoint, sqs: config.endpoint });
+    (config.endpoint === undefined
+      ? undefined
+      : { dynamodb: config.endpoint, sqs: config.endpoint, scheduler: config.endpoint });
   const clients = createAwsClients({
     region: config.region,
     ...(endpoints === undefined ? {} : { endpoints }),
@@ -38,6 +41,7 @@ export function composeServices(options: ComposeOptions): Services {
     ...(options.callCounter === undefined ? {} : { callCounter: options.callCounter }),
   });
   const ulid = monotonicFactory();
+  const clock = options.clock ?? systemClock;
   return {
     runs: new DynamoRunStore({
       client: clients.dynamo,
@@ -52,8 +56,20 @@ export function composeServices(options: ComposeOptions): Services {
       keysTable: config.tables.keys,
     }),
     queue: new SqsRunQueue({ client: clients.sqs, queueUrl: config.runQueueUrl }),
+    timer:
+      config.timers === undefined
+        ? polledRunTimer
+        : new AwsRunTimer({
+            sqs: clients.sqs,
+            scheduler: clients.scheduler,
+            delayQueueUrl: config.timers.delayQueueUrl,
+            groupName: config.timers.scheduleGroup,
+            targetArn: config.timers.triggerArn,
+            roleArn: config.timers.schedulerRoleArn,
+            clock,
+          }),
     registry: options.registry,
-    clock: options.clock ?? systemClock,
+    clock,
     log: options.log ?? new Logger({ serviceName: "baton" }),
     newId: () => ulid(),
     random: Math.random,

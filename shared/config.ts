@@ -12,6 +12,10 @@ export const ENV = {
   keysTable: "BATON_KEYS_TABLE",
   countersTable: "BATON_COUNTERS_TABLE",
   runQueueUrl: "BATON_RUN_QUEUE_URL",
+  delayQueueUrl: "BATON_DELAY_QUEUE_URL",
+  scheduleGroup: "BATON_SCHEDULE_GROUP",
+  triggerArn: "BATON_TRIGGER_ARN",
+  schedulerRoleArn: "BATON_SCHEDULER_ROLE_ARN",
   rootKey: "BATON_ROOT_KEY",
   rootKeySha256: "BATON_ROOT_KEY_SHA256",
   leaseSeconds: "BATON_LEASE_SECONDS",
@@ -27,6 +31,10 @@ const Env = z.object({
   [ENV.keysTable]: z.string().min(1),
   [ENV.countersTable]: z.string().min(1),
   [ENV.runQueueUrl]: z.url(),
+  [ENV.delayQueueUrl]: z.url().optional(),
+  [ENV.scheduleGroup]: z.string().min(1).optional(),
+  [ENV.triggerArn]: z.string().startsWith("arn:").optional(),
+  [ENV.schedulerRoleArn]: z.string().startsWith("arn:").optional(),
   [ENV.rootKey]: z.string().min(MIN_KEY_LENGTH).optional(),
   [ENV.rootKeySha256]: z
     .string()
@@ -42,11 +50,35 @@ export interface BatonConfig {
   region: string;
   tables: { runs: string; definitions: string; tenants: string; keys: string; counters: string };
   runQueueUrl: string;
+  /** Delayed starts on AWS; absent locally, where the runtime polls the scheduled runs. */
+  timers?: { delayQueueUrl: string; scheduleGroup: string; triggerArn: string; schedulerRoleArn: string };
   rootKeyHash?: string;
   leaseSeconds: number;
   flushIntervalMs: number;
   /** One endpoint for every service (LocalStack); absent on AWS. */
   endpoint?: string;
+}
+
+function timersOf(e: z.infer<typeof Env>): Pick<BatonConfig, "timers"> {
+  const delayQueueUrl = e[ENV.delayQueueUrl];
+  const scheduleGroup = e[ENV.scheduleGroup];
+  const triggerArn = e[ENV.triggerArn];
+  const schedulerRoleArn = e[ENV.schedulerRoleArn];
+  const given = [delayQueueUrl, scheduleGroup, triggerArn, schedulerRoleArn].filter(
+    (v) => v !== undefined,
+  ).length;
+  if (given === 0) return {};
+  if (
+    delayQueueUrl === undefined ||
+    scheduleGroup === undefined ||
+    triggerArn === undefined ||
+    schedulerRoleArn === undefined
+  ) {
+    throw new Error(
+      `Baton configuration is invalid: set all of ${ENV.delayQueueUrl}, ${ENV.scheduleGroup}, ${ENV.triggerArn} and ${ENV.schedulerRoleArn}, or none`,
+    );
+  }
+  return { timers: { delayQueueUrl, scheduleGroup, triggerArn, schedulerRoleArn } };
 }
 
 /** Parses the environment; throws one error naming every bad or missing variable. */
@@ -69,6 +101,7 @@ export function configFromEnv(env: Record<string, string | undefined>): BatonCon
       counters: e[ENV.countersTable],
     },
     runQueueUrl: e[ENV.runQueueUrl],
+    ...timersOf(e),
     ...(rootKeyHash === undefined ? {} : { rootKeyHash }),
     leaseSeconds: e[ENV.leaseSeconds],
     flushIntervalMs: e[ENV.flushIntervalMs],

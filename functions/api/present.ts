@@ -10,6 +10,8 @@ export function presentRun(run: Run) {
     status: run.status,
     attempts: run.attempts,
     maxAttempts: run.maxAttempts,
+    scheduledFor: run.scheduledFor ?? null,
+    trigger: run.trigger ?? "api",
     timeoutSeconds: run.timeoutSeconds,
     mode: run.mode ?? "sync",
     callbackDeadline: run.callbackDeadline ?? null,

@@ -41,6 +41,10 @@ export const StartTaskBody = z.strictObject({
   params: JsonObject.optional(),
   queue: Name.optional(),
   idempotencyKey: z.string().min(1).max(LIMITS.idempotencyKeyChars).optional(),
+  at: z.iso
+    .datetime({ offset: true, message: "must be an ISO 8601 time with a zone, e.g. 2026-05-01T09:00:00Z" })
+    .optional(),
+  after: z.number().int().min(0).max(LIMITS.maxDelayMs).optional(),
 });
 
 export const CallbackBody = z.strictObject({

@@ -5,10 +5,10 @@
  * and its definition's counters, so no race can let an extra run in or count one twice.
  * Limits are read live from the definition at each decision.
  */
-import type { DefinitionLimits } from "../core/definition.ts";
-import { promotedPatch } from "../core/lifecycle.ts";
+import { type DefinitionLimits, isLimited } from "../core/definition.ts";
+import { dueQueuedPatch, dueWaitingPatch, promotedPatch, queueFullPatch } from "../core/lifecycle.ts";
 import type { CounterEffect } from "../core/ports.ts";
-import type { Run } from "../core/run.ts";
+import type { Run, RunRef } from "../core/run.ts";
 import type { Services } from "./services.ts";
 
 /** The counters change of a start that goes straight to the queue: a free slot and nobody ahead. */
@@ -130,4 +130,68 @@ export async function sendRun(
       .update(run, { status: "queued", attempts: run.attempts }, { sweepAt: svc.clock.now().toISOString() })
       .catch(() => undefined);
   }
+}
+
+export type DueOutcome = "queued" | "waiting" | "queue_full" | "not_due" | "not_scheduled";
+
+/**
+ * A delayed start fell due: admit it now, under the limits in force now. Every step is guarded on
+ * the run still being `scheduled`, so a timer that fires twice starts it once.
+ */
+export async function startDue(svc: Services, ref: RunRef): Promise<DueOutcome> {
+  const run = await svc.runs.get(ref);
+  if (run === undefined || run.status !== "scheduled") return "not_scheduled";
+  const now = svc.clock.now();
+  if (run.scheduledFor !== undefined && Date.parse(run.scheduledFor) > now.getTime() + EARLY_TOLERANCE_MS) {
+    return "not_due";
+  }
+  const guard = { status: "scheduled", attempts: 0 } as const;
+  const limits: DefinitionLimits =
+    (await svc.definitions.get(run.tenant, run.definition)) ?? run.limits ?? {};
+  const at = now.toISOString();
+  if (!isLimited(limits)) {
+    const result = await svc.runs.transition(run, guard, dueQueuedPatch(now, false));
+    if (!result.ok) return "not_scheduled";
+    await sendRun(svc, run);
+    return "queued";
+  }
+  if (await slotLooksFree(svc, run.tenant, limits, run.definition)) {
+    const result = await svc.runs.transition(
+      run,
+      guard,
+      dueQueuedPatch(now, true),
+      directAdmission(limits, run.definition, at),
+    );
+    if (result.ok) {
+      await sendRun(svc, run);
+      return "queued";
+    }
+    if (result.cause === "run") return "not_scheduled";
+  }
+  const waiting = await svc.runs.transition(
+    run,
+    guard,
+    dueWaitingPatch(now),
+    waitingAdmission(limits, run.definition, at),
+  );
+  if (waiting.ok) {
+    await promoteWaiting(svc, run.tenant, run.definition);
+    return "waiting";
+  }
+  if (waiting.cause === "run") return "not_scheduled";
+  const ended = await svc.runs.transition(run, guard, queueFullPatch(run, now));
+  return ended.ok ? "queue_full" : "not_scheduled";
+}
+
+/** SQS delays are whole seconds and clocks drift a little: a firing this early still counts. */
+const EARLY_TOLERANCE_MS = 1_000;
+
+/** Starts every delayed start due by `dueBy` (the local timer loop, and the sweeper's backstop). */
+export async function startDueRuns(svc: Services, dueBy: Date, limit = 100): Promise<number> {
+  let started = 0;
+  for (const ref of await svc.runs.dueToStart(dueBy.toISOString(), limit)) {
+    const outcome = await startDue(svc, ref);
+    if (outcome === "queued" || outcome === "waiting" || outcome === "queue_full") started += 1;
+  }
+  return started;
 }

@@ -5,6 +5,7 @@ import type {
   Log,
   RunQueue,
   RunStore,
+  RunTimer,
   TenantStore,
 } from "../core/ports.ts";
 import type { HandlerRegistry } from "../core/task.ts";
@@ -16,6 +17,7 @@ export interface Services {
   definitions: DefinitionStore;
   tenants: TenantStore;
   queue: RunQueue;
+  timer: RunTimer;
   registry: HandlerRegistry;
   clock: Clock;
   log: Log;

@@ -17,7 +17,7 @@ import {
 } from "../core/lifecycle.ts";
 import type { Counters } from "../core/ports.ts";
 import type { Run } from "../core/run.ts";
-import { promoteWaiting, sendRun } from "./admission.ts";
+import { promoteWaiting, sendRun, startDueRuns } from "./admission.ts";
 import type { Services } from "./services.ts";
 import { endRun } from "./worker.ts";
 
@@ -27,7 +27,10 @@ export interface SweepReport {
   ended: number;
   countersRepaired: number;
   promoted: number;
+  started: number;
 }
+
+const OVERDUE_MS = 60_000;
 
 /**
  * Counters changed less than this long ago are left alone: the indexes that count the runs are
@@ -37,8 +40,18 @@ export const COUNTERS_QUIET_MS = 10_000;
 const RUNS_PER_SWEEP = 100;
 
 export async function sweep(svc: Services): Promise<SweepReport> {
-  const report: SweepReport = { resent: 0, requeued: 0, ended: 0, countersRepaired: 0, promoted: 0 };
+  const report: SweepReport = {
+    resent: 0,
+    requeued: 0,
+    ended: 0,
+    countersRepaired: 0,
+    promoted: 0,
+    started: 0,
+  };
   const now = svc.clock.now();
+  // Delayed starts whose timer did not fire (a lost message, a failed schedule): start them late
+  // rather than never. Only those overdue by a while, not the ones a timer is about to fire.
+  report.started = await startDueRuns(svc, new Date(now.getTime() - OVERDUE_MS));
   for (const ref of await svc.runs.dueForSweep(now.toISOString(), RUNS_PER_SWEEP)) {
     const run = await svc.runs.get(ref);
     if (run !== undefined) await sweepRun(svc, run, now, report);
@@ -49,7 +62,7 @@ export async function sweep(svc: Services): Promise<SweepReport> {
     for (const counters of page.items) await sweepCounters(svc, counters, now, report);
     cursor = page.cursor;
   } while (cursor !== undefined);
-  if (report.resent + report.requeued + report.ended + report.countersRepaired > 0) {
+  if (report.resent + report.requeued + report.ended + report.countersRepaired + report.started > 0) {
     svc.log.info("sweep repaired runs", { ...report });
   }
   return report;

@@ -26,6 +26,10 @@ export interface StartInput {
   queue?: string;
   /** The same key (per tenant) within 24 h returns the same run instead of starting another. */
   idempotencyKey?: string;
+  /** Start later: at this time (ISO 8601 with offset; a past time starts now) … */
+  at?: string;
+  /** … or this many milliseconds from now. */
+  after?: number;
 }
 
 export interface Started {
@@ -82,6 +86,18 @@ export async function startTask(svc: Services, caller: TenantPrincipal, input: S
   };
   const extras = idempotency === undefined ? {} : { idempotency };
 
+  const scheduledFor = dueTime(input, now);
+  if (scheduledFor !== undefined) {
+    // Admission (and the limits) apply when it falls due; until then it is only a record.
+    const run = newRun({ ...runInput, scheduledFor }, "scheduled", now);
+    const created = await svc.runs.create(run, extras);
+    if (!created.ok) return refused(svc, caller, created, idempotency);
+    await svc.timer.scheduleStart(run, scheduledFor).catch((error: unknown) => {
+      svc.log.error("could not set the start's timer; the sweeper will start it", { taskId: run.id, error });
+    });
+    return { run, created: true };
+  }
+
   if (!isLimited(definition)) {
     const run = newRun(runInput, "queued", now);
     const created = await svc.runs.create(run, extras);
@@ -117,6 +133,20 @@ export async function startTask(svc: Services, caller: TenantPrincipal, input: S
   // A slot may have freed between the two writes, with nobody in line to take it yet.
   await promoteWaiting(svc, caller.tenant, definition.name);
   return { run: (await svc.runs.get(waiting)) ?? waiting, created: true };
+}
+
+/** When a delayed start is due; undefined when it should start now (no delay, or a past `at`). */
+function dueTime(input: StartInput, now: Date): Date | undefined {
+  if (input.at !== undefined && input.after !== undefined) {
+    throw new ValidationError('give either "at" or "after", not both');
+  }
+  const due =
+    input.at !== undefined
+      ? new Date(input.at)
+      : input.after !== undefined
+        ? new Date(now.getTime() + input.after)
+        : undefined;
+  return due !== undefined && due.getTime() > now.getTime() ? due : undefined;
 }
 
 function queueFull(definition: TaskDefinition): QueueFullError {
@@ -167,7 +197,13 @@ function requestHash(input: StartInput): string {
     }
     return value;
   };
-  const request = { definition: input.definition, params: input.params ?? {}, queue: input.queue ?? null };
+  const request = {
+    definition: input.definition,
+    params: input.params ?? {},
+    queue: input.queue ?? null,
+    at: input.at ?? null,
+    after: input.after ?? null,
+  };
   return createHash("sha256")
     .update(JSON.stringify(canonical(request)))
     .digest("hex");
@@ -218,6 +254,7 @@ export async function cancelTask(svc: Services, caller: TenantPrincipal, id: str
       }
       // Its worker is gone: nobody would see the request, so end it here.
     }
+    if (run.status === "scheduled") await svc.timer.cancelStart(run).catch(() => undefined);
     const ending = cancelledEnding(run, now);
     const result = await svc.runs.transition(
       run,

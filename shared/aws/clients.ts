@@ -1,4 +1,5 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { AwsCallCounter } from "./call-counter.ts";
@@ -6,7 +7,7 @@ import type { AwsCallCounter } from "./call-counter.ts";
 export interface AwsClientOptions {
   region: string;
   /** Endpoint overrides (DynamoDB Local, fauxqs, LocalStack); absent on AWS. */
-  endpoints?: { dynamodb?: string; sqs?: string };
+  endpoints?: { dynamodb?: string; sqs?: string; scheduler?: string };
   /** Emulators accept any credentials; on AWS the default provider chain is used. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /** Counts every call (benchmarks, tests). */
@@ -16,6 +17,7 @@ export interface AwsClientOptions {
 export interface AwsClients {
   dynamo: DynamoDBDocumentClient;
   sqs: SQSClient;
+  scheduler: SchedulerClient;
 }
 
 export function createAwsClients(options: AwsClientOptions): AwsClients {
@@ -36,9 +38,14 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
     // emulators make up (fauxqs: sqs.<region>.localhost).
     ...(options.endpoints?.sqs === undefined ? {} : { endpoint: options.endpoints.sqs }),
   });
+  const scheduler = new SchedulerClient({
+    ...common,
+    ...(options.endpoints?.scheduler === undefined ? {} : { endpoint: options.endpoints.scheduler }),
+  });
   options.callCounter?.attach(dynamo);
   options.callCounter?.attach(sqs);
-  return { dynamo, sqs };
+  options.callCounter?.attach(scheduler);
+  return { dynamo, sqs, scheduler };
 }
 
 /** True for DynamoDB's "the condition did not hold" (the losing side of a conditional write). */

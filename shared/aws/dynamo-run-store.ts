@@ -46,6 +46,7 @@ const DERIVED_ATTRIBUTES = [
   "waitingFor",
   "slotFor",
   "sweepShard",
+  "dueShard",
 ] as const;
 /**
  * The sweep index is spread over this many partitions so that writes to it (one per status
@@ -254,14 +255,23 @@ export class DynamoRunStore implements RunStore {
     return { running, waiting };
   }
 
-  async dueForSweep(now: string, limit: number): Promise<RunRef[]> {
+  dueForSweep(now: string, limit: number): Promise<RunRef[]> {
+    return this.#dueAcrossShards("bySweep", "sweepShard", "sweepAt", now, limit);
+  }
+
+  dueToStart(now: string, limit: number): Promise<RunRef[]> {
+    return this.#dueAcrossShards("byDue", "dueShard", "scheduledFor", now, limit);
+  }
+
+  async #dueAcrossShards(index: string, shardKey: string, timeKey: string, now: string, limit: number) {
     const pages = await Promise.all(
       Array.from({ length: SWEEP_SHARDS }, (_, shard) =>
         this.#client.send(
           new QueryCommand({
             TableName: this.#table,
-            IndexName: "bySweep",
-            KeyConditionExpression: "sweepShard = :shard AND sweepAt <= :now",
+            IndexName: index,
+            KeyConditionExpression: "#shard = :shard AND #time <= :now",
+            ExpressionAttributeNames: { "#shard": shardKey, "#time": timeKey },
             ExpressionAttributeValues: { ":shard": String(shard), ":now": now },
             Limit: limit,
           }),
@@ -446,7 +456,9 @@ function runUpdate(table: string, ref: RunRef, guard: RunGuard, patch: RunPatch)
   if (patch.status !== undefined && patch.status !== null) {
     sets.push("tenantStatus = :tenantStatus");
     values[":tenantStatus"] = `${ref.tenant}#${patch.status}`;
-    if (patch.status !== "waiting") removes.push("waitingFor");
+    if (patch.status === "waiting") sets.push("waitingFor = tenantDefinition");
+    else removes.push("waitingFor");
+    if (patch.status !== "scheduled") removes.push("dueShard");
     if (isTerminal(patch.status)) removes.push("slotFor");
   }
   // The slot index holds exactly the runs that hold a slot; its key copies tenantDefinition.
@@ -504,6 +516,7 @@ function toItem(run: Run): Item {
     tenantDefinition,
     createdKey: `${run.createdAt}#${run.id}`,
     ...(run.status === "waiting" ? { waitingFor: tenantDefinition } : {}),
+    ...(run.status === "scheduled" ? { dueShard: sweepShardOf(run.id) } : {}),
     ...(run.slot === true && !isTerminal(run.status) ? { slotFor: tenantDefinition } : {}),
     ...(run.sweepAt === undefined ? {} : { sweepShard: sweepShardOf(run.id) }),
   };

@@ -37,6 +37,8 @@ export const TABLES = {
       bySlot: { partitionKey: "slotFor", sortKey: "createdKey" },
       /** Sparse: unfinished runs, by when the sweeper should look at them, over a few shards. */
       bySweep: { partitionKey: "sweepShard", sortKey: "sweepAt" },
+      /** Sparse: delayed starts, by when they are due, over a few shards. */
+      byDue: { partitionKey: "dueShard", sortKey: "scheduledFor" },
     },
     /** Idempotency records (in this table, written in the start's transaction) expire. */
     ttlAttribute: "expiresAt",

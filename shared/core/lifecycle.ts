@@ -21,6 +21,9 @@ export interface NewRunInput {
   queue?: string;
   createdBy: string;
   idempotencyKey?: string;
+  /** A delayed start: when it becomes due (status `scheduled` until then). */
+  scheduledFor?: Date;
+  trigger?: "api" | "schedule";
 }
 
 /**
@@ -33,7 +36,7 @@ export const RESEND_AFTER_MS = 15 * 60_000;
 export const SWEEP_GRACE_MS = 2 * 60_000;
 
 /** A new run, its params the definition's defaults with the start's params over them (a snapshot). */
-export function newRun(input: NewRunInput, status: "queued" | "waiting", now: Date): Run {
+export function newRun(input: NewRunInput, status: "queued" | "waiting" | "scheduled", now: Date): Run {
   const at = now.toISOString();
   const { definition } = input;
   const limits = {
@@ -48,6 +51,8 @@ export function newRun(input: NewRunInput, status: "queued" | "waiting", now: Da
     ...(input.queue === undefined ? {} : { queue: input.queue }),
     params: { ...definition.params, ...input.params },
     ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
+    ...(input.scheduledFor === undefined ? {} : { scheduledFor: input.scheduledFor.toISOString() }),
+    ...(input.trigger === undefined ? {} : { trigger: input.trigger }),
     timeoutSeconds: definition.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
     ...(definition.mode === "callback"
       ? {
@@ -68,6 +73,28 @@ export function newRun(input: NewRunInput, status: "queued" | "waiting", now: Da
     logs: [],
     once: {},
   };
+}
+
+/** A delayed start fell due: into the queue (with a slot when its definition is limited). */
+export function dueQueuedPatch(now: Date, slot: boolean): RunPatch {
+  return {
+    ...move("scheduled", "queued", now),
+    ...(slot ? { slot: true } : {}),
+    sweepAt: after(now, RESEND_AFTER_MS),
+  };
+}
+
+/** A delayed start fell due while its definition's slots were taken: into the waiting line. */
+export function dueWaitingPatch(now: Date): RunPatch {
+  return move("scheduled", "waiting", now);
+}
+
+/** A delayed start fell due while its definition's waiting line was full. */
+export function queueFullPatch(run: Run, now: Date): RunPatch {
+  return ended(run, "failed", now, {
+    code: "queue_full",
+    message: `when it fell due, definition "${run.definition}" already had its maxQueueLength of runs waiting`,
+  });
 }
 
 /** A waiting run takes a freed slot and goes to the queue. */

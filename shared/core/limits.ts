@@ -24,6 +24,8 @@ export const LIMITS = {
   /** An outside system may take up to 7 days to call back. */
   maxCallbackTimeoutSeconds: 7 * 24 * 60 * 60,
   subtextChars: 2_000,
+  /** Delayed starts reach at most a year ahead. */
+  maxDelayMs: 365 * 24 * 60 * 60 * 1000,
   idempotencyKeyChars: 256,
   idempotencyTtlSeconds: 24 * 60 * 60,
   listPageSize: 100,

@@ -151,6 +151,8 @@ export interface RunStore {
   countHolders(tenant: string, definition: string): Promise<{ running: number; waiting: number }>;
   /** Runs, across tenants, that the sweeper should look at by `now`. */
   dueForSweep(now: string, limit: number): Promise<RunRef[]>;
+  /** Delayed starts, across tenants, due by `now` (an index that holds only scheduled runs). */
+  dueToStart(now: string, limit: number): Promise<RunRef[]>;
   /** Deletes the run if it matches `guard` (undoing a start whose enqueue failed). */
   remove(ref: RunRef, guard: RunGuard): Promise<boolean>;
   /** Newest first, by index; never a table scan. Throws ValidationError on a bad cursor. */
@@ -194,6 +196,16 @@ export interface RunMessage {
   queue?: string;
   /** Lets a worker skip a run it could not finish within its own remaining time. */
   timeoutSeconds?: number;
+}
+
+/**
+ * Fires delayed starts at their time (SQS delay queue or EventBridge Scheduler on AWS; locally a
+ * loop over the scheduled runs themselves). A firing calls `startDue`; firing twice is harmless.
+ */
+export interface RunTimer {
+  scheduleStart(run: RunRef, at: Date): Promise<void>;
+  /** Best effort: a firing that still comes finds the run cancelled and does nothing. */
+  cancelStart(run: RunRef): Promise<void>;
 }
 
 export interface RunQueue {

@@ -5,6 +5,8 @@ import { z } from "zod";
  * enforces is listed here.
  */
 export const RunStatus = {
+  /** A delayed start (`at`/`after`): nothing is admitted until it is due. */
+  scheduled: "scheduled",
   /** Accepted, in its definition's waiting line (DynamoDB), until a concurrency slot frees. */
   waiting: "waiting",
   /** Its message is in the run queue (SQS); a retry in backoff is queued too. */
@@ -26,6 +28,7 @@ export const RUN_STATUSES = Object.values(RunStatus) as [RunStatus, ...RunStatus
  * running → queued is a retry waiting for its backoff (or one the sweeper sends again).
  */
 export const RUN_TRANSITIONS = {
+  scheduled: ["queued", "waiting", "cancelled", "failed"],
   waiting: ["queued", "cancelled"],
   queued: ["running", "cancelled"],
   running: ["running", "queued", "awaiting", "succeeded", "failed", "cancelled", "timed_out"],
@@ -66,6 +69,10 @@ export const Run = z.object({
   handler: z.string(),
   queue: z.string().optional(),
   params: z.record(z.string(), z.unknown()),
+  /** When a delayed start becomes due. */
+  scheduledFor: z.string().optional(),
+  /** What started the run: the API (default) or a definition's cron schedule. */
+  trigger: z.enum(["api", "schedule"]).optional(),
   /** The start's idempotency key, if it had one. */
   idempotencyKey: z.string().optional(),
   /** Each attempt may run this long before it ends `timed_out`. */

@@ -1,0 +1,60 @@
+/**
+ * The trigger Lambda: delayed starts fall due here, from the SQS delay queue (up to 15 minutes)
+ * or from an EventBridge Scheduler one-time schedule (longer).
+ */
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { z } from "zod";
+import { startDue } from "../../shared/app/admission.ts";
+import type { Services } from "../../shared/app/services.ts";
+
+const StartTrigger = z.object({
+  kind: z.literal("start"),
+  tenant: z.string().min(1),
+  runId: z.string().min(1),
+});
+
+export type TriggerHandler = (event: unknown) => Promise<SQSBatchResponse | { outcome: string }>;
+
+export function createTriggerHandler(svc: Services): TriggerHandler {
+  return async (event) => {
+    if (isSqsEvent(event)) {
+      const failures: { itemIdentifier: string }[] = [];
+      for (const record of event.Records) {
+        const trigger = parse(record.body);
+        if (trigger === undefined) {
+          svc.log.error("dropping an unreadable trigger message", { messageId: record.messageId });
+          continue;
+        }
+        try {
+          // "not_due" (a clock ahead of SQS): fail the record so SQS delivers it again later.
+          if ((await startDue(svc, { tenant: trigger.tenant, id: trigger.runId })) === "not_due") {
+            failures.push({ itemIdentifier: record.messageId });
+          }
+        } catch (error) {
+          svc.log.error("delayed start failed; SQS will deliver it again", { error, taskId: trigger.runId });
+          failures.push({ itemIdentifier: record.messageId });
+        }
+      }
+      return { batchItemFailures: failures };
+    }
+    const trigger = StartTrigger.safeParse(event);
+    if (!trigger.success) {
+      svc.log.error("ignoring an unknown trigger event", { event: JSON.stringify(event).slice(0, 500) });
+      return { outcome: "ignored" };
+    }
+    return { outcome: await startDue(svc, { tenant: trigger.data.tenant, id: trigger.data.runId }) };
+  };
+}
+
+function isSqsEvent(event: unknown): event is SQSEvent {
+  return typeof event === "object" && event !== null && Array.isArray((event as SQSEvent).Records);
+}
+
+function parse(body: string): z.infer<typeof StartTrigger> | undefined {
+  try {
+    const result = StartTrigger.safeParse(JSON.parse(body));
+    return result.success ? result.data : undefined;
+  } catch {
+    return undefined;
+  }
+}

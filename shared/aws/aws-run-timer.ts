@@ -1,0 +1,105 @@
+import { createHash } from "node:crypto";
+import {
+  CreateScheduleCommand,
+  DeleteScheduleCommand,
+  type SchedulerClient,
+} from "@aws-sdk/client-scheduler";
+import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { Clock, RunTimer } from "../core/ports.ts";
+import type { RunRef } from "../core/run.ts";
+
+/** The payload the trigger Lambda receives, from the delay queue or from EventBridge Scheduler. */
+export interface StartTrigger {
+  kind: "start";
+  tenant: string;
+  runId: string;
+}
+
+/** SQS holds a message back for at most 15 minutes. */
+const MAX_DELAY_SECONDS = 900;
+
+/**
+ * Delayed starts on AWS: up to 15 minutes through a standard SQS queue with DelaySeconds (cheap,
+ * precise to the second), longer through a one-time EventBridge Scheduler schedule that deletes
+ * itself after it fired. Both reach the trigger Lambda, which starts the run if it is still
+ * scheduled; the sweeper starts any the timers missed.
+ */
+export interface AwsRunTimerOptions {
+  sqs: SQSClient;
+  scheduler: SchedulerClient;
+  delayQueueUrl: string;
+  groupName: string;
+  targetArn: string;
+  roleArn: string;
+  clock: Clock;
+}
+
+export class AwsRunTimer implements RunTimer {
+  readonly #options: AwsRunTimerOptions;
+
+  constructor(options: AwsRunTimerOptions) {
+    this.#options = options;
+  }
+
+  async scheduleStart(run: RunRef, at: Date): Promise<void> {
+    const { sqs, scheduler, clock } = this.#options;
+    const payload: StartTrigger = { kind: "start", tenant: run.tenant, runId: run.id };
+    const delaySeconds = Math.max(0, Math.ceil((at.getTime() - clock.now().getTime()) / 1000));
+    if (delaySeconds <= MAX_DELAY_SECONDS) {
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: this.#options.delayQueueUrl,
+          MessageBody: JSON.stringify(payload),
+          DelaySeconds: delaySeconds,
+        }),
+      );
+      return;
+    }
+    try {
+      await scheduler.send(
+        new CreateScheduleCommand({
+          Name: scheduleName(run),
+          GroupName: this.#options.groupName,
+          // at() takes whole seconds without a zone; the zone is given separately.
+          ScheduleExpression: `at(${new Date(Math.ceil(at.getTime() / 1000) * 1000).toISOString().slice(0, 19)})`,
+          ScheduleExpressionTimezone: "UTC",
+          FlexibleTimeWindow: { Mode: "OFF" },
+          ActionAfterCompletion: "DELETE",
+          Target: {
+            Arn: this.#options.targetArn,
+            RoleArn: this.#options.roleArn,
+            Input: JSON.stringify(payload),
+          },
+        }),
+      );
+    } catch (error) {
+      // Scheduled already (a retried start): one schedule is what we want.
+      if (!(error instanceof Error && error.name === "ConflictException")) throw error;
+    }
+  }
+
+  async cancelStart(run: RunRef): Promise<void> {
+    try {
+      await this.#options.scheduler.send(
+        new DeleteScheduleCommand({ Name: scheduleName(run), GroupName: this.#options.groupName }),
+      );
+    } catch (error) {
+      // A short delay has no schedule, and a fired one deleted itself: nothing to cancel.
+      if (!(error instanceof Error && error.name === "ResourceNotFoundException")) throw error;
+    }
+  }
+}
+
+/** Schedule names allow 64 characters of [0-9A-Za-z-_.]; tenant and run id are hashed into one. */
+function scheduleName(run: RunRef): string {
+  return `start-${createHash("sha256").update(`${run.tenant}/${run.id}`).digest("hex").slice(0, 40)}`;
+}
+
+/**
+ * Locally the scheduled runs themselves are the timers: they are persisted in DynamoDB, and the
+ * local runtime's loop starts those that are due (startDueRuns). Nothing else to register.
+ */
+export const polledRunTimer: RunTimer = {
+  async scheduleStart() {},
+  async cancelStart() {},
+};

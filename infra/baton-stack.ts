@@ -1,14 +1,17 @@
+import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Token } from "aws-cdk-lib";
 import * as apigwv2 from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
+import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as s3 from "aws-cdk-lib/aws-s3";
+import * as scheduler from "aws-cdk-lib/aws-scheduler";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { RUN_QUEUE } from "../shared/aws/queues.ts";
@@ -36,6 +39,19 @@ const LEASE_SECONDS = 30;
 export const SWEEPER_TIMEOUT = Duration.minutes(5);
 /** The sweeper runs this often; a failed sweep is simply retried by the next one. */
 export const SWEEP_SCHEDULE = events.Schedule.rate(Duration.minutes(1));
+export const TRIGGER_TIMEOUT = Duration.minutes(1);
+/**
+ * Must exceed the trigger timeout. It is also how soon a "not due yet" start comes back; the
+ * sweeper starts any overdue run sooner anyway.
+ */
+const DELAY_QUEUE_VISIBILITY = Duration.minutes(2);
+/** Delayed starts wait at most 15 minutes in the queue; the rest is slack for retries. */
+const DELAY_QUEUE_RETENTION = Duration.days(4);
+/** A standard queue's DLQ keeps the original enqueue time, so it must keep messages longer. */
+const DELAY_DLQ_RETENTION = Duration.days(14);
+const DELAY_QUEUE_MAX_RECEIVES = 5;
+/** Lambda function and schedule group names both allow 64 characters. */
+const MAX_NAME_LENGTH = 64;
 
 export class BatonStack extends Stack {
   readonly api: apigwv2.HttpApi;
@@ -47,6 +63,14 @@ export class BatonStack extends Stack {
   readonly workerFunction: NodejsFunction;
   readonly sweeperFunction: NodejsFunction;
   readonly sweepRule: events.Rule;
+  /** Delayed starts of up to 15 minutes (DelaySeconds), consumed by the trigger. */
+  readonly delayQueue: sqs.Queue;
+  readonly delayDeadLetterQueue: sqs.Queue;
+  readonly triggerFunction: NodejsFunction;
+  /** Holds the one-time (longer delays) and recurring (cron) schedules, all targeting the trigger. */
+  readonly scheduleGroup: scheduler.CfnScheduleGroup;
+  /** What EventBridge Scheduler assumes to invoke the trigger; it may do nothing else. */
+  readonly schedulerRole: iam.Role;
 
   constructor(scope: Construct, id: string, props: BatonStackProps = {}) {
     super(scope, id, props);
@@ -93,9 +117,56 @@ export class BatonStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
+    // Standard, not FIFO: only a standard queue takes a per-message DelaySeconds.
+    this.delayDeadLetterQueue = new sqs.Queue(this, "DelayDeadLetterQueue", {
+      retentionPeriod: DELAY_DLQ_RETENTION,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    this.delayQueue = new sqs.Queue(this, "DelayQueue", {
+      retentionPeriod: DELAY_QUEUE_RETENTION,
+      visibilityTimeout: DELAY_QUEUE_VISIBILITY,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: this.delayDeadLetterQueue, maxReceiveCount: DELAY_QUEUE_MAX_RECEIVES },
+    });
+
+    const scheduleGroupName = physicalName(this.stackName, "baton");
+    this.scheduleGroup = new scheduler.CfnScheduleGroup(this, "ScheduleGroup", { name: scheduleGroupName });
+    // The trigger's ARN goes into every function's environment, its own included: taken from a
+    // fixed name rather than the function itself, it is no reference and so no cycle.
+    const triggerName = physicalName(this.stackName, "trigger");
+    const triggerArn = this.formatArn({
+      service: "lambda",
+      resource: "function",
+      resourceName: triggerName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    this.schedulerRole = new iam.Role(this, "SchedulerRole", {
+      description: "Lets EventBridge Scheduler invoke the Baton trigger",
+      // Only schedules of this account's Baton group may use it (confused-deputy protection).
+      assumedBy: new iam.ServicePrincipal("scheduler.amazonaws.com", {
+        conditions: {
+          StringEquals: {
+            "aws:SourceAccount": this.account,
+            "aws:SourceArn": this.formatArn({
+              service: "scheduler",
+              resource: "schedule-group",
+              resourceName: scheduleGroupName,
+            }),
+          },
+        },
+      }),
+    });
+
     const environment: Record<string, string> = {
       ...this.tables.environment(),
       [ENV.runQueueUrl]: this.runQueue.queueUrl,
+      // All four or none: the shared config refuses a partial set.
+      [ENV.delayQueueUrl]: this.delayQueue.queueUrl,
+      [ENV.scheduleGroup]: scheduleGroupName,
+      [ENV.triggerArn]: triggerArn,
+      [ENV.schedulerRoleArn]: this.schedulerRole.roleArn,
       [ENV.leaseSeconds]: String(LEASE_SECONDS),
       ...(rootKeySha256 === undefined ? {} : { [ENV.rootKeySha256]: rootKeySha256 }),
       NODE_OPTIONS: "--enable-source-maps",
@@ -110,6 +181,34 @@ export class BatonStack extends Stack {
     // Starts update admission counters in the same transaction as the run.
     this.tables.grantReadWrite(this.apiFunction, "runs", "definitions", "tenants", "keys", "counters");
     this.runQueue.grantSendMessages(this.apiFunction);
+    // Delayed starts: up to 15 minutes through the delay queue, longer through one-time schedules;
+    // definitions keep their recurring (cron) schedules in the same group.
+    this.delayQueue.grantSendMessages(this.apiFunction);
+    this.apiFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: [
+          "scheduler:CreateSchedule",
+          "scheduler:UpdateSchedule",
+          "scheduler:DeleteSchedule",
+          "scheduler:GetSchedule",
+        ],
+        resources: [
+          this.formatArn({
+            service: "scheduler",
+            resource: "schedule",
+            resourceName: `${scheduleGroupName}/*`,
+          }),
+        ],
+      }),
+    );
+    // Creating a schedule hands it the scheduler role: that role, to that service, nothing else.
+    this.apiFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ["iam:PassRole"],
+        resources: [this.schedulerRole.roleArn],
+        conditions: { StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" } },
+      }),
+    );
 
     this.workerFunction = this.batonFunction("Worker", {
       handler: "worker",
@@ -150,6 +249,29 @@ export class BatonStack extends Stack {
       targets: [new targets.LambdaFunction(this.sweeperFunction, { retryAttempts: 0 })],
     });
 
+    // Delayed and recurring starts fall due here, from the delay queue or from a schedule. It
+    // starts runs like the sweeper does: runs and counters, definitions read-only, sends to the
+    // run queue; no tenants, keys or files.
+    this.triggerFunction = this.batonFunction("Trigger", {
+      handler: "trigger",
+      functionName: triggerName,
+      memorySize: 512,
+      timeout: TRIGGER_TIMEOUT,
+      environment,
+    });
+    this.tables.grantReadWrite(this.triggerFunction, "runs", "counters");
+    this.tables.grantRead(this.triggerFunction, "definitions");
+    this.runQueue.grantSendMessages(this.triggerFunction);
+    this.triggerFunction.addEventSource(
+      new SqsEventSource(this.delayQueue, { batchSize: 10, reportBatchItemFailures: true }),
+    );
+    this.schedulerRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ["lambda:InvokeFunction"],
+        resources: [this.triggerFunction.functionArn],
+      }),
+    );
+
     // The api Lambda routes and authenticates itself: HTTP APIs have no API keys.
     this.api = new apigwv2.HttpApi(this, "HttpApi", {
       description: "Baton API",
@@ -159,6 +281,8 @@ export class BatonStack extends Stack {
     new CfnOutput(this, "ApiUrl", { value: this.api.apiEndpoint });
     new CfnOutput(this, "RunQueueUrl", { value: this.runQueue.queueUrl });
     new CfnOutput(this, "RunDeadLetterQueueUrl", { value: this.deadLetterQueue.queueUrl });
+    new CfnOutput(this, "DelayQueueUrl", { value: this.delayQueue.queueUrl });
+    new CfnOutput(this, "ScheduleGroupName", { value: scheduleGroupName });
     new CfnOutput(this, "FilesBucketName", { value: this.bucket.bucketName });
     for (const [name, table] of Object.entries(this.tables.tables)) {
       new CfnOutput(this, `${name[0]?.toUpperCase()}${name.slice(1)}TableName`, { value: table.tableName });
@@ -169,7 +293,9 @@ export class BatonStack extends Stack {
   private batonFunction(
     id: string,
     options: {
-      handler: "api" | "worker" | "sweeper";
+      handler: "api" | "worker" | "sweeper" | "trigger";
+      /** Only where something must know the name before the function exists. */
+      functionName?: string;
       memorySize: number;
       timeout: Duration;
       environment: Record<string, string>;
@@ -182,6 +308,7 @@ export class BatonStack extends Stack {
     return new NodejsFunction(this, id, {
       entry: ENTRY,
       handler: options.handler,
+      ...(options.functionName === undefined ? {} : { functionName: options.functionName }),
       projectRoot: REPO_ROOT,
       depsLockFilePath: LOCK_FILE,
       runtime: lambda.Runtime.NODEJS_22_X,
@@ -204,4 +331,17 @@ export class BatonStack extends Stack {
       },
     });
   }
+}
+
+/**
+ * `<stackName>-<suffix>`, at most 64 characters: a long stack name is cut and a hash of it keeps
+ * the result unique. Stack names use only letters, digits and hyphens, which both Lambda function
+ * and schedule group names allow.
+ */
+export function physicalName(stackName: string, suffix: string): string {
+  if (Token.isUnresolved(stackName)) throw new Error("the Baton stack needs a concrete stack name");
+  const name = `${stackName}-${suffix}`;
+  if (name.length <= MAX_NAME_LENGTH) return name;
+  const hash = createHash("sha256").update(stackName).digest("hex").slice(0, 8);
+  return `${stackName.slice(0, MAX_NAME_LENGTH - suffix.length - hash.length - 2)}-${hash}-${suffix}`;
 }

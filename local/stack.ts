@@ -12,6 +12,7 @@ import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { createApiHandler } from "../functions/api/handler.ts";
 import { createWorkerHandler } from "../functions/worker/handler.ts";
 import { startDueRuns } from "../shared/app/admission.ts";
+import { startScheduled } from "../shared/app/schedules.ts";
 import type { Services } from "../shared/app/services.ts";
 import { sweep } from "../shared/app/sweeper.ts";
 import type { AwsCallCounter } from "../shared/aws/call-counter.ts";
@@ -22,6 +23,7 @@ import { hashKey } from "../shared/core/tenant.ts";
 import { ensureRunQueue, ensureTables, tableNames } from "./bootstrap.ts";
 import { type Emulators, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from "./emulators.ts";
 import { serveApi } from "./http-server.ts";
+import { LocalScheduler } from "./local-scheduler.ts";
 import { SqsEventSource } from "./sqs-event-source.ts";
 
 export interface LocalStackOptions {
@@ -52,6 +54,8 @@ export interface LocalStackOptions {
 export interface LocalStack {
   url: string;
   services: Services;
+  /** The cron schedules this process fires. */
+  scheduler: LocalScheduler;
   endpoints: { dynamodb: string; sqs: string };
   queueUrl: string;
   prefix: string;
@@ -99,6 +103,10 @@ async function startOnEmulators(
   ).Attributes?.QueueArn;
 
   const log = options.log ?? new Logger({ serviceName: "baton", logLevel: "WARN" });
+  const scheduler = new LocalScheduler({
+    ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+    now: () => new Date(),
+  });
   const services = composeServices({
     config: {
       region: LOCAL_REGION,
@@ -111,6 +119,7 @@ async function startOnEmulators(
     registry: options.registry,
     endpoints,
     credentials: LOCAL_CREDENTIALS,
+    scheduler,
     ...(options.callCounter === undefined ? {} : { callCounter: options.callCounter }),
     log,
   });
@@ -152,7 +161,10 @@ async function startOnEmulators(
       ? setInterval(() => {
           if (firingNow) return;
           firingNow = true;
-          firing = startDueRuns(services, services.clock.now())
+          firing = Promise.all([
+            startDueRuns(services, services.clock.now()),
+            ...scheduler.due().map((firing) => startScheduled(services, firing)),
+          ])
             .catch((error: unknown) => log.error("delayed starts failed", { error }))
             .finally(() => {
               firingNow = false;
@@ -172,6 +184,7 @@ async function startOnEmulators(
   return {
     url,
     services,
+    scheduler,
     endpoints,
     queueUrl,
     prefix,

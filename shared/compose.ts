@@ -5,6 +5,7 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { monotonicFactory } from "ulid";
 import { type Services, systemClock } from "./app/services.ts";
+import { AwsDefinitionScheduler } from "./aws/aws-definition-scheduler.ts";
 import { AwsRunTimer, polledRunTimer } from "./aws/aws-run-timer.ts";
 import { type AwsClientOptions, createAwsClients } from "./aws/clients.ts";
 import { DynamoCounterStore } from "./aws/dynamo-counter-store.ts";
@@ -13,7 +14,8 @@ import { DynamoRunStore } from "./aws/dynamo-run-store.ts";
 import { DynamoTenantStore } from "./aws/dynamo-tenant-store.ts";
 import { SqsRunQueue } from "./aws/sqs-run-queue.ts";
 import type { BatonConfig } from "./config.ts";
-import type { Clock, Log } from "./core/ports.ts";
+import { ValidationError } from "./core/errors.ts";
+import type { Clock, DefinitionScheduler, Log } from "./core/ports.ts";
 import type { HandlerRegistry } from "./core/task.ts";
 
 export interface ComposeOptions {
@@ -25,6 +27,8 @@ export interface ComposeOptions {
   callCounter?: AwsClientOptions["callCounter"];
   log?: Log;
   clock?: Clock;
+  /** Cron schedules; defaults to EventBridge Scheduler when the config has its settings. */
+  scheduler?: DefinitionScheduler;
 }
 
 export function composeServices(options: ComposeOptions): Services {
@@ -68,6 +72,16 @@ export function composeServices(options: ComposeOptions): Services {
             roleArn: config.timers.schedulerRoleArn,
             clock,
           }),
+    scheduler:
+      options.scheduler ??
+      (config.timers === undefined
+        ? unavailableScheduler
+        : new AwsDefinitionScheduler({
+            scheduler: clients.scheduler,
+            groupName: config.timers.scheduleGroup,
+            targetArn: config.timers.triggerArn,
+            roleArn: config.timers.schedulerRoleArn,
+          })),
     registry: options.registry,
     clock,
     log: options.log ?? new Logger({ serviceName: "baton" }),
@@ -77,3 +91,15 @@ export function composeServices(options: ComposeOptions): Services {
     worker: { leaseSeconds: config.leaseSeconds, flushIntervalMs: config.flushIntervalMs },
   };
 }
+
+/** Without scheduler settings a cron schedule could never fire: refuse it rather than store it. */
+const unavailableScheduler: DefinitionScheduler = {
+  async put(definition) {
+    if (definition.schedule !== undefined) {
+      throw new ValidationError(
+        "cron schedules need EventBridge Scheduler settings (BATON_SCHEDULE_GROUP and others)",
+      );
+    }
+  },
+  async remove() {},
+};

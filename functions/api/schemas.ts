@@ -34,6 +34,13 @@ export const PutDefinitionBody = z.strictObject({
     .optional(),
   mode: z.enum(["sync", "callback"]).optional(),
   callbackTimeoutSeconds: z.number().int().min(1).max(LIMITS.maxCallbackTimeoutSeconds).optional(),
+  schedule: z
+    .strictObject({
+      cron: z.string().min(1).max(100),
+      timezone: z.string().min(1).max(64).default("UTC"),
+      params: JsonObject.optional(),
+    })
+    .optional(),
 });
 
 export const StartTaskBody = z.strictObject({

@@ -1,12 +1,19 @@
 /**
  * The trigger Lambda: delayed starts fall due here, from the SQS delay queue (up to 15 minutes)
- * or from an EventBridge Scheduler one-time schedule (longer).
+ * or from an EventBridge Scheduler one-time schedule (longer); and definitions' cron schedules
+ * fire here from their recurring EventBridge schedules.
  */
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { z } from "zod";
 import { startDue } from "../../shared/app/admission.ts";
+import { startScheduled } from "../../shared/app/schedules.ts";
 import type { Services } from "../../shared/app/services.ts";
 
+const CronTrigger = z.object({
+  kind: z.literal("cron"),
+  tenant: z.string().min(1),
+  definition: z.string().min(1),
+});
 const StartTrigger = z.object({
   kind: z.literal("start"),
   tenant: z.string().min(1),
@@ -36,6 +43,11 @@ export function createTriggerHandler(svc: Services): TriggerHandler {
         }
       }
       return { batchItemFailures: failures };
+    }
+    const cron = CronTrigger.safeParse(event);
+    if (cron.success) {
+      // Scheduler fires on the minute; the firing's minute names the run, so a repeat is a no-op.
+      return { outcome: await startScheduled(svc, { ...cron.data, firedAt: svc.clock.now() }) };
     }
     const trigger = StartTrigger.safeParse(event);
     if (!trigger.success) {

@@ -1,4 +1,6 @@
 /** Registering task definitions: the only things a start can name. */
+
+import { type CronSchedule, checkSchedule } from "../core/cron.ts";
 import {
   DEFAULT_MAX_ATTEMPTS,
   DEFAULT_TIMEOUT_SECONDS,
@@ -21,6 +23,7 @@ export interface DefinitionInput {
   timeoutSeconds?: number;
   mode?: "sync" | "callback";
   callbackTimeoutSeconds?: number;
+  schedule?: CronSchedule;
 }
 
 export async function putDefinition(
@@ -39,6 +42,7 @@ export async function putDefinition(
   if (jsonBytes(params) > LIMITS.paramsBytes) {
     throw new PayloadTooLargeError(`default params exceed ${LIMITS.paramsBytes} bytes`);
   }
+  if (input.schedule !== undefined) checkSchedule(input.schedule);
   if (input.callbackTimeoutSeconds !== undefined && input.mode !== "callback") {
     throw new ValidationError('callbackTimeoutSeconds applies only to definitions with mode "callback"');
   }
@@ -63,9 +67,13 @@ export async function putDefinition(
     ...(input.callbackTimeoutSeconds === undefined
       ? {}
       : { callbackTimeoutSeconds: input.callbackTimeoutSeconds }),
+    ...(input.schedule === undefined ? {} : { schedule: input.schedule }),
     createdAt: previous?.createdAt ?? now,
     updatedAt: now,
   };
+  // The schedule first: if it cannot be set, the definition is not stored either.
+  if (definition.schedule !== undefined || previous?.schedule !== undefined)
+    await svc.scheduler.put(definition);
   const { created } = await svc.definitions.put(definition);
   // Limits are live: a raised or removed limit lets waiting runs in now.
   if (isLimited(previous) || isLimited(definition)) await promoteWaiting(svc, tenant, name);
@@ -80,6 +88,7 @@ export async function getDefinition(svc: Services, tenant: string, name: string)
 
 /** Runs already started keep their snapshot; deleting only stops new starts. */
 export async function deleteDefinition(svc: Services, tenant: string, name: string): Promise<void> {
+  await svc.scheduler.remove(tenant, name);
   if (!(await svc.definitions.delete(tenant, name)))
     throw new NotFoundError(`definition "${name}" does not exist`);
 }

@@ -1,6 +1,7 @@
 import type {
   Clock,
   CounterStore,
+  DefinitionScheduler,
   DefinitionStore,
   Log,
   RunQueue,
@@ -18,6 +19,7 @@ export interface Services {
   tenants: TenantStore;
   queue: RunQueue;
   timer: RunTimer;
+  scheduler: DefinitionScheduler;
   registry: HandlerRegistry;
   clock: Clock;
   log: Log;

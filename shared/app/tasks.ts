@@ -42,7 +42,13 @@ export interface Started {
  * Starts a run: admission (slot, waiting line or queue_full) and the idempotency record are
  * written in one transaction with the run, then the message is sent.
  */
-export async function startTask(svc: Services, caller: TenantPrincipal, input: StartInput): Promise<Started> {
+export async function startTask(
+  svc: Services,
+  caller: TenantPrincipal,
+  input: StartInput,
+  /** For cron firings: an id derived from the firing (so a repeat creates nothing) and the trigger. */
+  origin: { id?: string; trigger?: "schedule" } = {},
+): Promise<Started> {
   const definition = await svc.definitions.get(caller.tenant, input.definition);
   if (definition === undefined) {
     throw new UnknownDefinitionError(
@@ -61,7 +67,7 @@ export async function startTask(svc: Services, caller: TenantPrincipal, input: S
   svc.registry.parseParams(definition.handler, params);
 
   const now = svc.clock.now();
-  const id = svc.newId();
+  const id = origin.id ?? svc.newId();
   let idempotency: IdempotencyRecord | undefined;
   if (input.idempotencyKey !== undefined) {
     idempotency = {
@@ -83,6 +89,7 @@ export async function startTask(svc: Services, caller: TenantPrincipal, input: S
     ...(input.queue === undefined ? {} : { queue: input.queue }),
     ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
     createdBy: caller.keyId,
+    ...(origin.trigger === undefined ? {} : { trigger: origin.trigger }),
   };
   const extras = idempotency === undefined ? {} : { idempotency };
 

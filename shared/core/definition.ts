@@ -24,6 +24,10 @@ export const TaskDefinition = z.object({
   mode: z.enum(["sync", "callback"]).optional(),
   /** How long a callback-mode run waits for its final callback before it ends `timed_out`. */
   callbackTimeoutSeconds: z.number().int().min(1).max(LIMITS.maxCallbackTimeoutSeconds).optional(),
+  /** Start a run on this cron schedule, with these params. */
+  schedule: z
+    .object({ cron: z.string(), timezone: z.string(), params: z.record(z.string(), z.unknown()).optional() })
+    .optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

@@ -208,6 +208,15 @@ export interface RunTimer {
   cancelStart(run: RunRef): Promise<void>;
 }
 
+/**
+ * Keeps each definition's cron schedule firing (EventBridge Scheduler on AWS, an in-process loop
+ * locally). A firing calls `startScheduled`; firing twice for one time starts one run.
+ */
+export interface DefinitionScheduler {
+  put(definition: TaskDefinition): Promise<void>;
+  remove(tenant: string, definition: string): Promise<void>;
+}
+
 export interface RunQueue {
   /**
    * Sends a run's message. `sendId` tells sends of the same run apart (a promotion, a resend by

@@ -1,8 +1,14 @@
-import { App, type CfnResource, Duration } from "aws-cdk-lib";
+import { App, ArnFormat, type CfnResource, Duration } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import type { IConstruct } from "constructs";
 import { describe, expect, it } from "vitest";
-import { BatonStack, SWEEPER_TIMEOUT, WORKER_TIMEOUT } from "../../infra/baton-stack.ts";
+import {
+  BatonStack,
+  physicalName,
+  SWEEPER_TIMEOUT,
+  TRIGGER_TIMEOUT,
+  WORKER_TIMEOUT,
+} from "../../infra/baton-stack.ts";
 import { TABLE_ENV } from "../../infra/tables.ts";
 import { createTableInput } from "../../local/bootstrap.ts";
 import { RUN_QUEUE } from "../../shared/aws/queues.ts";
@@ -32,19 +38,41 @@ const getAtt = (construct: IConstruct, attribute = "Arn") => ({
 });
 const ref = (construct: IConstruct) => ({ Ref: logicalId(construct) });
 
-const functions = () => [stack.apiFunction, stack.workerFunction, stack.sweeperFunction];
+const functions = () => [
+  stack.apiFunction,
+  stack.workerFunction,
+  stack.sweeperFunction,
+  stack.triggerFunction,
+];
+
+/** The trigger's ARN as the stack computes it from the trigger's fixed name. */
+const triggerArn = stack.resolve(
+  stack.formatArn({
+    service: "lambda",
+    resource: "function",
+    resourceName: "Baton-trigger",
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  }),
+);
+const roleId = (construct: IConstruct) =>
+  stack.getLogicalId((construct as typeof stack.apiFunction).role?.node.defaultChild as CfnResource);
 
 interface Statement {
   Effect: string;
   Action: string | string[];
   Resource: unknown;
+  Condition?: unknown;
 }
 
 /** Every statement of every inline policy attached to the function's role. */
 function roleStatements(fn: typeof stack.apiFunction): Statement[] {
-  const roleId = stack.getLogicalId(fn.role?.node.defaultChild as CfnResource);
+  return statementsOfRole(roleId(fn));
+}
+
+/** Every statement of every inline policy attached to the role with this logical id. */
+function statementsOfRole(id: string): Statement[] {
   const policies = template.findResources("AWS::IAM::Policy", {
-    Properties: { Roles: Match.arrayWith([{ Ref: roleId }]) },
+    Properties: { Roles: Match.arrayWith([{ Ref: id }]) },
   });
   expect(Object.keys(policies)).not.toHaveLength(0);
   return Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
@@ -59,6 +87,12 @@ function actionsOn(fn: typeof stack.apiFunction, id: string): string[] {
     .filter((statement) => statement.Effect === "Allow" && JSON.stringify(statement.Resource).includes(id))
     .flatMap((statement) => [statement.Action].flat());
 }
+
+/** Every action of the function's role that mentions the scheduler or IAM. */
+const schedulerAndIamActions = (fn: typeof stack.apiFunction): string[] =>
+  roleStatements(fn)
+    .flatMap((statement) => [statement.Action].flat())
+    .filter((action) => action.startsWith("scheduler:") || action.startsWith("iam:") || action === "*");
 
 const DYNAMO_WRITES = [
   "dynamodb:PutItem",
@@ -201,6 +235,7 @@ describe("functions", () => {
     ["api", () => stack.apiFunction, 512, 29],
     ["worker", () => stack.workerFunction, 1024, Duration.minutes(15).toSeconds()],
     ["sweeper", () => stack.sweeperFunction, 512, Duration.minutes(5).toSeconds()],
+    ["trigger", () => stack.triggerFunction, 512, Duration.minutes(1).toSeconds()],
   ] as const)("%s runs the shared bundle on nodejs22.x arm64", (handler, fn, memory, timeout) => {
     expect(resource(logicalId(fn())).Properties).toMatchObject({
       Runtime: "nodejs22.x",
@@ -221,15 +256,23 @@ describe("functions", () => {
         (Object.keys(TABLES) as TableName[]).map((name) => [TABLE_ENV[name], ref(stack.tables.tables[name])]),
       ),
       [ENV.runQueueUrl]: ref(stack.runQueue),
+      // Delayed starts: all four or none, or the config refuses to load.
+      [ENV.delayQueueUrl]: ref(stack.delayQueue),
+      [ENV.scheduleGroup]: "Baton-baton",
+      [ENV.triggerArn]: triggerArn,
+      [ENV.schedulerRoleArn]: getAtt(stack.schedulerRole),
       // Heartbeats every lease/3 = 10 s: how fast a cancel reaches a running handler.
       [ENV.leaseSeconds]: "30",
       NODE_OPTIONS: "--enable-source-maps",
     };
-    template.resourceCountIs("AWS::Lambda::Function", 3);
+    template.resourceCountIs("AWS::Lambda::Function", 4);
     for (const fn of functions()) {
       const variables = (resource(logicalId(fn)).Properties.Environment as { Variables: object }).Variables;
       // Config parsing requires it: a function without it would fail every cold start.
       expect(variables).toHaveProperty(ENV.countersTable, ref(stack.tables.tables.counters));
+      for (const name of [ENV.delayQueueUrl, ENV.scheduleGroup, ENV.triggerArn, ENV.schedulerRoleArn]) {
+        expect(variables).toHaveProperty(name, expected[name]);
+      }
       expect(variables).not.toHaveProperty(ENV.rootKeySha256);
       expect(variables).not.toHaveProperty(ENV.rootKey);
       template.hasResourceProperties("AWS::Lambda::Function", {
@@ -243,7 +286,7 @@ describe("functions", () => {
     const variables = withRootTemplate.findResources("AWS::Lambda::Function", {
       Properties: { Environment: { Variables: { [ENV.rootKeySha256]: ROOT_HASH } } },
     });
-    expect(Object.keys(variables)).toHaveLength(3);
+    expect(Object.keys(variables)).toHaveLength(4);
   });
 
   it("rejects a malformed root key hash or concurrency at synth time", () => {
@@ -252,14 +295,14 @@ describe("functions", () => {
   });
 
   it("keeps a month of logs per function", () => {
-    template.resourceCountIs("AWS::Logs::LogGroup", 3);
+    template.resourceCountIs("AWS::Logs::LogGroup", 4);
     template.allResourcesProperties("AWS::Logs::LogGroup", { RetentionInDays: 30 });
     const groups = functions().map((fn) => {
       const config = resource(logicalId(fn)).Properties.LoggingConfig as { LogGroup: { Ref: string } };
       expect(resource(config.LogGroup.Ref).Type).toBe("AWS::Logs::LogGroup");
       return config.LogGroup.Ref;
     });
-    expect(new Set(groups).size).toBe(3);
+    expect(new Set(groups).size).toBe(4);
   });
 });
 
@@ -298,7 +341,7 @@ describe("sweeper schedule", () => {
 
 describe("worker event source", () => {
   it("takes batches of 10 from the run queue and reports partial failures", () => {
-    template.resourceCountIs("AWS::Lambda::EventSourceMapping", 1);
+    template.resourceCountIs("AWS::Lambda::EventSourceMapping", 2);
     template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       EventSourceArn: getAtt(stack.runQueue),
       FunctionName: ref(stack.workerFunction),
@@ -310,8 +353,224 @@ describe("worker event source", () => {
   it("caps concurrency only when asked", () => {
     template.hasResourceProperties("AWS::Lambda::EventSourceMapping", { ScalingConfig: Match.absent() });
     withRootTemplate.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FunctionName: { Ref: withRoot.getLogicalId(withRoot.workerFunction.node.defaultChild as CfnResource) },
       ScalingConfig: { MaximumConcurrency: 50 },
     });
+    // The cap is the worker's; the trigger stays uncapped.
+    withRootTemplate.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FunctionName: { Ref: withRoot.getLogicalId(withRoot.triggerFunction.node.defaultChild as CfnResource) },
+      ScalingConfig: Match.absent(),
+    });
+  });
+});
+
+describe("delay queue", () => {
+  it("is a standard queue (per-message DelaySeconds), encrypted, keeping messages four days", () => {
+    const queue = resource(logicalId(stack.delayQueue));
+    expect(queue.Type).toBe("AWS::SQS::Queue");
+    expect(queue.Properties.FifoQueue).toBeUndefined();
+    expect(queue.Properties).toMatchObject({
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: Duration.days(4).toSeconds(),
+    });
+  });
+
+  it("redrives to its own standard dead-letter queue after 5 receives", () => {
+    expect(resource(logicalId(stack.delayQueue)).Properties.RedrivePolicy).toEqual({
+      deadLetterTargetArn: getAtt(stack.delayDeadLetterQueue),
+      maxReceiveCount: 5,
+    });
+    expect(stack.delayDeadLetterQueue).not.toBe(stack.deadLetterQueue);
+    const dlq = resource(logicalId(stack.delayDeadLetterQueue));
+    expect(dlq.Properties.FifoQueue).toBeUndefined();
+    expect(dlq.Properties.SqsManagedSseEnabled).toBe(true);
+    // A standard DLQ keeps the original enqueue time: it must retain longer than the source.
+    expect(dlq.Properties.MessageRetentionPeriod as number).toBeGreaterThan(
+      resource(logicalId(stack.delayQueue)).Properties.MessageRetentionPeriod as number,
+    );
+  });
+
+  it("hides a message for longer than the trigger may run", () => {
+    const visibility = resource(logicalId(stack.delayQueue)).Properties.VisibilityTimeout as number;
+    const triggerTimeout = resource(logicalId(stack.triggerFunction)).Properties.Timeout as number;
+    expect(triggerTimeout).toBe(TRIGGER_TIMEOUT.toSeconds());
+    expect(visibility).toBeGreaterThanOrEqual(triggerTimeout);
+  });
+
+  it.each([
+    ["delay queue", () => stack.delayQueue],
+    ["its dead-letter queue", () => stack.delayDeadLetterQueue],
+  ] as const)("the %s refuses plain-HTTP access", (_, queue) => {
+    template.hasResourceProperties("AWS::SQS::QueuePolicy", {
+      Queues: [ref(queue())],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+        ]),
+      },
+    });
+  });
+});
+
+describe("trigger", () => {
+  it("has the fixed name its ARN in the environment is computed from", () => {
+    expect(resource(logicalId(stack.triggerFunction)).Properties.FunctionName).toBe("Baton-trigger");
+    expect(stack.resolve(stack.triggerFunction.functionArn)).toEqual(getAtt(stack.triggerFunction));
+  });
+
+  it("takes batches of 10 from the delay queue and reports partial failures", () => {
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      EventSourceArn: getAtt(stack.delayQueue),
+      FunctionName: ref(stack.triggerFunction),
+      BatchSize: 10,
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+    });
+    template.resourcePropertiesCountIs(
+      "AWS::Lambda::EventSourceMapping",
+      { FunctionName: ref(stack.triggerFunction) },
+      1,
+    );
+  });
+
+  it("is the only consumer of the delay queue", () => {
+    const mappings = template.findResources("AWS::Lambda::EventSourceMapping", {
+      Properties: { EventSourceArn: getAtt(stack.delayQueue) },
+    });
+    expect(Object.values(mappings).map((m) => m.Properties.FunctionName)).toEqual([
+      ref(stack.triggerFunction),
+    ]);
+  });
+});
+
+describe("schedules", () => {
+  it("keeps every schedule in one group named after the stack", () => {
+    template.resourceCountIs("AWS::Scheduler::ScheduleGroup", 1);
+    template.hasResourceProperties("AWS::Scheduler::ScheduleGroup", { Name: "Baton-baton" });
+    expect(template.toJSON().Outputs.ScheduleGroupName.Value).toBe("Baton-baton");
+  });
+
+  it("the scheduler role is assumable only by EventBridge Scheduler, for this account's group", () => {
+    const role = resource(logicalId(stack.schedulerRole));
+    const trust = (role.Properties.AssumeRolePolicyDocument as { Statement: Record<string, unknown>[] })
+      .Statement;
+    expect(trust).toHaveLength(1);
+    expect(trust[0]).toMatchObject({
+      Effect: "Allow",
+      Action: "sts:AssumeRole",
+      Principal: { Service: "scheduler.amazonaws.com" },
+      Condition: {
+        StringEquals: {
+          "aws:SourceAccount": { Ref: "AWS::AccountId" },
+          "aws:SourceArn": stack.resolve(
+            stack.formatArn({
+              service: "scheduler",
+              resource: "schedule-group",
+              resourceName: "Baton-baton",
+            }),
+          ),
+        },
+      },
+    });
+  });
+
+  it("the scheduler role may only invoke the trigger", () => {
+    const role = resource(logicalId(stack.schedulerRole));
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    expect(role.Properties.Policies).toBeUndefined();
+    expect(statementsOfRole(logicalId(stack.schedulerRole))).toEqual([
+      { Effect: "Allow", Action: "lambda:InvokeFunction", Resource: getAtt(stack.triggerFunction) },
+    ]);
+    // Nothing else uses the role as its own.
+    template.resourcePropertiesCountIs("AWS::Lambda::Function", { Role: getAtt(stack.schedulerRole) }, 0);
+  });
+});
+
+describe("template", () => {
+  type Resources = Record<string, { DependsOn?: string | string[]; Properties?: unknown }>;
+
+  /** Logical ids a value refers to through Ref, Fn::GetAtt or Fn::Sub. */
+  function references(value: unknown, ids: Set<string>, into = new Set<string>()): Set<string> {
+    if (Array.isArray(value)) {
+      for (const item of value) references(item, ids, into);
+    } else if (typeof value === "object" && value !== null) {
+      for (const [key, inner] of Object.entries(value)) {
+        if (key === "Ref" && typeof inner === "string" && ids.has(inner)) into.add(inner);
+        else if (key === "Fn::GetAtt" && Array.isArray(inner) && ids.has(String(inner[0]))) {
+          into.add(String(inner[0]));
+        } else if (key === "Fn::Sub") {
+          const text = [inner].flat()[0];
+          for (const [, id] of String(text).matchAll(/\$\{([^.}]+)/g)) if (id && ids.has(id)) into.add(id);
+          references(inner, ids, into);
+        } else references(inner, ids, into);
+      }
+    }
+    return into;
+  }
+
+  /** One dependency cycle among the resources (CloudFormation rejects those), or undefined. */
+  function findCycle(resources: Resources): string[] | undefined {
+    const ids = new Set(Object.keys(resources));
+    const edges = new Map(
+      Object.entries(resources).map(([id, r]) => [
+        id,
+        [...references(r.Properties, ids), ...[r.DependsOn ?? []].flat()],
+      ]),
+    );
+    const state = new Map<string, "visiting" | "done">();
+    const path: string[] = [];
+    const visit = (id: string): string[] | undefined => {
+      if (state.get(id) === "done") return undefined;
+      if (state.get(id) === "visiting") return [...path.slice(path.indexOf(id)), id];
+      state.set(id, "visiting");
+      path.push(id);
+      for (const next of edges.get(id) ?? []) {
+        const cycle = visit(next);
+        if (cycle) return cycle;
+      }
+      path.pop();
+      state.set(id, "done");
+      return undefined;
+    };
+    for (const id of ids) {
+      const cycle = visit(id);
+      if (cycle) return cycle;
+    }
+    return undefined;
+  }
+
+  it("the cycle check finds a cycle when there is one", () => {
+    expect(
+      findCycle({
+        Fn: { Properties: { Environment: { Self: { "Fn::GetAtt": ["Fn", "Arn"] } } } },
+      }),
+    ).toEqual(["Fn", "Fn"]);
+    expect(findCycle({ A: { Properties: { X: { Ref: "B" } } }, B: { DependsOn: ["A"] }, C: {} })).toEqual([
+      "A",
+      "B",
+      "A",
+    ]);
+    expect(findCycle({ A: { Properties: { X: { Ref: "B" } } }, B: {} })).toBeUndefined();
+  });
+
+  it("has no circular dependency (the trigger's own ARN comes from its name, not itself)", () => {
+    expect(findCycle(template.toJSON().Resources as Resources)).toBeUndefined();
+    expect(findCycle(withRootTemplate.toJSON().Resources as Resources)).toBeUndefined();
+    expect(
+      references(
+        resource(logicalId(stack.triggerFunction)).Properties,
+        new Set([logicalId(stack.triggerFunction)]),
+      ).size,
+    ).toBe(0);
+  });
+
+  it("derives names of at most 64 characters from the stack name", () => {
+    expect(physicalName("Baton", "trigger")).toBe("Baton-trigger");
+    const long = "a".repeat(128);
+    const name = physicalName(long, "trigger");
+    expect(name.length).toBeLessThanOrEqual(64);
+    expect(name).toMatch(/^a+-[0-9a-f]{8}-trigger$/);
+    expect(physicalName(`${"a".repeat(127)}b`, "trigger")).not.toBe(name);
+    expect(physicalName(long, "baton").length).toBeLessThanOrEqual(64);
   });
 });
 
@@ -339,6 +598,29 @@ describe("HTTP API", () => {
     });
   });
 
+  it("POST /v1/callbacks reaches the api Lambda through the $default route", () => {
+    // One route, $default, so no other route can take the callback path away from it.
+    const routes = Object.values(template.findResources("AWS::ApiGatewayV2::Route"));
+    expect(routes.map((route) => route.Properties.RouteKey)).toEqual(["$default"]);
+    const [route] = routes;
+    if (route === undefined) throw new Error("no route");
+    const target = route.Properties.Target as { "Fn::Join": [string, [string, { Ref: string }]] };
+    const integrationId = target["Fn::Join"][1][1].Ref;
+    expect(resource(integrationId).Properties).toMatchObject({
+      IntegrationType: "AWS_PROXY",
+      IntegrationUri: getAtt(stack.apiFunction),
+    });
+    // API Gateway may invoke the api Lambda for every stage, method and path.
+    const permission = Object.values(
+      template.findResources("AWS::Lambda::Permission", {
+        Properties: { FunctionName: getAtt(stack.apiFunction), Principal: "apigateway.amazonaws.com" },
+      }),
+    );
+    expect(permission).toHaveLength(1);
+    const sourceArn = permission[0]?.Properties.SourceArn as { "Fn::Join": [string, unknown[]] };
+    expect(sourceArn["Fn::Join"][1].at(-1)).toBe("/*/*");
+  });
+
   it("publishes the URLs and names a client or operator needs", () => {
     const outputs = Object.keys(template.toJSON().Outputs);
     expect(outputs).toEqual(
@@ -346,6 +628,8 @@ describe("HTTP API", () => {
         "ApiUrl",
         "RunQueueUrl",
         "RunDeadLetterQueueUrl",
+        "DelayQueueUrl",
+        "ScheduleGroupName",
         "FilesBucketName",
         "RunsTableName",
         "DefinitionsTableName",
@@ -364,6 +648,7 @@ describe("least privilege", () => {
   it.each([
     ["worker", () => stack.workerFunction],
     ["sweeper", () => stack.sweeperFunction],
+    ["trigger", () => stack.triggerFunction],
   ] as const)(
     "the %s writes runs and counters, only reads definitions, never touches identities",
     (_, fn) => {
@@ -439,5 +724,65 @@ describe("least privilege", () => {
     expect(rolePolicies(stack.apiFunction)).toContain(
       JSON.stringify({ "Fn::Join": ["", [{ "Fn::GetAtt": [keys, "Arn"] }, "/index/*"]] }),
     );
+  });
+  it("the trigger consumes the delay queue but not the run queue, and never touches schedules", () => {
+    const delay = actionsOn(stack.triggerFunction, logicalId(stack.delayQueue));
+    for (const action of ["sqs:ReceiveMessage", "sqs:DeleteMessage"]) expect(delay).toContain(action);
+    const run = actionsOn(stack.triggerFunction, logicalId(stack.runQueue));
+    for (const action of ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]) {
+      expect(run).not.toContain(action);
+    }
+    expect(schedulerAndIamActions(stack.triggerFunction)).toEqual([]);
+  });
+
+  it.each([
+    ["worker", () => stack.workerFunction],
+    ["sweeper", () => stack.sweeperFunction],
+  ] as const)("the %s has no delay queue, schedule or PassRole access", (_, fn) => {
+    expect(rolePolicies(fn())).not.toContain(logicalId(stack.delayQueue));
+    expect(rolePolicies(fn())).not.toContain(logicalId(stack.schedulerRole));
+    expect(schedulerAndIamActions(fn())).toEqual([]);
+  });
+
+  it("the api may send to the delay queue but not consume it", () => {
+    const delay = actionsOn(stack.apiFunction, logicalId(stack.delayQueue));
+    expect(delay).toContain("sqs:SendMessage");
+    for (const action of ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]) {
+      expect(delay).not.toContain(action);
+    }
+  });
+
+  it("the api manages schedules only inside the Baton group", () => {
+    const statements = roleStatements(stack.apiFunction).filter((statement) =>
+      [statement.Action].flat().some((action) => action.startsWith("scheduler:")),
+    );
+    expect(statements).toHaveLength(1);
+    const [statement] = statements;
+    expect([statement?.Action].flat().sort()).toEqual([
+      "scheduler:CreateSchedule",
+      "scheduler:DeleteSchedule",
+      "scheduler:GetSchedule",
+      "scheduler:UpdateSchedule",
+    ]);
+    expect(statement?.Resource).toEqual(
+      stack.resolve(
+        stack.formatArn({ service: "scheduler", resource: "schedule", resourceName: "Baton-baton/*" }),
+      ),
+    );
+    expect(statement?.Condition).toBeUndefined();
+  });
+
+  it("the api may pass only the scheduler role, and only to EventBridge Scheduler", () => {
+    const passRole = roleStatements(stack.apiFunction).filter((statement) =>
+      [statement.Action].flat().some((action) => action.startsWith("iam:") || action === "*"),
+    );
+    expect(passRole).toEqual([
+      {
+        Effect: "Allow",
+        Action: "iam:PassRole",
+        Resource: getAtt(stack.schedulerRole),
+        Condition: { StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" } },
+      },
+    ]);
   });
 });

@@ -1,0 +1,61 @@
+/** Cron firings of definitions. */
+import { createHash } from "node:crypto";
+import { ConflictError, QueueFullError } from "../core/errors.ts";
+import { newRun } from "../core/lifecycle.ts";
+import type { Services } from "./services.ts";
+import { startTask } from "./tasks.ts";
+
+export type FiringOutcome = "started" | "queue_full" | "duplicate" | "no_schedule";
+
+/**
+ * A definition's cron schedule fired for `firedAt`. The run id is derived from the definition and
+ * the firing minute, so a second delivery of the same firing creates nothing. A firing refused by
+ * a full waiting line is recorded as a `failed` run (`queue_full`), so it shows in the task list.
+ */
+export async function startScheduled(
+  svc: Services,
+  firing: { tenant: string; definition: string; firedAt: Date },
+): Promise<FiringOutcome> {
+  const definition = await svc.definitions.get(firing.tenant, firing.definition);
+  if (definition?.schedule === undefined) return "no_schedule";
+  const minute = Math.floor(firing.firedAt.getTime() / 60_000);
+  const id = `cron-${createHash("sha256").update(`${firing.tenant}/${firing.definition}/${minute}`).digest("hex").slice(0, 26)}`;
+  const caller = { kind: "tenant", tenant: firing.tenant, role: "runner", keyId: "schedule" } as const;
+  const input = { definition: definition.name, params: definition.schedule.params ?? {} };
+  try {
+    await startTask(svc, caller, input, { id, trigger: "schedule" });
+    return "started";
+  } catch (error) {
+    if (error instanceof ConflictError) return "duplicate";
+    if (!(error instanceof QueueFullError)) throw error;
+  }
+  const now = svc.clock.now();
+  const run = newRun(
+    {
+      tenant: firing.tenant,
+      id,
+      definition,
+      params: input.params,
+      createdBy: "schedule",
+      trigger: "schedule",
+    },
+    "scheduled",
+    now,
+  );
+  try {
+    await svc.runs.create({
+      ...run,
+      status: "failed",
+      endedAt: now.toISOString(),
+      error: { code: "queue_full", message: queueFullMessage(definition.name) },
+    });
+  } catch (error) {
+    if (error instanceof ConflictError) return "duplicate";
+    throw error;
+  }
+  return "queue_full";
+}
+
+function queueFullMessage(definition: string): string {
+  return `the schedule fired while definition "${definition}" had its maxQueueLength of runs waiting`;
+}

@@ -1,0 +1,72 @@
+import { createHash } from "node:crypto";
+import {
+  CreateScheduleCommand,
+  type CreateScheduleCommandInput,
+  DeleteScheduleCommand,
+  type SchedulerClient,
+  UpdateScheduleCommand,
+} from "@aws-sdk/client-scheduler";
+import { checkSchedule } from "../core/cron.ts";
+import type { TaskDefinition } from "../core/definition.ts";
+import type { DefinitionScheduler } from "../core/ports.ts";
+
+/** The payload a cron firing delivers to the trigger Lambda. */
+export interface CronTrigger {
+  kind: "cron";
+  tenant: string;
+  definition: string;
+}
+
+/** One recurring EventBridge Scheduler schedule per scheduled definition, targeting the trigger Lambda. */
+export class AwsDefinitionScheduler implements DefinitionScheduler {
+  readonly #options: { scheduler: SchedulerClient; groupName: string; targetArn: string; roleArn: string };
+
+  constructor(options: {
+    scheduler: SchedulerClient;
+    groupName: string;
+    targetArn: string;
+    roleArn: string;
+  }) {
+    this.#options = options;
+  }
+
+  async put(definition: TaskDefinition): Promise<void> {
+    if (definition.schedule === undefined) return this.remove(definition.tenant, definition.name);
+    const payload: CronTrigger = { kind: "cron", tenant: definition.tenant, definition: definition.name };
+    const input: CreateScheduleCommandInput = {
+      Name: scheduleName(definition.tenant, definition.name),
+      GroupName: this.#options.groupName,
+      ScheduleExpression: checkSchedule(definition.schedule).eventBridge,
+      ScheduleExpressionTimezone: definition.schedule.timezone,
+      FlexibleTimeWindow: { Mode: "OFF" },
+      Target: {
+        Arn: this.#options.targetArn,
+        RoleArn: this.#options.roleArn,
+        Input: JSON.stringify(payload),
+      },
+    };
+    try {
+      await this.#options.scheduler.send(new CreateScheduleCommand(input));
+    } catch (error) {
+      if (!(error instanceof Error && error.name === "ConflictException")) throw error;
+      await this.#options.scheduler.send(new UpdateScheduleCommand(input));
+    }
+  }
+
+  async remove(tenant: string, definition: string): Promise<void> {
+    try {
+      await this.#options.scheduler.send(
+        new DeleteScheduleCommand({
+          Name: scheduleName(tenant, definition),
+          GroupName: this.#options.groupName,
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof Error && error.name === "ResourceNotFoundException")) throw error;
+    }
+  }
+}
+
+function scheduleName(tenant: string, definition: string): string {
+  return `cron-${createHash("sha256").update(`${tenant}/${definition}`).digest("hex").slice(0, 40)}`;
+}

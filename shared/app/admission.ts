@@ -188,10 +188,17 @@ const EARLY_TOLERANCE_MS = 1_000;
 
 /** Starts every delayed start due by `dueBy` (the local timer loop, and the sweeper's backstop). */
 export async function startDueRuns(svc: Services, dueBy: Date, limit = 100): Promise<number> {
+  const due = await svc.runs.dueToStart(dueBy.toISOString(), limit);
   let started = 0;
-  for (const ref of await svc.runs.dueToStart(dueBy.toISOString(), limit)) {
-    const outcome = await startDue(svc, ref);
-    if (outcome === "queued" || outcome === "waiting" || outcome === "queue_full") started += 1;
-  }
+  // A few at a time: many starts falling due together must not queue up behind each other.
+  const lanes = Array.from({ length: Math.min(DUE_CONCURRENCY, due.length) }, async () => {
+    for (let ref = due.shift(); ref !== undefined; ref = due.shift()) {
+      const outcome = await startDue(svc, ref);
+      if (outcome === "queued" || outcome === "waiting" || outcome === "queue_full") started += 1;
+    }
+  });
+  await Promise.all(lanes);
   return started;
 }
+
+const DUE_CONCURRENCY = 16;

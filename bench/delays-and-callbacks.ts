@@ -1,0 +1,130 @@
+/**
+ * npm run bench:delays — on the local stack: how late 200 delayed starts begin (the local timer
+ * loop standing in for the SQS delay queue / EventBridge Scheduler), and AWS calls per callback
+ * task (start, handler, one final callback).
+ *
+ *   BENCH_DELAYED=200   delayed starts, due 1–3 s after they are made
+ *   BENCH_CALLBACKS=100 callback tasks
+ */
+import { cpus } from "node:os";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../local/emulators.ts";
+import { startLocalStack } from "../local/stack.ts";
+import { ensureTenantKey } from "../shared/app/identity.ts";
+import { AwsCallCounter } from "../shared/aws/call-counter.ts";
+import { createAwsClients } from "../shared/aws/clients.ts";
+import { DynamoRunStore } from "../shared/aws/dynamo-run-store.ts";
+import type { Log, Page } from "../shared/core/ports.ts";
+import type { Run } from "../shared/core/run.ts";
+import { newApiKey } from "../shared/core/tenant.ts";
+import { registry } from "../tasks/index.ts";
+
+const DELAYED = Number(process.env.BENCH_DELAYED ?? 200);
+const CALLBACKS = Number(process.env.BENCH_CALLBACKS ?? 100);
+const quiet: Log = { debug() {}, info() {}, warn() {}, error: (m, ...e) => console.error(m, ...e) };
+
+const counter = new AwsCallCounter();
+const stack = await startLocalStack({
+  registry,
+  port: 0,
+  callCounter: counter,
+  log: quiet,
+  sweepIntervalMs: 0,
+});
+const key = newApiKey().key;
+await ensureTenantKey(stack.services, { tenant: "bench", role: "admin", key });
+const call = async (method: string, path: string, body?: unknown, bearer = key) => {
+  const response = await fetch(`${stack.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (response.status >= 300)
+    throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+};
+// A store on a client the counter does not see, so watching the runs adds nothing to the figures.
+const observer = new DynamoRunStore({
+  client: createAwsClients({
+    region: LOCAL_REGION,
+    endpoints: stack.endpoints,
+    credentials: LOCAL_CREDENTIALS,
+  }).dynamo,
+  tableName: `${stack.prefix}runs`,
+  countersTable: `${stack.prefix}counters`,
+});
+const allRuns = async (definition: string): Promise<Run[]> => {
+  const runs: Run[] = [];
+  let cursor: string | undefined;
+  do {
+    const page: Page<Run> = await observer.list({
+      tenant: "bench",
+      definition,
+      limit: 100,
+      ...(cursor ? { cursor } : {}),
+    });
+    runs.push(...page.items);
+    cursor = page.cursor;
+  } while (cursor !== undefined);
+  return runs;
+};
+const pct = (values: number[], p: number) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))] ??
+  Number.NaN;
+
+// Delayed starts.
+await call("PUT", "/v1/definitions/later", { handler: "echo" });
+await Promise.all(
+  Array.from({ length: DELAYED }, (_, i) =>
+    call("POST", "/v1/tasks", { definition: "later", after: 1_000 + (i * 2_000) / DELAYED }),
+  ),
+);
+let delayed = await allRuns("later");
+while (!delayed.every((r) => r.status === "succeeded")) {
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  delayed = await allRuns("later");
+}
+const lateness = delayed.map((r) => Date.parse(r.startedAt ?? "") - Date.parse(r.scheduledFor ?? ""));
+
+// Callback tasks: the calls of start, handler and one final callback, per task.
+await call("PUT", "/v1/definitions/cb", { handler: "await-callback", mode: "callback" });
+counter.reset();
+const ids: string[] = [];
+for (let i = 0; i < CALLBACKS; i += 1)
+  ids.push(((await call("POST", "/v1/tasks", { definition: "cb" })) as { taskId: string }).taskId);
+const tokens = new Map<string, string>();
+while (tokens.size < ids.length) {
+  for (const id of ids) {
+    if (tokens.has(id)) continue;
+    const run = await observer.get({ tenant: "bench", id });
+    const line =
+      run?.status === "awaiting" ? run.logs.find((l) => l.line.startsWith("callbackToken ")) : undefined;
+    if (line) tokens.set(id, line.line.slice("callbackToken ".length));
+  }
+}
+const callsBeforeCallbacks = counter.snapshot();
+const started = performance.now();
+for (const id of ids)
+  await call("POST", "/v1/callbacks", { taskId: id, status: "SUCCESS", logs: "done" }, tokens.get(id));
+const roundTrip = (performance.now() - started) / ids.length;
+const calls = counter.snapshot();
+
+console.log(
+  `\nBaton local stack — delayed starts and callback tasks (${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.versions.node})\n`,
+);
+console.log(`| delayed starts (${DELAYED}) | lateness p50 / p99 / max |`);
+console.log("|---|---|");
+console.log(
+  `| startedAt − scheduledFor | ${[50, 99, 100].map((p) => `${pct(lateness, p).toFixed(0)} ms`).join(" / ")} |`,
+);
+console.log(
+  `\nAWS calls per callback task (${CALLBACKS}; the bench's own reads of the runs are not counted):\n`,
+);
+console.log("| operation | until awaiting | with the final callback |");
+console.log("|---|---|---|");
+for (const operation of Object.keys(calls).sort()) {
+  console.log(
+    `| ${operation} | ${((callsBeforeCallbacks[operation] ?? 0) / CALLBACKS).toFixed(2)} | ${((calls[operation] ?? 0) / CALLBACKS).toFixed(2)} |`,
+  );
+}
+console.log(`\ncallback round trip (POST /v1/callbacks, sequential): ${roundTrip.toFixed(1)} ms mean`);
+await stack.stop();

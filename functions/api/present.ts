@@ -1,6 +1,7 @@
 /** What the API shows of stored records: no keys, hashes, leases or other internals. */
 import type { TaskDefinition } from "../../shared/core/definition.ts";
 import type { Run } from "../../shared/core/run.ts";
+import { stepRunId } from "../../shared/core/workflow.ts";
 
 export function presentRun(run: Run) {
   return {
@@ -14,6 +15,19 @@ export function presentRun(run: Run) {
     trigger: run.trigger ?? "api",
     timeoutSeconds: run.timeoutSeconds,
     mode: run.mode ?? "sync",
+    kind: run.kind ?? "task",
+    ...(run.kind === "workflow"
+      ? {
+          steps: (run.workflowSteps ?? []).map((step) => ({
+            id: step.id,
+            definition: step.definition,
+            dependsOn: step.dependsOn ?? [],
+            taskId: stepRunId(run.id, step.id),
+            status: run.stepStatus?.[step.id] ?? "pending",
+          })),
+        }
+      : {}),
+    parent: run.parent === undefined ? null : { taskId: run.parent.id, step: run.parent.step },
     callbackDeadline: run.callbackDeadline ?? null,
     createdAt: run.createdAt,
     updatedAt: run.updatedAt,

@@ -17,7 +17,19 @@ export const CreateKeyBody = z.strictObject({ role: Role });
 export const PutDefinitionBody = z.strictObject({
   /** Optional; when given it must equal the name in the path. */
   name: Name.optional(),
-  handler: z.string().min(1).max(128),
+  handler: z.string().min(1).max(128).optional(),
+  kind: z.enum(["task", "workflow"]).optional(),
+  steps: z
+    .array(
+      z.strictObject({
+        id: Name,
+        definition: Name,
+        params: JsonObject.optional(),
+        dependsOn: z.array(Name).max(50).optional(),
+      }),
+    )
+    .max(50)
+    .optional(),
   description: z.string().max(1_000).optional(),
   params: JsonObject.optional(),
   maxAttempts: z.number().int().min(1).max(LIMITS.maxAttempts).optional(),

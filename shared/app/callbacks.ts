@@ -69,7 +69,10 @@ export async function applyCallback(
     const guard = { status: "awaiting", attempts: run.attempts, updatedAt: run.updatedAt } as const;
     if (input.status === undefined) {
       const updated = await svc.runs.update(run, guard, patch);
-      if (updated !== undefined) return updated;
+      if (updated !== undefined) {
+        await rollUpSubtext(svc, run, input.subtext);
+        return updated;
+      }
       continue; // changed meanwhile (another callback): read again
     }
     const final: RunPatch =
@@ -83,6 +86,7 @@ export async function applyCallback(
             }),
           };
     if (await endRun(svc, run, { guard, patch: final, ...release(run, now) })) {
+      await rollUpSubtext(svc, run, input.subtext);
       return (await svc.runs.get(ref)) ?? run;
     }
   }
@@ -114,7 +118,13 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
-/** Sets a run's subtext, whatever its status (a note for people watching it). */
+/** A step's subtext is also its workflow run's: the line people watch on the whole. */
+async function rollUpSubtext(svc: Services, run: Run, subtext: string | undefined): Promise<void> {
+  if (subtext === undefined || run.parent === undefined) return;
+  await setSubtext(svc, run.tenant, run.parent.id, subtext);
+}
+
+/** Sets a run's subtext, whatever its status (a note for people watching it), and its workflow run's. */
 export async function setSubtext(svc: Services, tenant: string, id: string, subtext: string): Promise<Run> {
   for (let round = 0; round < 5; round += 1) {
     const run = await svc.runs.get({ tenant, id });
@@ -124,7 +134,10 @@ export async function setSubtext(svc: Services, tenant: string, id: string, subt
       { status: run.status, attempts: run.attempts, updatedAt: run.updatedAt },
       { subtext, updatedAt: svc.clock.now().toISOString() },
     );
-    if (updated !== undefined) return updated;
+    if (updated !== undefined) {
+      await rollUpSubtext(svc, updated, subtext);
+      return updated;
+    }
   }
   throw new ConflictError(`task "${id}" keeps changing; send the subtext again`);
 }

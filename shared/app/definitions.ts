@@ -6,15 +6,18 @@ import {
   DEFAULT_TIMEOUT_SECONDS,
   isLimited,
   type TaskDefinition,
+  WORKFLOW_HANDLER,
 } from "../core/definition.ts";
 import { NotFoundError, PayloadTooLargeError, ValidationError } from "../core/errors.ts";
 import { jsonBytes, LIMITS } from "../core/limits.ts";
 import type { Page } from "../core/ports.ts";
+import { checkWorkflow, type WorkflowStep } from "../core/workflow.ts";
 import { promoteWaiting } from "./admission.ts";
 import type { Services } from "./services.ts";
 
 export interface DefinitionInput {
-  handler: string;
+  /** Required for tasks; workflows have none (the workflow engine runs them). */
+  handler?: string;
   description?: string;
   params?: Record<string, unknown>;
   maxAttempts?: number;
@@ -24,6 +27,8 @@ export interface DefinitionInput {
   mode?: "sync" | "callback";
   callbackTimeoutSeconds?: number;
   schedule?: CronSchedule;
+  kind?: "task" | "workflow";
+  steps?: WorkflowStep[];
 }
 
 export async function putDefinition(
@@ -32,7 +37,13 @@ export async function putDefinition(
   name: string,
   input: DefinitionInput,
 ): Promise<{ definition: TaskDefinition; created: boolean }> {
-  if (svc.registry.get(input.handler) === undefined) {
+  const workflow = input.kind === "workflow";
+  if (workflow) await checkWorkflowDefinition(svc, tenant, name, input);
+  else if (input.steps !== undefined)
+    throw new ValidationError('"steps" belong to definitions with "kind": "workflow"');
+  const handler = workflow ? WORKFLOW_HANDLER : input.handler;
+  if (handler === undefined) throw new ValidationError('a task definition needs a "handler"');
+  if (!workflow && svc.registry.get(handler) === undefined) {
     throw new ValidationError(
       `handler "${input.handler}" is not registered in code; registered handlers: ${svc.registry.keys().join(", ")}`,
       { details: { handler: input.handler, registered: svc.registry.keys() } },
@@ -56,7 +67,8 @@ export async function putDefinition(
   const definition: TaskDefinition = {
     tenant,
     name,
-    handler: input.handler,
+    handler,
+    ...(workflow ? { kind: "workflow" as const, steps: input.steps } : {}),
     ...(input.description === undefined ? {} : { description: input.description }),
     params,
     maxAttempts: input.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
@@ -99,4 +111,33 @@ export function listDefinitions(
   page: { limit: number; cursor?: string },
 ): Promise<Page<TaskDefinition>> {
   return svc.definitions.list(tenant, page);
+}
+
+/**
+ * A workflow: a DAG of steps whose definitions exist in the tenant and are tasks (workflows do
+ * not nest), and none of the settings that belong to a task (limits, mode, handler).
+ */
+async function checkWorkflowDefinition(svc: Services, tenant: string, name: string, input: DefinitionInput) {
+  if (input.steps === undefined) throw new ValidationError('a workflow needs "steps"');
+  if (input.handler !== undefined)
+    throw new ValidationError("a workflow has no handler: its steps name definitions");
+  for (const field of ["maxConcurrency", "maxQueueLength", "mode", "callbackTimeoutSeconds"] as const) {
+    if (input[field] !== undefined)
+      throw new ValidationError(`"${field}" applies to the steps' definitions, not to a workflow`);
+  }
+  checkWorkflow(input.steps);
+  for (const step of input.steps) {
+    const definition =
+      step.definition === name ? undefined : await svc.definitions.get(tenant, step.definition);
+    if (definition === undefined) {
+      throw new ValidationError(
+        `step "${step.id}" names definition "${step.definition}", which does not exist`,
+      );
+    }
+    if (definition.kind === "workflow") {
+      throw new ValidationError(
+        `step "${step.id}" names workflow "${step.definition}"; workflows do not nest`,
+      );
+    }
+  }
 }

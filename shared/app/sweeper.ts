@@ -14,12 +14,15 @@ import {
   RESEND_AFTER_MS,
   requeueAbandoned,
   SWEEP_GRACE_MS,
+  WORKFLOW_RECHECK_MS,
 } from "../core/lifecycle.ts";
 import type { Counters } from "../core/ports.ts";
 import type { Run } from "../core/run.ts";
 import { promoteWaiting, sendRun, startDueRuns } from "./admission.ts";
 import type { Services } from "./services.ts";
+import { workflowOps } from "./tasks.ts";
 import { endRun } from "./worker.ts";
+import { reconcileWorkflow } from "./workflows.ts";
 
 export interface SweepReport {
   resent: number;
@@ -98,6 +101,16 @@ async function sweepRun(svc: Services, run: Run, now: Date, report: SweepReport)
     return;
   }
   if (run.status !== "running") return;
+  if (run.kind === "workflow") {
+    // No worker holds a workflow run: re-derive it from its steps, in case a step's end was lost.
+    await reconcileWorkflow(svc, run, workflowOps);
+    await svc.runs.update(
+      run,
+      { status: "running", attempts: run.attempts },
+      { sweepAt: later(WORKFLOW_RECHECK_MS) },
+    );
+    return;
+  }
   const lease = run.leaseUntil === undefined ? 0 : Date.parse(run.leaseUntil);
   if (lease > now.getTime()) {
     // Alive and renewing: look again after its lease.

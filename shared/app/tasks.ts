@@ -8,13 +8,20 @@ import {
   QueueFullError,
   ValidationError,
 } from "../core/errors.ts";
-import { cancelledEnding, newRun } from "../core/lifecycle.ts";
+import { cancelledEnding, newRun, newWorkflowRun } from "../core/lifecycle.ts";
 import { jsonBytes, LIMITS } from "../core/limits.ts";
 import type { IdempotencyRecord, Page, RunListQuery } from "../core/ports.ts";
 import { isTerminal, type Run, type RunStatus } from "../core/run.ts";
 import { directAdmission, promoteWaiting, sendRun, slotLooksFree, waitingAdmission } from "./admission.ts";
 import type { TenantPrincipal } from "./identity.ts";
 import type { Services } from "./services.ts";
+import { cancelWorkflowRun, reconcileWorkflow, type WorkflowOps } from "./workflows.ts";
+
+/** How the workflow engine starts and cancels step runs: with the use cases of this module. */
+export const workflowOps: WorkflowOps = {
+  start: (svc, caller, input, origin) => startTask(svc, caller, input, origin),
+  cancel: (svc, caller, id) => cancelTask(svc, caller, id),
+};
 
 export class UnknownDefinitionError extends ValidationError {
   override readonly code: string = "unknown_definition";
@@ -47,7 +54,7 @@ export async function startTask(
   caller: TenantPrincipal,
   input: StartInput,
   /** For cron firings: an id derived from the firing (so a repeat creates nothing) and the trigger. */
-  origin: { id?: string; trigger?: "schedule" } = {},
+  origin: { id?: string; trigger?: "schedule"; parent?: { id: string; step: string } } = {},
 ): Promise<Started> {
   const definition = await svc.definitions.get(caller.tenant, input.definition);
   if (definition === undefined) {
@@ -55,7 +62,7 @@ export async function startTask(
       `definition "${input.definition}" does not exist in tenant "${caller.tenant}"`,
     );
   }
-  if (svc.registry.get(definition.handler) === undefined) {
+  if (definition.kind !== "workflow" && svc.registry.get(definition.handler) === undefined) {
     throw new ValidationError(
       `definition "${definition.name}" uses handler "${definition.handler}", which this deployment does not register`,
     );
@@ -90,6 +97,7 @@ export async function startTask(
     ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
     createdBy: caller.keyId,
     ...(origin.trigger === undefined ? {} : { trigger: origin.trigger }),
+    ...(origin.parent === undefined ? {} : { parent: origin.parent }),
   };
   const extras = idempotency === undefined ? {} : { idempotency };
 
@@ -103,6 +111,14 @@ export async function startTask(
       svc.log.error("could not set the start's timer; the sweeper will start it", { taskId: run.id, error });
     });
     return { run, created: true };
+  }
+
+  if (definition.kind === "workflow") {
+    const run = newWorkflowRun(runInput, now);
+    const created = await svc.runs.create(run, extras);
+    if (!created.ok) return refused(svc, caller, created, idempotency);
+    await reconcileWorkflow(svc, run, workflowOps);
+    return { run: (await svc.runs.get(run)) ?? run, created: true };
   }
 
   if (!isLimited(definition)) {
@@ -251,6 +267,10 @@ export async function cancelTask(svc: Services, caller: TenantPrincipal, id: str
       throw new ConflictError(`task "${id}" already ended ${run.status}; nothing to cancel`);
     const now = svc.clock.now();
     const guard = { status: run.status, attempts: run.attempts };
+    if (run.kind === "workflow") {
+      if (await cancelWorkflowRun(svc, run, workflowOps)) return (await svc.runs.get(run)) ?? run;
+      continue;
+    }
     if (run.status === "running") {
       if (run.cancelRequestedAt !== undefined) return run;
       const leaseOver = run.leaseUntil !== undefined && Date.parse(run.leaseUntil) <= now.getTime();
@@ -273,6 +293,8 @@ export async function cancelTask(svc: Services, caller: TenantPrincipal, id: str
     );
     if (result.ok) {
       if (ending.counter?.running !== undefined) await promoteWaiting(svc, run.tenant, run.definition);
+      if (run.parent !== undefined)
+        await reconcileWorkflow(svc, { tenant: run.tenant, id: run.parent.id }, workflowOps);
       return (await svc.runs.get(run)) ?? run;
     }
     // The run moved on meanwhile (promoted, claimed, finished): look again.

@@ -22,11 +22,13 @@ import {
 } from "../core/lifecycle.ts";
 import { jsonBytes, LIMITS } from "../core/limits.ts";
 import type { RunPatch } from "../core/ports.ts";
-import { type Run, type RunRef, refOf } from "../core/run.ts";
+import { isTerminal, type Run, refOf } from "../core/run.ts";
 import type { TaskContext } from "../core/task.ts";
 import { promoteWaiting } from "./admission.ts";
 import { AttemptReport } from "./attempt-report.ts";
 import type { Services } from "./services.ts";
+import { workflowOps } from "./tasks.ts";
+import { reconcileWorkflow } from "./workflows.ts";
 
 /** The SQS message body. Versioned so a later format can be told apart. */
 export const RunMessageBody = z.object({
@@ -77,7 +79,7 @@ export async function processDelivery(svc: Services, delivery: Delivery): Promis
       return { kind: "later", seconds: miss.seconds };
     case "give_up":
       // If this conditional write loses, someone else already ended the run; either way we are done.
-      await endRun(svc, ref, miss);
+      if (claim.current !== undefined) await endRun(svc, claim.current, miss);
       svc.log.warn("run ended: its worker was lost", {
         tenant: ref.tenant,
         taskId: ref.id,
@@ -90,16 +92,15 @@ export async function processDelivery(svc: Services, delivery: Delivery): Promis
 }
 
 /** Writes a run's end with the slot it frees, then lets the next waiting run in. */
-export async function endRun(
-  svc: Services,
-  ref: RunRef & { definition?: string },
-  ending: Ending,
-): Promise<boolean> {
-  const result = await svc.runs.transition(ref, ending.guard, ending.patch, ending.counter);
-  if (result.ok && ending.counter?.running !== undefined) {
-    await promoteWaiting(svc, ref.tenant, ending.counter.definition);
+export async function endRun(svc: Services, run: Run, ending: Ending): Promise<boolean> {
+  const result = await svc.runs.transition(run, ending.guard, ending.patch, ending.counter);
+  if (!result.ok) return false;
+  if (ending.counter?.running !== undefined) await promoteWaiting(svc, run.tenant, ending.counter.definition);
+  // A step of a workflow: the workflow decides what comes next (only once the step really ended).
+  if (run.parent !== undefined && isTerminal(ending.patch.status ?? run.status)) {
+    await reconcileWorkflow(svc, { tenant: run.tenant, id: run.parent.id }, workflowOps);
   }
-  return result.ok;
+  return true;
 }
 
 /** Why an attempt stopped before its handler returned. */

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { LIMITS } from "./limits.ts";
+import { WorkflowStep } from "./workflow.ts";
 
 export const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const Name = z
@@ -24,6 +25,9 @@ export const TaskDefinition = z.object({
   mode: z.enum(["sync", "callback"]).optional(),
   /** How long a callback-mode run waits for its final callback before it ends `timed_out`. */
   callbackTimeoutSeconds: z.number().int().min(1).max(LIMITS.maxCallbackTimeoutSeconds).optional(),
+  /** `workflow`: the definition runs `steps` (other definitions) in dependency order; no handler of its own. */
+  kind: z.enum(["task", "workflow"]).optional(),
+  steps: z.array(WorkflowStep).optional(),
   /** Start a run on this cron schedule, with these params. */
   schedule: z
     .object({ cron: z.string(), timezone: z.string(), params: z.record(z.string(), z.unknown()).optional() })
@@ -34,6 +38,8 @@ export const TaskDefinition = z.object({
 export type TaskDefinition = z.infer<typeof TaskDefinition>;
 
 export const DEFAULT_MAX_ATTEMPTS = 3;
+/** The handler key of workflow definitions: the engine in shared/app/workflows.ts runs them. */
+export const WORKFLOW_HANDLER = "workflow";
 /** Ten minutes leave a 15-minute Lambda invocation room for its other messages and the write-back. */
 export const DEFAULT_TIMEOUT_SECONDS = 600;
 export const DEFAULT_CALLBACK_TIMEOUT_SECONDS = 24 * 60 * 60;

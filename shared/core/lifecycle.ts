@@ -24,6 +24,8 @@ export interface NewRunInput {
   /** A delayed start: when it becomes due (status `scheduled` until then). */
   scheduledFor?: Date;
   trigger?: "api" | "schedule";
+  /** A workflow step's run: its workflow run and step. */
+  parent?: { id: string; step: string };
 }
 
 /**
@@ -53,6 +55,7 @@ export function newRun(input: NewRunInput, status: "queued" | "waiting" | "sched
     ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
     ...(input.scheduledFor === undefined ? {} : { scheduledFor: input.scheduledFor.toISOString() }),
     ...(input.trigger === undefined ? {} : { trigger: input.trigger }),
+    ...(input.parent === undefined ? {} : { parent: input.parent }),
     timeoutSeconds: definition.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
     ...(definition.mode === "callback"
       ? {
@@ -74,6 +77,42 @@ export function newRun(input: NewRunInput, status: "queued" | "waiting" | "sched
     once: {},
   };
 }
+
+/**
+ * A workflow run: `running` from the start (it has no handler, no worker and no lease; the
+ * engine advances it as its steps end), looked at by the sweeper now and then as a backstop.
+ */
+export function newWorkflowRun(input: NewRunInput, now: Date): Run {
+  const at = now.toISOString();
+  const steps = input.definition.steps ?? [];
+  return {
+    tenant: input.tenant,
+    id: input.id,
+    definition: input.definition.name,
+    handler: input.definition.handler,
+    params: { ...input.definition.params, ...input.params },
+    ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
+    ...(input.trigger === undefined ? {} : { trigger: input.trigger }),
+    kind: "workflow",
+    workflowSteps: steps,
+    stepStatus: Object.fromEntries(steps.map((step) => [step.id, "pending"])),
+    timeoutSeconds: input.definition.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+    status: "running",
+    attempts: 0,
+    maxAttempts: 1,
+    createdAt: at,
+    updatedAt: at,
+    startedAt: at,
+    progress: 0,
+    createdBy: input.createdBy,
+    sweepAt: after(now, WORKFLOW_RECHECK_MS),
+    logs: [],
+    once: {},
+  };
+}
+
+/** How often the sweeper re-derives a workflow run from its steps, in case an update was lost. */
+export const WORKFLOW_RECHECK_MS = 5 * 60_000;
 
 /** A delayed start fell due: into the queue (with a slot when its definition is limited). */
 export function dueQueuedPatch(now: Date, slot: boolean): RunPatch {

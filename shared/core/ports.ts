@@ -98,6 +98,7 @@ export type RunPatch = {
     | "callbackTokenHash"
     | "callbackDeadline"
     | "subtext"
+    | "stepStatus"
     | "output"
     | "error"
     | "feedback"

@@ -103,6 +103,21 @@ export const Run = z.object({
   callbackTokenHash: z.string().optional(),
   /** An awaiting run with no final callback by then ends `timed_out`. */
   callbackDeadline: z.string().optional(),
+  /** A workflow run: its steps (a snapshot of the definition's) and each step's status. */
+  kind: z.enum(["task", "workflow"]).optional(),
+  workflowSteps: z
+    .array(
+      z.object({
+        id: z.string(),
+        definition: z.string(),
+        params: z.record(z.string(), z.unknown()).optional(),
+        dependsOn: z.array(z.string()).optional(),
+      }),
+    )
+    .optional(),
+  stepStatus: z.record(z.string(), z.string()).optional(),
+  /** A workflow step's run: its workflow run and step id. */
+  parent: z.object({ id: z.string(), step: z.string() }).optional(),
   /** Set by a cancel of a running run; its worker stops it and ends it `cancelled`. */
   cancelRequestedAt: z.string().optional(),
   /** When the sweeper should look at this run if nothing else has moved it by then. */

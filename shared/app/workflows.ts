@@ -1,0 +1,180 @@
+/**
+ * The workflow engine. A workflow run's state is derived from its steps' runs, whose ids follow
+ * from the workflow run and the step (stepRunId), so `reconcileWorkflow` can always look at
+ * every step, start those whose dependencies succeeded, and end the workflow run when a step
+ * fails or all succeeded. It runs whenever a step ends, and from the sweeper as a backstop; it is
+ * idempotent (a step started twice is one run; every write is guarded on the run's updatedAt).
+ *
+ * Starting and cancelling step runs are passed in (`WorkflowOps`) because those use cases also
+ * start and cancel workflows: this keeps the modules free of import cycles.
+ */
+import { BatonError, ConflictError } from "../core/errors.ts";
+import { ended } from "../core/lifecycle.ts";
+import type { RunPatch } from "../core/ports.ts";
+import { isTerminal, type Run, type RunRef } from "../core/run.ts";
+import { planWorkflow, resolveStepParams, type StepState, stepRunId } from "../core/workflow.ts";
+import type { TenantPrincipal } from "./identity.ts";
+import type { Services } from "./services.ts";
+
+export interface WorkflowOps {
+  start(
+    svc: Services,
+    caller: TenantPrincipal,
+    input: { definition: string; params?: Record<string, unknown> },
+    origin: { id: string; parent: { id: string; step: string } },
+  ): Promise<unknown>;
+  cancel(svc: Services, caller: TenantPrincipal, id: string): Promise<unknown>;
+}
+
+const ACTIVE = new Set<StepState>(["scheduled", "waiting", "queued", "running", "awaiting"]);
+
+export async function reconcileWorkflow(svc: Services, ref: RunRef, ops: WorkflowOps): Promise<void> {
+  for (let round = 0; round < 5; round += 1) {
+    const workflow = await svc.runs.get(ref);
+    if (workflow?.kind !== "workflow") return;
+    const steps = workflow.workflowSteps ?? [];
+    const children = await Promise.all(
+      steps.map((step) => svc.runs.get({ tenant: ref.tenant, id: stepRunId(workflow.id, step.id) })),
+    );
+    const states: Record<string, StepState> = {};
+    const outputs: Record<string, unknown> = {};
+    steps.forEach((step, index) => {
+      const child = children[index];
+      states[step.id] = child?.status ?? "pending";
+      if (child?.status === "succeeded") outputs[step.id] = child.output;
+    });
+    if (isTerminal(workflow.status)) {
+      // Ended already: only keep the steps' statuses shown on it current (a cancelled step ends later).
+      const shown = Object.fromEntries(
+        Object.entries(states).map(([step, state]) => [step, state === "pending" ? "cancelled" : state]),
+      );
+      if (JSON.stringify(shown) === JSON.stringify(workflow.stepStatus)) return;
+      const guard = { status: workflow.status, attempts: workflow.attempts, updatedAt: workflow.updatedAt };
+      if ((await svc.runs.update(workflow, guard, { stepStatus: shown })) !== undefined) return;
+      continue;
+    }
+    const caller = callerOf(workflow);
+    const now = svc.clock.now();
+    const plan = planWorkflow(steps, states);
+    const guard = { status: "running", attempts: workflow.attempts, updatedAt: workflow.updatedAt } as const;
+
+    if (plan.kind === "start") {
+      let failure: { step: string; message: string } | undefined;
+      for (const step of plan.steps) {
+        try {
+          const params = resolveStepParams(step.params ?? {}, outputs) as Record<string, unknown>;
+          await ops.start(
+            svc,
+            caller,
+            { definition: step.definition, params },
+            { id: stepRunId(workflow.id, step.id), parent: { id: workflow.id, step: step.id } },
+          );
+          states[step.id] = "queued";
+        } catch (error) {
+          if (error instanceof ConflictError) continue; // started already (by a concurrent reconcile)
+          if (!(error instanceof BatonError)) throw error;
+          failure = { step: step.id, message: error.message };
+          break;
+        }
+      }
+      if (failure !== undefined) {
+        if (
+          await endWorkflow(
+            svc,
+            workflow,
+            guard,
+            states,
+            "step_failed_to_start",
+            `step "${failure.step}" could not start: ${failure.message}`,
+            ops,
+          )
+        )
+          return;
+        continue;
+      }
+    }
+    if (plan.kind === "failed") {
+      const message = `step "${plan.step}" ended ${plan.status}; the steps after it do not start`;
+      if (await endWorkflow(svc, workflow, guard, states, "step_failed", message, ops)) return;
+      continue;
+    }
+    const patch: RunPatch = {
+      stepStatus: states,
+      progress:
+        steps.length === 0
+          ? 1
+          : steps.filter((step) => states[step.id] === "succeeded").length / steps.length,
+      updatedAt: now.toISOString(),
+    };
+    const final: RunPatch =
+      plan.kind === "succeeded" ? { ...patch, ...ended(workflow, "succeeded", now), output: outputs } : patch;
+    if ((await svc.runs.update(workflow, guard, final)) !== undefined) return;
+    // Someone else changed the workflow run meanwhile: derive it again from fresh state.
+  }
+}
+
+/** Fails the workflow run, marks steps that never started cancelled, and cancels the running ones. */
+async function endWorkflow(
+  svc: Services,
+  workflow: Run,
+  guard: { status: "running"; attempts: number; updatedAt: string },
+  states: Record<string, StepState>,
+  code: string,
+  message: string,
+  ops: WorkflowOps,
+): Promise<boolean> {
+  const now = svc.clock.now();
+  const shown = Object.fromEntries(
+    Object.entries(states).map(([step, state]) => [step, state === "pending" ? "cancelled" : state]),
+  );
+  const ok = await svc.runs.update(workflow, guard, {
+    ...ended(workflow, "failed", now, { code, message }),
+    stepStatus: shown,
+  });
+  if (ok === undefined) return false;
+  await cancelActiveSteps(svc, workflow, states, ops);
+  return true;
+}
+
+async function cancelActiveSteps(
+  svc: Services,
+  workflow: Run,
+  states: Record<string, StepState>,
+  ops: WorkflowOps,
+): Promise<void> {
+  for (const [step, state] of Object.entries(states)) {
+    if (!ACTIVE.has(state)) continue;
+    await ops.cancel(svc, callerOf(workflow), stepRunId(workflow.id, step)).catch((error: unknown) => {
+      if (!(error instanceof ConflictError)) throw error; // it ended meanwhile
+    });
+  }
+}
+
+/** Cancels a workflow run and its active steps; not-yet-started steps never start. */
+export async function cancelWorkflowRun(svc: Services, workflow: Run, ops: WorkflowOps): Promise<boolean> {
+  const steps = workflow.workflowSteps ?? [];
+  const states: Record<string, StepState> = {};
+  for (const step of steps) {
+    const child = await svc.runs.get({ tenant: workflow.tenant, id: stepRunId(workflow.id, step.id) });
+    states[step.id] = child?.status ?? "pending";
+  }
+  const now = svc.clock.now();
+  const ok = await svc.runs.update(
+    workflow,
+    { status: "running", attempts: workflow.attempts, updatedAt: workflow.updatedAt },
+    {
+      ...ended(workflow, "cancelled", now),
+      stepStatus: Object.fromEntries(
+        Object.entries(states).map(([step, state]) => [step, state === "pending" ? "cancelled" : state]),
+      ),
+    },
+  );
+  if (ok === undefined) return false;
+  await cancelActiveSteps(svc, workflow, states, ops);
+  return true;
+}
+
+/** Steps start under the workflow's tenant, as the key that started the workflow. */
+function callerOf(workflow: Run): TenantPrincipal {
+  return { kind: "tenant", tenant: workflow.tenant, role: "runner", keyId: workflow.createdBy };
+}

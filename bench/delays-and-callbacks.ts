@@ -8,40 +8,15 @@
  */
 import { cpus } from "node:os";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../local/emulators.ts";
-import { startLocalStack } from "../local/stack.ts";
-import { ensureTenantKey } from "../shared/app/identity.ts";
-import { AwsCallCounter } from "../shared/aws/call-counter.ts";
 import { createAwsClients } from "../shared/aws/clients.ts";
 import { DynamoRunStore } from "../shared/aws/dynamo-run-store.ts";
-import type { Log, Page } from "../shared/core/ports.ts";
+import type { Page } from "../shared/core/ports.ts";
 import type { Run } from "../shared/core/run.ts";
-import { newApiKey } from "../shared/core/tenant.ts";
-import { registry } from "../tasks/index.ts";
+import { startBenchStack } from "./bench-stack.ts";
 
 const DELAYED = Number(process.env.BENCH_DELAYED ?? 200);
 const CALLBACKS = Number(process.env.BENCH_CALLBACKS ?? 100);
-const quiet: Log = { debug() {}, info() {}, warn() {}, error: (m, ...e) => console.error(m, ...e) };
-
-const counter = new AwsCallCounter();
-const stack = await startLocalStack({
-  registry,
-  port: 0,
-  callCounter: counter,
-  log: quiet,
-  sweepIntervalMs: 0,
-});
-const key = newApiKey().key;
-await ensureTenantKey(stack.services, { tenant: "bench", role: "admin", key });
-const call = async (method: string, path: string, body?: unknown, bearer = key) => {
-  const response = await fetch(`${stack.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  if (response.status >= 300)
-    throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-  return response.json();
-};
+const { stack, counter, call } = await startBenchStack({ sweepIntervalMs: 0 });
 // A store on a client the counter does not see, so watching the runs adds nothing to the figures.
 const observer = new DynamoRunStore({
   client: createAwsClients({

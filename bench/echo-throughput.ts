@@ -15,40 +15,13 @@
 import { cpus } from "node:os";
 import { DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../local/emulators.ts";
-import { startLocalStack } from "../local/stack.ts";
-import { ensureTenantKey } from "../shared/app/identity.ts";
-import { AwsCallCounter } from "../shared/aws/call-counter.ts";
-import type { Log } from "../shared/core/ports.ts";
-import { newApiKey } from "../shared/core/tenant.ts";
-import { registry } from "../tasks/index.ts";
+import { startBenchStack } from "./bench-stack.ts";
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 1_000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 8);
 const LIMITED_CONCURRENCY = Number(process.env.BENCH_LIMIT ?? 8);
-const quiet: Log = { debug() {}, info() {}, warn() {}, error: (m, ...e) => console.error(m, ...e) };
-
-const counter = new AwsCallCounter();
-const stack = await startLocalStack({
-  registry,
-  port: 0,
-  workerConcurrency: WORKERS,
-  callCounter: counter,
-  log: quiet,
-  leaseSeconds: 30,
-});
-const key = newApiKey().key;
-await ensureTenantKey(stack.services, { tenant: "bench", role: "admin", key });
-const call = async (method: string, path: string, body?: unknown) => {
-  const response = await fetch(`${stack.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  if (response.status >= 300)
-    throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-  return response.json();
-};
+const { stack, counter, call } = await startBenchStack({ workerConcurrency: WORKERS, leaseSeconds: 30 });
 await call("PUT", "/v1/definitions/echo", { handler: "echo" });
 
 // A client the counter does not see, to watch progress without adding to the figures.

@@ -129,9 +129,10 @@ export async function setSubtext(svc: Services, tenant: string, id: string, subt
   for (let round = 0; round < 5; round += 1) {
     const run = await svc.runs.get({ tenant, id });
     if (run === undefined) throw new NotFoundError(`task "${id}" does not exist`);
+    // Only the subtext is written, so nothing read can be lost: guard on status alone.
     const updated = await svc.runs.update(
       run,
-      { status: run.status, attempts: run.attempts, updatedAt: run.updatedAt },
+      { status: run.status, attempts: run.attempts },
       { subtext, updatedAt: svc.clock.now().toISOString() },
     );
     if (updated !== undefined) {

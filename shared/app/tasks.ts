@@ -15,7 +15,7 @@ import { isTerminal, type Run, type RunStatus } from "../core/run.ts";
 import { directAdmission, promoteWaiting, sendRun, slotLooksFree, waitingAdmission } from "./admission.ts";
 import type { TenantPrincipal } from "./identity.ts";
 import type { Services } from "./services.ts";
-import { cancelWorkflowRun, reconcileWorkflow, type WorkflowOps } from "./workflows.ts";
+import { cancelWorkflowRun, reconcileWorkflow, type WorkflowOps, withLiveSteps } from "./workflows.ts";
 
 /** How the workflow engine starts and cancels step runs: with the use cases of this module. */
 export const workflowOps: WorkflowOps = {
@@ -236,7 +236,7 @@ export async function getTask(svc: Services, caller: TenantPrincipal, id: string
   // Another tenant's run is simply not found under the caller's tenant: 404, never 403.
   const run = await svc.runs.get({ tenant: caller.tenant, id });
   if (run === undefined) throw new NotFoundError(`task "${id}" does not exist`);
-  return run;
+  return withLiveSteps(svc, run);
 }
 
 export function listTasks(

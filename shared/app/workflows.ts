@@ -178,3 +178,21 @@ export async function cancelWorkflowRun(svc: Services, workflow: Run, ops: Workf
 function callerOf(workflow: Run): TenantPrincipal {
   return { kind: "tenant", tenant: workflow.tenant, role: "runner", keyId: workflow.createdBy };
 }
+
+/**
+ * A workflow run with its steps' statuses read from the steps themselves: the statuses stored on
+ * it are only updated when a step ends, so a running one would show as it was when it started.
+ */
+export async function withLiveSteps(svc: Services, workflow: Run): Promise<Run> {
+  if (workflow.kind !== "workflow" || isTerminal(workflow.status)) return workflow;
+  const steps = workflow.workflowSteps ?? [];
+  const children = await Promise.all(
+    steps.map((step) => svc.runs.get({ tenant: workflow.tenant, id: stepRunId(workflow.id, step.id) })),
+  );
+  return {
+    ...workflow,
+    stepStatus: Object.fromEntries(
+      steps.map((step, index) => [step.id, children[index]?.status ?? "pending"]),
+    ),
+  };
+}

@@ -156,6 +156,11 @@ describe("workflows", () => {
     const started = await start("abortable");
     const longId = (await get(started.taskId)).steps[0].taskId;
     await waitFor(async () => ((await get(longId)).status === "running" ? true : undefined));
+    // GET shows each step as it is now, not as it was when the workflow last moved.
+    expect((await get(started.taskId)).steps.map((s: { status: string }) => s.status)).toEqual([
+      "running",
+      "pending",
+    ]);
     const cancelled = await stack.request("POST", `/v1/tasks/${started.taskId}/cancel`);
     expect(cancelled.body.status).toBe("cancelled");
     expect((await waitForEnd(stack, longId)).status).toBe("cancelled");

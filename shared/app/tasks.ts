@@ -102,6 +102,10 @@ export async function startTask(
   const extras = idempotency === undefined ? {} : { idempotency };
 
   const scheduledFor = dueTime(input, now);
+  if (scheduledFor !== undefined && definition.kind === "workflow") {
+    // A due start goes through the run queue to a worker, which has no handler for workflows.
+    throw new ValidationError("a workflow starts at once: delayed starts of workflows are not supported yet");
+  }
   if (scheduledFor !== undefined) {
     // Admission (and the limits) apply when it falls due; until then it is only a record.
     const run = newRun({ ...runInput, scheduledFor }, "scheduled", now);

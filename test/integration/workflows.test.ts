@@ -190,6 +190,14 @@ describe("workflows", () => {
     expect((await stack.request("GET", "/v1/definitions/invalid")).status).toBe(404);
   });
 
+  it("refuses a delayed start of a workflow rather than let it fail later", async () => {
+    const response = await stack.request("POST", "/v1/tasks", {
+      body: { definition: "pipeline", after: 1_000 },
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.message).toMatch(/not supported yet/);
+  });
+
   it("refuses a handler or task settings on a workflow", async () => {
     const withHandler = await stack.request("PUT", "/v1/definitions/w", {
       body: { kind: "workflow", handler: "echo", steps: [{ id: "a", definition: "echo" }] },

@@ -173,6 +173,9 @@ function dueTime(input: StartInput, now: Date): Date | undefined {
       : input.after !== undefined
         ? new Date(now.getTime() + input.after)
         : undefined;
+  if (due !== undefined && due.getTime() - now.getTime() > LIMITS.maxDelayMs) {
+    throw new ValidationError(`a start can be delayed by at most ${LIMITS.maxDelayMs / 86_400_000} days`);
+  }
   return due !== undefined && due.getTime() > now.getTime() ? due : undefined;
 }
 

@@ -55,6 +55,7 @@ describe("delayed starts", () => {
     ["a malformed time", { at: "next tuesday" }],
     ["a negative delay", { after: -5 }],
     ["a fractional delay", { after: 1.5 }],
+    ["a time over a year ahead", { at: "2999-01-01T00:00:00Z" }],
   ])("refuses %s with 400", async (_what, body) => {
     const response = await start(body);
     expect(response.status).toBe(400);

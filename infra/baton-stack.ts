@@ -178,8 +178,18 @@ export class BatonStack extends Stack {
       timeout: API_TIMEOUT,
       environment,
     });
-    // Starts update admission counters in the same transaction as the run.
-    this.tables.grantReadWrite(this.apiFunction, "runs", "definitions", "tenants", "keys", "counters");
+    // Starts update admission counters in the same transaction as the run. Admins manage chain
+    // records and access grants through the API.
+    this.tables.grantReadWrite(
+      this.apiFunction,
+      "runs",
+      "definitions",
+      "tenants",
+      "keys",
+      "counters",
+      "chains",
+      "grants",
+    );
     this.runQueue.grantSendMessages(this.apiFunction);
     // Delayed starts: up to 15 minutes through the delay queue, longer through one-time schedules;
     // definitions keep their recurring (cron) schedules in the same group.
@@ -217,10 +227,12 @@ export class BatonStack extends Stack {
       environment,
     });
     // Runs and admission counters; definitions only read (live limits when promoting the next
-    // waiting run). Consuming includes ChangeMessageVisibility (lease heartbeats); sending is for
-    // promoted runs. No tenants or keys.
+    // waiting run), chains and grants only read (ending a run looks up the chain record in the
+    // target tenant and the access grant before starting the next task). Consuming includes
+    // ChangeMessageVisibility (lease heartbeats); sending is for promoted and chained runs. No
+    // tenants or keys.
     this.tables.grantReadWrite(this.workerFunction, "runs", "counters");
-    this.tables.grantRead(this.workerFunction, "definitions");
+    this.tables.grantRead(this.workerFunction, "definitions", "chains", "grants");
     this.runQueue.grantConsumeMessages(this.workerFunction);
     this.runQueue.grantSendMessages(this.workerFunction);
     this.workerFunction.addEventSource(
@@ -239,8 +251,9 @@ export class BatonStack extends Stack {
       timeout: SWEEPER_TIMEOUT,
       environment,
     });
+    // Ending a run may hand off along a chain: chains and grants are read, never written.
     this.tables.grantReadWrite(this.sweeperFunction, "runs", "counters");
-    this.tables.grantRead(this.sweeperFunction, "definitions");
+    this.tables.grantRead(this.sweeperFunction, "definitions", "chains", "grants");
     this.runQueue.grantSendMessages(this.sweeperFunction);
     this.sweepRule = new events.Rule(this, "SweepSchedule", {
       description: "Runs the Baton sweeper every minute",
@@ -250,8 +263,8 @@ export class BatonStack extends Stack {
     });
 
     // Delayed and recurring starts fall due here, from the delay queue or from a schedule. It
-    // starts runs like the sweeper does: runs and counters, definitions read-only, sends to the
-    // run queue; no tenants, keys or files.
+    // starts runs like the sweeper does: runs and counters, definitions, chains and grants
+    // read-only, sends to the run queue; no tenants, keys or files.
     this.triggerFunction = this.batonFunction("Trigger", {
       handler: "trigger",
       functionName: triggerName,
@@ -260,7 +273,7 @@ export class BatonStack extends Stack {
       environment,
     });
     this.tables.grantReadWrite(this.triggerFunction, "runs", "counters");
-    this.tables.grantRead(this.triggerFunction, "definitions");
+    this.tables.grantRead(this.triggerFunction, "definitions", "chains", "grants");
     this.runQueue.grantSendMessages(this.triggerFunction);
     this.triggerFunction.addEventSource(
       new SqsEventSource(this.delayQueue, { batchSize: 10, reportBatchItemFailures: true }),

@@ -12,6 +12,8 @@ export const TABLE_ENV = {
   tenants: ENV.tenantsTable,
   keys: ENV.keysTable,
   counters: ENV.countersTable,
+  chains: ENV.chainsTable,
+  grants: ENV.grantsTable,
 } as const satisfies Record<TableName, string>;
 
 const SCHEMAS: Record<TableName, TableSchema> = TABLES;
@@ -37,8 +39,8 @@ export class BatonTables extends Construct {
         billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
         encryption: dynamodb.TableEncryption.AWS_MANAGED,
-        // Runs, tenants, keys and the admission counters are the system of record: a stack
-        // deletion must not take them.
+        // Runs, tenants, keys, chains, grants and the admission counters are the system of
+        // record: a stack deletion must not take them.
         removalPolicy: RemovalPolicy.RETAIN,
         ...(schema.ttlAttribute === undefined ? {} : { timeToLiveAttribute: schema.ttlAttribute }),
       });

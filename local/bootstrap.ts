@@ -26,6 +26,8 @@ export function tableNames(prefix: string): TableNames {
     tenants: `${prefix}tenants`,
     keys: `${prefix}keys`,
     counters: `${prefix}counters`,
+    chains: `${prefix}chains`,
+    grants: `${prefix}grants`,
   };
 }
 

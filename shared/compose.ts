@@ -8,6 +8,7 @@ import { type Services, systemClock } from "./app/services.ts";
 import { AwsDefinitionScheduler } from "./aws/aws-definition-scheduler.ts";
 import { AwsRunTimer, polledRunTimer } from "./aws/aws-run-timer.ts";
 import { type AwsClientOptions, createAwsClients } from "./aws/clients.ts";
+import { DynamoChainStore } from "./aws/dynamo-chain-store.ts";
 import { DynamoCounterStore } from "./aws/dynamo-counter-store.ts";
 import { DynamoDefinitionStore } from "./aws/dynamo-definition-store.ts";
 import { DynamoRunStore } from "./aws/dynamo-run-store.ts";
@@ -53,6 +54,11 @@ export function composeServices(options: ComposeOptions): Services {
       countersTable: config.tables.counters,
     }),
     counters: new DynamoCounterStore({ client: clients.dynamo, tableName: config.tables.counters }),
+    chains: new DynamoChainStore({
+      client: clients.dynamo,
+      chainsTable: config.tables.chains,
+      grantsTable: config.tables.grants,
+    }),
     definitions: new DynamoDefinitionStore({ client: clients.dynamo, tableName: config.tables.definitions }),
     tenants: new DynamoTenantStore({
       client: clients.dynamo,

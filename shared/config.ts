@@ -11,6 +11,8 @@ export const ENV = {
   tenantsTable: "BATON_TENANTS_TABLE",
   keysTable: "BATON_KEYS_TABLE",
   countersTable: "BATON_COUNTERS_TABLE",
+  chainsTable: "BATON_CHAINS_TABLE",
+  grantsTable: "BATON_GRANTS_TABLE",
   runQueueUrl: "BATON_RUN_QUEUE_URL",
   delayQueueUrl: "BATON_DELAY_QUEUE_URL",
   scheduleGroup: "BATON_SCHEDULE_GROUP",
@@ -30,6 +32,8 @@ const Env = z.object({
   [ENV.tenantsTable]: z.string().min(1),
   [ENV.keysTable]: z.string().min(1),
   [ENV.countersTable]: z.string().min(1),
+  [ENV.chainsTable]: z.string().min(1),
+  [ENV.grantsTable]: z.string().min(1),
   [ENV.runQueueUrl]: z.url(),
   [ENV.delayQueueUrl]: z.url().optional(),
   [ENV.scheduleGroup]: z.string().min(1).optional(),
@@ -48,7 +52,15 @@ const Env = z.object({
 
 export interface BatonConfig {
   region: string;
-  tables: { runs: string; definitions: string; tenants: string; keys: string; counters: string };
+  tables: {
+    runs: string;
+    definitions: string;
+    tenants: string;
+    keys: string;
+    counters: string;
+    chains: string;
+    grants: string;
+  };
   runQueueUrl: string;
   /** Delayed starts on AWS; absent locally, where the runtime polls the scheduled runs. */
   timers?: { delayQueueUrl: string; scheduleGroup: string; triggerArn: string; schedulerRoleArn: string };
@@ -99,6 +111,8 @@ export function configFromEnv(env: Record<string, string | undefined>): BatonCon
       tenants: e[ENV.tenantsTable],
       keys: e[ENV.keysTable],
       counters: e[ENV.countersTable],
+      chains: e[ENV.chainsTable],
+      grants: e[ENV.grantsTable],
     },
     runQueueUrl: e[ENV.runQueueUrl],
     ...timersOf(e),

@@ -1,5 +1,6 @@
 /** What the API shows of stored records: no keys, hashes, leases or other internals. */
 import type { TaskDefinition } from "../../shared/core/definition.ts";
+import type { ChainRecord } from "../../shared/core/ports.ts";
 import type { Run } from "../../shared/core/run.ts";
 import { stepRunId } from "../../shared/core/workflow.ts";
 
@@ -28,6 +29,8 @@ export function presentRun(run: Run) {
         }
       : {}),
     parent: run.parent === undefined ? null : { taskId: run.parent.id, step: run.parent.step },
+    chains: run.chains ?? [],
+    chainOutcomes: run.chainOutcomes ?? [],
     callbackDeadline: run.callbackDeadline ?? null,
     createdAt: run.createdAt,
     updatedAt: run.updatedAt,
@@ -50,5 +53,10 @@ export function presentRun(run: Run) {
 
 export function presentDefinition(definition: TaskDefinition) {
   const { tenant: _tenant, ...shown } = definition;
+  return shown;
+}
+
+export function presentChain(chain: ChainRecord) {
+  const { tenant: _tenant, ...shown } = chain;
   return shown;
 }

@@ -1,6 +1,7 @@
 /** The v1 routes: each parses its input, calls one use case and shapes the answer. */
 import type { Route } from "@middy/http-router";
 import { applyCallback, type CallbackCaller, setSubtext } from "../../shared/app/callbacks.ts";
+import { deleteChain, getChain, grantAccess, putChain, revokeAccess } from "../../shared/app/chains.ts";
 import {
   deleteDefinition,
   getDefinition,
@@ -26,7 +27,7 @@ import { ValidationError } from "../../shared/core/errors.ts";
 import type { Principal, Role } from "../../shared/core/tenant.ts";
 import { TenantId } from "../../shared/core/tenant.ts";
 import { type ApiEvent, type ApiResult, json, noContent, parseBody, parseQuery, pathParam } from "./http.ts";
-import { presentDefinition, presentRun } from "./present.ts";
+import { presentChain, presentDefinition, presentRun } from "./present.ts";
 import {
   CallbackBody,
   CreateKeyBody,
@@ -35,6 +36,7 @@ import {
   ListQuery,
   ListTasksQuery,
   PatchTaskBody,
+  PutChainBody,
   PutDefinitionBody,
   StartTaskBody,
   TaskId,
@@ -149,6 +151,85 @@ export function apiRoutes(svc: Services): Route<ApiEvent, ApiResult>[] {
       path: "/v1/definitions/{name}",
       handler: asTenant("admin", async (event, who) => {
         await deleteDefinition(svc, who.tenant, pathParam(event, "name", Name));
+        return noContent();
+      }),
+    },
+
+    {
+      method: "GET",
+      path: "/v1/chains",
+      handler: asTenant("admin", async (_event, who) =>
+        json(200, { items: (await svc.chains.listChains(who.tenant)).map(presentChain) }),
+      ),
+    },
+    {
+      method: "GET",
+      path: "/v1/chains/{name}",
+      handler: asTenant("admin", async (event, who) =>
+        json(200, presentChain(await getChain(svc, who.tenant, pathParam(event, "name", Name)))),
+      ),
+    },
+    {
+      method: "PUT",
+      path: "/v1/chains/{name}",
+      handler: asTenant("admin", async (event, who) => {
+        const { chain, created } = await putChain(
+          svc,
+          who.tenant,
+          pathParam(event, "name", Name),
+          parseBody(event, PutChainBody),
+        );
+        return json(created ? 201 : 200, presentChain(chain));
+      }),
+    },
+    {
+      method: "DELETE",
+      path: "/v1/chains/{name}",
+      handler: asTenant("admin", async (event, who) => {
+        await deleteChain(svc, who.tenant, pathParam(event, "name", Name));
+        return noContent();
+      }),
+    },
+    {
+      method: "GET",
+      path: "/v1/access",
+      handler: asTenant("admin", async (_event, who) =>
+        json(200, {
+          items: (await svc.chains.listGrants(who.tenant)).map(({ sourceTenant, chain, createdAt }) => ({
+            sourceTenant,
+            chain,
+            createdAt,
+          })),
+        }),
+      ),
+    },
+    {
+      method: "PUT",
+      path: "/v1/access/{sourceTenant}/{chain}",
+      handler: asTenant("admin", async (event, who) => {
+        const { grant, created } = await grantAccess(
+          svc,
+          who.tenant,
+          pathParam(event, "sourceTenant", TenantId),
+          pathParam(event, "chain", Name),
+        );
+        return json(created ? 201 : 200, {
+          sourceTenant: grant.sourceTenant,
+          chain: grant.chain,
+          createdAt: grant.createdAt,
+        });
+      }),
+    },
+    {
+      method: "DELETE",
+      path: "/v1/access/{sourceTenant}/{chain}",
+      handler: asTenant("admin", async (event, who) => {
+        await revokeAccess(
+          svc,
+          who.tenant,
+          pathParam(event, "sourceTenant", TenantId),
+          pathParam(event, "chain", Name),
+        );
         return noContent();
       }),
     },

@@ -64,6 +64,15 @@ export const StartTaskBody = z.strictObject({
     .datetime({ offset: true, message: "must be an ISO 8601 time with a zone, e.g. 2026-05-01T09:00:00Z" })
     .optional(),
   after: z.number().int().min(0).max(LIMITS.maxDelayMs).optional(),
+  /** One chain spec or a list; checked in full by the start (shared/core/chain.ts). */
+  chain: z
+    .union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown())).max(10)])
+    .optional(),
+});
+
+export const PutChainBody = z.strictObject({
+  definition: Name,
+  description: z.string().max(1_000).optional(),
 });
 
 export const CallbackBody = z.strictObject({

@@ -1,4 +1,5 @@
 import type {
+  ChainStore,
   Clock,
   CounterStore,
   DefinitionScheduler,
@@ -15,6 +16,7 @@ import type { HandlerRegistry } from "../core/task.ts";
 export interface Services {
   runs: RunStore;
   counters: CounterStore;
+  chains: ChainStore;
   definitions: DefinitionStore;
   tenants: TenantStore;
   queue: RunQueue;

@@ -19,8 +19,9 @@ import {
 import type { Counters } from "../core/ports.ts";
 import type { Run } from "../core/run.ts";
 import { promoteWaiting, sendRun, startDueRuns } from "./admission.ts";
+import { emitChains } from "./chains.ts";
 import type { Services } from "./services.ts";
-import { workflowOps } from "./tasks.ts";
+import { startTask, workflowOps } from "./tasks.ts";
 import { endRun } from "./worker.ts";
 import { reconcileWorkflow } from "./workflows.ts";
 
@@ -84,6 +85,11 @@ async function sweepRun(svc: Services, run: Run, now: Date, report: SweepReport)
     if (moved === undefined) return;
     await sendRun(svc, run, `resend-${run.sweepAt}`);
     report.resent += 1;
+    return;
+  }
+  if (run.status === "succeeded" && (run.chains?.length ?? 0) > 0) {
+    // Its process died between the run's end and the emission of its chains.
+    await emitChains(svc, run, run.output, startTask);
     return;
   }
   if (run.status === "awaiting") {

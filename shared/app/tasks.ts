@@ -1,5 +1,6 @@
 /** Starting, reading and cancelling runs. */
 import { createHash } from "node:crypto";
+import { chainSpecsOf } from "../core/chain.ts";
 import { isLimited, type TaskDefinition } from "../core/definition.ts";
 import {
   ConflictError,
@@ -37,6 +38,8 @@ export interface StartInput {
   at?: string;
   /** … or this many milliseconds from now. */
   after?: number;
+  /** What to start when this run succeeds (see docs); also read from the `async-TaskChain` param. */
+  chain?: unknown;
 }
 
 export interface Started {
@@ -71,7 +74,8 @@ export async function startTask(
   if (jsonBytes(params) > LIMITS.paramsBytes) {
     throw new PayloadTooLargeError(`params exceed ${LIMITS.paramsBytes} bytes (defaults included)`);
   }
-  svc.registry.parseParams(definition.handler, params);
+  if (definition.kind !== "workflow") svc.registry.parseParams(definition.handler, params);
+  const chains = chainSpecsOf(input.chain, params);
 
   const now = svc.clock.now();
   const id = origin.id ?? svc.newId();
@@ -98,6 +102,7 @@ export async function startTask(
     createdBy: caller.keyId,
     ...(origin.trigger === undefined ? {} : { trigger: origin.trigger }),
     ...(origin.parent === undefined ? {} : { parent: origin.parent }),
+    chains,
   };
   const extras = idempotency === undefined ? {} : { idempotency };
 
@@ -233,6 +238,7 @@ function requestHash(input: StartInput): string {
     queue: input.queue ?? null,
     at: input.at ?? null,
     after: input.after ?? null,
+    chain: input.chain ?? null,
   };
   return createHash("sha256")
     .update(JSON.stringify(canonical(request)))

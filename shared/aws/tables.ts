@@ -44,6 +44,10 @@ export const TABLES = {
     ttlAttribute: "expiresAt",
   },
   definitions: { partitionKey: "tenant", sortKey: "name", indexes: {} },
+  /** Chain records: a tenant's named hand-offs to one of its definitions. */
+  chains: { partitionKey: "tenant", sortKey: "name", indexes: {} },
+  /** Access grants, held by the target tenant: sk = "<sourceTenant>#<chain>". */
+  grants: { partitionKey: "tenant", sortKey: "grantKey", indexes: {} },
   /** Admission counters of limited definitions: pk = "<tenant>#<definition>". */
   counters: { partitionKey: "pk", indexes: {} },
   tenants: { partitionKey: "id", indexes: {} },

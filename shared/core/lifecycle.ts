@@ -3,6 +3,8 @@
  * clock of its own; the use cases (shared/app/) apply these with conditional writes, so a
  * decision made on stale data simply fails to apply.
  */
+
+import type { ChainSpec } from "./chain.ts";
 import {
   DEFAULT_CALLBACK_TIMEOUT_SECONDS,
   DEFAULT_TIMEOUT_SECONDS,
@@ -26,6 +28,7 @@ export interface NewRunInput {
   trigger?: "api" | "schedule";
   /** A workflow step's run: its workflow run and step. */
   parent?: { id: string; step: string };
+  chains?: ChainSpec[];
 }
 
 /**
@@ -56,6 +59,7 @@ export function newRun(input: NewRunInput, status: "queued" | "waiting" | "sched
     ...(input.scheduledFor === undefined ? {} : { scheduledFor: input.scheduledFor.toISOString() }),
     ...(input.trigger === undefined ? {} : { trigger: input.trigger }),
     ...(input.parent === undefined ? {} : { parent: input.parent }),
+    ...(input.chains === undefined || input.chains.length === 0 ? {} : { chains: input.chains }),
     timeoutSeconds: definition.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
     ...(definition.mode === "callback"
       ? {

@@ -99,6 +99,7 @@ export type RunPatch = {
     | "callbackDeadline"
     | "subtext"
     | "stepStatus"
+    | "chainOutcomes"
     | "output"
     | "error"
     | "feedback"
@@ -158,6 +159,34 @@ export interface RunStore {
   remove(ref: RunRef, guard: RunGuard): Promise<boolean>;
   /** Newest first, by index; never a table scan. Throws ValidationError on a bad cursor. */
   list(query: RunListQuery): Promise<Page<Run>>;
+}
+
+export interface ChainRecord {
+  tenant: string;
+  name: string;
+  definition: string;
+  description?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface AccessGrant {
+  /** The target tenant, which holds the grant. */
+  tenant: string;
+  sourceTenant: string;
+  chain: string;
+  createdAt: string;
+}
+
+export interface ChainStore {
+  putChain(chain: ChainRecord): Promise<{ created: boolean }>;
+  getChain(tenant: string, name: string): Promise<ChainRecord | undefined>;
+  deleteChain(tenant: string, name: string): Promise<boolean>;
+  listChains(tenant: string): Promise<ChainRecord[]>;
+  putGrant(grant: AccessGrant): Promise<{ created: boolean }>;
+  hasGrant(tenant: string, sourceTenant: string, chain: string): Promise<boolean>;
+  deleteGrant(tenant: string, sourceTenant: string, chain: string): Promise<boolean>;
+  listGrants(tenant: string): Promise<AccessGrant[]>;
 }
 
 export interface CounterStore {

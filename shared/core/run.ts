@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ChainOutcome, ChainSpec } from "./chain.ts";
 
 /**
  * Run statuses of this release. Later releases add scheduled and awaiting; only what the code
@@ -116,6 +117,9 @@ export const Run = z.object({
     )
     .optional(),
   stepStatus: z.record(z.string(), z.string()).optional(),
+  /** What to start when this run succeeds, and what came of it. */
+  chains: z.array(ChainSpec).optional(),
+  chainOutcomes: z.array(ChainOutcome).optional(),
   /** A workflow step's run: its workflow run and step id. */
   parent: z.object({ id: z.string(), step: z.string() }).optional(),
   /** Set by a cancel of a running run; its worker stops it and ends it `cancelled`. */

@@ -152,7 +152,35 @@ describe("tables", () => {
 
   it("builds exactly the tables in shared/aws/tables.ts", () => {
     template.resourceCountIs("AWS::DynamoDB::Table", names.length);
-    expect(names).toContain("counters");
+    expect([...names].sort()).toEqual(
+      ["chains", "counters", "definitions", "grants", "keys", "runs", "tenants"].sort(),
+    );
+  });
+
+  it.each(names)("%s: key schema exactly as the schema says", (name) => {
+    const { partitionKey, sortKey } = schemas[name];
+    expect(resource(logicalId(stack.tables.tables[name])).Properties.KeySchema).toEqual([
+      { AttributeName: partitionKey, KeyType: "HASH" },
+      ...(sortKey === undefined ? [] : [{ AttributeName: sortKey, KeyType: "RANGE" }]),
+    ]);
+  });
+
+  it.each([
+    ["chains", "tenant", "name"],
+    ["grants", "tenant", "grantKey"],
+  ] as const)("%s: keyed by %s and %s, on-demand with PITR, no indexes", (name, pk, sk) => {
+    expect(TABLES[name]).toMatchObject({ partitionKey: pk, sortKey: sk });
+    const table = resource(logicalId(stack.tables.tables[name]));
+    expect(table.DeletionPolicy).toBe("Retain");
+    expect(table.Properties).toMatchObject({
+      KeySchema: [
+        { AttributeName: pk, KeyType: "HASH" },
+        { AttributeName: sk, KeyType: "RANGE" },
+      ],
+      BillingMode: "PAY_PER_REQUEST",
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+    expect(table.Properties.GlobalSecondaryIndexes).toBeUndefined();
   });
 
   it("counters: keyed by pk alone, on-demand with PITR", () => {
@@ -270,6 +298,9 @@ describe("functions", () => {
       const variables = (resource(logicalId(fn)).Properties.Environment as { Variables: object }).Variables;
       // Config parsing requires it: a function without it would fail every cold start.
       expect(variables).toHaveProperty(ENV.countersTable, ref(stack.tables.tables.counters));
+      // Chain hand-offs: the config requires both names too.
+      expect(variables).toHaveProperty("BATON_CHAINS_TABLE", ref(stack.tables.tables.chains));
+      expect(variables).toHaveProperty("BATON_GRANTS_TABLE", ref(stack.tables.tables.grants));
       for (const name of [ENV.delayQueueUrl, ENV.scheduleGroup, ENV.triggerArn, ENV.schedulerRoleArn]) {
         expect(variables).toHaveProperty(name, expected[name]);
       }
@@ -636,6 +667,8 @@ describe("HTTP API", () => {
         "TenantsTableName",
         "KeysTableName",
         "CountersTableName",
+        "ChainsTableName",
+        "GrantsTableName",
       ]),
     );
   });
@@ -666,6 +699,49 @@ describe("least privilege", () => {
       expect(actionsOn(fn(), logicalId(stack.runQueue))).toContain("sqs:SendMessage");
     },
   );
+
+  it.each([
+    ["worker", () => stack.workerFunction],
+    ["sweeper", () => stack.sweeperFunction],
+    ["trigger", () => stack.triggerFunction],
+  ] as const)("the %s only reads chains and grants (to hand a finished run on)", (_, fn) => {
+    for (const name of ["chains", "grants"] as const) {
+      const actions = actionsOn(fn(), table(name));
+      expect(actions).toEqual(expect.arrayContaining(["dynamodb:GetItem", "dynamodb:Query"]));
+      for (const action of DYNAMO_WRITES) expect(actions).not.toContain(action);
+    }
+  });
+
+  it("the api reads and writes chains and grants (admins manage them through the API)", () => {
+    for (const name of ["chains", "grants"] as const) {
+      expect(actionsOn(stack.apiFunction, table(name))).toEqual(
+        expect.arrayContaining([
+          "dynamodb:GetItem",
+          "dynamodb:Query",
+          "dynamodb:PutItem",
+          "dynamodb:UpdateItem",
+          "dynamodb:DeleteItem",
+          "dynamodb:BatchWriteItem",
+        ]),
+      );
+    }
+  });
+
+  it("no role but the api's may write chains or grants", () => {
+    const targets = [table("chains"), table("grants")];
+    const writers = new Set<string>();
+    for (const policy of Object.values(template.findResources("AWS::IAM::Policy"))) {
+      const statements = policy.Properties.PolicyDocument.Statement as Statement[];
+      const writes = statements.some(
+        (statement) =>
+          statement.Effect === "Allow" &&
+          [statement.Action].flat().some((action) => DYNAMO_WRITES.includes(action)) &&
+          targets.some((id) => JSON.stringify(statement.Resource).includes(id)),
+      );
+      if (writes) for (const role of policy.Properties.Roles as { Ref: string }[]) writers.add(role.Ref);
+    }
+    expect([...writers]).toEqual([roleId(stack.apiFunction)]);
+  });
 
   it("the worker consumes the queue (ChangeMessageVisibility for lease heartbeats)", () => {
     const worker = actionsOn(stack.workerFunction, logicalId(stack.runQueue));

@@ -43,6 +43,8 @@ describe("configFromEnv", () => {
     BATON_TENANTS_TABLE: "tenants",
     BATON_KEYS_TABLE: "keys",
     BATON_COUNTERS_TABLE: "counters",
+    BATON_CHAINS_TABLE: "chains",
+    BATON_GRANTS_TABLE: "grants",
     BATON_RUN_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/1/runs.fifo",
   };
 

@@ -1,0 +1,158 @@
+/** Chain records, access grants, and starting the next task when a run succeeds. */
+import { type ChainOutcome, type ChainSpec, resolveChainParams } from "../core/chain.ts";
+import { BatonError, ConflictError, NotFoundError, ValidationError } from "../core/errors.ts";
+import type { AccessGrant, ChainRecord } from "../core/ports.ts";
+import type { Run } from "../core/run.ts";
+import type { TenantPrincipal } from "./identity.ts";
+import type { Services } from "./services.ts";
+import type { Started, StartInput } from "./tasks.ts";
+
+export async function putChain(
+  svc: Services,
+  tenant: string,
+  name: string,
+  input: { definition: string; description?: string },
+): Promise<{ chain: ChainRecord; created: boolean }> {
+  if ((await svc.definitions.get(tenant, input.definition)) === undefined) {
+    throw new ValidationError(`definition "${input.definition}" does not exist in tenant "${tenant}"`);
+  }
+  const now = svc.clock.now().toISOString();
+  const previous = await svc.chains.getChain(tenant, name);
+  const chain: ChainRecord = {
+    tenant,
+    name,
+    definition: input.definition,
+    ...(input.description === undefined ? {} : { description: input.description }),
+    createdAt: previous?.createdAt ?? now,
+    updatedAt: now,
+  };
+  return { chain, ...(await svc.chains.putChain(chain)) };
+}
+
+export async function getChain(svc: Services, tenant: string, name: string): Promise<ChainRecord> {
+  const chain = await svc.chains.getChain(tenant, name);
+  if (chain === undefined) throw new NotFoundError(`chain "${name}" does not exist`);
+  return chain;
+}
+
+export async function deleteChain(svc: Services, tenant: string, name: string): Promise<void> {
+  if (!(await svc.chains.deleteChain(tenant, name)))
+    throw new NotFoundError(`chain "${name}" does not exist`);
+}
+
+/** The target tenant lets `sourceTenant` start its chain `chain`. */
+export async function grantAccess(
+  svc: Services,
+  tenant: string,
+  sourceTenant: string,
+  chain: string,
+): Promise<{ grant: AccessGrant; created: boolean }> {
+  if ((await svc.chains.getChain(tenant, chain)) === undefined) {
+    throw new ValidationError(`chain "${chain}" does not exist in tenant "${tenant}"`);
+  }
+  if ((await svc.tenants.getTenant(sourceTenant)) === undefined) {
+    throw new ValidationError(`tenant "${sourceTenant}" does not exist`);
+  }
+  const grant: AccessGrant = { tenant, sourceTenant, chain, createdAt: svc.clock.now().toISOString() };
+  return { grant, ...(await svc.chains.putGrant(grant)) };
+}
+
+export async function revokeAccess(
+  svc: Services,
+  tenant: string,
+  sourceTenant: string,
+  chain: string,
+): Promise<void> {
+  if (!(await svc.chains.deleteGrant(tenant, sourceTenant, chain))) {
+    throw new NotFoundError(`tenant "${sourceTenant}" has no access to chain "${chain}"`);
+  }
+}
+
+/** How chains start their tasks: the start use case (passed in, as tasks.ts ends runs through here). */
+export type StartFn = (
+  svc: Services,
+  caller: TenantPrincipal,
+  input: StartInput,
+  origin: { id: string },
+) => Promise<Started>;
+
+/**
+ * Starts the chains of a run that succeeded and records each outcome on it. The child's id comes
+ * from the run and the chain's position, so emitting twice (a retry, the sweeper) starts nothing
+ * new. A refused or failed chain is an outcome; the run itself stays `succeeded`.
+ */
+export async function emitChains(
+  svc: Services,
+  run: Run,
+  output: unknown,
+  start: StartFn,
+): Promise<ChainOutcome[]> {
+  const specs = run.chains ?? [];
+  const outcomes: ChainOutcome[] = [];
+  for (const [index, spec] of specs.entries()) {
+    outcomes.push(await emitChain(svc, run, output, spec, `${run.id}-k${index}`, start));
+  }
+  await svc.runs.update(
+    run,
+    { status: "succeeded", attempts: run.attempts },
+    { chainOutcomes: outcomes, sweepAt: null },
+  );
+  return outcomes;
+}
+
+async function emitChain(
+  svc: Services,
+  run: Run,
+  output: unknown,
+  spec: ChainSpec,
+  childId: string,
+  start: StartFn,
+): Promise<ChainOutcome> {
+  const target = spec.customerId ?? run.tenant;
+  const failed = (code: string, message: string): ChainOutcome => ({
+    name: spec.name,
+    customerId: target,
+    status: "failed",
+    error: { code, message },
+  });
+  const chain = await svc.chains.getChain(target, spec.name);
+  if (
+    target !== run.tenant &&
+    (chain === undefined || !(await svc.chains.hasGrant(target, run.tenant, spec.name)))
+  ) {
+    // The same answer whether the chain is missing or not granted: another tenant learns nothing.
+    return failed(
+      "chain_access_denied",
+      `tenant "${target}" grants "${run.tenant}" no access to chain "${spec.name}"`,
+    );
+  }
+  if (chain === undefined) return failed("chain_not_found", `chain "${spec.name}" does not exist`);
+  let params: Record<string, unknown>;
+  try {
+    params = resolveChainParams(spec, {
+      output,
+      params: run.params,
+      userId: run.createdBy,
+      taskId: run.id,
+      now: svc.clock.now(),
+    });
+  } catch (error) {
+    return failed("chain_param_error", error instanceof Error ? error.message : String(error));
+  }
+  const caller: TenantPrincipal = {
+    kind: "tenant",
+    tenant: target,
+    role: "runner",
+    keyId: `chain:${run.tenant}`,
+  };
+  try {
+    await start(svc, caller, { definition: chain.definition, params }, { id: childId });
+  } catch (error) {
+    if (!(error instanceof ConflictError)) {
+      if (error instanceof BatonError) return failed(error.code, error.message);
+      throw error;
+    }
+    // Started by an earlier emission already.
+  }
+  return { name: spec.name, customerId: target, status: "started", childTaskId: childId };
+}

@@ -21,6 +21,13 @@ import { BatonTables } from "./tables.ts";
 export interface BatonStackProps extends StackProps {
   /** SHA-256 (hex) of the root API key; without it no root key is accepted. */
   rootKeySha256?: string;
+  /**
+   * Signs file tokens (at least 32 characters); without it every function refuses file tokens.
+   * It goes into every function's environment as plain text, so anyone who may read the function
+   * configuration (lambda:GetFunctionConfiguration) or the synthesized template can read it. A
+   * later change could move it to Secrets Manager and fetch it at cold start.
+   */
+  fileTokenSecret?: string;
   /** Most worker invocations the SQS event source may run at once (2–1000); unset means no cap. */
   workerConcurrency?: number;
 }
@@ -50,6 +57,8 @@ const DELAY_QUEUE_RETENTION = Duration.days(4);
 /** A standard queue's DLQ keeps the original enqueue time, so it must keep messages longer. */
 const DELAY_DLQ_RETENTION = Duration.days(14);
 const DELAY_QUEUE_MAX_RECEIVES = 5;
+/** The shared config refuses a shorter file token secret at cold start; the synth refuses it first. */
+const MIN_FILE_TOKEN_SECRET_LENGTH = 32;
 /** Lambda function and schedule group names both allow 64 characters. */
 const MAX_NAME_LENGTH = 64;
 
@@ -74,10 +83,20 @@ export class BatonStack extends Stack {
 
   constructor(scope: Construct, id: string, props: BatonStackProps = {}) {
     super(scope, id, props);
-    const { rootKeySha256, workerConcurrency } = props;
+    const { rootKeySha256, fileTokenSecret, workerConcurrency } = props;
     // Fail the synth, not the first cold start, on a malformed hash.
     if (rootKeySha256 !== undefined && !/^[0-9a-f]{64}$/.test(rootKeySha256)) {
       throw new Error("rootKeySha256 must be 64 lowercase hex characters (the SHA-256 of the root key)");
+    }
+    // A token (say, a dynamic reference) has no length until deployment.
+    if (
+      fileTokenSecret !== undefined &&
+      !Token.isUnresolved(fileTokenSecret) &&
+      fileTokenSecret.length < MIN_FILE_TOKEN_SECRET_LENGTH
+    ) {
+      throw new Error(
+        `fileTokenSecret must be at least ${MIN_FILE_TOKEN_SECRET_LENGTH} characters (it signs file tokens)`,
+      );
     }
     if (
       workerConcurrency !== undefined &&
@@ -167,7 +186,11 @@ export class BatonStack extends Stack {
       [ENV.scheduleGroup]: scheduleGroupName,
       [ENV.triggerArn]: triggerArn,
       [ENV.schedulerRoleArn]: this.schedulerRole.roleArn,
+      // Every function: they share one config, which requires it.
+      [ENV.filesBucket]: this.bucket.bucketName,
       [ENV.leaseSeconds]: String(LEASE_SECONDS),
+      // Plain text in the function configuration; see BatonStackProps.fileTokenSecret.
+      ...(fileTokenSecret === undefined ? {} : { [ENV.fileTokenSecret]: fileTokenSecret }),
       ...(rootKeySha256 === undefined ? {} : { [ENV.rootKeySha256]: rootKeySha256 }),
       NODE_OPTIONS: "--enable-source-maps",
     };
@@ -219,6 +242,10 @@ export class BatonStack extends Stack {
         conditions: { StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" } },
       }),
     );
+    // Download links: the api HeadObjects a file (s3:GetObject; s3:ListBucket turns a missing key
+    // into a 404 rather than a 403) and presigns a GetObject with its own credentials. It never
+    // writes or deletes files.
+    this.bucket.grantRead(this.apiFunction);
 
     this.workerFunction = this.batonFunction("Worker", {
       handler: "worker",
@@ -235,6 +262,12 @@ export class BatonStack extends Stack {
     this.tables.grantRead(this.workerFunction, "definitions", "chains", "grants");
     this.runQueue.grantConsumeMessages(this.workerFunction);
     this.runQueue.grantSendMessages(this.workerFunction);
+    // Tasks write files: lib-storage's Upload is a PutObject, or for large bodies a multipart
+    // upload (Create/UploadPart/Complete need s3:PutObject, Abort s3:AbortMultipartUpload); then a
+    // HeadObject (s3:GetObject) learns the size. grantPut covers objects only, without ACLs (CDK
+    // v2's grantWriteWithoutAcl default), and grants no deletes.
+    this.bucket.grantPut(this.workerFunction);
+    this.bucket.grantRead(this.workerFunction);
     this.workerFunction.addEventSource(
       new SqsEventSource(this.runQueue, {
         batchSize: 10,
@@ -244,7 +277,8 @@ export class BatonStack extends Stack {
     );
 
     // Repairs stuck runs and counters and promotes waiting runs; safe to run concurrently, so no
-    // reserved concurrency. It sends to the queue but never consumes it.
+    // reserved concurrency. It sends to the queue but never consumes it, and never touches files
+    // (a chain hand-off only signs a token for a file key, with the secret from the environment).
     this.sweeperFunction = this.batonFunction("Sweeper", {
       handler: "sweeper",
       memorySize: 512,

@@ -9,6 +9,7 @@ import {
   ListTablesCommand,
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
+import { CreateBucketCommand, HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -129,5 +130,16 @@ async function queueUrl(client: SQSClient, name: string): Promise<string | undef
     if (error instanceof QueueDoesNotExist || (error as Error).name.includes("NonExistentQueue"))
       return undefined;
     throw error;
+  }
+}
+
+/** The files bucket (S3 on fauxqs). */
+export async function ensureBucket(client: S3Client, bucket: string): Promise<void> {
+  try {
+    await client.send(new HeadBucketCommand({ Bucket: bucket }));
+  } catch {
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  } finally {
+    client.destroy();
   }
 }

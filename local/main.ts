@@ -2,6 +2,7 @@
  * `npm run dev`: the whole of Baton on localhost, no Docker, no AWS account. State lives under
  * BATON_DATA_DIR (default .baton/), so a restart loses nothing.
  */
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -56,6 +57,13 @@ function persistentKey(envName: string, file: string): string {
 
 const rootKey = persistentKey("BATON_ROOT_KEY", "root-key");
 const devKey = persistentKey("BATON_DEV_KEY", "dev-key");
+// Kept with the data, so file tokens handed out before a restart still work after it.
+const fileTokenSecret = persistentKey("BATON_FILE_TOKEN_SECRET", "file-token-secret");
+// The key that seals encrypted chain params (the local stand-in for a KMS key).
+const encryptionKeyFile = join(dataDir, "encryption-key");
+if (!existsSync(encryptionKeyFile))
+  writeFileSync(encryptionKeyFile, randomBytes(32).toString("base64"), { mode: 0o600 });
+const encryptionKey = Buffer.from(readFileSync(encryptionKeyFile, "utf8").trim(), "base64");
 
 const startedAt = Date.now();
 const stack = await startLocalStack({
@@ -63,6 +71,8 @@ const stack = await startLocalStack({
   dataDir,
   port,
   rootKey,
+  fileTokenSecret,
+  encryptionKey,
   workerConcurrency: workers,
   runWorker: workers > 0,
 }).catch((error: unknown) =>

@@ -4,10 +4,12 @@
  * integration tests both start it; the handlers and adapters are the ones Lambda runs.
  */
 
+import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { S3Client } from "@aws-sdk/client-s3";
 import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { createApiHandler } from "../functions/api/handler.ts";
 import { createWorkerHandler } from "../functions/worker/handler.ts";
@@ -16,11 +18,12 @@ import { startScheduled } from "../shared/app/schedules.ts";
 import type { Services } from "../shared/app/services.ts";
 import { sweep } from "../shared/app/sweeper.ts";
 import type { AwsCallCounter } from "../shared/aws/call-counter.ts";
+import { LocalParamCrypto } from "../shared/aws/param-crypto.ts";
 import { composeServices } from "../shared/compose.ts";
 import type { Log } from "../shared/core/ports.ts";
 import type { HandlerRegistry } from "../shared/core/task.ts";
 import { hashKey } from "../shared/core/tenant.ts";
-import { ensureRunQueue, ensureTables, tableNames } from "./bootstrap.ts";
+import { ensureBucket, ensureRunQueue, ensureTables, tableNames } from "./bootstrap.ts";
 import { type Emulators, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from "./emulators.ts";
 import { serveApi } from "./http-server.ts";
 import { LocalScheduler } from "./local-scheduler.ts";
@@ -36,6 +39,10 @@ export interface LocalStackOptions {
   /** HTTP port; 0 picks a free one. No server when null (a worker-only process). */
   port?: number | null;
   rootKey?: string;
+  /** Signs file tokens; random per start when absent (tokens then die with the process). */
+  fileTokenSecret?: string;
+  /** The 32-byte key that seals encrypted chain params; random per start when absent. */
+  encryptionKey?: Buffer;
   /** Concurrent worker batches, like concurrent Lambda invocations (default 4). */
   workerConcurrency?: number;
   /** Start the worker at once (default); false for an api-only process that may call startWorker() later. */
@@ -91,6 +98,12 @@ async function startOnEmulators(
   const clientOptions = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
   const dynamo = new DynamoDBClient({ ...clientOptions, endpoint: endpoints.dynamodb });
   const sqs = new SQSClient({ ...clientOptions, endpoint: endpoints.sqs });
+  // fauxqs serves S3 on the same endpoint as SQS.
+  const filesBucket = `${prefix}files`;
+  await ensureBucket(
+    new S3Client({ ...clientOptions, endpoint: endpoints.sqs, forcePathStyle: true }),
+    filesBucket,
+  );
   options.callCounter?.attach(sqs);
   const tables = tableNames(prefix);
   await ensureTables(dynamo, tables);
@@ -112,14 +125,17 @@ async function startOnEmulators(
       region: LOCAL_REGION,
       tables,
       runQueueUrl: queueUrl,
+      filesBucket,
+      fileTokenSecret: options.fileTokenSecret ?? randomBytes(32).toString("base64url"),
       ...(options.rootKey === undefined ? {} : { rootKeyHash: hashKey(options.rootKey) }),
       leaseSeconds,
       flushIntervalMs: options.flushIntervalMs ?? 500,
     },
     registry: options.registry,
-    endpoints,
+    endpoints: { ...endpoints, s3: endpoints.sqs },
     credentials: LOCAL_CREDENTIALS,
     scheduler,
+    crypto: new LocalParamCrypto(options.encryptionKey ?? randomBytes(32)),
     ...(options.callCounter === undefined ? {} : { callCounter: options.callCounter }),
     log,
   });

@@ -13,10 +13,12 @@ import { DynamoCounterStore } from "./aws/dynamo-counter-store.ts";
 import { DynamoDefinitionStore } from "./aws/dynamo-definition-store.ts";
 import { DynamoRunStore } from "./aws/dynamo-run-store.ts";
 import { DynamoTenantStore } from "./aws/dynamo-tenant-store.ts";
+import { KmsParamCrypto, noParamCrypto } from "./aws/param-crypto.ts";
+import { S3FileStore } from "./aws/s3-file-store.ts";
 import { SqsRunQueue } from "./aws/sqs-run-queue.ts";
 import type { BatonConfig } from "./config.ts";
 import { ValidationError } from "./core/errors.ts";
-import type { Clock, DefinitionScheduler, Log } from "./core/ports.ts";
+import type { Clock, DefinitionScheduler, Log, ParamCrypto } from "./core/ports.ts";
 import type { HandlerRegistry } from "./core/task.ts";
 
 export interface ComposeOptions {
@@ -28,6 +30,8 @@ export interface ComposeOptions {
   callCounter?: AwsClientOptions["callCounter"];
   log?: Log;
   clock?: Clock;
+  /** Seals chain params; defaults to KMS when the config names a key. */
+  crypto?: ParamCrypto;
   /** Cron schedules; defaults to EventBridge Scheduler when the config has its settings. */
   scheduler?: DefinitionScheduler;
 }
@@ -38,7 +42,7 @@ export function composeServices(options: ComposeOptions): Services {
     options.endpoints ??
     (config.endpoint === undefined
       ? undefined
-      : { dynamodb: config.endpoint, sqs: config.endpoint, scheduler: config.endpoint });
+      : { dynamodb: config.endpoint, sqs: config.endpoint, scheduler: config.endpoint, s3: config.endpoint });
   const clients = createAwsClients({
     region: config.region,
     ...(endpoints === undefined ? {} : { endpoints }),
@@ -66,6 +70,13 @@ export function composeServices(options: ComposeOptions): Services {
       keysTable: config.tables.keys,
     }),
     queue: new SqsRunQueue({ client: clients.sqs, queueUrl: config.runQueueUrl }),
+    files: new S3FileStore({ client: clients.s3, bucket: config.filesBucket }),
+    crypto:
+      options.crypto ??
+      (config.kmsKeyId === undefined
+        ? noParamCrypto
+        : new KmsParamCrypto({ kms: clients.kms, keyId: config.kmsKeyId })),
+    ...(config.fileTokenSecret === undefined ? {} : { fileTokenSecret: config.fileTokenSecret }),
     timer:
       config.timers === undefined
         ? polledRunTimer

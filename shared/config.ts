@@ -13,6 +13,9 @@ export const ENV = {
   countersTable: "BATON_COUNTERS_TABLE",
   chainsTable: "BATON_CHAINS_TABLE",
   grantsTable: "BATON_GRANTS_TABLE",
+  filesBucket: "BATON_FILES_BUCKET",
+  fileTokenSecret: "BATON_FILE_TOKEN_SECRET",
+  kmsKeyId: "BATON_KMS_KEY_ID",
   runQueueUrl: "BATON_RUN_QUEUE_URL",
   delayQueueUrl: "BATON_DELAY_QUEUE_URL",
   scheduleGroup: "BATON_SCHEDULE_GROUP",
@@ -34,6 +37,9 @@ const Env = z.object({
   [ENV.countersTable]: z.string().min(1),
   [ENV.chainsTable]: z.string().min(1),
   [ENV.grantsTable]: z.string().min(1),
+  [ENV.filesBucket]: z.string().min(3),
+  [ENV.fileTokenSecret]: z.string().min(32).optional(),
+  [ENV.kmsKeyId]: z.string().min(1).optional(),
   [ENV.runQueueUrl]: z.url(),
   [ENV.delayQueueUrl]: z.url().optional(),
   [ENV.scheduleGroup]: z.string().min(1).optional(),
@@ -62,6 +68,11 @@ export interface BatonConfig {
     grants: string;
   };
   runQueueUrl: string;
+  filesBucket: string;
+  /** Signs file tokens (@FileToken@); without it, file tokens are refused. */
+  fileTokenSecret?: string;
+  /** Seals encrypted chain params; without it, `encrypt: true` is refused. */
+  kmsKeyId?: string;
   /** Delayed starts on AWS; absent locally, where the runtime polls the scheduled runs. */
   timers?: { delayQueueUrl: string; scheduleGroup: string; triggerArn: string; schedulerRoleArn: string };
   rootKeyHash?: string;
@@ -115,6 +126,9 @@ export function configFromEnv(env: Record<string, string | undefined>): BatonCon
       grants: e[ENV.grantsTable],
     },
     runQueueUrl: e[ENV.runQueueUrl],
+    filesBucket: e[ENV.filesBucket],
+    ...(e[ENV.fileTokenSecret] === undefined ? {} : { fileTokenSecret: e[ENV.fileTokenSecret] }),
+    ...(e[ENV.kmsKeyId] === undefined ? {} : { kmsKeyId: e[ENV.kmsKeyId] }),
     ...timersOf(e),
     ...(rootKeyHash === undefined ? {} : { rootKeyHash }),
     leaseSeconds: e[ENV.leaseSeconds],

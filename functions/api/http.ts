@@ -26,6 +26,11 @@ export function json(statusCode: number, body: unknown): ApiResult {
   };
 }
 
+/** A redirect to a short-lived download link (files never pass through the API). */
+export function redirect(location: string): ApiResult {
+  return { statusCode: 302, headers: { location, "cache-control": "no-store" } };
+}
+
 export function noContent(): ApiResult {
   return { statusCode: 204, headers: { "cache-control": "no-store" } };
 }

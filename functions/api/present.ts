@@ -2,6 +2,7 @@
 import type { TaskDefinition } from "../../shared/core/definition.ts";
 import type { ChainRecord } from "../../shared/core/ports.ts";
 import type { Run } from "../../shared/core/run.ts";
+import { maskSealed } from "../../shared/core/sealed.ts";
 import { stepRunId } from "../../shared/core/workflow.ts";
 
 export function presentRun(run: Run) {
@@ -29,7 +30,7 @@ export function presentRun(run: Run) {
         }
       : {}),
     parent: run.parent === undefined ? null : { taskId: run.parent.id, step: run.parent.step },
-    chains: run.chains ?? [],
+    chains: maskSealed(run.chains ?? []),
     chainOutcomes: run.chainOutcomes ?? [],
     callbackDeadline: run.callbackDeadline ?? null,
     createdAt: run.createdAt,
@@ -40,7 +41,7 @@ export function presentRun(run: Run) {
     cancelRequestedAt: run.cancelRequestedAt ?? null,
     idempotencyKey: run.idempotencyKey ?? null,
     createdBy: run.createdBy,
-    params: run.params,
+    params: maskSealed(run.params),
     output: run.output ?? null,
     error: run.error ?? null,
     feedback: run.feedback ?? null,

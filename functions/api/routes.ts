@@ -8,6 +8,7 @@ import {
   listDefinitions,
   putDefinition,
 } from "../../shared/app/definitions.ts";
+import { taskFileLink, tokenFileLink } from "../../shared/app/files.ts";
 import {
   authenticate,
   bearerOf,
@@ -26,12 +27,23 @@ import { Name } from "../../shared/core/definition.ts";
 import { ValidationError } from "../../shared/core/errors.ts";
 import type { Principal, Role } from "../../shared/core/tenant.ts";
 import { TenantId } from "../../shared/core/tenant.ts";
-import { type ApiEvent, type ApiResult, json, noContent, parseBody, parseQuery, pathParam } from "./http.ts";
+import {
+  type ApiEvent,
+  type ApiResult,
+  json,
+  noContent,
+  parseBody,
+  parseQuery,
+  pathParam,
+  redirect,
+} from "./http.ts";
 import { presentChain, presentDefinition, presentRun } from "./present.ts";
 import {
   CallbackBody,
   CreateKeyBody,
   CreateTenantBody,
+  FileName,
+  FileToken,
   KeyId,
   ListQuery,
   ListTasksQuery,
@@ -281,6 +293,21 @@ export function apiRoutes(svc: Services): Route<ApiEvent, ApiResult>[] {
         const { subtext } = parseBody(event, PatchTaskBody);
         return json(200, presentRun(await setSubtext(svc, who.tenant, id, subtext)));
       }),
+    },
+    {
+      method: "GET",
+      path: "/v1/tasks/{id}/files/{name}",
+      handler: asTenant("runner", async (event, who) =>
+        redirect(
+          await taskFileLink(svc, who, pathParam(event, "id", TaskId), pathParam(event, "name", FileName)),
+        ),
+      ),
+    },
+    {
+      method: "GET",
+      path: "/v1/files/{token}",
+      // The token is the credential: no key needed.
+      handler: async (event) => redirect(await tokenFileLink(svc, pathParam(event, "token", FileToken))),
     },
     {
       method: "POST",

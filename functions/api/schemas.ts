@@ -87,6 +87,11 @@ export const CallbackBody = z.strictObject({
 
 export const PatchTaskBody = z.strictObject({ subtext: z.string().max(LIMITS.subtextChars) });
 
+export const FileName = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, "is not a file name");
+export const FileToken = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{43}$/, "is not a file token");
+
 export const KeyId = z.string().regex(/^[0-9a-f]{12}$/, "is not a key id");
 
 export const TaskId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "is not a task id");

@@ -1,8 +1,10 @@
 /** Chain records, access grants, and starting the next task when a run succeeds. */
 import { type ChainOutcome, type ChainSpec, resolveChainParams } from "../core/chain.ts";
 import { BatonError, ConflictError, NotFoundError, ValidationError } from "../core/errors.ts";
+import { mintFileToken } from "../core/file-token.ts";
 import type { AccessGrant, ChainRecord } from "../core/ports.ts";
 import type { Run } from "../core/run.ts";
+import { isSealed, type SealContext } from "../core/sealed.ts";
 import type { TenantPrincipal } from "./identity.ts";
 import type { Services } from "./services.ts";
 import type { Started, StartInput } from "./tasks.ts";
@@ -90,7 +92,20 @@ export async function emitChains(
   const specs = run.chains ?? [];
   const outcomes: ChainOutcome[] = [];
   for (const [index, spec] of specs.entries()) {
-    outcomes.push(await emitChain(svc, run, output, spec, `${run.id}-k${index}`, start));
+    outcomes.push(
+      await openSpec(svc, run, spec, index).then(
+        (opened) => emitChain(svc, run, output, opened, `${run.id}-k${index}`, start),
+        (error: unknown): ChainOutcome => ({
+          name: spec.name,
+          customerId: spec.customerId ?? run.tenant,
+          status: "failed",
+          error: {
+            code: "chain_param_error",
+            message: `could not decrypt: ${error instanceof Error ? error.message : String(error)}`,
+          },
+        }),
+      ),
+    );
   }
   await svc.runs.update(
     run,
@@ -129,7 +144,15 @@ async function emitChain(
   if (chain === undefined) return failed("chain_not_found", `chain "${spec.name}" does not exist`);
   let params: Record<string, unknown>;
   try {
+    const fileKey = (output as { FileKey?: unknown } | null)?.FileKey;
+    const secret = svc.fileTokenSecret;
     params = resolveChainParams(spec, {
+      ...(typeof fileKey === "string" && secret !== undefined
+        ? {
+            fileToken: (seconds?: number) =>
+              mintFileToken(secret, { tenant: run.tenant, key: fileKey }, svc.clock.now(), seconds),
+          }
+        : {}),
       output,
       params: run.params,
       userId: run.createdBy,
@@ -138,6 +161,22 @@ async function emitChain(
     });
   } catch (error) {
     return failed("chain_param_error", error instanceof Error ? error.message : String(error));
+  }
+  // Encrypted values are sealed again, bound to the child: only its handler opens them.
+  try {
+    for (const param of spec.params) {
+      if (param.encrypt !== true) continue;
+      params[param.name] = await svc.crypto.seal(JSON.stringify(params[param.name]), {
+        tenant: target,
+        taskId: childId,
+        param: param.name,
+      });
+    }
+  } catch (error) {
+    return failed(
+      "chain_param_error",
+      `could not encrypt: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
   const caller: TenantPrincipal = {
     kind: "tenant",
@@ -155,4 +194,51 @@ async function emitChain(
     // Started by an earlier emission already.
   }
   return { name: spec.name, customerId: target, status: "started", childTaskId: childId };
+}
+
+/** Where a spec's encrypted value is bound on the source run. */
+function specContext(run: { tenant: string; id: string }, index: number, param: string): SealContext {
+  return { tenant: run.tenant, taskId: run.id, param: `chain.${index}.${param}` };
+}
+
+/**
+ * Seals the `encrypt: true` values of a start's chain specs before anything is stored: the source
+ * run keeps only sealed templates, bound to itself.
+ */
+export async function sealChainSpecs(svc: Services, run: { tenant: string; id: string }, specs: ChainSpec[]) {
+  return Promise.all(
+    specs.map(async (spec, index) => ({
+      ...spec,
+      params: await Promise.all(
+        spec.params.map(async (param) =>
+          param.encrypt === true
+            ? {
+                ...param,
+                value: await svc.crypto.seal(
+                  JSON.stringify(param.value),
+                  specContext(run, index, param.name),
+                ),
+              }
+            : param,
+        ),
+      ),
+    })),
+  );
+}
+
+/** The spec with its sealed templates opened (in memory only, to compute the child's params). */
+async function openSpec(svc: Services, run: Run, spec: ChainSpec, index: number): Promise<ChainSpec> {
+  return {
+    ...spec,
+    params: await Promise.all(
+      spec.params.map(async (param) =>
+        param.encrypt === true && isSealed(param.value)
+          ? {
+              ...param,
+              value: JSON.parse(await svc.crypto.open(param.value, specContext(run, index, param.name))),
+            }
+          : param,
+      ),
+    ),
+  };
 }

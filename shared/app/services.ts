@@ -4,7 +4,9 @@ import type {
   CounterStore,
   DefinitionScheduler,
   DefinitionStore,
+  FileStore,
   Log,
+  ParamCrypto,
   RunQueue,
   RunStore,
   RunTimer,
@@ -21,6 +23,10 @@ export interface Services {
   tenants: TenantStore;
   queue: RunQueue;
   timer: RunTimer;
+  files: FileStore;
+  crypto: ParamCrypto;
+  /** Signs file tokens; absent: @FileToken@ is refused. */
+  fileTokenSecret?: string;
   scheduler: DefinitionScheduler;
   registry: HandlerRegistry;
   clock: Clock;

@@ -1,6 +1,6 @@
 /** Starting, reading and cancelling runs. */
 import { createHash } from "node:crypto";
-import { chainSpecsOf } from "../core/chain.ts";
+import { CHAIN_PARAM, chainSpecsOf } from "../core/chain.ts";
 import { isLimited, type TaskDefinition } from "../core/definition.ts";
 import {
   ConflictError,
@@ -13,7 +13,9 @@ import { cancelledEnding, newRun, newWorkflowRun } from "../core/lifecycle.ts";
 import { jsonBytes, LIMITS } from "../core/limits.ts";
 import type { IdempotencyRecord, Page, RunListQuery } from "../core/ports.ts";
 import { isTerminal, type Run, type RunStatus } from "../core/run.ts";
+import { isSealed } from "../core/sealed.ts";
 import { directAdmission, promoteWaiting, sendRun, slotLooksFree, waitingAdmission } from "./admission.ts";
+import { sealChainSpecs } from "./chains.ts";
 import type { TenantPrincipal } from "./identity.ts";
 import type { Services } from "./services.ts";
 import { cancelWorkflowRun, reconcileWorkflow, type WorkflowOps, withLiveSteps } from "./workflows.ts";
@@ -74,11 +76,17 @@ export async function startTask(
   if (jsonBytes(params) > LIMITS.paramsBytes) {
     throw new PayloadTooLargeError(`params exceed ${LIMITS.paramsBytes} bytes (defaults included)`);
   }
-  if (definition.kind !== "workflow") svc.registry.parseParams(definition.handler, params);
-  const chains = chainSpecsOf(input.chain, params);
+  // Sealed params (from an encrypted chain) are checked by the worker once opened.
+  if (definition.kind !== "workflow" && !Object.values(params).some(isSealed)) {
+    svc.registry.parseParams(definition.handler, params);
+  }
+  const specs = chainSpecsOf(input.chain, params);
 
   const now = svc.clock.now();
   const id = origin.id ?? svc.newId();
+  const chains = await sealChainSpecs(svc, { tenant: caller.tenant, id }, specs);
+  // The async-TaskChain param lives on as the run's chains (sealed where asked), not among its params.
+  const { [CHAIN_PARAM]: _chainParam, ...ownParams } = input.params ?? {};
   let idempotency: IdempotencyRecord | undefined;
   if (input.idempotencyKey !== undefined) {
     idempotency = {
@@ -96,7 +104,7 @@ export async function startTask(
     tenant: caller.tenant,
     id,
     definition,
-    params: input.params ?? {},
+    params: ownParams,
     ...(input.queue === undefined ? {} : { queue: input.queue }),
     ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
     createdBy: caller.keyId,

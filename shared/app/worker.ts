@@ -23,7 +23,8 @@ import {
 import { jsonBytes, LIMITS } from "../core/limits.ts";
 import type { RunPatch } from "../core/ports.ts";
 import { isTerminal, type Run, refOf } from "../core/run.ts";
-import type { TaskContext } from "../core/task.ts";
+import { isSealed } from "../core/sealed.ts";
+import type { StoredFile, TaskContext } from "../core/task.ts";
 import { promoteWaiting } from "./admission.ts";
 import { AttemptReport } from "./attempt-report.ts";
 import { emitChains } from "./chains.ts";
@@ -53,6 +54,19 @@ const DONE: DeliveryResult = { kind: "done" };
 /** When this attempt lost its claim, the message comes back soon and is judged on fresh state. */
 const RECHECK_SOON: DeliveryResult = { kind: "later", seconds: 1 };
 const ONCE_KEY = /^[A-Za-z0-9:._-]{1,128}$/;
+const FILE_NAME = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** The standard file outputs, over what the handler returned (an object; anything else goes under `result`). */
+function withFileOutputs(output: unknown, file: StoredFile | undefined): unknown {
+  if (file === undefined) return output;
+  const own =
+    output === undefined || output === null
+      ? {}
+      : typeof output === "object" && !Array.isArray(output)
+        ? output
+        : { result: output };
+  return { ...own, FileName: file.name, FileKey: file.key, FileSize: file.size };
+}
 
 export async function processDelivery(svc: Services, delivery: Delivery): Promise<DeliveryResult> {
   const parsed = parseRunMessage(delivery.body);
@@ -181,11 +195,15 @@ async function runAttempt(svc: Services, run: Run, delivery: Delivery): Promise<
   );
 
   let callbackToken: string | undefined;
+  let lastFile: StoredFile | undefined;
+  let opened: Record<string, unknown> | undefined;
   const ctx: TaskContext = {
     taskId: run.id,
     tenant: run.tenant,
     definition: run.definition,
-    params: run.params,
+    get params() {
+      return opened ?? run.params;
+    },
     attempt: run.attempts,
     get callbackToken() {
       return callbackToken;
@@ -194,6 +212,17 @@ async function runAttempt(svc: Services, run: Run, delivery: Delivery): Promise<
     feedback: async (text, options) => report.feedback(String(text), options),
     progress: async (fraction) => report.progress(fraction),
     log: async (line) => report.log(String(line), svc.clock.now()),
+    files: {
+      put: async (name, body, options = {}) => {
+        if (!FILE_NAME.test(name) || name.includes("..")) {
+          throw new ValidationError(`file name "${name}" must be 1-128 letters, digits, '.', '_' or '-'`);
+        }
+        const key = `${run.tenant}/${run.id}/${name}`;
+        const { size } = await svc.files.put(key, body, options.contentType ?? "application/octet-stream");
+        lastFile = { name, key, size };
+        return lastFile;
+      },
+    },
     once: async <T>(key: string, fn: (info: { idempotencyKey: string }) => Promise<T>): Promise<T> => {
       if (!ONCE_KEY.test(key)) throw new ValidationError(`once key "${key}" must match ${ONCE_KEY}`);
       const done = onceResults.get(key);
@@ -224,7 +253,8 @@ async function runAttempt(svc: Services, run: Run, delivery: Delivery): Promise<
         if (!(await write({ callbackTokenHash: hash }))) throw abort.signal.reason;
         callbackToken = token;
       }
-      return execute(svc, run, ctx);
+      opened = await openParams(svc, run);
+      return execute(svc, run, ctx, opened);
     };
     outcome = { ok: true, output: await Promise.race([attempt(), aborted]) };
   } catch (error) {
@@ -255,7 +285,7 @@ async function runAttempt(svc: Services, run: Run, delivery: Delivery): Promise<
   let ending: Omit<Ending, "guard">;
   let retryInMs: number | undefined;
   if (outcome.ok) {
-    const output = checkedOutput(outcome.output);
+    const output = checkedOutput(withFileOutputs(outcome.output, lastFile));
     if (!output.ok) ending = failedEnding(run, output.error, now);
     else if (run.mode === "callback") ending = { patch: awaitingPatch(run, output.value, now) };
     else ending = succeededEnding(run, output.value, now);
@@ -294,6 +324,27 @@ class TimeoutError extends Error {
   }
 }
 
+/** The run's params with sealed (encrypted) values opened: for the handler only, never stored. */
+async function openParams(svc: Services, run: Run): Promise<Record<string, unknown>> {
+  const entries = await Promise.all(
+    Object.entries(run.params).map(async ([name, value]) => {
+      if (!isSealed(value)) return [name, value] as const;
+      try {
+        return [
+          name,
+          JSON.parse(await svc.crypto.open(value, { tenant: run.tenant, taskId: run.id, param: name })),
+        ] as const;
+      } catch (error) {
+        throw new PermanentFailure(
+          "sealed_param_error",
+          `param "${name}" could not be decrypted: ${(error as Error).message}`,
+        );
+      }
+    }),
+  );
+  return Object.fromEntries(entries);
+}
+
 /** The run cannot succeed on any attempt: fail it without retrying. */
 class PermanentFailure extends Error {
   constructor(
@@ -304,7 +355,12 @@ class PermanentFailure extends Error {
   }
 }
 
-async function execute(svc: Services, run: Run, ctx: TaskContext): Promise<unknown> {
+async function execute(
+  svc: Services,
+  run: Run,
+  ctx: TaskContext,
+  openedParams: Record<string, unknown>,
+): Promise<unknown> {
   const handler = svc.registry.get(run.handler);
   if (handler === undefined) {
     throw new PermanentFailure(
@@ -314,7 +370,7 @@ async function execute(svc: Services, run: Run, ctx: TaskContext): Promise<unkno
   }
   let params: Record<string, unknown>;
   try {
-    params = svc.registry.parseParams(run.handler, run.params);
+    params = svc.registry.parseParams(run.handler, openedParams);
   } catch (error) {
     throw new PermanentFailure("invalid_params", error instanceof Error ? error.message : String(error));
   }

@@ -1,4 +1,6 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { KMSClient } from "@aws-sdk/client-kms";
+import { S3Client } from "@aws-sdk/client-s3";
 import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
@@ -7,7 +9,7 @@ import type { AwsCallCounter } from "./call-counter.ts";
 export interface AwsClientOptions {
   region: string;
   /** Endpoint overrides (DynamoDB Local, fauxqs, LocalStack); absent on AWS. */
-  endpoints?: { dynamodb?: string; sqs?: string; scheduler?: string };
+  endpoints?: { dynamodb?: string; sqs?: string; scheduler?: string; s3?: string };
   /** Emulators accept any credentials; on AWS the default provider chain is used. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /** Counts every call (benchmarks, tests). */
@@ -18,6 +20,8 @@ export interface AwsClients {
   dynamo: DynamoDBDocumentClient;
   sqs: SQSClient;
   scheduler: SchedulerClient;
+  s3: S3Client;
+  kms: KMSClient;
 }
 
 export function createAwsClients(options: AwsClientOptions): AwsClients {
@@ -44,8 +48,16 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
   });
   options.callCounter?.attach(dynamo);
   options.callCounter?.attach(sqs);
+  // Path-style addressing: emulators (fauxqs, LocalStack) serve buckets under one host.
+  const s3 = new S3Client({
+    ...common,
+    ...(options.endpoints?.s3 === undefined ? {} : { endpoint: options.endpoints.s3, forcePathStyle: true }),
+  });
   options.callCounter?.attach(scheduler);
-  return { dynamo, sqs, scheduler };
+  const kms = new KMSClient(common);
+  options.callCounter?.attach(s3);
+  options.callCounter?.attach(kms);
+  return { dynamo, sqs, scheduler, s3, kms };
 }
 
 /** True for DynamoDB's "the condition did not hold" (the losing side of a conditional write). */

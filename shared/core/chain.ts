@@ -59,17 +59,13 @@ export function chainSpecsOf(chainField: unknown, params: Record<string, unknown
         `chain ${index + 1} is invalid${issue?.path.length ? ` at "${issue.path.join(".")}"` : ""}: ${issue?.message ?? "bad shape"}`,
       );
     }
-    if (parsed.data.params.some((param) => param.encrypt === true)) {
-      // Refused rather than stored in clear: encryption at rest for chain params is not built yet.
-      throw new ValidationError(
-        `chain "${parsed.data.name}": encrypted params ("encrypt": true) are not available yet`,
-      );
-    }
     return parsed.data;
   });
 }
 
 export interface ChainContext {
+  /** Mints a token for the run's file output (`@FileToken@`, or `@FileToken.<seconds>@`). */
+  fileToken?: (seconds?: number) => string;
   output: unknown;
   params: Record<string, unknown>;
   userId: string;
@@ -124,8 +120,11 @@ function tokenValue(kind: string, key: string | undefined, context: ChainContext
     case "DATE":
       return context.now.toISOString().slice(0, 10);
     case "FileToken":
-      throw new ValidationError(`${shown}: file outputs are not available yet`);
+      if (context.fileToken === undefined) throw new ValidationError(`${shown}: the run has no file output`);
+      return context.fileToken(key === undefined ? undefined : Number(key));
     default:
-      throw new ValidationError(`${shown} is not a known token (Output, Param, UserID, DATE, TaskID)`);
+      throw new ValidationError(
+        `${shown} is not a known token (Output, Param, UserID, DATE, TaskID, FileToken)`,
+      );
   }
 }

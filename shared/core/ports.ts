@@ -161,6 +161,24 @@ export interface RunStore {
   list(query: RunListQuery): Promise<Page<Run>>;
 }
 
+/** Seals (encrypts) and opens chain params bound to a tenant, task and param name. */
+export interface ParamCrypto {
+  seal(plaintext: string, context: import("./sealed.ts").SealContext): Promise<string>;
+  open(sealed: string, context: import("./sealed.ts").SealContext): Promise<string>;
+}
+
+/** Task files (S3): written by handlers, read through short-lived URLs. */
+export interface FileStore {
+  put(
+    key: string,
+    body: Buffer | Uint8Array | string | import("node:stream").Readable,
+    contentType: string,
+  ): Promise<{ size: number }>;
+  /** Bytes, or undefined when there is no such file. */
+  size(key: string): Promise<number | undefined>;
+  downloadUrl(key: string, fileName: string, seconds: number): Promise<string>;
+}
+
 export interface ChainRecord {
   tenant: string;
   name: string;

@@ -1,6 +1,27 @@
 import type { z } from "zod";
 import { ValidationError } from "./errors.ts";
 
+export interface StoredFile {
+  name: string;
+  key: string;
+  size: number;
+}
+
+export interface TaskFiles {
+  /**
+   * Stores a file of this run (S3) and makes it the run's file output: the run's output gets
+   * `FileName`, `FileKey` and `FileSize`. The body may be a stream of any size.
+   *
+   * @example
+   * await ctx.files.put("contracts.zip", zipStream, { contentType: "application/zip" });
+   */
+  put(
+    name: string,
+    body: Buffer | Uint8Array | string | import("node:stream").Readable,
+    options?: { contentType?: string },
+  ): Promise<StoredFile>;
+}
+
 export interface FeedbackOptions {
   /** `replace` (default) sets the feedback text; `append` adds a line to it. */
   mode?: "replace" | "append";
@@ -35,6 +56,7 @@ export interface TaskContext {
    * await ctx.once("charge", ({ idempotencyKey }) => payments.charge(order, { idempotencyKey }));
    */
   once<T>(key: string, fn: (info: { idempotencyKey: string }) => Promise<T>): Promise<T>;
+  readonly files: TaskFiles;
 }
 
 export interface TaskHandler<P extends Record<string, unknown> = Record<string, unknown>> {

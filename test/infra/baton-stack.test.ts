@@ -16,6 +16,7 @@ import { TABLES, type TableName, type TableSchema } from "../../shared/aws/table
 import { ENV } from "../../shared/config.ts";
 
 const ROOT_HASH = "a".repeat(64);
+const FILE_TOKEN_SECRET = "s".repeat(32);
 
 // Every function of both stacks bundles the same entry; CDK caches the bundle per process, so
 // esbuild runs once.
@@ -23,6 +24,7 @@ const stack = new BatonStack(new App(), "Baton");
 const template = Template.fromStack(stack);
 const withRoot = new BatonStack(new App(), "BatonWithRoot", {
   rootKeySha256: ROOT_HASH,
+  fileTokenSecret: FILE_TOKEN_SECRET,
   workerConcurrency: 50,
 });
 const withRootTemplate = Template.fromStack(withRoot);
@@ -93,6 +95,42 @@ const schedulerAndIamActions = (fn: typeof stack.apiFunction): string[] =>
   roleStatements(fn)
     .flatMap((statement) => [statement.Action].flat())
     .filter((action) => action.startsWith("scheduler:") || action.startsWith("iam:") || action === "*");
+
+/** Whether an IAM action pattern (with * and ? wildcards) covers the action. */
+const covers = (pattern: string, action: string): boolean =>
+  new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")
+      .replace(/\?/g, ".")}$`,
+    "i",
+  ).test(action);
+
+/** The ARN of every object in the files bucket, as the template spells it. */
+const bucketObjects = () => stack.resolve(stack.bucket.arnForObjects("*"));
+
+/** Whether the function's role allows the action on the resource (given as template JSON). */
+function allows(fn: typeof stack.apiFunction, action: string, target: unknown): boolean {
+  const wanted = JSON.stringify(target);
+  return roleStatements(fn).some(
+    (statement) =>
+      statement.Effect === "Allow" &&
+      [statement.Action].flat().some((pattern) => covers(pattern, action)) &&
+      [statement.Resource].flat().some((resource) => resource === "*" || JSON.stringify(resource) === wanted),
+  );
+}
+
+/** Every action of the function's role on the files bucket or its objects, or on everything. */
+const bucketActions = (fn: typeof stack.apiFunction): string[] =>
+  roleStatements(fn)
+    .filter(
+      (statement) =>
+        statement.Effect === "Allow" &&
+        [statement.Resource]
+          .flat()
+          .some((resource) => resource === "*" || JSON.stringify(resource).includes(logicalId(stack.bucket))),
+    )
+    .flatMap((statement) => [statement.Action].flat());
 
 const DYNAMO_WRITES = [
   "dynamodb:PutItem",
@@ -289,6 +327,8 @@ describe("functions", () => {
       [ENV.scheduleGroup]: "Baton-baton",
       [ENV.triggerArn]: triggerArn,
       [ENV.schedulerRoleArn]: getAtt(stack.schedulerRole),
+      // Task files: the config requires the bucket name in every function.
+      [ENV.filesBucket]: ref(stack.bucket),
       // Heartbeats every lease/3 = 10 s: how fast a cancel reaches a running handler.
       [ENV.leaseSeconds]: "30",
       NODE_OPTIONS: "--enable-source-maps",
@@ -301,6 +341,8 @@ describe("functions", () => {
       // Chain hand-offs: the config requires both names too.
       expect(variables).toHaveProperty("BATON_CHAINS_TABLE", ref(stack.tables.tables.chains));
       expect(variables).toHaveProperty("BATON_GRANTS_TABLE", ref(stack.tables.tables.grants));
+      expect(variables).toHaveProperty(ENV.filesBucket, ref(stack.bucket));
+      expect(variables).not.toHaveProperty(ENV.fileTokenSecret);
       for (const name of [ENV.delayQueueUrl, ENV.scheduleGroup, ENV.triggerArn, ENV.schedulerRoleArn]) {
         expect(variables).toHaveProperty(name, expected[name]);
       }
@@ -318,6 +360,40 @@ describe("functions", () => {
       Properties: { Environment: { Variables: { [ENV.rootKeySha256]: ROOT_HASH } } },
     });
     expect(Object.keys(variables)).toHaveLength(4);
+  });
+
+  it("passes the file token secret to every function only when given", () => {
+    const withSecret = withRootTemplate.findResources("AWS::Lambda::Function", {
+      Properties: { Environment: { Variables: { [ENV.fileTokenSecret]: FILE_TOKEN_SECRET } } },
+    });
+    expect(Object.keys(withSecret)).toHaveLength(4);
+    const withoutSecret = template.findResources("AWS::Lambda::Function", {
+      Properties: { Environment: { Variables: { [ENV.fileTokenSecret]: Match.anyValue() } } },
+    });
+    expect(Object.keys(withoutSecret)).toHaveLength(0);
+    // The bucket name goes to every function either way.
+    expect(
+      Object.keys(
+        withRootTemplate.findResources("AWS::Lambda::Function", {
+          Properties: {
+            Environment: {
+              Variables: {
+                [ENV.filesBucket]: {
+                  Ref: withRoot.getLogicalId(withRoot.bucket.node.defaultChild as CfnResource),
+                },
+              },
+            },
+          },
+        }),
+      ),
+    ).toHaveLength(4);
+  });
+
+  it("rejects a file token secret shorter than 32 characters at synth time", () => {
+    expect(() => new BatonStack(new App(), "Bad", { fileTokenSecret: "x".repeat(31) })).toThrow(
+      /fileTokenSecret must be at least 32 characters/,
+    );
+    expect(() => new BatonStack(new App(), "Bad", { fileTokenSecret: "" })).toThrow(/fileTokenSecret/);
   });
 
   it("rejects a malformed root key hash or concurrency at synth time", () => {
@@ -695,7 +771,6 @@ describe("least privilege", () => {
       expect(definitions).toEqual(expect.arrayContaining(["dynamodb:GetItem", "dynamodb:Query"]));
       for (const action of DYNAMO_WRITES) expect(definitions).not.toContain(action);
       for (const id of identityTables) expect(policies).not.toContain(id);
-      expect(policies).not.toContain(logicalId(stack.bucket));
       expect(actionsOn(fn(), logicalId(stack.runQueue))).toContain("sqs:SendMessage");
     },
   );
@@ -741,6 +816,60 @@ describe("least privilege", () => {
       if (writes) for (const role of policy.Properties.Roles as { Ref: string }[]) writers.add(role.Ref);
     }
     expect([...writers]).toEqual([roleId(stack.apiFunction)]);
+  });
+
+  it("the worker writes files and reads them back (HeadObject needs s3:GetObject)", () => {
+    const objects = bucketObjects();
+    for (const action of [
+      "s3:PutObject",
+      "s3:GetObject",
+      // lib-storage's multipart upload, for large bodies.
+      "s3:AbortMultipartUpload",
+    ]) {
+      expect(allows(stack.workerFunction, action, objects), action).toBe(true);
+    }
+    // No ACLs or deletes: lib-storage needs neither.
+    for (const action of ["s3:PutObjectAcl", "s3:PutObjectVersionAcl", "s3:DeleteObject"]) {
+      expect(allows(stack.workerFunction, action, objects), action).toBe(false);
+    }
+  });
+
+  it("the api only reads files (HeadObject and presigned GetObject), never writes or deletes them", () => {
+    const objects = bucketObjects();
+    expect(allows(stack.apiFunction, "s3:GetObject", objects)).toBe(true);
+    // s3:ListBucket makes HeadObject on a missing key a 404 rather than a 403.
+    expect(allows(stack.apiFunction, "s3:ListBucket", getAtt(stack.bucket))).toBe(true);
+    const actions = bucketActions(stack.apiFunction);
+    for (const action of ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:PutObjectAcl"]) {
+      expect(
+        actions.some((pattern) => covers(pattern, action)),
+        action,
+      ).toBe(false);
+    }
+  });
+
+  it.each([
+    ["sweeper", () => stack.sweeperFunction],
+    ["trigger", () => stack.triggerFunction],
+  ] as const)("the %s has no access to the files bucket", (_, fn) => {
+    expect(rolePolicies(fn())).not.toContain(logicalId(stack.bucket));
+    expect(bucketActions(fn())).toEqual([]);
+    expect(roleStatements(fn()).flatMap((statement) => [statement.Action].flat())).not.toContainEqual(
+      expect.stringMatching(/^s3:/),
+    );
+  });
+
+  it("no role may delete files, and writes reach objects only, never the bucket itself", () => {
+    for (const policy of Object.values(template.findResources("AWS::IAM::Policy"))) {
+      for (const statement of policy.Properties.PolicyDocument.Statement as Statement[]) {
+        const actions = [statement.Action].flat();
+        expect(actions.some((pattern) => covers(pattern, "s3:DeleteObject"))).toBe(false);
+        const writes = actions.some(
+          (pattern) => /^s3:(Put|Delete|Abort)/i.test(pattern) || pattern === "s3:*",
+        );
+        if (writes) expect([statement.Resource].flat()).toEqual([bucketObjects()]);
+      }
+    }
   });
 
   it("the worker consumes the queue (ChangeMessageVisibility for lease heartbeats)", () => {

@@ -75,7 +75,7 @@ describe("chains", () => {
   it("read a chain from the async-TaskChain param, as a JSON string", async () => {
     const spec = JSON.stringify({ name: "next", params: [{ name: "x", value: "1" }] });
     const source = await chained({ params: { "async-TaskChain": spec } });
-    expect(source.chainOutcomes[0]).toMatchObject({ status: "started" });
+    expect(source.chainOutcomes[0], JSON.stringify(source.chainOutcomes[0])).toMatchObject({ status: "started" });
   });
 
   it("start nothing twice when emitted again", async () => {
@@ -166,14 +166,54 @@ describe("chains", () => {
   });
 });
 
+describe("encrypted chain params", () => {
+  it("are sealed before they are stored, show only as a placeholder, and open only in the handler", async () => {
+    await stack.request("PUT", "/v1/definitions/peek", { body: { handler: "peek-secret" } });
+    await stack.request("PUT", "/v1/chains/secret", { body: { definition: "peek" } });
+    const started = await stack.request("POST", "/v1/tasks", {
+      body: {
+        definition: "echo",
+        params: { name: "Ada" },
+        chain: {
+          name: "secret",
+          params: [
+            { name: "password", value: "hunter2", encrypt: true },
+            { name: "greet", value: "hi @Output.name@", encrypt: true },
+          ],
+        },
+      },
+    });
+    const source = await waitFor(async () => {
+      const run = (await stack.request("GET", `/v1/tasks/${started.body.taskId}`)).body;
+      return run.chainOutcomes.length > 0 ? run : undefined;
+    });
+    expect(source.chains[0].params.map((p: { value: unknown }) => p.value)).toEqual([
+      "[encrypted]",
+      "[encrypted]",
+    ]);
+    const stored = await stack.services.runs.get({ tenant: "acme", id: source.taskId });
+    expect(JSON.stringify(stored)).not.toContain("hunter2");
+
+    expect(source.chainOutcomes[0], JSON.stringify(source.chainOutcomes[0])).toMatchObject({ status: "started" });
+    const childId = source.chainOutcomes[0].childTaskId;
+    const child = await waitForEnd(stack, childId);
+    expect(child.params).toEqual({ password: "[encrypted]", greet: "[encrypted]" });
+    expect(JSON.stringify(await stack.services.runs.get({ tenant: "acme", id: childId }))).not.toContain(
+      "hunter2",
+    );
+    expect(child.output).toEqual({
+      passwordLength: 7,
+      passwordStartsWith: "hu",
+      ctxSeesClearText: true,
+      greet: "hi Ada",
+    });
+  });
+});
+
 describe("chain and access APIs", () => {
   it.each([
     ["a spec without a name", { chain: { params: [] } }],
     ["a bad target tenant", { chain: { customerId: "Not A Tenant", name: "next" } }],
-    [
-      "encrypted params, which are not available yet",
-      { chain: { name: "next", params: [{ name: "p", value: "s", encrypt: true }] } },
-    ],
     ["an async-TaskChain that is not JSON", { params: { "async-TaskChain": "{nope" } }],
   ])("refuse %s at start with 400, writing nothing", async (_what, body) => {
     const response = await stack.request("POST", "/v1/tasks", { body: { definition: "echo", ...body } });

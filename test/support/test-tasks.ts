@@ -1,5 +1,6 @@
 /** Handlers that exist only for tests: they make timing, counting and crashes observable. */
 import { appendFileSync } from "node:fs";
+import { Readable } from "node:stream";
 import { exampleTasks } from "../../examples/index.ts";
 import { defineTask, HandlerRegistry } from "../../shared/core/task.ts";
 
@@ -61,4 +62,39 @@ export const hangTask = defineTask({
   },
 });
 
-export const testRegistry = new HandlerRegistry([...exampleTasks, ...testTasks, itemsTask, hangTask]);
+/** Streams `params.mib` MiB of a repeating pattern into a file: big enough for a multipart upload. */
+export const writeStreamTask = defineTask({
+  handler: "write-stream",
+  async run(ctx, params) {
+    const mib = Number(params.mib ?? 6);
+    const chunk = Buffer.alloc(1024 * 1024, "baton ");
+    async function* chunks() {
+      for (let i = 0; i < mib; i += 1) yield chunk;
+    }
+    const file = await ctx.files.put("big.bin", Readable.from(chunks()));
+    return { wrote: file.size };
+  },
+});
+
+/** Tells what it saw of an encrypted param without ever returning it. */
+export const peekSecretTask = defineTask({
+  handler: "peek-secret",
+  async run(ctx, params) {
+    const password = String(params.password);
+    return {
+      passwordLength: password.length,
+      passwordStartsWith: password.slice(0, 2),
+      ctxSeesClearText: ctx.params.password === params.password,
+      greet: params.greet,
+    };
+  },
+});
+
+export const testRegistry = new HandlerRegistry([
+  ...exampleTasks,
+  ...testTasks,
+  itemsTask,
+  hangTask,
+  writeStreamTask,
+  peekSecretTask,
+]);

@@ -1,0 +1,50 @@
+/**
+ * File tokens: `<payload>.<signature>`, the payload base64url JSON `{t: tenant, k: key, e: expiry
+ * (epoch s)}`, signed with HMAC-SHA256. Whoever holds one may read that one file until it expires.
+ */
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { z } from "zod";
+import { UnauthorizedError, ValidationError } from "./errors.ts";
+
+export const FILE_TOKEN_DEFAULT_SECONDS = 60 * 60;
+export const FILE_TOKEN_MAX_SECONDS = 7 * 24 * 60 * 60;
+
+const Payload = z.object({ t: z.string(), k: z.string(), e: z.number().int() });
+
+export function mintFileToken(
+  secret: string,
+  file: { tenant: string; key: string },
+  now: Date,
+  seconds = FILE_TOKEN_DEFAULT_SECONDS,
+): string {
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > FILE_TOKEN_MAX_SECONDS) {
+    throw new ValidationError(
+      `a file token lasts 1 s to ${FILE_TOKEN_MAX_SECONDS} s (7 days), not ${seconds}`,
+    );
+  }
+  const payload = Buffer.from(
+    JSON.stringify({ t: file.tenant, k: file.key, e: Math.floor(now.getTime() / 1000) + seconds }),
+  ).toString("base64url");
+  return `${payload}.${sign(secret, payload)}`;
+}
+
+/** The file a token grants, or UnauthorizedError for a token that is tampered with or expired. */
+export function verifyFileToken(secret: string, token: string, now: Date): { tenant: string; key: string } {
+  const [payload, signature, extra] = token.split(".");
+  if (payload === undefined || signature === undefined || extra !== undefined) {
+    throw new UnauthorizedError("not a file token");
+  }
+  const expected = Buffer.from(sign(secret, payload));
+  const given = Buffer.from(signature);
+  if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
+    throw new UnauthorizedError("the file token's signature does not match");
+  }
+  const parsed = Payload.safeParse(JSON.parse(Buffer.from(payload, "base64url").toString("utf8")));
+  if (!parsed.success) throw new UnauthorizedError("not a file token");
+  if (parsed.data.e * 1000 <= now.getTime()) throw new UnauthorizedError("the file token has expired");
+  return { tenant: parsed.data.t, key: parsed.data.k };
+}
+
+function sign(secret: string, payload: string): string {
+  return createHmac("sha256", secret).update(payload).digest("base64url");
+}

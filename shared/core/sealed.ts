@@ -1,0 +1,27 @@
+/**
+ * Sealed values: what an encrypted chain param looks like wherever it is stored. Only the
+ * handler's `ctx.params` ever sees the clear text; the API shows a placeholder.
+ */
+export const SEALED_PREFIX = "baton:sealed:v1:";
+export const SEALED_PLACEHOLDER = "[encrypted]";
+
+/** The context a sealed value is bound to: it opens only for the same tenant, task and param. */
+export interface SealContext {
+  tenant: string;
+  taskId: string;
+  param: string;
+}
+
+export function isSealed(value: unknown): value is string {
+  return typeof value === "string" && value.startsWith(SEALED_PREFIX);
+}
+
+/** A copy with every sealed value (at any depth) replaced by the placeholder. */
+export function maskSealed<T>(value: T): T {
+  if (isSealed(value)) return SEALED_PLACEHOLDER as T;
+  if (Array.isArray(value)) return value.map(maskSealed) as T;
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, maskSealed(inner)])) as T;
+  }
+  return value;
+}

@@ -6,6 +6,7 @@ import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
+import * as kms from "aws-cdk-lib/aws-kms";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
@@ -80,6 +81,8 @@ export class BatonStack extends Stack {
   readonly scheduleGroup: scheduler.CfnScheduleGroup;
   /** What EventBridge Scheduler assumes to invoke the trigger; it may do nothing else. */
   readonly schedulerRole: iam.Role;
+  /** Seals chain params (envelope encryption): the key-encryption key of every sealed value. */
+  readonly paramsKey: kms.Key;
 
   constructor(scope: Construct, id: string, props: BatonStackProps = {}) {
     super(scope, id, props);
@@ -150,6 +153,18 @@ export class BatonStack extends Stack {
       deadLetterQueue: { queue: this.delayDeadLetterQueue, maxReceiveCount: DELAY_QUEUE_MAX_RECEIVES },
     });
 
+    // Sealed chain params: each value is encrypted with its own data key (GenerateDataKey) and only
+    // that data key is encrypted by this key, bound to {tenant, taskId, param} as encryption context.
+    // Retained, like the files: sealed values stored in runs and chains must stay readable after the
+    // stack is gone. The key policy keeps CDK's default (the account root, which lets IAM policies
+    // grant access); the functions get their two actions through their roles below.
+    this.paramsKey = new kms.Key(this, "ParamsKey", {
+      description: `Baton (${this.stackName}): seals chain params (envelope encryption)`,
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+      alias: `alias/${this.stackName}-params`,
+    });
+
     const scheduleGroupName = physicalName(this.stackName, "baton");
     this.scheduleGroup = new scheduler.CfnScheduleGroup(this, "ScheduleGroup", { name: scheduleGroupName });
     // The trigger's ARN goes into every function's environment, its own included: taken from a
@@ -189,6 +204,8 @@ export class BatonStack extends Stack {
       // Every function: they share one config, which requires it.
       [ENV.filesBucket]: this.bucket.bucketName,
       [ENV.leaseSeconds]: String(LEASE_SECONDS),
+      // Without it the functions refuse encrypted params; with it each may seal and open them.
+      [ENV.kmsKeyId]: this.paramsKey.keyArn,
       // Plain text in the function configuration; see BatonStackProps.fileTokenSecret.
       ...(fileTokenSecret === undefined ? {} : { [ENV.fileTokenSecret]: fileTokenSecret }),
       ...(rootKeySha256 === undefined ? {} : { [ENV.rootKeySha256]: rootKeySha256 }),
@@ -246,6 +263,9 @@ export class BatonStack extends Stack {
     // into a 404 rather than a 403) and presigns a GetObject with its own credentials. It never
     // writes or deletes files.
     this.bucket.grantRead(this.apiFunction);
+    // Starts with chain specs seal the source run's encrypted values; callbacks end runs and emit
+    // chains, which opens the source's templates and seals the child's values.
+    this.grantSealParams(this.apiFunction);
 
     this.workerFunction = this.batonFunction("Worker", {
       handler: "worker",
@@ -268,6 +288,9 @@ export class BatonStack extends Stack {
     // v2's grantWriteWithoutAcl default), and grants no deletes.
     this.bucket.grantPut(this.workerFunction);
     this.bucket.grantRead(this.workerFunction);
+    // Opens a run's sealed params before its handler runs; ending a run emits its chains (opens
+    // the source's templates, seals the child's values).
+    this.grantSealParams(this.workerFunction);
     this.workerFunction.addEventSource(
       new SqsEventSource(this.runQueue, {
         batchSize: 10,
@@ -289,6 +312,8 @@ export class BatonStack extends Stack {
     this.tables.grantReadWrite(this.sweeperFunction, "runs", "counters");
     this.tables.grantRead(this.sweeperFunction, "definitions", "chains", "grants");
     this.runQueue.grantSendMessages(this.sweeperFunction);
+    // Emits the chains of runs it ends or finds left over.
+    this.grantSealParams(this.sweeperFunction);
     this.sweepRule = new events.Rule(this, "SweepSchedule", {
       description: "Runs the Baton sweeper every minute",
       schedule: SWEEP_SCHEDULE,
@@ -309,6 +334,8 @@ export class BatonStack extends Stack {
     this.tables.grantReadWrite(this.triggerFunction, "runs", "counters");
     this.tables.grantRead(this.triggerFunction, "definitions", "chains", "grants");
     this.runQueue.grantSendMessages(this.triggerFunction);
+    // Cron and delayed starts may carry chain specs, whose values are sealed.
+    this.grantSealParams(this.triggerFunction);
     this.triggerFunction.addEventSource(
       new SqsEventSource(this.delayQueue, { batchSize: 10, reportBatchItemFailures: true }),
     );
@@ -331,9 +358,19 @@ export class BatonStack extends Stack {
     new CfnOutput(this, "DelayQueueUrl", { value: this.delayQueue.queueUrl });
     new CfnOutput(this, "ScheduleGroupName", { value: scheduleGroupName });
     new CfnOutput(this, "FilesBucketName", { value: this.bucket.bucketName });
+    new CfnOutput(this, "ParamsKeyArn", { value: this.paramsKey.keyArn });
     for (const [name, table] of Object.entries(this.tables.tables)) {
       new CfnOutput(this, `${name[0]?.toUpperCase()}${name.slice(1)}TableName`, { value: table.tableName });
     }
+  }
+
+  /**
+   * Sealing and opening chain params: GenerateDataKey (a fresh data key per value) and Decrypt (its
+   * data key), on the params key only. No Encrypt or ReEncrypt: the data keys come from KMS already
+   * encrypted. A same-account grant goes into the function's role, not the key policy.
+   */
+  private grantSealParams(fn: NodejsFunction): void {
+    this.paramsKey.grant(fn, "kms:GenerateDataKey", "kms:Decrypt");
   }
 
   /** One bundle of functions/lambda.ts per function; `handler` picks the export. */

@@ -1,10 +1,12 @@
 /**
  * npm run bench:delays — on the local stack: how late 200 delayed starts begin (the local timer
- * loop standing in for the SQS delay queue / EventBridge Scheduler), and AWS calls per callback
- * task (start, handler, one final callback).
+ * loop standing in for the SQS delay queue / EventBridge Scheduler), AWS calls per callback task
+ * (start, handler, one final callback), and chain hops: how long from a run's success to its
+ * chained child running, and the AWS calls a hop adds to a plain task.
  *
  *   BENCH_DELAYED=200   delayed starts, due 1–3 s after they are made
  *   BENCH_CALLBACKS=100 callback tasks
+ *   BENCH_HOPS=200      chain hops
  */
 import { cpus } from "node:os";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../local/emulators.ts";
@@ -16,6 +18,7 @@ import { startBenchStack } from "./bench-stack.ts";
 
 const DELAYED = Number(process.env.BENCH_DELAYED ?? 200);
 const CALLBACKS = Number(process.env.BENCH_CALLBACKS ?? 100);
+const HOPS = Number(process.env.BENCH_HOPS ?? 200);
 const { stack, counter, call } = await startBenchStack({ sweepIntervalMs: 0 });
 // A store on a client the counter does not see, so watching the runs adds nothing to the figures.
 const observer = new DynamoRunStore({
@@ -46,6 +49,7 @@ const pct = (values: number[], p: number) =>
   [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))] ??
   Number.NaN;
 
+await call("PUT", "/v1/definitions/echo-source", { handler: "echo" });
 // Delayed starts.
 await call("PUT", "/v1/definitions/later", { handler: "echo" });
 await Promise.all(
@@ -102,4 +106,44 @@ for (const operation of Object.keys(calls).sort()) {
   );
 }
 console.log(`\ncallback round trip (POST /v1/callbacks, sequential): ${roundTrip.toFixed(1)} ms mean`);
+
+// Chain hops: the same number of plain echo tasks, then of echo tasks that each chain to another.
+await call("PUT", "/v1/definitions/plain", { handler: "echo" });
+await call("PUT", "/v1/definitions/hop", { handler: "echo" });
+await call("PUT", "/v1/chains/hop", { definition: "hop" });
+const callsOf = async (definition: string, body: Record<string, unknown>, finished: string) => {
+  counter.reset();
+  await Promise.all(Array.from({ length: HOPS }, () => call("POST", "/v1/tasks", { definition, ...body })));
+  let runs = await allRuns(finished);
+  while (runs.length < HOPS || !runs.every((r) => r.status === "succeeded")) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    runs = await allRuns(finished);
+  }
+  const calls = counter.snapshot();
+  return { runs, total: Object.values(calls).reduce((a, b) => a + b, 0) / HOPS, calls };
+};
+const plain = await callsOf("plain", {}, "plain");
+const hops = await callsOf(
+  "echo-source",
+  { chain: { name: "hop", params: [{ name: "from", value: "@TaskID@" }] } },
+  "hop",
+);
+const sources = new Map((await allRuns("echo-source")).map((r) => [r.id, r]));
+const hopLatency = hops.runs.map((child) => {
+  const source = sources.get(String(child.params.from));
+  return Date.parse(child.startedAt ?? "") - Date.parse(source?.endedAt ?? "");
+});
+console.log(`\n| chain hops (${HOPS}) | source succeeded → child running, p50 / p99 |`);
+console.log("|---|---|");
+console.log(`| latency | ${[50, 99].map((p) => `${pct(hopLatency, p).toFixed(0)} ms`).join(" / ")} |`);
+console.log(
+  `\nAWS calls: a plain task ${plain.total.toFixed(2)}, a task with one chained child ${hops.total.toFixed(2)} (the hop adds ${(hops.total - plain.total).toFixed(2)}):\n`,
+);
+console.log("| operation | plain task | task + chained child |");
+console.log("|---|---|---|");
+for (const operation of [...new Set([...Object.keys(plain.calls), ...Object.keys(hops.calls)])].sort()) {
+  console.log(
+    `| ${operation} | ${((plain.calls[operation] ?? 0) / HOPS).toFixed(2)} | ${((hops.calls[operation] ?? 0) / HOPS).toFixed(2)} |`,
+  );
+}
 await stack.stop();

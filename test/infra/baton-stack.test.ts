@@ -296,6 +296,51 @@ describe("files bucket", () => {
   });
 });
 
+describe("params key", () => {
+  it("is one customer-managed symmetric key with rotation on, retained with the stack gone", () => {
+    template.resourceCountIs("AWS::KMS::Key", 1);
+    const key = resource(logicalId(stack.paramsKey)) as ReturnType<typeof resource> & {
+      UpdateReplacePolicy?: string;
+    };
+    expect(key.Type).toBe("AWS::KMS::Key");
+    // Sealed values stored in runs and chains must stay readable.
+    expect(key.DeletionPolicy).toBe("Retain");
+    expect(key.UpdateReplacePolicy).toBe("Retain");
+    expect(key.Properties).toMatchObject({ EnableKeyRotation: true });
+    expect(key.Properties.Description).toEqual(expect.any(String));
+    // GenerateDataKey needs a symmetric encryption key (the default spec and usage).
+    expect(key.Properties.KeySpec ?? "SYMMETRIC_DEFAULT").toBe("SYMMETRIC_DEFAULT");
+    expect(key.Properties.KeyUsage ?? "ENCRYPT_DECRYPT").toBe("ENCRYPT_DECRYPT");
+  });
+
+  it("has an alias named after the stack", () => {
+    template.resourceCountIs("AWS::KMS::Alias", 1);
+    template.hasResourceProperties("AWS::KMS::Alias", {
+      AliasName: "alias/Baton-params",
+      TargetKeyId: getAtt(stack.paramsKey),
+    });
+  });
+
+  it("is published as ParamsKeyArn", () => {
+    expect(template.toJSON().Outputs.ParamsKeyArn.Value).toEqual(getAtt(stack.paramsKey));
+  });
+
+  it("its key policy trusts only the account root (CDK's default), which lets IAM grant access", () => {
+    const statements = (
+      resource(logicalId(stack.paramsKey)).Properties.KeyPolicy as { Statement: Statement[] }
+    ).Statement as (Statement & { Principal?: unknown })[];
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatchObject({
+      Effect: "Allow",
+      Principal: {
+        AWS: {
+          "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":iam::", { Ref: "AWS::AccountId" }, ":root"]],
+        },
+      },
+    });
+  });
+});
+
 describe("functions", () => {
   it.each([
     ["api", () => stack.apiFunction, 512, 29],
@@ -331,6 +376,8 @@ describe("functions", () => {
       [ENV.filesBucket]: ref(stack.bucket),
       // Heartbeats every lease/3 = 10 s: how fast a cancel reaches a running handler.
       [ENV.leaseSeconds]: "30",
+      // Sealed chain params: without it the functions refuse encrypted params.
+      [ENV.kmsKeyId]: getAtt(stack.paramsKey),
       NODE_OPTIONS: "--enable-source-maps",
     };
     template.resourceCountIs("AWS::Lambda::Function", 4);
@@ -342,6 +389,7 @@ describe("functions", () => {
       expect(variables).toHaveProperty("BATON_CHAINS_TABLE", ref(stack.tables.tables.chains));
       expect(variables).toHaveProperty("BATON_GRANTS_TABLE", ref(stack.tables.tables.grants));
       expect(variables).toHaveProperty(ENV.filesBucket, ref(stack.bucket));
+      expect(variables).toHaveProperty(ENV.kmsKeyId, getAtt(stack.paramsKey));
       expect(variables).not.toHaveProperty(ENV.fileTokenSecret);
       for (const name of [ENV.delayQueueUrl, ENV.scheduleGroup, ENV.triggerArn, ENV.schedulerRoleArn]) {
         expect(variables).toHaveProperty(name, expected[name]);
@@ -738,6 +786,7 @@ describe("HTTP API", () => {
         "DelayQueueUrl",
         "ScheduleGroupName",
         "FilesBucketName",
+        "ParamsKeyArn",
         "RunsTableName",
         "DefinitionsTableName",
         "TenantsTableName",
@@ -989,5 +1038,64 @@ describe("least privilege", () => {
         Condition: { StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" } },
       },
     ]);
+  });
+
+  it.each([
+    ["api", () => stack.apiFunction],
+    ["worker", () => stack.workerFunction],
+    ["sweeper", () => stack.sweeperFunction],
+    ["trigger", () => stack.triggerFunction],
+  ] as const)(
+    "the %s may seal and open params: GenerateDataKey and Decrypt on the params key, nothing more",
+    (_, fn) => {
+      const key = getAtt(stack.paramsKey);
+      expect(allows(fn(), "kms:GenerateDataKey", key)).toBe(true);
+      expect(allows(fn(), "kms:Decrypt", key)).toBe(true);
+      // Exactly those two on the key: no kms:*, Encrypt, ReEncrypt* or key management.
+      expect([...new Set(actionsOn(fn(), logicalId(stack.paramsKey)))].sort()).toEqual([
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+      ]);
+      // And no KMS action at all on any other resource (or on everything).
+      const kmsStatements = roleStatements(fn()).filter((statement) =>
+        [statement.Action].flat().some((action) => action.toLowerCase().startsWith("kms:") || action === "*"),
+      );
+      expect(kmsStatements).not.toHaveLength(0);
+      for (const statement of kmsStatements) {
+        expect([statement.Resource].flat()).toEqual([key]);
+        for (const action of [statement.Action].flat()) {
+          expect(["kms:Decrypt", "kms:GenerateDataKey"]).toContain(action);
+        }
+      }
+    },
+  );
+
+  it("no other principal gets KMS permissions (the key policy keeps only the account root)", () => {
+    const sealers = new Set(functions().map(roleId));
+    const mentionsKms = (statement: Statement) =>
+      [statement.Action].flat().some((action) => action.toLowerCase().startsWith("kms:") || action === "*") ||
+      JSON.stringify(statement.Resource).includes(logicalId(stack.paramsKey));
+    for (const t of [template, withRootTemplate]) {
+      for (const policy of Object.values(t.findResources("AWS::IAM::Policy"))) {
+        const statements = policy.Properties.PolicyDocument.Statement as Statement[];
+        if (!statements.some(mentionsKms)) continue;
+        for (const role of policy.Properties.Roles as { Ref: string }[]) expect(sealers).toContain(role.Ref);
+        expect(policy.Properties.Users).toBeUndefined();
+        expect(policy.Properties.Groups).toBeUndefined();
+      }
+      for (const managed of Object.values(t.findResources("AWS::IAM::ManagedPolicy"))) {
+        expect((managed.Properties.PolicyDocument.Statement as Statement[]).some(mentionsKms)).toBe(false);
+      }
+      for (const role of Object.values(t.findResources("AWS::IAM::Role"))) {
+        const inline = (role.Properties.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[];
+        expect(inline.flatMap((p) => p.PolicyDocument.Statement).some(mentionsKms)).toBe(false);
+      }
+    }
+    // The scheduler role in particular may only invoke the trigger.
+    expect(
+      statementsOfRole(stack.getLogicalId(stack.schedulerRole.node.defaultChild as CfnResource)).some(
+        mentionsKms,
+      ),
+    ).toBe(false);
   });
 });

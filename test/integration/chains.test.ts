@@ -1,5 +1,7 @@
 /** Chains: starting the next task when a run succeeds, in the same tenant or, with a grant, another. */
+import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/emulators.ts";
 import { emitChains } from "../../shared/app/chains.ts";
 import { startTask } from "../../shared/app/tasks.ts";
 import { startTestStack, type TestStack, waitFor, waitForEnd } from "../support/stack.ts";
@@ -75,7 +77,9 @@ describe("chains", () => {
   it("read a chain from the async-TaskChain param, as a JSON string", async () => {
     const spec = JSON.stringify({ name: "next", params: [{ name: "x", value: "1" }] });
     const source = await chained({ params: { "async-TaskChain": spec } });
-    expect(source.chainOutcomes[0], JSON.stringify(source.chainOutcomes[0])).toMatchObject({ status: "started" });
+    expect(source.chainOutcomes[0], JSON.stringify(source.chainOutcomes[0])).toMatchObject({
+      status: "started",
+    });
   });
 
   it("start nothing twice when emitted again", async () => {
@@ -123,9 +127,13 @@ describe("chains", () => {
   });
 
   it("cross into another tenant only with its grant", async () => {
+    const globexRuns = async () =>
+      (await stack.request("GET", "/v1/tasks?limit=100", { key: globexKey })).body.items.length;
+    const before = await globexRuns();
     const denied = await chained({
       chain: { customerId: "globex", name: "next", params: [{ name: "v", value: "x" }] },
     });
+    expect(await globexRuns()).toBe(before); // nothing in the target
     expect(denied.chainOutcomes[0]).toMatchObject({
       status: "failed",
       error: { code: "chain_access_denied" },
@@ -168,6 +176,13 @@ describe("chains", () => {
 
 describe("encrypted chain params", () => {
   it("are sealed before they are stored, show only as a placeholder, and open only in the handler", async () => {
+    // Everything that leaves the use cases for SQS is recorded, to be searched for the clear text.
+    const sent: unknown[] = [];
+    const enqueue = stack.services.queue.enqueue.bind(stack.services.queue);
+    stack.services.queue.enqueue = async (message, sendId) => {
+      sent.push(message);
+      return enqueue(message, sendId);
+    };
     await stack.request("PUT", "/v1/definitions/peek", { body: { handler: "peek-secret" } });
     await stack.request("PUT", "/v1/chains/secret", { body: { definition: "peek" } });
     const started = await stack.request("POST", "/v1/tasks", {
@@ -194,7 +209,9 @@ describe("encrypted chain params", () => {
     const stored = await stack.services.runs.get({ tenant: "acme", id: source.taskId });
     expect(JSON.stringify(stored)).not.toContain("hunter2");
 
-    expect(source.chainOutcomes[0], JSON.stringify(source.chainOutcomes[0])).toMatchObject({ status: "started" });
+    expect(source.chainOutcomes[0], JSON.stringify(source.chainOutcomes[0])).toMatchObject({
+      status: "started",
+    });
     const childId = source.chainOutcomes[0].childTaskId;
     const child = await waitForEnd(stack, childId);
     expect(child.params).toEqual({ password: "[encrypted]", greet: "[encrypted]" });
@@ -207,6 +224,18 @@ describe("encrypted chain params", () => {
       ctxSeesClearText: true,
       greet: "hi Ada",
     });
+
+    // Nowhere else: not in any stored item, any message sent, or any API answer about the runs.
+    const everyItem = await scanAll(`${stack.prefix}runs`);
+    expect(everyItem).not.toContain("hunter2");
+    expect(JSON.stringify(sent)).not.toContain("hunter2");
+    const answers = JSON.stringify([
+      (await stack.request("GET", "/v1/tasks?limit=100")).body,
+      (await stack.request("GET", `/v1/tasks/${source.taskId}`)).body,
+      (await stack.request("GET", `/v1/tasks/${childId}`)).body.params,
+    ]);
+    expect(answers).not.toContain("hunter2");
+    stack.services.queue.enqueue = enqueue;
   });
 });
 
@@ -239,3 +268,21 @@ describe("chain and access APIs", () => {
     expect((await stack.request("GET", "/v1/chains/next")).status).toBe(404);
   });
 });
+
+/** Every item of a table, as text, to search for what must not be there. */
+async function scanAll(table: string): Promise<string> {
+  const client = new DynamoDBClient({
+    region: LOCAL_REGION,
+    endpoint: stack.endpoints.dynamodb,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const items: unknown[] = [];
+  let start: Record<string, import("@aws-sdk/client-dynamodb").AttributeValue> | undefined;
+  do {
+    const page = await client.send(new ScanCommand({ TableName: table, ExclusiveStartKey: start }));
+    items.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start !== undefined);
+  client.destroy();
+  return JSON.stringify(items);
+}

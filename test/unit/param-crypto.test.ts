@@ -19,6 +19,7 @@ describe("LocalParamCrypto", () => {
 
   it("opens only for the tenant, task and param it was sealed for, and refuses tampering", async () => {
     const sealed = await crypto.seal("secret", context);
+    await expect(crypto.open(sealed, { ...context, tenant: "globex" })).rejects.toThrow();
     await expect(crypto.open(sealed, { ...context, taskId: "t2" })).rejects.toThrow();
     await expect(crypto.open(sealed, { ...context, param: "other" })).rejects.toThrow();
     await expect(new LocalParamCrypto(randomBytes(32)).open(sealed, context)).rejects.toThrow();

@@ -4,13 +4,22 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/emulators.ts";
 import { emitChains } from "../../shared/app/chains.ts";
 import { startTask } from "../../shared/app/tasks.ts";
+import type { Log } from "../../shared/core/ports.ts";
 import { startTestStack, type TestStack, waitFor, waitForEnd } from "../support/stack.ts";
 
 let stack: TestStack;
 let globexKey: string;
+/** Everything the services log, to be searched for clear text that must not be there. */
+const logged: string[] = [];
+const capture = (message: string, ...extra: unknown[]) => {
+  logged.push(
+    JSON.stringify([message, ...extra], (_key, value) => (value instanceof Error ? value.message : value)),
+  );
+};
+const capturingLog: Log = { debug: capture, info: capture, warn: capture, error: capture };
 
 beforeAll(async () => {
-  stack = await startTestStack({ leaseSeconds: 3 });
+  stack = await startTestStack({ leaseSeconds: 3, log: capturingLog });
   await stack.request("POST", "/v1/tenants", { key: stack.rootKey, body: { id: "globex" } });
   globexKey = (
     await stack.request("POST", "/v1/tenants/globex/keys", { key: stack.rootKey, body: { role: "admin" } })
@@ -229,6 +238,7 @@ describe("encrypted chain params", () => {
     const everyItem = await scanAll(`${stack.prefix}runs`);
     expect(everyItem).not.toContain("hunter2");
     expect(JSON.stringify(sent)).not.toContain("hunter2");
+    expect(logged.join("\n")).not.toContain("hunter2");
     const answers = JSON.stringify([
       (await stack.request("GET", "/v1/tasks?limit=100")).body,
       (await stack.request("GET", `/v1/tasks/${source.taskId}`)).body,

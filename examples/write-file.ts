@@ -2,7 +2,10 @@ import { z } from "zod";
 import { defineTask } from "../shared/core/task.ts";
 
 const Params = z.object({
-  name: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/).default("hello.txt"),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,128}$/)
+    .default("hello.txt"),
   text: z.string().max(1_000_000).default("Hello from Baton\n"),
 });
 

@@ -1,12 +1,7 @@
-import {
-  DeleteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-} from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import type { AccessGrant, ChainRecord, ChainStore } from "../core/ports.ts";
+import { queryAll } from "./query-all.ts";
 
 const StoredChain = z.object({
   tenant: z.string(),
@@ -97,22 +92,12 @@ export class DynamoChainStore implements ChainStore {
     return (await this.#all(this.#grants, tenant)).map((item) => StoredGrant.parse(item));
   }
 
-  async #all(table: string, tenant: string): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#client.send(
-        new QueryCommand({
-          TableName: table,
-          KeyConditionExpression: "tenant = :tenant",
-          ExpressionAttributeValues: { ":tenant": tenant },
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      start = page.LastEvaluatedKey;
-    } while (start !== undefined);
-    return items;
+  #all(table: string, tenant: string): Promise<Record<string, unknown>[]> {
+    return queryAll(this.#client, {
+      TableName: table,
+      KeyConditionExpression: "tenant = :tenant",
+      ExpressionAttributeValues: { ":tenant": tenant },
+    });
   }
 }
 

@@ -9,6 +9,7 @@ import { ConflictError } from "../core/errors.ts";
 import type { TenantStore } from "../core/ports.ts";
 import { ApiKeyRecord, Tenant } from "../core/tenant.ts";
 import { isConditionFailure } from "./clients.ts";
+import { queryAll } from "./query-all.ts";
 
 /** Tenants (by id) and their API keys (by key hash), in two tables. */
 export class DynamoTenantStore implements TenantStore {
@@ -46,22 +47,13 @@ export class DynamoTenantStore implements TenantStore {
   }
 
   async listKeys(tenant: string): Promise<ApiKeyRecord[]> {
-    const keys: ApiKeyRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#keysTable,
-          IndexName: "byTenant",
-          KeyConditionExpression: "tenant = :tenant",
-          ExpressionAttributeValues: { ":tenant": tenant },
-          ExclusiveStartKey: start,
-        }),
-      );
-      keys.push(...(page.Items ?? []).map((item) => ApiKeyRecord.parse(item)));
-      start = page.LastEvaluatedKey;
-    } while (start !== undefined);
-    return keys;
+    const items = await queryAll(this.#client, {
+      TableName: this.#keysTable,
+      IndexName: "byTenant",
+      KeyConditionExpression: "tenant = :tenant",
+      ExpressionAttributeValues: { ":tenant": tenant },
+    });
+    return items.map((item) => ApiKeyRecord.parse(item));
   }
 
   async deleteKey(tenant: string, keyId: string): Promise<boolean> {

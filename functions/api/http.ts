@@ -9,7 +9,6 @@ import {
   PayloadTooLargeError,
   QueueFullError,
   UnauthorizedError,
-  UnavailableError,
   ValidationError,
 } from "../../shared/core/errors.ts";
 import { LIMITS } from "../../shared/core/limits.ts";
@@ -108,7 +107,6 @@ const STATUS_BY_ERROR: ReadonlyArray<[new (...args: never[]) => BatonError, numb
   [ForbiddenError, 403],
   [NotFoundError, 404],
   [ConflictError, 409],
-  [UnavailableError, 503],
 ];
 
 /** The one place errors become HTTP responses. Unknown errors are logged and never leak details. */

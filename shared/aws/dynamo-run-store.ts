@@ -2,7 +2,6 @@ import { createHash } from "node:crypto";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import {
   BatchGetCommand,
-  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -208,24 +207,6 @@ export class DynamoRunStore implements RunStore {
       };
     }
     return { ok: false, cause: "counter" };
-  }
-
-  async remove(ref: RunRef, guard: RunGuard): Promise<boolean> {
-    try {
-      await this.#client.send(
-        new DeleteCommand({
-          TableName: this.#table,
-          Key: keyOf(ref),
-          ConditionExpression: "#status = :status AND attempts = :attempts",
-          ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: { ":status": guard.status, ":attempts": guard.attempts },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
   }
 
   async waiting(tenant: string, definition: string, limit: number): Promise<WaitingRun[]> {

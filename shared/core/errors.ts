@@ -46,11 +46,6 @@ export class QueueFullError extends BatonError {
   readonly code: string = "queue_full";
 }
 
-/** A dependency (queue, table) failed and the request left nothing behind; the caller may retry. */
-export class UnavailableError extends BatonError {
-  readonly code: string = "unavailable";
-}
-
 /**
  * Thrown by a task handler to fail the run at once, without the retries left.
  *

@@ -155,8 +155,6 @@ export interface RunStore {
   dueForSweep(now: string, limit: number): Promise<RunRef[]>;
   /** Delayed starts, across tenants, due by `now` (an index that holds only scheduled runs). */
   dueToStart(now: string, limit: number): Promise<RunRef[]>;
-  /** Deletes the run if it matches `guard` (undoing a start whose enqueue failed). */
-  remove(ref: RunRef, guard: RunGuard): Promise<boolean>;
   /** Newest first, by index; never a table scan. Throws ValidationError on a bad cursor. */
   list(query: RunListQuery): Promise<Page<Run>>;
 }

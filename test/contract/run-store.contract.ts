@@ -187,14 +187,6 @@ export function runStoreContract(name: string, makeStore: () => Promise<RunStore
       });
     });
 
-    it("removes a run only if it matches the guard", async () => {
-      const run = aRun("r1");
-      await store.create(run);
-      expect(await store.remove(run, { status: "queued", attempts: 1 })).toBe(false);
-      expect(await store.remove(run, { status: "queued", attempts: 0 })).toBe(true);
-      expect(await store.get(run)).toBeUndefined();
-    });
-
     it("lists newest first, page by page, within one tenant", async () => {
       for (let i = 0; i < 5; i += 1) {
         await store.create(aRun(`r${i}`, { createdAt: at(i * 1000) }));

@@ -41,6 +41,17 @@ export class LocalScheduler implements DefinitionScheduler {
     if (this.#entries.delete(`${tenant}/${definition}`)) this.#save();
   }
 
+  /** Every schedule kept, with its next firing. */
+  scheduled(): Array<{ tenant: string; definition: string; cron: string; timezone: string; next: Date }> {
+    return [...this.#entries.values()].map(({ tenant, definition, schedule, next }) => ({
+      tenant,
+      definition,
+      cron: schedule.cron,
+      timezone: schedule.timezone,
+      next: new Date(next),
+    }));
+  }
+
   /** The schedules due by now, each with the firing time it is due for; moves them to their next time. */
   due(): Array<{ tenant: string; definition: string; firedAt: Date }> {
     const now = this.#now();

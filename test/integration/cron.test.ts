@@ -138,9 +138,21 @@ describe("the API", () => {
     });
     expect(put.status).toBe(201);
     expect(put.body.schedule).toEqual({ cron: "30 3 * * *", timezone: "America/New_York" });
+    const tidy = () => stack.scheduler.scheduled().filter((s) => s.definition === "tidy");
+    expect(tidy()).toMatchObject([{ tenant: "acme", cron: "30 3 * * *", timezone: "America/New_York" }]);
+    // Changing the definition changes its schedule; dropping the schedule removes it.
+    await stack.request("PUT", "/v1/definitions/tidy", {
+      body: { handler: "echo", schedule: { cron: "0 4 * * *" } },
+    });
+    expect(tidy()).toMatchObject([{ cron: "0 4 * * *", timezone: "UTC" }]);
+    await stack.request("PUT", "/v1/definitions/tidy", { body: { handler: "echo" } });
+    expect(tidy()).toEqual([]);
+    await stack.request("PUT", "/v1/definitions/tidy", {
+      body: { handler: "echo", schedule: { cron: "0 5 * * *" } },
+    });
+    expect(tidy()).toHaveLength(1);
     await stack.request("DELETE", "/v1/definitions/tidy");
-    // Nothing left to fire for it, at any time.
-    expect(stack.scheduler.due().filter((f) => f.definition === "tidy")).toEqual([]);
+    expect(tidy()).toEqual([]);
   });
 
   it.each([

@@ -9,45 +9,13 @@
  *   BENCH_HOPS=200      chain hops
  */
 import { cpus } from "node:os";
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../local/emulators.ts";
-import { createAwsClients } from "../shared/aws/clients.ts";
-import { DynamoRunStore } from "../shared/aws/dynamo-run-store.ts";
-import type { Page } from "../shared/core/ports.ts";
-import type { Run } from "../shared/core/run.ts";
-import { startBenchStack } from "./bench-stack.ts";
+import { percentile, startBenchStack } from "./bench-stack.ts";
 
 const DELAYED = Number(process.env.BENCH_DELAYED ?? 200);
 const CALLBACKS = Number(process.env.BENCH_CALLBACKS ?? 100);
 const HOPS = Number(process.env.BENCH_HOPS ?? 200);
-const { stack, counter, call } = await startBenchStack({ sweepIntervalMs: 0 });
-// A store on a client the counter does not see, so watching the runs adds nothing to the figures.
-const observer = new DynamoRunStore({
-  client: createAwsClients({
-    region: LOCAL_REGION,
-    endpoints: stack.endpoints,
-    credentials: LOCAL_CREDENTIALS,
-  }).dynamo,
-  tableName: `${stack.prefix}runs`,
-  countersTable: `${stack.prefix}counters`,
-});
-const allRuns = async (definition: string): Promise<Run[]> => {
-  const runs: Run[] = [];
-  let cursor: string | undefined;
-  do {
-    const page: Page<Run> = await observer.list({
-      tenant: "bench",
-      definition,
-      limit: 100,
-      ...(cursor ? { cursor } : {}),
-    });
-    runs.push(...page.items);
-    cursor = page.cursor;
-  } while (cursor !== undefined);
-  return runs;
-};
-const pct = (values: number[], p: number) =>
-  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))] ??
-  Number.NaN;
+const { stack, counter, call, observer, allRuns } = await startBenchStack({ sweepIntervalMs: 0 });
+const pct = percentile;
 
 await call("PUT", "/v1/definitions/echo-source", { handler: "echo" });
 // Delayed starts.

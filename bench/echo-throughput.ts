@@ -15,13 +15,16 @@
 import { cpus } from "node:os";
 import { DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../local/emulators.ts";
-import { startBenchStack } from "./bench-stack.ts";
+import { percentile, startBenchStack } from "./bench-stack.ts";
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 1_000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 8);
 const LIMITED_CONCURRENCY = Number(process.env.BENCH_LIMIT ?? 8);
-const { stack, counter, call } = await startBenchStack({ workerConcurrency: WORKERS, leaseSeconds: 30 });
+const { stack, counter, call, allRuns } = await startBenchStack({
+  workerConcurrency: WORKERS,
+  leaseSeconds: 30,
+});
 await call("PUT", "/v1/definitions/echo", { handler: "echo" });
 
 // A client the counter does not see, to watch progress without adding to the figures.
@@ -83,18 +86,9 @@ async function measure(label: string, definition: string, body: Record<string, u
   const calls = counter.snapshot();
 
   // Per-run latency from the runs themselves (read outside the counter).
-  const endToEnd: number[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await stack.services.runs.list({
-      tenant: "bench",
-      definition,
-      limit: 100,
-      ...(cursor ? { cursor } : {}),
-    });
-    endToEnd.push(...page.items.map((r) => Date.parse(r.endedAt ?? "") - Date.parse(r.createdAt)));
-    cursor = page.cursor;
-  } while (cursor !== undefined);
+  const endToEnd = (await allRuns(definition)).map(
+    (r) => Date.parse(r.endedAt ?? "") - Date.parse(r.createdAt),
+  );
   return {
     label,
     seconds: (tDone - t0) / 1000,
@@ -105,10 +99,7 @@ async function measure(label: string, definition: string, body: Record<string, u
   };
 }
 
-const pct = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-};
+const pct = percentile;
 const three = (values: number[], digits: number) =>
   [50, 95, 99].map((p) => pct(values, p).toFixed(digits)).join(" / ");
 

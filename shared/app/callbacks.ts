@@ -8,7 +8,7 @@ import type { Run } from "../core/run.ts";
 import { appendLogLines } from "../core/run-logs.ts";
 import { hashKey, sameHash } from "../core/tenant.ts";
 import type { Services } from "./services.ts";
-import { endRun } from "./worker.ts";
+import { endRun } from "./tasks.ts";
 
 export interface CallbackInput {
   taskId: string;

@@ -21,8 +21,7 @@ import type { Run } from "../core/run.ts";
 import { promoteWaiting, sendRun, startDueRuns } from "./admission.ts";
 import { emitChains } from "./chains.ts";
 import type { Services } from "./services.ts";
-import { startTask, workflowOps } from "./tasks.ts";
-import { endRun } from "./worker.ts";
+import { endRun, startTask, workflowOps } from "./tasks.ts";
 import { reconcileWorkflow } from "./workflows.ts";
 
 export interface SweepReport {

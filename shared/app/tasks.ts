@@ -9,13 +9,13 @@ import {
   QueueFullError,
   ValidationError,
 } from "../core/errors.ts";
-import { cancelledEnding, newRun, newWorkflowRun } from "../core/lifecycle.ts";
+import { cancelledEnding, type Ending, newRun, newWorkflowRun } from "../core/lifecycle.ts";
 import { jsonBytes, LIMITS } from "../core/limits.ts";
 import type { IdempotencyRecord, Page, RunListQuery } from "../core/ports.ts";
 import { isTerminal, type Run, type RunStatus } from "../core/run.ts";
 import { isSealed } from "../core/sealed.ts";
 import { directAdmission, promoteWaiting, sendRun, slotLooksFree, waitingAdmission } from "./admission.ts";
-import { sealChainSpecs } from "./chains.ts";
+import { emitChains, sealChainSpecs } from "./chains.ts";
 import type { TenantPrincipal } from "./identity.ts";
 import type { Services } from "./services.ts";
 import { cancelWorkflowRun, reconcileWorkflow, type WorkflowOps, withLiveSteps } from "./workflows.ts";
@@ -303,22 +303,43 @@ export async function cancelTask(svc: Services, caller: TenantPrincipal, id: str
       // Its worker is gone: nobody would see the request, so end it here.
     }
     if (run.status === "scheduled") await svc.timer.cancelStart(run).catch(() => undefined);
-    const ending = cancelledEnding(run, now);
-    const result = await svc.runs.transition(
-      run,
-      run.status === "running" && run.leaseUntil !== undefined
-        ? { ...guard, leaseUntil: run.leaseUntil }
-        : guard,
-      ending.patch,
-      ending.counter,
-    );
-    if (result.ok) {
-      if (ending.counter?.running !== undefined) await promoteWaiting(svc, run.tenant, run.definition);
-      if (run.parent !== undefined)
-        await reconcileWorkflow(svc, { tenant: run.tenant, id: run.parent.id }, workflowOps);
-      return (await svc.runs.get(run)) ?? run;
-    }
+    const ended = await endRun(svc, run, {
+      guard:
+        run.status === "running" && run.leaseUntil !== undefined
+          ? { ...guard, leaseUntil: run.leaseUntil }
+          : guard,
+      ...cancelledEnding(run, now),
+    });
+    if (ended) return (await svc.runs.get(run)) ?? run;
     // The run moved on meanwhile (promoted, claimed, finished): look again.
   }
   throw new ConflictError(`task "${id}" keeps changing; try the cancel again`);
 }
+
+/**
+ * Ends a run (one conditional write, with the slot or place in line it gives back) and does what
+ * follows every end: the next waiting run takes the slot, a success emits its chains, and a
+ * workflow step's end lets its workflow move on. Every way a run ends goes through here.
+ */
+export async function endRun(svc: Services, run: Run, ending: Ending): Promise<boolean> {
+  const chained = ending.patch.status === "succeeded" && (run.chains?.length ?? 0) > 0;
+  // A run with chains stays on the sweeper's list until they are emitted, in case we die first.
+  const patch = chained
+    ? { ...ending.patch, sweepAt: new Date(svc.clock.now().getTime() + CHAIN_GRACE_MS).toISOString() }
+    : ending.patch;
+  const result = await svc.runs.transition(run, ending.guard, patch, ending.counter);
+  if (!result.ok) return false;
+  if (chained) {
+    const output = patch.output === undefined ? run.output : patch.output;
+    await emitChains(svc, { ...run, status: "succeeded" }, output, startTask);
+  }
+  if (ending.counter?.running !== undefined) await promoteWaiting(svc, run.tenant, ending.counter.definition);
+  // A step of a workflow: the workflow decides what comes next (only once the step really ended).
+  if (run.parent !== undefined && isTerminal(ending.patch.status ?? run.status)) {
+    await reconcileWorkflow(svc, { tenant: run.tenant, id: run.parent.id }, workflowOps);
+  }
+  return true;
+}
+
+/** How long the sweeper waits before emitting the chains of a run whose emission did not finish. */
+const CHAIN_GRACE_MS = 2 * 60_000;

@@ -22,15 +22,12 @@ import {
 } from "../core/lifecycle.ts";
 import { jsonBytes, LIMITS } from "../core/limits.ts";
 import type { RunPatch } from "../core/ports.ts";
-import { isTerminal, type Run, refOf } from "../core/run.ts";
+import { type Run, refOf } from "../core/run.ts";
 import { isSealed } from "../core/sealed.ts";
 import type { StoredFile, TaskContext } from "../core/task.ts";
-import { promoteWaiting } from "./admission.ts";
 import { AttemptReport } from "./attempt-report.ts";
-import { emitChains } from "./chains.ts";
 import type { Services } from "./services.ts";
-import { startTask, workflowOps } from "./tasks.ts";
-import { reconcileWorkflow } from "./workflows.ts";
+import { endRun } from "./tasks.ts";
 
 /** The SQS message body. Versioned so a later format can be told apart. */
 export const RunMessageBody = z.object({
@@ -105,30 +102,6 @@ export async function processDelivery(svc: Services, delivery: Delivery): Promis
       return assertNever(miss);
   }
 }
-
-/** Writes a run's end with the slot it frees, then lets the next waiting run in. */
-export async function endRun(svc: Services, run: Run, ending: Ending): Promise<boolean> {
-  const chained = ending.patch.status === "succeeded" && (run.chains?.length ?? 0) > 0;
-  // A run with chains stays on the sweeper's list until they are emitted, in case we die first.
-  const patch = chained
-    ? { ...ending.patch, sweepAt: new Date(svc.clock.now().getTime() + CHAIN_GRACE_MS).toISOString() }
-    : ending.patch;
-  const result = await svc.runs.transition(run, ending.guard, patch, ending.counter);
-  if (!result.ok) return false;
-  if (chained) {
-    const output = patch.output === undefined ? run.output : patch.output;
-    await emitChains(svc, { ...run, status: "succeeded" }, output, startTask);
-  }
-  if (ending.counter?.running !== undefined) await promoteWaiting(svc, run.tenant, ending.counter.definition);
-  // A step of a workflow: the workflow decides what comes next (only once the step really ended).
-  if (run.parent !== undefined && isTerminal(ending.patch.status ?? run.status)) {
-    await reconcileWorkflow(svc, { tenant: run.tenant, id: run.parent.id }, workflowOps);
-  }
-  return true;
-}
-
-/** How long the sweeper waits before emitting the chains of a run whose emission did not finish. */
-const CHAIN_GRACE_MS = 2 * 60_000;
 
 /** Why an attempt stopped before its handler returned. */
 type Interruption = "lost" | "cancelled" | "timed_out";

@@ -10,8 +10,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import type { TenantPrincipal } from "../../shared/app/identity.ts";
 import type { Services } from "../../shared/app/services.ts";
 import { COUNTERS_QUIET_MS, sweep } from "../../shared/app/sweeper.ts";
-import { cancelTask, startTask } from "../../shared/app/tasks.ts";
-import { endRun } from "../../shared/app/worker.ts";
+import { cancelTask, endRun, startTask } from "../../shared/app/tasks.ts";
 import { ConflictError, QueueFullError } from "../../shared/core/errors.ts";
 import {
   afterHandlerError,

@@ -27,7 +27,7 @@ import type {
   TransitionResult,
   WaitingRun,
 } from "../core/ports.ts";
-import { isTerminal, Run, type RunRef } from "../core/run.ts";
+import { isTerminal, Run, type RunRef, type RunStatus } from "../core/run.ts";
 import { isConditionFailure } from "./clients.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { counterUpdate } from "./dynamo-counter-store.ts";
@@ -139,9 +139,12 @@ export class DynamoRunStore implements RunStore {
           TableName: this.#table,
           Key: keyOf(ref),
           UpdateExpression:
-            "SET #status = :running, tenantStatus = :tenantStatus, attempts = attempts + :one, leaseUntil = :lease, " +
+            // tenantStatus stays "active" and an existing sweepAt stands (the sweeper pushes it
+            // past a live lease), so a claim rewrites no index entry: 1 write unit, not 5.
+            "SET #status = :running, attempts = attempts + :one, leaseUntil = :lease, " +
             "updatedAt = :now, startedAt = if_not_exists(startedAt, :now), attemptStartedAt = :now, " +
-            "sweepAt = :sweepAt, sweepShard = :shard REMOVE nextAttemptAt",
+            "sweepAt = if_not_exists(sweepAt, :sweepAt), sweepShard = if_not_exists(sweepShard, :shard) " +
+            "REMOVE nextAttemptAt",
           // Claimable: queued and due, or running whose worker stopped renewing its lease while
           // attempts remain and nobody asked to cancel it. Anything else is someone else's.
           ConditionExpression:
@@ -151,7 +154,6 @@ export class DynamoRunStore implements RunStore {
           ExpressionAttributeValues: {
             ":running": "running",
             ":queued": "queued",
-            ":tenantStatus": `${ref.tenant}#running`,
             ":one": 1,
             ":lease": at.leaseUntil,
             ":now": at.now,
@@ -303,33 +305,35 @@ export class DynamoRunStore implements RunStore {
   }
 
   async list(query: RunListQuery): Promise<Page<Run>> {
-    const { tenant } = query;
+    const { tenant, status, definition } = query;
     const position = query.cursor === undefined ? undefined : decodeCursor(query.cursor, RunCursor);
-    let input: QueryCommandInput;
     const base = { TableName: this.#table, ScanIndexForward: false } as const;
-    if (query.status !== undefined) {
+    const statusKey = status === undefined ? undefined : statusKeyOf(tenant, status);
+    let input: QueryCommandInput;
+    let partition: Record<string, string>;
+    if (statusKey !== undefined) {
+      partition = { tenantStatus: statusKey };
       input = {
         ...base,
         IndexName: "byStatus",
         KeyConditionExpression: "tenantStatus = :pk",
-        ExpressionAttributeValues: { ":pk": `${tenant}#${query.status}` },
+        ExpressionAttributeValues: { ":pk": statusKey },
       };
-      if (query.definition !== undefined) {
+      if (definition !== undefined) {
         input.FilterExpression = "#definition = :definition";
         input.ExpressionAttributeNames = { "#definition": "definition" };
-        input.ExpressionAttributeValues = {
-          ...input.ExpressionAttributeValues,
-          ":definition": query.definition,
-        };
+        input.ExpressionAttributeValues = { ...input.ExpressionAttributeValues, ":definition": definition };
       }
-    } else if (query.definition !== undefined) {
+    } else if (definition !== undefined) {
+      partition = { tenantDefinition: `${tenant}#${definition}` };
       input = {
         ...base,
         IndexName: "byDefinition",
         KeyConditionExpression: "tenantDefinition = :pk",
-        ExpressionAttributeValues: { ":pk": `${tenant}#${query.definition}` },
+        ExpressionAttributeValues: { ":pk": partition.tenantDefinition },
       };
     } else {
+      partition = { tenant };
       input = {
         ...base,
         IndexName: "byTenant",
@@ -340,25 +344,24 @@ export class DynamoRunStore implements RunStore {
 
     // The cursor holds only the run's own position; the tenant parts are rebuilt from the
     // caller, so a cursor can never reach into another tenant's index partition.
-    let startKey: Record<string, unknown> | undefined;
-    if (position !== undefined) {
-      startKey = { pk: `${tenant}#${position.id}`, sk: RUN_SK, createdKey: position.created };
-      if (input.IndexName === "byTenant") startKey.tenant = tenant;
-      if (input.IndexName === "byStatus") startKey.tenantStatus = `${tenant}#${query.status}`;
-      if (input.IndexName === "byDefinition") startKey.tenantDefinition = `${tenant}#${query.definition}`;
-    }
+    let startKey: Record<string, unknown> | undefined =
+      position === undefined
+        ? undefined
+        : { pk: `${tenant}#${position.id}`, sk: RUN_SK, createdKey: position.created, ...partition };
 
-    const keys: Record<string, unknown>[] = [];
-    // With a filter, a page may match fewer items than it read; read on (bounded) to fill it.
-    for (let round = 0; round < 10 && keys.length < query.limit; round += 1) {
+    const runs: Run[] = [];
+    // A partition may hold runs of other statuses (see statusKeyOf), and a definition filter
+    // skips some: read on (bounded) to fill the page. The status is checked on the item read
+    // consistently, which also drops index entries that lag behind a run's latest status.
+    for (let round = 0; round < 10 && runs.length < query.limit; round += 1) {
       const result = await this.#client.send(
-        new QueryCommand({ ...input, Limit: query.limit - keys.length, ExclusiveStartKey: startKey }),
+        new QueryCommand({ ...input, Limit: query.limit - runs.length, ExclusiveStartKey: startKey }),
       );
-      keys.push(...(result.Items ?? []));
+      const found = await this.#batchGet((result.Items ?? []).map((item) => ({ pk: item.pk, sk: item.sk })));
+      runs.push(...found.filter((run) => status === undefined || run.status === status));
       startKey = result.LastEvaluatedKey;
       if (startKey === undefined) break;
     }
-    const runs = await this.#batchGet(keys.map((item) => ({ pk: item.pk, sk: item.sk })));
     const cursor =
       startKey === undefined
         ? undefined
@@ -411,6 +414,18 @@ function toIdempotency(item: Item): IdempotencyRecord {
   };
 }
 
+/**
+ * The byStatus partition of a run. Unfinished runs share one "active" partition, so moves
+ * between active statuses (the claim above all) rewrite no index entry; succeeded runs, the
+ * bulk of all runs, are left out and listed through byTenant/byDefinition instead, so the end
+ * of a plain task deletes one index entry rather than moving it. Listing filters by the
+ * run's real status after reading it.
+ */
+export function statusKeyOf(tenant: string, status: RunStatus): string | undefined {
+  if (status === "succeeded") return undefined;
+  return `${tenant}#${isTerminal(status) ? status : "active"}`;
+}
+
 export function sweepShardOf(runId: string): string {
   return String((createHash("sha256").update(runId).digest()[0] ?? 0) % SWEEP_SHARDS);
 }
@@ -435,8 +450,16 @@ function runUpdate(table: string, ref: RunRef, guard: RunGuard, patch: RunPatch)
     }
   }
   if (patch.status !== undefined && patch.status !== null) {
-    sets.push("tenantStatus = :tenantStatus");
-    values[":tenantStatus"] = `${ref.tenant}#${patch.status}`;
+    // Only an end moves a run out of the "active" partition of byStatus (RUN_TRANSITIONS never
+    // leaves a terminal status), so the moves between active statuses write no index entry.
+    if (isTerminal(patch.status)) {
+      const statusKey = statusKeyOf(ref.tenant, patch.status);
+      if (statusKey === undefined) removes.push("tenantStatus");
+      else {
+        sets.push("tenantStatus = :tenantStatus");
+        values[":tenantStatus"] = statusKey;
+      }
+    }
     if (patch.status === "waiting") sets.push("waitingFor = tenantDefinition");
     else removes.push("waitingFor");
     if (patch.status !== "scheduled") removes.push("dueShard");
@@ -493,7 +516,9 @@ function toItem(run: Run): Item {
         { ...record, result: toJsonAttribute(record.result) },
       ]),
     ),
-    tenantStatus: `${run.tenant}#${run.status}`,
+    ...(statusKeyOf(run.tenant, run.status) === undefined
+      ? {}
+      : { tenantStatus: statusKeyOf(run.tenant, run.status) }),
     tenantDefinition,
     createdKey: `${run.createdAt}#${run.id}`,
     ...(run.status === "waiting" ? { waitingFor: tenantDefinition } : {}),

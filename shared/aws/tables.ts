@@ -21,14 +21,15 @@ export interface TableSchema {
 export const TABLES = {
   /**
    * Runs: pk = "<tenant>#<runId>", sk = "run". Listing goes through KEYS_ONLY indexes so that the
-   * frequent feedback/progress writes never touch an index; only a status change rewrites
-   * one index entry. `definition` never changes, so including it costs nothing extra.
+   * frequent feedback/progress writes never touch an index. `definition` never changes, so
+   * including it costs nothing extra. What each step writes to the indexes: docs/admission.md.
    */
   runs: {
     partitionKey: "pk",
     sortKey: "sk",
     indexes: {
       byTenant: { partitionKey: "tenant", sortKey: "createdKey" },
+      /** "<tenant>#active" for unfinished runs, "<tenant>#<status>" for failed/cancelled/timed_out; succeeded runs are not in it. */
       byStatus: { partitionKey: "tenantStatus", sortKey: "createdKey", include: ["definition"] },
       byDefinition: { partitionKey: "tenantDefinition", sortKey: "createdKey" },
       /** Sparse: only waiting runs carry `waitingFor`; promotion takes the oldest. */

@@ -2,7 +2,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { ConflictError, ValidationError } from "../../shared/core/errors.ts";
 import { newRun } from "../../shared/core/lifecycle.ts";
-import type { RunStore } from "../../shared/core/ports.ts";
+import type { RunListQuery, RunStore } from "../../shared/core/ports.ts";
 import type { Run } from "../../shared/core/run.ts";
 
 const T0 = Date.parse("2026-01-01T00:00:00.000Z");
@@ -216,6 +216,47 @@ export function runStoreContract(name: string, makeStore: () => Promise<RunStore
       expect(await ids({ status: "running" })).toEqual(["c"]);
       expect(await ids({ definition: "alpha" })).toEqual(["c", "a"]);
       expect(await ids({ status: "queued", definition: "alpha" })).toEqual(["a"]);
+    });
+
+    it("lists ended runs by status, and pages a status through runs of other statuses", async () => {
+      for (let i = 0; i < 6; i += 1) {
+        await store.create(aRun(`q${i}`, { createdAt: at(i * 10) }, "acme", i % 2 === 0 ? "alpha" : "beta"));
+      }
+      const end = async (id: string, status: "succeeded" | "failed") => {
+        const ref = { tenant: "acme", id };
+        await store.claim(ref, { now: at(100), leaseUntil: at(9_000), sweepAt: at(60_000) });
+        expect(
+          await store.update(ref, { status: "running", attempts: 1 }, { status, endedAt: at(200) }),
+        ).toBeDefined();
+      };
+      await end("q0", "succeeded");
+      await end("q1", "failed");
+      await end("q4", "succeeded");
+      await store.claim(
+        { tenant: "acme", id: "q2" },
+        { now: at(100), leaseUntil: at(9_000), sweepAt: at(60_000) },
+      );
+      const ids = async (query: Omit<RunListQuery, "tenant" | "limit">, limit = 10) =>
+        (await store.list({ tenant: "acme", limit, ...query })).items.map((r) => r.id);
+      expect(await ids({ status: "succeeded" })).toEqual(["q4", "q0"]);
+      expect(await ids({ status: "succeeded", definition: "alpha" })).toEqual(["q4", "q0"]);
+      expect(await ids({ status: "failed" })).toEqual(["q1"]);
+      expect(await ids({ status: "running" })).toEqual(["q2"]);
+      expect(await ids({ status: "queued" })).toEqual(["q5", "q3"]);
+      // One at a time: each page skips the runs of other statuses in between.
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.list({
+          tenant: "acme",
+          limit: 1,
+          status: "queued",
+          ...(cursor ? { cursor } : {}),
+        });
+        seen.push(...page.items.map((r) => r.id));
+        cursor = page.cursor;
+      } while (cursor !== undefined);
+      expect(seen).toEqual(["q5", "q3"]);
     });
 
     it("rejects a cursor it did not make", async () => {

@@ -196,13 +196,17 @@ describe("the sweeper", () => {
       const started = await start("recoverable");
       // A worker claims the run and dies at once; then the message is lost as well.
       const now = new Date();
-      await stack.services.runs.claim(
-        { tenant: "acme", id: started.body.taskId },
-        {
-          now: now.toISOString(),
-          leaseUntil: new Date(now.getTime() + 1_000).toISOString(),
-          sweepAt: now.toISOString(),
-        },
+      const ref = { tenant: "acme", id: started.body.taskId };
+      await stack.services.runs.claim(ref, {
+        now: now.toISOString(),
+        leaseUntil: new Date(now.getTime() + 1_000).toISOString(),
+        sweepAt: now.toISOString(),
+      });
+      // A claim keeps the sweep time the run got when queued (15 min on); skip ahead to it.
+      await stack.services.runs.update(
+        ref,
+        { status: "running", attempts: 1 },
+        { sweepAt: now.toISOString() },
       );
       await sqs.send(new PurgeQueueCommand({ QueueUrl: stack.queueUrl }));
       await new Promise((resolve) => setTimeout(resolve, 1_100));

@@ -4,6 +4,7 @@
  */
 import type { TaskDefinition } from "./definition.ts";
 import type { OnceRecord, Run, RunRef, RunStatus } from "./run.ts";
+import type { RunLabels, RunMetricValues } from "./run-metrics.ts";
 import type { ApiKeyRecord, Tenant } from "./tenant.ts";
 
 export interface Clock {
@@ -16,6 +17,15 @@ export interface Log {
   info(message: string, ...extra: Record<string, unknown>[]): void;
   warn(message: string, ...extra: Record<string, unknown>[]): void;
   error(message: string, ...extra: Record<string, unknown>[]): void;
+}
+
+/**
+ * Run metrics (CloudWatch EMF on AWS; a file and totals locally). Called once per event, right
+ * after the conditional write that made it happen succeeded, so a duplicate delivery or a lost
+ * race never counts twice. Must not throw: a metric is never worth failing a run for.
+ */
+export interface Metrics {
+  record(run: RunLabels, values: RunMetricValues): void;
 }
 
 export interface Page<T> {

@@ -178,4 +178,31 @@ describe("observability of runs", () => {
     expect(counts()).toMatchObject(expected);
     expect(emfRecords()).toHaveLength(records.length);
   });
+
+  it("a request's log lines name the request, its route, the caller's tenant and the task", async () => {
+    const taskId = await start("echo");
+    await waitForEnd(stack, taskId);
+    lines.length = 0;
+    // A store that fails makes the api log the request's failure (and answer 500).
+    const runs = stack.services.runs;
+    const get = runs.get;
+    runs.get = async () => {
+      throw new Error("store unavailable");
+    };
+    try {
+      const { status, body } = await stack.request("GET", `/v1/tasks/${taskId}`);
+      expect(status).toBe(500);
+      expect(body.error).toBe("internal_error");
+    } finally {
+      runs.get = get;
+    }
+    const failure = lines.find((line) => line.message === "request failed");
+    expect(failure?.fields).toMatchObject({
+      tenant: "acme",
+      taskId,
+      route: `GET /v1/tasks/${taskId}`,
+      requestId: expect.any(String),
+      keyId: expect.any(String),
+    });
+  });
 });

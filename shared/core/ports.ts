@@ -11,7 +11,11 @@ export interface Clock {
   now(): Date;
 }
 
-/** Structured logging; Powertools' Logger fits it, tests may pass a silent one. */
+/**
+ * Structured logging; Powertools' Logger fits it, tests may pass a silent one. The composition
+ * root wraps it so every line also carries the keys of the run or request being processed
+ * (shared/app/log-context.ts).
+ */
 export interface Log {
   debug(message: string, ...extra: Record<string, unknown>[]): void;
   info(message: string, ...extra: Record<string, unknown>[]): void;

@@ -205,4 +205,43 @@ describe("observability of runs", () => {
       keyId: expect.any(String),
     });
   });
+
+  it("a workflow run counts like a run, and so does each of its steps", async () => {
+    const before = stack.metrics.totals();
+    const put = await stack.request("PUT", "/v1/definitions/two-steps", {
+      body: {
+        kind: "workflow",
+        steps: [
+          { id: "a", definition: "echo" },
+          { id: "b", definition: "flaky", dependsOn: ["a"] },
+          { id: "c", definition: "echo", dependsOn: ["b"] },
+        ],
+      },
+    });
+    expect(put.status).toBe(201);
+    const workflowId = await start("two-steps");
+    const workflow = await waitForEnd(stack, workflowId);
+    expect(workflow.status).toBe("failed");
+    // Step c never started: the workflow, a and b started; a succeeded; b and the workflow failed.
+    await waitFor(
+      async () =>
+        (stack.metrics.totals().RunsFailed?.sum ?? 0) >= (before.RunsFailed?.sum ?? 0) + 2 ? true : undefined,
+      20_000,
+      "the step and the workflow to be counted",
+    );
+    const grew = (name: "RunsStarted" | "RunsSucceeded" | "RunsFailed") =>
+      (stack.metrics.totals()[name]?.sum ?? 0) - (before[name]?.sum ?? 0);
+    expect({
+      started: grew("RunsStarted"),
+      succeeded: grew("RunsSucceeded"),
+      failed: grew("RunsFailed"),
+    }).toEqual({
+      started: 3,
+      succeeded: 1,
+      failed: 2,
+    });
+    const workflowEnd = emfRecords().find((record) => record.taskId === workflowId && "RunsFailed" in record);
+    expect(workflowEnd).toMatchObject({ definition: "two-steps", tenant: "acme" });
+    expect(workflowEnd.RunTime).toBe(Date.parse(workflow.endedAt) - Date.parse(workflow.startedAt));
+  });
 });

@@ -244,4 +244,23 @@ describe("observability of runs", () => {
     expect(workflowEnd).toMatchObject({ definition: "two-steps", tenant: "acme" });
     expect(workflowEnd.RunTime).toBe(Date.parse(workflow.endedAt) - Date.parse(workflow.startedAt));
   });
+
+  it("a delayed start that finds its waiting line full counts as failed, with no run time", async () => {
+    const put = await stack.request("PUT", "/v1/definitions/narrow", {
+      body: { handler: "hang", timeoutSeconds: 2, maxConcurrency: 1, maxQueueLength: 1 },
+    });
+    expect(put.status).toBe(201);
+    await start("narrow"); // takes the one slot
+    await start("narrow"); // fills the waiting line
+    const late = await start("narrow", { after: 200 });
+    const view = await waitForEnd(stack, late);
+    expect(view.error.code).toBe("queue_full");
+    const records = emfRecords().filter((record) => record.taskId === late);
+    expect(
+      records.map((record) =>
+        "RunsStarted" in record ? "started" : "RunsFailed" in record ? "failed" : "?",
+      ),
+    ).toEqual(["started", "failed"]);
+    expect(records[1]).not.toHaveProperty("RunTime");
+  });
 });

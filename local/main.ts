@@ -65,6 +65,7 @@ if (!existsSync(encryptionKeyFile))
   writeFileSync(encryptionKeyFile, randomBytes(32).toString("base64"), { mode: 0o600 });
 const encryptionKey = Buffer.from(readFileSync(encryptionKeyFile, "utf8").trim(), "base64");
 
+const SUMMARY_INTERVAL_MS = 60_000;
 const startedAt = Date.now();
 const stack = await startLocalStack({
   registry,
@@ -75,6 +76,7 @@ const stack = await startLocalStack({
   encryptionKey,
   workerConcurrency: workers,
   runWorker: workers > 0,
+  metricsFile: join(dataDir, "metrics.log"),
 }).catch((error: unknown) =>
   fail(`could not start: ${error instanceof Error ? error.message : String(error)}`),
 );
@@ -92,7 +94,16 @@ console.log(`Baton is running (started in ${((Date.now() - startedAt) / 1000).to
   export BATON_URL=${stack.url} BATON_KEY=${devKey}
   curl -s $BATON_URL/v1/tenant -H "Authorization: Bearer $BATON_KEY"
 
+  metrics      ${join(dataDir, "metrics.log")}   (a summary is printed every minute with activity)
+
 Stop with Ctrl-C.`);
+
+// What ran in the last minute, in one line; every record is in metrics.log (see docs/observability.md).
+const summaries = setInterval(() => {
+  const summary = stack.metrics.takeSummary();
+  if (summary !== undefined) console.log(`${new Date().toISOString().slice(11, 19)} ${summary}`);
+}, SUMMARY_INTERVAL_MS);
+summaries.unref();
 
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -26,6 +26,7 @@ import { hashKey } from "../shared/core/tenant.ts";
 import { ensureBucket, ensureRunQueue, ensureTables, tableNames } from "./bootstrap.ts";
 import { type Emulators, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from "./emulators.ts";
 import { serveApi } from "./http-server.ts";
+import { LocalMetrics } from "./local-metrics.ts";
 import { LocalScheduler } from "./local-scheduler.ts";
 import { SqsEventSource } from "./sqs-event-source.ts";
 
@@ -54,6 +55,8 @@ export interface LocalStackOptions {
   /** How often due delayed starts are looked for, standing in for SQS delays and Scheduler (default 250 ms). */
   timerIntervalMs?: number;
   log?: Log;
+  /** Where the run metrics' EMF records are appended (`npm run dev`: .baton/metrics.log); none when absent. */
+  metricsFile?: string;
   /** Counts AWS calls: the api's, the worker's and the event source's (SQS bills Lambda's polling too). */
   callCounter?: AwsCallCounter;
 }
@@ -61,6 +64,8 @@ export interface LocalStackOptions {
 export interface LocalStack {
   url: string;
   services: Services;
+  /** Run metrics: totals since the start, a summary per interval (and the file, if one was named). */
+  metrics: LocalMetrics;
   /** The cron schedules this process fires. */
   scheduler: LocalScheduler;
   endpoints: { dynamodb: string; sqs: string };
@@ -120,6 +125,7 @@ async function startOnEmulators(
     ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
     now: () => new Date(),
   });
+  const metrics = new LocalMetrics(options.metricsFile === undefined ? {} : { file: options.metricsFile });
   const services = composeServices({
     config: {
       region: LOCAL_REGION,
@@ -138,6 +144,7 @@ async function startOnEmulators(
     crypto: new LocalParamCrypto(options.encryptionKey ?? randomBytes(32)),
     ...(options.callCounter === undefined ? {} : { callCounter: options.callCounter }),
     log,
+    metrics,
   });
 
   let server: Server | undefined;
@@ -200,6 +207,7 @@ async function startOnEmulators(
   return {
     url,
     services,
+    metrics,
     scheduler,
     endpoints,
     queueUrl,
@@ -216,6 +224,7 @@ async function startOnEmulators(
         server.closeAllConnections();
         await new Promise<void>((resolve) => server?.close(() => resolve()));
       }
+      await metrics.close();
       dynamo.destroy();
       sqs.destroy();
       await emulators?.stop();

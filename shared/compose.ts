@@ -4,6 +4,7 @@
  */
 import { Logger } from "@aws-lambda-powertools/logger";
 import { monotonicFactory } from "ulid";
+import { contextualLog } from "./app/log-context.ts";
 import { type Services, systemClock } from "./app/services.ts";
 import { AwsDefinitionScheduler } from "./aws/aws-definition-scheduler.ts";
 import { AwsRunTimer, polledRunTimer } from "./aws/aws-run-timer.ts";
@@ -13,12 +14,13 @@ import { DynamoCounterStore } from "./aws/dynamo-counter-store.ts";
 import { DynamoDefinitionStore } from "./aws/dynamo-definition-store.ts";
 import { DynamoRunStore } from "./aws/dynamo-run-store.ts";
 import { DynamoTenantStore } from "./aws/dynamo-tenant-store.ts";
+import { EmfMetrics } from "./aws/emf-metrics.ts";
 import { KmsParamCrypto, noParamCrypto } from "./aws/param-crypto.ts";
 import { S3FileStore } from "./aws/s3-file-store.ts";
 import { SqsRunQueue } from "./aws/sqs-run-queue.ts";
 import type { BatonConfig } from "./config.ts";
 import { ValidationError } from "./core/errors.ts";
-import type { Clock, DefinitionScheduler, Log, ParamCrypto } from "./core/ports.ts";
+import type { Clock, DefinitionScheduler, Log, Metrics, ParamCrypto } from "./core/ports.ts";
 import type { HandlerRegistry } from "./core/task.ts";
 
 export interface ComposeOptions {
@@ -29,6 +31,8 @@ export interface ComposeOptions {
   credentials?: AwsClientOptions["credentials"];
   callCounter?: AwsClientOptions["callCounter"];
   log?: Log;
+  /** Run metrics; CloudWatch EMF on stdout by default. */
+  metrics?: Metrics;
   clock?: Clock;
   /** Seals chain params; defaults to KMS when the config names a key. */
   crypto?: ParamCrypto;
@@ -101,7 +105,9 @@ export function composeServices(options: ComposeOptions): Services {
           })),
     registry: options.registry,
     clock,
-    log: options.log ?? new Logger({ serviceName: "baton" }),
+    // Every line carries the keys of the run or request being processed (log-context.ts).
+    log: contextualLog(options.log ?? new Logger({ serviceName: "baton" })),
+    metrics: options.metrics ?? new EmfMetrics(),
     newId: () => ulid(),
     random: Math.random,
     ...(config.rootKeyHash === undefined ? {} : { rootKeyHash: config.rootKeyHash }),

@@ -6,6 +6,7 @@
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { z } from "zod";
 import { startDue } from "../../shared/app/admission.ts";
+import { withLogContext } from "../../shared/app/log-context.ts";
 import { startScheduled } from "../../shared/app/schedules.ts";
 import type { Services } from "../../shared/app/services.ts";
 
@@ -34,11 +35,17 @@ export function createTriggerHandler(svc: Services): TriggerHandler {
         }
         try {
           // "not_due" (a clock ahead of SQS): fail the record so SQS delivers it again later.
-          if ((await startDue(svc, { tenant: trigger.tenant, id: trigger.runId })) === "not_due") {
+          const ref = { tenant: trigger.tenant, id: trigger.runId };
+          const keys = { tenant: ref.tenant, taskId: ref.id, messageId: record.messageId };
+          if ((await withLogContext(keys, () => startDue(svc, ref))) === "not_due") {
             failures.push({ itemIdentifier: record.messageId });
           }
         } catch (error) {
-          svc.log.error("delayed start failed; SQS will deliver it again", { error, taskId: trigger.runId });
+          svc.log.error("delayed start failed; SQS will deliver it again", {
+            error,
+            tenant: trigger.tenant,
+            taskId: trigger.runId,
+          });
           failures.push({ itemIdentifier: record.messageId });
         }
       }
@@ -47,14 +54,19 @@ export function createTriggerHandler(svc: Services): TriggerHandler {
     const cron = CronTrigger.safeParse(event);
     if (cron.success) {
       // Scheduler fires on the minute; the firing's minute names the run, so a repeat is a no-op.
-      return { outcome: await startScheduled(svc, { ...cron.data, firedAt: svc.clock.now() }) };
+      const keys = { tenant: cron.data.tenant, definition: cron.data.definition };
+      const firing = { ...cron.data, firedAt: svc.clock.now() };
+      return { outcome: await withLogContext(keys, () => startScheduled(svc, firing)) };
     }
     const trigger = StartTrigger.safeParse(event);
     if (!trigger.success) {
       svc.log.error("ignoring an unknown trigger event", { event: JSON.stringify(event).slice(0, 500) });
       return { outcome: "ignored" };
     }
-    return { outcome: await startDue(svc, { tenant: trigger.data.tenant, id: trigger.data.runId }) };
+    const ref = { tenant: trigger.data.tenant, id: trigger.data.runId };
+    return {
+      outcome: await withLogContext({ tenant: ref.tenant, taskId: ref.id }, () => startDue(svc, ref)),
+    };
   };
 }
 

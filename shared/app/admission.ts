@@ -9,6 +9,8 @@ import { type DefinitionLimits, isLimited } from "../core/definition.ts";
 import { dueQueuedPatch, dueWaitingPatch, promotedPatch, queueFullPatch } from "../core/lifecycle.ts";
 import type { CounterEffect } from "../core/ports.ts";
 import type { Run, RunRef } from "../core/run.ts";
+import { withLogContext } from "./log-context.ts";
+import { recordEnd } from "./run-metrics.ts";
 import type { Services } from "./services.ts";
 
 /** The counters change of a start that goes straight to the queue: a free slot and nobody ahead. */
@@ -179,7 +181,9 @@ export async function startDue(svc: Services, ref: RunRef): Promise<DueOutcome> 
     return "waiting";
   }
   if (waiting.cause === "run") return "not_scheduled";
-  const ended = await svc.runs.transition(run, guard, queueFullPatch(run, now));
+  const fullPatch = queueFullPatch(run, now);
+  const ended = await svc.runs.transition(run, guard, fullPatch);
+  if (ended.ok) recordEnd(svc, run, fullPatch);
   return ended.ok ? "queue_full" : "not_scheduled";
 }
 
@@ -193,7 +197,7 @@ export async function startDueRuns(svc: Services, dueBy: Date, limit = 100): Pro
   // A few at a time: many starts falling due together must not queue up behind each other.
   const lanes = Array.from({ length: Math.min(DUE_CONCURRENCY, due.length) }, async () => {
     for (let ref = due.shift(); ref !== undefined; ref = due.shift()) {
-      const outcome = await startDue(svc, ref);
+      const outcome = await withLogContext({ tenant: ref.tenant, taskId: ref.id }, () => startDue(svc, ref));
       if (outcome === "queued" || outcome === "waiting" || outcome === "queue_full") started += 1;
     }
   });

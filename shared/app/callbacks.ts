@@ -7,6 +7,7 @@ import type { RunPatch } from "../core/ports.ts";
 import type { Run } from "../core/run.ts";
 import { appendLogLines } from "../core/run-logs.ts";
 import { hashKey, sameHash } from "../core/tenant.ts";
+import { addLogContext } from "./log-context.ts";
 import type { Services } from "./services.ts";
 import { endRun } from "./tasks.ts";
 
@@ -38,6 +39,7 @@ export async function applyCallback(
 ): Promise<Run> {
   const receivedAt = svc.clock.now();
   const ref = { tenant: caller.tenant, id: input.taskId };
+  addLogContext({ tenant: ref.tenant, taskId: ref.id });
   for (let round = 0; round < 5; round += 1) {
     const run = await svc.runs.get(ref);
     if (run === undefined) {

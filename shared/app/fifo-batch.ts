@@ -8,6 +8,7 @@
  * concurrently is what lets them overlap.
  */
 
+import { withLogContext } from "./log-context.ts";
 import type { Services } from "./services.ts";
 import { type Delivery, type DeliveryResult, parseRunMessage, processDelivery } from "./worker.ts";
 
@@ -50,15 +51,20 @@ async function processGroup(
 ): Promise<string[]> {
   for (const [index, record] of group.entries()) {
     let result: DeliveryResult;
+    const message = parseRunMessage(record.body);
+    // Every line logged while this message is processed names its run.
+    const keys = { messageId: record.messageId, tenant: message?.tenant, taskId: message?.runId };
     try {
       // A group's runs go one after another inside one invocation; one that could not finish
       // before the invocation ends goes back to the queue untouched, for a fresh invocation.
-      const timeoutMs = (parseRunMessage(record.body)?.timeoutSeconds ?? 0) * 1000;
+      const timeoutMs = (message?.timeoutSeconds ?? 0) * 1000;
       const tooLate = remainingMs !== undefined && remainingMs() < timeoutMs + RECORDING_MARGIN_MS;
-      result = tooLate ? { kind: "later", seconds: 0 } : await process(svc, record);
+      result = tooLate
+        ? { kind: "later", seconds: 0 }
+        : await withLogContext(keys, () => process(svc, record));
     } catch (error) {
       // Infrastructure trouble (a store or queue call failed): leave it to the visibility timeout.
-      svc.log.error("message processing failed", { messageId: record.messageId, error });
+      svc.log.error("message processing failed", { ...keys, error });
       return group.slice(index).map((r) => r.messageId);
     }
     if (result.kind === "later") {
@@ -68,7 +74,7 @@ async function processGroup(
         // The group stays blocked by the hidden message, so its later messages may show again at
         // once; otherwise they would hold the group until their own timeout ran out.
         ...rest.map((r) => svc.queue.setVisibility(r.receiptHandle, 0)),
-      ]).catch((error: unknown) => svc.log.warn("could not change message visibility", { error }));
+      ]).catch((error: unknown) => svc.log.warn("could not change message visibility", { ...keys, error }));
       return group.slice(index).map((r) => r.messageId);
     }
   }

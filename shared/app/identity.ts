@@ -17,6 +17,7 @@ import {
   sameHash,
   type Tenant,
 } from "../core/tenant.ts";
+import { addLogContext } from "./log-context.ts";
 import type { Services } from "./services.ts";
 
 export type TenantPrincipal = Extract<Principal, { kind: "tenant" }>;
@@ -34,6 +35,7 @@ export async function authenticate(svc: Services, authorization: string | undefi
   if (svc.rootKeyHash !== undefined && sameHash(keyHash, svc.rootKeyHash)) return { kind: "operator" };
   const record = await svc.tenants.getKey(keyHash);
   if (record === undefined) throw new UnauthorizedError("unknown API key");
+  addLogContext({ tenant: record.tenant, keyId: record.keyId });
   return { kind: "tenant", tenant: record.tenant, role: record.role, keyId: record.keyId };
 }
 

@@ -6,6 +6,7 @@ import type {
   DefinitionStore,
   FileStore,
   Log,
+  Metrics,
   ParamCrypto,
   RunQueue,
   RunStore,
@@ -31,6 +32,7 @@ export interface Services {
   registry: HandlerRegistry;
   clock: Clock;
   log: Log;
+  metrics: Metrics;
   /** Sortable, unique run ids. */
   newId: () => string;
   /** [0, 1), for backoff jitter. */

@@ -20,6 +20,7 @@ import type { Counters } from "../core/ports.ts";
 import type { Run } from "../core/run.ts";
 import { promoteWaiting, sendRun, startDueRuns } from "./admission.ts";
 import { emitChains } from "./chains.ts";
+import { withLogContext } from "./log-context.ts";
 import type { Services } from "./services.ts";
 import { endRun, startTask, workflowOps } from "./tasks.ts";
 import { reconcileWorkflow } from "./workflows.ts";
@@ -57,7 +58,9 @@ export async function sweep(svc: Services): Promise<SweepReport> {
   report.started = await startDueRuns(svc, new Date(now.getTime() - OVERDUE_MS));
   for (const ref of await svc.runs.dueForSweep(now.toISOString(), RUNS_PER_SWEEP)) {
     const run = await svc.runs.get(ref);
-    if (run !== undefined) await sweepRun(svc, run, now, report);
+    if (run === undefined) continue;
+    const keys = { tenant: run.tenant, taskId: run.id, definition: run.definition, attempt: run.attempts };
+    await withLogContext(keys, () => sweepRun(svc, run, now, report));
   }
   let cursor: string | undefined;
   do {

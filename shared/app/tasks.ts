@@ -17,6 +17,7 @@ import { isSealed } from "../core/sealed.ts";
 import { directAdmission, promoteWaiting, sendRun, slotLooksFree, waitingAdmission } from "./admission.ts";
 import { emitChains, sealChainSpecs } from "./chains.ts";
 import type { TenantPrincipal } from "./identity.ts";
+import { recordEnd, recordStart } from "./run-metrics.ts";
 import type { Services } from "./services.ts";
 import { cancelWorkflowRun, reconcileWorkflow, type WorkflowOps, withLiveSteps } from "./workflows.ts";
 
@@ -59,7 +60,21 @@ export async function startTask(
   caller: TenantPrincipal,
   input: StartInput,
   /** For cron firings: an id derived from the firing (so a repeat creates nothing) and the trigger. */
-  origin: { id?: string; trigger?: "schedule"; parent?: { id: string; step: string } } = {},
+  origin: StartOrigin = {},
+): Promise<Started> {
+  const started = await admitStart(svc, caller, input, origin);
+  // Only a start that wrote a run counts: an idempotent repeat returns an earlier run.
+  if (started.created) recordStart(svc, started.run);
+  return started;
+}
+
+type StartOrigin = { id?: string; trigger?: "schedule"; parent?: { id: string; step: string } };
+
+async function admitStart(
+  svc: Services,
+  caller: TenantPrincipal,
+  input: StartInput,
+  origin: StartOrigin,
 ): Promise<Started> {
   const definition = await svc.definitions.get(caller.tenant, input.definition);
   if (definition === undefined) {
@@ -329,6 +344,7 @@ export async function endRun(svc: Services, run: Run, ending: Ending): Promise<b
     : ending.patch;
   const result = await svc.runs.transition(run, ending.guard, patch, ending.counter);
   if (!result.ok) return false;
+  recordEnd(svc, run, patch);
   if (chained) {
     const output = patch.output === undefined ? run.output : patch.output;
     await emitChains(svc, { ...run, status: "succeeded" }, output, startTask);

@@ -26,6 +26,8 @@ import { type Run, refOf } from "../core/run.ts";
 import { isSealed } from "../core/sealed.ts";
 import type { StoredFile, TaskContext } from "../core/task.ts";
 import { AttemptReport } from "./attempt-report.ts";
+import { addLogContext } from "./log-context.ts";
+import { recordClaim } from "./run-metrics.ts";
 import type { Services } from "./services.ts";
 import { endRun } from "./tasks.ts";
 
@@ -79,7 +81,12 @@ export async function processDelivery(svc: Services, delivery: Delivery): Promis
     leaseUntil: new Date(now.getTime() + svc.worker.leaseSeconds * 1000).toISOString(),
     sweepAt: claimSweepAt(now, LIMITS.maxTimeoutSeconds),
   });
-  if (claim.claimed) return runAttempt(svc, claim.run, delivery);
+  if (claim.claimed) {
+    recordClaim(svc, claim.run);
+    addLogContext({ definition: claim.run.definition, attempt: claim.run.attempts });
+    return runAttempt(svc, claim.run, delivery);
+  }
+  if (claim.current !== undefined) addLogContext({ definition: claim.current.definition });
 
   const miss = whenClaimMissed(claim.current, now);
   switch (miss.kind) {
@@ -184,7 +191,11 @@ async function runAttempt(svc: Services, run: Run, delivery: Delivery): Promise<
     signal: abort.signal,
     feedback: async (text, options) => report.feedback(String(text), options),
     progress: async (fraction) => report.progress(fraction),
-    log: async (line) => report.log(String(line), svc.clock.now()),
+    log: async (line) => {
+      // Kept on the run (GET /v1/tasks/{id}) and sent to the function's log, with the run's keys.
+      svc.log.info(String(line), { source: "handler" });
+      report.log(String(line), svc.clock.now());
+    },
     files: {
       put: async (name, body, options = {}) => {
         if (!FILE_NAME.test(name) || name.includes("..")) {

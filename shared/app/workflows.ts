@@ -14,6 +14,7 @@ import type { RunPatch } from "../core/ports.ts";
 import { isTerminal, type Run, type RunRef } from "../core/run.ts";
 import { planWorkflow, resolveStepParams, type StepState, stepRunId } from "../core/workflow.ts";
 import type { TenantPrincipal } from "./identity.ts";
+import { recordEnd } from "./run-metrics.ts";
 import type { Services } from "./services.ts";
 
 export interface WorkflowOps {
@@ -108,7 +109,8 @@ export async function reconcileWorkflow(svc: Services, ref: RunRef, ops: Workflo
     };
     const final: RunPatch =
       plan.kind === "succeeded" ? { ...patch, ...ended(workflow, "succeeded", now), output: outputs } : patch;
-    if ((await svc.runs.update(workflow, guard, final)) !== undefined) return;
+    const updated = await svc.runs.update(workflow, guard, final);
+    if (updated !== undefined) return recordEnd(svc, workflow, updated);
     // Someone else changed the workflow run meanwhile: derive it again from fresh state.
   }
 }
@@ -132,6 +134,7 @@ async function endWorkflow(
     stepStatus: shown,
   });
   if (ok === undefined) return false;
+  recordEnd(svc, workflow, ok);
   await cancelActiveSteps(svc, workflow, states, ops);
   return true;
 }
@@ -170,6 +173,7 @@ export async function cancelWorkflowRun(svc: Services, workflow: Run, ops: Workf
     },
   );
   if (ok === undefined) return false;
+  recordEnd(svc, workflow, ok);
   await cancelActiveSteps(svc, workflow, states, ops);
   return true;
 }

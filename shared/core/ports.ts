@@ -4,18 +4,32 @@
  */
 import type { TaskDefinition } from "./definition.ts";
 import type { OnceRecord, Run, RunRef, RunStatus } from "./run.ts";
+import type { RunLabels, RunMetricValues } from "./run-metrics.ts";
 import type { ApiKeyRecord, Tenant } from "./tenant.ts";
 
 export interface Clock {
   now(): Date;
 }
 
-/** Structured logging; Powertools' Logger fits it, tests may pass a silent one. */
+/**
+ * Structured logging; Powertools' Logger fits it, tests may pass a silent one. The composition
+ * root wraps it so every line also carries the keys of the run or request being processed
+ * (shared/app/log-context.ts).
+ */
 export interface Log {
   debug(message: string, ...extra: Record<string, unknown>[]): void;
   info(message: string, ...extra: Record<string, unknown>[]): void;
   warn(message: string, ...extra: Record<string, unknown>[]): void;
   error(message: string, ...extra: Record<string, unknown>[]): void;
+}
+
+/**
+ * Run metrics (CloudWatch EMF on AWS; a file and totals locally). Called once per event, right
+ * after the conditional write that made it happen succeeded, so a duplicate delivery or a lost
+ * race never counts twice. Must not throw: a metric is never worth failing a run for.
+ */
+export interface Metrics {
+  record(run: RunLabels, values: RunMetricValues): void;
 }
 
 export interface Page<T> {

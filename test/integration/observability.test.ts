@@ -247,11 +247,12 @@ describe("observability of runs", () => {
 
   it("a delayed start that finds its waiting line full counts as failed, with no run time", async () => {
     const put = await stack.request("PUT", "/v1/definitions/narrow", {
-      body: { handler: "hang", timeoutSeconds: 2, maxConcurrency: 1, maxQueueLength: 1 },
+      // A long timeout: the slot must stay taken until the delayed start falls due, however slow the machine.
+      body: { handler: "hang", timeoutSeconds: 60, maxConcurrency: 1, maxQueueLength: 1 },
     });
     expect(put.status).toBe(201);
-    await start("narrow"); // takes the one slot
-    await start("narrow"); // fills the waiting line
+    const holder = await start("narrow"); // takes the one slot
+    const waiting = await start("narrow"); // fills the waiting line
     const late = await start("narrow", { after: 200 });
     const view = await waitForEnd(stack, late);
     expect(view.error.code).toBe("queue_full");
@@ -262,5 +263,6 @@ describe("observability of runs", () => {
       ),
     ).toEqual(["started", "failed"]);
     expect(records[1]).not.toHaveProperty("RunTime");
+    for (const id of [waiting, holder]) await stack.request("POST", `/v1/tasks/${id}/cancel`);
   });
 });

@@ -28,7 +28,8 @@ describe("the OpenAPI document", () => {
     expect(validator.version).toBe("3.1");
     // The validator is not a rubber stamp: an answer without its (required) description is refused.
     const broken = structuredClone(document);
-    delete (broken.paths?.["/v1/tasks"]?.post?.responses?.["202"] as { description?: string }).description;
+    const started = broken.paths?.["/v1/tasks"]?.post?.responses?.["202"] as { description?: string };
+    delete started.description;
     expect((await new Validator().validate(broken as never)).valid).toBe(false);
   });
 

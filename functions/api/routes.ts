@@ -454,7 +454,7 @@ export function apiRoutes(svc: Services): ApiRoute[] {
         body: StartTaskBody,
         examples: startTaskExamples,
         responses: { 202: StartedTask },
-        errors: [429],
+        errors: [409, 429],
       },
       handler: asTenant("runner", async (event, who) => {
         const { run, created } = await startTask(svc, who, parseBody(event, StartTaskBody));

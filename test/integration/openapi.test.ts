@@ -135,6 +135,18 @@ describe("GET /openapi.json", () => {
         expect(response.status, `${method} ${concrete}`).toBeLessThan(500);
         probed.push(`${method.toUpperCase()} ${path}`);
       }
+      // And the other way round: a method the document does not give for a path is not served.
+      for (const method of ["GET", "PUT", "POST", "DELETE", "PATCH"].filter(
+        (m) => !(m.toLowerCase() in item),
+      )) {
+        const concrete = path.replace(/\{([^}]+)\}/g, (_match, name: string) => sample[name] ?? "x");
+        const response = await fetch(`${stack.url}${concrete}`, {
+          method,
+          headers: { authorization: `Bearer ${stack.adminKey}` },
+        });
+        expect(response.status, `${method} ${concrete}`).toBe(404);
+        expect(await response.json(), `${method} ${concrete}`).toMatchObject({ error: "route_not_found" });
+      }
     }
     expect(probed.sort()).toEqual(routes.map((route) => `${route.method} ${route.path}`).sort());
     // The probe can tell: a path that is not served answers route_not_found.

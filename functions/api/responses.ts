@@ -45,6 +45,7 @@ export const CallerView = z.union([
   z.strictObject({ role: z.literal("operator") }),
   z.strictObject({ tenant: z.string(), role: Role, keyId: z.string() }),
 ]);
+export type CallerView = z.infer<typeof CallerView>;
 
 export const KeyView = z.strictObject({ keyId: z.string(), role: Role, createdAt: Time });
 export type KeyView = z.infer<typeof KeyView>;
@@ -127,12 +128,14 @@ export const StartedTask = z.strictObject({
     .optional()
     .describe("present when an idempotency key matched an earlier start: nothing new was started"),
 });
+export type StartedTask = z.infer<typeof StartedTask>;
 
 export const CancelledTask = z.strictObject({
   taskId: z.string(),
   status: z.enum(RUN_STATUSES),
   cancelRequested: z.boolean().describe("true for a running run: it stops at its next heartbeat"),
 });
+export type CancelledTask = z.infer<typeof CancelledTask>;
 
 const Cursor = z.string().nullable().describe("pass back as `cursor` for the next page; null on the last");
 

@@ -175,12 +175,11 @@ export function apiRoutes(svc: Services): ApiRoute[] {
       },
       handler: async (event) => {
         const principal = await caller(event);
-        return json(
-          200,
+        const view: CallerView =
           principal.kind === "operator"
             ? { role: "operator" }
-            : { tenant: principal.tenant, role: principal.role, keyId: principal.keyId },
-        );
+            : { tenant: principal.tenant, role: principal.role, keyId: principal.keyId };
+        return json(200, view);
       },
     },
 
@@ -463,7 +462,7 @@ export function apiRoutes(svc: Services): ApiRoute[] {
           taskId: run.id,
           status: run.status,
           ...(created ? {} : { idempotentReplay: true }),
-        });
+        } satisfies StartedTask);
       }),
     },
     {
@@ -506,7 +505,7 @@ export function apiRoutes(svc: Services): ApiRoute[] {
           taskId: run.id,
           status: run.status,
           cancelRequested: run.cancelRequestedAt !== undefined,
-        });
+        } satisfies CancelledTask);
       }),
     },
     {

@@ -125,7 +125,7 @@ export function errorResponse(error: unknown, log: Log, requestId: string | unde
   if (statusCode === 404) {
     return json(404, {
       error: "route_not_found",
-      message: "no such route in the v1 API; see the README for the routes",
+      message: "no such route in the v1 API; GET /openapi.json lists the routes",
     });
   }
   log.error("request failed", { error, requestId });

@@ -1,11 +1,12 @@
 /** What the API shows of stored records: no keys, hashes, leases or other internals. */
 import type { TaskDefinition } from "../../shared/core/definition.ts";
-import type { ChainRecord } from "../../shared/core/ports.ts";
+import type { AccessGrant, ChainRecord } from "../../shared/core/ports.ts";
 import type { Run } from "../../shared/core/run.ts";
 import { maskSealed } from "../../shared/core/sealed.ts";
 import { stepRunId } from "../../shared/core/workflow.ts";
+import type { ChainView, DefinitionView, GrantView, TaskView } from "./responses.ts";
 
-export function presentRun(run: Run) {
+export function presentRun(run: Run): TaskView {
   return {
     taskId: run.id,
     definition: run.definition,
@@ -52,12 +53,16 @@ export function presentRun(run: Run) {
   };
 }
 
-export function presentDefinition(definition: TaskDefinition) {
+export function presentDefinition(definition: TaskDefinition): DefinitionView {
   const { tenant: _tenant, ...shown } = definition;
   return shown;
 }
 
-export function presentChain(chain: ChainRecord) {
+export function presentChain(chain: ChainRecord): ChainView {
   const { tenant: _tenant, ...shown } = chain;
   return shown;
+}
+
+export function presentGrant({ sourceTenant, chain, createdAt }: AccessGrant): GrantView {
+  return { sourceTenant, chain, createdAt };
 }

@@ -1,0 +1,149 @@
+/**
+ * Response schemas of the v1 API: what every answer looks like. present.ts returns these types,
+ * the OpenAPI document (openapi.ts) is generated from them, and the API tests validate real
+ * answers against them. Strict objects, so a field added to an answer without its schema fails.
+ */
+import { z } from "zod";
+import { ChainOutcome, ChainSpec } from "../../shared/core/chain.ts";
+import { TaskDefinition } from "../../shared/core/definition.ts";
+import { RUN_STATUSES } from "../../shared/core/run.ts";
+import { Role } from "../../shared/core/tenant.ts";
+
+const Time = z.string().describe("ISO 8601 time, UTC");
+const JsonObject = z.record(z.string(), z.unknown());
+
+/** Every `error` code the API answers with; clients branch on these, not on messages. */
+export const ERROR_CODES = [
+  "validation_failed",
+  "invalid_json",
+  "unknown_definition",
+  "unauthorized",
+  "forbidden",
+  "not_found",
+  "route_not_found",
+  "conflict",
+  "payload_too_large",
+  "queue_full",
+  "internal_error",
+] as const;
+
+export const ErrorBody = z.strictObject({
+  error: z.enum(ERROR_CODES),
+  message: z.string().describe("for people; may change between releases"),
+  details: z
+    .unknown()
+    .optional()
+    .describe("structured context: for validation_failed the list of {path, message} problems"),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+export const Health = z.strictObject({ ok: z.literal(true) });
+
+export const TenantView = z.strictObject({ id: z.string(), name: z.string().optional(), createdAt: Time });
+
+export const CallerView = z.union([
+  z.strictObject({ role: z.literal("operator") }),
+  z.strictObject({ tenant: z.string(), role: Role, keyId: z.string() }),
+]);
+export type CallerView = z.infer<typeof CallerView>;
+
+export const KeyView = z.strictObject({ keyId: z.string(), role: Role, createdAt: Time });
+export type KeyView = z.infer<typeof KeyView>;
+
+export const IssuedKeyView = z.strictObject({
+  tenant: z.string(),
+  keyId: z.string(),
+  role: Role,
+  key: z.string().describe("the API key itself; shown once, only its hash is stored"),
+  createdAt: Time,
+});
+
+export const DefinitionView = z.strictObject(TaskDefinition.omit({ tenant: true }).shape);
+export type DefinitionView = z.infer<typeof DefinitionView>;
+
+export const ChainView = z.strictObject({
+  name: z.string(),
+  definition: z.string(),
+  description: z.string().optional(),
+  createdAt: Time,
+  updatedAt: Time,
+});
+export type ChainView = z.infer<typeof ChainView>;
+
+export const GrantView = z.strictObject({ sourceTenant: z.string(), chain: z.string(), createdAt: Time });
+export type GrantView = z.infer<typeof GrantView>;
+
+export const TaskView = z.strictObject({
+  taskId: z.string(),
+  definition: z.string(),
+  queue: z.string().nullable(),
+  status: z.enum(RUN_STATUSES),
+  attempts: z.number().int(),
+  maxAttempts: z.number().int(),
+  scheduledFor: Time.nullable(),
+  trigger: z.enum(["api", "schedule"]),
+  timeoutSeconds: z.number().int(),
+  mode: z.enum(["sync", "callback"]),
+  kind: z.enum(["task", "workflow"]),
+  /** Only on workflow runs. */
+  steps: z
+    .array(
+      z.strictObject({
+        id: z.string(),
+        definition: z.string(),
+        dependsOn: z.array(z.string()),
+        taskId: z.string(),
+        status: z.string().describe("the step run's status, or pending before it starts"),
+      }),
+    )
+    .optional(),
+  parent: z.strictObject({ taskId: z.string(), step: z.string() }).nullable(),
+  chains: z.array(ChainSpec),
+  chainOutcomes: z.array(ChainOutcome),
+  callbackDeadline: Time.nullable(),
+  createdAt: Time,
+  updatedAt: Time,
+  startedAt: Time.nullable(),
+  endedAt: Time.nullable(),
+  nextAttemptAt: Time.nullable(),
+  cancelRequestedAt: Time.nullable(),
+  idempotencyKey: z.string().nullable(),
+  createdBy: z.string().describe("id of the API key that started the run"),
+  params: JsonObject.describe("the params snapshotted at start; encrypted values show as [encrypted]"),
+  output: z.unknown().describe("the handler's result (JSON), or null"),
+  error: z.strictObject({ code: z.string(), message: z.string() }).nullable(),
+  feedback: z.string().nullable(),
+  progress: z.number().min(0).max(1).nullable(),
+  subtext: z.string().nullable(),
+  logs: z.array(z.strictObject({ at: Time, line: z.string() })),
+  logsDropped: z.number().int(),
+});
+export type TaskView = z.infer<typeof TaskView>;
+
+export const StartedTask = z.strictObject({
+  taskId: z.string(),
+  status: z.enum(RUN_STATUSES),
+  idempotentReplay: z
+    .literal(true)
+    .optional()
+    .describe("present when an idempotency key matched an earlier start: nothing new was started"),
+});
+export type StartedTask = z.infer<typeof StartedTask>;
+
+export const CancelledTask = z.strictObject({
+  taskId: z.string(),
+  status: z.enum(RUN_STATUSES),
+  cancelRequested: z.boolean().describe("true for a running run: it stops at its next heartbeat"),
+});
+export type CancelledTask = z.infer<typeof CancelledTask>;
+
+const Cursor = z.string().nullable().describe("pass back as `cursor` for the next page; null on the last");
+
+export const TaskPage = z.strictObject({ items: z.array(TaskView), cursor: Cursor });
+export const DefinitionPage = z.strictObject({ items: z.array(DefinitionView), cursor: Cursor });
+export const ChainList = z.strictObject({ items: z.array(ChainView) });
+export const GrantList = z.strictObject({ items: z.array(GrantView) });
+export const KeyList = z.strictObject({ items: z.array(KeyView) });
+
+/** The document served at GET /openapi.json, described only as an object (it is its own schema). */
+export const OpenApiDocumentView = z.record(z.string(), z.unknown()).describe("an OpenAPI 3.1 document");

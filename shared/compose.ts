@@ -28,6 +28,7 @@ export interface ComposeOptions {
   endpoints?: AwsClientOptions["endpoints"];
   credentials?: AwsClientOptions["credentials"];
   callCounter?: AwsClientOptions["callCounter"];
+  instrument?: AwsClientOptions["instrument"];
   log?: Log;
   clock?: Clock;
   /** Seals chain params; defaults to KMS when the config names a key. */
@@ -48,6 +49,7 @@ export function composeServices(options: ComposeOptions): Services {
     ...(endpoints === undefined ? {} : { endpoints }),
     ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
     ...(options.callCounter === undefined ? {} : { callCounter: options.callCounter }),
+    ...(options.instrument === undefined ? {} : { instrument: options.instrument }),
   });
   const ulid = monotonicFactory();
   const clock = options.clock ?? systemClock;

@@ -70,6 +70,7 @@ export function spawnChildStack(stack: LocalStack, leaseSeconds: number): ChildS
 export async function killChild(child: ChildStack): Promise<void> {
   if (child.dead) return;
   const exited = new Promise((resolve) => child.process.once("exit", resolve));
+  child.url = undefined;
   child.process.kill("SIGKILL");
   await exited;
 }

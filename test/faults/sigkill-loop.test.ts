@@ -65,33 +65,40 @@ it("ends every accepted run once, and repeats no recorded effect, with processes
     );
 
   // Clients: paced starts through whichever process is alive.
-  const accepted: string[] = [];
+  const accepted = new Set<string>();
   let unanswered = 0;
   let next = 0;
   const lanes = Array.from({ length: 4 }, async () => {
     while (next < RUNS) {
       const n = next;
       next += 1;
-      const url = await readyChild();
       const body = {
         definition: n % 3 === 0 ? "limited" : "plain",
-        params: { file: effects, steps: 3, stepMs: 80 },
+        params: { file: effects, steps: 5, stepMs: 150 },
+        // A client whose start was cut off tries again with the same key, as the API asks.
+        idempotencyKey: `start-${n}`,
         ...(n % 5 === 0 ? { queue: `line-${n % 2}` } : {}),
       };
-      try {
-        const response = await fetch(`${url}/v1/tasks`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${stack.runnerKey}`, "content-type": "application/json" },
-          body: JSON.stringify(body),
-        });
-        const answer = (await response.json()) as { taskId: string };
-        if (response.status !== 202)
-          throw new Error(`start answered ${response.status} ${JSON.stringify(answer)}`);
-        accepted.push(answer.taskId);
-      } catch (error) {
-        // Killed before it answered: the start may or may not have been written.
-        if (String(error).includes("start answered")) throw error;
-        unanswered += 1;
+      for (let attempt = 1; ; attempt += 1) {
+        const url = await readyChild();
+        try {
+          const response = await fetch(`${url}/v1/tasks`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${stack.runnerKey}`, "content-type": "application/json" },
+            body: JSON.stringify(body),
+          });
+          const answer = (await response.json()) as { taskId: string };
+          if (response.status !== 202) {
+            throw new Error(`start answered ${response.status} ${JSON.stringify(answer)}`);
+          }
+          accepted.add(answer.taskId);
+          break;
+        } catch (error) {
+          // Killed before it answered: the start may or may not have been written.
+          if (String(error).includes("start answered") || attempt === 100) throw error;
+          unanswered += 1;
+          await pause(100);
+        }
       }
       await pause(50 + random() * 100);
     }
@@ -120,7 +127,7 @@ it("ends every accepted run once, and repeats no recorded effect, with processes
   await waitFor(
     async () => {
       const runs = await storedRuns(stack);
-      if (runs.length >= accepted.length && runs.every((run) => TERMINAL.has(run.status))) return runs;
+      if (runs.length >= accepted.size && runs.every((run) => TERMINAL.has(run.status))) return runs;
       if (runs.some((run) => run.status === "running")) await sweepAhead(stack.services, 0);
       else await sweepAhead(stack.services, 16 * 60_000);
       await pause(1_000);
@@ -136,13 +143,13 @@ it("ends every accepted run once, and repeats no recorded effect, with processes
   const runs = await storedRuns(stack);
 
   const byId = new Map(runs.map((run) => [run.id, run]));
-  const lost = accepted.filter((id) => byId.get(id)?.status !== "succeeded");
+  const lost = [...accepted].filter((id) => byId.get(id)?.status !== "succeeded");
   const effectsByTask = readEffects(effects);
   const duplicated = effectsAfterRecord(runs, effectsByTask);
   const retried = runs.filter((run) => run.attempts > 1).length;
   const counters = await stack.services.counters.get("acme", "limited");
   console.log(
-    `sigkill-loop: seed=${SEED}, runs=${runs.length} (accepted ${accepted.length}, starts cut off ${unanswered}), ` +
+    `sigkill-loop: seed=${SEED}, runs=${runs.length} (accepted ${accepted.size}, start requests cut off by a kill and retried ${unanswered}), ` +
       `kills=${kills} over ${killPhaseSeconds} s, runs retried after a kill=${retried}, lost=${lost.length}, ` +
       `duplicated effects=${duplicated.length}, once fn re-ran before its record=${repeatedCalls(effectsByTask)}, ` +
       `counters=${counters?.running}/${counters?.waiting}, ${Math.round((Date.now() - started) / 1000)} s`,

@@ -126,7 +126,7 @@ it("resumes scheduled, waiting, queued, running and awaiting runs after the proc
   expect(Date.parse(scheduledRun?.startedAt ?? "")).toBeGreaterThanOrEqual(
     Date.parse(scheduledFor ?? "") - 1_000,
   );
-  expect((await restarted.request("GET", `/v1/tasks/${ids.awaiting}`)).body.output).toEqual({
+  expect((await restarted.request("GET", `/v1/tasks/${ids.awaiting}`)).body.output).toMatchObject({
     answered: "after the restart",
   });
   expect(duplicated).toEqual([]);

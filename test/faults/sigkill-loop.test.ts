@@ -25,7 +25,7 @@ import {
 } from "./support.ts";
 
 const SEED = seedFromEnv();
-const RUNS = 200;
+const RUNS = 180;
 const KILLS = 24;
 const PROCESSES = 4;
 const LEASE_SECONDS = 3;
@@ -68,7 +68,7 @@ it("ends every accepted run once, and repeats no recorded effect, with processes
   const accepted = new Set<string>();
   let unanswered = 0;
   let next = 0;
-  const lanes = Array.from({ length: 4 }, async () => {
+  const lanes = Array.from({ length: 6 }, async () => {
     while (next < RUNS) {
       const n = next;
       next += 1;
@@ -100,7 +100,7 @@ it("ends every accepted run once, and repeats no recorded effect, with processes
           await pause(100);
         }
       }
-      await pause(50 + random() * 100);
+      await pause(20 + random() * 60);
     }
   });
 

@@ -142,12 +142,15 @@ it("loses no run and applies no effect twice when DynamoDB and SQS fail at rando
 
   // Recovery: real-time sweeps while anything runs; once nothing does, a sweep from 16 minutes
   // ahead resends the messages whose sends (and whose sweep marks) failed.
+  let repaired = 0;
   await waitFor(
     async () => {
       const runs = await storedRuns(stack);
       if (runs.every((run) => TERMINAL.has(run.status))) return runs;
-      if (runs.some((run) => run.status === "running")) await sweepAhead(stack.services, 0);
-      else await sweepAhead(stack.services, 16 * 60_000);
+      const report = runs.some((run) => run.status === "running")
+        ? await sweepAhead(stack.services, 0)
+        : await sweepAhead(stack.services, 16 * 60_000);
+      repaired += report.resent + report.requeued + report.ended + report.promoted;
       await pause(1_000);
       return undefined;
     },
@@ -174,7 +177,7 @@ it("loses no run and applies no effect twice when DynamoDB and SQS fail at rando
     `injected-errors: seed=${SEED}, rate=${RATE}, runs=${runs.length} (accepted ${accepted.size}, ` +
       `starts given up after 4 tries ${gaveUp}), AWS calls under faults=${callsUnderFaults}, ` +
       `injected faults=${injected} ${JSON.stringify(faults.counts())}, answers=${JSON.stringify(Object.fromEntries(answers))}, ` +
-      `lost=${lost.length}, duplicated effects=${duplicated.length}, ` +
+      `runs the sweeper resent, requeued, ended or promoted=${repaired}, lost=${lost.length}, duplicated effects=${duplicated.length}, ` +
       `once fn re-ran before its record=${repeatedCalls(effectsByTask)}, ` +
       `counters=${counters?.running}/${counters?.waiting}, ${Math.round((Date.now() - started) / 1000)} s`,
   );

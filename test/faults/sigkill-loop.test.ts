@@ -124,12 +124,15 @@ it("ends every accepted run once, and repeats no recorded effect, with processes
 
   // No more kills. The survivors finish the work; runs whose process died between writing and
   // sending are resent by a sweep from 16 minutes ahead, once nothing is running.
+  let repaired = 0;
   await waitFor(
     async () => {
       const runs = await storedRuns(stack);
       if (runs.length >= accepted.size && runs.every((run) => TERMINAL.has(run.status))) return runs;
-      if (runs.some((run) => run.status === "running")) await sweepAhead(stack.services, 0);
-      else await sweepAhead(stack.services, 16 * 60_000);
+      const report = runs.some((run) => run.status === "running")
+        ? await sweepAhead(stack.services, 0)
+        : await sweepAhead(stack.services, 16 * 60_000);
+      repaired += report.resent + report.requeued + report.ended + report.promoted;
       await pause(1_000);
       return undefined;
     },
@@ -150,7 +153,7 @@ it("ends every accepted run once, and repeats no recorded effect, with processes
   const counters = await stack.services.counters.get("acme", "limited");
   console.log(
     `sigkill-loop: seed=${SEED}, runs=${runs.length} (accepted ${accepted.size}, start requests cut off by a kill and retried ${unanswered}), ` +
-      `kills=${kills} over ${killPhaseSeconds} s, runs retried after a kill=${retried}, lost=${lost.length}, ` +
+      `kills=${kills} over ${killPhaseSeconds} s, runs retried after a kill=${retried}, runs the sweeper resent, requeued, ended or promoted=${repaired}, lost=${lost.length}, ` +
       `duplicated effects=${duplicated.length}, once fn re-ran before its record=${repeatedCalls(effectsByTask)}, ` +
       `counters=${counters?.running}/${counters?.waiting}, ${Math.round((Date.now() - started) / 1000)} s`,
   );

@@ -22,6 +22,21 @@ export async function serveApi(
       res.end(JSON.stringify({ error: "internal_error", message: String(error) }));
     });
   });
+  // Requests Node's parser refuses before any handler sees them (headers or URL over 16 KiB,
+  // malformed HTTP) get the API's error shape too, as API Gateway answers them itself on AWS.
+  server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return;
+    const tooLarge = error.code === "HPE_HEADER_OVERFLOW";
+    const body = JSON.stringify(
+      tooLarge
+        ? { error: "headers_too_large", message: "request line and headers exceed 16 KiB" }
+        : { error: "bad_request", message: "malformed HTTP request" },
+    );
+    socket.end(
+      `HTTP/1.1 ${tooLarge ? "431 Request Header Fields Too Large" : "400 Bad Request"}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host ?? "127.0.0.1", () => resolve());

@@ -18,6 +18,7 @@ import { startScheduled } from "../shared/app/schedules.ts";
 import type { Services } from "../shared/app/services.ts";
 import { sweep } from "../shared/app/sweeper.ts";
 import type { AwsCallCounter } from "../shared/aws/call-counter.ts";
+import type { ClientInstrument } from "../shared/aws/instrument.ts";
 import { LocalParamCrypto } from "../shared/aws/param-crypto.ts";
 import { composeServices } from "../shared/compose.ts";
 import type { Log } from "../shared/core/ports.ts";
@@ -59,6 +60,8 @@ export interface LocalStackOptions {
   metricsFile?: string;
   /** Counts AWS calls: the api's, the worker's and the event source's (SQS bills Lambda's polling too). */
   callCounter?: AwsCallCounter;
+  /** Sees every AWS client of the api, the worker and the event source, to add SDK middleware. */
+  instrumentClient?: ClientInstrument;
 }
 
 export interface LocalStack {
@@ -110,6 +113,7 @@ async function startOnEmulators(
     filesBucket,
   );
   options.callCounter?.attach(sqs);
+  options.instrumentClient?.(sqs);
   const tables = tableNames(prefix);
   await ensureTables(dynamo, tables);
   const queueUrl = await ensureRunQueue(sqs, {
@@ -143,6 +147,7 @@ async function startOnEmulators(
     scheduler,
     crypto: new LocalParamCrypto(options.encryptionKey ?? randomBytes(32)),
     ...(options.callCounter === undefined ? {} : { callCounter: options.callCounter }),
+    ...(options.instrumentClient === undefined ? {} : { instrument: options.instrumentClient }),
     log,
     metrics,
   });

@@ -30,6 +30,7 @@ export interface ComposeOptions {
   endpoints?: AwsClientOptions["endpoints"];
   credentials?: AwsClientOptions["credentials"];
   callCounter?: AwsClientOptions["callCounter"];
+  instrument?: AwsClientOptions["instrument"];
   log?: Log;
   /** Run metrics; CloudWatch EMF on stdout by default. */
   metrics?: Metrics;
@@ -52,6 +53,7 @@ export function composeServices(options: ComposeOptions): Services {
     ...(endpoints === undefined ? {} : { endpoints }),
     ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
     ...(options.callCounter === undefined ? {} : { callCounter: options.callCounter }),
+    ...(options.instrument === undefined ? {} : { instrument: options.instrument }),
   });
   const ulid = monotonicFactory();
   const clock = options.clock ?? systemClock;

@@ -2,12 +2,7 @@
  * Counts AWS API calls by service and operation through an SDK middleware, for cost figures
  * (npm run bench) and tests that prove a path makes no more calls than it should.
  */
-import type { MiddlewareStack } from "@smithy/types";
-
-interface InstrumentableClient {
-  // biome-ignore lint/suspicious/noExplicitAny: the SDK's stacks differ per client in their type parameters
-  middlewareStack: MiddlewareStack<any, any>;
-}
+import type { InstrumentableClient } from "./instrument.ts";
 
 export class AwsCallCounter {
   readonly #counts = new Map<string, number>();

@@ -5,6 +5,7 @@ import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { AwsCallCounter } from "./call-counter.ts";
+import type { ClientInstrument } from "./instrument.ts";
 
 export interface AwsClientOptions {
   region: string;
@@ -14,6 +15,8 @@ export interface AwsClientOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /** Counts every call (benchmarks, tests). */
   callCounter?: AwsCallCounter;
+  /** Sees every client made here, to add SDK middleware (fault injection in the fault suite). */
+  instrument?: ClientInstrument;
 }
 
 export interface AwsClients {
@@ -57,6 +60,7 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
   const kms = new KMSClient(common);
   options.callCounter?.attach(s3);
   options.callCounter?.attach(kms);
+  for (const client of [dynamo, sqs, scheduler, s3, kms]) options.instrument?.(client);
   return { dynamo, sqs, scheduler, s3, kms };
 }
 

@@ -39,6 +39,27 @@ export const testTasks = [
   }),
 ];
 
+/**
+ * The fault suite's task: one side effect through `ctx.once` (a line with its idempotency key in
+ * `params.file`, as a system that honours the key would store it), then `params.steps` short
+ * steps with feedback, so a crash or a failed write can land anywhere in the attempt.
+ */
+export const onceEffectTask = defineTask({
+  handler: "once-effect",
+  async run(ctx, params) {
+    await ctx.once("effect", async ({ idempotencyKey }) => {
+      appendFileSync(String(params.file), `${idempotencyKey} attempt ${ctx.attempt}\n`);
+      return { wrote: true };
+    });
+    const steps = Number(params.steps ?? 2);
+    for (let step = 1; step <= steps; step += 1) {
+      await sleep(Number(params.stepMs ?? 50));
+      await ctx.feedback(`step ${step} of ${steps}`);
+    }
+    return { attempt: ctx.attempt };
+  },
+});
+
 /** The contract-generator of the admission tests: one feedback line per item, slowly. */
 export const itemsTask = defineTask({
   handler: "items",
@@ -97,4 +118,5 @@ export const testRegistry = new HandlerRegistry([
   hangTask,
   writeStreamTask,
   peekSecretTask,
+  onceEffectTask,
 ]);

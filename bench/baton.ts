@@ -40,7 +40,7 @@ export function usagePerTask(counter: AwsCallCounter, tasks: number, apiRequests
   const workerInvocations = calls["SQS.ReceiveMessage"] ?? 0;
   return {
     usage: {
-      sqsRequests: sum((o) => o.startsWith("SQS.") && working(o)) / tasks,
+      sqsRequests: counter.billableSqsRequests() / tasks,
       writeUnits: (units.write + units.refusedWrites) / tasks,
       readUnits: units.read / tasks,
       // One worker invocation per batch received, one api invocation per API request.

@@ -7,6 +7,8 @@
  * A write refused by its condition returns no capacity, yet AWS bills it at least one write
  * unit per item, so those are counted separately. An SQS receive that returns nothing is
  * counted apart ("ReceiveMessage(empty)"): it is idle polling, not a cost of any one task.
+ * SQS bills each 64 KB chunk of a request's payload as one request, so the message bodies sent
+ * and received are measured too (billableSqsRequests).
  */
 import type { MiddlewareStack } from "@smithy/types";
 
@@ -51,6 +53,7 @@ export interface CapacityUnits {
 export class AwsCallCounter {
   readonly #counts = new Map<string, number>();
   readonly #unitsBy = new Map<string, number>();
+  #sqsRequests = 0;
   #units: CapacityUnits = { read: 0, write: 0, refusedWrites: 0 };
 
   attach(client: InstrumentableClient): void {
@@ -74,6 +77,7 @@ export class AwsCallCounter {
         const empty =
           service === "SQS" && operation === "ReceiveMessage" && !(result.Messages as unknown[])?.length;
         this.#count(`${service}.${operation}${empty ? "(empty)" : ""}`);
+        if (service === "SQS" && !empty) this.#sqsRequests += billableChunks(input, result);
         if (kind !== undefined) this.#addUnits(operation, kind, result.ConsumedCapacity);
         return output;
       },
@@ -96,7 +100,13 @@ export class AwsCallCounter {
     return Object.fromEntries([...this.#unitsBy.entries()].sort(([a], [b]) => a.localeCompare(b)));
   }
 
+  /** SQS requests as billed: one per 64 KB chunk of payload, empty receives left out. */
+  billableSqsRequests(): number {
+    return this.#sqsRequests;
+  }
+
   reset(): void {
+    this.#sqsRequests = 0;
     this.#counts.clear();
     this.#unitsBy.clear();
     this.#units = { read: 0, write: 0, refusedWrites: 0 };
@@ -119,6 +129,22 @@ export class AwsCallCounter {
           this.#count(`${table}/${index}`, units.CapacityUnits ?? 0, this.#unitsBy);
     }
   }
+}
+
+const SQS_CHUNK_BYTES = 64 * 1024;
+
+/** Chunks of 64 KB in the bodies a request sends or a receive returns (at least one). */
+function billableChunks(input: Record<string, unknown>, result: Record<string, unknown>): number {
+  const bodies = [
+    input.MessageBody,
+    ...((input.Entries as { MessageBody?: unknown }[] | undefined) ?? []).map((e) => e.MessageBody),
+    ...((result.Messages as { Body?: unknown }[] | undefined) ?? []).map((m) => m.Body),
+  ];
+  const bytes = bodies.reduce<number>(
+    (sum, body) => sum + (typeof body === "string" ? Buffer.byteLength(body, "utf8") : 0),
+    0,
+  );
+  return Math.max(1, Math.ceil(bytes / SQS_CHUNK_BYTES));
 }
 
 /** Items of a write that its condition refused (a cancelled transaction is billed per item, ×2). */

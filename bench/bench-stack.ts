@@ -1,5 +1,10 @@
-/** What every bench starts from: the local stack with a call counter, a tenant "bench" and an HTTP helper. */
+/**
+ * What every bench starts from: the local stack with a call counter, a tenant "bench", an HTTP
+ * helper that counts API requests (each is an API Lambda invocation on AWS), and the small
+ * helpers of timing: percentiles, paced starts, polling.
+ */
 
+import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../local/emulators.ts";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "../local/stack.ts";
 import { ensureTenantKey } from "../shared/app/identity.ts";
@@ -7,7 +12,7 @@ import { AwsCallCounter } from "../shared/aws/call-counter.ts";
 import { createAwsClients } from "../shared/aws/clients.ts";
 import { DynamoRunStore } from "../shared/aws/dynamo-run-store.ts";
 import type { Log } from "../shared/core/ports.ts";
-import type { Run } from "../shared/core/run.ts";
+import type { Run, RunStatus } from "../shared/core/run.ts";
 import { newApiKey } from "../shared/core/tenant.ts";
 import { registry } from "../tasks/index.ts";
 
@@ -17,11 +22,19 @@ export interface BenchStack {
   stack: LocalStack;
   counter: AwsCallCounter;
   /** Every run of a definition of tenant "bench", read on a client the counter does not see. */
-  allRuns(definition: string): Promise<Run[]>;
+  allRuns(definition: string, tenant?: string, status?: RunStatus): Promise<Run[]>;
   /** A reader the counter does not see, so watching runs adds nothing to the figures. */
   observer: DynamoRunStore;
+  /** The DynamoDB client under `observer`, for what the bench reads or seeds itself. */
+  dynamo: DynamoDBDocumentClient;
+  /** How many runs of a definition have succeeded (through the byStatus index, uncounted). */
+  succeeded(definition: string, tenant?: string): Promise<number>;
   /** Calls the API as tenant "bench" (or with `bearer`); throws on any non-2xx answer. */
   call(method: string, path: string, body?: unknown, bearer?: string): Promise<unknown>;
+  /** Requests made through `call` since the last reset of the counter through `resetCounts`. */
+  apiRequests(): number;
+  /** Resets the AWS call counter and the API request count together. */
+  resetCounts(): void;
 }
 
 export async function startBenchStack(options: Partial<LocalStackOptions> = {}): Promise<BenchStack> {
@@ -29,7 +42,9 @@ export async function startBenchStack(options: Partial<LocalStackOptions> = {}):
   const stack = await startLocalStack({ registry, port: 0, callCounter: counter, log: quiet, ...options });
   const key = newApiKey().key;
   await ensureTenantKey(stack.services, { tenant: "bench", role: "admin", key });
+  let requests = 0;
   const call: BenchStack["call"] = async (method, path, body, bearer = key) => {
+    if (method !== "GET") requests += 1;
     const response = await fetch(`${stack.url}${path}`, {
       method,
       headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
@@ -39,22 +54,45 @@ export async function startBenchStack(options: Partial<LocalStackOptions> = {}):
       throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
     return response.json();
   };
+  const observerClient = createAwsClients({
+    region: LOCAL_REGION,
+    endpoints: stack.endpoints,
+    credentials: LOCAL_CREDENTIALS,
+  }).dynamo;
   const observer = new DynamoRunStore({
-    client: createAwsClients({
-      region: LOCAL_REGION,
-      endpoints: stack.endpoints,
-      credentials: LOCAL_CREDENTIALS,
-    }).dynamo,
+    client: observerClient,
     tableName: `${stack.prefix}runs`,
     countersTable: `${stack.prefix}counters`,
   });
-  const allRuns: BenchStack["allRuns"] = async (definition) => {
+  const succeeded: BenchStack["succeeded"] = async (definition, tenant = "bench") => {
+    let count = 0;
+    let from: Record<string, unknown> | undefined;
+    do {
+      const page = await observerClient.send(
+        new QueryCommand({
+          TableName: `${stack.prefix}runs`,
+          IndexName: "byStatus",
+          KeyConditionExpression: "tenantStatus = :s",
+          FilterExpression: "#definition = :d",
+          ExpressionAttributeNames: { "#definition": "definition" },
+          ExpressionAttributeValues: { ":s": `${tenant}#succeeded`, ":d": definition },
+          Select: "COUNT",
+          ExclusiveStartKey: from,
+        }),
+      );
+      count += page.Count ?? 0;
+      from = page.LastEvaluatedKey;
+    } while (from !== undefined);
+    return count;
+  };
+  const allRuns: BenchStack["allRuns"] = async (definition, tenant = "bench", status) => {
     const runs: Run[] = [];
     let cursor: string | undefined;
     do {
       const page = await observer.list({
-        tenant: "bench",
+        tenant,
         definition,
+        ...(status === undefined ? {} : { status }),
         limit: 100,
         ...(cursor ? { cursor } : {}),
       });
@@ -63,11 +101,68 @@ export async function startBenchStack(options: Partial<LocalStackOptions> = {}):
     } while (cursor !== undefined);
     return runs;
   };
-  return { stack, counter, call, observer, allRuns };
+  return {
+    stack,
+    counter,
+    call,
+    observer,
+    dynamo: observerClient,
+    allRuns,
+    succeeded,
+    apiRequests: () => requests,
+    resetCounts() {
+      counter.reset();
+      requests = 0;
+    },
+  };
 }
 
 /** The p-th percentile (0-100) of some figures. */
 export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` until it holds; fails after `timeoutMs` rather than hanging a bench. */
+export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 300_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** Calls `start(i)` for i < count at `perSecond`, on a fixed timetable (not after each answer). */
+export async function atRate(perSecond: number, count: number, start: (i: number) => Promise<unknown>) {
+  const t0 = performance.now();
+  const pending: Promise<unknown>[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const due = t0 + (i * 1000) / perSecond;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    pending.push(start(i));
+  }
+  await Promise.all(pending);
+}
+
+/** Calls `start(i)` for i < count from `clients` concurrent callers, each waiting for its answer. */
+export async function flood(clients: number, count: number, start: (i: number) => Promise<unknown>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next < count) await start(next++);
+    }),
+  );
+}
+
+/** p50 / p95 / p99 (or the given percentiles) of some figures. */
+export function percentiles(values: number[], ps: number[] = [50, 95, 99]): number[] {
+  return ps.map((p) => percentile(values, p));
+}
+
+/** Milliseconds as a person reads them: one decimal below 10, whole above. */
+export function formatMs(ms: number): string {
+  return ms < 10 ? ms.toFixed(1) : ms.toFixed(0);
 }

@@ -27,6 +27,7 @@ import { Name } from "../../shared/core/definition.ts";
 import { ValidationError } from "../../shared/core/errors.ts";
 import type { Principal, Role } from "../../shared/core/tenant.ts";
 import { TenantId } from "../../shared/core/tenant.ts";
+import { dashboardAsset, dashboardPage } from "./dashboard.ts";
 import {
   type ApiEvent,
   type ApiResult,
@@ -71,6 +72,27 @@ export function apiRoutes(svc: Services): Route<ApiEvent, ApiResult>[] {
 
   const routes: Array<{ method: Route<ApiEvent, ApiResult>["method"]; path: string; handler: Handler }> = [
     { method: "GET", path: "/health", handler: async () => json(200, { ok: true }) },
+    { method: "GET", path: "/", handler: async () => dashboardPage() },
+    {
+      method: "GET",
+      path: "/dashboard/{version}/{file}",
+      handler: async (event) => dashboardAsset(event.pathParameters?.version, event.pathParameters?.file),
+    },
+    {
+      method: "GET",
+      path: "/v1/tasks/{id}/files/{name}/link",
+      // The same link as the redirect, as JSON: a browser script cannot read a redirect's target.
+      handler: asTenant("runner", async (event, who) =>
+        json(200, {
+          url: await taskFileLink(
+            svc,
+            who,
+            pathParam(event, "id", TaskId),
+            pathParam(event, "name", FileName),
+          ),
+        }),
+      ),
+    },
 
     {
       method: "POST",

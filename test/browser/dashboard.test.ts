@@ -164,6 +164,8 @@ describe("the dashboard", () => {
     await expect.poll(() => page.locator(".badge-slot").textContent(), { timeout: 30_000 }).toBe("cancelled");
     expect(await page.getByRole("button", { name: "Cancel task…" }).isHidden()).toBe(true);
     expect((await stack.request("GET", `/v1/tasks/${taskId}`)).body.status).toBe("cancelled");
+    // Screen readers hear the change without the focus moving.
+    await expect.poll(() => page.locator("#announcer").textContent()).toBe("Task is now cancelled");
   });
 
   it("shows the API's {error, message} when a start is refused", async () => {
@@ -180,6 +182,7 @@ describe("the dashboard", () => {
     await alert.waitFor();
     expect(await alert.textContent()).toContain("validation_failed");
     expect(await alert.textContent()).toContain('request body is invalid at "queue"');
+    await page.screenshot({ path: `${SHOTS}/start.png`, fullPage: true });
   });
 
   it("downloads a task's file through a presigned link", async () => {
@@ -228,6 +231,7 @@ describe("the dashboard", () => {
   it("lists definitions, chains and grants for admins, and tells a runner politely", async () => {
     await page.getByRole("link", { name: "Admin" }).click();
     await page.getByRole("rowheader", { name: /sleep/ }).waitFor();
+    await page.screenshot({ path: `${SHOTS}/admin.png`, fullPage: true });
     await page.getByRole("link", { name: "Chains" }).click();
     await page.getByRole("rowheader", { name: "receive" }).waitFor();
     await page.getByRole("link", { name: "Access grants" }).click();
@@ -244,6 +248,34 @@ describe("the dashboard", () => {
       "Chains are for admins. You are signed in with a runner key.",
     );
     expect(await page.getByRole("alert").count()).toBe(0);
+  });
+
+  it("pages with load more, and keeps the loaded rows live", async () => {
+    const started = await Promise.all(
+      Array.from({ length: 30 }, () => stack.request("POST", "/v1/tasks", { body: { definition: "echo" } })),
+    );
+    const ids = started.map((answer) => answer.body.taskId as string);
+    await page.goto(`${stack.url}/#/tasks?definition=echo`);
+    const rows = page.locator("tbody tr");
+    await expect.poll(() => rows.count()).toBe(25);
+    await page.getByRole("button", { name: "Load more" }).click();
+    // 30 started here and one chained source earlier: every echo run, and no button left.
+    await expect.poll(() => rows.count()).toBe(31);
+    await page.getByRole("button", { name: "Load more" }).waitFor({ state: "hidden" });
+    const oldest = ids.toSorted()[0] ?? "";
+    await expect
+      .poll(() => page.locator(`tr[data-task-id="${oldest}"] .badge`).textContent(), { timeout: 20_000 })
+      .toBe("succeeded");
+    // Later polls keep all 31 rows rather than falling back to the first page.
+    await new Promise((resolve) => setTimeout(resolve, 3_500));
+    expect(await rows.count()).toBe(31);
+  });
+
+  it("tells the operator (root key) that tasks belong to tenants", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await signIn(stack.rootKey);
+    expect(await page.locator("#who-text").textContent()).toBe("operator (root key)");
+    expect(await page.locator(".notice").textContent()).toContain("Sign out and sign in with a tenant key");
   });
 
   it("ran without a script error or a CSP violation", async () => {

@@ -97,7 +97,7 @@ function table(headers, rows) {
 
 function definitionsTable(definitions) {
   return table(
-    ["Name", "Runs", "Limits", "Schedule", "Default params", ""],
+    ["Name", "Handler", "Limits", "Schedule", "Default params", "Action"],
     definitions.map((definition) => {
       const limits = [
         `${definition.maxAttempts} attempts`,
@@ -141,7 +141,18 @@ function definitionsTable(definitions) {
                 jsonBlock(definition.params, `Default params of ${definition.name}`),
               ),
         ),
-        h("td", {}, h("a", { href: `#/start?definition=${encodeURIComponent(definition.name)}` }, "Start…")),
+        h(
+          "td",
+          {},
+          h(
+            "a",
+            {
+              href: `#/start?definition=${encodeURIComponent(definition.name)}`,
+              "aria-label": `Start ${definition.name}`,
+            },
+            "Start…",
+          ),
+        ),
       );
     }),
   );

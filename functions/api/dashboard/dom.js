@@ -55,14 +55,22 @@ export function statusBadge(status) {
   return h("span", { class: `badge status-${status}` }, status.replace("_", " "));
 }
 
-/** A native progress bar (its role and values come with the element) with the percentage beside it. */
+/**
+ * A native progress bar (role and values come with the element) with the percentage beside it.
+ * Before a task reports progress the bar is empty and says so, rather than animating as if busy.
+ */
 export function progressBar(fraction, label) {
   const known = typeof fraction === "number";
   const percent = known ? Math.round(fraction * 100) : 0;
   return h(
     "span",
     { class: "progress" },
-    h("progress", { max: "100", value: known ? String(percent) : null, "aria-label": label }),
+    h("progress", {
+      max: "100",
+      value: String(percent),
+      "aria-label": label,
+      "aria-valuetext": known ? `${percent} %` : "not reported yet",
+    }),
     h("span", { class: "percent" }, known ? `${percent} %` : "–"),
   );
 }

@@ -1,7 +1,7 @@
 // The start form: a definition, its params as JSON (prefilled with the definition's defaults), and
 // optionally a queue, a delay or a time.
 import { api, listAll } from "./api.js";
-import { errorBox, fill, h } from "./dom.js";
+import { announce, errorBox, fill, h } from "./dom.js";
 import { flashOnList } from "./tasks.js";
 
 export function renderStart(main, query) {
@@ -172,6 +172,7 @@ export function renderStart(main, query) {
         ),
       );
       location.hash = "#/tasks";
+      announce(`Started ${body.definition}, task ${started.taskId}, ${started.status}`);
     } catch (error) {
       fill(problem, errorBox(error, "The task was not started"));
       problem.querySelector("[role=alert]")?.focus?.();

@@ -96,7 +96,7 @@ export function renderTaskList(main, query) {
     rows.clear();
     lastStatus.clear();
     tbody.replaceChildren();
-    refresh();
+    refresh().catch((error) => fill(problem, errorBox(error, "Could not load tasks")));
   };
   statusSelect.addEventListener("change", onFilter);
   definitionSelect.addEventListener("change", onFilter);

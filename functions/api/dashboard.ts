@@ -8,16 +8,16 @@ import { readFileSync } from "node:fs";
 import { NotFoundError } from "../../shared/core/errors.ts";
 import type { ApiResult } from "./http.ts";
 
-/** Every file the dashboard may serve: nothing else under the folder is reachable. */
-const ASSET_TYPES: Readonly<Record<string, string>> = {
-  "app.js": "text/javascript; charset=utf-8",
-  "api.js": "text/javascript; charset=utf-8",
-  "dom.js": "text/javascript; charset=utf-8",
-  "tasks.js": "text/javascript; charset=utf-8",
-  "start.js": "text/javascript; charset=utf-8",
-  "admin.js": "text/javascript; charset=utf-8",
-  "style.css": "text/css; charset=utf-8",
-};
+/** Every file the dashboard may serve, with its type: nothing else under the folder is reachable. */
+const ASSET_TYPES: ReadonlyMap<string, string> = new Map([
+  ["app.js", "text/javascript; charset=utf-8"],
+  ["api.js", "text/javascript; charset=utf-8"],
+  ["dom.js", "text/javascript; charset=utf-8"],
+  ["tasks.js", "text/javascript; charset=utf-8"],
+  ["start.js", "text/javascript; charset=utf-8"],
+  ["admin.js", "text/javascript; charset=utf-8"],
+  ["style.css", "text/css; charset=utf-8"],
+]);
 
 /** Where index.html names the versioned asset folder. */
 const VERSION_PLACEHOLDER = "%VERSION%";
@@ -57,7 +57,7 @@ let loaded: Dashboard | undefined;
 function dashboard(): Dashboard {
   if (loaded !== undefined) return loaded;
   const read = (name: string) => readFileSync(new URL(`./dashboard/${name}`, import.meta.url), "utf8");
-  const assets = new Map(Object.keys(ASSET_TYPES).map((name) => [name, read(name)]));
+  const assets = new Map([...ASSET_TYPES.keys()].map((name) => [name, read(name)]));
   const hash = createHash("sha256");
   for (const [name, text] of assets) hash.update(name).update("\0").update(text).update("\0");
   const version = hash.digest("hex").slice(0, 12);
@@ -81,7 +81,7 @@ export function dashboardPage(): ApiResult {
  */
 export function dashboardAsset(version: string | undefined, file: string | undefined): ApiResult {
   const current = dashboard();
-  const type = file === undefined ? undefined : ASSET_TYPES[file];
+  const type = file === undefined ? undefined : ASSET_TYPES.get(file);
   const body = file === undefined ? undefined : current.assets.get(file);
   if (type === undefined || body === undefined) throw new NotFoundError(`no dashboard file "${file ?? ""}"`);
   return {

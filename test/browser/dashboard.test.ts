@@ -11,6 +11,8 @@ import { type Browser, launchBrowser } from "../support/chromium.ts";
 import { startTestStack, type TestStack, waitFor, waitForEnd } from "../support/stack.ts";
 
 const SHOTS = "test-output";
+/** What the page shows within a couple of polls (1.5 s each), with room for a busy machine. */
+const SOON = { timeout: 15_000 };
 
 let stack: TestStack;
 let browser: Browser;
@@ -87,7 +89,7 @@ describe("the dashboard", () => {
     await page.goto(`${stack.url}/`);
     await page.getByLabel("API key").fill("not-a-real-key-000000000000000");
     await page.getByRole("button", { name: "Sign in" }).click();
-    await expect.poll(() => page.getByRole("alert").textContent()).toContain("not accepted");
+    await expect.poll(() => page.getByRole("alert").textContent(), SOON).toContain("not accepted");
     await signIn(stack.adminKey);
     expect(await page.locator("#who-text").textContent()).toBe("acme · admin");
     expect(await page.evaluate(() => sessionStorage.getItem("baton.key"))).toBe(stack.adminKey);
@@ -147,7 +149,7 @@ describe("the dashboard", () => {
     expect(new URL(page.url()).hash).toBe("#/tasks?status=succeeded&definition=sleep");
     await page.reload();
     expect(await page.getByLabel("Status").inputValue()).toBe("succeeded");
-    await expect.poll(() => page.locator("tbody tr").count()).toBe(1);
+    await expect.poll(() => page.locator("tbody tr").count(), SOON).toBe(1);
   });
 
   it("cancels a long run with the cancel button, after confirming", async () => {
@@ -165,7 +167,7 @@ describe("the dashboard", () => {
     expect(await page.getByRole("button", { name: "Cancel task…" }).isHidden()).toBe(true);
     expect((await stack.request("GET", `/v1/tasks/${taskId}`)).body.status).toBe("cancelled");
     // Screen readers hear the change without the focus moving.
-    await expect.poll(() => page.locator("#announcer").textContent()).toBe("Task is now cancelled");
+    await expect.poll(() => page.locator("#announcer").textContent(), SOON).toBe("Task is now cancelled");
   });
 
   it("shows the API's {error, message} when a start is refused", async () => {
@@ -224,7 +226,7 @@ describe("the dashboard", () => {
     await page.getByRole("heading", { name: "Chain outcomes" }).waitFor();
     await page.getByRole("link", { name: childId }).click();
     const params = page.locator("section", { has: page.getByRole("heading", { name: "Params" }) });
-    await expect.poll(() => params.textContent()).toContain("encrypted");
+    await expect.poll(() => params.textContent(), SOON).toContain("encrypted");
     expect(await page.locator("main").textContent()).not.toContain("hunter2");
   });
 
@@ -257,10 +259,10 @@ describe("the dashboard", () => {
     const ids = started.map((answer) => answer.body.taskId as string);
     await page.goto(`${stack.url}/#/tasks?definition=echo`);
     const rows = page.locator("tbody tr");
-    await expect.poll(() => rows.count()).toBe(25);
+    await expect.poll(() => rows.count(), SOON).toBe(25);
     await page.getByRole("button", { name: "Load more" }).click();
     // 30 started here and one chained source earlier: every echo run, and no button left.
-    await expect.poll(() => rows.count()).toBe(31);
+    await expect.poll(() => rows.count(), SOON).toBe(31);
     await page.getByRole("button", { name: "Load more" }).waitFor({ state: "hidden" });
     const oldest = ids.toSorted()[0] ?? "";
     await expect
@@ -271,8 +273,19 @@ describe("the dashboard", () => {
     expect(await rows.count()).toBe(31);
   });
 
-  it("tells the operator (root key) that tasks belong to tenants", async () => {
+  it("signs out, saying why, when the key is revoked mid-session", async () => {
+    const issued = await stack.request("POST", "/v1/keys", { body: { role: "runner" } });
     await page.getByRole("button", { name: "Sign out" }).click();
+    await signIn(issued.body.key);
+    await page.getByRole("link", { name: "Tasks", exact: true }).click();
+    expect((await stack.request("DELETE", `/v1/keys/${issued.body.keyId}`)).status).toBe(204);
+    // The next poll is refused: the key is forgotten and the sign-in form explains.
+    await page.getByLabel("API key").waitFor();
+    expect(await page.getByRole("alert").textContent()).toContain("no longer accepted");
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+  });
+
+  it("tells the operator (root key) that tasks belong to tenants", async () => {
     await signIn(stack.rootKey);
     expect(await page.locator("#who-text").textContent()).toBe("operator (root key)");
     expect(await page.locator(".notice").textContent()).toContain("Sign out and sign in with a tenant key");

@@ -60,6 +60,10 @@ export async function api(method, path, { body, key = storedKey(), query } = {})
       };
     }
   }
+  // The stored key stopped working (revoked): the app signs out and says why.
+  if (response.status === 401 && key && key === storedKey()) {
+    window.dispatchEvent(new CustomEvent("baton:key-refused"));
+  }
   if (!response.ok) throw new ApiError(response.status, parsed);
   return parsed;
 }

@@ -25,17 +25,25 @@ document.getElementById("sign-out").addEventListener("click", () => {
 
 window.addEventListener("hashchange", () => route({ focus: true }));
 
+/** Set when the stored key was refused mid-session; the sign-in form says so. */
+let refusedNotice = false;
+window.addEventListener("baton:key-refused", () => {
+  forgetKey();
+  session = undefined;
+  refusedNotice = true;
+  route();
+  announce("Your key is no longer accepted; sign in again");
+});
+
 async function start() {
   if (storedKey()) {
     try {
       session = await api("GET", "/v1/tenant");
     } catch (error) {
-      // A revoked or unknown key: forget it and ask again; anything else is worth showing.
-      if (error instanceof ApiError && error.status === 401) forgetKey();
-      else {
+      // A refused key has already signed out (the "baton:key-refused" event); show anything else.
+      if (!(error instanceof ApiError && error.status === 401))
         fill(main, errorBox(error, "Could not reach Baton"));
-        return;
-      }
+      return;
     }
   }
   route();
@@ -144,6 +152,16 @@ function renderSignIn() {
       submit.disabled = false;
     }
   });
+  if (refusedNotice) {
+    refusedNotice = false;
+    fill(
+      problem,
+      errorBox(
+        { message: "Your key is no longer accepted (revoked or unknown). Sign in again." },
+        "Signed out",
+      ),
+    );
+  }
   fill(main, form);
   input.focus();
 }

@@ -107,6 +107,8 @@ describe("the dashboard", () => {
     const taskId = (await link.textContent()) ?? "";
     const row = page.locator(`tr[data-task-id="${taskId}"]`);
     await row.waitFor();
+    // Live updates change the row in place: the same element from first sight to the end.
+    const rowElement = await row.elementHandle();
     const bar = row.getByRole("progressbar");
     // The list polls: the bar moves through intermediate values without a reload.
     const seen = new Set<string>();
@@ -120,6 +122,7 @@ describe("the dashboard", () => {
       )
       .toBe("succeeded");
     expect(await bar.getAttribute("value")).toBe("100");
+    expect(await rowElement?.evaluate((element) => element.isConnected)).toBe(true);
     expect(await row.locator('td[data-cell="progress"]').textContent()).toContain("100 %");
     expect(await row.locator('td[data-cell="feedback"]').textContent()).toBe("step 5/5");
     expect([...seen].some((value) => value !== "100" && value !== "none")).toBe(true);
@@ -156,6 +159,7 @@ describe("the dashboard", () => {
     const taskId = await startThroughForm("sleep", '{"ms": 600000, "steps": 600}');
     await page.locator(".flash a").click();
     await expect.poll(() => page.locator(".badge-slot").textContent(), { timeout: 20_000 }).toBe("running");
+    const summary = await page.locator("section", { hasText: "Summary" }).elementHandle();
     await page.getByRole("button", { name: "Cancel task…" }).click();
     const dialog = page.getByRole("dialog", { name: "Cancel this task?" });
     // Keeping it closes the dialog and changes nothing.
@@ -166,6 +170,8 @@ describe("the dashboard", () => {
     await expect.poll(() => page.locator(".badge-slot").textContent(), { timeout: 30_000 }).toBe("cancelled");
     expect(await page.getByRole("button", { name: "Cancel task…" }).isHidden()).toBe(true);
     expect((await stack.request("GET", `/v1/tasks/${taskId}`)).body.status).toBe("cancelled");
+    // Refreshes re-fill what changed inside a section; the sections themselves stay.
+    expect(await summary?.evaluate((element) => element.isConnected)).toBe(true);
     // Screen readers hear the change without the focus moving.
     await expect.poll(() => page.locator("#announcer").textContent(), SOON).toBe("Task is now cancelled");
   });

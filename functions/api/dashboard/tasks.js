@@ -313,6 +313,8 @@ export function renderTask(main, taskId) {
 
   let status;
   let stopPolling = () => undefined;
+  /** The last section placed in this round of renderSections. */
+  let previousSection = null;
 
   /** One section, re-rendered only when its data changed (so reading or selecting is not disturbed). */
   function section(key, title, data, render) {
@@ -334,8 +336,11 @@ export function renderTask(main, taskId) {
       part = { node, body, serial: undefined };
       parts.set(key, part);
     }
-    // Sections keep a fixed order whatever appears when.
-    sections.append(part.node);
+    // Sections keep a fixed order whatever appears when; a node is moved only when out of place,
+    // since moving it would take the focus from anything inside.
+    const wanted = previousSection === null ? sections.firstChild : previousSection.nextSibling;
+    if (wanted !== part.node) sections.insertBefore(part.node, wanted);
+    previousSection = part.node;
     if (part.serial === serial) return;
     part.serial = serial;
     fill(part.body, render(data));
@@ -370,6 +375,7 @@ export function renderTask(main, taskId) {
   }
 
   function renderSections(task) {
+    previousSection = null;
     section("summary", "Summary", summaryOf(task), (summary) => summaryList(summary));
     section(
       "progress",

@@ -236,6 +236,51 @@ describe("the dashboard", () => {
     expect(await page.locator("main").textContent()).not.toContain("hunter2");
   });
 
+  it("hands out a file link as JSON only to the task's tenant, and only for a file that exists", async () => {
+    const started = await stack.request("POST", "/v1/tasks", {
+      body: { definition: "write-file", params: { name: "a.txt", text: "a" } },
+    });
+    const taskId = started.body.taskId as string;
+    await waitForEnd(stack, taskId);
+    const link = await stack.request("GET", `/v1/tasks/${taskId}/files/a.txt/link`, { key: stack.runnerKey });
+    expect(link.status).toBe(200);
+    expect(await (await fetch(link.body.url)).text()).toBe("a");
+    expect((await stack.request("GET", `/v1/tasks/${taskId}/files/b.txt/link`)).status).toBe(404);
+    expect((await stack.request("GET", `/v1/tasks/${taskId}/files/a.txt/link`, { key: null })).status).toBe(
+      401,
+    );
+    await stack.request("POST", "/v1/tenants", { key: stack.rootKey, body: { id: "globex" } });
+    const globex = await stack.request("POST", "/v1/tenants/globex/keys", {
+      key: stack.rootKey,
+      body: { role: "admin" },
+    });
+    const foreign = await stack.request("GET", `/v1/tasks/${taskId}/files/a.txt/link`, {
+      key: globex.body.key,
+    });
+    expect(foreign.status).toBe(404);
+  });
+
+  it("shows a workflow's steps with their status, linked to their tasks", async () => {
+    await stack.request("PUT", "/v1/definitions/pair", {
+      body: {
+        kind: "workflow",
+        steps: [
+          { id: "first", definition: "write-file" },
+          { id: "second", definition: "write-file", dependsOn: ["first"] },
+        ],
+      },
+    });
+    const started = await stack.request("POST", "/v1/tasks", { body: { definition: "pair" } });
+    await waitForEnd(stack, started.body.taskId);
+    await page.goto(`${stack.url}/#/tasks/${started.body.taskId}`);
+    const steps = page.locator("section", { has: page.getByRole("heading", { name: "Workflow steps" }) });
+    await steps.waitFor();
+    const second = steps.getByRole("row", { name: /second/ });
+    expect(await second.locator(".badge").textContent()).toBe("succeeded");
+    expect(await second.getByRole("link").getAttribute("href")).toMatch(/^#\/tasks\/.+/);
+    expect(await steps.getByRole("row", { name: /second/ }).textContent()).toContain("first");
+  });
+
   it("lists definitions, chains and grants for admins, and tells a runner politely", async () => {
     await page.getByRole("link", { name: "Admin" }).click();
     await page.getByRole("rowheader", { name: /sleep/ }).waitFor();

@@ -140,6 +140,9 @@ describe("the dashboard", () => {
     );
     expect(await page.getByRole("button", { name: "Cancel task…" }).isHidden()).toBe(true);
     await page.screenshot({ path: `${SHOTS}/task.png`, fullPage: true });
+    await page.emulateMedia({ colorScheme: "dark" });
+    await page.screenshot({ path: `${SHOTS}/task-dark.png`, fullPage: true });
+    await page.emulateMedia({ colorScheme: "light" });
   });
 
   it("keeps the filters in the URL hash and lists only what matches", async () => {

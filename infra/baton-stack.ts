@@ -36,6 +36,11 @@ export interface BatonStackProps extends StackProps {
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const ENTRY = fileURLToPath(new URL("../functions/lambda.ts", import.meta.url));
 const LOCK_FILE = fileURLToPath(new URL("../package-lock.json", import.meta.url));
+/**
+ * The dashboard's files, relative to the project root. functions/api/dashboard.ts reads them from
+ * `./dashboard/` beside itself, which in the bundle is beside index.mjs: so they are copied there.
+ */
+const DASHBOARD_DIR = "functions/api/dashboard";
 
 /** HTTP APIs cut every integration at 30 s, so the api Lambda stops just before. */
 const API_TIMEOUT = Duration.seconds(29);
@@ -412,6 +417,14 @@ export class BatonStack extends Stack {
         sourcesContent: false,
         // Ship the SDK versions the tests ran against, not whatever the runtime carries.
         bundleAwsSDK: true,
+        // Every function gets them: one bundle for all four keeps the synth to one esbuild run.
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (inputDir, outputDir) => [
+            `cp -R "${inputDir}/${DASHBOARD_DIR}" "${outputDir}/dashboard"`,
+          ],
+        },
       },
     });
   }

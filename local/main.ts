@@ -85,6 +85,7 @@ await ensureTenantKey(stack.services, { tenant: "dev", role: "admin", key: devKe
 console.log(`Baton is running (started in ${((Date.now() - startedAt) / 1000).toFixed(1)} s)
 
   API          ${stack.url}
+  dashboard    ${stack.url}/   (sign in with the admin key)
   tenant       dev
   admin key    ${devKey}
   root key     ${rootKey}   (operator: POST /v1/tenants)

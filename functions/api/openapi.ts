@@ -39,13 +39,25 @@ export interface RouteDoc {
   body?: z.ZodType;
   /** Named request body examples; each must pass `body` (checked by the tests). */
   examples?: Record<string, { summary: string; value: unknown }>;
-  /** Success answers by status; null for none (204) or a redirect (302, with a Location header). */
-  responses: Partial<Record<SuccessStatus, z.ZodType | null>>;
+  /**
+   * Success answers by status; null for none (204) or a redirect (302, with a Location header);
+   * a TextAnswer for a body that is not JSON (the dashboard's page and files).
+   */
+  responses: Partial<Record<SuccessStatus, z.ZodType | null | TextAnswer>>;
   /**
    * Error statuses the use case answers with. 400 (and 413 with a body) follow from the
    * inputs, 401 and 403 from `auth`, so only the others are listed.
    */
   errors?: ErrorStatus[];
+}
+
+/** A success answer whose body is text of one of these media types, not JSON. */
+export interface TextAnswer {
+  text: readonly string[];
+}
+
+export function isTextAnswer(answer: z.ZodType | null | TextAnswer | undefined): answer is TextAnswer {
+  return typeof answer === "object" && answer !== null && "text" in answer && Array.isArray(answer.text);
 }
 
 export interface DocumentedRoute {
@@ -216,13 +228,17 @@ function operationOf(
     }
   }
   const responses: ResponsesObject = {};
-  for (const [status, schema] of Object.entries(doc.responses) as [string, z.ZodType | null][]) {
+  for (const [status, schema] of Object.entries(doc.responses) as [string, z.ZodType | null | TextAnswer][]) {
     const response: ResponseObject = { description: status === "302" ? "Redirect" : "Success" };
     if (status === "302") {
       response.description = "A redirect to a short-lived download link.";
       response.headers = { Location: { schema: { type: "string", format: "uri" } } };
     } else if (status === "204") {
       response.description = "Done; no content.";
+    } else if (isTextAnswer(schema)) {
+      response.content = Object.fromEntries(
+        schema.text.map((mediaType) => [mediaType, { schema: { type: "string" } }]),
+      );
     } else if (schema !== null) {
       response.content = { "application/json": { schema: toSchema(schema, "output", answers) } };
     }

@@ -146,4 +146,6 @@ export const GrantList = z.strictObject({ items: z.array(GrantView) });
 export const KeyList = z.strictObject({ items: z.array(KeyView) });
 
 /** The document served at GET /openapi.json, described only as an object (it is its own schema). */
+export const FileLinkView = z.strictObject({ url: z.string().url() });
+
 export const OpenApiDocumentView = z.record(z.string(), z.unknown()).describe("an OpenAPI 3.1 document");

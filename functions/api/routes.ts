@@ -1,5 +1,7 @@
 /** The v1 routes: each parses its input, calls one use case and shapes the answer. */
+
 import type { Route } from "@middy/http-router";
+import type { z } from "zod";
 import { applyCallback, type CallbackCaller, setSubtext } from "../../shared/app/callbacks.ts";
 import { deleteChain, getChain, grantAccess, putChain, revokeAccess } from "../../shared/app/chains.ts";
 import {
@@ -27,6 +29,7 @@ import { Name } from "../../shared/core/definition.ts";
 import { ValidationError } from "../../shared/core/errors.ts";
 import type { Principal, Role } from "../../shared/core/tenant.ts";
 import { TenantId } from "../../shared/core/tenant.ts";
+import { dashboardAsset, dashboardPage } from "./dashboard.ts";
 import {
   callbackExamples,
   createKeyExamples,
@@ -55,6 +58,7 @@ import {
   ChainView,
   DefinitionPage,
   DefinitionView,
+  FileLinkView,
   GrantList,
   GrantView,
   Health,
@@ -70,6 +74,8 @@ import {
   CallbackBody,
   CreateKeyBody,
   CreateTenantBody,
+  DashboardFile,
+  DashboardVersion,
   FileName,
   FileToken,
   KeyId,
@@ -124,6 +130,60 @@ export function apiRoutes(svc: Services): ApiRoute[] {
         responses: { 200: OpenApiDocumentView },
       },
       handler: async () => openApiResult(routes),
+    },
+    {
+      method: "GET",
+      path: "/",
+      doc: {
+        operationId: "getDashboard",
+        summary: "The dashboard (an HTML page; it signs in with an API key itself)",
+        tag: "Meta",
+        auth: "none",
+        responses: { 200: { text: ["text/html"] } },
+      },
+      handler: async () => dashboardPage(),
+    },
+    {
+      method: "GET",
+      path: "/dashboard/{version}/{file}",
+      doc: {
+        operationId: "getDashboardFile",
+        summary: "A script or stylesheet of the dashboard, cached for a year under its version",
+        tag: "Meta",
+        auth: "none",
+        params: { version: DashboardVersion, file: DashboardFile },
+        responses: { 200: { text: ["text/javascript", "text/css"] } },
+        errors: [404],
+      },
+      handler: async (event) =>
+        dashboardAsset(
+          pathParam(event, "version", DashboardVersion),
+          pathParam(event, "file", DashboardFile),
+        ),
+    },
+    {
+      method: "GET",
+      path: "/v1/tasks/{id}/files/{name}/link",
+      doc: {
+        operationId: "getTaskFileLink",
+        summary: "The 5-minute link to a file of a run, as JSON (for scripts that cannot read a redirect)",
+        tag: "Files",
+        auth: "runner",
+        params: { id: TaskId, name: FileName },
+        responses: { 200: FileLinkView },
+        errors: [404],
+      },
+      // The same link as the redirect, as JSON: a browser script cannot read a redirect's target.
+      handler: asTenant("runner", async (event, who) =>
+        json(200, {
+          url: await taskFileLink(
+            svc,
+            who,
+            pathParam(event, "id", TaskId),
+            pathParam(event, "name", FileName),
+          ),
+        } satisfies z.infer<typeof FileLinkView>),
+      ),
     },
 
     {

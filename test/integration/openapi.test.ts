@@ -6,7 +6,12 @@
 import { Validator } from "@seriousme/openapi-schema-validator";
 import type { OpenAPIObject } from "openapi3-ts/oas31";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildOpenApiDocument, errorStatusesOf, type SuccessStatus } from "../../functions/api/openapi.ts";
+import {
+  buildOpenApiDocument,
+  errorStatusesOf,
+  isTextAnswer,
+  type SuccessStatus,
+} from "../../functions/api/openapi.ts";
 import { ErrorBody } from "../../functions/api/responses.ts";
 import { type ApiRoute, apiRoutes } from "../../functions/api/routes.ts";
 import { mintFileToken } from "../../shared/core/file-token.ts";
@@ -64,9 +69,10 @@ async function call(
         : { body: JSON.stringify(options.body) }),
   });
   const text = await response.text();
+  const isJson = response.headers.get("content-type")?.startsWith("application/json") ?? false;
   const answer: Answer = {
     status: response.status,
-    body: text === "" ? null : JSON.parse(text),
+    body: text === "" ? null : isJson ? JSON.parse(text) : text,
     headers: response.headers,
   };
   const route = routeFor(routes, method, path);
@@ -75,7 +81,11 @@ async function call(
   const operationPointer = `/paths/${pointerSegment(route.path)}/${method.toLowerCase()}/responses/${answer.status}`;
   const documented = route.doc.responses[answer.status as SuccessStatus];
   if (documented !== undefined) {
-    if (documented === null) {
+    if (isTextAnswer(documented)) {
+      const mediaType = answer.headers.get("content-type")?.split(";")[0];
+      expect(documented.text, what).toContain(mediaType);
+      expect(answer.body, what).toEqual(expect.any(String));
+    } else if (documented === null) {
       expect(answer.body, what).toBeNull();
       if (answer.status === 302) expect(answer.headers.get("location"), what).toMatch(/^https?:\/\//);
     } else {
@@ -311,6 +321,13 @@ describe("real answers match the documented schemas", () => {
     expect((await call("DELETE", "/v1/chains/notify")).status).toBe(404);
     await call("GET", "/health", { key: null });
     await call("GET", "/openapi.json", { key: null });
+    const page = await call("GET", "/", { key: null });
+    const script = String(page.body).match(/src="(dashboard\/[^"]+\.js)"/)?.[1];
+    expect(script).toBeDefined();
+    await call("GET", `/${script}`, { key: null });
+    expect((await call("GET", "/dashboard/v1/nothing.js", { key: null })).status).toBe(404);
+    const link = await call("GET", `/v1/tasks/${done.taskId}/files/report.txt/link`);
+    expect(link.body.url).toMatch(/^https?:\/\//);
   });
 
   it("covered a documented success answer of every route", () => {

@@ -78,7 +78,13 @@ describe("the OpenAPI document", () => {
 
   it("marks the routes that need no key, and only them, as open", () => {
     const open = routes.filter((route) => operation(route).security?.length === 0).map((r) => r.path);
-    expect(open.sort()).toEqual(["/health", "/openapi.json", "/v1/files/{token}"]);
+    expect(open.sort()).toEqual([
+      "/",
+      "/dashboard/{version}/{file}",
+      "/health",
+      "/openapi.json",
+      "/v1/files/{token}",
+    ]);
     expect(document.components?.securitySchemes?.apiKey).toMatchObject({ type: "http", scheme: "bearer" });
   });
 

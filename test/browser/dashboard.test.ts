@@ -1,0 +1,352 @@
+/**
+ * The dashboard in a real headless Chromium against a local stack: sign in, start `sleep` through
+ * the form, watch it finish live, read its page, cancel a long run, download a file, see sealed
+ * params masked, use the admin views, and sign out. Screenshots go to test-output/.
+ */
+import { mkdirSync, readFileSync } from "node:fs";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DASHBOARD_CSP } from "../../functions/api/dashboard.ts";
+import { type Browser, launchBrowser } from "../support/chromium.ts";
+import { startTestStack, type TestStack, waitFor, waitForEnd } from "../support/stack.ts";
+
+const SHOTS = "test-output";
+/** What the page shows within a couple of polls (1.5 s each), with room for a busy machine. */
+const SOON = { timeout: 15_000 };
+
+let stack: TestStack;
+let browser: Browser;
+let page: Page;
+/** Everything the page logged as an error or threw: a clean run has none. */
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  [stack, browser] = await Promise.all([startTestStack(), launchBrowser()]);
+  mkdirSync(SHOTS, { recursive: true });
+  await stack.request("PUT", "/v1/definitions/sleep", {
+    body: { handler: "sleep", params: { ms: 2500, steps: 5 }, description: "Sleeps, reporting progress" },
+  });
+  await stack.request("PUT", "/v1/definitions/write-file", { body: { handler: "write-file" } });
+  await stack.request("PUT", "/v1/definitions/echo", { body: { handler: "echo" } });
+  // The chained task must not echo its params: its output would show what the API masks.
+  await stack.request("PUT", "/v1/chains/receive", { body: { definition: "sleep" } });
+  page = await browser.context.newPage();
+  page.on("pageerror", (error) => pageErrors.push(`pageerror: ${error.message}`));
+  page.on("console", (message) => {
+    // A 4xx the page asked for on purpose shows as a failed resource; everything else is a bug.
+    if (message.type() === "error" && !message.text().includes("Failed to load resource"))
+      pageErrors.push(`console: ${message.text()}`);
+  });
+}, 600_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+async function signIn(key: string) {
+  await page.getByLabel("API key").fill(key);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign out" }).waitFor();
+}
+
+/** Starts a definition through the form, with params typed as JSON; returns the new task's id. */
+async function startThroughForm(definition: string, params?: string): Promise<string> {
+  // Through the list, so the form is a fresh one even if it was the page just shown.
+  await page.getByRole("link", { name: "Tasks", exact: true }).click();
+  await page.getByRole("link", { name: "Start a task" }).first().click();
+  await page.getByLabel("Definition").selectOption(definition);
+  if (params !== undefined) await page.getByLabel("Params").fill(params);
+  await page.getByRole("button", { name: "Start task" }).click();
+  const link = page.locator(".flash a");
+  await link.waitFor();
+  return (await link.textContent()) ?? "";
+}
+
+describe("the dashboard", () => {
+  it("is served at / with a strict CSP and cacheable, versioned assets", async () => {
+    const response = await fetch(`${stack.url}/`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(response.headers.get("content-security-policy")).toBe(DASHBOARD_CSP);
+    expect(DASHBOARD_CSP).toContain("script-src 'self'");
+    expect(DASHBOARD_CSP).not.toContain("unsafe-inline");
+    const html = await response.text();
+    const script = /src="(dashboard\/[0-9a-f]{12}\/app\.js)"/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    const asset = await fetch(`${stack.url}/${script}`);
+    expect(asset.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+    expect(asset.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+    expect(await asset.text()).toBe(
+      readFileSync(new URL("../../functions/api/dashboard/app.js", import.meta.url), "utf8"),
+    );
+    const missing = await fetch(`${stack.url}/dashboard/x/secrets.txt`);
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: string }).error).toBe("not_found");
+  });
+
+  it("refuses an unknown key and signs in with a tenant key", async () => {
+    await page.goto(`${stack.url}/`);
+    await page.getByLabel("API key").fill("not-a-real-key-000000000000000");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect.poll(() => page.getByRole("alert").textContent(), SOON).toContain("not accepted");
+    await signIn(stack.adminKey);
+    expect(await page.locator("#who-text").textContent()).toBe("acme · admin");
+    expect(await page.evaluate(() => sessionStorage.getItem("baton.key"))).toBe(stack.adminKey);
+    expect(await page.evaluate(() => localStorage.length)).toBe(0);
+  });
+
+  it("starts sleep through the form and shows its progress live until 100 %", async () => {
+    await page.getByRole("link", { name: "Start a task" }).first().click();
+    await page.getByLabel("Definition").selectOption("sleep");
+    // Prefilled with the definition's default params.
+    expect(JSON.parse(await page.getByLabel("Params").inputValue())).toEqual({ ms: 2500, steps: 5 });
+    await page.getByRole("button", { name: "Start task" }).click();
+    const link = page.locator(".flash a");
+    await link.waitFor();
+    const taskId = (await link.textContent()) ?? "";
+    const row = page.locator(`tr[data-task-id="${taskId}"]`);
+    await row.waitFor();
+    // Live updates change the row in place: the same element from first sight to the end.
+    const rowElement = await row.elementHandle();
+    const bar = row.getByRole("progressbar");
+    // The list polls: the bar moves through intermediate values without a reload.
+    const seen = new Set<string>();
+    await expect
+      .poll(
+        async () => {
+          seen.add((await bar.getAttribute("value")) ?? "none");
+          return await row.locator(".badge").textContent();
+        },
+        { timeout: 30_000, interval: 200 },
+      )
+      .toBe("succeeded");
+    expect(await bar.getAttribute("value")).toBe("100");
+    expect(await rowElement?.evaluate((element) => element.isConnected)).toBe(true);
+    expect(await row.locator('td[data-cell="progress"]').textContent()).toContain("100 %");
+    expect(await row.locator('td[data-cell="feedback"]').textContent()).toBe("step 5/5");
+    expect([...seen].some((value) => value !== "100" && value !== "none")).toBe(true);
+    await page.screenshot({ path: `${SHOTS}/dashboard.png`, fullPage: true });
+
+    await row.getByRole("link", { name: "sleep" }).click();
+    await page.getByRole("heading", { name: "Output" }).waitFor();
+    expect(
+      JSON.parse((await page.locator("section", { hasText: "Output" }).locator("pre").textContent()) ?? ""),
+    ).toEqual({
+      slept: 2500,
+    });
+    expect(await page.locator("pre.feedback").textContent()).toBe(
+      "step 1/5\nstep 2/5\nstep 3/5\nstep 4/5\nstep 5/5",
+    );
+    expect(await page.getByRole("button", { name: "Cancel task…" }).isHidden()).toBe(true);
+    await page.screenshot({ path: `${SHOTS}/task.png`, fullPage: true });
+    await page.emulateMedia({ colorScheme: "dark" });
+    await page.screenshot({ path: `${SHOTS}/task-dark.png`, fullPage: true });
+    await page.emulateMedia({ colorScheme: "light" });
+  });
+
+  it("keeps the filters in the URL hash and lists only what matches", async () => {
+    await page.getByRole("link", { name: "Tasks", exact: true }).click();
+    await page.getByLabel("Status").selectOption("running");
+    expect(new URL(page.url()).hash).toBe("#/tasks?status=running");
+    await page.locator(".empty").waitFor({ state: "visible" });
+    await page.getByLabel("Status").selectOption("succeeded");
+    await page.getByLabel("Definition").selectOption("sleep");
+    expect(new URL(page.url()).hash).toBe("#/tasks?status=succeeded&definition=sleep");
+    await page.reload();
+    expect(await page.getByLabel("Status").inputValue()).toBe("succeeded");
+    await expect.poll(() => page.locator("tbody tr").count(), SOON).toBe(1);
+  });
+
+  it("cancels a long run with the cancel button, after confirming", async () => {
+    const taskId = await startThroughForm("sleep", '{"ms": 600000, "steps": 600}');
+    await page.locator(".flash a").click();
+    await expect.poll(() => page.locator(".badge-slot").textContent(), { timeout: 20_000 }).toBe("running");
+    const summary = await page.locator("section", { hasText: "Summary" }).elementHandle();
+    await page.getByRole("button", { name: "Cancel task…" }).click();
+    const dialog = page.getByRole("dialog", { name: "Cancel this task?" });
+    // Keeping it closes the dialog and changes nothing.
+    await dialog.getByRole("button", { name: "Keep it running" }).click();
+    expect((await stack.request("GET", `/v1/tasks/${taskId}`)).body.cancelRequestedAt).toBeNull();
+    await page.getByRole("button", { name: "Cancel task…" }).click();
+    await dialog.getByRole("button", { name: "Cancel task" }).click();
+    await expect.poll(() => page.locator(".badge-slot").textContent(), { timeout: 30_000 }).toBe("cancelled");
+    expect(await page.getByRole("button", { name: "Cancel task…" }).isHidden()).toBe(true);
+    expect((await stack.request("GET", `/v1/tasks/${taskId}`)).body.status).toBe("cancelled");
+    // Refreshes re-fill what changed inside a section; the sections themselves stay.
+    expect(await summary?.evaluate((element) => element.isConnected)).toBe(true);
+    // Screen readers hear the change without the focus moving.
+    await expect.poll(() => page.locator("#announcer").textContent(), SOON).toBe("Task is now cancelled");
+  });
+
+  it("shows the API's {error, message} when a start is refused", async () => {
+    await page.getByRole("link", { name: "Start a task" }).first().click();
+    await page.getByLabel("Definition").selectOption("sleep");
+    await page.getByLabel("Params").fill("{not json");
+    await page.getByRole("button", { name: "Start task" }).click();
+    expect(await page.locator("#start-params-error").textContent()).toContain("not valid JSON");
+    expect(await page.getByLabel("Params").getAttribute("aria-invalid")).toBe("true");
+    await page.getByLabel("Params").fill('{"ms": 10}');
+    await page.getByLabel("Queue").fill("no spaces allowed");
+    await page.getByRole("button", { name: "Start task" }).click();
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    expect(await alert.textContent()).toContain("validation_failed");
+    expect(await alert.textContent()).toContain('request body is invalid at "queue"');
+    await page.screenshot({ path: `${SHOTS}/start.png`, fullPage: true });
+  });
+
+  it("downloads a task's file through a presigned link", async () => {
+    const taskId = await startThroughForm("write-file", '{"name": "report.txt", "text": "one\\ntwo\\n"}');
+    await waitForEnd(stack, taskId);
+    await page.locator(".flash a").click();
+    const button = page.getByRole("button", { name: "Download report.txt" });
+    await button.waitFor();
+    const [opened] = await Promise.all([browser.context.waitForEvent("page"), button.click()]);
+    await opened.waitForLoadState();
+    // A presigned link to the object itself, not an API URL that needs the key.
+    const link = new URL(opened.url());
+    expect(link.pathname).toBe(`/${stack.prefix}files/acme/${taskId}/report.txt`);
+    expect(link.searchParams.get("X-Amz-Signature")).toMatch(/^[0-9a-f]{64}$/);
+    expect(link.searchParams.get("response-content-disposition")).toBe('attachment; filename="report.txt"');
+    expect(await opened.locator("body").textContent()).toBe("one\ntwo\n");
+    await opened.close();
+  });
+
+  it("masks encrypted params and links chain outcomes to the task they started", async () => {
+    const source = await stack.request("POST", "/v1/tasks", {
+      body: {
+        definition: "echo",
+        params: { name: "Ada" },
+        chain: {
+          name: "receive",
+          params: [{ name: "password", value: "hunter2", encrypt: true }],
+        },
+      },
+    });
+    await waitForEnd(stack, source.body.taskId);
+    // Chains are emitted as the run ends; the outcome is recorded just after.
+    const childId: string = await waitFor(async () => {
+      const { body } = await stack.request("GET", `/v1/tasks/${source.body.taskId}`);
+      return body.chainOutcomes[0]?.childTaskId;
+    });
+    await waitForEnd(stack, childId);
+    await page.goto(`${stack.url}/#/tasks/${source.body.taskId}`);
+    await page.getByRole("heading", { name: "Chain outcomes" }).waitFor();
+    await page.getByRole("link", { name: childId }).click();
+    const params = page.locator("section", { has: page.getByRole("heading", { name: "Params" }) });
+    await expect.poll(() => params.textContent(), SOON).toContain("encrypted");
+    expect(await page.locator("main").textContent()).not.toContain("hunter2");
+  });
+
+  it("hands out a file link as JSON only to the task's tenant, and only for a file that exists", async () => {
+    const started = await stack.request("POST", "/v1/tasks", {
+      body: { definition: "write-file", params: { name: "a.txt", text: "a" } },
+    });
+    const taskId = started.body.taskId as string;
+    await waitForEnd(stack, taskId);
+    const link = await stack.request("GET", `/v1/tasks/${taskId}/files/a.txt/link`, { key: stack.runnerKey });
+    expect(link.status).toBe(200);
+    expect(await (await fetch(link.body.url)).text()).toBe("a");
+    expect((await stack.request("GET", `/v1/tasks/${taskId}/files/b.txt/link`)).status).toBe(404);
+    expect((await stack.request("GET", `/v1/tasks/${taskId}/files/a.txt/link`, { key: null })).status).toBe(
+      401,
+    );
+    await stack.request("POST", "/v1/tenants", { key: stack.rootKey, body: { id: "globex" } });
+    const globex = await stack.request("POST", "/v1/tenants/globex/keys", {
+      key: stack.rootKey,
+      body: { role: "admin" },
+    });
+    const foreign = await stack.request("GET", `/v1/tasks/${taskId}/files/a.txt/link`, {
+      key: globex.body.key,
+    });
+    expect(foreign.status).toBe(404);
+  });
+
+  it("shows a workflow's steps with their status, linked to their tasks", async () => {
+    await stack.request("PUT", "/v1/definitions/pair", {
+      body: {
+        kind: "workflow",
+        steps: [
+          { id: "first", definition: "write-file" },
+          { id: "second", definition: "write-file", dependsOn: ["first"] },
+        ],
+      },
+    });
+    const started = await stack.request("POST", "/v1/tasks", { body: { definition: "pair" } });
+    await waitForEnd(stack, started.body.taskId);
+    await page.goto(`${stack.url}/#/tasks/${started.body.taskId}`);
+    const steps = page.locator("section", { has: page.getByRole("heading", { name: "Workflow steps" }) });
+    await steps.waitFor();
+    const second = steps.getByRole("row", { name: /second/ });
+    expect(await second.locator(".badge").textContent()).toBe("succeeded");
+    expect(await second.getByRole("link").getAttribute("href")).toMatch(/^#\/tasks\/.+/);
+    expect(await steps.getByRole("row", { name: /second/ }).textContent()).toContain("first");
+  });
+
+  it("lists definitions, chains and grants for admins, and tells a runner politely", async () => {
+    await page.getByRole("link", { name: "Admin" }).click();
+    await page.getByRole("rowheader", { name: /sleep/ }).waitFor();
+    await page.screenshot({ path: `${SHOTS}/admin.png`, fullPage: true });
+    await page.getByRole("link", { name: "Chains" }).click();
+    await page.getByRole("rowheader", { name: "receive" }).waitFor();
+    await page.getByRole("link", { name: "Access grants" }).click();
+    await page.getByText("No access grants yet.").waitFor();
+
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("API key").waitFor();
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await signIn(stack.runnerKey);
+    await page.goto(`${stack.url}/#/admin/chains`);
+    const notice = page.locator(".notice");
+    await notice.waitFor();
+    expect(await notice.textContent()).toContain(
+      "Chains are for admins. You are signed in with a runner key.",
+    );
+    expect(await page.getByRole("alert").count()).toBe(0);
+  });
+
+  it("pages with load more, and keeps the loaded rows live", async () => {
+    const started = await Promise.all(
+      Array.from({ length: 30 }, () => stack.request("POST", "/v1/tasks", { body: { definition: "echo" } })),
+    );
+    const ids = started.map((answer) => answer.body.taskId as string);
+    await page.goto(`${stack.url}/#/tasks?definition=echo`);
+    const rows = page.locator("tbody tr");
+    await expect.poll(() => rows.count(), SOON).toBe(25);
+    await page.getByRole("button", { name: "Load more" }).click();
+    // 30 started here and one chained source earlier: every echo run, and no button left.
+    await expect.poll(() => rows.count(), SOON).toBe(31);
+    await page.getByRole("button", { name: "Load more" }).waitFor({ state: "hidden" });
+    const oldest = ids.toSorted()[0] ?? "";
+    await expect
+      .poll(() => page.locator(`tr[data-task-id="${oldest}"] .badge`).textContent(), { timeout: 20_000 })
+      .toBe("succeeded");
+    // Later polls keep all 31 rows rather than falling back to the first page.
+    await new Promise((resolve) => setTimeout(resolve, 3_500));
+    expect(await rows.count()).toBe(31);
+  });
+
+  it("signs out, saying why, when the key is revoked mid-session", async () => {
+    const issued = await stack.request("POST", "/v1/keys", { body: { role: "runner" } });
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await signIn(issued.body.key);
+    await page.getByRole("link", { name: "Tasks", exact: true }).click();
+    expect((await stack.request("DELETE", `/v1/keys/${issued.body.keyId}`)).status).toBe(204);
+    // The next poll is refused: the key is forgotten and the sign-in form explains.
+    await page.getByLabel("API key").waitFor();
+    expect(await page.getByRole("alert").textContent()).toContain("no longer accepted");
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+  });
+
+  it("tells the operator (root key) that tasks belong to tenants", async () => {
+    await signIn(stack.rootKey);
+    expect(await page.locator("#who-text").textContent()).toBe("operator (root key)");
+    expect(await page.locator(".notice").textContent()).toContain("Sign out and sign in with a tenant key");
+  });
+
+  it("ran without a script error or a CSP violation", async () => {
+    await waitFor(async () => true, 100);
+    expect(pageErrors).toEqual([]);
+  });
+});

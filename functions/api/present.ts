@@ -1,8 +1,9 @@
 /** What the API shows of stored records: no keys, hashes, leases or other internals. */
 import type { TaskDefinition } from "../../shared/core/definition.ts";
-import type { ChainRecord } from "../../shared/core/ports.ts";
+import type { AccessGrant, ChainRecord } from "../../shared/core/ports.ts";
 import type { Run } from "../../shared/core/run.ts";
 import { maskSealed } from "../../shared/core/sealed.ts";
+import type { Principal } from "../../shared/core/tenant.ts";
 import { stepRunId } from "../../shared/core/workflow.ts";
 
 export function presentRun(run: Run) {
@@ -60,4 +61,28 @@ export function presentDefinition(definition: TaskDefinition) {
 export function presentChain(chain: ChainRecord) {
   const { tenant: _tenant, ...shown } = chain;
   return shown;
+}
+
+/** The answer to a start; an idempotent repeat says it started nothing new. */
+export function presentStarted(run: Run, created: boolean) {
+  return {
+    taskId: run.id,
+    status: run.status,
+    ...(created ? {} : { idempotentReplay: true as const }),
+  };
+}
+
+export function presentCancelled(run: Run) {
+  return { taskId: run.id, status: run.status, cancelRequested: run.cancelRequestedAt !== undefined };
+}
+
+/** Who the caller is (GET /v1/tenant). */
+export function presentPrincipal(principal: Principal) {
+  return principal.kind === "operator"
+    ? ({ role: "operator" } as const)
+    : { tenant: principal.tenant, role: principal.role, keyId: principal.keyId };
+}
+
+export function presentGrant(grant: AccessGrant) {
+  return { sourceTenant: grant.sourceTenant, chain: grant.chain, createdAt: grant.createdAt };
 }

@@ -37,7 +37,15 @@ import {
   pathParam,
   redirect,
 } from "./http.ts";
-import { presentChain, presentDefinition, presentRun } from "./present.ts";
+import {
+  presentCancelled,
+  presentChain,
+  presentDefinition,
+  presentGrant,
+  presentPrincipal,
+  presentRun,
+  presentStarted,
+} from "./present.ts";
 import {
   CallbackBody,
   CreateKeyBody,
@@ -92,13 +100,7 @@ export function apiRoutes(svc: Services): Route<ApiEvent, ApiResult>[] {
       method: "GET",
       path: "/v1/tenant",
       handler: async (event) => {
-        const principal = await caller(event);
-        return json(
-          200,
-          principal.kind === "operator"
-            ? { role: "operator" }
-            : { tenant: principal.tenant, role: principal.role, keyId: principal.keyId },
-        );
+        return json(200, presentPrincipal(await caller(event)));
       },
     },
 
@@ -207,11 +209,7 @@ export function apiRoutes(svc: Services): Route<ApiEvent, ApiResult>[] {
       path: "/v1/access",
       handler: asTenant("admin", async (_event, who) =>
         json(200, {
-          items: (await svc.chains.listGrants(who.tenant)).map(({ sourceTenant, chain, createdAt }) => ({
-            sourceTenant,
-            chain,
-            createdAt,
-          })),
+          items: (await svc.chains.listGrants(who.tenant)).map(presentGrant),
         }),
       ),
     },
@@ -225,11 +223,7 @@ export function apiRoutes(svc: Services): Route<ApiEvent, ApiResult>[] {
           pathParam(event, "sourceTenant", TenantId),
           pathParam(event, "chain", Name),
         );
-        return json(created ? 201 : 200, {
-          sourceTenant: grant.sourceTenant,
-          chain: grant.chain,
-          createdAt: grant.createdAt,
-        });
+        return json(created ? 201 : 200, presentGrant(grant));
       }),
     },
     {
@@ -251,12 +245,7 @@ export function apiRoutes(svc: Services): Route<ApiEvent, ApiResult>[] {
       path: "/v1/tasks",
       handler: asTenant("runner", async (event, who) => {
         const { run, created } = await startTask(svc, who, parseBody(event, StartTaskBody));
-        // An idempotent repeat answers like the first start, saying it started nothing new.
-        return json(202, {
-          taskId: run.id,
-          status: run.status,
-          ...(created ? {} : { idempotentReplay: true }),
-        });
+        return json(202, presentStarted(run, created));
       }),
     },
     {
@@ -278,11 +267,7 @@ export function apiRoutes(svc: Services): Route<ApiEvent, ApiResult>[] {
       path: "/v1/tasks/{id}/cancel",
       handler: asTenant("runner", async (event, who) => {
         const run = await cancelTask(svc, who, pathParam(event, "id", TaskId));
-        return json(200, {
-          taskId: run.id,
-          status: run.status,
-          cancelRequested: run.cancelRequestedAt !== undefined,
-        });
+        return json(200, presentCancelled(run));
       }),
     },
     {

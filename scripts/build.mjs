@@ -1,0 +1,33 @@
+// `npm run build` (also run by `prepare`, so `npm install` builds): bundles the `baton` CLI and
+// the typed client into dist/ with esbuild (dependencies stay external: they are installed), then
+// emits the client's type declarations with tsc so `import ... from "baton/client"` is typed.
+import { spawnSync } from "node:child_process";
+import { chmodSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { build } from "esbuild";
+
+const started = Date.now();
+rmSync("dist", { recursive: true, force: true });
+const common = {
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  packages: "external",
+  logLevel: "warning",
+};
+await Promise.all([
+  build({
+    ...common,
+    entryPoints: ["cli/main.ts"],
+    outfile: "dist/cli/baton.mjs",
+    banner: { js: "#!/usr/bin/env node" },
+  }),
+  build({ ...common, entryPoints: ["shared/client/index.ts"], outfile: "dist/client/index.mjs" }),
+]);
+chmodSync("dist/cli/baton.mjs", 0o755);
+
+const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
+const declarations = spawnSync(process.execPath, [tsc, "-p", "tsconfig.client.json"], { stdio: "inherit" });
+if (declarations.status !== 0) process.exit(declarations.status ?? 1);
+console.log(`built dist/cli/baton.mjs and dist/client in ${Date.now() - started} ms`);

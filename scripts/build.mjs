@@ -4,8 +4,8 @@
 // `--no-types` skips the declarations (the slow part): the CLI tests build that way.
 import { spawnSync } from "node:child_process";
 import { chmodSync, rmSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { createRequire } from "node:module";
+import { parseArgs } from "node:util";
 import { build } from "esbuild";
 
 const { values: flags } = parseArgs({ options: { "no-types": { type: "boolean" } } });

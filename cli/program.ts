@@ -78,7 +78,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         const line = watchLine(task);
         if (line === lastLine) return;
         lastLine = line;
-        if (tty) io.stdout.write(`\r\x1b[2K${line.slice(0, Math.max(20, (io.stdout.columns ?? 80) - 1))}`);
+        if (tty) io.stdout.write(`\r\x1b[2K${line.slice(0, Math.max(20, (io.stdout.columns || 80) - 1))}`);
         else print(line);
       },
     });

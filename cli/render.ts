@@ -25,7 +25,7 @@ export function watchLine(task: TaskView): string {
   const feedback = lastFeedbackLine(task.feedback);
   if (feedback !== undefined) parts.push(feedback);
   if (task.subtext !== null) parts.push(`— ${task.subtext}`);
-  return parts.join("  ");
+  return parts.join("  ").trimEnd();
 }
 
 /** What a finished run came to, in one or two lines. */

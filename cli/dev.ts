@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { UsageError } from "./exit-codes.ts";
 
 export interface DevOptions {
@@ -39,7 +39,9 @@ export function runDev(options: DevOptions, env: NodeJS.ProcessEnv): Promise<num
     );
   }
   const root = projectRoot();
-  const tsxCli = createRequire(join(root, "package.json")).resolve("tsx/cli");
+  // tsx as a loader in the child Node (not the tsx CLI, whose extra process relays signals on a
+  // timer): Ctrl-C and SIGTERM reach local/main.ts directly and it stops its stack cleanly.
+  const tsxLoader = pathToFileURL(createRequire(join(root, "package.json")).resolve("tsx")).href;
   const childEnv = { ...env };
   if (options.port !== undefined) childEnv.PORT = String(options.port);
   if (options.dataDir !== undefined) childEnv.BATON_DATA_DIR = options.dataDir;
@@ -47,7 +49,8 @@ export function runDev(options: DevOptions, env: NodeJS.ProcessEnv): Promise<num
   const child = spawn(
     process.execPath,
     [
-      tsxCli,
+      "--import",
+      tsxLoader,
       "--disable-warning=ExperimentalWarning",
       join(root, "local", "main.ts"),
       ...(options.json ? ["--json"] : []),

@@ -55,6 +55,7 @@ export function taskDetails(task: TaskView): string {
     ["started", task.startedAt ?? undefined],
     ["ended", task.endedAt ?? undefined],
     ["callback by", task.status === "awaiting" ? (task.callbackDeadline ?? undefined) : undefined],
+    ["steps", task.steps?.map((step) => `${step.id} ${step.status}`).join(", ")],
     ["subtext", task.subtext ?? undefined],
     ["feedback", task.feedback ?? undefined],
     ["error", task.error === null ? undefined : `${task.error.code}: ${task.error.message}`],

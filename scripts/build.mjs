@@ -3,31 +3,45 @@
 // emits the client's type declarations with tsc so `import ... from "baton/client"` is typed.
 // `--no-types` skips the declarations (the slow part): the CLI tests build that way.
 import { spawnSync } from "node:child_process";
-import { chmodSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { build } from "esbuild";
 
 const { values: flags } = parseArgs({ options: { "no-types": { type: "boolean" } } });
+process.chdir(fileURLToPath(new URL("..", import.meta.url)));
 const started = Date.now();
-const common = {
-  bundle: true,
-  platform: "node",
-  format: "esm",
-  target: "node20",
-  packages: "external",
-  logLevel: "warning",
-};
+
+/**
+ * Bundles one entry and moves it into place in one rename, so a test (or a person) running the
+ * binary while another build writes it never executes half a file.
+ */
+async function bundle(entry, outfile, options = {}) {
+  const result = await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    packages: "external",
+    logLevel: "warning",
+    write: false,
+    ...options,
+  });
+  const [output] = result.outputFiles;
+  mkdirSync(dirname(outfile), { recursive: true });
+  const temporary = `${outfile}.${process.pid}.tmp`;
+  writeFileSync(temporary, output.contents, { mode: 0o755 });
+  chmodSync(temporary, 0o755);
+  renameSync(temporary, outfile);
+}
+
 await Promise.all([
-  build({
-    ...common,
-    entryPoints: ["cli/main.ts"],
-    outfile: "dist/cli/baton.mjs",
-    banner: { js: "#!/usr/bin/env node" },
-  }),
-  build({ ...common, entryPoints: ["shared/client/index.ts"], outfile: "dist/client/index.mjs" }),
+  bundle("cli/main.ts", "dist/cli/baton.mjs", { banner: { js: "#!/usr/bin/env node" } }),
+  bundle("shared/client/index.ts", "dist/client/index.mjs"),
 ]);
-chmodSync("dist/cli/baton.mjs", 0o755);
 
 if (flags["no-types"]) {
   console.log(`built dist/cli/baton.mjs and dist/client/index.mjs in ${Date.now() - started} ms`);

@@ -1,5 +1,6 @@
 /** The `baton` command line: commands, flags and help, on commander. */
 import { Command, CommanderError, Option } from "@commander-js/extra-typings";
+import packageJson from "../package.json" with { type: "json" };
 import {
   BatonApiError,
   type BatonClient,
@@ -52,6 +53,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
   const program = new Command("baton")
     .description("Start, follow and manage Baton background tasks.")
+    .version(packageJson.version, "-V, --version")
     .option("--url <url>", "API base URL (env BATON_URL)")
     .option("--key <key>", "API key (env BATON_KEY; falls back to .baton/dev-key)")
     .option("--json", "print machine-readable JSON instead of text")

@@ -268,6 +268,7 @@ describe("usage and API errors", () => {
     expect(top.code).toBe(0);
     expect(top.stdout).toContain("Exit codes:");
     expect(top.stdout).toContain(".baton/dev-key");
+    expect(await runBaton(["--version"])).toMatchObject({ code: 0, stdout: "0.1.0\n" });
     const commands = [
       ["dev"],
       ["definitions", "put"],

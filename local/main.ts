@@ -12,7 +12,7 @@ import { registry } from "../tasks/index.ts";
 import { startLocalStack } from "./stack.ts";
 
 const { values: flags } = parseArgs({
-  options: { help: { type: "boolean", short: "h" } },
+  options: { help: { type: "boolean", short: "h" }, json: { type: "boolean" } },
   strict: true,
 });
 if (flags.help) {
@@ -23,7 +23,10 @@ Environment:
   BATON_DATA_DIR       where state is kept (default .baton)
   BATON_DEV_KEY        admin key of tenant "dev" (default: generated once, kept in the data dir)
   BATON_ROOT_KEY       operator key for /v1/tenants (default: generated once, kept in the data dir)
-  BATON_WORKERS        concurrent worker batches (default 4; 0 serves the API only)`);
+  BATON_WORKERS        concurrent worker batches (default 4; 0 serves the API only)
+
+Flags:
+  --json               print one JSON line {url, tenant, adminKey, rootKey, dataDir, handlers} once started`);
   process.exit(0);
 }
 
@@ -82,7 +85,19 @@ const stack = await startLocalStack({
 );
 await ensureTenantKey(stack.services, { tenant: "dev", role: "admin", key: devKey });
 
-console.log(`Baton is running (started in ${((Date.now() - startedAt) / 1000).toFixed(1)} s)
+if (flags.json) {
+  console.log(
+    JSON.stringify({
+      url: stack.url,
+      tenant: "dev",
+      adminKey: devKey,
+      rootKey,
+      dataDir,
+      handlers: registry.keys(),
+    }),
+  );
+} else {
+  console.log(`Baton is running (started in ${((Date.now() - startedAt) / 1000).toFixed(1)} s)
 
   API          ${stack.url}
   dashboard    ${stack.url}/   (sign in with the admin key)
@@ -98,6 +113,7 @@ console.log(`Baton is running (started in ${((Date.now() - startedAt) / 1000).to
   metrics      ${join(dataDir, "metrics.log")}   (a summary is printed every minute with activity)
 
 Stop with Ctrl-C.`);
+}
 
 // What ran in the last minute, in one line; every record is in metrics.log (see docs/observability.md).
 const summaries = setInterval(() => {

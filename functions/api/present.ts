@@ -3,8 +3,17 @@ import type { TaskDefinition } from "../../shared/core/definition.ts";
 import type { AccessGrant, ChainRecord } from "../../shared/core/ports.ts";
 import type { Run } from "../../shared/core/run.ts";
 import { maskSealed } from "../../shared/core/sealed.ts";
+import type { Principal } from "../../shared/core/tenant.ts";
 import { stepRunId } from "../../shared/core/workflow.ts";
-import type { ChainView, DefinitionView, GrantView, TaskView } from "./responses.ts";
+import type {
+  CallerView,
+  CancelledTask,
+  ChainView,
+  DefinitionView,
+  GrantView,
+  StartedTask,
+  TaskView,
+} from "./responses.ts";
 
 export function presentRun(run: Run): TaskView {
   return {
@@ -63,6 +72,26 @@ export function presentChain(chain: ChainRecord): ChainView {
   return shown;
 }
 
-export function presentGrant({ sourceTenant, chain, createdAt }: AccessGrant): GrantView {
-  return { sourceTenant, chain, createdAt };
+/** The answer to a start; an idempotent repeat says it started nothing new. */
+export function presentStarted(run: Run, created: boolean): StartedTask {
+  return {
+    taskId: run.id,
+    status: run.status,
+    ...(created ? {} : { idempotentReplay: true as const }),
+  };
+}
+
+export function presentCancelled(run: Run): CancelledTask {
+  return { taskId: run.id, status: run.status, cancelRequested: run.cancelRequestedAt !== undefined };
+}
+
+/** Who the caller is (GET /v1/tenant). */
+export function presentPrincipal(principal: Principal): CallerView {
+  return principal.kind === "operator"
+    ? ({ role: "operator" } as const)
+    : { tenant: principal.tenant, role: principal.role, keyId: principal.keyId };
+}
+
+export function presentGrant(grant: AccessGrant): GrantView {
+  return { sourceTenant: grant.sourceTenant, chain: grant.chain, createdAt: grant.createdAt };
 }

@@ -50,7 +50,15 @@ import {
   redirect,
 } from "./http.ts";
 import { type DocumentedRoute, openApiResult } from "./openapi.ts";
-import { presentChain, presentDefinition, presentGrant, presentRun } from "./present.ts";
+import {
+  presentCancelled,
+  presentChain,
+  presentDefinition,
+  presentGrant,
+  presentPrincipal,
+  presentRun,
+  presentStarted,
+} from "./present.ts";
 import {
   CallerView,
   CancelledTask,
@@ -234,12 +242,7 @@ export function apiRoutes(svc: Services): ApiRoute[] {
         responses: { 200: CallerView },
       },
       handler: async (event) => {
-        const principal = await caller(event);
-        const view: CallerView =
-          principal.kind === "operator"
-            ? { role: "operator" }
-            : { tenant: principal.tenant, role: principal.role, keyId: principal.keyId };
-        return json(200, view);
+        return json(200, presentPrincipal(await caller(event)));
       },
     },
 
@@ -517,12 +520,7 @@ export function apiRoutes(svc: Services): ApiRoute[] {
       },
       handler: asTenant("runner", async (event, who) => {
         const { run, created } = await startTask(svc, who, parseBody(event, StartTaskBody));
-        // An idempotent repeat answers like the first start, saying it started nothing new.
-        return json(202, {
-          taskId: run.id,
-          status: run.status,
-          ...(created ? {} : { idempotentReplay: true }),
-        } satisfies StartedTask);
+        return json(202, presentStarted(run, created));
       }),
     },
     {
@@ -561,11 +559,7 @@ export function apiRoutes(svc: Services): ApiRoute[] {
       },
       handler: asTenant("runner", async (event, who) => {
         const run = await cancelTask(svc, who, pathParam(event, "id", TaskId));
-        return json(200, {
-          taskId: run.id,
-          status: run.status,
-          cancelRequested: run.cancelRequestedAt !== undefined,
-        } satisfies CancelledTask);
+        return json(200, presentCancelled(run));
       }),
     },
     {

@@ -1,0 +1,346 @@
+/** The `baton` command line: commands, flags and help, on commander. */
+import { Command, CommanderError, Option } from "@commander-js/extra-typings";
+import packageJson from "../package.json" with { type: "json" };
+import {
+  BatonApiError,
+  type BatonClient,
+  BatonClientError,
+  BatonConnectionError,
+  type CallbackRequest,
+  isTerminalStatus,
+  RUN_STATUS_NAMES,
+  type StartTaskRequest,
+  type TaskView,
+} from "../shared/client/index.ts";
+import { type ConnectionFlags, clientFor, DEFAULT_URL, type Environment } from "./connection.ts";
+import { runDev } from "./dev.ts";
+import { ExitCode, RunNotSucceededError, UsageError } from "./exit-codes.ts";
+import { definitionTable, endSummary, taskDetails, taskTable, watchLine } from "./render.ts";
+import {
+  collectKeyValue,
+  collectString,
+  parseCount,
+  parseDuration,
+  parseIsoTime,
+  parseLimit,
+  parsePort,
+  readJsonObject,
+} from "./values.ts";
+
+export interface CliIo extends Environment {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  stderr: NodeJS.WritableStream;
+}
+
+const HELP_FOOTER = `
+Connection:
+  --url, BATON_URL     the API (default ${DEFAULT_URL}, where \`baton dev\` / \`npm run dev\` listens)
+  --key, BATON_KEY     an API key; without one, the dev tenant's admin key is read from
+                       .baton/dev-key (or $BATON_DATA_DIR/dev-key) when that file exists
+
+Exit codes:
+  0  done (watch: the run succeeded)
+  1  watch: the run ended failed, timed_out or cancelled
+  2  usage error: unknown command or flag, bad value, no key
+  3  the API answered an error, or could not be reached
+  4  a bug in the CLI`;
+
+/** Runs one command line and answers the exit code; never throws, never prints a stack for user errors. */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  let exitCode: number = ExitCode.ok;
+  const print = (text: string) => io.stdout.write(`${text}\n`);
+  const note = (text: string) => io.stderr.write(`${text}\n`);
+
+  const program = new Command("baton")
+    .description("Start, follow and manage Baton background tasks.")
+    .version(packageJson.version, "-V, --version")
+    .option("--url <url>", "API base URL (env BATON_URL)")
+    .option("--key <key>", "API key (env BATON_KEY; falls back to .baton/dev-key)")
+    .option("--json", "print machine-readable JSON instead of text")
+    .showHelpAfterError("(add --help for usage)")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    })
+    .addHelpText("after", HELP_FOOTER);
+
+  const flags = (): ConnectionFlags & { json?: boolean } => program.opts();
+  const client = (options: { needsKey?: boolean } = {}): BatonClient => clientFor(flags(), io, options);
+  const out = (json: unknown, human: () => string) =>
+    print(flags().json ? JSON.stringify(json, null, 2) : human());
+
+  /** Follows a run to its end: a bar on a terminal, a line per change otherwise, or the final JSON. */
+  const follow = async (api: BatonClient, taskId: string): Promise<TaskView> => {
+    const tty = io.stdout.isTTY === true && !flags().json;
+    let lastLine = "";
+    const final = await api.waitForEnd(taskId, {
+      onUpdate: (task) => {
+        if (flags().json) return;
+        const line = watchLine(task);
+        if (line === lastLine) return;
+        lastLine = line;
+        if (tty) io.stdout.write(`\r\x1b[2K${line.slice(0, Math.max(20, (io.stdout.columns || 80) - 1))}`);
+        else print(line);
+      },
+    });
+    if (tty) io.stdout.write("\n");
+    if (flags().json) print(JSON.stringify(final, null, 2));
+    else print(endSummary(final));
+    if (final.status !== "succeeded") throw new RunNotSucceededError(`task ${taskId} ${final.status}`);
+    return final;
+  };
+
+  program
+    .command("dev")
+    .description("run Baton on this machine, like `npm run dev` (emulators, API, worker; state in .baton/)")
+    .addOption(new Option("--port <port>", "HTTP port (env PORT; default 3000)").argParser(parsePort))
+    .option("--data-dir <dir>", "where state and keys are kept (env BATON_DATA_DIR; default .baton)")
+    .addOption(
+      new Option("--workers <n>", "concurrent worker batches (env BATON_WORKERS; default 4)").argParser(
+        parseCount,
+      ),
+    )
+    .addHelpText(
+      "after",
+      "\nWith --json it prints one JSON line {url, tenant, adminKey, rootKey, dataDir, handlers} once started.",
+    )
+    .action(async (options) => {
+      exitCode = await runDev({ ...options, json: flags().json === true }, io.env);
+    });
+
+  const definitions = program.command("definitions").alias("defs").description("manage task definitions");
+  definitions
+    .command("put")
+    .description("create or replace a definition from a JSON file (the body of PUT /v1/definitions/{name})")
+    .requiredOption("-f, --file <file>", "the definition as JSON")
+    .option("--name <name>", "the definition's name (default: the file's \"name\")")
+    .action(async (options) => {
+      const body = readJsonObject(options.file, "definition file");
+      const name = options.name ?? body.name;
+      if (typeof name !== "string" || name === "") {
+        throw new UsageError(`give the definition a name: --name, or "name" in ${options.file}`);
+      }
+      const { definition, created } = await client().putDefinition(name, body);
+      out({ created, definition }, () => `${created ? "created" : "replaced"} definition ${definition.name}`);
+    });
+  definitions
+    .command("list")
+    .description("list definitions")
+    .addOption(new Option("--limit <n>", "at most this many (1-100, default 50)").argParser(parseLimit))
+    .option("--cursor <cursor>", "the page after the one that answered this cursor")
+    .action(async (options) => {
+      const page = await client().listDefinitions(options);
+      out(page, () => definitionTable(page.items));
+      if (!flags().json && page.cursor !== null) note(`more: --cursor ${page.cursor}`);
+    });
+  definitions
+    .command("get <name>")
+    .description("show one definition")
+    .action(async (name) => {
+      const definition = await client().getDefinition(name);
+      print(JSON.stringify(definition, null, 2));
+    });
+  definitions
+    .command("delete <name>")
+    .description("delete a definition (started runs keep their snapshot)")
+    .action(async (name) => {
+      await client().deleteDefinition(name);
+      out({ deleted: name }, () => `deleted definition ${name}`);
+    });
+
+  program
+    .command("start <definition>")
+    .description("start a run of a definition; prints its task id")
+    .option(
+      "-p, --param <key=value>",
+      "a param; the value is JSON when it parses, else text (repeatable)",
+      collectKeyValue,
+    )
+    .option("--params-file <file>", "params from a JSON object (--param wins)")
+    .option("-q, --queue <queue>", "a named queue: its runs never overlap and start in order")
+    .addOption(
+      new Option("--after <duration>", "start later: 500ms, 30s, 5m, 2h")
+        .argParser(parseDuration)
+        .conflicts("at"),
+    )
+    .addOption(new Option("--at <time>", "start at an ISO 8601 time with a zone").argParser(parseIsoTime))
+    .option("--idempotency-key <key>", "a repeat with the same key (24 h) starts nothing new")
+    .option("-w, --watch", "then follow the run to its end, like `baton watch`")
+    .action(async (definition, options) => {
+      const params = {
+        ...(options.paramsFile === undefined ? {} : readJsonObject(options.paramsFile, "params file")),
+        ...(options.param ?? {}),
+      };
+      const body: StartTaskRequest = {
+        definition,
+        ...(Object.keys(params).length > 0 ? { params } : {}),
+        ...(options.queue === undefined ? {} : { queue: options.queue }),
+        ...(options.after === undefined ? {} : { after: options.after }),
+        ...(options.at === undefined ? {} : { at: options.at }),
+        ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey }),
+      };
+      const api = client();
+      const started = await api.startTask(body);
+      if (flags().json && !options.watch) print(JSON.stringify(started, null, 2));
+      if (!flags().json) {
+        print(started.taskId);
+        note(
+          `started ${definition}: ${started.status}${started.idempotentReplay ? " (idempotent repeat: nothing new started)" : ""}`,
+        );
+      }
+      if (options.watch) await follow(api, started.taskId);
+    });
+
+  program
+    .command("status <taskId>")
+    .description("show a run: status, progress, feedback, output, error")
+    .action(async (taskId) => {
+      const task = await client().getTask(taskId);
+      out(task, () => taskDetails(task));
+    });
+
+  program
+    .command("watch <taskId>")
+    .description("follow a run with a progress bar until it ends; exit 0 only if it succeeded")
+    .addHelpText(
+      "after",
+      "\nExit: 0 succeeded, 1 failed/timed_out/cancelled, 3 API error. With --json: the final run as JSON.",
+    )
+    .action(async (taskId) => {
+      await follow(client(), taskId);
+    });
+
+  program
+    .command("logs <taskId>")
+    .description("print a run's log lines")
+    .option("-f, --follow", "keep printing new lines until the run ends")
+    .addHelpText(
+      "after",
+      "\nWith --json: the lines as a JSON array, or with --follow one JSON object per line.",
+    )
+    .action(async (taskId, options) => {
+      const api = client();
+      if (!options.follow) {
+        const task = await api.getTask(taskId);
+        if (flags().json) print(JSON.stringify(task.logs, null, 2));
+        else for (const { at, line } of task.logs) print(`${at}  ${line}`);
+        return;
+      }
+      // Old lines may be dropped from the front (logsDropped counts them): number lines from the first ever.
+      let printed = 0;
+      await api.waitForEnd(taskId, {
+        onUpdate: (task) => {
+          const first = task.logsDropped;
+          task.logs.forEach((entry, index) => {
+            if (first + index < printed) return;
+            print(flags().json ? JSON.stringify(entry) : `${entry.at}  ${entry.line}`);
+          });
+          printed = Math.max(printed, first + task.logs.length);
+        },
+      });
+    });
+
+  program
+    .command("cancel <taskId>")
+    .description("cancel a run (a running one stops at its next heartbeat)")
+    .action(async (taskId) => {
+      const result = await client().cancelTask(taskId);
+      out(result, () =>
+        result.cancelRequested && !isTerminalStatus(result.status)
+          ? `cancel requested: ${taskId} is ${result.status} and stops at its next heartbeat`
+          : `${taskId} is ${result.status}`,
+      );
+    });
+
+  program
+    .command("callback <taskId>")
+    .description("report on an awaiting callback-mode run, as the outside system would")
+    .addOption(
+      new Option("--status <status>", "end the run (absent: a progress report)").choices([
+        "SUCCESS",
+        "FAILURE",
+      ] as const),
+    )
+    .option("--log <line>", "a log line, stamped on arrival (repeatable)", collectString)
+    .option(
+      "-o, --output <key=value>",
+      "an output value, merged over the run's (repeatable; JSON when it parses)",
+      collectKeyValue,
+    )
+    .option("--subtext <text>", "the run's subtext")
+    .option("--token <token>", "the run's callback token (env BATON_CALLBACK_TOKEN) instead of an API key")
+    .addHelpText(
+      "after",
+      "\nAuthenticates with the run's callback token (--token: what the handler handed out as ctx.callbackToken)\nor, without one, with your API key (runner or admin) — the token is never shown by the API.",
+    )
+    .action(async (taskId, options) => {
+      const token = options.token ?? (io.env.BATON_CALLBACK_TOKEN || undefined);
+      const body: CallbackRequest = {
+        taskId,
+        ...(options.status === undefined ? {} : { status: options.status }),
+        ...(options.log === undefined ? {} : { logs: options.log }),
+        ...(options.output === undefined ? {} : { output: options.output }),
+        ...(options.subtext === undefined ? {} : { subtext: options.subtext }),
+      };
+      const task = await client({ needsKey: token === undefined }).callback(
+        body,
+        token === undefined ? {} : { token },
+      );
+      out(task, () => `task ${task.taskId} is ${task.status}`);
+    });
+
+  const tasks = program.command("tasks").description("list runs");
+  tasks
+    .command("list")
+    .description("list runs, newest first")
+    .addOption(new Option("--status <status>", "only runs with this status").choices(RUN_STATUS_NAMES))
+    .option("--definition <name>", "only runs of this definition")
+    .addOption(new Option("--limit <n>", "at most this many (1-100)").argParser(parseLimit))
+    .option("--cursor <cursor>", "the page after the one that answered this cursor")
+    .action(async (options) => {
+      const page = await client().listTasks(options);
+      out(page, () => (page.items.length === 0 ? "no runs" : taskTable(page.items)));
+      if (!flags().json && page.cursor !== null) note(`more: --cursor ${page.cursor}`);
+    });
+
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (error) {
+    return report(error, note);
+  }
+}
+
+function report(error: unknown, note: (text: string) => void): number {
+  if (error instanceof CommanderError) {
+    // Help and version exit 0; everything else commander refused is a usage error (already printed).
+    return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+  }
+  if (error instanceof UsageError) {
+    note(`baton: ${error.message}\n(add --help for usage)`);
+    return ExitCode.usage;
+  }
+  if (error instanceof RunNotSucceededError) return ExitCode.runNotSucceeded;
+  if (error instanceof BatonApiError) {
+    note(`baton: ${error.message} (HTTP ${error.status} ${error.error})`);
+    if (Array.isArray(error.details)) {
+      for (const detail of error.details as Array<{ path?: string; message?: string }>) {
+        note(`  ${detail.path ? `${detail.path}: ` : ""}${detail.message ?? JSON.stringify(detail)}`);
+      }
+    }
+    return ExitCode.api;
+  }
+  if (error instanceof BatonConnectionError) {
+    note(
+      `baton: ${error.message}\nIs Baton running there? Start it with \`baton dev\`, or set --url / BATON_URL.`,
+    );
+    return ExitCode.api;
+  }
+  if (error instanceof BatonClientError) {
+    note(`baton: ${error.message}`);
+    return ExitCode.api;
+  }
+  note(`baton: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  return ExitCode.internal;
+}

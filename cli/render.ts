@@ -1,0 +1,130 @@
+/** How runs, definitions and lists look to a person (`--json` prints the API's answers instead). */
+import type { DefinitionView, TaskView } from "../shared/client/index.ts";
+
+const BAR_WIDTH = 24;
+
+/** `[##########--------------]  42%`; a succeeded run is full even if it never reported progress. */
+export function progressBar(task: Pick<TaskView, "progress" | "status">): string {
+  const fraction = task.status === "succeeded" ? 1 : task.progress;
+  if (fraction === null) return `[${"-".repeat(BAR_WIDTH)}]   --%`;
+  const filled = Math.round(fraction * BAR_WIDTH);
+  const percent = `${Math.round(fraction * 100)}%`.padStart(4);
+  return `[${"#".repeat(filled)}${"-".repeat(BAR_WIDTH - filled)}] ${percent}`;
+}
+
+/** The last line of the feedback: appended feedback grows, the newest line is the news. */
+export function lastFeedbackLine(feedback: string | null): string | undefined {
+  if (feedback === null) return undefined;
+  const lines = feedback.split("\n").filter((line) => line.trim() !== "");
+  return lines.at(-1);
+}
+
+/** One line for the watch view: bar, status, newest feedback, subtext. */
+export function watchLine(task: TaskView): string {
+  const parts = [progressBar(task), task.status.padEnd(9)];
+  const feedback = lastFeedbackLine(task.feedback);
+  if (feedback !== undefined) parts.push(feedback);
+  if (task.subtext !== null) parts.push(`— ${task.subtext}`);
+  return parts.join("  ").trimEnd();
+}
+
+/** What a finished run came to, in one or two lines. */
+export function endSummary(task: TaskView): string {
+  const took =
+    task.startedAt !== null && task.endedAt !== null
+      ? ` in ${formatSeconds(Date.parse(task.endedAt) - Date.parse(task.startedAt))}`
+      : "";
+  const head = `task ${task.taskId} ${task.status}${took}`;
+  if (task.status === "succeeded") {
+    return task.output === null ? head : `${head}\noutput: ${JSON.stringify(task.output)}`;
+  }
+  return task.error === null ? head : `${head}: ${task.error.code}: ${task.error.message}`;
+}
+
+export function taskDetails(task: TaskView): string {
+  const rows: Array<[string, string | undefined]> = [
+    ["task", task.taskId],
+    ["definition", task.definition],
+    ["status", task.status],
+    ["progress", task.progress === null ? undefined : progressBar(task)],
+    ["attempts", `${task.attempts} of ${task.maxAttempts}`],
+    ["queue", task.queue ?? undefined],
+    ["mode", task.mode === "sync" ? undefined : task.mode],
+    ["scheduled for", task.scheduledFor ?? undefined],
+    ["created", task.createdAt],
+    ["started", task.startedAt ?? undefined],
+    ["ended", task.endedAt ?? undefined],
+    ["callback by", task.status === "awaiting" ? (task.callbackDeadline ?? undefined) : undefined],
+    ["steps", task.steps?.map((step) => `${step.id} ${step.status}`).join(", ")],
+    ["subtext", task.subtext ?? undefined],
+    ["feedback", task.feedback ?? undefined],
+    ["error", task.error === null ? undefined : `${task.error.code}: ${task.error.message}`],
+    ["output", task.output === null ? undefined : JSON.stringify(task.output)],
+    ["params", JSON.stringify(task.params)],
+    ["logs", task.logs.length === 0 ? undefined : `${task.logs.length} lines (baton logs ${task.taskId})`],
+  ];
+  const shown = rows.filter((row): row is [string, string] => row[1] !== undefined);
+  const width = Math.max(...shown.map(([label]) => label.length));
+  return shown
+    .map(
+      ([label, value]) =>
+        `${`${label}:`.padEnd(width + 2)}${value.replaceAll("\n", `\n${" ".repeat(width + 2)}`)}`,
+    )
+    .join("\n");
+}
+
+export function taskTable(tasks: TaskView[]): string {
+  return table(
+    ["TASK", "DEFINITION", "STATUS", "PROGRESS", "CREATED"],
+    tasks.map((task) => [
+      task.taskId,
+      task.definition,
+      task.status,
+      task.status === "succeeded"
+        ? "100%"
+        : task.progress === null
+          ? ""
+          : `${Math.round(task.progress * 100)}%`,
+      task.createdAt,
+    ]),
+  );
+}
+
+export function definitionTable(definitions: DefinitionView[]): string {
+  return table(
+    ["NAME", "HANDLER", "LIMITS", "DESCRIPTION"],
+    definitions.map((definition) => [
+      definition.name,
+      definition.kind === "workflow"
+        ? `workflow (${definition.steps?.length ?? 0} steps)`
+        : definition.handler,
+      [
+        definition.maxConcurrency === undefined ? undefined : `concurrency ${definition.maxConcurrency}`,
+        definition.maxQueueLength === undefined ? undefined : `queue ${definition.maxQueueLength}`,
+        definition.mode === "callback" ? "callback" : undefined,
+        definition.schedule === undefined ? undefined : `cron ${definition.schedule.cron}`,
+      ]
+        .filter((part) => part !== undefined)
+        .join(", "),
+      definition.description ?? "",
+    ]),
+  );
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)),
+  );
+  return [header, ...rows]
+    .map((row) =>
+      row
+        .map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+function formatSeconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
+}

@@ -1,0 +1,94 @@
+/**
+ * The v1 API's request and response types, derived from the server's own schemas and presenters
+ * so the client cannot drift from them. Type-only imports: nothing of the server is loaded at
+ * run time.
+ */
+import type { z } from "zod";
+import type {
+  presentCancelled,
+  presentChain,
+  presentDefinition,
+  presentGrant,
+  presentPrincipal,
+  presentRun,
+  presentStarted,
+} from "../../functions/api/present.ts";
+import type {
+  CallbackBody,
+  CreateKeyBody,
+  CreateTenantBody,
+  ListQuery as ListQuerySchema,
+  ListTasksQuery as ListTasksQuerySchema,
+  PatchTaskBody,
+  PutChainBody,
+  PutDefinitionBody,
+  StartTaskBody,
+} from "../../functions/api/schemas.ts";
+import type { KeyView as ServerKeyView } from "../app/identity.ts";
+import type { RunStatus } from "../core/run.ts";
+import type { Role, Tenant } from "../core/tenant.ts";
+
+export type { Role, RunStatus };
+
+// Requests: what the schemas accept (z.input: defaults may be left out).
+export type CreateTenantRequest = z.input<typeof CreateTenantBody>;
+export type CreateKeyRequest = z.input<typeof CreateKeyBody>;
+export type PutDefinitionRequest = z.input<typeof PutDefinitionBody>;
+export type PutChainRequest = z.input<typeof PutChainBody>;
+export type StartTaskRequest = z.input<typeof StartTaskBody>;
+export type CallbackRequest = z.input<typeof CallbackBody>;
+export type PatchTaskRequest = z.input<typeof PatchTaskBody>;
+// Queries travel as text; the client takes them typed as the server reads them (z.output).
+export type ListTasksQuery = z.output<typeof ListTasksQuerySchema>;
+export type ListQuery = z.output<typeof ListQuerySchema>;
+
+// Responses: what the presenters return.
+export type TaskView = ReturnType<typeof presentRun>;
+export type DefinitionView = ReturnType<typeof presentDefinition>;
+export type ChainView = ReturnType<typeof presentChain>;
+export type StartTaskResult = ReturnType<typeof presentStarted>;
+export type CancelTaskResult = ReturnType<typeof presentCancelled>;
+export type Whoami = ReturnType<typeof presentPrincipal>;
+export type AccessGrantView = ReturnType<typeof presentGrant>;
+export type TenantView = Tenant;
+export type KeyView = ServerKeyView;
+/** An issued key: `key` is shown this once and never again. */
+export type IssuedKey = KeyView & { tenant: string; key: string };
+
+/** One page of a list; pass `cursor` back for the next page (null: this was the last). */
+export interface Page<T> {
+  items: T[];
+  cursor: string | null;
+}
+
+export interface Items<T> {
+  items: T[];
+}
+
+// A record, not a list, so the compiler insists on every status the server has, and no other.
+const EVERY_STATUS: Record<RunStatus, true> = {
+  scheduled: true,
+  waiting: true,
+  queued: true,
+  running: true,
+  awaiting: true,
+  succeeded: true,
+  failed: true,
+  cancelled: true,
+  timed_out: true,
+};
+/** Every run status, e.g. for a status filter. */
+export const RUN_STATUS_NAMES = Object.keys(EVERY_STATUS) as RunStatus[];
+
+/** Statuses after which a run never changes again. */
+export const TERMINAL_STATUSES = [
+  "succeeded",
+  "failed",
+  "cancelled",
+  "timed_out",
+] as const satisfies readonly RunStatus[];
+export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
+
+export function isTerminalStatus(status: string): status is TerminalStatus {
+  return (TERMINAL_STATUSES as readonly string[]).includes(status);
+}

@@ -256,7 +256,11 @@ describe("observability of runs", () => {
     const late = await start("narrow", { after: 200 });
     const view = await waitForEnd(stack, late);
     expect(view.error.code).toBe("queue_full");
-    const records = emfRecords().filter((record) => record.taskId === late);
+    // The metric follows the end's write, so the API may show the end a moment before it.
+    const records = await waitFor(async () => {
+      const found = emfRecords().filter((record) => record.taskId === late);
+      return found.length >= 2 ? found : undefined;
+    });
     expect(
       records.map((record) =>
         "RunsStarted" in record ? "started" : "RunsFailed" in record ? "failed" : "?",

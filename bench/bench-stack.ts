@@ -27,7 +27,7 @@ export interface BenchStack {
   observer: DynamoRunStore;
   /** The DynamoDB client under `observer`, for what the bench reads or seeds itself. */
   dynamo: DynamoDBDocumentClient;
-  /** How many runs of a definition have succeeded (through the byStatus index, uncounted). */
+  /** How many runs of a definition have succeeded (counted through the indexes, uncounted). */
   succeeded(definition: string, tenant?: string): Promise<number>;
   /** Calls the API as tenant "bench" (or with `bearer`); throws on any non-2xx answer. */
   call(method: string, path: string, body?: unknown, bearer?: string): Promise<unknown>;
@@ -64,26 +64,43 @@ export async function startBenchStack(options: Partial<LocalStackOptions> = {}):
     tableName: `${stack.prefix}runs`,
     countersTable: `${stack.prefix}counters`,
   });
-  const succeeded: BenchStack["succeeded"] = async (definition, tenant = "bench") => {
-    let count = 0;
+  const count = async (index: string, key: string, value: string, definition?: string) => {
+    let total = 0;
     let from: Record<string, unknown> | undefined;
     do {
       const page = await observerClient.send(
         new QueryCommand({
           TableName: `${stack.prefix}runs`,
-          IndexName: "byStatus",
-          KeyConditionExpression: "tenantStatus = :s",
-          FilterExpression: "#definition = :d",
-          ExpressionAttributeNames: { "#definition": "definition" },
-          ExpressionAttributeValues: { ":s": `${tenant}#succeeded`, ":d": definition },
+          IndexName: index,
+          KeyConditionExpression: "#key = :key",
+          ...(definition === undefined ? {} : { FilterExpression: "#definition = :d" }),
+          ExpressionAttributeNames: {
+            "#key": key,
+            ...(definition === undefined ? {} : { "#definition": "definition" }),
+          },
+          ExpressionAttributeValues: {
+            ":key": value,
+            ...(definition === undefined ? {} : { ":d": definition }),
+          },
           Select: "COUNT",
           ExclusiveStartKey: from,
         }),
       );
-      count += page.Count ?? 0;
+      total += page.Count ?? 0;
       from = page.LastEvaluatedKey;
     } while (from !== undefined);
-    return count;
+    return total;
+  };
+  // Succeeded runs are the ones byStatus leaves out (see statusKeyOf): all runs of the
+  // definition less those in its active and other ended partitions.
+  const succeeded: BenchStack["succeeded"] = async (definition, tenant = "bench") => {
+    const [all, ...others] = await Promise.all([
+      count("byDefinition", "tenantDefinition", `${tenant}#${definition}`),
+      ...["active", "failed", "cancelled", "timed_out"].map((partition) =>
+        count("byStatus", "tenantStatus", `${tenant}#${partition}`, definition),
+      ),
+    ]);
+    return all - others.reduce((sum, n) => sum + n, 0);
   };
   const allRuns: BenchStack["allRuns"] = async (definition, tenant = "bench", status) => {
     const runs: Run[] = [];

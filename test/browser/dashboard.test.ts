@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DASHBOARD_CSP } from "../../functions/api/dashboard.ts";
-import { type Browser, launchBrowser } from "../support/chromium.ts";
+import { type Browser, CHROMIUM_INSTALL_MS, launchBrowser } from "../support/chromium.ts";
 import { startTestStack, type TestStack, waitFor, waitForEnd } from "../support/stack.ts";
 
 const SHOTS = "test-output";
@@ -42,7 +42,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await stack?.stop();
-});
+}, CHROMIUM_INSTALL_MS);
 
 async function signIn(key: string) {
   await page.getByLabel("API key").fill(key);

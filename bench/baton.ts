@@ -86,6 +86,21 @@ export async function throughput(b: BenchStack, tasks: number, clients: number, 
   return tasks / ((last - t0) / 1000);
 }
 
+/**
+ * The same throughput with the starts made in-process through `startTask`, the use case the api
+ * route calls: no HTTP, no key lookup. The floor has neither, so this row shows how much of the
+ * gap to it is the front door rather than the lifecycle.
+ */
+export async function throughputInProcess(b: BenchStack, tasks: number, clients: number, definition: string) {
+  await define(b, definition, { handler: "echo" });
+  const caller = { kind: "tenant", tenant: "bench", role: "runner", keyId: "bench" } as const;
+  const t0 = Date.now();
+  await flood(clients, tasks, () => startTask(b.stack.services, caller, startBody(definition)));
+  await untilSucceeded(b, definition, tasks);
+  const last = Math.max(...(await b.allRuns(definition)).map((r) => at(r.endedAt)));
+  return tasks / ((last - t0) / 1000);
+}
+
 export interface SteadyFigures extends Measured {
   /** createdAt → startedAt, ms. */
   latencies: number[];

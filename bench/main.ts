@@ -18,6 +18,7 @@ import {
   serializedQueue,
   steadyLatency,
   throughput,
+  throughputInProcess,
   usageByKind,
   usagePerTask,
 } from "./baton.ts";
@@ -64,6 +65,8 @@ const counted = <T extends Measured>(m: T) => {
 log(`Baton: warm-up (${WARM_UP} tasks), then throughput of ${TASKS} echo tasks`);
 await throughput(b, WARM_UP, CLIENTS, "echo-warm-up");
 const batonThroughput = await throughput(b, TASKS, CLIENTS, "echo-throughput");
+log(`Baton: throughput of ${TASKS} echo tasks started in-process (no HTTP)`);
+const batonInProcess = await throughputInProcess(b, TASKS, CLIENTS, "echo-in-process");
 log(`Baton: ${STEADY} starts at ${RATE}/s`);
 const batonSteady = counted(await steadyLatency(b, RATE, STEADY));
 log(`Baton: ${SERIAL} runs through one named queue`);
@@ -149,6 +152,12 @@ const latencyRow = (
     `| ${label} | ${ms(x, ps)} | ${f ? ms(f, ps) : "n/a"} | ${p ? ms(p, ps) : "n/a"} | ${f ? latencyRatio(x, f, ps) : "n/a"} | ${p ? latencyRatio(x, p, ps) : "n/a"} |`,
   );
 rateRow(`throughput, ${TASKS} echo tasks (tasks/s, end to end)`, batonThroughput, floorRate, peerRate);
+rateRow(
+  `throughput, ${TASKS} echo tasks started in-process, no HTTP (tasks/s)`,
+  batonInProcess,
+  floorRate,
+  peerRate,
+);
 latencyRow(
   `enqueue → start at ${RATE}/s (ms, p50 / p95 / p99)`,
   batonSteady.latencies,

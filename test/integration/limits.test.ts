@@ -24,7 +24,9 @@ describe("maxConcurrency and maxQueueLength", () => {
       body: { handler: "items", maxConcurrency: 1, maxQueueLength: 2 },
     });
     const params = (name: string) => ({
-      params: { items: [`${name}-1`, `${name}-2`, `${name}-3`], stepMs: 150 },
+      // 1.2 s a run: the first must still hold its slot while the next three starts are answered,
+      // even on a slow, busy machine.
+      params: { items: [`${name}-1`, `${name}-2`, `${name}-3`], stepMs: 400 },
     });
     const a = await start("contracts", params("a"));
     const b = await start("contracts", params("b"));
@@ -73,13 +75,14 @@ describe("maxConcurrency and maxQueueLength", () => {
 
   it("applies a raised limit to runs already waiting", async () => {
     await stack.request("PUT", "/v1/definitions/live", {
-      body: { handler: "timed", maxConcurrency: 1, params: { ms: 1_500 } },
+      // 3 s a run: the limit must be raised while the first still runs, however slow the machine.
+      body: { handler: "timed", maxConcurrency: 1, params: { ms: 3_000 } },
     });
     const ids = [];
     for (let i = 0; i < 3; i += 1) ids.push((await start("live")).body.taskId);
     expect((await status(ids[2])).status).toBe("waiting");
     await stack.request("PUT", "/v1/definitions/live", {
-      body: { handler: "timed", maxConcurrency: 3, params: { ms: 1_500 } },
+      body: { handler: "timed", maxConcurrency: 3, params: { ms: 3_000 } },
     });
     expect((await status(ids[2])).status).not.toBe("waiting");
     const ended = await Promise.all(ids.map((id) => waitForEnd(stack, id)));

@@ -98,11 +98,18 @@ describe("observability of runs", () => {
       RunsTimedOut: 1,
       RunsCancelled: 1,
     };
-    expect(counts()).toMatchObject(expected);
+    // A metric follows its write, and the file's line follows the metric: poll for both.
+    await expect.poll(counts, { timeout: 10_000 }).toMatchObject(expected);
 
     // Queue wait: once per run that a worker claimed, from acceptance to its first claim.
-    const records = emfRecords();
     const claimedRuns = [...echoes, flaky, stuck];
+    // Each claimed run writes a QueueWait line and a RunTime line.
+    await expect
+      .poll(() => emfRecords().filter((record) => "QueueWait" in record || "RunTime" in record).length, {
+        timeout: 10_000,
+      })
+      .toBeGreaterThanOrEqual(2 * claimedRuns.length);
+    const records = emfRecords();
     for (const id of claimedRuns) {
       const view = views.get(id);
       const waits = records.filter((record) => record.taskId === id && "QueueWait" in record);
@@ -240,7 +247,10 @@ describe("observability of runs", () => {
       succeeded: 1,
       failed: 2,
     });
-    const workflowEnd = emfRecords().find((record) => record.taskId === workflowId && "RunsFailed" in record);
+    const workflowEndOf = () =>
+      emfRecords().find((record) => record.taskId === workflowId && "RunsFailed" in record);
+    await expect.poll(workflowEndOf, { timeout: 10_000 }).toBeDefined();
+    const workflowEnd = workflowEndOf();
     expect(workflowEnd).toMatchObject({ definition: "two-steps", tenant: "acme" });
     expect(workflowEnd.RunTime).toBe(Date.parse(workflow.endedAt) - Date.parse(workflow.startedAt));
   });

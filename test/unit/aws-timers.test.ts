@@ -40,17 +40,22 @@ const options = {
   roleArn: "arn:aws:iam::1:role/s",
 };
 
+/** A run timer over recording clients, with the delay queue and a fixed clock. */
+function runTimer(sqs: ReturnType<typeof recordingClient>, scheduler: ReturnType<typeof recordingClient>) {
+  return new AwsRunTimer({
+    ...options,
+    sqs: sqs.client as unknown as SQSClient,
+    scheduler: scheduler.client as unknown as SchedulerClient,
+    delayQueueUrl: "https://sqs/delay",
+    clock: { now: () => NOW },
+  });
+}
+
 describe("AwsRunTimer", () => {
   it("sends delays up to 15 minutes through the delay queue, rounded up to whole seconds", async () => {
     const sqs = recordingClient();
     const scheduler = recordingClient();
-    const timer = new AwsRunTimer({
-      ...options,
-      sqs: sqs.client as unknown as SQSClient,
-      scheduler: scheduler.client as unknown as SchedulerClient,
-      delayQueueUrl: "https://sqs/delay",
-      clock: { now: () => NOW },
-    });
+    const timer = runTimer(sqs, scheduler);
     await timer.scheduleStart({ tenant: "acme", id: "r1" }, new Date(NOW.getTime() + 90_500));
     expect(sqs.sent).toEqual([
       {
@@ -68,13 +73,7 @@ describe("AwsRunTimer", () => {
   it("schedules longer delays once with EventBridge Scheduler, deleting themselves after firing", async () => {
     const sqs = recordingClient();
     const scheduler = recordingClient({ CreateScheduleCommand: "ConflictException" });
-    const timer = new AwsRunTimer({
-      ...options,
-      sqs: sqs.client as unknown as SQSClient,
-      scheduler: scheduler.client as unknown as SchedulerClient,
-      delayQueueUrl: "https://sqs/delay",
-      clock: { now: () => NOW },
-    });
+    const timer = runTimer(sqs, scheduler);
     // A repeat of the same schedule (ConflictException) is what we want, not an error.
     await timer.scheduleStart({ tenant: "acme", id: "r1" }, new Date("2026-05-02T08:30:00.250Z"));
     const [create] = scheduler.sent;

@@ -3,7 +3,7 @@ import { NotFoundError, UnauthorizedError } from "../core/errors.ts";
 import { verifyFileToken } from "../core/file-token.ts";
 import type { TenantPrincipal } from "./identity.ts";
 import type { Services } from "./services.ts";
-import { getTask } from "./tasks.ts";
+import { findRun } from "./tasks.ts";
 
 /** Download links live this long; the token or key that asked for one is checked each time. */
 const LINK_SECONDS = 300;
@@ -14,7 +14,7 @@ export async function taskFileLink(
   taskId: string,
   name: string,
 ): Promise<string> {
-  await getTask(svc, caller, taskId); // 404 for another tenant's task
+  await findRun(svc, caller, taskId); // 404 for another tenant's task
   return linkTo(svc, `${caller.tenant}/${taskId}/${name}`, name);
 }
 

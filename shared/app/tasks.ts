@@ -186,8 +186,9 @@ async function admitStart(
     return refused(svc, caller, second, idempotency);
   }
   // A slot may have freed between the two writes, with nobody in line to take it yet.
-  await promoteWaiting(svc, caller.tenant, definition.name);
-  return { run: (await svc.runs.get(waiting)) ?? waiting, created: true };
+  const promoted = await promoteWaiting(svc, caller.tenant, definition.name);
+  // Read it back only if it may have been the one promoted.
+  return { run: promoted === 0 ? waiting : ((await svc.runs.get(waiting)) ?? waiting), created: true };
 }
 
 /** When a delayed start is due; undefined when it should start now (no delay, or a past `at`). */
@@ -268,11 +269,16 @@ function requestHash(input: StartInput): string {
     .digest("hex");
 }
 
-export async function getTask(svc: Services, caller: TenantPrincipal, id: string): Promise<Run> {
-  // Another tenant's run is simply not found under the caller's tenant: 404, never 403.
+/** A run of the caller's tenant as stored; another tenant's run is simply not found (404, never 403). */
+export async function findRun(svc: Services, caller: TenantPrincipal, id: string): Promise<Run> {
   const run = await svc.runs.get({ tenant: caller.tenant, id });
   if (run === undefined) throw new NotFoundError(`task "${id}" does not exist`);
-  return withLiveSteps(svc, run);
+  return run;
+}
+
+/** A run as shown to its owner: a workflow with the live status of each step. */
+export async function getTask(svc: Services, caller: TenantPrincipal, id: string): Promise<Run> {
+  return withLiveSteps(svc, await findRun(svc, caller, id));
 }
 
 export function listTasks(
@@ -298,7 +304,7 @@ export function listTasks(
  */
 export async function cancelTask(svc: Services, caller: TenantPrincipal, id: string): Promise<Run> {
   for (let round = 0; round < 5; round += 1) {
-    const run = await getTask(svc, caller, id);
+    const run = await findRun(svc, caller, id);
     if (isTerminal(run.status))
       throw new ConflictError(`task "${id}" already ended ${run.status}; nothing to cancel`);
     const now = svc.clock.now();

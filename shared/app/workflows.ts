@@ -34,21 +34,10 @@ export async function reconcileWorkflow(svc: Services, ref: RunRef, ops: Workflo
     const workflow = await svc.runs.get(ref);
     if (workflow?.kind !== "workflow") return;
     const steps = workflow.workflowSteps ?? [];
-    const children = await Promise.all(
-      steps.map((step) => svc.runs.get({ tenant: ref.tenant, id: stepRunId(workflow.id, step.id) })),
-    );
-    const states: Record<string, StepState> = {};
-    const outputs: Record<string, unknown> = {};
-    steps.forEach((step, index) => {
-      const child = children[index];
-      states[step.id] = child?.status ?? "pending";
-      if (child?.status === "succeeded") outputs[step.id] = child.output;
-    });
+    const { states, outputs } = await readSteps(svc, workflow);
     if (isTerminal(workflow.status)) {
       // Ended already: only keep the steps' statuses shown on it current (a cancelled step ends later).
-      const shown = Object.fromEntries(
-        Object.entries(states).map(([step, state]) => [step, state === "pending" ? "cancelled" : state]),
-      );
+      const shown = shownAfterEnd(states);
       if (JSON.stringify(shown) === JSON.stringify(workflow.stepStatus)) return;
       const guard = { status: workflow.status, attempts: workflow.attempts, updatedAt: workflow.updatedAt };
       if ((await svc.runs.update(workflow, guard, { stepStatus: shown })) !== undefined) return;
@@ -126,9 +115,7 @@ async function endWorkflow(
   ops: WorkflowOps,
 ): Promise<boolean> {
   const now = svc.clock.now();
-  const shown = Object.fromEntries(
-    Object.entries(states).map(([step, state]) => [step, state === "pending" ? "cancelled" : state]),
-  );
+  const shown = shownAfterEnd(states);
   const ok = await svc.runs.update(workflow, guard, {
     ...ended(workflow, "failed", now, { code, message }),
     stepStatus: shown,
@@ -155,21 +142,14 @@ async function cancelActiveSteps(
 
 /** Cancels a workflow run and its active steps; not-yet-started steps never start. */
 export async function cancelWorkflowRun(svc: Services, workflow: Run, ops: WorkflowOps): Promise<boolean> {
-  const steps = workflow.workflowSteps ?? [];
-  const states: Record<string, StepState> = {};
-  for (const step of steps) {
-    const child = await svc.runs.get({ tenant: workflow.tenant, id: stepRunId(workflow.id, step.id) });
-    states[step.id] = child?.status ?? "pending";
-  }
+  const { states } = await readSteps(svc, workflow);
   const now = svc.clock.now();
   const ok = await svc.runs.update(
     workflow,
     { status: "running", attempts: workflow.attempts, updatedAt: workflow.updatedAt },
     {
       ...ended(workflow, "cancelled", now),
-      stepStatus: Object.fromEntries(
-        Object.entries(states).map(([step, state]) => [step, state === "pending" ? "cancelled" : state]),
-      ),
+      stepStatus: shownAfterEnd(states),
     },
   );
   if (ok === undefined) return false;
@@ -189,14 +169,31 @@ function callerOf(workflow: Run): TenantPrincipal {
  */
 export async function withLiveSteps(svc: Services, workflow: Run): Promise<Run> {
   if (workflow.kind !== "workflow" || isTerminal(workflow.status)) return workflow;
+  return { ...workflow, stepStatus: (await readSteps(svc, workflow)).states };
+}
+
+/** Each step's status (pending until its run exists) and the outputs of those that succeeded. */
+async function readSteps(
+  svc: Services,
+  workflow: Run,
+): Promise<{ states: Record<string, StepState>; outputs: Record<string, unknown> }> {
   const steps = workflow.workflowSteps ?? [];
   const children = await Promise.all(
     steps.map((step) => svc.runs.get({ tenant: workflow.tenant, id: stepRunId(workflow.id, step.id) })),
   );
-  return {
-    ...workflow,
-    stepStatus: Object.fromEntries(
-      steps.map((step, index) => [step.id, children[index]?.status ?? "pending"]),
-    ),
-  };
+  const states: Record<string, StepState> = {};
+  const outputs: Record<string, unknown> = {};
+  steps.forEach((step, index) => {
+    const child = children[index];
+    states[step.id] = child?.status ?? "pending";
+    if (child?.status === "succeeded") outputs[step.id] = child.output;
+  });
+  return { states, outputs };
+}
+
+/** The statuses an ended workflow shows: a step that never started is shown cancelled. */
+function shownAfterEnd(states: Record<string, StepState>): Record<string, StepState> {
+  return Object.fromEntries(
+    Object.entries(states).map(([step, state]) => [step, state === "pending" ? "cancelled" : state]),
+  );
 }

@@ -39,7 +39,22 @@ export interface BenchStack {
 
 export async function startBenchStack(options: Partial<LocalStackOptions> = {}): Promise<BenchStack> {
   const counter = new AwsCallCounter();
-  const stack = await startLocalStack({ registry, port: 0, callCounter: counter, log: quiet, ...options });
+  // Succeeded runs are counted from the stack's own run metrics as they are recorded, so that
+  // watching for them reads nothing from DynamoDB Local (polling a 10,000-run index partition
+  // would load the emulator that is being measured).
+  const successes = new Map<string, number>();
+  const stack = await startLocalStack({
+    registry,
+    port: 0,
+    callCounter: counter,
+    log: quiet,
+    onRunMetrics: (run, values) => {
+      if (values.RunsSucceeded === undefined) return;
+      const key = `${run.tenant}#${run.definition}`;
+      successes.set(key, (successes.get(key) ?? 0) + values.RunsSucceeded);
+    },
+    ...options,
+  });
   const key = newApiKey().key;
   await ensureTenantKey(stack.services, { tenant: "bench", role: "admin", key });
   let requests = 0;
@@ -64,18 +79,6 @@ export async function startBenchStack(options: Partial<LocalStackOptions> = {}):
     tableName: `${stack.prefix}runs`,
     countersTable: `${stack.prefix}counters`,
   });
-  // Succeeded runs are counted from the stack's own run metrics as they are recorded, so that
-  // watching for them reads nothing from DynamoDB Local (polling a 10,000-run index partition
-  // would load the emulator that is being measured).
-  const successes = new Map<string, number>();
-  const record = stack.metrics.record.bind(stack.metrics);
-  stack.metrics.record = (run, values) => {
-    if (values.RunsSucceeded !== undefined) {
-      const key = `${run.tenant}#${run.definition}`;
-      successes.set(key, (successes.get(key) ?? 0) + values.RunsSucceeded);
-    }
-    record(run, values);
-  };
   const succeeded: BenchStack["succeeded"] = async (definition, tenant = "bench") =>
     successes.get(`${tenant}#${definition}`) ?? 0;
   const allRuns: BenchStack["allRuns"] = async (definition, tenant = "bench", status) => {

@@ -31,7 +31,11 @@ export class LocalMetrics implements Metrics {
   readonly #totals = new Map<RunMetricName, MetricTotal>();
   #window = newWindow();
 
-  constructor(options: { file?: string } = {}) {
+  readonly #onRecord: ((run: RunLabels, values: RunMetricValues) => void) | undefined;
+
+  /** `onRecord` sees every record after it is counted (the bench counts successes per definition). */
+  constructor(options: { file?: string; onRecord?: (run: RunLabels, values: RunMetricValues) => void } = {}) {
+    this.#onRecord = options.onRecord;
     this.#file =
       options.file === undefined ? undefined : createWriteStream(options.file, { flags: "a", mode: 0o600 });
     const file = this.#file;
@@ -63,6 +67,7 @@ export class LocalMetrics implements Metrics {
       if (window.length < MAX_WINDOW_SAMPLES) window.push(value);
       this.#window.durations[name] = window;
     }
+    this.#onRecord?.(run, values);
   }
 
   /** Everything recorded since the start, by metric. */

@@ -21,7 +21,7 @@ import type { AwsCallCounter } from "../shared/aws/call-counter.ts";
 import type { ClientInstrument } from "../shared/aws/instrument.ts";
 import { LocalParamCrypto } from "../shared/aws/param-crypto.ts";
 import { composeServices } from "../shared/compose.ts";
-import type { Log } from "../shared/core/ports.ts";
+import type { Log, Metrics } from "../shared/core/ports.ts";
 import type { HandlerRegistry } from "../shared/core/task.ts";
 import { hashKey } from "../shared/core/tenant.ts";
 import { ensureBucket, ensureRunQueue, ensureTables, tableNames } from "./bootstrap.ts";
@@ -58,6 +58,8 @@ export interface LocalStackOptions {
   log?: Log;
   /** Where the run metrics' EMF records are appended (`npm run dev`: .baton/metrics.log); none when absent. */
   metricsFile?: string;
+  /** Sees every run metric as it is recorded (the bench counts successes per definition with it). */
+  onRunMetrics?: Metrics["record"];
   /** Counts AWS calls: the api's, the worker's and the event source's (SQS bills Lambda's polling too). */
   callCounter?: AwsCallCounter;
   /** Sees every AWS client of the api, the worker and the event source, to add SDK middleware. */
@@ -129,7 +131,10 @@ async function startOnEmulators(
     ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
     now: () => new Date(),
   });
-  const metrics = new LocalMetrics(options.metricsFile === undefined ? {} : { file: options.metricsFile });
+  const metrics = new LocalMetrics({
+    ...(options.metricsFile === undefined ? {} : { file: options.metricsFile }),
+    ...(options.onRunMetrics === undefined ? {} : { onRecord: options.onRunMetrics }),
+  });
   const services = composeServices({
     config: {
       region: LOCAL_REGION,

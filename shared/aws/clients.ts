@@ -49,18 +49,17 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
     ...common,
     ...(options.endpoints?.scheduler === undefined ? {} : { endpoint: options.endpoints.scheduler }),
   });
-  options.callCounter?.attach(dynamo);
-  options.callCounter?.attach(sqs);
   // Path-style addressing: emulators (fauxqs, LocalStack) serve buckets under one host.
   const s3 = new S3Client({
     ...common,
     ...(options.endpoints?.s3 === undefined ? {} : { endpoint: options.endpoints.s3, forcePathStyle: true }),
   });
-  options.callCounter?.attach(scheduler);
   const kms = new KMSClient(common);
-  options.callCounter?.attach(s3);
-  options.callCounter?.attach(kms);
-  for (const client of [dynamo, sqs, scheduler, s3, kms]) options.instrument?.(client);
+  // The counter first, so it sees each call as the instrument lets it through.
+  for (const client of [dynamo, sqs, scheduler, s3, kms]) {
+    options.callCounter?.attach(client);
+    options.instrument?.(client);
+  }
   return { dynamo, sqs, scheduler, s3, kms };
 }
 

@@ -51,7 +51,7 @@ const DERIVED_ATTRIBUTES = [
  * The sweep index is spread over this many partitions so that writes to it (one per status
  * change) never concentrate on one partition; the sweeper reads them all.
  */
-export const SWEEP_SHARDS = 8;
+const SWEEP_SHARDS = 8;
 
 type Item = Record<string, unknown>;
 type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
@@ -190,11 +190,20 @@ export class DynamoRunStore implements RunStore {
     patch: RunPatch,
     counter?: CounterEffect,
   ): Promise<TransitionResult> {
-    if (counter === undefined) {
-      const run = await this.update(ref, guard, patch);
-      return run === undefined ? { ok: false, cause: "run" } : { ok: true };
-    }
     const update = runUpdate(this.#table, ref, guard, patch);
+    if (counter === undefined) {
+      // Only whether it applied matters here: no item comes back to be parsed (the end of every
+      // unlimited run takes this path).
+      if (update === undefined)
+        return (await this.get(ref)) === undefined ? { ok: false, cause: "run" } : { ok: true };
+      try {
+        await this.#client.send(new UpdateCommand(update));
+        return { ok: true };
+      } catch (error) {
+        if (isConditionFailure(error)) return { ok: false, cause: "run" };
+        throw error;
+      }
+    }
     if (update === undefined) throw new Error("a transition needs something to change");
     const failed = await this.#transact([
       { Update: { ...update, ReturnValuesOnConditionCheckFailure: "ALL_OLD" } },
@@ -426,7 +435,7 @@ export function statusKeyOf(tenant: string, status: RunStatus): string | undefin
   return `${tenant}#${isTerminal(status) ? status : "active"}`;
 }
 
-export function sweepShardOf(runId: string): string {
+function sweepShardOf(runId: string): string {
   return String((createHash("sha256").update(runId).digest()[0] ?? 0) % SWEEP_SHARDS);
 }
 
@@ -505,6 +514,7 @@ function runUpdate(table: string, ref: RunRef, guard: RunGuard, patch: RunPatch)
 
 function toItem(run: Run): Item {
   const tenantDefinition = `${run.tenant}#${run.definition}`;
+  const statusKey = statusKeyOf(run.tenant, run.status);
   return {
     ...keyOf(run),
     ...run,
@@ -516,9 +526,7 @@ function toItem(run: Run): Item {
         { ...record, result: toJsonAttribute(record.result) },
       ]),
     ),
-    ...(statusKeyOf(run.tenant, run.status) === undefined
-      ? {}
-      : { tenantStatus: statusKeyOf(run.tenant, run.status) }),
+    ...(statusKey === undefined ? {} : { tenantStatus: statusKey }),
     tenantDefinition,
     createdKey: `${run.createdAt}#${run.id}`,
     ...(run.status === "waiting" ? { waitingFor: tenantDefinition } : {}),

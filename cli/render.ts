@@ -3,12 +3,23 @@ import type { DefinitionView, TaskView } from "../shared/client/index.ts";
 
 const BAR_WIDTH = 24;
 
-/** `[##########--------------]  42%`; a succeeded run is full even if it never reported progress. */
+/** How far a run is, 0–1; a succeeded run is done even if it never reported progress. */
+function progressOf(task: Pick<TaskView, "progress" | "status">): number | null {
+  return task.status === "succeeded" ? 1 : task.progress;
+}
+
+/** `42%`, or nothing before the first report. */
+function percentOf(task: Pick<TaskView, "progress" | "status">): string {
+  const fraction = progressOf(task);
+  return fraction === null ? "" : `${Math.round(fraction * 100)}%`;
+}
+
+/** `[##########--------------]  42%`. */
 export function progressBar(task: Pick<TaskView, "progress" | "status">): string {
-  const fraction = task.status === "succeeded" ? 1 : task.progress;
+  const fraction = progressOf(task);
   if (fraction === null) return `[${"-".repeat(BAR_WIDTH)}]   --%`;
   const filled = Math.round(fraction * BAR_WIDTH);
-  const percent = `${Math.round(fraction * 100)}%`.padStart(4);
+  const percent = percentOf(task).padStart(4);
   return `[${"#".repeat(filled)}${"-".repeat(BAR_WIDTH - filled)}] ${percent}`;
 }
 
@@ -76,17 +87,7 @@ export function taskDetails(task: TaskView): string {
 export function taskTable(tasks: TaskView[]): string {
   return table(
     ["TASK", "DEFINITION", "STATUS", "PROGRESS", "CREATED"],
-    tasks.map((task) => [
-      task.taskId,
-      task.definition,
-      task.status,
-      task.status === "succeeded"
-        ? "100%"
-        : task.progress === null
-          ? ""
-          : `${Math.round(task.progress * 100)}%`,
-      task.createdAt,
-    ]),
+    tasks.map((task) => [task.taskId, task.definition, task.status, percentOf(task), task.createdAt]),
   );
 }
 

@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { InvalidArgumentError } from "@commander-js/extra-typings";
 import ms from "ms";
+import { LIMITS } from "../shared/core/limits.ts";
 import { UsageError } from "./exit-codes.ts";
 
 /** `k=v`: the value as JSON when it is valid JSON (`n=3`, `ok=true`, `list=[1,2]`), else as text. */
@@ -53,8 +54,8 @@ export function parseIsoTime(raw: string): string {
 
 export function parseLimit(raw: string): number {
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > 100) {
-    throw new InvalidArgumentError(`"${raw}" is not a whole number from 1 to 100`);
+  if (!Number.isInteger(value) || value < 1 || value > LIMITS.listPageSize) {
+    throw new InvalidArgumentError(`"${raw}" is not a whole number from 1 to ${LIMITS.listPageSize}`);
   }
   return value;
 }

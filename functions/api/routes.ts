@@ -309,7 +309,7 @@ export function apiRoutes(svc: Services): ApiRoute[] {
       handler: asTenant("runner", async (event, who) => {
         const { limit, cursor } = parseQuery(event, ListQuery);
         const page = await listDefinitions(svc, who.tenant, {
-          limit: limit ?? 50,
+          ...(limit ? { limit } : {}),
           ...(cursor ? { cursor } : {}),
         });
         return json(200, { items: page.items.map(presentDefinition), cursor: page.cursor ?? null });

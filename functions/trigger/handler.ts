@@ -24,6 +24,11 @@ const StartTrigger = z.object({
 export type TriggerHandler = (event: unknown) => Promise<SQSBatchResponse | { outcome: string }>;
 
 export function createTriggerHandler(svc: Services): TriggerHandler {
+  // A delayed start falling due, with the run's keys on every line it logs.
+  const startTriggered = (trigger: z.infer<typeof StartTrigger>, keys: { messageId?: string } = {}) =>
+    withLogContext({ tenant: trigger.tenant, taskId: trigger.runId, ...keys }, () =>
+      startDue(svc, { tenant: trigger.tenant, id: trigger.runId }),
+    );
   return async (event) => {
     if (isSqsEvent(event)) {
       const failures: { itemIdentifier: string }[] = [];
@@ -35,9 +40,7 @@ export function createTriggerHandler(svc: Services): TriggerHandler {
         }
         try {
           // "not_due" (a clock ahead of SQS): fail the record so SQS delivers it again later.
-          const ref = { tenant: trigger.tenant, id: trigger.runId };
-          const keys = { tenant: ref.tenant, taskId: ref.id, messageId: record.messageId };
-          if ((await withLogContext(keys, () => startDue(svc, ref))) === "not_due") {
+          if ((await startTriggered(trigger, { messageId: record.messageId })) === "not_due") {
             failures.push({ itemIdentifier: record.messageId });
           }
         } catch (error) {
@@ -63,10 +66,7 @@ export function createTriggerHandler(svc: Services): TriggerHandler {
       svc.log.error("ignoring an unknown trigger event", { event: JSON.stringify(event).slice(0, 500) });
       return { outcome: "ignored" };
     }
-    const ref = { tenant: trigger.data.tenant, id: trigger.data.runId };
-    return {
-      outcome: await withLogContext({ tenant: ref.tenant, taskId: ref.id }, () => startDue(svc, ref)),
-    };
+    return { outcome: await startTriggered(trigger.data) };
   };
 }
 

@@ -108,9 +108,9 @@ export async function deleteDefinition(svc: Services, tenant: string, name: stri
 export function listDefinitions(
   svc: Services,
   tenant: string,
-  page: { limit: number; cursor?: string },
+  page: { limit?: number; cursor?: string },
 ): Promise<Page<TaskDefinition>> {
-  return svc.definitions.list(tenant, page);
+  return svc.definitions.list(tenant, { ...page, limit: page.limit ?? 50 });
 }
 
 /**

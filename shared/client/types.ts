@@ -52,8 +52,7 @@ export type Whoami = ReturnType<typeof presentPrincipal>;
 export type AccessGrantView = ReturnType<typeof presentGrant>;
 export type TenantView = Tenant;
 export type KeyView = ServerKeyView;
-/** An issued key: `key` is shown this once and never again. */
-export type IssuedKey = KeyView & { tenant: string; key: string };
+export type { IssuedKey } from "../app/identity.ts";
 
 /** One page of a list; pass `cursor` back for the next page (null: this was the last). */
 export interface Page<T> {

@@ -53,7 +53,9 @@ interface Answer {
 function errorCodeOf(text: string): string | undefined {
   try {
     const parsed: unknown = JSON.parse(text);
-    return typeof parsed === "object" && parsed !== null && "error" in parsed ? String(parsed.error) : undefined;
+    return typeof parsed === "object" && parsed !== null && "error" in parsed
+      ? String(parsed.error)
+      : undefined;
   } catch {
     return undefined;
   }

@@ -28,8 +28,7 @@ export function renderAdmin(main, which, session) {
               "a",
               {
                 href: `#/admin/${name}`,
-                "aria-current":
-                  VIEWS[which] === VIEWS[name] || (!VIEWS[which] && name === "definitions") ? "page" : null,
+                "aria-current": view === VIEWS[name] ? "page" : null,
               },
               title,
             ),

@@ -146,6 +146,10 @@ describe("the dashboard", () => {
   });
 
   it("keeps the filters in the URL hash and lists only what matches", async () => {
+    // A succeeded run of another definition, so that the definition filter has something to leave out.
+    await stack.request("PUT", "/v1/definitions/other", { body: { handler: "echo" } });
+    const other = await stack.request("POST", "/v1/tasks", { body: { definition: "other" } });
+    expect((await waitForEnd(stack, other.body.taskId)).status).toBe("succeeded");
     await page.getByRole("link", { name: "Tasks", exact: true }).click();
     await page.getByLabel("Status").selectOption("running");
     expect(new URL(page.url()).hash).toBe("#/tasks?status=running");
@@ -155,7 +159,9 @@ describe("the dashboard", () => {
     expect(new URL(page.url()).hash).toBe("#/tasks?status=succeeded&definition=sleep");
     await page.reload();
     expect(await page.getByLabel("Status").inputValue()).toBe("succeeded");
+    await expect.poll(() => page.getByLabel("Definition").inputValue(), SOON).toBe("sleep");
     await expect.poll(() => page.locator("tbody tr").count(), SOON).toBe(1);
+    expect(await page.locator("tbody").textContent()).not.toContain(other.body.taskId);
   });
 
   it("cancels a long run with the cancel button, after confirming", async () => {
@@ -165,9 +171,19 @@ describe("the dashboard", () => {
     const summary = await page.locator("section", { hasText: "Summary" }).elementHandle();
     await page.getByRole("button", { name: "Cancel task…" }).click();
     const dialog = page.getByRole("dialog", { name: "Cancel this task?" });
-    // Keeping it closes the dialog and changes nothing.
+    // Keeping it closes the dialog and sends nothing.
+    const cancels: string[] = [];
+    const seeCancel = (request: { method(): string; url(): string }) => {
+      if (request.method() === "POST" && request.url().endsWith("/cancel")) cancels.push(request.url());
+    };
+    page.on("request", seeCancel);
     await dialog.getByRole("button", { name: "Keep it running" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    await page.waitForTimeout(2_000); // longer than a refresh
+    page.off("request", seeCancel);
+    expect(cancels).toEqual([]);
     expect((await stack.request("GET", `/v1/tasks/${taskId}`)).body.cancelRequestedAt).toBeNull();
+    expect(await page.locator(".badge-slot").textContent()).toBe("running");
     await page.getByRole("button", { name: "Cancel task…" }).click();
     await dialog.getByRole("button", { name: "Cancel task" }).click();
     await expect.poll(() => page.locator(".badge-slot").textContent(), { timeout: 30_000 }).toBe("cancelled");

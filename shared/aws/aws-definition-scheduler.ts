@@ -1,14 +1,13 @@
-import { createHash } from "node:crypto";
 import {
   CreateScheduleCommand,
   type CreateScheduleCommandInput,
-  DeleteScheduleCommand,
   type SchedulerClient,
   UpdateScheduleCommand,
 } from "@aws-sdk/client-scheduler";
 import { checkSchedule } from "../core/cron.ts";
 import type { TaskDefinition } from "../core/definition.ts";
 import type { DefinitionScheduler } from "../core/ports.ts";
+import { deleteScheduleIfAny, scheduleName } from "./schedule-names.ts";
 
 /** The payload a cron firing delivers to the trigger Lambda. */
 export interface CronTrigger {
@@ -34,7 +33,7 @@ export class AwsDefinitionScheduler implements DefinitionScheduler {
     if (definition.schedule === undefined) return this.remove(definition.tenant, definition.name);
     const payload: CronTrigger = { kind: "cron", tenant: definition.tenant, definition: definition.name };
     const input: CreateScheduleCommandInput = {
-      Name: scheduleName(definition.tenant, definition.name),
+      Name: scheduleName("cron", definition.tenant, definition.name),
       GroupName: this.#options.groupName,
       ScheduleExpression: checkSchedule(definition.schedule).eventBridge,
       ScheduleExpressionTimezone: definition.schedule.timezone,
@@ -54,19 +53,10 @@ export class AwsDefinitionScheduler implements DefinitionScheduler {
   }
 
   async remove(tenant: string, definition: string): Promise<void> {
-    try {
-      await this.#options.scheduler.send(
-        new DeleteScheduleCommand({
-          Name: scheduleName(tenant, definition),
-          GroupName: this.#options.groupName,
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof Error && error.name === "ResourceNotFoundException")) throw error;
-    }
+    await deleteScheduleIfAny(
+      this.#options.scheduler,
+      this.#options.groupName,
+      scheduleName("cron", tenant, definition),
+    );
   }
-}
-
-function scheduleName(tenant: string, definition: string): string {
-  return `cron-${createHash("sha256").update(`${tenant}/${definition}`).digest("hex").slice(0, 40)}`;
 }

@@ -1,12 +1,8 @@
-import { createHash } from "node:crypto";
-import {
-  CreateScheduleCommand,
-  DeleteScheduleCommand,
-  type SchedulerClient,
-} from "@aws-sdk/client-scheduler";
+import { CreateScheduleCommand, type SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Clock, RunTimer } from "../core/ports.ts";
 import type { RunRef } from "../core/run.ts";
+import { deleteScheduleIfAny, scheduleName } from "./schedule-names.ts";
 
 /** The payload the trigger Lambda receives, from the delay queue or from EventBridge Scheduler. */
 export interface StartTrigger {
@@ -58,7 +54,7 @@ export class AwsRunTimer implements RunTimer {
     try {
       await scheduler.send(
         new CreateScheduleCommand({
-          Name: scheduleName(run),
+          Name: scheduleName("start", run.tenant, run.id),
           GroupName: this.#options.groupName,
           // at() takes whole seconds without a zone; the zone is given separately.
           ScheduleExpression: `at(${new Date(Math.ceil(at.getTime() / 1000) * 1000).toISOString().slice(0, 19)})`,
@@ -79,20 +75,13 @@ export class AwsRunTimer implements RunTimer {
   }
 
   async cancelStart(run: RunRef): Promise<void> {
-    try {
-      await this.#options.scheduler.send(
-        new DeleteScheduleCommand({ Name: scheduleName(run), GroupName: this.#options.groupName }),
-      );
-    } catch (error) {
-      // A short delay has no schedule, and a fired one deleted itself: nothing to cancel.
-      if (!(error instanceof Error && error.name === "ResourceNotFoundException")) throw error;
-    }
+    // A short delay has no schedule, and a fired one deleted itself: nothing to cancel then.
+    await deleteScheduleIfAny(
+      this.#options.scheduler,
+      this.#options.groupName,
+      scheduleName("start", run.tenant, run.id),
+    );
   }
-}
-
-/** Schedule names allow 64 characters of [0-9A-Za-z-_.]; tenant and run id are hashed into one. */
-function scheduleName(run: RunRef): string {
-  return `start-${createHash("sha256").update(`${run.tenant}/${run.id}`).digest("hex").slice(0, 40)}`;
 }
 
 /**

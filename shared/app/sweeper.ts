@@ -147,10 +147,13 @@ async function sweepCounters(
   now: Date,
   report: SweepReport,
 ): Promise<void> {
+  // How many wait, as far as this sweep knows; undefined once a refused repair makes it unsure.
+  let waiting: number | undefined = counters.waiting;
   if (now.getTime() - Date.parse(counters.updatedAt) >= COUNTERS_QUIET_MS) {
     const truth = await svc.runs.countHolders(counters.tenant, counters.definition);
     if (truth.running !== counters.running || truth.waiting !== counters.waiting) {
       const repaired = await svc.counters.repair(counters, { ...truth, at: now.toISOString() });
+      waiting = repaired ? truth.waiting : undefined;
       if (repaired) {
         report.countersRepaired += 1;
         svc.log.warn("counters repaired", {
@@ -162,5 +165,8 @@ async function sweepCounters(
       }
     }
   }
-  report.promoted += await promoteWaiting(svc, counters.tenant, counters.definition);
+  // promoteWaiting reads the counters again; with nobody waiting it would find nothing to do.
+  if (waiting === undefined || waiting > 0) {
+    report.promoted += await promoteWaiting(svc, counters.tenant, counters.definition);
+  }
 }

@@ -278,24 +278,15 @@ export class BatonStack extends Stack {
       timeout: WORKER_TIMEOUT,
       environment,
     });
-    // Runs and admission counters; definitions only read (live limits when promoting the next
-    // waiting run), chains and grants only read (ending a run looks up the chain record in the
-    // target tenant and the access grant before starting the next task). Consuming includes
-    // ChangeMessageVisibility (lease heartbeats); sending is for promoted and chained runs. No
-    // tenants or keys.
-    this.tables.grantReadWrite(this.workerFunction, "runs", "counters");
-    this.tables.grantRead(this.workerFunction, "definitions", "chains", "grants");
+    // Consuming includes ChangeMessageVisibility (lease heartbeats). No tenants or keys.
+    this.grantStartRuns(this.workerFunction);
     this.runQueue.grantConsumeMessages(this.workerFunction);
-    this.runQueue.grantSendMessages(this.workerFunction);
     // Tasks write files: lib-storage's Upload is a PutObject, or for large bodies a multipart
     // upload (Create/UploadPart/Complete need s3:PutObject, Abort s3:AbortMultipartUpload); then a
     // HeadObject (s3:GetObject) learns the size. grantPut covers objects only, without ACLs (CDK
     // v2's grantWriteWithoutAcl default), and grants no deletes.
     this.bucket.grantPut(this.workerFunction);
     this.bucket.grantRead(this.workerFunction);
-    // Opens a run's sealed params before its handler runs; ending a run emits its chains (opens
-    // the source's templates, seals the child's values).
-    this.grantSealParams(this.workerFunction);
     this.workerFunction.addEventSource(
       new SqsEventSource(this.runQueue, {
         batchSize: 10,
@@ -313,12 +304,8 @@ export class BatonStack extends Stack {
       timeout: SWEEPER_TIMEOUT,
       environment,
     });
-    // Ending a run may hand off along a chain: chains and grants are read, never written.
-    this.tables.grantReadWrite(this.sweeperFunction, "runs", "counters");
-    this.tables.grantRead(this.sweeperFunction, "definitions", "chains", "grants");
-    this.runQueue.grantSendMessages(this.sweeperFunction);
-    // Emits the chains of runs it ends or finds left over.
-    this.grantSealParams(this.sweeperFunction);
+    // Ends runs and emits the chains of runs it ends or finds left over.
+    this.grantStartRuns(this.sweeperFunction);
     this.sweepRule = new events.Rule(this, "SweepSchedule", {
       description: "Runs the Baton sweeper every minute",
       schedule: SWEEP_SCHEDULE,
@@ -336,11 +323,8 @@ export class BatonStack extends Stack {
       timeout: TRIGGER_TIMEOUT,
       environment,
     });
-    this.tables.grantReadWrite(this.triggerFunction, "runs", "counters");
-    this.tables.grantRead(this.triggerFunction, "definitions", "chains", "grants");
-    this.runQueue.grantSendMessages(this.triggerFunction);
     // Cron and delayed starts may carry chain specs, whose values are sealed.
-    this.grantSealParams(this.triggerFunction);
+    this.grantStartRuns(this.triggerFunction);
     this.triggerFunction.addEventSource(
       new SqsEventSource(this.delayQueue, { batchSize: 10, reportBatchItemFailures: true }),
     );
@@ -367,6 +351,21 @@ export class BatonStack extends Stack {
     for (const [name, table] of Object.entries(this.tables.tables)) {
       new CfnOutput(this, `${name[0]?.toUpperCase()}${name.slice(1)}TableName`, { value: table.tableName });
     }
+  }
+
+  /**
+   * What the worker, the sweeper and the trigger need to start, promote and end runs: runs and
+   * admission counters read-write; definitions (live limits when promoting the next waiting run),
+   * chains and grants (ending a run looks up the chain record in the target tenant and the access
+   * grant) read-only; sending to the run queue (promoted, chained and due runs); sealing and
+   * opening chain params (a run's sealed params before its handler; a chain's templates and the
+   * child's values).
+   */
+  private grantStartRuns(fn: NodejsFunction): void {
+    this.tables.grantReadWrite(fn, "runs", "counters");
+    this.tables.grantRead(fn, "definitions", "chains", "grants");
+    this.runQueue.grantSendMessages(fn);
+    this.grantSealParams(fn);
   }
 
   /**

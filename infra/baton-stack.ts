@@ -51,7 +51,7 @@ const RUN_QUEUE_VISIBILITY = Duration.minutes(16);
 const LEASE_SECONDS = 30;
 export const SWEEPER_TIMEOUT = Duration.minutes(5);
 /** The sweeper runs this often; a failed sweep is simply retried by the next one. */
-export const SWEEP_SCHEDULE = events.Schedule.rate(Duration.minutes(1));
+const SWEEP_SCHEDULE = events.Schedule.rate(Duration.minutes(1));
 export const TRIGGER_TIMEOUT = Duration.minutes(1);
 /**
  * Must exceed the trigger timeout. It is also how soon a "not due yet" start comes back; the

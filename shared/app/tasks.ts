@@ -27,7 +27,7 @@ export const workflowOps: WorkflowOps = {
   cancel: (svc, caller, id) => cancelTask(svc, caller, id),
 };
 
-export class UnknownDefinitionError extends ValidationError {
+class UnknownDefinitionError extends ValidationError {
   override readonly code: string = "unknown_definition";
 }
 

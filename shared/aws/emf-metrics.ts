@@ -17,7 +17,7 @@ import {
   type RunMetricValues,
 } from "../core/run-metrics.ts";
 
-export const METRICS_NAMESPACE = "Baton";
+const METRICS_NAMESPACE = "Baton";
 
 export interface EmfMetricsOptions {
   namespace?: string;

@@ -58,7 +58,7 @@ export class SqsRunQueue implements RunQueue {
   }
 }
 
-export function messageGroupId(message: RunMessage): string {
+function messageGroupId(message: RunMessage): string {
   return message.queue === undefined
     ? `${message.tenant}/${message.runId}`
     : `${message.tenant}#${message.queue}`;

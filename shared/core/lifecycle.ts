@@ -167,7 +167,7 @@ export function backoffMs(attempt: number, random: () => number, policy = BACKOF
   return Math.round(window / 2 + random() * (window / 2));
 }
 
-export function secondsUntil(iso: string, now: Date): number {
+function secondsUntil(iso: string, now: Date): number {
   return Math.max(0, Math.ceil((Date.parse(iso) - now.getTime()) / 1000));
 }
 
@@ -359,7 +359,7 @@ export function release(run: Run, now: Date): { counter?: CounterEffect } {
 
 const MAX_ERROR_MESSAGE = 2_000;
 
-export function toRunError(error: unknown): RunError {
+function toRunError(error: unknown): RunError {
   const nonRetriable =
     error instanceof NonRetriableError || (error instanceof Error && error.name === "NonRetriableError");
   const message = error instanceof Error ? error.message : String(error);

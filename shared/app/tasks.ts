@@ -9,7 +9,7 @@ import {
   QueueFullError,
   ValidationError,
 } from "../core/errors.ts";
-import { cancelledEnding, type Ending, newRun, newWorkflowRun } from "../core/lifecycle.ts";
+import { cancelledEnding, type Ending, leaseGuard, newRun, newWorkflowRun } from "../core/lifecycle.ts";
 import { jsonBytes, LIMITS } from "../core/limits.ts";
 import type { IdempotencyRecord, Page, RunListQuery } from "../core/ports.ts";
 import { isTerminal, type Run, type RunStatus } from "../core/run.ts";
@@ -325,10 +325,7 @@ export async function cancelTask(svc: Services, caller: TenantPrincipal, id: str
     }
     if (run.status === "scheduled") await svc.timer.cancelStart(run).catch(() => undefined);
     const ended = await endRun(svc, run, {
-      guard:
-        run.status === "running" && run.leaseUntil !== undefined
-          ? { ...guard, leaseUntil: run.leaseUntil }
-          : guard,
+      guard: run.status === "running" ? leaseGuard(run) : guard,
       ...cancelledEnding(run, now),
     });
     if (ended) return (await svc.runs.get(run)) ?? run;

@@ -221,16 +221,21 @@ export function whenClaimMissed(current: Run | undefined, now: Date): ClaimMiss 
   }
 }
 
+/** A write that holds only while the run is still in this attempt under this lease (if it has one). */
+export function leaseGuard(run: Run): RunGuard {
+  return {
+    status: "running",
+    attempts: run.attempts,
+    ...(run.leaseUntil ? { leaseUntil: run.leaseUntil } : {}),
+  };
+}
+
 /**
  * A running run whose worker stopped renewing its lease, and which may not be tried again: it
  * was asked to cancel, or its attempts are used up. Undefined when it should be retried instead.
  */
 export function endAbandoned(run: Run, now: Date): Ending | undefined {
-  const guard: RunGuard = {
-    status: "running",
-    attempts: run.attempts,
-    ...(run.leaseUntil ? { leaseUntil: run.leaseUntil } : {}),
-  };
+  const guard = leaseGuard(run);
   if (run.cancelRequestedAt !== undefined) {
     return { guard, patch: ended(run, "cancelled", now), ...release(run, now) };
   }
@@ -252,11 +257,7 @@ export function endAbandoned(run: Run, now: Date): Ending | undefined {
 /** A running run whose worker vanished but which has attempts left goes back to the queue. */
 export function requeueAbandoned(run: Run, now: Date): Ending {
   return {
-    guard: {
-      status: "running",
-      attempts: run.attempts,
-      ...(run.leaseUntil ? { leaseUntil: run.leaseUntil } : {}),
-    },
+    guard: leaseGuard(run),
     patch: {
       ...move(run.status, "queued", now),
       leaseUntil: null,

@@ -27,10 +27,7 @@ afterAll(async () => {
 
 /** GET without following the redirect; returns the status and where it points. */
 async function peek(path: string, key: string | null = stack.adminKey) {
-  const response = await fetch(`${stack.url}${path}`, {
-    redirect: "manual",
-    headers: key === null ? {} : { authorization: `Bearer ${key}` },
-  });
+  const response = await stack.request("GET", path, { key, redirect: "manual" });
   return { status: response.status, location: response.headers.get("location") };
 }
 

@@ -16,7 +16,7 @@ import { ErrorBody } from "../../functions/api/responses.ts";
 import { type ApiRoute, apiRoutes } from "../../functions/api/routes.ts";
 import { mintFileToken } from "../../shared/core/file-token.ts";
 import { documentSchemas, pointerSegment, routeFor } from "../support/openapi.ts";
-import { startTestStack, type TestStack, waitFor, waitForEnd } from "../support/stack.ts";
+import { startTestStack, type TestResponse, type TestStack, waitFor, waitForEnd } from "../support/stack.ts";
 
 const FILE_TOKEN_SECRET = "a-test-secret-that-is-long-enough-0123456789";
 
@@ -38,13 +38,6 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-interface Answer {
-  status: number;
-  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON answers
-  body: any;
-  headers: Headers;
-}
-
 /**
  * One request, its answer checked against the route's documentation: the status is documented,
  * and the body fits the documented schema (zod, strict) and the served JSON Schema.
@@ -61,32 +54,14 @@ function errorCodeOf(text: string): string | undefined {
   }
 }
 
+/** A request through the test stack, its answer checked against what the document says of it. */
 async function call(
   method: string,
   path: string,
   options: { key?: string | null; body?: unknown; raw?: string } = {},
-): Promise<Answer> {
-  const key = options.key === undefined ? stack.adminKey : options.key;
-  const response = await fetch(`${stack.url}${path}`, {
-    method,
-    redirect: "manual",
-    headers: {
-      ...(key === null ? {} : { authorization: `Bearer ${key}` }),
-      "content-type": "application/json",
-    },
-    ...(options.raw !== undefined
-      ? { body: options.raw }
-      : options.body === undefined
-        ? {}
-        : { body: JSON.stringify(options.body) }),
-  });
-  const text = await response.text();
-  const isJson = response.headers.get("content-type")?.startsWith("application/json") ?? false;
-  const answer: Answer = {
-    status: response.status,
-    body: text === "" ? null : isJson ? JSON.parse(text) : text,
-    headers: response.headers,
-  };
+): Promise<TestResponse> {
+  const answer = await stack.request(method, path, { ...options, redirect: "manual" });
+  const text = typeof answer.body === "string" ? answer.body : JSON.stringify(answer.body ?? "");
   const route = routeFor(routes, method, path);
   if (route === undefined) throw new Error(`no route documents ${method} ${path}`);
   const what = `${method} ${path} → ${answer.status} ${text.slice(0, 300)}`;

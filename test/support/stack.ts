@@ -18,14 +18,16 @@ export interface TestStack extends LocalStack {
   request(
     method: string,
     path: string,
-    options?: { key?: string | null; body?: unknown; raw?: string },
+    options?: { key?: string | null; body?: unknown; raw?: string; redirect?: "manual" },
   ): Promise<TestResponse>;
 }
 
 export interface TestResponse {
   status: number;
+  /** The parsed JSON answer; the text of any other (the dashboard's page); null when empty. */
   // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON answers
   body: any;
+  headers: Headers;
 }
 
 export function uniquePrefix(): string {
@@ -55,6 +57,7 @@ export async function startTestStack(options: Partial<LocalStackOptions> = {}): 
     const key = opts.key === undefined ? adminKey : opts.key;
     const response = await fetch(`${stack.url}${path}`, {
       method,
+      ...(opts.redirect === undefined ? {} : { redirect: opts.redirect }),
       headers: {
         ...(key === null ? {} : { authorization: `Bearer ${key}` }),
         "content-type": "application/json",
@@ -66,7 +69,12 @@ export async function startTestStack(options: Partial<LocalStackOptions> = {}): 
           : { body: JSON.stringify(opts.body) }),
     });
     const text = await response.text();
-    return { status: response.status, body: text === "" ? null : JSON.parse(text) };
+    const isJson = response.headers.get("content-type")?.startsWith("application/json") ?? false;
+    return {
+      status: response.status,
+      body: text === "" ? null : isJson ? JSON.parse(text) : text,
+      headers: response.headers,
+    };
   };
   return { ...stack, rootKey, adminKey, runnerKey, request };
 }

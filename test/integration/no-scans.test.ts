@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AwsCallCounter } from "../../shared/aws/call-counter.ts";
-import { startTestStack, type TestStack, waitFor, waitForEnd } from "../support/stack.ts";
+import { startTask, startTestStack, type TestStack, waitFor, waitForEnd } from "../support/stack.ts";
 
 const counter = new AwsCallCounter();
 let stack: TestStack;
@@ -37,11 +37,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const start = async (body: Record<string, unknown>): Promise<string> => {
-  const response = await stack.request("POST", "/v1/tasks", { body });
-  expect(response.status).toBe(202);
-  return response.body.taskId;
-};
+const start = (body: Record<string, unknown>): Promise<string> => startTask(stack, body);
 
 describe("hot paths", () => {
   it("start, claim, end and promote every kind of task without a DynamoDB Scan", async () => {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { endRun } from "../../shared/app/tasks.ts";
 import { succeededEnding } from "../../shared/core/lifecycle.ts";
 import type { Log } from "../../shared/core/ports.ts";
-import { startTestStack, type TestStack, waitFor, waitForEnd } from "../support/stack.ts";
+import { startTask, startTestStack, type TestStack, waitFor, waitForEnd } from "../support/stack.ts";
 
 interface Line {
   level: string;
@@ -42,11 +42,8 @@ function emfRecords(): any[] {
     .map((line) => JSON.parse(line));
 }
 
-async function start(definition: string, extra: Record<string, unknown> = {}): Promise<string> {
-  const { status, body } = await stack.request("POST", "/v1/tasks", { body: { definition, ...extra } });
-  expect(status).toBe(202);
-  return body.taskId;
-}
+const start = (definition: string, extra: Record<string, unknown> = {}): Promise<string> =>
+  startTask(stack, { definition, ...extra });
 
 beforeAll(async () => {
   stack = await startTestStack({ log: capturingLog, metricsFile });

@@ -79,6 +79,15 @@ export async function startTestStack(options: Partial<LocalStackOptions> = {}): 
   return { ...stack, rootKey, adminKey, runnerKey, request };
 }
 
+/** Starts a task through the API (as tenant acme's admin) and returns its id; anything but 202 fails. */
+export async function startTask(stack: TestStack, body: Record<string, unknown>): Promise<string> {
+  const response = await stack.request("POST", "/v1/tasks", { body });
+  if (response.status !== 202) {
+    throw new Error(`start answered ${response.status}: ${JSON.stringify(response.body)}`);
+  }
+  return response.body.taskId;
+}
+
 /** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
 export async function waitFor<T>(
   probe: () => Promise<T | undefined>,

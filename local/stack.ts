@@ -13,7 +13,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { createApiHandler } from "../functions/api/handler.ts";
 import { createWorkerHandler } from "../functions/worker/handler.ts";
-import { startDueRuns } from "../shared/app/admission.ts";
+import { startDueRuns } from "../shared/app/engine.ts";
 import { startScheduled } from "../shared/app/schedules.ts";
 import type { Services } from "../shared/app/services.ts";
 import { sweep } from "../shared/app/sweeper.ts";

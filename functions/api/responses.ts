@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { ChainOutcome, ChainSpec } from "../../shared/core/chain.ts";
 import { TaskDefinition } from "../../shared/core/definition.ts";
-import { RUN_STATUSES } from "../../shared/core/run.ts";
+import { RUN_STATUSES, RUN_TRIGGERS } from "../../shared/core/run.ts";
 import { Role } from "../../shared/core/tenant.ts";
 
 const Time = z.string().describe("ISO 8601 time, UTC");
@@ -81,7 +81,20 @@ export const TaskView = z.strictObject({
   attempts: z.number().int(),
   maxAttempts: z.number().int(),
   scheduledFor: Time.nullable(),
-  trigger: z.enum(["api", "schedule"]),
+  trigger: z.enum(RUN_TRIGGERS).describe("what started the run"),
+  origin: z
+    .strictObject({
+      taskId: z.string(),
+      tenant: z.string(),
+      via: z.string().describe("how: chain:<name>, step:<id> or task:<call key>"),
+    })
+    .nullable()
+    .describe("the run that started this one (null when the API or a schedule did)"),
+  root: z
+    .strictObject({ taskId: z.string(), tenant: z.string() })
+    .describe("the first run of this run's tree (itself for a run nothing started)"),
+  depth: z.number().int().describe("how many starts below its root this run is (0 for a root)"),
+  retryOnTimeout: z.boolean(),
   timeoutSeconds: z.number().int(),
   mode: z.enum(["sync", "callback"]),
   kind: z.enum(["task", "workflow"]),

@@ -5,7 +5,7 @@
  */
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { z } from "zod";
-import { startDue } from "../../shared/app/admission.ts";
+import { startDue } from "../../shared/app/engine.ts";
 import { withLogContext } from "../../shared/app/log-context.ts";
 import { startScheduled } from "../../shared/app/schedules.ts";
 import type { Services } from "../../shared/app/services.ts";

@@ -5,12 +5,10 @@
  * and its definition's counters, so no race can let an extra run in or count one twice.
  * Limits are read live from the definition at each decision.
  */
-import { type DefinitionLimits, isLimited } from "../core/definition.ts";
-import { dueQueuedPatch, dueWaitingPatch, promotedPatch, queueFullPatch } from "../core/lifecycle.ts";
+import type { DefinitionLimits } from "../core/definition.ts";
+import { promotedPatch } from "../core/lifecycle.ts";
 import type { CounterEffect } from "../core/ports.ts";
-import type { Run, RunRef } from "../core/run.ts";
-import { withLogContext } from "./log-context.ts";
-import { recordEnd } from "./run-metrics.ts";
+import type { Run } from "../core/run.ts";
 import type { Services } from "./services.ts";
 
 /** The counters change of a start that goes straight to the queue: a free slot and nobody ahead. */
@@ -133,76 +131,3 @@ export async function sendRun(
       .catch(() => undefined);
   }
 }
-
-export type DueOutcome = "queued" | "waiting" | "queue_full" | "not_due" | "not_scheduled";
-
-/**
- * A delayed start fell due: admit it now, under the limits in force now. Every step is guarded on
- * the run still being `scheduled`, so a timer that fires twice starts it once.
- */
-export async function startDue(svc: Services, ref: RunRef): Promise<DueOutcome> {
-  const run = await svc.runs.get(ref);
-  if (run === undefined || run.status !== "scheduled") return "not_scheduled";
-  const now = svc.clock.now();
-  if (run.scheduledFor !== undefined && Date.parse(run.scheduledFor) > now.getTime() + EARLY_TOLERANCE_MS) {
-    return "not_due";
-  }
-  const guard = { status: "scheduled", attempts: 0 } as const;
-  const limits: DefinitionLimits =
-    (await svc.definitions.get(run.tenant, run.definition)) ?? run.limits ?? {};
-  const at = now.toISOString();
-  if (!isLimited(limits)) {
-    const result = await svc.runs.transition(run, guard, dueQueuedPatch(now, false));
-    if (!result.ok) return "not_scheduled";
-    await sendRun(svc, run);
-    return "queued";
-  }
-  if (await slotLooksFree(svc, run.tenant, limits, run.definition)) {
-    const result = await svc.runs.transition(
-      run,
-      guard,
-      dueQueuedPatch(now, true),
-      directAdmission(limits, run.definition, at),
-    );
-    if (result.ok) {
-      await sendRun(svc, run);
-      return "queued";
-    }
-    if (result.cause === "run") return "not_scheduled";
-  }
-  const waiting = await svc.runs.transition(
-    run,
-    guard,
-    dueWaitingPatch(now),
-    waitingAdmission(limits, run.definition, at),
-  );
-  if (waiting.ok) {
-    await promoteWaiting(svc, run.tenant, run.definition);
-    return "waiting";
-  }
-  if (waiting.cause === "run") return "not_scheduled";
-  const fullPatch = queueFullPatch(run, now);
-  const ended = await svc.runs.transition(run, guard, fullPatch);
-  if (ended.ok) recordEnd(svc, run, fullPatch);
-  return ended.ok ? "queue_full" : "not_scheduled";
-}
-
-/** SQS delays are whole seconds and clocks drift a little: a firing this early still counts. */
-const EARLY_TOLERANCE_MS = 1_000;
-
-/** Starts every delayed start due by `dueBy` (the local timer loop, and the sweeper's backstop). */
-export async function startDueRuns(svc: Services, dueBy: Date, limit = 100): Promise<number> {
-  const due = await svc.runs.dueToStart(dueBy.toISOString(), limit);
-  let started = 0;
-  // A few at a time: many starts falling due together must not queue up behind each other.
-  const lanes = Array.from({ length: Math.min(DUE_CONCURRENCY, due.length) }, async () => {
-    for (let ref = due.shift(); ref !== undefined; ref = due.shift()) {
-      const outcome = await withLogContext({ tenant: ref.tenant, taskId: ref.id }, () => startDue(svc, ref));
-      if (outcome === "queued" || outcome === "waiting" || outcome === "queue_full") started += 1;
-    }
-  });
-  await Promise.all(lanes);
-  return started;
-}
-
-const DUE_CONCURRENCY = 16;

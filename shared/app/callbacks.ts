@@ -7,9 +7,9 @@ import type { RunPatch } from "../core/ports.ts";
 import type { Run } from "../core/run.ts";
 import { appendLogLines } from "../core/run-logs.ts";
 import { hashKey, sameHash } from "../core/tenant.ts";
+import { endRun } from "./engine.ts";
 import { addLogContext } from "./log-context.ts";
 import type { Services } from "./services.ts";
-import { endRun } from "./tasks.ts";
 
 export interface CallbackInput {
   taskId: string;

@@ -2,12 +2,13 @@
 import { type ChainOutcome, type ChainSpec, resolveChainParams } from "../core/chain.ts";
 import { BatonError, ConflictError, NotFoundError, ValidationError } from "../core/errors.ts";
 import { mintFileToken } from "../core/file-token.ts";
+import { provenanceFrom } from "../core/lifecycle.ts";
 import type { AccessGrant, ChainRecord } from "../core/ports.ts";
 import type { Run } from "../core/run.ts";
 import { isSealed, type SealContext } from "../core/sealed.ts";
+import type { Started, StartHow, StartInput } from "./engine.ts";
 import type { TenantPrincipal } from "./identity.ts";
 import type { Services } from "./services.ts";
-import type { Started, StartInput } from "./tasks.ts";
 
 export async function putChain(
   svc: Services,
@@ -70,12 +71,12 @@ export async function revokeAccess(
   }
 }
 
-/** How chains start their tasks: the start use case (passed in, as tasks.ts ends runs through here). */
+/** How chains start their tasks: the engine's start (passed in, as the engine calls into this module). */
 export type StartFn = (
   svc: Services,
   caller: TenantPrincipal,
   input: StartInput,
-  origin: { id: string },
+  how: StartHow,
 ) => Promise<Started>;
 
 /**
@@ -185,7 +186,12 @@ async function emitChain(
     keyId: `chain:${run.tenant}`,
   };
   try {
-    await start(svc, caller, { definition: chain.definition, params }, { id: childId });
+    await start(
+      svc,
+      caller,
+      { definition: chain.definition, params },
+      { trigger: "chain", id: childId, origin: provenanceFrom(run, `chain:${spec.name}`) },
+    );
   } catch (error) {
     if (!(error instanceof ConflictError)) {
       if (error instanceof BatonError) return failed(error.code, error.message);

@@ -1,9 +1,8 @@
 /** Cron firings of definitions. */
 import { createHash } from "node:crypto";
 import { ConflictError, QueueFullError } from "../core/errors.ts";
-import { newRun } from "../core/lifecycle.ts";
+import { recordRefusedStart, startRun } from "./engine.ts";
 import type { Services } from "./services.ts";
-import { startTask } from "./tasks.ts";
 
 export type FiringOutcome = "started" | "queue_full" | "duplicate" | "no_schedule";
 
@@ -22,33 +21,16 @@ export async function startScheduled(
   const id = `cron-${createHash("sha256").update(`${firing.tenant}/${firing.definition}/${minute}`).digest("hex").slice(0, 26)}`;
   const caller = { kind: "tenant", tenant: firing.tenant, role: "runner", keyId: "schedule" } as const;
   const input = { definition: definition.name, params: definition.schedule.params ?? {} };
+  const how = { trigger: "schedule", id } as const;
   try {
-    await startTask(svc, caller, input, { id, trigger: "schedule" });
+    await startRun(svc, caller, input, how);
     return "started";
   } catch (error) {
     if (error instanceof ConflictError) return "duplicate";
     if (!(error instanceof QueueFullError)) throw error;
   }
-  const now = svc.clock.now();
-  const run = newRun(
-    {
-      tenant: firing.tenant,
-      id,
-      definition,
-      params: input.params,
-      createdBy: "schedule",
-      trigger: "schedule",
-    },
-    "scheduled",
-    now,
-  );
   try {
-    await svc.runs.create({
-      ...run,
-      status: "failed",
-      endedAt: now.toISOString(),
-      error: { code: "queue_full", message: queueFullMessage(definition.name) },
-    });
+    await recordRefusedStart(svc, caller, input, how, queueFullMessage(definition.name));
   } catch (error) {
     if (error instanceof ConflictError) return "duplicate";
     throw error;

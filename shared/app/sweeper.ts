@@ -18,11 +18,11 @@ import {
 } from "../core/lifecycle.ts";
 import type { Counters } from "../core/ports.ts";
 import type { Run } from "../core/run.ts";
-import { promoteWaiting, sendRun, startDueRuns } from "./admission.ts";
+import { promoteWaiting, sendRun } from "./admission.ts";
 import { emitChains } from "./chains.ts";
+import { endRun, engineOps, startDueRuns, startRun } from "./engine.ts";
 import { withLogContext } from "./log-context.ts";
 import type { Services } from "./services.ts";
-import { endRun, startTask, workflowOps } from "./tasks.ts";
 import { reconcileWorkflow } from "./workflows.ts";
 
 export interface SweepReport {
@@ -91,7 +91,7 @@ async function sweepRun(svc: Services, run: Run, now: Date, report: SweepReport)
   }
   if (run.status === "succeeded" && (run.chains?.length ?? 0) > 0) {
     // Its process died between the run's end and the emission of its chains.
-    await emitChains(svc, run, run.output, startTask);
+    await emitChains(svc, run, run.output, startRun);
     return;
   }
   if (run.status === "awaiting") {
@@ -111,7 +111,7 @@ async function sweepRun(svc: Services, run: Run, now: Date, report: SweepReport)
   if (run.status !== "running") return;
   if (run.kind === "workflow") {
     // No worker holds a workflow run: re-derive it from its steps, in case a step's end was lost.
-    await reconcileWorkflow(svc, run, workflowOps);
+    await reconcileWorkflow(svc, run, engineOps);
     await svc.runs.update(
       run,
       { status: "running", attempts: run.attempts },

@@ -9,21 +9,23 @@
  * start and cancel workflows: this keeps the modules free of import cycles.
  */
 import { BatonError, ConflictError } from "../core/errors.ts";
-import { ended } from "../core/lifecycle.ts";
+import { type Ending, ended, provenanceFrom } from "../core/lifecycle.ts";
 import type { RunPatch } from "../core/ports.ts";
 import { isTerminal, type Run, type RunRef } from "../core/run.ts";
 import { planWorkflow, resolveStepParams, type StepState, stepRunId } from "../core/workflow.ts";
+import type { StartHow } from "./engine.ts";
 import type { TenantPrincipal } from "./identity.ts";
-import { recordEnd } from "./run-metrics.ts";
 import type { Services } from "./services.ts";
 
+/** The engine's start, end and cancel (passed in: the engine also calls into this module). */
 export interface WorkflowOps {
   start(
     svc: Services,
     caller: TenantPrincipal,
     input: { definition: string; params?: Record<string, unknown> },
-    origin: { id: string; parent: { id: string; step: string } },
+    how: StartHow,
   ): Promise<unknown>;
+  end(svc: Services, run: Run, ending: Ending): Promise<boolean>;
   cancel(svc: Services, caller: TenantPrincipal, id: string): Promise<unknown>;
 }
 
@@ -57,7 +59,12 @@ export async function reconcileWorkflow(svc: Services, ref: RunRef, ops: Workflo
             svc,
             caller,
             { definition: step.definition, params },
-            { id: stepRunId(workflow.id, step.id), parent: { id: workflow.id, step: step.id } },
+            {
+              trigger: "workflow",
+              id: stepRunId(workflow.id, step.id),
+              origin: provenanceFrom(workflow, `step:${step.id}`),
+              parent: { id: workflow.id, step: step.id },
+            },
           );
           states[step.id] = "queued";
         } catch (error) {
@@ -96,15 +103,15 @@ export async function reconcileWorkflow(svc: Services, ref: RunRef, ops: Workflo
           : steps.filter((step) => states[step.id] === "succeeded").length / steps.length,
       updatedAt: now.toISOString(),
     };
-    const final: RunPatch =
-      plan.kind === "succeeded" ? { ...patch, ...ended(workflow, "succeeded", now), output: outputs } : patch;
-    const updated = await svc.runs.update(workflow, guard, final);
-    if (updated !== undefined) return recordEnd(svc, workflow, updated);
+    if (plan.kind === "succeeded") {
+      const final = { ...patch, ...ended(workflow, "succeeded", now), output: outputs };
+      if (await ops.end(svc, workflow, { guard, patch: final })) return;
+    } else if ((await svc.runs.update(workflow, guard, patch)) !== undefined) return;
     // Someone else changed the workflow run meanwhile: derive it again from fresh state.
   }
 }
 
-/** Fails the workflow run, marks steps that never started cancelled, and cancels the running ones. */
+/** Fails the workflow run (its steps that never started show cancelled); the engine stops the active ones. */
 async function endWorkflow(
   svc: Services,
   workflow: Run,
@@ -114,24 +121,16 @@ async function endWorkflow(
   message: string,
   ops: WorkflowOps,
 ): Promise<boolean> {
-  const now = svc.clock.now();
-  const shown = shownAfterEnd(states);
-  const ok = await svc.runs.update(workflow, guard, {
-    ...ended(workflow, "failed", now, { code, message }),
-    stepStatus: shown,
-  });
-  if (ok === undefined) return false;
-  recordEnd(svc, workflow, ok);
-  await cancelActiveSteps(svc, workflow, states, ops);
-  return true;
+  const patch = {
+    ...ended(workflow, "failed", svc.clock.now(), { code, message }),
+    stepStatus: shownAfterEnd(states),
+  };
+  return ops.end(svc, workflow, { guard, patch });
 }
 
-async function cancelActiveSteps(
-  svc: Services,
-  workflow: Run,
-  states: Record<string, StepState>,
-  ops: WorkflowOps,
-): Promise<void> {
+/** Cancels the steps of an ended workflow run that are still going (after its end, from the engine). */
+export async function cancelActiveSteps(svc: Services, workflow: Run, ops: WorkflowOps): Promise<void> {
+  const { states } = await readSteps(svc, workflow);
   for (const [step, state] of Object.entries(states)) {
     if (!ACTIVE.has(state)) continue;
     await ops.cancel(svc, callerOf(workflow), stepRunId(workflow.id, step)).catch((error: unknown) => {
@@ -140,22 +139,12 @@ async function cancelActiveSteps(
   }
 }
 
-/** Cancels a workflow run and its active steps; not-yet-started steps never start. */
+/** Cancels a workflow run; the engine then cancels its active steps, and the rest never start. */
 export async function cancelWorkflowRun(svc: Services, workflow: Run, ops: WorkflowOps): Promise<boolean> {
   const { states } = await readSteps(svc, workflow);
-  const now = svc.clock.now();
-  const ok = await svc.runs.update(
-    workflow,
-    { status: "running", attempts: workflow.attempts, updatedAt: workflow.updatedAt },
-    {
-      ...ended(workflow, "cancelled", now),
-      stepStatus: shownAfterEnd(states),
-    },
-  );
-  if (ok === undefined) return false;
-  recordEnd(svc, workflow, ok);
-  await cancelActiveSteps(svc, workflow, states, ops);
-  return true;
+  const guard = { status: "running", attempts: workflow.attempts, updatedAt: workflow.updatedAt } as const;
+  const patch = { ...ended(workflow, "cancelled", svc.clock.now()), stepStatus: shownAfterEnd(states) };
+  return ops.end(svc, workflow, { guard, patch });
 }
 
 /** Steps start under the workflow's tenant, as the key that started the workflow. */

@@ -13,7 +13,15 @@ import {
 } from "./definition.ts";
 import { NonRetriableError } from "./errors.ts";
 import type { CounterEffect, RunGuard, RunPatch } from "./ports.ts";
-import { canTransition, isTerminal, type Run, type RunError, type RunStatus } from "./run.ts";
+import {
+  canTransition,
+  isTerminal,
+  type Run,
+  type RunError,
+  type RunOrigin,
+  type RunStatus,
+  type RunTrigger,
+} from "./run.ts";
 
 export interface NewRunInput {
   tenant: string;
@@ -25,10 +33,40 @@ export interface NewRunInput {
   idempotencyKey?: string;
   /** A delayed start: when it becomes due (status `scheduled` until then). */
   scheduledFor?: Date;
-  trigger?: "api" | "schedule";
+  /** Default `api`. */
+  trigger?: RunTrigger;
+  /** The run that started this one, if a run did (a chain, a workflow step, a handler's start). */
+  origin?: Provenance;
   /** A workflow step's run: its workflow run and step. */
   parent?: { id: string; step: string };
   chains?: ChainSpec[];
+}
+
+/** The starting run, as a new run records it: who, how, and where in its tree. */
+export interface Provenance extends RunOrigin {
+  root: { taskId: string; tenant: string };
+  depth: number;
+}
+
+/** What a run started by `parent` records about it (`via`: how, e.g. `chain:notify`). */
+export function provenanceFrom(
+  parent: Pick<Run, "id" | "tenant" | "root" | "depth">,
+  via: string,
+): Provenance {
+  return {
+    taskId: parent.id,
+    tenant: parent.tenant,
+    via,
+    root: parent.root ?? { taskId: parent.id, tenant: parent.tenant },
+    depth: (parent.depth ?? 0) + 1,
+  };
+}
+
+function provenanceFields(input: NewRunInput): Pick<Run, "trigger" | "origin" | "root" | "depth"> {
+  const trigger = input.trigger ?? "api";
+  if (input.origin === undefined) return { trigger };
+  const { root, depth, ...origin } = input.origin;
+  return { trigger, origin, root, depth };
 }
 
 /**
@@ -57,10 +95,11 @@ export function newRun(input: NewRunInput, status: "queued" | "waiting" | "sched
     params: { ...definition.params, ...input.params },
     ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
     ...(input.scheduledFor === undefined ? {} : { scheduledFor: input.scheduledFor.toISOString() }),
-    ...(input.trigger === undefined ? {} : { trigger: input.trigger }),
+    ...provenanceFields(input),
     ...(input.parent === undefined ? {} : { parent: input.parent }),
     ...(input.chains === undefined || input.chains.length === 0 ? {} : { chains: input.chains }),
     timeoutSeconds: definition.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+    ...(definition.retryOnTimeout === true ? { retryOnTimeout: true } : {}),
     ...(definition.mode === "callback"
       ? {
           mode: "callback" as const,
@@ -96,13 +135,17 @@ export function newWorkflowRun(input: NewRunInput, now: Date): Run {
     handler: input.definition.handler,
     params: { ...input.definition.params, ...input.params },
     ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
-    ...(input.trigger === undefined ? {} : { trigger: input.trigger }),
+    ...provenanceFields(input),
+    ...(input.parent === undefined ? {} : { parent: input.parent }),
+    // Emitted when the workflow succeeds, like any run's chains.
+    ...(input.chains === undefined || input.chains.length === 0 ? {} : { chains: input.chains }),
     kind: "workflow",
     workflowSteps: steps,
     stepStatus: Object.fromEntries(steps.map((step) => [step.id, "pending"])),
     timeoutSeconds: input.definition.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+    // One attempt, running from the start: a workflow is not retried as a whole (its steps are).
     status: "running",
-    attempts: 0,
+    attempts: 1,
     maxAttempts: 1,
     createdAt: at,
     updatedAt: at,
@@ -132,12 +175,13 @@ export function dueWaitingPatch(now: Date): RunPatch {
   return move("scheduled", "waiting", now);
 }
 
-/** A delayed start fell due while its definition's waiting line was full. */
-export function queueFullPatch(run: Run, now: Date): RunPatch {
-  return ended(run, "failed", now, {
-    code: "queue_full",
-    message: `when it fell due, definition "${run.definition}" already had its maxQueueLength of runs waiting`,
-  });
+/** A start (a delayed one falling due, by default) met its definition's full waiting line. */
+export function queueFullPatch(
+  run: Run,
+  now: Date,
+  message = `when it fell due, definition "${run.definition}" already had its maxQueueLength of runs waiting`,
+): RunPatch {
+  return ended(run, "failed", now, { code: "queue_full", message });
 }
 
 /** A waiting run takes a freed slot and goes to the queue. */
@@ -313,6 +357,10 @@ export function afterHandlerError(run: Run, error: unknown, now: Date, random: (
   if (runError.code === "non_retriable" || run.attempts >= run.maxAttempts) {
     return { patch: ended(run, "failed", now, runError), ...release(run, now) };
   }
+  return retryAfter(run, runError, now, random);
+}
+
+function retryAfter(run: Run, runError: RunError, now: Date, random: () => number): ErrorDecision {
   const retryInMs = backoffMs(run.attempts, random);
   const nextAttemptAt = after(now, retryInMs);
   return {
@@ -335,6 +383,15 @@ export function failedEnding(run: Run, error: RunError, now: Date): Omit<Ending,
 
 export function timedOutEnding(run: Run, now: Date): Omit<Ending, "guard"> {
   return { patch: ended(run, "timed_out", now, timeoutError(run)), ...release(run, now) };
+}
+
+/**
+ * An attempt ran past its timeout. Final by default; with `retryOnTimeout` it is retried after
+ * backoff like a thrown error while attempts remain, and only the last one ends `timed_out`.
+ */
+export function afterTimeout(run: Run, now: Date, random: () => number): ErrorDecision {
+  if (run.retryOnTimeout !== true || run.attempts >= run.maxAttempts) return timedOutEnding(run, now);
+  return retryAfter(run, timeoutError(run), now, random);
 }
 
 export function cancelledEnding(run: Run, now: Date): Omit<Ending, "guard"> {

@@ -62,6 +62,31 @@ export const OnceRecord = z.object({
 });
 export type OnceRecord = z.infer<typeof OnceRecord>;
 
+/** How a run came to be. */
+export const RunTrigger = {
+  /** POST /v1/tasks (or the CLI and client, which call it). */
+  api: "api",
+  /** A definition's cron schedule fired. */
+  schedule: "schedule",
+  /** A run that succeeded started it through a chain record. */
+  chain: "chain",
+  /** A workflow run started it as one of its steps. */
+  workflow: "workflow",
+  /** A handler started it with `ctx.tasks.start`. */
+  task: "task",
+  /** POST /v1/tasks/{id}/replay. */
+  replay: "replay",
+} as const;
+export type RunTrigger = (typeof RunTrigger)[keyof typeof RunTrigger];
+export const RUN_TRIGGERS = Object.values(RunTrigger) as [RunTrigger, ...RunTrigger[]];
+
+/**
+ * The run that started this one (absent for runs started from outside: the API, a schedule).
+ * `via` says how: `chain:<name>`, `step:<id>`, `task:<call key>`.
+ */
+export const RunOrigin = z.object({ taskId: z.string(), tenant: z.string(), via: z.string() });
+export type RunOrigin = z.infer<typeof RunOrigin>;
+
 /** A run of a task definition, as stored. Times are ISO 8601 UTC strings (they sort as text). */
 export const Run = z.object({
   tenant: z.string(),
@@ -72,8 +97,13 @@ export const Run = z.object({
   params: z.record(z.string(), z.unknown()),
   /** When a delayed start becomes due. */
   scheduledFor: z.string().optional(),
-  /** What started the run: the API (default) or a definition's cron schedule. */
-  trigger: z.enum(["api", "schedule"]).optional(),
+  /** What started the run; absent on runs stored before provenance existed (read as `api`). */
+  trigger: z.enum(RUN_TRIGGERS).optional(),
+  /** The run that started this one, in this tenant or another (a chain's hop). */
+  origin: RunOrigin.optional(),
+  /** The first run of the tree this run belongs to (itself when absent) and how far below it this is. */
+  root: z.object({ taskId: z.string(), tenant: z.string() }).optional(),
+  depth: z.number().int().nonnegative().optional(),
   /** The start's idempotency key, if it had one. */
   idempotencyKey: z.string().optional(),
   /** Each attempt may run this long before it ends `timed_out`. */
@@ -87,6 +117,8 @@ export const Run = z.object({
   status: z.enum(RUN_STATUSES),
   attempts: z.number().int().nonnegative(),
   maxAttempts: z.number().int().positive(),
+  /** A timed-out attempt is retried like a crash while attempts remain (the definition's setting, snapshotted). */
+  retryOnTimeout: z.boolean().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
   /** The API key that started the run (what chains later call `@UserID@`). */

@@ -7,10 +7,11 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { endRun } from "../../shared/app/engine.ts";
 import type { TenantPrincipal } from "../../shared/app/identity.ts";
 import type { Services } from "../../shared/app/services.ts";
 import { COUNTERS_QUIET_MS, sweep } from "../../shared/app/sweeper.ts";
-import { cancelTask, endRun, startTask } from "../../shared/app/tasks.ts";
+import { cancelTask, startTask } from "../../shared/app/tasks.ts";
 import { ConflictError, QueueFullError } from "../../shared/core/errors.ts";
 import {
   afterHandlerError,

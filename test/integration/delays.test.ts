@@ -1,7 +1,7 @@
 /** Delayed starts (`at`, `after`) on the local stack, where the scheduled runs are the timers. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTriggerHandler } from "../../functions/trigger/handler.ts";
-import { startDue } from "../../shared/app/admission.ts";
+import { startDue } from "../../shared/app/engine.ts";
 import type { Services } from "../../shared/app/services.ts";
 import { startTestStack, type TestStack, waitFor, waitForEnd } from "../support/stack.ts";
 

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { endRun } from "../../shared/app/tasks.ts";
+import { endRun } from "../../shared/app/engine.ts";
 import { succeededEnding } from "../../shared/core/lifecycle.ts";
 import type { Log } from "../../shared/core/ports.ts";
 import { startTask, startTestStack, type TestStack, waitFor, waitForEnd } from "../support/stack.ts";

@@ -1,0 +1,521 @@
+/**
+ * The run engine: the one place where runs are created (`startRun`, `startDue`) and ended
+ * (`endRun`), whatever asked for it — the API, a cron firing, a delayed start falling due, a
+ * chain, a workflow step, a handler's `ctx.tasks.start`, a cancel, the sweeper. Nothing else
+ * writes a terminal status (test/unit/engine-boundary.test.ts keeps it so).
+ *
+ * What happens when a run ends is `AFTER_END`, one ordered list that every end runs once its
+ * conditional write has applied. A crash between the write and the list is repaired by the
+ * sweeper: the counters sweep promotes, a workflow run is re-derived on its `sweepAt`, and a
+ * succeeded run with chains keeps a `sweepAt` until they are emitted.
+ */
+import { createHash } from "node:crypto";
+import { CHAIN_PARAM, chainSpecsOf } from "../core/chain.ts";
+import { type DefinitionLimits, isLimited, type TaskDefinition } from "../core/definition.ts";
+import {
+  ConflictError,
+  NotFoundError,
+  PayloadTooLargeError,
+  QueueFullError,
+  ValidationError,
+} from "../core/errors.ts";
+import {
+  cancelledEnding,
+  dueQueuedPatch,
+  dueWaitingPatch,
+  type Ending,
+  leaseGuard,
+  newRun,
+  newWorkflowRun,
+  type Provenance,
+  queueFullPatch,
+} from "../core/lifecycle.ts";
+import { jsonBytes, LIMITS } from "../core/limits.ts";
+import type { IdempotencyRecord, RunPatch } from "../core/ports.ts";
+import { isTerminal, type Run, type RunRef, type RunTrigger } from "../core/run.ts";
+import { isSealed } from "../core/sealed.ts";
+import { directAdmission, promoteWaiting, sendRun, slotLooksFree, waitingAdmission } from "./admission.ts";
+import { emitChains, sealChainSpecs } from "./chains.ts";
+import type { TenantPrincipal } from "./identity.ts";
+import { withLogContext } from "./log-context.ts";
+import { recordEnd, recordStart } from "./run-metrics.ts";
+import type { Services } from "./services.ts";
+import { cancelActiveSteps, cancelWorkflowRun, reconcileWorkflow, type WorkflowOps } from "./workflows.ts";
+
+export interface StartInput {
+  definition: string;
+  params?: Record<string, unknown>;
+  queue?: string;
+  /** The same key (per tenant) within 24 h returns the same run instead of starting another. */
+  idempotencyKey?: string;
+  /** Start later: at this time (ISO 8601 with offset; a past time starts now) … */
+  at?: string;
+  /** … or this many milliseconds from now. */
+  after?: number;
+  /** What to start when this run succeeds (see docs); also read from the `async-TaskChain` param. */
+  chain?: unknown;
+}
+
+/** How a start came about: what asked for it and, when a run did, which one. */
+export interface StartHow {
+  trigger: RunTrigger;
+  /** An id derived from what asked (a firing, a chain hop, a step, a handler's call): a repeat creates nothing. */
+  id?: string;
+  origin?: Provenance;
+  /** A workflow step's run: its workflow run and step. */
+  parent?: { id: string; step: string };
+}
+
+export interface Started {
+  run: Run;
+  /** False when an idempotency key matched an earlier start: nothing new was started. */
+  created: boolean;
+}
+
+/** How the workflow engine and chain emission start, end and cancel runs: with this engine. */
+export const engineOps: WorkflowOps = {
+  start: (svc, caller, input, how) => startRun(svc, caller, input, how),
+  end: (svc, run, ending) => endRun(svc, run, ending),
+  cancel: (svc, caller, id) => cancelRun(svc, caller, id),
+};
+
+class UnknownDefinitionError extends ValidationError {
+  override readonly code: string = "unknown_definition";
+}
+
+/**
+ * Starts a run: admission (slot, waiting line or queue_full) and the idempotency record are
+ * written in one transaction with the run, then the message is sent.
+ */
+export async function startRun(
+  svc: Services,
+  caller: TenantPrincipal,
+  input: StartInput,
+  how: StartHow,
+): Promise<Started> {
+  const started = await admitStart(svc, caller, input, how);
+  // Only a start that wrote a run counts: an idempotent repeat returns an earlier run.
+  if (started.created) recordStart(svc, started.run);
+  return started;
+}
+
+async function admitStart(
+  svc: Services,
+  caller: TenantPrincipal,
+  input: StartInput,
+  how: StartHow,
+): Promise<Started> {
+  const definition = await startableDefinition(svc, caller.tenant, input.definition);
+  const params = { ...definition.params, ...input.params };
+  if (jsonBytes(params) > LIMITS.paramsBytes) {
+    throw new PayloadTooLargeError(`params exceed ${LIMITS.paramsBytes} bytes (defaults included)`);
+  }
+  // Sealed params (from an encrypted chain) are checked by the worker once opened.
+  if (definition.kind !== "workflow" && !Object.values(params).some(isSealed)) {
+    svc.registry.parseParams(definition.handler, params);
+  }
+  const specs = chainSpecsOf(input.chain, params);
+
+  const now = svc.clock.now();
+  const id = how.id ?? svc.newId();
+  const chains = await sealChainSpecs(svc, { tenant: caller.tenant, id }, specs);
+  // The async-TaskChain param lives on as the run's chains (sealed where asked), not among its params.
+  const { [CHAIN_PARAM]: _chainParam, ...ownParams } = input.params ?? {};
+  let idempotency: IdempotencyRecord | undefined;
+  if (input.idempotencyKey !== undefined) {
+    idempotency = {
+      tenant: caller.tenant,
+      key: input.idempotencyKey,
+      runId: id,
+      requestHash: requestHash(input),
+      expiresAt: Math.floor(now.getTime() / 1000) + LIMITS.idempotencyTtlSeconds,
+    };
+    const earlier = await svc.runs.getIdempotency(caller.tenant, input.idempotencyKey);
+    if (earlier !== undefined && earlier.expiresAt * 1000 > now.getTime())
+      return replay(svc, caller, earlier, idempotency);
+  }
+  const runInput = {
+    tenant: caller.tenant,
+    id,
+    definition,
+    params: ownParams,
+    ...(input.queue === undefined ? {} : { queue: input.queue }),
+    ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
+    createdBy: caller.keyId,
+    trigger: how.trigger,
+    ...(how.origin === undefined ? {} : { origin: how.origin }),
+    ...(how.parent === undefined ? {} : { parent: how.parent }),
+    chains,
+  };
+  const extras = idempotency === undefined ? {} : { idempotency };
+
+  const scheduledFor = dueTime(input, now);
+  if (scheduledFor !== undefined && definition.kind === "workflow") {
+    // A due start goes through the run queue to a worker, which has no handler for workflows.
+    throw new ValidationError("a workflow starts at once: delayed starts of workflows are not supported yet");
+  }
+  if (scheduledFor !== undefined) {
+    // Admission (and the limits) apply when it falls due; until then it is only a record.
+    const run = newRun({ ...runInput, scheduledFor }, "scheduled", now);
+    const created = await svc.runs.create(run, extras);
+    if (!created.ok) return refused(svc, caller, created, idempotency);
+    await svc.timer.scheduleStart(run, scheduledFor).catch((error: unknown) => {
+      svc.log.error("could not set the start's timer; the sweeper will start it", { taskId: run.id, error });
+    });
+    return { run, created: true };
+  }
+
+  if (definition.kind === "workflow") {
+    const run = newWorkflowRun(runInput, now);
+    const created = await svc.runs.create(run, extras);
+    if (!created.ok) return refused(svc, caller, created, idempotency);
+    await reconcileWorkflow(svc, run, engineOps);
+    return { run: (await svc.runs.get(run)) ?? run, created: true };
+  }
+
+  if (!isLimited(definition)) {
+    const run = newRun(runInput, "queued", now);
+    const created = await svc.runs.create(run, extras);
+    if (!created.ok) return refused(svc, caller, created, idempotency);
+    await sendRun(svc, run);
+    return { run, created: true };
+  }
+
+  const at = now.toISOString();
+  // Reading the counters first saves a refused transaction whenever runs are already waiting.
+  if (await slotLooksFree(svc, caller.tenant, definition, definition.name)) {
+    const direct = newRun(runInput, "queued", now);
+    const first = await svc.runs.create(direct, {
+      ...extras,
+      counter: directAdmission(definition, definition.name, at),
+    });
+    if (first.ok) {
+      await sendRun(svc, direct);
+      return { run: direct, created: true };
+    }
+    if (first.cause !== "counter") return refused(svc, caller, first, idempotency);
+  }
+
+  const waiting = newRun(runInput, "waiting", now);
+  const second = await svc.runs.create(waiting, {
+    ...extras,
+    counter: waitingAdmission(definition, definition.name, at),
+  });
+  if (!second.ok) {
+    if (second.cause === "counter") throw queueFull(definition);
+    return refused(svc, caller, second, idempotency);
+  }
+  // A slot may have freed between the two writes, with nobody in line to take it yet.
+  const promoted = await promoteWaiting(svc, caller.tenant, definition.name);
+  // Read it back only if it may have been the one promoted.
+  return { run: promoted === 0 ? waiting : ((await svc.runs.get(waiting)) ?? waiting), created: true };
+}
+
+async function startableDefinition(svc: Services, tenant: string, name: string): Promise<TaskDefinition> {
+  const definition = await svc.definitions.get(tenant, name);
+  if (definition === undefined) {
+    throw new UnknownDefinitionError(`definition "${name}" does not exist in tenant "${tenant}"`);
+  }
+  if (definition.kind !== "workflow" && svc.registry.get(definition.handler) === undefined) {
+    throw new ValidationError(
+      `definition "${definition.name}" uses handler "${definition.handler}", which this deployment does not register`,
+    );
+  }
+  return definition;
+}
+
+/**
+ * A start that its definition's full waiting line refused, recorded as a run that ended
+ * `failed` with `queue_full` (for starts nobody waits on, such as cron firings, so the refusal
+ * shows in the task list). Created `scheduled` and ended through `endRun` like any run: if the
+ * process dies in between, the delayed-start path admits it later instead.
+ */
+export async function recordRefusedStart(
+  svc: Services,
+  caller: TenantPrincipal,
+  input: StartInput,
+  how: StartHow & { id: string },
+  message: string,
+): Promise<Run> {
+  const definition = await startableDefinition(svc, caller.tenant, input.definition);
+  const now = svc.clock.now();
+  const run = newRun(
+    {
+      tenant: caller.tenant,
+      id: how.id,
+      definition,
+      params: input.params ?? {},
+      createdBy: caller.keyId,
+      trigger: how.trigger,
+      ...(how.origin === undefined ? {} : { origin: how.origin }),
+    },
+    "scheduled",
+    now,
+  );
+  await svc.runs.create(run); // a ConflictError here means an earlier delivery recorded it
+  await endRun(svc, run, {
+    guard: { status: "scheduled", attempts: 0 },
+    patch: queueFullPatch(run, now, message),
+  });
+  return (await svc.runs.get(run)) ?? run;
+}
+
+/** When a delayed start is due; undefined when it should start now (no delay, or a past `at`). */
+function dueTime(input: StartInput, now: Date): Date | undefined {
+  if (input.at !== undefined && input.after !== undefined) {
+    throw new ValidationError('give either "at" or "after", not both');
+  }
+  const due =
+    input.at !== undefined
+      ? new Date(input.at)
+      : input.after !== undefined
+        ? new Date(now.getTime() + input.after)
+        : undefined;
+  if (due !== undefined && Number.isNaN(due.getTime())) {
+    throw new ValidationError(`"at" must be an ISO 8601 time with an offset, e.g. 2030-01-01T09:00:00Z`);
+  }
+  if (due !== undefined && due.getTime() - now.getTime() > LIMITS.maxDelayMs) {
+    throw new ValidationError(`a start can be delayed by at most ${LIMITS.maxDelayMs / 86_400_000} days`);
+  }
+  return due !== undefined && due.getTime() > now.getTime() ? due : undefined;
+}
+
+function queueFull(definition: TaskDefinition): QueueFullError {
+  return new QueueFullError(
+    `definition "${definition.name}" already has ${definition.maxQueueLength} runs waiting (maxQueueLength); try again later`,
+    { details: { maxQueueLength: definition.maxQueueLength, maxConcurrency: definition.maxConcurrency } },
+  );
+}
+
+async function refused(
+  svc: Services,
+  caller: TenantPrincipal,
+  result: { ok: false; cause: "counter" } | { ok: false; cause: "idempotency"; existing: IdempotencyRecord },
+  mine: IdempotencyRecord | undefined,
+): Promise<Started> {
+  if (result.cause === "idempotency" && mine !== undefined) return replay(svc, caller, result.existing, mine);
+  throw new Error(`start refused by ${result.cause}`);
+}
+
+/** An idempotency key seen before: the same request gets the same run; another request, 409. */
+async function replay(
+  svc: Services,
+  caller: TenantPrincipal,
+  earlier: IdempotencyRecord,
+  mine: IdempotencyRecord,
+): Promise<Started> {
+  if (earlier.requestHash !== mine.requestHash) {
+    throw new ConflictError(
+      `idempotency key "${mine.key}" was used for a different start (definition, params or queue) within 24 h`,
+    );
+  }
+  const run = await svc.runs.get({ tenant: caller.tenant, id: earlier.runId });
+  if (run === undefined)
+    throw new ConflictError(`idempotency key "${mine.key}" belongs to a run that no longer exists`);
+  return { run, created: false };
+}
+
+/** Canonical JSON (sorted keys), so the same params in another key order are the same request. */
+function requestHash(input: StartInput): string {
+  const canonical = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(canonical);
+    if (value !== null && typeof value === "object") {
+      return Object.fromEntries(
+        Object.keys(value)
+          .sort()
+          .map((key) => [key, canonical((value as Record<string, unknown>)[key])]),
+      );
+    }
+    return value;
+  };
+  const request = {
+    definition: input.definition,
+    params: input.params ?? {},
+    queue: input.queue ?? null,
+    at: input.at ?? null,
+    after: input.after ?? null,
+    chain: input.chain ?? null,
+  };
+  return createHash("sha256")
+    .update(JSON.stringify(canonical(request)))
+    .digest("hex");
+}
+
+export type DueOutcome = "queued" | "waiting" | "queue_full" | "not_due" | "not_scheduled";
+
+/**
+ * A delayed start fell due: admit it now, under the limits in force now. Every step is guarded on
+ * the run still being `scheduled`, so a timer that fires twice starts it once.
+ */
+export async function startDue(svc: Services, ref: RunRef): Promise<DueOutcome> {
+  const run = await svc.runs.get(ref);
+  if (run === undefined || run.status !== "scheduled") return "not_scheduled";
+  const now = svc.clock.now();
+  if (run.scheduledFor !== undefined && Date.parse(run.scheduledFor) > now.getTime() + EARLY_TOLERANCE_MS) {
+    return "not_due";
+  }
+  const guard = { status: "scheduled", attempts: 0 } as const;
+  const limits: DefinitionLimits =
+    (await svc.definitions.get(run.tenant, run.definition)) ?? run.limits ?? {};
+  const at = now.toISOString();
+  if (!isLimited(limits)) {
+    const result = await svc.runs.transition(run, guard, dueQueuedPatch(now, false));
+    if (!result.ok) return "not_scheduled";
+    await sendRun(svc, run);
+    return "queued";
+  }
+  if (await slotLooksFree(svc, run.tenant, limits, run.definition)) {
+    const result = await svc.runs.transition(
+      run,
+      guard,
+      dueQueuedPatch(now, true),
+      directAdmission(limits, run.definition, at),
+    );
+    if (result.ok) {
+      await sendRun(svc, run);
+      return "queued";
+    }
+    if (result.cause === "run") return "not_scheduled";
+  }
+  const waiting = await svc.runs.transition(
+    run,
+    guard,
+    dueWaitingPatch(now),
+    waitingAdmission(limits, run.definition, at),
+  );
+  if (waiting.ok) {
+    await promoteWaiting(svc, run.tenant, run.definition);
+    return "waiting";
+  }
+  if (waiting.cause === "run") return "not_scheduled";
+  const ended = await endRun(svc, run, { guard, patch: queueFullPatch(run, now) });
+  return ended ? "queue_full" : "not_scheduled";
+}
+
+/** SQS delays are whole seconds and clocks drift a little: a firing this early still counts. */
+const EARLY_TOLERANCE_MS = 1_000;
+
+/** Starts every delayed start due by `dueBy` (the local timer loop, and the sweeper's backstop). */
+export async function startDueRuns(svc: Services, dueBy: Date, limit = 100): Promise<number> {
+  const due = await svc.runs.dueToStart(dueBy.toISOString(), limit);
+  let started = 0;
+  // A few at a time: many starts falling due together must not queue up behind each other.
+  const lanes = Array.from({ length: Math.min(DUE_CONCURRENCY, due.length) }, async () => {
+    for (let ref = due.shift(); ref !== undefined; ref = due.shift()) {
+      const outcome = await withLogContext({ tenant: ref.tenant, taskId: ref.id }, () => startDue(svc, ref));
+      if (outcome === "queued" || outcome === "waiting" || outcome === "queue_full") started += 1;
+    }
+  });
+  await Promise.all(lanes);
+  return started;
+}
+
+const DUE_CONCURRENCY = 16;
+
+/** A run that just ended: as it was before the write, and the write that ended it. */
+export interface EndedRun {
+  before: Run;
+  patch: RunPatch;
+  ending: Ending;
+}
+
+/** One thing that follows an end. Each is safe to run again (the sweeper may repeat it after a crash). */
+type AfterEnd = (svc: Services, ended: EndedRun) => Promise<void>;
+
+/** The next waiting run of the definition takes the slot this run gave back. */
+const promoteNext: AfterEnd = async (svc, { before, ending }) => {
+  if (ending.counter?.running !== undefined)
+    await promoteWaiting(svc, before.tenant, ending.counter.definition);
+};
+
+/** A workflow step ended: its workflow decides what comes next (only once the step really ended). */
+const advanceWorkflow: AfterEnd = async (svc, { before, patch }) => {
+  if (before.parent === undefined || !isTerminal(patch.status ?? before.status)) return;
+  await reconcileWorkflow(svc, { tenant: before.tenant, id: before.parent.id }, engineOps);
+};
+
+/** A workflow run that failed or was cancelled stops its steps that are still going. */
+const stopWorkflowSteps: AfterEnd = async (svc, { before, patch }) => {
+  const status = patch.status ?? before.status;
+  if (before.kind !== "workflow" || !isTerminal(status) || status === "succeeded") return;
+  await cancelActiveSteps(svc, before, engineOps);
+};
+
+/** A success starts the run's chains and records what came of each on it. */
+const emitRunChains: AfterEnd = async (svc, { before, patch }) => {
+  if (patch.status !== "succeeded" || (before.chains?.length ?? 0) === 0) return;
+  const output = patch.output === undefined ? before.output : patch.output;
+  await emitChains(svc, { ...before, status: "succeeded" }, output, startRun);
+};
+
+const recordEndMetrics: AfterEnd = async (svc, { before, patch }) => recordEnd(svc, before, patch);
+
+/** What follows every end, in this order. The slot itself is given back in the ending write. */
+const AFTER_END: readonly AfterEnd[] = [
+  promoteNext,
+  advanceWorkflow,
+  stopWorkflowSteps,
+  emitRunChains,
+  recordEndMetrics,
+];
+
+/**
+ * Ends a run: one conditional write (with the slot or place in line it gives back), then
+ * everything in AFTER_END. Also records moves that do not end the run but change who holds it
+ * (a retry going back to the queue, a callback run starting to await). False when the run had
+ * moved on: nothing was written and nothing follows.
+ */
+export async function endRun(svc: Services, run: Run, ending: Ending): Promise<boolean> {
+  const chained = ending.patch.status === "succeeded" && (run.chains?.length ?? 0) > 0;
+  // A run with chains stays on the sweeper's list until they are emitted, in case we die first.
+  const patch = chained
+    ? { ...ending.patch, sweepAt: new Date(svc.clock.now().getTime() + CHAIN_GRACE_MS).toISOString() }
+    : ending.patch;
+  const result = await svc.runs.transition(run, ending.guard, patch, ending.counter);
+  if (!result.ok) return false;
+  for (const effect of AFTER_END) await effect(svc, { before: run, patch, ending });
+  return true;
+}
+
+/** How long the sweeper waits before emitting the chains of a run whose emission did not finish. */
+const CHAIN_GRACE_MS = 2 * 60_000;
+
+/**
+ * Cancels a run. A waiting or queued run ends `cancelled` at once and never starts (its message,
+ * if any, is dropped when delivered). A running one is asked to stop: its worker aborts the
+ * handler's signal at its next heartbeat and ends it `cancelled`, keeping the slot until the
+ * handler has really stopped. A workflow run ends at once and cancels its active steps. A
+ * finished run is a 409.
+ */
+export async function cancelRun(svc: Services, caller: TenantPrincipal, id: string): Promise<Run> {
+  for (let round = 0; round < 5; round += 1) {
+    const run = await svc.runs.get({ tenant: caller.tenant, id });
+    if (run === undefined) throw new NotFoundError(`task "${id}" does not exist`);
+    if (isTerminal(run.status))
+      throw new ConflictError(`task "${id}" already ended ${run.status}; nothing to cancel`);
+    const now = svc.clock.now();
+    const guard = { status: run.status, attempts: run.attempts };
+    if (run.kind === "workflow") {
+      if (await cancelWorkflowRun(svc, run, engineOps)) return (await svc.runs.get(run)) ?? run;
+      continue;
+    }
+    if (run.status === "running") {
+      if (run.cancelRequestedAt !== undefined) return run;
+      const leaseOver = run.leaseUntil !== undefined && Date.parse(run.leaseUntil) <= now.getTime();
+      if (!leaseOver) {
+        const asked = await svc.runs.update(run, guard, { cancelRequestedAt: now.toISOString() });
+        if (asked !== undefined) return asked;
+        continue;
+      }
+      // Its worker is gone: nobody would see the request, so end it here.
+    }
+    if (run.status === "scheduled") await svc.timer.cancelStart(run).catch(() => undefined);
+    const ended = await endRun(svc, run, {
+      guard: run.status === "running" ? leaseGuard(run) : guard,
+      ...cancelledEnding(run, now),
+    });
+    if (ended) return (await svc.runs.get(run)) ?? run;
+    // The run moved on meanwhile (promoted, claimed, finished): look again.
+  }
+  throw new ConflictError(`task "${id}" keeps changing; try the cancel again`);
+}

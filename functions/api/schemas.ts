@@ -3,6 +3,7 @@ import { z } from "zod";
 import { Name } from "../../shared/core/definition.ts";
 import { LIMITS } from "../../shared/core/limits.ts";
 import { RUN_STATUSES } from "../../shared/core/run.ts";
+import { StartRequest } from "../../shared/core/start-request.ts";
 import { Role, TenantId } from "../../shared/core/tenant.ts";
 
 const JsonObject = z.record(z.string(), z.unknown());
@@ -44,6 +45,7 @@ export const PutDefinitionBody = z.strictObject({
       `must be at most ${LIMITS.maxTimeoutSeconds} s: one attempt must finish inside a 15-minute worker Lambda`,
     )
     .optional(),
+  retryOnTimeout: z.boolean().optional(),
   mode: z.enum(["sync", "callback"]).optional(),
   callbackTimeoutSeconds: z.number().int().min(1).max(LIMITS.maxCallbackTimeoutSeconds).optional(),
   schedule: z
@@ -55,20 +57,8 @@ export const PutDefinitionBody = z.strictObject({
     .optional(),
 });
 
-export const StartTaskBody = z.strictObject({
-  definition: Name,
-  params: JsonObject.optional(),
-  queue: Name.optional(),
-  idempotencyKey: z.string().min(1).max(LIMITS.idempotencyKeyChars).optional(),
-  at: z.iso
-    .datetime({ offset: true, message: "must be an ISO 8601 time with a zone, e.g. 2026-05-01T09:00:00Z" })
-    .optional(),
-  after: z.number().int().min(0).max(LIMITS.maxDelayMs).optional(),
-  /** One chain spec or a list; checked in full by the start (shared/core/chain.ts). */
-  chain: z
-    .union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown())).max(10)])
-    .optional(),
-});
+/** The same schema a handler's ctx.tasks.start is checked with. */
+export const StartTaskBody = StartRequest;
 
 export const PutChainBody = z.strictObject({
   definition: Name,

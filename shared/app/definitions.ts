@@ -24,6 +24,7 @@ export interface DefinitionInput {
   maxConcurrency?: number;
   maxQueueLength?: number;
   timeoutSeconds?: number;
+  retryOnTimeout?: boolean;
   mode?: "sync" | "callback";
   callbackTimeoutSeconds?: number;
   schedule?: CronSchedule;
@@ -57,6 +58,11 @@ export async function putDefinition(
   if (input.callbackTimeoutSeconds !== undefined && input.mode !== "callback") {
     throw new ValidationError('callbackTimeoutSeconds applies only to definitions with mode "callback"');
   }
+  if (input.retryOnTimeout === true && workflow) {
+    throw new ValidationError(
+      "retryOnTimeout applies to task definitions; a workflow's steps have their own",
+    );
+  }
   if (input.maxQueueLength !== undefined && input.maxConcurrency === undefined) {
     throw new ValidationError(
       "maxQueueLength needs maxConcurrency: without a concurrency limit no run ever waits, so there is no line to limit",
@@ -75,6 +81,7 @@ export async function putDefinition(
     timeoutSeconds: input.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
     ...(input.maxConcurrency === undefined ? {} : { maxConcurrency: input.maxConcurrency }),
     ...(input.maxQueueLength === undefined ? {} : { maxQueueLength: input.maxQueueLength }),
+    ...(input.retryOnTimeout === undefined ? {} : { retryOnTimeout: input.retryOnTimeout }),
     ...(input.mode === undefined ? {} : { mode: input.mode }),
     ...(input.callbackTimeoutSeconds === undefined
       ? {}

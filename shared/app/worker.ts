@@ -6,30 +6,29 @@
  */
 import { z } from "zod";
 import { newCallbackToken } from "../core/callback-token.ts";
-import { ValidationError } from "../core/errors.ts";
 import {
   afterHandlerError,
+  afterTimeout,
   assertNever,
   awaitingPatch,
   cancelledEnding,
   claimSweepAt,
-  deadlineOf,
-  type Ending,
+  type ErrorDecision,
   failedEnding,
   succeededEnding,
-  timedOutEnding,
   whenClaimMissed,
 } from "../core/lifecycle.ts";
 import { jsonBytes, LIMITS } from "../core/limits.ts";
-import type { RunPatch } from "../core/ports.ts";
-import { type Run, refOf } from "../core/run.ts";
+import type { Run } from "../core/run.ts";
 import { isSealed } from "../core/sealed.ts";
 import type { StoredFile, TaskContext } from "../core/task.ts";
+import { AttemptLease } from "./attempt-lease.ts";
 import { AttemptReport } from "./attempt-report.ts";
+import { endRun } from "./engine.ts";
 import { addLogContext } from "./log-context.ts";
 import { recordClaim } from "./run-metrics.ts";
 import type { Services } from "./services.ts";
-import { endRun } from "./tasks.ts";
+import { type AttemptState, taskContext, toJsonValue } from "./task-context.ts";
 
 /** The SQS message body. Versioned so a later format can be told apart. */
 export const RunMessageBody = z.object({
@@ -52,8 +51,6 @@ export type DeliveryResult = { kind: "done" } | { kind: "later"; seconds: number
 const DONE: DeliveryResult = { kind: "done" };
 /** When this attempt lost its claim, the message comes back soon and is judged on fresh state. */
 const RECHECK_SOON: DeliveryResult = { kind: "later", seconds: 1 };
-const ONCE_KEY = /^[A-Za-z0-9:._-]{1,128}$/;
-const FILE_NAME = /^[A-Za-z0-9._-]{1,128}$/;
 
 /** The standard file outputs, over what the handler returned (an object; anything else goes under `result`). */
 function withFileOutputs(output: unknown, file: StoredFile | undefined): unknown {
@@ -110,202 +107,91 @@ export async function processDelivery(svc: Services, delivery: Delivery): Promis
   }
 }
 
-/** Why an attempt stopped before its handler returned. */
-type Interruption = "lost" | "cancelled" | "timed_out";
-
-/** Runs the handler for the attempt this worker just claimed. */
+/** Runs the handler for the attempt this worker just claimed, and records how it ended. */
 async function runAttempt(svc: Services, run: Run, delivery: Delivery): Promise<DeliveryResult> {
-  const ref = refOf(run);
-  const progressGuard = { status: "running", attempts: run.attempts, notCancelRequested: true } as const;
   const report = new AttemptReport(run);
-  const onceResults = new Map(Object.entries(run.once));
-  const abort = new AbortController();
-  let interruption: Interruption | undefined;
-  const interrupt = (why: Interruption, reason: Error) => {
-    interruption ??= why;
-    abort.abort(reason);
-  };
-  const logContext = { tenant: run.tenant, taskId: run.id, attempt: run.attempts };
-
-  // Progress writes are serialized so a slow one cannot land after, and overwrite, a newer one.
-  // They also tell the worker that the run was cancelled or taken from it.
-  let writes: Promise<unknown> = Promise.resolve();
-  const write = (patch: RunPatch): Promise<boolean> => {
-    const next = writes.then(async () => {
-      if (abort.signal.aborted) return false;
-      const updated = await svc.runs.update(ref, progressGuard, {
-        ...patch,
-        updatedAt: svc.clock.now().toISOString(),
-      });
-      if (updated !== undefined) return true;
-      const current = await svc.runs.get(ref);
-      const mine = current?.status === "running" && current.attempts === run.attempts;
-      if (mine && current.cancelRequestedAt !== undefined) interrupt("cancelled", new CancelledError());
-      else interrupt("lost", new Error("this attempt lost its claim on the run"));
-      return false;
-    });
-    writes = next.catch(() => undefined);
-    return next;
-  };
-
-  const heartbeatEveryMs = (svc.worker.leaseSeconds * 1000) / 3;
-  let lastHeartbeat = Date.now();
-  const ticker = setInterval(
-    () => {
-      const heartbeatDue = Date.now() - lastHeartbeat >= heartbeatEveryMs;
-      if (!heartbeatDue && !report.dirty) return;
-      const patch: RunPatch = report.dirty ? report.takePatch() : {};
-      if (heartbeatDue) {
-        lastHeartbeat = Date.now();
-        patch.leaseUntil = new Date(svc.clock.now().getTime() + svc.worker.leaseSeconds * 1000).toISOString();
-        svc.queue
-          .setVisibility(delivery.receiptHandle, svc.worker.leaseSeconds)
-          .catch((error: unknown) =>
-            svc.log.warn("could not extend message visibility", { ...logContext, error }),
-          );
-      }
-      write(patch).catch((error: unknown) => svc.log.warn("progress write failed", { ...logContext, error }));
-    },
-    Math.min(svc.worker.flushIntervalMs, heartbeatEveryMs),
-  );
-  const deadline = deadlineOf(run) ?? Date.now() + run.timeoutSeconds * 1000;
-  const timer = setTimeout(
-    () => interrupt("timed_out", new TimeoutError(run.timeoutSeconds)),
-    Math.max(0, deadline - svc.clock.now().getTime()),
-  );
-
-  let callbackToken: string | undefined;
-  let lastFile: StoredFile | undefined;
-  let opened: Record<string, unknown> | undefined;
-  const ctx: TaskContext = {
-    taskId: run.id,
-    tenant: run.tenant,
-    definition: run.definition,
-    get params() {
-      return opened ?? run.params;
-    },
-    attempt: run.attempts,
-    get callbackToken() {
-      return callbackToken;
-    },
-    signal: abort.signal,
-    feedback: async (text, options) => report.feedback(String(text), options),
-    progress: async (fraction) => report.progress(fraction),
-    log: async (line) => {
-      // Kept on the run (GET /v1/tasks/{id}) and sent to the function's log, with the run's keys.
-      svc.log.info(String(line), { source: "handler" });
-      report.log(String(line), svc.clock.now());
-    },
-    files: {
-      put: async (name, body, options = {}) => {
-        if (!FILE_NAME.test(name) || name.includes("..")) {
-          throw new ValidationError(`file name "${name}" must be 1-128 letters, digits, '.', '_' or '-'`);
-        }
-        const key = `${run.tenant}/${run.id}/${name}`;
-        const { size } = await svc.files.put(key, body, options.contentType ?? "application/octet-stream");
-        lastFile = { name, key, size };
-        return lastFile;
-      },
-    },
-    once: async <T>(key: string, fn: (info: { idempotencyKey: string }) => Promise<T>): Promise<T> => {
-      if (!ONCE_KEY.test(key)) throw new ValidationError(`once key "${key}" must match ${ONCE_KEY}`);
-      const done = onceResults.get(key);
-      if (done !== undefined) return done.result as T;
-      const result = toJsonValue(await fn({ idempotencyKey: `${run.tenant}:${run.id}:${key}` }));
-      if (jsonBytes(result) > LIMITS.onceResultBytes) {
-        throw new ValidationError(`once("${key}") result exceeds ${LIMITS.onceResultBytes} bytes`);
-      }
-      const record = { attempt: run.attempts, at: svc.clock.now().toISOString(), result };
-      if (!(await write({ once: { key, record } }))) throw abort.signal.reason;
-      onceResults.set(key, record);
-      return result as T;
-    },
-  };
+  const lease = new AttemptLease(svc, run, report, delivery.receiptHandle);
+  const state: AttemptState = {};
+  const ctx = taskContext(svc, run, lease, report, state);
+  lease.start();
 
   // The handler is raced against the abort signal: a timeout or cancel ends the attempt even if
   // the handler ignores its signal (its late result is discarded).
   const aborted = new Promise<never>((_, reject) => {
-    abort.signal.addEventListener("abort", () => reject(abort.signal.reason), { once: true });
+    lease.signal.addEventListener("abort", () => reject(lease.signal.reason), { once: true });
   });
   aborted.catch(() => undefined); // an abort after the race settled must not be an unhandled rejection
-  let outcome: { ok: true; output: unknown } | { ok: false; error: unknown };
+  let outcome: HandlerOutcome;
   try {
     const attempt = async () => {
       if (run.mode === "callback") {
         // The token is stored before the handler can hand it out, so even an instant callback finds it.
         const { token, hash } = newCallbackToken(run.tenant);
-        if (!(await write({ callbackTokenHash: hash }))) throw abort.signal.reason;
-        callbackToken = token;
+        if (!(await lease.write({ callbackTokenHash: hash }))) throw lease.signal.reason;
+        state.callbackToken = token;
       }
-      opened = await openParams(svc, run);
-      return execute(svc, run, ctx, opened);
+      state.openedParams = await openParams(svc, run);
+      return execute(svc, run, ctx, state.openedParams);
     };
     outcome = { ok: true, output: await Promise.race([attempt(), aborted]) };
   } catch (error) {
     outcome = { ok: false, error };
   } finally {
-    clearInterval(ticker);
-    clearTimeout(timer);
+    await lease.stop();
   }
-  await writes;
 
-  const now = svc.clock.now();
-  const guard = { status: "running", attempts: run.attempts } as const;
-  if (interruption === "lost") {
-    svc.log.warn("attempt lost its claim; result discarded", logContext);
+  if (lease.interruption === "lost") {
+    svc.log.warn("attempt lost its claim; result discarded");
     return RECHECK_SOON;
   }
-  if (interruption !== undefined) {
-    const ending = interruption === "cancelled" ? cancelledEnding(run, now) : timedOutEnding(run, now);
-    const ended = await endRun(svc, run, {
-      guard,
-      ...ending,
-      patch: { ...report.takePatch(), ...ending.patch },
-    });
-    svc.log.info(`attempt ${interruption}`, logContext);
-    return ended ? DONE : RECHECK_SOON;
-  }
-
-  let ending: Omit<Ending, "guard">;
-  let retryInMs: number | undefined;
-  if (outcome.ok) {
-    const output = checkedOutput(withFileOutputs(outcome.output, lastFile));
-    if (!output.ok) ending = failedEnding(run, output.error, now);
-    else if (run.mode === "callback") ending = { patch: awaitingPatch(run, output.value, now) };
-    else ending = succeededEnding(run, output.value, now);
-  } else if (outcome.error instanceof PermanentFailure) {
-    ending = failedEnding(run, { code: outcome.error.code, message: outcome.error.message }, now);
-  } else {
-    const decision = afterHandlerError(run, outcome.error, now, svc.random);
-    ending = decision;
-    retryInMs = decision.retryInMs;
-    svc.log.warn("handler failed", { ...logContext, error: outcome.error, retryInMs });
-  }
+  const decision = attemptEnding(svc, run, lease.interruption, outcome, state);
   const recorded = await endRun(svc, run, {
-    guard,
-    ...ending,
-    patch: { ...report.takePatch(), ...ending.patch },
+    guard: { status: "running", attempts: run.attempts },
+    ...decision,
+    patch: { ...report.takePatch(), ...decision.patch },
   });
   if (!recorded) {
-    svc.log.warn("attempt lost its claim before recording its outcome", logContext);
+    svc.log.warn("attempt lost its claim before recording its outcome");
     return RECHECK_SOON;
   }
-  if (retryInMs !== undefined) return { kind: "later", seconds: Math.max(1, Math.ceil(retryInMs / 1000)) };
+  if (decision.retryInMs !== undefined) {
+    return { kind: "later", seconds: Math.max(1, Math.ceil(decision.retryInMs / 1000)) };
+  }
   return DONE;
 }
 
-class CancelledError extends Error {
-  constructor() {
-    super("the run was cancelled");
-    this.name = "CancelledError";
-  }
-}
+type HandlerOutcome = { ok: true; output: unknown } | { ok: false; error: unknown };
 
-class TimeoutError extends Error {
-  constructor(seconds: number) {
-    super(`the attempt ran longer than its ${seconds} s timeout`);
-    this.name = "TimeoutError";
+/** What the attempt's end writes: from how it stopped, or else from what its handler did. */
+function attemptEnding(
+  svc: Services,
+  run: Run,
+  interruption: "cancelled" | "timed_out" | undefined,
+  outcome: HandlerOutcome,
+  state: AttemptState,
+): ErrorDecision {
+  const now = svc.clock.now();
+  if (interruption === "cancelled") {
+    svc.log.info("attempt cancelled");
+    return cancelledEnding(run, now);
   }
+  if (interruption === "timed_out") {
+    const decision = afterTimeout(run, now, svc.random);
+    svc.log.warn("attempt timed out", { retryInMs: decision.retryInMs });
+    return decision;
+  }
+  if (outcome.ok) {
+    const output = checkedOutput(withFileOutputs(outcome.output, state.lastFile));
+    if (!output.ok) return failedEnding(run, output.error, now);
+    if (run.mode === "callback") return { patch: awaitingPatch(run, output.value, now) };
+    return succeededEnding(run, output.value, now);
+  }
+  if (outcome.error instanceof PermanentFailure) {
+    return failedEnding(run, { code: outcome.error.code, message: outcome.error.message }, now);
+  }
+  const decision = afterHandlerError(run, outcome.error, now, svc.random);
+  svc.log.warn("handler failed", { error: outcome.error, retryInMs: decision.retryInMs });
+  return decision;
 }
 
 /** The run's params with sealed (encrypted) values opened: for the handler only, never stored. */
@@ -378,12 +264,6 @@ function checkedOutput(output: unknown): CheckedOutput {
     };
   }
   return { ok: true, value };
-}
-
-function toJsonValue(value: unknown): unknown {
-  if (value === undefined) return null;
-  const text = JSON.stringify(value);
-  return text === undefined ? null : JSON.parse(text);
 }
 
 export function parseRunMessage(body: string): RunMessageBody | undefined {

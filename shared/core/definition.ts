@@ -21,6 +21,11 @@ export const TaskDefinition = z.object({
   /** At most this many runs wait for a slot; a start beyond answers 429 queue_full. Unlimited when absent. */
   maxQueueLength: z.number().int().min(0).max(LIMITS.maxQueueLength).optional(),
   timeoutSeconds: z.number().int().min(1).max(LIMITS.maxTimeoutSeconds),
+  /**
+   * A timed-out attempt is retried (with backoff, like a thrown error) while attempts remain;
+   * the last one still ends `timed_out`. Default false: a timeout is final.
+   */
+  retryOnTimeout: z.boolean().optional(),
   /** `callback`: after the handler returns, the run waits for an outside system's callback. */
   mode: z.enum(["sync", "callback"]).optional(),
   /** How long a callback-mode run waits for its final callback before it ends `timed_out`. */

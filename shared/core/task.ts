@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { ValidationError } from "./errors.ts";
+import type { RunError, RunStatus } from "./run.ts";
 
 export interface StoredFile {
   name: string;
@@ -20,6 +21,59 @@ export interface TaskFiles {
     body: Buffer | Uint8Array | string | import("node:stream").Readable,
     options?: { contentType?: string },
   ): Promise<StoredFile>;
+}
+
+/** What a handler's `ctx.tasks.start` asks for: the same fields as POST /v1/tasks, plus a call key. */
+export interface TaskStartOptions {
+  definition: string;
+  /** Sent through JSON exactly as over HTTP: Dates become strings, functions and undefined vanish. */
+  params?: Record<string, unknown>;
+  /** Runs of one queue never overlap and start in order. */
+  queue?: string;
+  /** Start at this time (a Date, or ISO 8601 text with a zone) … */
+  at?: Date | string;
+  /** … or this many milliseconds from now. */
+  after?: number;
+  /** The tenant-wide idempotency key of POST /v1/tasks (24 h). */
+  idempotencyKey?: string;
+  /**
+   * Names this start within the calling run, so the same call on a retry starts nothing new.
+   * Default: the call's position among this attempt's starts ("1", "2", …), which holds as long
+   * as the handler makes the same starts in the same order on every attempt; give a key when
+   * it does not (e.g. starts that depend on the time or on a random choice).
+   */
+  key?: string;
+}
+
+/** A run as another run's handler sees it through `ctx.tasks.get`. */
+export interface TaskInfo {
+  taskId: string;
+  definition: string;
+  status: RunStatus;
+  attempts: number;
+  output: unknown;
+  error: RunError | null;
+  progress: number | null;
+  feedback: string | null;
+  subtext: string | null;
+  createdAt: string;
+  endedAt: string | null;
+}
+
+/** Starting and reading runs of the same tenant from inside a handler. */
+export interface TaskStarter {
+  /**
+   * Starts a run through the same admission, limits and validation as POST /v1/tasks; a full
+   * waiting line throws `QueueFullError` (code `queue_full`), which the handler may catch. The new
+   * run's `origin` names this run. Safe under at-least-once: see `key`.
+   *
+   * @example
+   * await ctx.tasks.start({ definition: "send-email", params: { to }, queue: "email" });
+   * await ctx.tasks.start({ definition: "import-batch", params: { from: next }, after: 1_000 });
+   */
+  start(options: TaskStartOptions): Promise<{ taskId: string; status: RunStatus }>;
+  /** A run of this tenant (404-style `NotFoundError` for any other). */
+  get(taskId: string): Promise<TaskInfo>;
 }
 
 export interface FeedbackOptions {
@@ -57,6 +111,8 @@ export interface TaskContext {
    */
   once<T>(key: string, fn: (info: { idempotencyKey: string }) => Promise<T>): Promise<T>;
   readonly files: TaskFiles;
+  /** Start other runs (or this definition again) and read them. */
+  readonly tasks: TaskStarter;
 }
 
 export interface TaskHandler<P extends Record<string, unknown> = Record<string, unknown>> {

@@ -5,8 +5,10 @@
 import {
   CreateTableCommand,
   type CreateTableCommandInput,
+  DescribeTableCommand,
   type DynamoDBClient,
   ListTablesCommand,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
@@ -41,8 +43,11 @@ export async function ensureTables(client: DynamoDBClient, names: TableNames): P
     start = page.LastEvaluatedTableName;
   } while (start !== undefined);
   for (const table of Object.keys(TABLES) as TableName[]) {
-    if (existing.has(names[table])) continue;
     const schema: TableSchema = TABLES[table];
+    if (existing.has(names[table])) {
+      await addMissingIndexes(client, names[table], schema);
+      continue;
+    }
     await client.send(new CreateTableCommand(createTableInput(names[table], schema)));
     if (schema.ttlAttribute !== undefined) {
       await client.send(
@@ -53,6 +58,38 @@ export async function ensureTables(client: DynamoDBClient, names: TableNames): P
       );
     }
   }
+}
+
+/**
+ * A data folder made by an older release lacks the indexes added since: create them in place
+ * (DynamoDB builds one index at a time, so wait for each). Items written before an index
+ * existed and lacking its key attributes are simply not in it.
+ */
+async function addMissingIndexes(client: DynamoDBClient, name: string, schema: TableSchema): Promise<void> {
+  const described = await client.send(new DescribeTableCommand({ TableName: name }));
+  const present = new Set((described.Table?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
+  const wanted = createTableInput(name, schema);
+  for (const index of wanted.GlobalSecondaryIndexes ?? []) {
+    if (present.has(index.IndexName)) continue;
+    const keys = new Set(index.KeySchema?.map((key) => key.AttributeName));
+    await client.send(
+      new UpdateTableCommand({
+        TableName: name,
+        AttributeDefinitions: wanted.AttributeDefinitions?.filter((a) => keys.has(a.AttributeName)),
+        GlobalSecondaryIndexUpdates: [{ Create: index }],
+      }),
+    );
+    await indexesActive(client, name);
+  }
+}
+
+async function indexesActive(client: DynamoDBClient, name: string): Promise<void> {
+  for (let round = 0; round < 600; round += 1) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: name }));
+    if ((Table?.GlobalSecondaryIndexes ?? []).every((index) => index.IndexStatus === "ACTIVE")) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`table ${name}: its new indexes did not become active within 2 minutes`);
 }
 
 export function createTableInput(name: string, schema: TableSchema): CreateTableCommandInput {

@@ -21,7 +21,7 @@ import type { AwsCallCounter } from "../shared/aws/call-counter.ts";
 import type { ClientInstrument } from "../shared/aws/instrument.ts";
 import { LocalParamCrypto } from "../shared/aws/param-crypto.ts";
 import { composeServices } from "../shared/compose.ts";
-import type { Log, Metrics } from "../shared/core/ports.ts";
+import type { Log, Metrics, RunStore } from "../shared/core/ports.ts";
 import type { HandlerRegistry } from "../shared/core/task.ts";
 import { hashKey } from "../shared/core/tenant.ts";
 import { ensureBucket, ensureRunQueue, ensureTables, tableNames } from "./bootstrap.ts";
@@ -60,6 +60,8 @@ export interface LocalStackOptions {
   metricsFile?: string;
   /** Sees every run metric as it is recorded (the bench counts successes per definition with it). */
   onRunMetrics?: Metrics["record"];
+  /** Wraps the run store (tests check every write with it). */
+  wrapRunStore?: (store: RunStore) => RunStore;
   /** Counts AWS calls: the api's, the worker's and the event source's (SQS bills Lambda's polling too). */
   callCounter?: AwsCallCounter;
   /** Sees every AWS client of the api, the worker and the event source, to add SDK middleware. */
@@ -135,7 +137,7 @@ async function startOnEmulators(
     ...(options.metricsFile === undefined ? {} : { file: options.metricsFile }),
     ...(options.onRunMetrics === undefined ? {} : { onRecord: options.onRunMetrics }),
   });
-  const services = composeServices({
+  const composed = composeServices({
     config: {
       region: LOCAL_REGION,
       tables,
@@ -156,6 +158,10 @@ async function startOnEmulators(
     log,
     metrics,
   });
+  const services = {
+    ...composed,
+    runs: options.wrapRunStore === undefined ? composed.runs : options.wrapRunStore(composed.runs),
+  };
 
   let server: Server | undefined;
   let url = "";

@@ -9,6 +9,7 @@
  * sweeper: the counters sweep promotes, a workflow run is re-derived on its `sweepAt`, and a
  * succeeded run with chains keeps a `sweepAt` until they are emitted.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
 import { CHAIN_PARAM, chainSpecsOf } from "../core/chain.ts";
 import { type DefinitionLimits, isLimited, type TaskDefinition } from "../core/definition.ts";
@@ -471,10 +472,20 @@ export async function endRun(svc: Services, run: Run, ending: Ending): Promise<b
   const patch = chained
     ? { ...ending.patch, sweepAt: new Date(svc.clock.now().getTime() + CHAIN_GRACE_MS).toISOString() }
     : ending.patch;
-  const result = await svc.runs.transition(run, ending.guard, patch, ending.counter);
+  const result = await endingWrite.run(true, () =>
+    svc.runs.transition(run, ending.guard, patch, ending.counter),
+  );
   if (!result.ok) return false;
   for (const effect of AFTER_END) await effect(svc, { before: run, patch, ending });
   return true;
+}
+
+/** Set while endRun's own write is in flight; lets tests prove that no other code ends a run. */
+const endingWrite = new AsyncLocalStorage<true>();
+
+/** Whether the caller is endRun writing an end (see test/support/terminal-write-guard.ts). */
+export function isEndingWrite(): boolean {
+  return endingWrite.getStore() === true;
 }
 
 /** How long the sweeper waits before emitting the chains of a run whose emission did not finish. */

@@ -24,6 +24,7 @@ import type {
   RunListQuery,
   RunPatch,
   RunStore,
+  StartedRun,
   TransitionResult,
   WaitingRun,
 } from "../core/ports.ts";
@@ -46,6 +47,7 @@ const DERIVED_ATTRIBUTES = [
   "slotFor",
   "sweepShard",
   "dueShard",
+  "originKey",
 ] as const;
 /**
  * The sweep index is spread over this many partitions so that writes to it (one per status
@@ -313,6 +315,49 @@ export class DynamoRunStore implements RunStore {
     }
   }
 
+  async startedBy(origin: RunRef, page: { limit: number; cursor?: string }): Promise<Page<StartedRun>> {
+    const originKey = originKeyOf({ tenant: origin.tenant, taskId: origin.id });
+    const position = page.cursor === undefined ? undefined : decodeCursor(page.cursor, StartedCursor);
+    const result = await this.#client.send(
+      new QueryCommand({
+        TableName: this.#table,
+        IndexName: "byOrigin",
+        KeyConditionExpression: "originKey = :origin",
+        ExpressionAttributeValues: { ":origin": originKey },
+        ScanIndexForward: true,
+        Limit: page.limit,
+        // The cursor names only the child; the origin part is rebuilt from the caller's run.
+        ...(position === undefined
+          ? {}
+          : {
+              ExclusiveStartKey: {
+                pk: `${position.tenant}#${position.id}`,
+                sk: RUN_SK,
+                originKey,
+                createdKey: position.created,
+              },
+            }),
+      }),
+    );
+    const items = (result.Items ?? []).map((item): StartedRun => {
+      const child = refOfPk(String(item.pk));
+      const parsed = Run.shape.origin.safeParse(item.origin);
+      return {
+        ...child,
+        definition: String(item.definition),
+        trigger: Run.shape.trigger.parse(item.trigger) ?? "api",
+        via: parsed.success && parsed.data !== undefined ? parsed.data.via : "",
+        createdAt: String(item.createdKey).split("#")[0] ?? "",
+      };
+    });
+    const last = result.LastEvaluatedKey;
+    const cursor =
+      last === undefined
+        ? undefined
+        : encodeCursor({ ...refOfPk(String(last.pk)), created: String(last.createdKey) });
+    return { items, ...(cursor === undefined ? {} : { cursor }) };
+  }
+
   async list(query: RunListQuery): Promise<Page<Run>> {
     const { tenant, status, definition } = query;
     const position = query.cursor === undefined ? undefined : decodeCursor(query.cursor, RunCursor);
@@ -397,6 +442,12 @@ export class DynamoRunStore implements RunStore {
   }
 }
 
+const StartedCursor = z.object({
+  tenant: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  created: z.string().max(100),
+});
+
 const RunCursor = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), created: z.string().max(100) });
 
 function keyOf(ref: RunRef): { pk: string; sk: string } {
@@ -434,6 +485,12 @@ export function statusKeyOf(tenant: string, status: RunStatus): string | undefin
   if (status === "succeeded") return undefined;
   return `${tenant}#${isTerminal(status) ? status : "active"}`;
 }
+
+function originKeyOf(origin: RunRefLike): string {
+  return `${origin.tenant}#${origin.taskId}`;
+}
+
+type RunRefLike = { tenant: string; taskId: string };
 
 function sweepShardOf(runId: string): string {
   return String((createHash("sha256").update(runId).digest()[0] ?? 0) % SWEEP_SHARDS);
@@ -533,6 +590,7 @@ function toItem(run: Run): Item {
     ...(run.status === "scheduled" ? { dueShard: sweepShardOf(run.id) } : {}),
     ...(run.slot === true && !isTerminal(run.status) ? { slotFor: tenantDefinition } : {}),
     ...(run.sweepAt === undefined ? {} : { sweepShard: sweepShardOf(run.id) }),
+    ...(run.origin === undefined ? {} : { originKey: originKeyOf(run.origin) }),
   };
 }
 

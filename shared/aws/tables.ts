@@ -40,6 +40,16 @@ export const TABLES = {
       bySweep: { partitionKey: "sweepShard", sortKey: "sweepAt" },
       /** Sparse: delayed starts, by when they are due, over a few shards. */
       byDue: { partitionKey: "dueShard", sortKey: "scheduledFor" },
+      /**
+       * Sparse: runs another run started, under "<origin tenant>#<origin id>" (a run lists what
+       * it started). Written once at create; its attributes never change, so no later write
+       * touches it.
+       */
+      byOrigin: {
+        partitionKey: "originKey",
+        sortKey: "createdKey",
+        include: ["definition", "trigger", "origin"],
+      },
     },
     /** Idempotency records (in this table, written in the start's transaction) expire. */
     ttlAttribute: "expiresAt",

@@ -127,6 +127,15 @@ export type RunPatch = {
 
 export type ClaimResult = { claimed: true; run: Run } | { claimed: false; current: Run | undefined };
 
+/** A run that another run started, as the starting run lists it. */
+export interface StartedRun extends RunRef {
+  definition: string;
+  trigger: import("./run.ts").RunTrigger;
+  /** How: chain:<name>, step:<id> or task:<call key>. */
+  via: string;
+  createdAt: string;
+}
+
 export interface RunListQuery {
   tenant: string;
   status?: RunStatus;
@@ -171,6 +180,8 @@ export interface RunStore {
   dueToStart(now: string, limit: number): Promise<RunRef[]>;
   /** Newest first, by index; never a table scan. Throws ValidationError on a bad cursor. */
   list(query: RunListQuery): Promise<Page<Run>>;
+  /** The runs `origin` started (in any tenant), oldest first, by index. Throws ValidationError on a bad cursor. */
+  startedBy(origin: RunRef, page: { limit: number; cursor?: string }): Promise<Page<StartedRun>>;
 }
 
 /** Seals (encrypts) and opens chain params bound to a tenant, task and param name. */

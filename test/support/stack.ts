@@ -5,6 +5,7 @@ import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../
 import { ensureTenantKey } from "../../shared/app/identity.ts";
 import type { Log } from "../../shared/core/ports.ts";
 import { newApiKey } from "../../shared/core/tenant.ts";
+import { guardTerminalWrites } from "./terminal-write-guard.ts";
 import { testRegistry } from "./test-tasks.ts";
 
 export const silentLog: Log = { debug() {}, info() {}, warn() {}, error() {} };
@@ -43,6 +44,8 @@ export async function startTestStack(options: Partial<LocalStackOptions> = {}): 
     port: 0,
     rootKey,
     leaseSeconds: 5,
+    // Every write of an ended status must come from the engine's endRun.
+    wrapRunStore: guardTerminalWrites,
     flushIntervalMs: 100,
     // Tests call sweep() themselves, at the moment they mean to.
     sweepIntervalMs: 0,

@@ -3,8 +3,8 @@
  * tenant or (with the target's access grant) in another, with params computed from the run.
  */
 import { z } from "zod";
-import { Name } from "./definition.ts";
 import { ValidationError } from "./errors.ts";
+import { Name } from "./names.ts";
 import { TenantId } from "./tenant.ts";
 
 export const ChainParam = z.strictObject({

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ChainOutcome, ChainSpec } from "./chain.ts";
+import { WorkflowStep } from "./workflow.ts";
 
 /**
  * Run statuses of this release. Later releases add scheduled and awaiting; only what the code
@@ -106,16 +107,7 @@ export const Run = z.object({
   callbackDeadline: z.string().optional(),
   /** A workflow run: its steps (a snapshot of the definition's) and each step's status. */
   kind: z.enum(["task", "workflow"]).optional(),
-  workflowSteps: z
-    .array(
-      z.object({
-        id: z.string(),
-        definition: z.string(),
-        params: z.record(z.string(), z.unknown()).optional(),
-        dependsOn: z.array(z.string()).optional(),
-      }),
-    )
-    .optional(),
+  workflowSteps: z.array(WorkflowStep).optional(),
   stepStatus: z.record(z.string(), z.string()).optional(),
   /** What to start when this run succeeds, and what came of it. */
   chains: z.array(ChainSpec).optional(),

@@ -1,7 +1,7 @@
 /** The routes of chain records and of the access grants that let other tenants start them. */
 import { deleteChain, getChain, grantAccess, putChain, revokeAccess } from "../../../shared/app/chains.ts";
 import type { Services } from "../../../shared/app/services.ts";
-import { Name } from "../../../shared/core/definition.ts";
+import { Name } from "../../../shared/core/names.ts";
 import { TenantId } from "../../../shared/core/tenant.ts";
 import { putChainExamples } from "../examples.ts";
 import { json, noContent, parseBody, pathParam } from "../http.ts";

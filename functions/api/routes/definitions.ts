@@ -6,8 +6,8 @@ import {
   putDefinition,
 } from "../../../shared/app/definitions.ts";
 import type { Services } from "../../../shared/app/services.ts";
-import { Name } from "../../../shared/core/definition.ts";
 import { ValidationError } from "../../../shared/core/errors.ts";
+import { Name } from "../../../shared/core/names.ts";
 import { putDefinitionExamples } from "../examples.ts";
 import { json, noContent, parseBody, parseQuery, pathParam } from "../http.ts";
 import { presentDefinition } from "../present.ts";

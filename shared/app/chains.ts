@@ -4,6 +4,7 @@ import { BatonError, ConflictError, NotFoundError, ValidationError } from "../co
 import { mintFileToken } from "../core/file-token.ts";
 import type { AccessGrant, ChainRecord } from "../core/ports.ts";
 import type { Run } from "../core/run.ts";
+import { isRunErrorCode, type RunErrorCode } from "../core/run-errors.ts";
 import { isSealed, type SealContext } from "../core/sealed.ts";
 import type { TenantPrincipal } from "./identity.ts";
 import type { Services } from "./services.ts";
@@ -124,7 +125,7 @@ async function emitChain(
   start: StartFn,
 ): Promise<ChainOutcome> {
   const target = spec.customerId ?? run.tenant;
-  const failed = (code: string, message: string): ChainOutcome => ({
+  const failed = (code: RunErrorCode, message: string): ChainOutcome => ({
     name: spec.name,
     customerId: target,
     status: "failed",
@@ -188,7 +189,9 @@ async function emitChain(
     await start(svc, caller, { definition: chain.definition, params }, { id: childId });
   } catch (error) {
     if (!(error instanceof ConflictError)) {
-      if (error instanceof BatonError) return failed(error.code, error.message);
+      if (error instanceof BatonError) {
+        return failed(isRunErrorCode(error.code) ? error.code : "start_refused", error.message);
+      }
       throw error;
     }
     // Started by an earlier emission already.

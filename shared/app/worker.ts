@@ -23,6 +23,7 @@ import {
 import { jsonBytes, LIMITS } from "../core/limits.ts";
 import type { RunPatch } from "../core/ports.ts";
 import { type Run, refOf } from "../core/run.ts";
+import type { RunError, RunErrorCode } from "../core/run-errors.ts";
 import { isSealed } from "../core/sealed.ts";
 import type { StoredFile, TaskContext } from "../core/task.ts";
 import { AttemptReport } from "./attempt-report.ts";
@@ -332,7 +333,7 @@ async function openParams(svc: Services, run: Run): Promise<Record<string, unkno
 /** The run cannot succeed on any attempt: fail it without retrying. */
 class PermanentFailure extends Error {
   constructor(
-    readonly code: string,
+    readonly code: RunErrorCode,
     message: string,
   ) {
     super(message);
@@ -361,7 +362,7 @@ async function execute(
   return handler.run(ctx, params);
 }
 
-type CheckedOutput = { ok: true; value: unknown } | { ok: false; error: { code: string; message: string } };
+type CheckedOutput = { ok: true; value: unknown } | { ok: false; error: RunError };
 
 /** Output must survive JSON (it is stored and served as JSON) and fit the run item. */
 function checkedOutput(output: unknown): CheckedOutput {

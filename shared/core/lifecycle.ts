@@ -13,7 +13,8 @@ import {
 } from "./definition.ts";
 import { NonRetriableError } from "./errors.ts";
 import type { CounterEffect, RunGuard, RunPatch } from "./ports.ts";
-import { canTransition, isTerminal, type Run, type RunError, type RunStatus } from "./run.ts";
+import { canTransition, isTerminal, type Run, type RunStatus } from "./run.ts";
+import { RUN_ERRORS, type RunError } from "./run-errors.ts";
 
 export interface NewRunInput {
   tenant: string;
@@ -310,7 +311,7 @@ export interface ErrorDecision extends Omit<Ending, "guard"> {
 /** A handler threw: retry after backoff while attempts are left, else fail. */
 export function afterHandlerError(run: Run, error: unknown, now: Date, random: () => number): ErrorDecision {
   const runError = toRunError(error);
-  if (runError.code === "non_retriable" || run.attempts >= run.maxAttempts) {
+  if (!RUN_ERRORS[runError.code].retried || run.attempts >= run.maxAttempts) {
     return { patch: ended(run, "failed", now, runError), ...release(run, now) };
   }
   const retryInMs = backoffMs(run.attempts, random);

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ChainOutcome, ChainSpec } from "./chain.ts";
+import { RunError } from "./run-errors.ts";
 import { WorkflowStep } from "./workflow.ts";
 
 /**
@@ -48,9 +49,6 @@ export function canTransition(from: RunStatus, to: RunStatus): boolean {
 export function isTerminal(status: RunStatus): boolean {
   return RUN_TRANSITIONS[status].length === 0;
 }
-
-export const RunError = z.object({ code: z.string(), message: z.string() });
-export type RunError = z.infer<typeof RunError>;
 
 export const LogLine = z.object({ at: z.string(), line: z.string() });
 export type LogLine = z.infer<typeof LogLine>;

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { ChainOutcome, ChainSpec } from "../../shared/core/chain.ts";
 import { TaskDefinition } from "../../shared/core/definition.ts";
 import { RUN_STATUSES, RUN_TRIGGERS } from "../../shared/core/run.ts";
+import { RunErrorCode } from "../../shared/core/run-errors.ts";
 import { Role } from "../../shared/core/tenant.ts";
 
 const Time = z.string().describe("ISO 8601 time, UTC");
@@ -36,6 +37,9 @@ export const ErrorBody = z.strictObject({
     .describe("structured context: for validation_failed the list of {path, message} problems"),
 });
 export type ErrorBody = z.infer<typeof ErrorBody>;
+
+/** Exported so the document has it as one component, which runs' and chain outcomes' errors name. */
+export { RunErrorCode };
 
 export const Health = z.strictObject({ ok: z.literal(true) });
 
@@ -124,7 +128,7 @@ export const TaskView = z.strictObject({
   createdBy: z.string().describe("id of the API key that started the run"),
   params: JsonObject.describe("the params snapshotted at start; encrypted values show as [encrypted]"),
   output: z.unknown().describe("the handler's result (JSON), or null"),
-  error: z.strictObject({ code: z.string(), message: z.string() }).nullable(),
+  error: z.strictObject({ code: RunErrorCode, message: z.string() }).nullable(),
   feedback: z.string().nullable(),
   progress: z.number().min(0).max(1).nullable(),
   subtext: z.string().nullable(),

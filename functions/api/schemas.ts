@@ -1,10 +1,11 @@
 /** Request schemas of the v1 API: the trust boundary. Unknown fields are rejected everywhere. */
 import { z } from "zod";
-import { Name } from "../../shared/core/definition.ts";
 import { LIMITS } from "../../shared/core/limits.ts";
+import { Name, RunId } from "../../shared/core/names.ts";
 import { RUN_STATUSES } from "../../shared/core/run.ts";
 import { StartRequest } from "../../shared/core/start-request.ts";
 import { Role, TenantId } from "../../shared/core/tenant.ts";
+import { MAX_WORKFLOW_STEPS, WorkflowStep } from "../../shared/core/workflow.ts";
 
 const JsonObject = z.record(z.string(), z.unknown());
 
@@ -20,17 +21,7 @@ export const PutDefinitionBody = z.strictObject({
   name: Name.optional(),
   handler: z.string().min(1).max(128).optional(),
   kind: z.enum(["task", "workflow"]).optional(),
-  steps: z
-    .array(
-      z.strictObject({
-        id: Name,
-        definition: Name,
-        params: JsonObject.optional(),
-        dependsOn: z.array(Name).max(50).optional(),
-      }),
-    )
-    .max(50)
-    .optional(),
+  steps: z.array(z.strictObject(WorkflowStep.shape)).max(MAX_WORKFLOW_STEPS).optional(),
   description: z.string().max(1_000).optional(),
   params: JsonObject.optional(),
   maxAttempts: z.number().int().min(1).max(LIMITS.maxAttempts).optional(),
@@ -66,7 +57,7 @@ export const PutChainBody = z.strictObject({
 });
 
 export const CallbackBody = z.strictObject({
-  taskId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "is not a task id"),
+  taskId: RunId,
   status: z.enum(["SUCCESS", "FAILURE"]).optional(),
   logs: z
     .union([z.string().max(LIMITS.logChars), z.array(z.string().max(LIMITS.logLineChars)).max(1_000)])
@@ -84,7 +75,7 @@ export const FileToken = z
 
 export const KeyId = z.string().regex(/^[0-9a-f]{12}$/, "is not a key id");
 
-export const TaskId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "is not a task id");
+export const TaskId = RunId;
 
 const Limit = z.coerce.number().int().min(1).max(LIMITS.listPageSize).optional();
 const Cursor = z.string().min(1).max(1_024).optional();

@@ -5,6 +5,7 @@ import { mintFileToken } from "../core/file-token.ts";
 import { provenanceFrom } from "../core/lifecycle.ts";
 import type { AccessGrant, ChainRecord } from "../core/ports.ts";
 import type { Run } from "../core/run.ts";
+import { isRunErrorCode, type RunErrorCode } from "../core/run-errors.ts";
 import { isSealed, type SealContext } from "../core/sealed.ts";
 import type { Started, StartHow, StartInput } from "./engine.ts";
 import type { TenantPrincipal } from "./identity.ts";
@@ -125,7 +126,7 @@ async function emitChain(
   start: StartFn,
 ): Promise<ChainOutcome> {
   const target = spec.customerId ?? run.tenant;
-  const failed = (code: string, message: string): ChainOutcome => ({
+  const failed = (code: RunErrorCode, message: string): ChainOutcome => ({
     name: spec.name,
     customerId: target,
     status: "failed",
@@ -194,7 +195,9 @@ async function emitChain(
     );
   } catch (error) {
     if (!(error instanceof ConflictError)) {
-      if (error instanceof BatonError) return failed(error.code, error.message);
+      if (error instanceof BatonError) {
+        return failed(isRunErrorCode(error.code) ? error.code : "start_refused", error.message);
+      }
       throw error;
     }
     // Started by an earlier emission already.

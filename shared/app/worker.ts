@@ -20,6 +20,7 @@ import {
 } from "../core/lifecycle.ts";
 import { jsonBytes, LIMITS } from "../core/limits.ts";
 import type { Run } from "../core/run.ts";
+import type { RunError, RunErrorCode } from "../core/run-errors.ts";
 import { isSealed } from "../core/sealed.ts";
 import type { StoredFile, TaskContext } from "../core/task.ts";
 import { AttemptLease } from "./attempt-lease.ts";
@@ -218,7 +219,7 @@ async function openParams(svc: Services, run: Run): Promise<Record<string, unkno
 /** The run cannot succeed on any attempt: fail it without retrying. */
 class PermanentFailure extends Error {
   constructor(
-    readonly code: string,
+    readonly code: RunErrorCode,
     message: string,
   ) {
     super(message);
@@ -247,7 +248,7 @@ async function execute(
   return handler.run(ctx, params);
 }
 
-type CheckedOutput = { ok: true; value: unknown } | { ok: false; error: { code: string; message: string } };
+type CheckedOutput = { ok: true; value: unknown } | { ok: false; error: RunError };
 
 /** Output must survive JSON (it is stored and served as JSON) and fit the run item. */
 function checkedOutput(output: unknown): CheckedOutput {

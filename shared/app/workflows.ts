@@ -12,6 +12,7 @@ import { BatonError, ConflictError } from "../core/errors.ts";
 import { type Ending, ended, provenanceFrom } from "../core/lifecycle.ts";
 import type { RunPatch } from "../core/ports.ts";
 import { isTerminal, type Run, type RunRef } from "../core/run.ts";
+import type { RunErrorCode } from "../core/run-errors.ts";
 import { planWorkflow, resolveStepParams, type StepState, stepRunId } from "../core/workflow.ts";
 import type { StartHow } from "./engine.ts";
 import type { TenantPrincipal } from "./identity.ts";
@@ -117,7 +118,7 @@ async function endWorkflow(
   workflow: Run,
   guard: { status: "running"; attempts: number; updatedAt: string },
   states: Record<string, StepState>,
-  code: string,
+  code: RunErrorCode,
   message: string,
   ops: WorkflowOps,
 ): Promise<boolean> {

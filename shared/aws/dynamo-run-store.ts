@@ -14,6 +14,7 @@ import {
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { z } from "zod";
 import { ConflictError } from "../core/errors.ts";
+import { RunId } from "../core/names.ts";
 import type {
   ClaimResult,
   CounterEffect,
@@ -442,13 +443,9 @@ export class DynamoRunStore implements RunStore {
   }
 }
 
-const StartedCursor = z.object({
-  tenant: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
-  id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
-  created: z.string().max(100),
-});
+const StartedCursor = z.object({ tenant: RunId, id: RunId, created: z.string().max(100) });
 
-const RunCursor = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), created: z.string().max(100) });
+const RunCursor = z.object({ id: RunId, created: z.string().max(100) });
 
 function keyOf(ref: RunRef): { pk: string; sk: string } {
   return { pk: `${ref.tenant}#${ref.id}`, sk: RUN_SK };

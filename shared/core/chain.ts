@@ -3,8 +3,9 @@
  * tenant or (with the target's access grant) in another, with params computed from the run.
  */
 import { z } from "zod";
-import { Name } from "./definition.ts";
 import { ValidationError } from "./errors.ts";
+import { Name } from "./names.ts";
+import { RunError } from "./run-errors.ts";
 import { TenantId } from "./tenant.ts";
 
 export const ChainParam = z.strictObject({
@@ -29,7 +30,7 @@ export const ChainOutcome = z.object({
   customerId: z.string(),
   status: z.enum(["started", "failed"]),
   childTaskId: z.string().optional(),
-  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  error: RunError.optional(),
 });
 export type ChainOutcome = z.infer<typeof ChainOutcome>;
 

@@ -1,11 +1,7 @@
 import { z } from "zod";
 import { LIMITS } from "./limits.ts";
+import { Name } from "./names.ts";
 import { WorkflowStep } from "./workflow.ts";
-
-export const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-export const Name = z
-  .string()
-  .regex(NAME_PATTERN, "must be 1-64 characters of letters, digits, '_' or '-' (no spaces)");
 
 /** A task definition (template): the only thing a start request may name. */
 export const TaskDefinition = z.object({

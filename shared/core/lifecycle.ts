@@ -17,11 +17,11 @@ import {
   canTransition,
   isTerminal,
   type Run,
-  type RunError,
   type RunOrigin,
   type RunStatus,
   type RunTrigger,
 } from "./run.ts";
+import { RUN_ERRORS, type RunError } from "./run-errors.ts";
 
 export interface NewRunInput {
   tenant: string;
@@ -354,7 +354,7 @@ export interface ErrorDecision extends Omit<Ending, "guard"> {
 /** A handler threw: retry after backoff while attempts are left, else fail. */
 export function afterHandlerError(run: Run, error: unknown, now: Date, random: () => number): ErrorDecision {
   const runError = toRunError(error);
-  if (runError.code === "non_retriable" || run.attempts >= run.maxAttempts) {
+  if (!RUN_ERRORS[runError.code].retried || run.attempts >= run.maxAttempts) {
     return { patch: ended(run, "failed", now, runError), ...release(run, now) };
   }
   return retryAfter(run, runError, now, random);

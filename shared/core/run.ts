@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { ChainOutcome, ChainSpec } from "./chain.ts";
+import { RunError } from "./run-errors.ts";
+import { WorkflowStep } from "./workflow.ts";
 
 /**
  * Run statuses of this release. Later releases add scheduled and awaiting; only what the code
@@ -47,9 +49,6 @@ export function canTransition(from: RunStatus, to: RunStatus): boolean {
 export function isTerminal(status: RunStatus): boolean {
   return RUN_TRANSITIONS[status].length === 0;
 }
-
-export const RunError = z.object({ code: z.string(), message: z.string() });
-export type RunError = z.infer<typeof RunError>;
 
 export const LogLine = z.object({ at: z.string(), line: z.string() });
 export type LogLine = z.infer<typeof LogLine>;
@@ -138,16 +137,7 @@ export const Run = z.object({
   callbackDeadline: z.string().optional(),
   /** A workflow run: its steps (a snapshot of the definition's) and each step's status. */
   kind: z.enum(["task", "workflow"]).optional(),
-  workflowSteps: z
-    .array(
-      z.object({
-        id: z.string(),
-        definition: z.string(),
-        params: z.record(z.string(), z.unknown()).optional(),
-        dependsOn: z.array(z.string()).optional(),
-      }),
-    )
-    .optional(),
+  workflowSteps: z.array(WorkflowStep).optional(),
   stepStatus: z.record(z.string(), z.string()).optional(),
   /** What to start when this run succeeds, and what came of it. */
   chains: z.array(ChainSpec).optional(),

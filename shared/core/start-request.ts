@@ -4,8 +4,8 @@
  * input with the same message.
  */
 import { z } from "zod";
-import { Name } from "./definition.ts";
 import { LIMITS } from "./limits.ts";
+import { Name } from "./names.ts";
 
 export const StartRequest = z.strictObject({
   definition: Name,

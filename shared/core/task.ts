@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { ValidationError } from "./errors.ts";
-import type { RunError, RunStatus } from "./run.ts";
+import type { RunStatus } from "./run.ts";
+import type { RunError } from "./run-errors.ts";
 
 export interface StoredFile {
   name: string;

@@ -6,20 +6,22 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { ValidationError } from "./errors.ts";
+import { NAME_CHARS, Name } from "./names.ts";
 import type { RunStatus } from "./run.ts";
 
-/** The same rule as definition names (core/definition.ts imports this module, so it is not imported back). */
-const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export const MAX_WORKFLOW_STEPS = 50;
 
+/**
+ * A step of a workflow, the one shape everywhere: in PUT /v1/definitions (strict there, like every
+ * request body), on the stored definition and in the run's snapshot of it.
+ */
 export const WorkflowStep = z.object({
-  id: z.string().regex(NAME_PATTERN, "must be 1-64 characters of letters, digits, '_' or '-'"),
-  definition: z.string().regex(NAME_PATTERN),
+  id: Name,
+  definition: Name,
   params: z.record(z.string(), z.unknown()).optional(),
-  dependsOn: z.array(z.string()).optional(),
+  dependsOn: z.array(Name).max(MAX_WORKFLOW_STEPS).optional(),
 });
 export type WorkflowStep = z.infer<typeof WorkflowStep>;
-
-export const MAX_WORKFLOW_STEPS = 50;
 
 /** Unique ids, known dependencies, no cycles; returns the steps in an order that respects them. */
 export function checkWorkflow(steps: readonly WorkflowStep[]): WorkflowStep[] {
@@ -62,8 +64,10 @@ export function stepRunId(workflowRunId: string, stepId: string): string {
   return `${workflowRunId}-${createHash("sha256").update(stepId).digest("hex").slice(0, 12)}`;
 }
 
-const REFERENCE = /@Step\.([A-Za-z0-9_-]{1,64})\.([A-Za-z0-9_.-]{1,128})@/g;
-const WHOLE_REFERENCE = /^@Step\.([A-Za-z0-9_-]{1,64})\.([A-Za-z0-9_.-]{1,128})@$/;
+/** `@Step.<step id>.<output key>@`; the output key may hold dots. */
+const REFERENCE_SOURCE = `@Step\\.(${NAME_CHARS})\\.([A-Za-z0-9_.-]{1,128})@`;
+const REFERENCE = new RegExp(REFERENCE_SOURCE, "g");
+const WHOLE_REFERENCE = new RegExp(`^${REFERENCE_SOURCE}$`);
 
 /**
  * Replaces `@Step.<stepId>.<outputKey>@` in string values (at any depth) with earlier steps'

@@ -24,6 +24,7 @@ export function renderStart(main, query) {
     id: "start-queue",
     name: "queue",
     autocomplete: "off",
+    // The name rule of shared/core/names.ts (NAME_CHARS), '-' escaped as the v-flag of `pattern` needs.
     pattern: "[A-Za-z0-9_\\-]{1,64}",
     "aria-describedby": "start-queue-hint",
   });

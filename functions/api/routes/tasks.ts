@@ -1,0 +1,111 @@
+/** The routes of runs: start, list, read, cancel and set a run's subtext. */
+import { setSubtext } from "../../../shared/app/callbacks.ts";
+import type { Services } from "../../../shared/app/services.ts";
+import { cancelTask, getTask, listTasks, startTask } from "../../../shared/app/tasks.ts";
+import { patchTaskExamples, startTaskExamples } from "../examples.ts";
+import { json, parseBody, parseQuery, pathParam } from "../http.ts";
+import { presentCancelled, presentRun, presentStarted } from "../present.ts";
+import { CancelledTask, StartedTask, TaskPage, TaskView } from "../responses.ts";
+import { ListTasksQuery, PatchTaskBody, StartTaskBody, TaskId } from "../schemas.ts";
+import { routeAuthz } from "./auth.ts";
+import type { ApiRoute } from "./route.ts";
+
+export function tasksRoutes(svc: Services): ApiRoute[] {
+  const { asTenant } = routeAuthz(svc);
+  return [
+    {
+      method: "POST",
+      path: "/v1/tasks",
+      doc: {
+        operationId: "startTask",
+        summary: "Start a run of a definition",
+        description: "Answers `queued`, `waiting` (for a concurrency slot) or `scheduled` (`at`/`after`).",
+        tag: "Tasks",
+        auth: "runner",
+        body: StartTaskBody,
+        examples: startTaskExamples,
+        responses: { 202: StartedTask },
+        errors: [409, 429],
+      },
+      handler: asTenant("runner", async (event, who) => {
+        const { run, created } = await startTask(svc, who, parseBody(event, StartTaskBody));
+        return json(202, presentStarted(run, created));
+      }),
+    },
+    {
+      method: "GET",
+      path: "/v1/tasks",
+      doc: {
+        operationId: "listTasks",
+        summary: "List runs, newest first",
+        tag: "Tasks",
+        auth: "runner",
+        query: ListTasksQuery,
+        responses: { 200: TaskPage },
+      },
+      handler: asTenant("runner", async (event, who) => {
+        const { status, definition, limit, cursor } = parseQuery(event, ListTasksQuery);
+        const page = await listTasks(svc, who, {
+          ...(status ? { status } : {}),
+          ...(definition ? { definition } : {}),
+          ...(limit ? { limit } : {}),
+          ...(cursor ? { cursor } : {}),
+        });
+        return json(200, { items: page.items.map(presentRun), cursor: page.cursor ?? null });
+      }),
+    },
+    {
+      method: "GET",
+      path: "/v1/tasks/{id}",
+      doc: {
+        operationId: "getTask",
+        summary: "Read a run",
+        tag: "Tasks",
+        auth: "runner",
+        params: { id: TaskId },
+        responses: { 200: TaskView },
+        errors: [404],
+      },
+      handler: asTenant("runner", async (event, who) =>
+        json(200, presentRun(await getTask(svc, who, pathParam(event, "id", TaskId)))),
+      ),
+    },
+    {
+      method: "POST",
+      path: "/v1/tasks/{id}/cancel",
+      doc: {
+        operationId: "cancelTask",
+        summary: "Cancel a run",
+        tag: "Tasks",
+        auth: "runner",
+        params: { id: TaskId },
+        responses: { 200: CancelledTask },
+        errors: [404, 409],
+      },
+      handler: asTenant("runner", async (event, who) => {
+        const run = await cancelTask(svc, who, pathParam(event, "id", TaskId));
+        return json(200, presentCancelled(run));
+      }),
+    },
+    {
+      method: "PATCH",
+      path: "/v1/tasks/{id}",
+      doc: {
+        operationId: "setTaskSubtext",
+        summary: "Set a run's subtext, whatever its status",
+        tag: "Tasks",
+        auth: "runner",
+        params: { id: TaskId },
+        body: PatchTaskBody,
+        examples: patchTaskExamples,
+        responses: { 200: TaskView },
+        errors: [404],
+      },
+      handler: asTenant("runner", async (event, who) => {
+        const id = pathParam(event, "id", TaskId);
+        const { subtext } = parseBody(event, PatchTaskBody);
+        return json(200, presentRun(await setSubtext(svc, who.tenant, id, subtext)));
+      }),
+    },
+  ];
+}

@@ -1,0 +1,117 @@
+/** The routes of tenants and their API keys. */
+import { createTenant, issueKey, listKeys, revokeKey } from "../../../shared/app/identity.ts";
+import type { Services } from "../../../shared/app/services.ts";
+import { TenantId } from "../../../shared/core/tenant.ts";
+import { createKeyExamples, createTenantExamples } from "../examples.ts";
+import { json, noContent, parseBody, pathParam } from "../http.ts";
+import { presentPrincipal } from "../present.ts";
+import { CallerView, IssuedKeyView, KeyList, TenantView } from "../responses.ts";
+import { CreateKeyBody, CreateTenantBody, KeyId } from "../schemas.ts";
+import { routeAuthz } from "./auth.ts";
+import type { ApiRoute } from "./route.ts";
+
+export function tenantsRoutes(svc: Services): ApiRoute[] {
+  const { caller, asTenant, asOperator } = routeAuthz(svc);
+  return [
+    {
+      method: "POST",
+      path: "/v1/tenants",
+      doc: {
+        operationId: "createTenant",
+        summary: "Create a tenant",
+        tag: "Tenants",
+        auth: "operator",
+        body: CreateTenantBody,
+        examples: createTenantExamples,
+        responses: { 201: TenantView },
+        errors: [409],
+      },
+      handler: asOperator(async (event) =>
+        json(201, await createTenant(svc, parseBody(event, CreateTenantBody))),
+      ),
+    },
+    {
+      method: "POST",
+      path: "/v1/tenants/{id}/keys",
+      doc: {
+        operationId: "issueTenantKey",
+        summary: "Issue a key for a tenant (shown once)",
+        tag: "Tenants",
+        auth: "operator",
+        params: { id: TenantId },
+        body: CreateKeyBody,
+        examples: createKeyExamples,
+        responses: { 201: IssuedKeyView },
+        errors: [404],
+      },
+      handler: asOperator(async (event) => {
+        const tenant = pathParam(event, "id", TenantId);
+        const { role } = parseBody(event, CreateKeyBody);
+        return json(201, await issueKey(svc, { tenant, role }));
+      }),
+    },
+    {
+      method: "GET",
+      path: "/v1/tenant",
+      doc: {
+        operationId: "getCaller",
+        summary: "The caller's tenant, role and key id",
+        tag: "Tenants",
+        auth: "any",
+        responses: { 200: CallerView },
+      },
+      handler: async (event) => {
+        return json(200, presentPrincipal(await caller(event)));
+      },
+    },
+
+    {
+      method: "POST",
+      path: "/v1/keys",
+      doc: {
+        operationId: "issueKey",
+        summary: "Issue a key of the caller's tenant (shown once)",
+        tag: "Keys",
+        auth: "admin",
+        body: CreateKeyBody,
+        examples: createKeyExamples,
+        responses: { 201: IssuedKeyView },
+      },
+      handler: asTenant("admin", async (event, who) => {
+        const { role } = parseBody(event, CreateKeyBody);
+        return json(201, await issueKey(svc, { tenant: who.tenant, role }));
+      }),
+    },
+    {
+      method: "GET",
+      path: "/v1/keys",
+      doc: {
+        operationId: "listKeys",
+        summary: "List the tenant's keys",
+        tag: "Keys",
+        auth: "admin",
+        responses: { 200: KeyList },
+      },
+      handler: asTenant("admin", async (_event, who) =>
+        json(200, { items: await listKeys(svc, who.tenant) }),
+      ),
+    },
+    {
+      method: "DELETE",
+      path: "/v1/keys/{id}",
+      doc: {
+        operationId: "revokeKey",
+        summary: "Revoke a key (it gets 401 at once)",
+        tag: "Keys",
+        auth: "admin",
+        params: { id: KeyId },
+        responses: { 204: null },
+        errors: [404],
+      },
+      handler: asTenant("admin", async (event, who) => {
+        await revokeKey(svc, who.tenant, pathParam(event, "id", KeyId));
+        return noContent();
+      }),
+    },
+  ];
+}

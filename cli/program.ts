@@ -196,8 +196,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .command("status <taskId>")
     .description("show a run: status, progress, feedback, output, error")
     .action(async (taskId) => {
-      const task = await client().getTask(taskId);
-      out(task, () => taskDetails(task));
+      const api = client();
+      const [task, started] = await Promise.all([api.getTask(taskId), api.listStartedTasks(taskId)]);
+      out({ ...task, started: started.items }, () => taskDetails(task, started.items));
     });
 
   program

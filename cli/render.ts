@@ -1,5 +1,5 @@
 /** How runs, definitions and lists look to a person (`--json` prints the API's answers instead). */
-import type { DefinitionView, TaskView } from "../shared/client/index.ts";
+import type { DefinitionView, StartedRunView, TaskView } from "../shared/client/index.ts";
 
 const BAR_WIDTH = 24;
 
@@ -52,11 +52,16 @@ export function endSummary(task: TaskView): string {
   return task.error === null ? head : `${head}: ${task.error.code}: ${task.error.message}`;
 }
 
-export function taskDetails(task: TaskView): string {
+export function taskDetails(task: TaskView, started: StartedRunView[] = []): string {
   const rows: Array<[string, string | undefined]> = [
     ["task", task.taskId],
     ["definition", task.definition],
     ["status", task.status],
+    ["trigger", task.trigger],
+    [
+      "origin",
+      task.origin === null ? undefined : `${task.origin.tenant}/${task.origin.taskId} (${task.origin.via})`,
+    ],
     ["progress", task.progress === null ? undefined : progressBar(task)],
     ["attempts", `${task.attempts} of ${task.maxAttempts}`],
     ["queue", task.queue ?? undefined],
@@ -73,6 +78,12 @@ export function taskDetails(task: TaskView): string {
     ["output", task.output === null ? undefined : JSON.stringify(task.output)],
     ["params", JSON.stringify(task.params)],
     ["logs", task.logs.length === 0 ? undefined : `${task.logs.length} lines (baton logs ${task.taskId})`],
+    [
+      "started",
+      started.length === 0
+        ? undefined
+        : started.map((run) => `${run.tenant}/${run.taskId} ${run.definition} (${run.via})`).join("\n"),
+    ],
   ];
   const shown = rows.filter((row): row is [string, string] => row[1] !== undefined);
   const width = Math.max(...shown.map(([label]) => label.length));

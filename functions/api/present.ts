@@ -1,6 +1,6 @@
 /** What the API shows of stored records: no keys, hashes, leases or other internals. */
 import type { TaskDefinition } from "../../shared/core/definition.ts";
-import type { AccessGrant, ChainRecord } from "../../shared/core/ports.ts";
+import type { AccessGrant, ChainRecord, StartedRun } from "../../shared/core/ports.ts";
 import type { Run } from "../../shared/core/run.ts";
 import { maskSealed } from "../../shared/core/sealed.ts";
 import type { Principal } from "../../shared/core/tenant.ts";
@@ -11,6 +11,7 @@ import type {
   ChainView,
   DefinitionView,
   GrantView,
+  StartedRunView,
   StartedTask,
   TaskView,
 } from "./responses.ts";
@@ -18,6 +19,7 @@ import type {
 export function presentRun(run: Run): TaskView {
   return {
     taskId: run.id,
+    tenant: run.tenant,
     definition: run.definition,
     queue: run.queue ?? null,
     status: run.status,
@@ -74,6 +76,17 @@ export function presentDefinition(definition: TaskDefinition): DefinitionView {
 export function presentChain(chain: ChainRecord): ChainView {
   const { tenant: _tenant, ...shown } = chain;
   return shown;
+}
+
+export function presentStartedRun(run: StartedRun): StartedRunView {
+  return {
+    taskId: run.id,
+    tenant: run.tenant,
+    definition: run.definition,
+    trigger: run.trigger,
+    via: run.via,
+    createdAt: run.createdAt,
+  };
 }
 
 /** The answer to a start; an idempotent repeat says it started nothing new. */

@@ -79,6 +79,7 @@ export type GrantView = z.infer<typeof GrantView>;
 
 export const TaskView = z.strictObject({
   taskId: z.string(),
+  tenant: z.string(),
   definition: z.string(),
   queue: z.string().nullable(),
   status: z.enum(RUN_STATUSES),
@@ -137,6 +138,16 @@ export const TaskView = z.strictObject({
 });
 export type TaskView = z.infer<typeof TaskView>;
 
+export const StartedRunView = z.strictObject({
+  taskId: z.string(),
+  tenant: z.string().describe("the tenant the run belongs to (another one for a cross-tenant chain)"),
+  definition: z.string(),
+  trigger: z.enum(RUN_TRIGGERS),
+  via: z.string().describe("how: chain:<name>, step:<id> or task:<call key>"),
+  createdAt: Time,
+});
+export type StartedRunView = z.infer<typeof StartedRunView>;
+
 export const StartedTask = z.strictObject({
   taskId: z.string(),
   status: z.enum(RUN_STATUSES),
@@ -157,6 +168,7 @@ export type CancelledTask = z.infer<typeof CancelledTask>;
 const Cursor = z.string().nullable().describe("pass back as `cursor` for the next page; null on the last");
 
 export const TaskPage = z.strictObject({ items: z.array(TaskView), cursor: Cursor });
+export const StartedRunPage = z.strictObject({ items: z.array(StartedRunView), cursor: Cursor });
 export const DefinitionPage = z.strictObject({ items: z.array(DefinitionView), cursor: Cursor });
 export const ChainList = z.strictObject({ items: z.array(ChainView) });
 export const GrantList = z.strictObject({ items: z.array(GrantView) });

@@ -1,6 +1,6 @@
 /** The tasks API's use cases: start, read, list and cancel runs (the engine does the work). */
 import { NotFoundError } from "../core/errors.ts";
-import type { Page, RunListQuery } from "../core/ports.ts";
+import type { Page, RunListQuery, StartedRun } from "../core/ports.ts";
 import type { Run, RunStatus } from "../core/run.ts";
 import { cancelRun, type Started, type StartInput, startRun } from "./engine.ts";
 import type { TenantPrincipal } from "./identity.ts";
@@ -37,6 +37,23 @@ export function listTasks(
     ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
   };
   return svc.runs.list(listQuery);
+}
+
+/**
+ * The runs that a run of the caller's tenant started (chain hops, workflow steps, handler
+ * starts), oldest first. A run in another tenant (a chain's hop) is named, never shown.
+ */
+export async function startedByTask(
+  svc: Services,
+  caller: TenantPrincipal,
+  id: string,
+  page: { limit?: number; cursor?: string },
+): Promise<Page<StartedRun>> {
+  const run = await findRun(svc, caller, id);
+  return svc.runs.startedBy(run, {
+    limit: page.limit ?? 50,
+    ...(page.cursor === undefined ? {} : { cursor: page.cursor }),
+  });
 }
 
 /** Cancels a run of the caller's tenant (see cancelRun for what that means in each state). */

@@ -24,6 +24,7 @@ import type {
   Page,
   PutChainRequest,
   PutDefinitionRequest,
+  StartedRunView,
   StartTaskRequest,
   StartTaskResult,
   TaskView,
@@ -183,6 +184,11 @@ export class BatonClient {
   /** Runs, newest first; pass `cursor` back for the next page. */
   listTasks(query: ListTasksQuery = {}): Promise<Page<TaskView>> {
     return this.#request("GET", "/v1/tasks", { query });
+  }
+
+  /** The runs a run started (chain hops, workflow steps, `ctx.tasks.start`), oldest first. */
+  listStartedTasks(taskId: string, query: ListQuery = {}): Promise<Page<StartedRunView>> {
+    return this.#request("GET", `/v1/tasks/${segment(taskId)}/started`, { query });
   }
 
   /** Cancels a run; a running one stops at its next heartbeat (`cancelRequested`). */

@@ -12,6 +12,7 @@ import type {
   presentPrincipal,
   presentRun,
   presentStarted,
+  presentStartedRun,
 } from "../../functions/api/present.ts";
 import type {
   CallbackBody,
@@ -47,6 +48,8 @@ export type TaskView = ReturnType<typeof presentRun>;
 export type DefinitionView = ReturnType<typeof presentDefinition>;
 export type ChainView = ReturnType<typeof presentChain>;
 export type StartTaskResult = ReturnType<typeof presentStarted>;
+/** A run that another run started, as that run lists it. */
+export type StartedRunView = ReturnType<typeof presentStartedRun>;
 export type CancelTaskResult = ReturnType<typeof presentCancelled>;
 export type Whoami = ReturnType<typeof presentPrincipal>;
 export type AccessGrantView = ReturnType<typeof presentGrant>;

@@ -348,8 +348,12 @@ export function renderTask(main, taskId) {
 
   async function refresh() {
     let task;
+    let started;
     try {
-      task = await api("GET", `/v1/tasks/${encodeURIComponent(taskId)}`);
+      [task, started] = await Promise.all([
+        api("GET", `/v1/tasks/${encodeURIComponent(taskId)}`),
+        api("GET", `/v1/tasks/${encodeURIComponent(taskId)}/started`, { query: { limit: 100 } }),
+      ]);
     } catch (error) {
       fill(
         problem,
@@ -371,10 +375,10 @@ export function renderTask(main, taskId) {
     }
     cancelButton.hidden = TERMINAL.has(task.status);
     if (TERMINAL.has(task.status)) stopPolling();
-    renderSections(task);
+    renderSections(task, started.items);
   }
 
-  function renderSections(task) {
+  function renderSections(task, startedRuns) {
     previousSection = null;
     section("summary", "Summary", summaryOf(task), (summary) => summaryList(summary));
     section(
@@ -410,6 +414,9 @@ export function renderTask(main, taskId) {
       task.chainOutcomes.length > 0 ? task.chainOutcomes : undefined,
       (outcomes) => outcomesTable(outcomes),
     );
+    section("started-runs", "Runs it started", startedRuns.length > 0 ? startedRuns : undefined, (runs) =>
+      startedRunsTable(runs, task.tenant),
+    );
     section("logs", "Logs", { logs: task.logs, dropped: task.logsDropped }, ({ logs, dropped }) =>
       logList(logs, dropped),
     );
@@ -426,6 +433,11 @@ function summaryOf(task) {
     ["Queue", task.queue],
     ["Kind", task.kind === "workflow" ? "workflow" : `${task.kind}, ${task.mode}`],
     ["Trigger", task.trigger],
+    [
+      "Started by run",
+      task.origin ? { ...task.origin, own: task.origin.tenant === task.tenant } : null,
+      "origin",
+    ],
     ["Created", task.createdAt, "time"],
     ["Scheduled for", task.scheduledFor, "time"],
     ["Started", task.startedAt, "time"],
@@ -456,9 +468,11 @@ function summaryList(summary) {
             ? dateTime(value)
             : type === "parent"
               ? parentLink(value)
-              : label === "Status"
-                ? statusBadge(value)
-                : value,
+              : type === "origin"
+                ? originLink(value)
+                : label === "Status"
+                  ? statusBadge(value)
+                  : value,
         ),
       ),
     ),
@@ -468,6 +482,52 @@ function summaryList(summary) {
 function parentLink(value) {
   const [taskId, step] = value.split("|");
   return [h("a", { href: `#/tasks/${encodeURIComponent(taskId)}` }, taskId), ` (step ${step})`];
+}
+
+/** The run that started this one: a link when it is in this run's tenant, else named. */
+function originLink(origin) {
+  const target = origin.own
+    ? h("a", { href: `#/tasks/${encodeURIComponent(origin.taskId)}` }, origin.taskId)
+    : origin.taskId;
+  return [target, ` (${origin.via}${origin.own ? "" : `, tenant ${origin.tenant}`})`];
+}
+
+/** Runs this run started; those of another tenant (a chain's hop) are named, not linked. */
+function startedRunsTable(runs, tenant) {
+  return h(
+    "table",
+    { class: "list" },
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        ["Task", "Definition", "How", "Tenant", "Created"].map((c) => h("th", {}, c)),
+      ),
+    ),
+    h(
+      "tbody",
+      {},
+      runs.map((run) =>
+        h(
+          "tr",
+          {},
+          h(
+            "td",
+            {},
+            run.tenant === tenant
+              ? h("a", { href: `#/tasks/${encodeURIComponent(run.taskId)}` }, run.taskId)
+              : run.taskId,
+          ),
+          h("td", {}, run.definition),
+          h("td", {}, run.via),
+          h("td", {}, run.tenant),
+          h("td", {}, dateTime(run.createdAt)),
+        ),
+      ),
+    ),
+  );
 }
 
 /** The file a task wrote, named by its standard output `FileName`. */

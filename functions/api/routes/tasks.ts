@@ -1,12 +1,12 @@
 /** The routes of runs: start, list, read, cancel and set a run's subtext. */
 import { setSubtext } from "../../../shared/app/callbacks.ts";
 import type { Services } from "../../../shared/app/services.ts";
-import { cancelTask, getTask, listTasks, startTask } from "../../../shared/app/tasks.ts";
+import { cancelTask, getTask, listTasks, startedByTask, startTask } from "../../../shared/app/tasks.ts";
 import { patchTaskExamples, startTaskExamples } from "../examples.ts";
 import { json, parseBody, parseQuery, pathParam } from "../http.ts";
-import { presentCancelled, presentRun, presentStarted } from "../present.ts";
-import { CancelledTask, StartedTask, TaskPage, TaskView } from "../responses.ts";
-import { ListTasksQuery, PatchTaskBody, StartTaskBody, TaskId } from "../schemas.ts";
+import { presentCancelled, presentRun, presentStarted, presentStartedRun } from "../present.ts";
+import { CancelledTask, StartedRunPage, StartedTask, TaskPage, TaskView } from "../responses.ts";
+import { ListQuery, ListTasksQuery, PatchTaskBody, StartTaskBody, TaskId } from "../schemas.ts";
 import { routeAuthz } from "./auth.ts";
 import type { ApiRoute } from "./route.ts";
 
@@ -69,6 +69,28 @@ export function tasksRoutes(svc: Services): ApiRoute[] {
       handler: asTenant("runner", async (event, who) =>
         json(200, presentRun(await getTask(svc, who, pathParam(event, "id", TaskId)))),
       ),
+    },
+    {
+      method: "GET",
+      path: "/v1/tasks/{id}/started",
+      doc: {
+        operationId: "listStartedTasks",
+        summary: "List the runs a run started (chain hops, workflow steps, handler starts), oldest first",
+        tag: "Tasks",
+        auth: "runner",
+        params: { id: TaskId },
+        query: ListQuery,
+        responses: { 200: StartedRunPage },
+        errors: [404],
+      },
+      handler: asTenant("runner", async (event, who) => {
+        const { limit, cursor } = parseQuery(event, ListQuery);
+        const page = await startedByTask(svc, who, pathParam(event, "id", TaskId), {
+          ...(limit ? { limit } : {}),
+          ...(cursor ? { cursor } : {}),
+        });
+        return json(200, { items: page.items.map(presentStartedRun), cursor: page.cursor ?? null });
+      }),
     },
     {
       method: "POST",

@@ -14,7 +14,8 @@ import { startRun } from "./engine.ts";
 import type { TenantPrincipal } from "./identity.ts";
 import type { Services } from "./services.ts";
 
-const CALL_KEY = /^[A-Za-z0-9:._-]{1,128}$/;
+/** Letters, digits and `:@.+_-` (an email address fits), at most 128. */
+const CALL_KEY = /^[A-Za-z0-9:@.+_-]{1,128}$/;
 
 /** The `ctx.tasks` of one attempt of `run`. Unkeyed starts are numbered in call order. */
 export function taskStarter(svc: Services, run: Run): TaskStarter {

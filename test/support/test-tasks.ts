@@ -2,7 +2,8 @@
 import { appendFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { exampleTasks } from "../../examples/index.ts";
-import { defineTask, HandlerRegistry } from "../../shared/core/task.ts";
+import { BatonError } from "../../shared/core/errors.ts";
+import { defineTask, HandlerRegistry, type TaskStartOptions } from "../../shared/core/task.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -111,6 +112,61 @@ export const peekSecretTask = defineTask({
   },
 });
 
+/** One start a `starter` run makes: ctx.tasks.start's options, with `at` given relative to now. */
+type StartSpec = Omit<TaskStartOptions, "at"> & { atInMs?: number; withOddValues?: boolean };
+
+/**
+ * Starts runs from its handler with ctx.tasks.start, in order. A refused start is caught and
+ * reported by its error code when `params.catch` is true. With `params.holdFile`, the first
+ * attempt then writes a line there and holds, so a test can kill its worker; with
+ * `params.failFirst`, the first attempt throws after its starts (a retry follows).
+ */
+export const starterTask = defineTask({
+  handler: "starter",
+  async run(ctx, params) {
+    const results: unknown[] = [];
+    for (const { atInMs, withOddValues, ...spec } of (params.starts ?? []) as StartSpec[]) {
+      const options: TaskStartOptions = {
+        ...spec,
+        ...(atInMs === undefined ? {} : { at: new Date(Date.now() + atInMs) }),
+        // What JSON does to these is what the child must see: a string, and nothing.
+        ...(withOddValues
+          ? { params: { ...spec.params, when: new Date(0), gone: undefined, fn: () => 1 } }
+          : {}),
+      };
+      try {
+        results.push(await ctx.tasks.start(options));
+      } catch (error) {
+        if (params.catch !== true || !(error instanceof BatonError)) throw error;
+        results.push({ error: error.code });
+      }
+    }
+    if (typeof params.read === "string") {
+      try {
+        results.push({ read: await ctx.tasks.get(params.read) });
+      } catch (error) {
+        results.push({ readError: (error as BatonError).code });
+      }
+    }
+    if (ctx.attempt === 1 && typeof params.holdFile === "string") {
+      appendFileSync(params.holdFile, `started on attempt ${ctx.attempt}\n`);
+      await sleep(120_000);
+    }
+    if (ctx.attempt === 1 && params.failFirst === true)
+      throw new Error("first attempt fails after its starts");
+    return { results, attempt: ctx.attempt };
+  },
+});
+
+/** Hangs (ignoring its signal) on the first attempt only; later attempts succeed at once. */
+export const hangOnceTask = defineTask({
+  handler: "hang-once",
+  async run(ctx) {
+    if (ctx.attempt === 1) await new Promise(() => undefined);
+    return { attempt: ctx.attempt };
+  },
+});
+
 export const testRegistry = new HandlerRegistry([
   ...exampleTasks,
   ...testTasks,
@@ -119,4 +175,6 @@ export const testRegistry = new HandlerRegistry([
   writeStreamTask,
   peekSecretTask,
   onceEffectTask,
+  starterTask,
+  hangOnceTask,
 ]);

@@ -1,10 +1,11 @@
 /** A worker process killed mid-run (SIGKILL, no cleanup): the run is retried and completes. */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startTestStack, type TestStack, waitFor, waitForEnd } from "../support/stack.ts";
+import { killWorkerProcess, startWorkerProcess } from "../support/worker-child.ts";
 
 let stack: TestStack;
 let child: ChildProcess | undefined;
@@ -13,33 +14,17 @@ beforeAll(async () => {
   // This process serves the API but runs no worker until the child has been killed.
   stack = await startTestStack({ runWorker: false, leaseSeconds: 3 });
   await stack.request("PUT", "/v1/definitions/hold", { body: { handler: "effect-then-hold" } });
+  await stack.request("PUT", "/v1/definitions/starter", { body: { handler: "starter" } });
+  await stack.request("PUT", "/v1/definitions/echo", { body: { handler: "echo" } });
 });
 afterAll(async () => {
   child?.kill("SIGKILL");
   await stack?.stop();
 });
 
-function startWorkerProcess(): Promise<ChildProcess> {
-  const worker = spawn(process.execPath, ["--import", "tsx", "test/support/worker-process.ts"], {
-    env: {
-      ...process.env,
-      BATON_TEST_ENDPOINTS: JSON.stringify(stack.endpoints),
-      BATON_TEST_PREFIX: stack.prefix,
-      BATON_TEST_LEASE_SECONDS: "3",
-    },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return new Promise((resolve, reject) => {
-    worker.stdout?.on("data", (chunk: Buffer) => {
-      if (chunk.toString().includes("worker ready")) resolve(worker);
-    });
-    worker.once("exit", (code) => reject(new Error(`worker process exited early (${code})`)));
-  });
-}
-
 it("retries the run of a SIGKILLed worker after its lease runs out; once-effects stay once", async () => {
   const effects = join(mkdtempSync(join(tmpdir(), "baton-crash-")), "effects.log");
-  child = await startWorkerProcess();
+  child = await startWorkerProcess(stack);
   const started = await stack.request("POST", "/v1/tasks", {
     body: { definition: "hold", params: { file: effects, holdMs: 120_000 } },
   });
@@ -54,9 +39,8 @@ it("retries the run of a SIGKILLed worker after its lease runs out; once-effects
     20_000,
     "the first attempt to record its effect",
   );
-  child.kill("SIGKILL");
   const killedAt = Date.now();
-  await new Promise((resolve) => child?.once("exit", resolve));
+  await killWorkerProcess(child);
 
   stack.startWorker();
   const task = await waitForEnd(stack, taskId, 30_000);
@@ -64,4 +48,31 @@ it("retries the run of a SIGKILLed worker after its lease runs out; once-effects
   // Recovery waited for the lease (3 s) rather than stealing a live run.
   expect(Date.parse(task.endedAt) - killedAt).toBeGreaterThanOrEqual(1_000);
   expect(readFileSync(effects, "utf8").trim().split("\n")).toEqual([`acme:${taskId}:effect attempt 1`]);
+});
+
+it("a handler that started a child and was SIGKILLed starts no second child when retried", async () => {
+  const marks = join(mkdtempSync(join(tmpdir(), "baton-crash-")), "marks.log");
+  child = await startWorkerProcess(stack);
+  const started = await stack.request("POST", "/v1/tasks", {
+    body: {
+      definition: "starter",
+      params: { holdFile: marks, starts: [{ definition: "echo", params: { n: 1 } }] },
+    },
+  });
+  const taskId: string = started.body.taskId;
+  // The child is started before the handler writes its mark and holds; kill it there.
+  await waitFor(
+    async () => (existsSync(marks) ? true : undefined),
+    20_000,
+    "the first attempt to start its child",
+  );
+  await killWorkerProcess(child);
+
+  stack.startWorker();
+  const parent = await waitForEnd(stack, taskId, 30_000);
+  expect(parent).toMatchObject({ status: "succeeded", attempts: 2 });
+  const [again] = parent.output.results;
+  const listed = (await stack.request("GET", `/v1/tasks/${taskId}/started`)).body.items;
+  expect(listed.map((item: { taskId: string }) => item.taskId)).toEqual([again.taskId]);
+  expect((await waitForEnd(stack, again.taskId)).status).toBe("succeeded");
 });

@@ -224,7 +224,7 @@ export class BatonStack extends Stack {
       environment,
     });
     // Starts update admission counters in the same transaction as the run. Admins manage chain
-    // records and access grants through the API.
+    // records, access grants and upload destinations through the API.
     this.tables.grantReadWrite(
       this.apiFunction,
       "runs",
@@ -234,6 +234,7 @@ export class BatonStack extends Stack {
       "counters",
       "chains",
       "grants",
+      "destinations",
     );
     this.runQueue.grantSendMessages(this.apiFunction);
     // Delayed starts: up to 15 minutes through the delay queue, longer through one-time schedules;
@@ -269,7 +270,8 @@ export class BatonStack extends Stack {
     // writes or deletes files.
     this.bucket.grantRead(this.apiFunction);
     // Starts with chain specs seal the source run's encrypted values; callbacks end runs and emit
-    // chains, which opens the source's templates and seals the child's values.
+    // chains, which opens the source's templates and seals the child's values; a destination's
+    // PUT seals its credentials.
     this.grantSealParams(this.apiFunction);
 
     this.workerFunction = this.batonFunction("Worker", {
@@ -287,6 +289,9 @@ export class BatonStack extends Stack {
     // v2's grantWriteWithoutAcl default), and grants no deletes.
     this.bucket.grantPut(this.workerFunction);
     this.bucket.grantRead(this.workerFunction);
+    // ctx.files.upload reads the destination and opens its sealed credentials (kms:Decrypt, which
+    // grantStartRuns gives); it never writes destinations.
+    this.tables.grantRead(this.workerFunction, "destinations");
     this.workerFunction.addEventSource(
       new SqsEventSource(this.runQueue, {
         batchSize: 10,

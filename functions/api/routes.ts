@@ -78,6 +78,7 @@ import {
   TaskView,
   TenantView,
 } from "./responses.ts";
+import { destinationRoutes } from "./routes/destinations.ts";
 import {
   CallbackBody,
   CreateKeyBody,
@@ -503,6 +504,7 @@ export function apiRoutes(svc: Services): ApiRoute[] {
         return noContent();
       }),
     },
+    ...destinationRoutes(svc, asTenant),
 
     {
       method: "POST",

@@ -24,12 +24,13 @@ import { jsonBytes, LIMITS } from "../core/limits.ts";
 import type { RunPatch } from "../core/ports.ts";
 import { type Run, refOf } from "../core/run.ts";
 import { isSealed } from "../core/sealed.ts";
-import type { StoredFile, TaskContext } from "../core/task.ts";
+import type { StoredFile, TaskContext, UploadedFile } from "../core/task.ts";
 import { AttemptReport } from "./attempt-report.ts";
 import { addLogContext } from "./log-context.ts";
 import { recordClaim } from "./run-metrics.ts";
 import type { Services } from "./services.ts";
 import { endRun } from "./tasks.ts";
+import { uploadFile, withUploadOutput } from "./uploads.ts";
 
 /** The SQS message body. Versioned so a later format can be told apart. */
 export const RunMessageBody = z.object({
@@ -176,6 +177,7 @@ async function runAttempt(svc: Services, run: Run, delivery: Delivery): Promise<
 
   let callbackToken: string | undefined;
   let lastFile: StoredFile | undefined;
+  let lastUpload: UploadedFile | undefined;
   let opened: Record<string, unknown> | undefined;
   const ctx: TaskContext = {
     taskId: run.id,
@@ -205,6 +207,10 @@ async function runAttempt(svc: Services, run: Run, delivery: Delivery): Promise<
         const { size } = await svc.files.put(key, body, options.contentType ?? "application/octet-stream");
         lastFile = { name, key, size };
         return lastFile;
+      },
+      upload: async (name, body, { destination }) => {
+        lastUpload = await uploadFile(svc, run.tenant, { name, body, destination, signal: abort.signal });
+        return lastUpload;
       },
     },
     once: async <T>(key: string, fn: (info: { idempotencyKey: string }) => Promise<T>): Promise<T> => {
@@ -269,7 +275,7 @@ async function runAttempt(svc: Services, run: Run, delivery: Delivery): Promise<
   let ending: Omit<Ending, "guard">;
   let retryInMs: number | undefined;
   if (outcome.ok) {
-    const output = checkedOutput(withFileOutputs(outcome.output, lastFile));
+    const output = checkedOutput(withUploadOutput(withFileOutputs(outcome.output, lastFile), lastUpload));
     if (!output.ok) ending = failedEnding(run, output.error, now);
     else if (run.mode === "callback") ending = { patch: awaitingPatch(run, output.value, now) };
     else ending = succeededEnding(run, output.value, now);

@@ -11,7 +11,7 @@ import {
   isLimited,
   type TaskDefinition,
 } from "./definition.ts";
-import { NonRetriableError } from "./errors.ts";
+import { NonRetriableError, runErrorCodeOf } from "./errors.ts";
 import type { CounterEffect, RunGuard, RunPatch } from "./ports.ts";
 import { canTransition, isTerminal, type Run, type RunError, type RunStatus } from "./run.ts";
 
@@ -309,8 +309,8 @@ export interface ErrorDecision extends Omit<Ending, "guard"> {
 
 /** A handler threw: retry after backoff while attempts are left, else fail. */
 export function afterHandlerError(run: Run, error: unknown, now: Date, random: () => number): ErrorDecision {
-  const runError = toRunError(error);
-  if (runError.code === "non_retriable" || run.attempts >= run.maxAttempts) {
+  const { retriable, ...runError } = toRunError(error);
+  if (!retriable || run.attempts >= run.maxAttempts) {
     return { patch: ended(run, "failed", now, runError), ...release(run, now) };
   }
   const retryInMs = backoffMs(run.attempts, random);
@@ -360,13 +360,23 @@ export function release(run: Run, now: Date): { counter?: CounterEffect } {
 
 const MAX_ERROR_MESSAGE = 2_000;
 
-function toRunError(error: unknown): RunError {
+/**
+ * What a handler's error means for the run. A NonRetriableError (also one from another copy of
+ * this module, told by its name) ends the run; any other error retries it. Either may name a more
+ * precise code (NonRetriableError's `code`, RetriableError's) than `non_retriable`/`handler_error`.
+ */
+function toRunError(error: unknown): RunError & { retriable: boolean } {
   const nonRetriable =
     error instanceof NonRetriableError || (error instanceof Error && error.name === "NonRetriableError");
+  const named =
+    error instanceof Error && (error.name === "NonRetriableError" || error.name === "RetriableError")
+      ? runErrorCodeOf(error)
+      : undefined;
   const message = error instanceof Error ? error.message : String(error);
   return {
-    code: nonRetriable ? "non_retriable" : "handler_error",
+    code: named ?? (nonRetriable ? "non_retriable" : "handler_error"),
     message: message.length > MAX_ERROR_MESSAGE ? `${message.slice(0, MAX_ERROR_MESSAGE)}…` : message,
+    retriable: !nonRetriable,
   };
 }
 

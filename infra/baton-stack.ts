@@ -414,13 +414,21 @@ export class BatonStack extends Stack {
         format: OutputFormat.ESM,
         target: "node22",
         mainFields: ["module", "main"],
-        // CommonJS dependencies inside an ESM bundle still call require().
-        banner: "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
+        // CommonJS dependencies inside an ESM bundle still call require(), and some (ssh2's
+        // emscripten-built poly1305) read __dirname and __filename.
+        banner:
+          "import { createRequire } from 'module';import { fileURLToPath as __batonPath } from 'url';" +
+          "const require = createRequire(import.meta.url);const __filename = __batonPath(import.meta.url);" +
+          "const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));",
         minify: true,
         sourceMap: true,
         sourcesContent: false,
         // Ship the SDK versions the tests ran against, not whatever the runtime carries.
         bundleAwsSDK: true,
+        // ssh2 (SFTP uploads) tries this optional native speed-up inside a try/catch and runs
+        // without it; its install script is declined (package.json allowScripts), so there is no
+        // binary to bundle. Left out, the require fails at run time and is caught.
+        externalModules: ["cpu-features"],
         // Every function gets them: one bundle for all four keeps the synth to one esbuild run.
         commandHooks: {
           beforeBundling: () => [],

@@ -191,7 +191,7 @@ describe("tables", () => {
   it("builds exactly the tables in shared/aws/tables.ts", () => {
     template.resourceCountIs("AWS::DynamoDB::Table", names.length);
     expect([...names].sort()).toEqual(
-      ["chains", "counters", "definitions", "grants", "keys", "runs", "tenants"].sort(),
+      ["chains", "counters", "definitions", "destinations", "grants", "keys", "runs", "tenants"].sort(),
     );
   });
 

@@ -158,8 +158,9 @@ export class BatonStack extends Stack {
       deadLetterQueue: { queue: this.delayDeadLetterQueue, maxReceiveCount: DELAY_QUEUE_MAX_RECEIVES },
     });
 
-    // Sealed chain params: each value is encrypted with its own data key (GenerateDataKey) and only
-    // that data key is encrypted by this key, bound to {tenant, taskId, param} as encryption context.
+    // Sealed chain params and destination credentials: each value is encrypted with its own data
+    // key (GenerateDataKey) and only that data key is encrypted by this key, bound to {tenant,
+    // taskId, param} (or {tenant, destination, credential}) as encryption context.
     // Retained, like the files: sealed values stored in runs and chains must stay readable after the
     // stack is gone. The key policy keeps CDK's default (the account root, which lets IAM policies
     // grant access); the functions get their two actions through their roles below.

@@ -105,7 +105,8 @@ function serveFiles(sftp: ssh2.SFTPWrapper, options: SftpServerOptions): void {
     if ((options.readOnly ?? []).includes(folder)) {
       return sftp.status(reqId, STATUS.PERMISSION_DENIED, "Permission denied");
     }
-    const handle = Buffer.from(String((next += 1)));
+    next += 1;
+    const handle = Buffer.from(String(next));
     open.set(handle.toString(), openSync(join(options.root, relative), "w"));
     sftp.handle(reqId, handle);
   });

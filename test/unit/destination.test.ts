@@ -1,7 +1,9 @@
 /** Destination URLs (strict parsing, normalized form, file URLs) and which addresses count as public. */
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { withUploadOutput } from "../../shared/app/uploads.ts";
 import { LocalParamCrypto } from "../../shared/aws/param-crypto.ts";
+import { resolveChainParams } from "../../shared/core/chain.ts";
 import {
   formatDestinationUrl,
   isPublicAddress,
@@ -101,5 +103,21 @@ describe("sealed credentials", () => {
     await expect(
       crypto.open(sealed, { tenant: "acme", taskId: "clienttrack", param: "password" }),
     ).rejects.toThrow();
+  });
+});
+
+describe("the FTP-URL standard output", () => {
+  const upload = { name: "a.pdf", destination: "ct", url: "sftp://files.example.com/in/a.pdf" };
+
+  it("joins what the handler returned, as the file outputs do, and a chain reads it", () => {
+    expect(withUploadOutput({ pages: 3 }, upload)).toEqual({ pages: 3, "FTP-URL": upload.url });
+    expect(withUploadOutput("done", upload)).toEqual({ result: "done", "FTP-URL": upload.url });
+    expect(withUploadOutput(undefined, upload)).toEqual({ "FTP-URL": upload.url });
+    expect(withUploadOutput({ pages: 3 }, undefined)).toEqual({ pages: 3 });
+    const params = resolveChainParams(
+      { name: "notify", params: [{ name: "where", value: "@Output.FTP-URL@" }] },
+      { output: withUploadOutput({}, upload), params: {}, userId: "k", taskId: "t", now: new Date() },
+    );
+    expect(params).toEqual({ where: upload.url });
   });
 });

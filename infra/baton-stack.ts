@@ -158,8 +158,9 @@ export class BatonStack extends Stack {
       deadLetterQueue: { queue: this.delayDeadLetterQueue, maxReceiveCount: DELAY_QUEUE_MAX_RECEIVES },
     });
 
-    // Sealed chain params: each value is encrypted with its own data key (GenerateDataKey) and only
-    // that data key is encrypted by this key, bound to {tenant, taskId, param} as encryption context.
+    // Sealed chain params and destination credentials: each value is encrypted with its own data
+    // key (GenerateDataKey) and only that data key is encrypted by this key, bound to {tenant,
+    // taskId, param} (or {tenant, destination, credential}) as encryption context.
     // Retained, like the files: sealed values stored in runs and chains must stay readable after the
     // stack is gone. The key policy keeps CDK's default (the account root, which lets IAM policies
     // grant access); the functions get their two actions through their roles below.
@@ -224,7 +225,7 @@ export class BatonStack extends Stack {
       environment,
     });
     // Starts update admission counters in the same transaction as the run. Admins manage chain
-    // records and access grants through the API.
+    // records, access grants and upload destinations through the API.
     this.tables.grantReadWrite(
       this.apiFunction,
       "runs",
@@ -234,6 +235,7 @@ export class BatonStack extends Stack {
       "counters",
       "chains",
       "grants",
+      "destinations",
     );
     this.runQueue.grantSendMessages(this.apiFunction);
     // Delayed starts: up to 15 minutes through the delay queue, longer through one-time schedules;
@@ -269,7 +271,8 @@ export class BatonStack extends Stack {
     // writes or deletes files.
     this.bucket.grantRead(this.apiFunction);
     // Starts with chain specs seal the source run's encrypted values; callbacks end runs and emit
-    // chains, which opens the source's templates and seals the child's values.
+    // chains, which opens the source's templates and seals the child's values; a destination's
+    // PUT seals its credentials.
     this.grantSealParams(this.apiFunction);
 
     this.workerFunction = this.batonFunction("Worker", {
@@ -287,6 +290,9 @@ export class BatonStack extends Stack {
     // v2's grantWriteWithoutAcl default), and grants no deletes.
     this.bucket.grantPut(this.workerFunction);
     this.bucket.grantRead(this.workerFunction);
+    // ctx.files.upload reads the destination and opens its sealed credentials (kms:Decrypt, which
+    // grantStartRuns gives); it never writes destinations.
+    this.tables.grantRead(this.workerFunction, "destinations");
     this.workerFunction.addEventSource(
       new SqsEventSource(this.runQueue, {
         batchSize: 10,
@@ -409,13 +415,21 @@ export class BatonStack extends Stack {
         format: OutputFormat.ESM,
         target: "node22",
         mainFields: ["module", "main"],
-        // CommonJS dependencies inside an ESM bundle still call require().
-        banner: "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
+        // CommonJS dependencies inside an ESM bundle still call require(), and some (ssh2's
+        // emscripten-built poly1305) read __dirname and __filename.
+        banner:
+          "import { createRequire } from 'module';import { fileURLToPath as __batonPath } from 'url';" +
+          "const require = createRequire(import.meta.url);const __filename = __batonPath(import.meta.url);" +
+          "const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));",
         minify: true,
         sourceMap: true,
         sourcesContent: false,
         // Ship the SDK versions the tests ran against, not whatever the runtime carries.
         bundleAwsSDK: true,
+        // ssh2 (SFTP uploads) tries this optional native speed-up inside a try/catch and runs
+        // without it; its install script is declined (package.json allowScripts), so there is no
+        // binary to bundle. Left out, the require fails at run time and is caught.
+        externalModules: ["cpu-features"],
         // Every function gets them: one bundle for all four keeps the synth to one esbuild run.
         commandHooks: {
           beforeBundling: () => [],

@@ -14,6 +14,7 @@ export const TABLE_ENV = {
   counters: ENV.countersTable,
   chains: ENV.chainsTable,
   grants: ENV.grantsTable,
+  destinations: ENV.destinationsTable,
 } as const satisfies Record<TableName, string>;
 
 const SCHEMAS: Record<TableName, TableSchema> = TABLES;
@@ -39,8 +40,8 @@ export class BatonTables extends Construct {
         billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
         encryption: dynamodb.TableEncryption.AWS_MANAGED,
-        // Runs, tenants, keys, chains, grants and the admission counters are the system of
-        // record: a stack deletion must not take them.
+        // Runs, tenants, keys, chains, grants, destinations and the admission counters are the
+        // system of record: a stack deletion must not take them.
         removalPolicy: RemovalPolicy.RETAIN,
         ...(schema.ttlAttribute === undefined ? {} : { timeToLiveAttribute: schema.ttlAttribute }),
       });

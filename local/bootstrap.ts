@@ -31,6 +31,7 @@ export function tableNames(prefix: string): TableNames {
     counters: `${prefix}counters`,
     chains: `${prefix}chains`,
     grants: `${prefix}grants`,
+    destinations: `${prefix}destinations`,
   };
 }
 

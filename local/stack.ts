@@ -45,6 +45,13 @@ export interface LocalStackOptions {
   fileTokenSecret?: string;
   /** The 32-byte key that seals encrypted chain params; random per start when absent. */
   encryptionKey?: Buffer;
+  /**
+   * Let destinations be on loopback and private addresses (default true: a server on your own
+   * machine or network; the AWS deployment refuses them).
+   */
+  allowPrivateDestinations?: boolean;
+  /** How long an upload may take to connect and log in (default 10 s). */
+  uploadConnectTimeoutMs?: number;
   /** Concurrent worker batches, like concurrent Lambda invocations (default 4). */
   workerConcurrency?: number;
   /** Start the worker at once (default); false for an api-only process that may call startWorker() later. */
@@ -153,6 +160,12 @@ async function startOnEmulators(
     credentials: LOCAL_CREDENTIALS,
     scheduler,
     crypto: new LocalParamCrypto(options.encryptionKey ?? randomBytes(32)),
+    uploads: {
+      allowPrivateAddresses: options.allowPrivateDestinations ?? true,
+      ...(options.uploadConnectTimeoutMs === undefined
+        ? {}
+        : { connectTimeoutMs: options.uploadConnectTimeoutMs }),
+    },
     ...(options.callCounter === undefined ? {} : { callCounter: options.callCounter }),
     ...(options.instrumentClient === undefined ? {} : { instrument: options.instrumentClient }),
     log,

@@ -5,13 +5,14 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { monotonicFactory } from "ulid";
 import { contextualLog } from "./app/log-context.ts";
-import { type Services, systemClock } from "./app/services.ts";
+import { type Services, systemClock, type UploadSettings } from "./app/services.ts";
 import { AwsDefinitionScheduler } from "./aws/aws-definition-scheduler.ts";
 import { AwsRunTimer, polledRunTimer } from "./aws/aws-run-timer.ts";
 import { type AwsClientOptions, createAwsClients } from "./aws/clients.ts";
 import { DynamoChainStore } from "./aws/dynamo-chain-store.ts";
 import { DynamoCounterStore } from "./aws/dynamo-counter-store.ts";
 import { DynamoDefinitionStore } from "./aws/dynamo-definition-store.ts";
+import { DynamoDestinationStore } from "./aws/dynamo-destination-store.ts";
 import { DynamoRunStore } from "./aws/dynamo-run-store.ts";
 import { DynamoTenantStore } from "./aws/dynamo-tenant-store.ts";
 import { EmfMetrics } from "./aws/emf-metrics.ts";
@@ -39,6 +40,8 @@ export interface ComposeOptions {
   crypto?: ParamCrypto;
   /** Cron schedules; defaults to EventBridge Scheduler when the config has its settings. */
   scheduler?: DefinitionScheduler;
+  /** Uploads to destinations; by default public addresses only, 10 s to connect. */
+  uploads?: Partial<UploadSettings>;
 }
 
 export function composeServices(options: ComposeOptions): Services {
@@ -77,6 +80,11 @@ export function composeServices(options: ComposeOptions): Services {
     }),
     queue: new SqsRunQueue({ client: clients.sqs, queueUrl: config.runQueueUrl }),
     files: new S3FileStore({ client: clients.s3, bucket: config.filesBucket }),
+    destinations: new DynamoDestinationStore({
+      client: clients.dynamo,
+      tableName: config.tables.destinations,
+    }),
+    uploads: { allowPrivateAddresses: false, connectTimeoutMs: 10_000, ...options.uploads },
     crypto:
       options.crypto ??
       (config.kmsKeyId === undefined

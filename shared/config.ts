@@ -13,6 +13,7 @@ export const ENV = {
   countersTable: "BATON_COUNTERS_TABLE",
   chainsTable: "BATON_CHAINS_TABLE",
   grantsTable: "BATON_GRANTS_TABLE",
+  destinationsTable: "BATON_DESTINATIONS_TABLE",
   filesBucket: "BATON_FILES_BUCKET",
   fileTokenSecret: "BATON_FILE_TOKEN_SECRET",
   kmsKeyId: "BATON_KMS_KEY_ID",
@@ -37,6 +38,7 @@ const Env = z.object({
   [ENV.countersTable]: z.string().min(1),
   [ENV.chainsTable]: z.string().min(1),
   [ENV.grantsTable]: z.string().min(1),
+  [ENV.destinationsTable]: z.string().min(1),
   [ENV.filesBucket]: z.string().min(3),
   [ENV.fileTokenSecret]: z.string().min(32).optional(),
   [ENV.kmsKeyId]: z.string().min(1).optional(),
@@ -66,6 +68,7 @@ export interface BatonConfig {
     counters: string;
     chains: string;
     grants: string;
+    destinations: string;
   };
   runQueueUrl: string;
   filesBucket: string;
@@ -124,6 +127,7 @@ export function configFromEnv(env: Record<string, string | undefined>): BatonCon
       counters: e[ENV.countersTable],
       chains: e[ENV.chainsTable],
       grants: e[ENV.grantsTable],
+      destinations: e[ENV.destinationsTable],
     },
     runQueueUrl: e[ENV.runQueueUrl],
     filesBucket: e[ENV.filesBucket],

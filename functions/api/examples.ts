@@ -94,3 +94,19 @@ export const putChainExamples: Examples = {
 export const patchTaskExamples: Examples = {
   subtext: { summary: "Set the subtext", value: { subtext: "waiting for the bank" } },
 };
+
+export const putDestinationExamples: Examples = {
+  sftp: {
+    summary: "An SFTP server, with its host key pinned",
+    value: {
+      url: "sftp://files.example.com:2222/inbox",
+      username: "baton",
+      password: "correct horse battery staple",
+      hostKey: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
+    },
+  },
+  ftps: {
+    summary: "An FTP server over TLS (explicit; port 990 means implicit)",
+    value: { url: "ftps://ftp.example.com/uploads/images", username: "clienttrack", password: "s3cret" },
+  },
+};

@@ -1,5 +1,6 @@
 /** What the API shows of stored records: no keys, hashes, leases or other internals. */
 import type { TaskDefinition } from "../../shared/core/definition.ts";
+import { credentialKindsOf, type DestinationRecord } from "../../shared/core/destination.ts";
 import type { AccessGrant, ChainRecord, StartedRun } from "../../shared/core/ports.ts";
 import type { Run } from "../../shared/core/run.ts";
 import { maskSealed } from "../../shared/core/sealed.ts";
@@ -10,6 +11,7 @@ import type {
   CancelledTask,
   ChainView,
   DefinitionView,
+  DestinationView,
   GrantView,
   StartedRunView,
   StartedTask,
@@ -111,4 +113,17 @@ export function presentPrincipal(principal: Principal): CallerView {
 
 export function presentGrant(grant: AccessGrant): GrantView {
   return { sourceTenant: grant.sourceTenant, chain: grant.chain, createdAt: grant.createdAt };
+}
+
+/** A destination without its credentials: only which kinds are set. */
+export function presentDestination(destination: DestinationRecord): DestinationView {
+  return {
+    name: destination.name,
+    url: destination.url,
+    username: destination.username,
+    credentials: credentialKindsOf(destination),
+    ...(destination.hostKey === undefined ? {} : { hostKey: destination.hostKey }),
+    createdAt: destination.createdAt,
+    updatedAt: destination.updatedAt,
+  };
 }

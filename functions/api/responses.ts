@@ -75,6 +75,19 @@ export const ChainView = z.strictObject({
 export type ChainView = z.infer<typeof ChainView>;
 
 export const GrantView = z.strictObject({ sourceTenant: z.string(), chain: z.string(), createdAt: Time });
+
+export const DestinationView = z.strictObject({
+  name: z.string(),
+  url: z.string().describe("where files go; never credentials"),
+  username: z.string(),
+  credentials: z
+    .array(z.enum(["password", "privateKey"]))
+    .describe("which credentials are set; their values are never shown"),
+  hostKey: z.string().optional().describe("SFTP: the host key fingerprint the server must show"),
+  createdAt: Time,
+  updatedAt: Time,
+});
+export type DestinationView = z.infer<typeof DestinationView>;
 export type GrantView = z.infer<typeof GrantView>;
 
 export const TaskView = z.strictObject({
@@ -172,6 +185,7 @@ export const StartedRunPage = z.strictObject({ items: z.array(StartedRunView), c
 export const DefinitionPage = z.strictObject({ items: z.array(DefinitionView), cursor: Cursor });
 export const ChainList = z.strictObject({ items: z.array(ChainView) });
 export const GrantList = z.strictObject({ items: z.array(GrantView) });
+export const DestinationList = z.strictObject({ items: z.array(DestinationView) });
 export const KeyList = z.strictObject({ items: z.array(KeyView) });
 
 /** The document served at GET /openapi.json, described only as an object (it is its own schema). */

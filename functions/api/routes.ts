@@ -6,6 +6,7 @@ import type { Services } from "../../shared/app/services.ts";
 import { callbacksRoutes } from "./routes/callbacks.ts";
 import { chainsRoutes } from "./routes/chains.ts";
 import { definitionsRoutes } from "./routes/definitions.ts";
+import { destinationRoutes } from "./routes/destinations.ts";
 import { filesRoutes } from "./routes/files.ts";
 import type { ApiRoute } from "./routes/route.ts";
 import { systemRoutes } from "./routes/system.ts";
@@ -24,6 +25,7 @@ export function apiRoutes(svc: Services): ApiRoute[] {
     ...tasksRoutes(svc),
     ...filesRoutes(svc),
     ...callbacksRoutes(svc),
+    ...destinationRoutes(svc),
   ];
   return routes;
 }

@@ -1,5 +1,11 @@
 /** Request schemas of the v1 API: the trust boundary. Unknown fields are rejected everywhere. */
 import { z } from "zod";
+import {
+  CredentialText,
+  HostKeyFingerprint,
+  PrivateKeyText,
+  parseDestinationUrl,
+} from "../../shared/core/destination.ts";
 import { LIMITS } from "../../shared/core/limits.ts";
 import { Name, RunId } from "../../shared/core/names.ts";
 import { RUN_STATUSES } from "../../shared/core/run.ts";
@@ -54,6 +60,28 @@ export const StartTaskBody = StartRequest;
 export const PutChainBody = z.strictObject({
   definition: Name,
   description: z.string().max(1_000).optional(),
+});
+
+export const PutDestinationBody = z.strictObject({
+  url: z
+    .string()
+    .max(2_048)
+    .superRefine((value, context) => {
+      try {
+        parseDestinationUrl(value);
+      } catch (error) {
+        context.addIssue({ code: "custom", message: (error as Error).message.replace(/^url /, "") });
+      }
+    })
+    .describe("ftp://, ftps:// or sftp://, a host, an optional port and folder; no credentials"),
+  username: CredentialText(256),
+  password: CredentialText(1_024).optional().describe("sealed at rest; never shown again"),
+  privateKey: PrivateKeyText.optional().describe(
+    "SFTP: an unencrypted OpenSSH or PEM private key; sealed at rest, never shown again",
+  ),
+  hostKey: HostKeyFingerprint.optional().describe(
+    "SFTP: the server's host key fingerprint (ssh-keygen -l); any other key is refused",
+  ),
 });
 
 export const CallbackBody = z.strictObject({

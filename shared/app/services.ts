@@ -4,6 +4,7 @@ import type {
   CounterStore,
   DefinitionScheduler,
   DefinitionStore,
+  DestinationStore,
   FileStore,
   Log,
   Metrics,
@@ -25,6 +26,8 @@ export interface Services {
   queue: RunQueue;
   timer: RunTimer;
   files: FileStore;
+  destinations: DestinationStore;
+  uploads: UploadSettings;
   crypto: ParamCrypto;
   /** Signs file tokens; absent: @FileToken@ is refused. */
   fileTokenSecret?: string;
@@ -47,6 +50,16 @@ export interface WorkerSettings {
   leaseSeconds: number;
   /** Feedback, progress and logs are written at most this often (and once more at the end). */
   flushIntervalMs: number;
+}
+
+export interface UploadSettings {
+  /**
+   * Whether destinations may be on loopback, private or link-local addresses. Off on AWS, so a
+   * tenant cannot point the worker at the network around it; on for `npm run dev` and the tests.
+   */
+  allowPrivateAddresses: boolean;
+  /** How long connecting and logging in may take before the attempt counts the server unreachable. */
+  connectTimeoutMs: number;
 }
 
 export const systemClock: Clock = { now: () => new Date() };

@@ -2,11 +2,12 @@
 import { ValidationError } from "../core/errors.ts";
 import { jsonBytes, LIMITS } from "../core/limits.ts";
 import type { Run } from "../core/run.ts";
-import type { StoredFile, TaskContext } from "../core/task.ts";
+import type { StoredFile, TaskContext, UploadedFile } from "../core/task.ts";
 import type { AttemptLease } from "./attempt-lease.ts";
 import type { AttemptReport } from "./attempt-report.ts";
 import { taskStarter } from "./child-starts.ts";
 import type { Services } from "./services.ts";
+import { uploadFile } from "./uploads.ts";
 
 const ONCE_KEY = /^[A-Za-z0-9:._-]{1,128}$/;
 const FILE_NAME = /^[A-Za-z0-9._-]{1,128}$/;
@@ -18,6 +19,8 @@ export interface AttemptState {
   callbackToken?: string;
   /** The file the handler stored last: the run's file output. */
   lastFile?: StoredFile;
+  /** The file the handler uploaded last: the run's `FTP-URL` output. */
+  lastUpload?: UploadedFile;
 }
 
 export function taskContext(
@@ -57,6 +60,15 @@ export function taskContext(
         const { size } = await svc.files.put(key, body, options.contentType ?? "application/octet-stream");
         state.lastFile = { name, key, size };
         return state.lastFile;
+      },
+      upload: async (name, body, { destination }) => {
+        state.lastUpload = await uploadFile(svc, run.tenant, {
+          name,
+          body,
+          destination,
+          signal: lease.signal,
+        });
+        return state.lastUpload;
       },
     },
     once: async <T>(key: string, fn: (info: { idempotencyKey: string }) => Promise<T>): Promise<T> => {

@@ -30,6 +30,7 @@ import { addLogContext } from "./log-context.ts";
 import { recordClaim } from "./run-metrics.ts";
 import type { Services } from "./services.ts";
 import { type AttemptState, taskContext, toJsonValue } from "./task-context.ts";
+import { withUploadOutput } from "./uploads.ts";
 
 /** The SQS message body. Versioned so a later format can be told apart. */
 export const RunMessageBody = z.object({
@@ -182,7 +183,9 @@ function attemptEnding(
     return decision;
   }
   if (outcome.ok) {
-    const output = checkedOutput(withFileOutputs(outcome.output, state.lastFile));
+    const output = checkedOutput(
+      withUploadOutput(withFileOutputs(outcome.output, state.lastFile), state.lastUpload),
+    );
     if (!output.ok) return failedEnding(run, output.error, now);
     if (run.mode === "callback") return { patch: awaitingPatch(run, output.value, now) };
     return succeededEnding(run, output.value, now);

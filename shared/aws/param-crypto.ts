@@ -1,8 +1,9 @@
 /**
- * Envelope encryption of chain params: a fresh 256-bit data key per value encrypts it with
- * AES-256-GCM, the data key itself is encrypted by a key-encryption key, and tenant, task and param
- * name are bound in as authenticated data (and, with KMS, as encryption context), so a sealed value
- * moved to another run does not open. On AWS the key-encryption key is a KMS key; locally it is a
+ * Envelope encryption of chain params and destination credentials: a fresh 256-bit data key per
+ * value encrypts it with AES-256-GCM, the data key itself is encrypted by a key-encryption key, and
+ * tenant, task and param name (or tenant, destination and credential kind) are bound in as
+ * authenticated data (and, with KMS, as encryption context), so a sealed value moved to another
+ * run or destination does not open. On AWS the key-encryption key is a KMS key; locally it is a
  * key file in the data folder.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
@@ -55,8 +56,15 @@ abstract class EnvelopeCrypto implements ParamCrypto {
   }
 }
 
+/** Params keep the form they were first sealed with; credentials are told apart by a leading tag. */
 function aad(context: SealContext): Buffer {
-  return Buffer.from(JSON.stringify([context.tenant, context.taskId, context.param]));
+  return Buffer.from(
+    JSON.stringify(
+      "taskId" in context
+        ? [context.tenant, context.taskId, context.param]
+        : ["destination", context.tenant, context.destination, context.credential],
+    ),
+  );
 }
 
 /** The local key-encryption key: 32 bytes kept in the data folder. */
@@ -126,12 +134,15 @@ export class KmsParamCrypto extends EnvelopeCrypto {
   }
 }
 
+const NO_KEY =
+  "encrypted params and destination credentials need a key: this deployment has none (BATON_KMS_KEY_ID)";
+
 /** Without a key, sealing is refused rather than done badly. */
 export const noParamCrypto: ParamCrypto = {
   async seal() {
-    throw new ValidationError("encrypted params need a key: this deployment has none (BATON_KMS_KEY_ID)");
+    throw new ValidationError(NO_KEY);
   },
   async open() {
-    throw new ValidationError("encrypted params need a key: this deployment has none (BATON_KMS_KEY_ID)");
+    throw new ValidationError(NO_KEY);
   },
 };

@@ -59,6 +59,8 @@ export const TABLES = {
   chains: { partitionKey: "tenant", sortKey: "name", indexes: {} },
   /** Access grants, held by the target tenant: sk = "<sourceTenant>#<chain>". */
   grants: { partitionKey: "tenant", sortKey: "grantKey", indexes: {} },
+  /** Upload destinations (FTP, FTPS, SFTP) of a tenant, by name; credentials sealed. */
+  destinations: { partitionKey: "tenant", sortKey: "name", indexes: {} },
   /** Admission counters of limited definitions: pk = "<tenant>#<definition>". */
   counters: { partitionKey: "pk", indexes: {} },
   tenants: { partitionKey: "id", indexes: {} },

@@ -46,15 +46,53 @@ export class QueueFullError extends BatonError {
   readonly code: string = "queue_full";
 }
 
+/** A run error code: snake_case, so callers can branch on it. */
+const RUN_ERROR_CODE = /^[a-z][a-z0-9_]{0,63}$/;
+
 /**
- * Thrown by a task handler to fail the run at once, without the retries left.
+ * Thrown by a task handler to fail the run at once, without the retries left. The run's error
+ * code is `non_retriable`, or `code` when given (snake_case).
  *
  * @example
  * if (!customer) throw new NonRetriableError(`customer ${id} does not exist`);
+ * throw new NonRetriableError("the server refused the login", { code: "destination_auth_failed" });
  */
 export class NonRetriableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  readonly code: string;
+
+  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "NonRetriableError";
+    this.code = checkedCode(options?.code ?? "non_retriable");
   }
+}
+
+/**
+ * Thrown by a task handler to retry the run, as any error does, while naming what went wrong:
+ * the run's error shows `code` (snake_case) instead of `handler_error`.
+ *
+ * @example
+ * throw new RetriableError("destination_unreachable", "sftp.example.com:22 did not answer");
+ */
+export class RetriableError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "RetriableError";
+    checkedCode(code);
+  }
+}
+
+function checkedCode(code: string): string {
+  if (!RUN_ERROR_CODE.test(code)) throw new Error(`error code "${code}" must be snake_case, 1-64 characters`);
+  return code;
+}
+
+/** The code a handler's error names for the run, if it names a valid one. */
+export function runErrorCodeOf(error: unknown): string | undefined {
+  if (!(error instanceof Error) || !("code" in error) || typeof error.code !== "string") return undefined;
+  return RUN_ERROR_CODE.test(error.code) ? error.code : undefined;
 }

@@ -11,7 +11,7 @@ import {
   isLimited,
   type TaskDefinition,
 } from "./definition.ts";
-import { NonRetriableError } from "./errors.ts";
+import { NonRetriableError, runErrorCodeOf } from "./errors.ts";
 import type { CounterEffect, RunGuard, RunPatch } from "./ports.ts";
 import {
   canTransition,
@@ -21,7 +21,7 @@ import {
   type RunStatus,
   type RunTrigger,
 } from "./run.ts";
-import { RUN_ERRORS, type RunError } from "./run-errors.ts";
+import { RUN_ERRORS, type RunError, type RunErrorCode } from "./run-errors.ts";
 
 export interface NewRunInput {
   tenant: string;
@@ -353,8 +353,8 @@ export interface ErrorDecision extends Omit<Ending, "guard"> {
 
 /** A handler threw: retry after backoff while attempts are left, else fail. */
 export function afterHandlerError(run: Run, error: unknown, now: Date, random: () => number): ErrorDecision {
-  const runError = toRunError(error);
-  if (!RUN_ERRORS[runError.code].retried || run.attempts >= run.maxAttempts) {
+  const { retriable, ...runError } = toRunError(error);
+  if (!retriable || !RUN_ERRORS[runError.code].retried || run.attempts >= run.maxAttempts) {
     return { patch: ended(run, "failed", now, runError), ...release(run, now) };
   }
   return retryAfter(run, runError, now, random);
@@ -417,13 +417,25 @@ export function release(run: Run, now: Date): { counter?: CounterEffect } {
 
 const MAX_ERROR_MESSAGE = 2_000;
 
-function toRunError(error: unknown): RunError {
+/**
+ * What a handler's error means for the run. A NonRetriableError (also one from another copy of
+ * this module, told by its name) ends the run; any other error retries it. Either may name a more
+ * precise code (NonRetriableError's `code`, RetriableError's) than `non_retriable`/`handler_error`.
+ */
+function toRunError(error: unknown): RunError & { retriable: boolean } {
   const nonRetriable =
     error instanceof NonRetriableError || (error instanceof Error && error.name === "NonRetriableError");
+  const named =
+    error instanceof Error && (error.name === "NonRetriableError" || error.name === "RetriableError")
+      ? runErrorCodeOf(error)
+      : undefined;
   const message = error instanceof Error ? error.message : String(error);
+  // Codes are a closed set: one outside it falls back to the generic code (its text stays in the message).
+  const known = named !== undefined && Object.hasOwn(RUN_ERRORS, named) ? (named as RunErrorCode) : undefined;
   return {
-    code: nonRetriable ? "non_retriable" : "handler_error",
+    code: known ?? (nonRetriable ? "non_retriable" : "handler_error"),
     message: message.length > MAX_ERROR_MESSAGE ? `${message.slice(0, MAX_ERROR_MESSAGE)}…` : message,
+    retriable: !nonRetriable,
   };
 }
 

@@ -3,6 +3,7 @@
  * (DynamoDB, SQS); test/contract holds one suite per port that every adapter must pass.
  */
 import type { TaskDefinition } from "./definition.ts";
+import type { DestinationRecord } from "./destination.ts";
 import type { OnceRecord, Run, RunRef, RunStatus } from "./run.ts";
 import type { RunLabels, RunMetricValues } from "./run-metrics.ts";
 import type { ApiKeyRecord, Tenant } from "./tenant.ts";
@@ -184,7 +185,7 @@ export interface RunStore {
   startedBy(origin: RunRef, page: { limit: number; cursor?: string }): Promise<Page<StartedRun>>;
 }
 
-/** Seals (encrypts) and opens chain params bound to a tenant, task and param name. */
+/** Seals (encrypts) and opens chain params and destination credentials, bound to their context. */
 export interface ParamCrypto {
   seal(plaintext: string, context: import("./sealed.ts").SealContext): Promise<string>;
   open(sealed: string, context: import("./sealed.ts").SealContext): Promise<string>;
@@ -228,6 +229,19 @@ export interface ChainStore {
   hasGrant(tenant: string, sourceTenant: string, chain: string): Promise<boolean>;
   deleteGrant(tenant: string, sourceTenant: string, chain: string): Promise<boolean>;
   listGrants(tenant: string): Promise<AccessGrant[]>;
+}
+
+/** Upload destinations, by tenant and name; credentials arrive and leave sealed. */
+export interface DestinationStore {
+  /**
+   * Creates (`replaces` undefined) or replaces the version last updated at `replaces`; throws
+   * ConflictError when the stored one is not that (created or changed meanwhile).
+   */
+  put(destination: DestinationRecord, replaces: string | undefined): Promise<void>;
+  get(tenant: string, name: string): Promise<DestinationRecord | undefined>;
+  delete(tenant: string, name: string): Promise<boolean>;
+  /** A tenant's destinations, by name (a tenant has few). */
+  list(tenant: string): Promise<DestinationRecord[]>;
 }
 
 export interface CounterStore {

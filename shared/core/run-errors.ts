@@ -24,7 +24,8 @@ export const RUN_ERRORS = {
     retried: false,
   },
   timed_out: {
-    meaning: "An attempt ran longer than the definition's timeoutSeconds; the run ends timed_out.",
+    meaning:
+      "An attempt ran longer than the definition's timeoutSeconds; the run ends timed_out (with retryOnTimeout, only once no attempts are left).",
     retried: false,
   },
   worker_lost: {
@@ -95,6 +96,38 @@ export const RUN_ERRORS = {
   },
   payload_too_large: {
     meaning: "Chain outcome: the chained start's params are too large.",
+    retried: false,
+  },
+  destination_not_found: {
+    meaning: "ctx.files.upload named a destination the tenant has not registered.",
+    retried: false,
+  },
+  destination_auth_failed: {
+    meaning: "The upload destination refused the credentials.",
+    retried: false,
+  },
+  destination_refused: {
+    meaning: "The upload destination refused the path (folder, permission, quota).",
+    retried: false,
+  },
+  destination_untrusted: {
+    meaning: "The upload destination's TLS certificate or SSH host key did not match.",
+    retried: false,
+  },
+  destination_forbidden_address: {
+    meaning: "The upload destination resolves to a loopback, private or link-local address (refused on AWS).",
+    retried: false,
+  },
+  destination_credentials_unreadable: {
+    meaning: "The destination's sealed credentials could not be opened.",
+    retried: false,
+  },
+  destination_unreachable: {
+    meaning: "The upload destination did not answer, refused the connection or asked to try later.",
+    retried: true,
+  },
+  invalid_file_name: {
+    meaning: "A file name given to ctx.files is not 1-128 letters, digits, '.', '_' or '-'.",
     retried: false,
   },
   start_refused: {

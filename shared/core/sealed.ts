@@ -1,16 +1,27 @@
 /**
- * Sealed values: what an encrypted chain param looks like wherever it is stored. Only the
- * handler's `ctx.params` ever sees the clear text; the API shows a placeholder.
+ * Sealed values: what an encrypted chain param or a destination's credential looks like wherever
+ * it is stored. Only the handler's `ctx.params` (or, for credentials, the worker's upload) ever
+ * sees the clear text; the API shows a placeholder, or nothing.
  */
 export const SEALED_PREFIX = "baton:sealed:v1:";
 export const SEALED_PLACEHOLDER = "[encrypted]";
 
-/** The context a sealed value is bound to: it opens only for the same tenant, task and param. */
-export interface SealContext {
+/** A sealed chain param opens only for the same tenant, task and param. */
+export interface ParamSealContext {
   tenant: string;
   taskId: string;
   param: string;
 }
+
+/** A destination's sealed credential opens only for the same tenant, destination and kind of credential. */
+export interface CredentialSealContext {
+  tenant: string;
+  destination: string;
+  credential: "password" | "privateKey";
+}
+
+/** The context a sealed value is bound to; a value sealed under one never opens under another. */
+export type SealContext = ParamSealContext | CredentialSealContext;
 
 export function isSealed(value: unknown): value is string {
   return typeof value === "string" && value.startsWith(SEALED_PREFIX);

@@ -9,6 +9,15 @@ export interface StoredFile {
   size: number;
 }
 
+/** A file uploaded to a destination. */
+export interface UploadedFile {
+  name: string;
+  /** The destination's name. */
+  destination: string;
+  /** The file on the destination's server, e.g. `sftp://files.example.com/inbox/report.csv`; never credentials. */
+  url: string;
+}
+
 export interface TaskFiles {
   /**
    * Stores a file of this run (S3) and makes it the run's file output: the run's output gets
@@ -22,6 +31,25 @@ export interface TaskFiles {
     body: Buffer | Uint8Array | string | import("node:stream").Readable,
     options?: { contentType?: string },
   ): Promise<StoredFile>;
+  /**
+   * Uploads a file to one of the tenant's destinations (`PUT /v1/destinations/{name}`: an FTP,
+   * FTPS or SFTP server), into the folder its URL names, and sets the run's standard output
+   * `FTP-URL` to the file's URL there. The body may be a stream of any size; it is sent as it is
+   * read. The destination's credentials are opened for this connection only.
+   *
+   * A failure ends the attempt with a code on the run's error: `destination_not_found`,
+   * `destination_auth_failed`, `destination_refused` (folder, permission), `destination_untrusted`
+   * (certificate or host key) and `destination_forbidden_address` fail the run at once;
+   * `destination_unreachable` (no answer, timeout, "try later") retries it.
+   *
+   * @example
+   * const { url } = await ctx.files.upload("report.csv", csvStream, { destination: "clienttrack" });
+   */
+  upload(
+    name: string,
+    body: Buffer | Uint8Array | string | import("node:stream").Readable,
+    options: { destination: string },
+  ): Promise<UploadedFile>;
 }
 
 /** What a handler's `ctx.tasks.start` asks for: the same fields as POST /v1/tasks, plus a call key. */

@@ -8,12 +8,14 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/emulators.ts";
 import { createAwsClients } from "../../shared/aws/clients.ts";
 import { DynamoCounterStore } from "../../shared/aws/dynamo-counter-store.ts";
 import { DynamoDefinitionStore } from "../../shared/aws/dynamo-definition-store.ts";
+import { DynamoDestinationStore } from "../../shared/aws/dynamo-destination-store.ts";
 import { DynamoRunStore } from "../../shared/aws/dynamo-run-store.ts";
 import { DynamoTenantStore } from "../../shared/aws/dynamo-tenant-store.ts";
 import { SqsRunQueue } from "../../shared/aws/sqs-run-queue.ts";
 import { uniquePrefix } from "../support/stack.ts";
 import { admissionStoreContract } from "./admission-store.contract.ts";
 import { definitionStoreContract } from "./definition-store.contract.ts";
+import { destinationStoreContract } from "./destination-store.contract.ts";
 import { runQueueContract } from "./run-queue.contract.ts";
 import { runStoreContract } from "./run-store.contract.ts";
 import { tenantStoreContract } from "./tenant-store.contract.ts";
@@ -53,6 +55,11 @@ admissionStoreContract("DynamoRunStore + DynamoCounterStore", async () => {
 definitionStoreContract("DynamoDefinitionStore", async () => {
   const names = await freshTables();
   return new DynamoDefinitionStore({ client: clients.dynamo, tableName: names.definitions });
+});
+
+destinationStoreContract("DynamoDestinationStore", async () => {
+  const names = await freshTables();
+  return new DynamoDestinationStore({ client: clients.dynamo, tableName: names.destinations });
 });
 
 tenantStoreContract("DynamoTenantStore", async () => {

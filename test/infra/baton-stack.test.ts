@@ -191,7 +191,7 @@ describe("tables", () => {
   it("builds exactly the tables in shared/aws/tables.ts", () => {
     template.resourceCountIs("AWS::DynamoDB::Table", names.length);
     expect([...names].sort()).toEqual(
-      ["chains", "counters", "definitions", "grants", "keys", "runs", "tenants"].sort(),
+      ["chains", "counters", "definitions", "destinations", "grants", "keys", "runs", "tenants"].sort(),
     );
   });
 
@@ -794,6 +794,7 @@ describe("HTTP API", () => {
         "CountersTableName",
         "ChainsTableName",
         "GrantsTableName",
+        "DestinationsTableName",
       ]),
     );
   });
@@ -851,8 +852,25 @@ describe("least privilege", () => {
     }
   });
 
-  it("no role but the api's may write chains or grants", () => {
-    const targets = [table("chains"), table("grants")];
+  it("the worker only reads destinations (an upload opens one); sweeper and trigger never see them", () => {
+    const worker = actionsOn(stack.workerFunction, table("destinations"));
+    expect(worker).toEqual(expect.arrayContaining(["dynamodb:GetItem"]));
+    for (const action of DYNAMO_WRITES) expect(worker).not.toContain(action);
+    for (const fn of [stack.sweeperFunction, stack.triggerFunction]) {
+      expect(rolePolicies(fn)).not.toContain(table("destinations"));
+    }
+    expect(actionsOn(stack.apiFunction, table("destinations"))).toEqual(
+      expect.arrayContaining([
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+      ]),
+    );
+  });
+
+  it("no role but the api's may write chains, grants or destinations", () => {
+    const targets = [table("chains"), table("grants"), table("destinations")];
     const writers = new Set<string>();
     for (const policy of Object.values(template.findResources("AWS::IAM::Policy"))) {
       const statements = policy.Properties.PolicyDocument.Statement as Statement[];

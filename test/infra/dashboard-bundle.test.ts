@@ -59,6 +59,7 @@ function invokeBundle(
     [ENV.countersTable]: "counters",
     [ENV.chainsTable]: "chains",
     [ENV.grantsTable]: "grants",
+    [ENV.destinationsTable]: "destinations",
     [ENV.filesBucket]: "files",
     [ENV.runQueueUrl]: "https://sqs.us-east-1.amazonaws.com/000000000000/runs.fifo",
     AWS_REGION: "us-east-1",

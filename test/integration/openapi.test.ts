@@ -318,6 +318,19 @@ describe("real answers match the documented schemas", () => {
     expect(link.body.url).toMatch(/^https?:\/\//);
   });
 
+  it("for upload destinations", async () => {
+    const body = { url: "sftp://files.example.com:2222/inbox", username: "baton", password: "a-password-1" };
+    expect((await call("PUT", "/v1/destinations/archive", { body })).status).toBe(201);
+    expect((await call("PUT", "/v1/destinations/archive", { body })).status).toBe(200);
+    await call("GET", "/v1/destinations/archive");
+    await call("GET", "/v1/destinations");
+    expect(
+      (await call("PUT", "/v1/destinations/archive", { body: { ...body, url: "http://x" } })).status,
+    ).toBe(400);
+    expect((await call("DELETE", "/v1/destinations/archive")).status).toBe(204);
+    expect((await call("GET", "/v1/destinations/archive")).status).toBe(404);
+  });
+
   it("covered a documented success answer of every route", () => {
     const missing = routes.flatMap((route) =>
       Object.keys(route.doc.responses).some((status) =>

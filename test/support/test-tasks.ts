@@ -167,6 +167,26 @@ export const hangOnceTask = defineTask({
   },
 });
 
+/**
+ * Uploads `params.text` (or, with `params.kib`, a stream of that many KiB) as `params.name` to the
+ * destination `params.destination`.
+ */
+export const uploadTask = defineTask({
+  handler: "upload-file",
+  async run(ctx, params) {
+    const kib = params.kib === undefined ? undefined : Number(params.kib);
+    const chunk = Buffer.alloc(1024, "upload ");
+    async function* chunks(count: number) {
+      for (let i = 0; i < count; i += 1) yield chunk;
+    }
+    const body = kib === undefined ? String(params.text ?? "hello\n") : Readable.from(chunks(kib));
+    const file = await ctx.files.upload(String(params.name ?? "report.txt"), body, {
+      destination: String(params.destination),
+    });
+    return { uploaded: file.name, to: file.destination };
+  },
+});
+
 export const testRegistry = new HandlerRegistry([
   ...exampleTasks,
   ...testTasks,
@@ -177,4 +197,5 @@ export const testRegistry = new HandlerRegistry([
   onceEffectTask,
   starterTask,
   hangOnceTask,
+  uploadTask,
 ]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { TaskDefinition } from "../../shared/core/definition.ts";
-import { NonRetriableError } from "../../shared/core/errors.ts";
+import { NonRetriableError, RetriableError } from "../../shared/core/errors.ts";
 import {
   afterHandlerError,
   BACKOFF,
@@ -125,6 +125,36 @@ describe("afterHandlerError", () => {
       status: "failed",
       error: { code: "non_retriable", message: "bad customer" },
     });
+  });
+
+  it("carries the code a NonRetriableError or RetriableError names, and retries only the latter", () => {
+    const failed = afterHandlerError(
+      run({ status: "running", attempts: 1 }),
+      new NonRetriableError("login refused", { code: "destination_auth_failed" }),
+      NOW,
+      () => 0,
+    );
+    expect(failed.retryInMs).toBeUndefined();
+    expect(failed.patch).toMatchObject({ status: "failed", error: { code: "destination_auth_failed" } });
+    const retried = afterHandlerError(
+      run({ status: "running", attempts: 1 }),
+      new RetriableError("destination_unreachable", "no answer"),
+      NOW,
+      () => 0,
+    );
+    expect(retried.retryInMs).toBeGreaterThan(0);
+    expect(retried.patch).toMatchObject({
+      status: "queued",
+      error: { code: "destination_unreachable", message: "no answer" },
+    });
+    // Any other error's `code` (a Node system error's, say) is not taken for a run error code.
+    const system = Object.assign(new Error("connect ECONNREFUSED"), { code: "econnrefused" });
+    expect(
+      afterHandlerError(run({ status: "running", attempts: 1 }), system, NOW, () => 0).patch,
+    ).toMatchObject({
+      error: { code: "handler_error" },
+    });
+    expect(() => new NonRetriableError("x", { code: "Not Snake" })).toThrow(/snake_case/);
   });
 });
 

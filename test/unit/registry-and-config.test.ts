@@ -45,6 +45,7 @@ describe("configFromEnv", () => {
     BATON_COUNTERS_TABLE: "counters",
     BATON_CHAINS_TABLE: "chains",
     BATON_GRANTS_TABLE: "grants",
+    BATON_DESTINATIONS_TABLE: "destinations",
     BATON_FILES_BUCKET: "baton-files",
     BATON_RUN_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/1/runs.fifo",
   };

@@ -1,12 +1,15 @@
 import { defineConfig } from "vitest/config";
 
 /**
- * The fast tier: tests that need nothing but Node. `npm run test:unit` runs only these two
- * projects, so no emulator starts: "unit" (pure code) and "unit-app" (the use cases, and the
- * contract suites, on the in-memory adapters of shared/memory).
+ * The fast tier: tests that need nothing but Node (pure code, and the use cases and contract
+ * suites on the in-memory adapters of shared/memory). `npm run test:unit` runs only the "unit"
+ * projects, so no emulator starts.
  */
-const APP = ["test/unit/app/**/*.test.ts", "test/contract/memory-adapters.test.ts"];
-const FAST = ["test/unit/**/*.test.ts", ...APP];
+const FAST = ["test/unit/**/*.test.ts", "test/contract/memory-adapters.test.ts"];
+/** Fast tests that replace a module with vi.mock: each needs a module graph of its own. */
+const MOCKING = ["test/unit/route-inputs.test.ts"];
+/** Nothing in the fast tier waits on I/O: a test that takes seconds is stuck (a gate never opened). */
+const FAST_TIMEOUTS = { testTimeout: 5_000, hookTimeout: 5_000 };
 
 export default defineConfig({
   test: {
@@ -15,20 +18,19 @@ export default defineConfig({
     pool: "forks",
     reporters: ["default"],
     projects: [
-      // Nothing here waits on I/O: a test that takes seconds is stuck (a gate never opened).
-      { test: { name: "unit", include: FAST, exclude: APP, testTimeout: 5_000, hookTimeout: 5_000 } },
       {
         test: {
-          name: "unit-app",
-          include: APP,
-          testTimeout: 5_000,
-          hookTimeout: 5_000,
-          // Each test builds its own services and no module keeps state between tests, so the
-          // files share one module graph: importing shared/app once instead of once per file
-          // is most of this tier's time.
+          name: "unit",
+          include: FAST,
+          exclude: MOCKING,
+          ...FAST_TIMEOUTS,
+          // The files share one module graph: importing shared/app, zod and the rest once rather
+          // than once per file is most of this tier's time. Each test builds its own services
+          // and restores what it stubs; a file that needs vi.mock goes in MOCKING instead.
           isolate: false,
         },
       },
+      { test: { name: "unit-isolated", include: MOCKING, ...FAST_TIMEOUTS } },
       {
         test: {
           name: "emulated",

@@ -1,9 +1,11 @@
 /** Chains: a succeeding run starts the next task, in its tenant or, with a grant, in another. */
 import { describe, expect, it } from "vitest";
 import { grantAccess, putChain, revokeAccess } from "../../../shared/app/chains.ts";
+import { taskFileLink, tokenFileLink } from "../../../shared/app/files.ts";
 import { createTenant } from "../../../shared/app/identity.ts";
 import { sweep } from "../../../shared/app/sweeper.ts";
 import { listTasks } from "../../../shared/app/tasks.ts";
+import { NotFoundError, UnauthorizedError } from "../../../shared/core/errors.ts";
 import { isSealed } from "../../../shared/core/sealed.ts";
 import { type AppHarness, appHarness, caller } from "../../support/memory-app.ts";
 
@@ -149,5 +151,29 @@ describe("chains", () => {
     expect(child.params.password).not.toBe(sealed);
     // The echo handler saw the clear text (and, being echo, returned it).
     expect(child.output).toEqual({ password: "hunter2-secret" });
+  });
+
+  it("hand a chained task a signed link to the run's file, valid for its lifetime only", async () => {
+    const h = appHarness();
+    await withChain(h);
+    await h.define("file", { handler: "write-file" });
+    const run = await h.start({
+      definition: "file",
+      params: { name: "out.txt", text: "hello" },
+      chain: { name: "then-echo", params: [{ name: "link", value: "@FileToken.60@" }] },
+    });
+    await h.drain();
+    // The chained task (echo) returns its params: the token it was handed.
+    const { link: token } = (await h.run(`${run.id}-k0`)).output as { link: string };
+    const key = encodeURIComponent(`acme/${run.id}/out.txt`);
+    expect(await tokenFileLink(h.svc, token)).toMatch(new RegExp(`^memory://files/${key}\\?name=out.txt&`));
+    // The owner reaches it with a key; another tenant does not, and no file is not found.
+    expect(await taskFileLink(h.svc, h.runner, run.id, "out.txt")).toMatch(`memory://files/${key}`);
+    await expect(taskFileLink(h.svc, caller("globex"), run.id, "out.txt")).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
+    await expect(taskFileLink(h.svc, h.runner, run.id, "other.txt")).rejects.toBeInstanceOf(NotFoundError);
+    h.clock.advance(60_000);
+    await expect(tokenFileLink(h.svc, token)).rejects.toBeInstanceOf(UnauthorizedError);
   });
 });

@@ -1,5 +1,6 @@
 /** Workflows: steps run as their dependencies succeed, with earlier outputs as params; a failed step stops it. */
 import { describe, expect, it } from "vitest";
+import { setSubtext } from "../../../shared/app/callbacks.ts";
 import { putDefinition } from "../../../shared/app/definitions.ts";
 import { sweep } from "../../../shared/app/sweeper.ts";
 import { cancelTask, getTask } from "../../../shared/app/tasks.ts";
@@ -121,6 +122,14 @@ describe("workflows", () => {
       join: "cancelled",
     });
     await expect(h.svc.runs.get({ tenant: "acme", id: id("left") })).resolves.toBeUndefined();
+  });
+
+  it("show a step's subtext as the workflow's own", async () => {
+    const h = appHarness();
+    await diamond(h);
+    const flow = await h.start({ definition: "flow" });
+    await setSubtext(h.svc, "acme", stepRunId(flow.id, "fetch"), "fetching page 2 of 9");
+    expect((await h.run(flow.id)).subtext).toBe("fetching page 2 of 9");
   });
 
   it("are refused when a step names a missing definition or another workflow, or the steps form a cycle", async () => {

@@ -109,6 +109,7 @@ export function memoryServices(options: MemoryServicesOptions): MemoryServices {
   const crypto = new MemoryParamCrypto();
   const metrics = new MemoryMetrics();
   const recorded = new RecordingLog(options.log === undefined ? {} : { forward: options.log });
+  // Ids draw on a stream of their own, so a test that sets `random` still gets the same ids.
   const ulid = monotonicFactory(seededRandom(seed * 7919));
   const fileTokenSecret =
     options.fileTokenSecret === null ? undefined : (options.fileTokenSecret ?? DEFAULT_FILE_TOKEN_SECRET);

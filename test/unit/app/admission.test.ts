@@ -1,7 +1,7 @@
 /** Limits: maxConcurrency slots, the waiting line, maxQueueLength, promotion order, live limits. */
 import { describe, expect, it } from "vitest";
 import { startDueRuns } from "../../../shared/app/admission.ts";
-import { startTask } from "../../../shared/app/tasks.ts";
+import { cancelTask, startTask } from "../../../shared/app/tasks.ts";
 import { QueueFullError } from "../../../shared/core/errors.ts";
 import { type AppHarness, appHarness } from "../../support/memory-app.ts";
 
@@ -108,7 +108,6 @@ describe("maxConcurrency and the waiting line", () => {
   });
 
   it("gives a cancelled waiting run's place in line back", async () => {
-    const { cancelTask } = await import("../../../shared/app/tasks.ts");
     const h = appHarness();
     await h.define("one", { handler: "gated", maxConcurrency: 1, maxQueueLength: 1 });
     await h.start({ definition: "one" });

@@ -1,6 +1,7 @@
 /** The sweeper's repairs of what a crash between two writes leaves behind; running it again changes nothing. */
 import { describe, expect, it } from "vitest";
 import { COUNTERS_QUIET_MS, sweep } from "../../../shared/app/sweeper.ts";
+import { cancelTask } from "../../../shared/app/tasks.ts";
 import type { RunQueue } from "../../../shared/core/ports.ts";
 import type { Run } from "../../../shared/core/run.ts";
 import { type AppHarness, appHarness } from "../../support/memory-app.ts";
@@ -120,7 +121,6 @@ describe("sweep", () => {
   });
 
   it("ends a dead worker's run that was asked to cancel as cancelled", async () => {
-    const { cancelTask } = await import("../../../shared/app/tasks.ts");
     const h = appHarness({ leaseSeconds: 30 });
     await h.define("counted", { handler: "counted", maxAttempts: 3 });
     const run = await h.start({ definition: "counted" });

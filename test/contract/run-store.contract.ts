@@ -170,6 +170,34 @@ export function runStoreContract(name: string, makeStore: () => Promise<RunStore
       });
     });
 
+    it("can require the run unchanged since it was read, and that nobody asked to cancel it", async () => {
+      const run = aRun("r1");
+      await store.create(run);
+      await store.claim(run, { now: at(0), leaseUntil: at(1_000), sweepAt: at(60_000) });
+      const read = await store.get(run);
+      const guard = { status: "running", attempts: 1 } as const;
+      const fresh = { ...guard, updatedAt: read?.updatedAt ?? "" };
+      expect(await store.update(run, fresh, { progress: 0.1, updatedAt: at(5) })).toMatchObject({
+        progress: 0.1,
+      });
+      // The same read again is stale now.
+      expect(await store.update(run, fresh, { progress: 0.2 })).toBeUndefined();
+      await store.update(run, guard, { cancelRequestedAt: at(6) });
+      expect(
+        await store.update(run, { ...guard, notCancelRequested: true }, { progress: 0.3 }),
+      ).toBeUndefined();
+      expect((await store.get(run))?.progress).toBe(0.1);
+    });
+
+    it("does not re-claim a run that was asked to cancel, even when its lease ran out", async () => {
+      const run = aRun("r1");
+      await store.create(run);
+      await store.claim(run, { now: at(0), leaseUntil: at(1_000), sweepAt: at(60_000) });
+      await store.update(run, { status: "running", attempts: 1 }, { cancelRequestedAt: at(500) });
+      const again = await store.claim(run, { now: at(2_000), leaseUntil: at(3_000), sweepAt: at(60_000) });
+      expect(again).toMatchObject({ claimed: false, current: { attempts: 1, cancelRequestedAt: at(500) } });
+    });
+
     it("sets one once-record without touching the others", async () => {
       const run = aRun("r1");
       await store.create(run);

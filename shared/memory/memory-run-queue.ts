@@ -1,0 +1,153 @@
+import type { RunMessageBody } from "../app/worker.ts";
+import { RUN_QUEUE } from "../aws/queues.ts";
+import type { Clock, RunMessage, RunQueue } from "../core/ports.ts";
+
+/** SQS FIFO drops a send whose deduplication id it saw within this long. */
+const DEDUP_WINDOW_MS = 5 * 60_000;
+/** SQS allows at most 12 hours of visibility timeout. */
+const MAX_VISIBILITY_SECONDS = 12 * 60 * 60;
+
+/** A message as a consumer receives it (what Lambda's event source puts in an SQS record). */
+export interface ReceivedRunMessage {
+  messageId: string;
+  body: string;
+  groupId: string;
+  receiptHandle: string;
+  /** How many times it was received, this time included. */
+  receiveCount: number;
+}
+
+interface StoredMessage {
+  messageId: string;
+  body: string;
+  groupId: string;
+  receiptHandle?: string;
+  /** In flight (received, not deleted) until then; visible again after. */
+  hiddenUntil?: number;
+  receiveCount: number;
+}
+
+/**
+ * The run queue as an SQS FIFO queue behaves, in memory, on a given clock: messages of one group
+ * are handed out in order and never while an earlier one of the group is in flight; a send with a
+ * deduplication id seen in the last 5 minutes is dropped; a received message stays hidden for the
+ * visibility timeout unless deleted or its visibility is changed; after `maxReceiveCount` receives
+ * it goes to the dead-letter list. `receive` and `delete` are the consumer's side (the worker).
+ */
+export class MemoryRunQueue implements RunQueue {
+  readonly #clock: Clock;
+  readonly #visibilityTimeoutSeconds: number;
+  readonly #maxReceiveCount: number;
+  #messages: StoredMessage[] = [];
+  readonly #sent = new Map<string, number>();
+  readonly #deadLetters: ReceivedRunMessage[] = [];
+  #sequence = 0;
+
+  constructor(options: { clock: Clock; visibilityTimeoutSeconds?: number; maxReceiveCount?: number }) {
+    this.#clock = options.clock;
+    this.#visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? 30;
+    this.#maxReceiveCount = options.maxReceiveCount ?? RUN_QUEUE.maxReceiveCount;
+  }
+
+  async enqueue(message: RunMessage, sendId?: string): Promise<void> {
+    const now = this.#clock.now().getTime();
+    const dedupId = `${message.tenant}/${message.runId}${sendId === undefined ? "" : `/${sendId}`}`;
+    const sentAt = this.#sent.get(dedupId);
+    if (sentAt !== undefined && now - sentAt < DEDUP_WINDOW_MS) return;
+    this.#sent.set(dedupId, now);
+    const body: RunMessageBody = {
+      v: 1,
+      tenant: message.tenant,
+      runId: message.runId,
+      ...(message.timeoutSeconds === undefined ? {} : { timeoutSeconds: message.timeoutSeconds }),
+    };
+    this.#sequence += 1;
+    this.#messages.push({
+      messageId: `m${this.#sequence}`,
+      body: JSON.stringify(body),
+      groupId: messageGroupId(message),
+      receiveCount: 0,
+    });
+  }
+
+  async setVisibility(receiptHandle: string, seconds: number): Promise<void> {
+    const now = this.#clock.now().getTime();
+    const message = this.#messages.find((m) => m.receiptHandle === receiptHandle);
+    // Deleted, or no longer in flight: SQS refuses, and the adapter treats that as nothing to hide.
+    if (message?.hiddenUntil === undefined || message.hiddenUntil <= now) return;
+    const clamped = Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.round(seconds)));
+    message.hiddenUntil = now + clamped * 1000;
+  }
+
+  /** Up to `max` visible messages, in order, skipping groups that have a message in flight. */
+  receive(max = 10): ReceivedRunMessage[] {
+    const now = this.#clock.now().getTime();
+    const blocked = new Set<string>();
+    const received: ReceivedRunMessage[] = [];
+    for (const message of [...this.#messages]) {
+      if (received.length >= max) break;
+      if (blocked.has(message.groupId)) continue;
+      if (message.hiddenUntil !== undefined && message.hiddenUntil > now) {
+        blocked.add(message.groupId);
+        continue;
+      }
+      if (message.receiveCount >= this.#maxReceiveCount) {
+        this.#messages = this.#messages.filter((m) => m !== message);
+        this.#deadLetters.push(toReceived(message));
+        continue;
+      }
+      this.#sequence += 1;
+      message.receiveCount += 1;
+      message.receiptHandle = `${message.messageId}:${this.#sequence}`;
+      message.hiddenUntil = now + this.#visibilityTimeoutSeconds * 1000;
+      received.push(toReceived(message));
+    }
+    return received;
+  }
+
+  /** Deletes a received message; a stale receipt handle deletes nothing. */
+  delete(receiptHandle: string): void {
+    this.#messages = this.#messages.filter((m) => m.receiptHandle !== receiptHandle);
+  }
+
+  /** Every message not yet deleted, visible or not. */
+  get size(): number {
+    return this.#messages.length;
+  }
+
+  /** When the next hidden message shows again; undefined when none is hidden. */
+  nextVisibleAt(): Date | undefined {
+    const now = this.#clock.now().getTime();
+    const times = this.#messages.flatMap((m) =>
+      m.hiddenUntil !== undefined && m.hiddenUntil > now ? [m.hiddenUntil] : [],
+    );
+    return times.length === 0 ? undefined : new Date(Math.min(...times));
+  }
+
+  /** The run ids of the messages not yet deleted, in order (for assertions). */
+  pendingRunIds(): string[] {
+    return this.#messages.map((m) => (JSON.parse(m.body) as RunMessageBody).runId);
+  }
+
+  /** Messages received `maxReceiveCount` times without being deleted. */
+  get deadLetters(): readonly ReceivedRunMessage[] {
+    return this.#deadLetters;
+  }
+}
+
+function toReceived(message: StoredMessage): ReceivedRunMessage {
+  return {
+    messageId: message.messageId,
+    body: message.body,
+    groupId: message.groupId,
+    receiptHandle: message.receiptHandle ?? "",
+    receiveCount: message.receiveCount,
+  };
+}
+
+/** As SqsRunQueue: a named queue is one message group; a run without one is a group of its own. */
+function messageGroupId(message: RunMessage): string {
+  return message.queue === undefined
+    ? `${message.tenant}/${message.runId}`
+    : `${message.tenant}#${message.queue}`;
+}

@@ -1,0 +1,322 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { decodeCursor, encodeCursor } from "../aws/cursor.ts";
+import { ConflictError } from "../core/errors.ts";
+import type {
+  ClaimResult,
+  CounterEffect,
+  CreateResult,
+  IdempotencyRecord,
+  Page,
+  RunGuard,
+  RunListQuery,
+  RunPatch,
+  RunStore,
+  TransitionResult,
+  WaitingRun,
+} from "../core/ports.ts";
+import { isTerminal, Run, type RunRef, type RunStatus } from "../core/run.ts";
+import { jsonCopy } from "./json-copy.ts";
+import type { MemoryCounterStore } from "./memory-counter-store.ts";
+
+/** DynamoRunStore spreads its sweep and due indexes over this many shards and reads them all. */
+const SHARDS = 8;
+/** DynamoRunStore reads at most this many index pages to fill one page of a list. */
+const LIST_ROUNDS = 10;
+
+/**
+ * Runs in memory, behaving as DynamoRunStore does on DynamoDB: every write conditional on the
+ * guard, a write together with its counters change and idempotency record all-or-nothing (each
+ * method does its checks and writes in one synchronous step, so no other call interleaves), and
+ * the queries reading what DynamoDB's sparse indexes would hold, in their order, with the same
+ * page limits and cursors. Runs are stored as JSON and read back through the Run schema, as
+ * DynamoDB items are.
+ */
+export class MemoryRunStore implements RunStore {
+  readonly #runs = new Map<string, Run>();
+  readonly #idempotency = new Map<string, IdempotencyRecord>();
+  readonly #counters: MemoryCounterStore;
+
+  constructor(options: { counters: MemoryCounterStore }) {
+    this.#counters = options.counters;
+  }
+
+  async create(
+    run: Run,
+    extras: { counter?: CounterEffect; idempotency?: IdempotencyRecord } = {},
+  ): Promise<CreateResult> {
+    const key = keyOf(run);
+    // Checked in the order of DynamoRunStore's transaction items: the first refusal is reported.
+    if (this.#runs.has(key)) throw new ConflictError(`run ${run.id} already exists`);
+    if (extras.counter !== undefined && this.#counters.refuses(run.tenant, extras.counter))
+      return { ok: false, cause: "counter" };
+    const record = extras.idempotency;
+    if (record !== undefined) {
+      const existing = this.#idempotency.get(idempotencyKeyOf(record.tenant, record.key));
+      // A key is free if unused or if its record outlived its 24 h (TTL deletes lazily).
+      const now = Math.floor(Date.parse(run.createdAt) / 1000);
+      if (existing !== undefined && !(existing.expiresAt < now))
+        return { ok: false, cause: "idempotency", existing: jsonCopy(existing) };
+    }
+    this.#runs.set(key, toStored(run));
+    if (extras.counter !== undefined) this.#counters.apply(run.tenant, extras.counter);
+    if (record !== undefined)
+      this.#idempotency.set(idempotencyKeyOf(record.tenant, record.key), jsonCopy(record));
+    return { ok: true };
+  }
+
+  async getIdempotency(tenant: string, key: string): Promise<IdempotencyRecord | undefined> {
+    const record = this.#idempotency.get(idempotencyKeyOf(tenant, key));
+    return record === undefined ? undefined : jsonCopy(record);
+  }
+
+  async get(ref: RunRef): Promise<Run | undefined> {
+    const stored = this.#runs.get(keyOf(ref));
+    return stored === undefined ? undefined : fromStored(stored);
+  }
+
+  async claim(ref: RunRef, at: { now: string; leaseUntil: string; sweepAt: string }): Promise<ClaimResult> {
+    const stored = this.#runs.get(keyOf(ref));
+    if (stored === undefined) return { claimed: false, current: undefined };
+    // Claimable: queued and due, or running whose worker stopped renewing its lease while
+    // attempts remain and nobody asked to cancel it.
+    const claimable =
+      (stored.status === "queued" &&
+        (stored.nextAttemptAt === undefined || stored.nextAttemptAt <= at.now)) ||
+      (stored.status === "running" &&
+        stored.leaseUntil !== undefined &&
+        stored.leaseUntil < at.now &&
+        stored.attempts < stored.maxAttempts &&
+        stored.cancelRequestedAt === undefined);
+    if (!claimable) return { claimed: false, current: fromStored(stored) };
+    const { nextAttemptAt: _removed, ...rest } = stored;
+    const next: Run = {
+      ...rest,
+      status: "running",
+      attempts: stored.attempts + 1,
+      leaseUntil: at.leaseUntil,
+      updatedAt: at.now,
+      startedAt: stored.startedAt ?? at.now,
+      attemptStartedAt: at.now,
+      // An existing sweepAt stands, as in DynamoRunStore (the sweeper pushes it past a live lease).
+      sweepAt: stored.sweepAt ?? at.sweepAt,
+    };
+    this.#runs.set(keyOf(ref), next);
+    return { claimed: true, run: fromStored(next) };
+  }
+
+  async update(ref: RunRef, guard: RunGuard, patch: RunPatch): Promise<Run | undefined> {
+    // A patch that changes nothing is no write at all: DynamoRunStore then reads the run as it is.
+    if (isEmpty(patch)) return this.get(ref);
+    const stored = this.#runs.get(keyOf(ref));
+    if (stored === undefined || !matches(stored, guard)) return undefined;
+    const next = applyPatch(stored, patch);
+    this.#runs.set(keyOf(ref), next);
+    return fromStored(next);
+  }
+
+  async transition(
+    ref: RunRef,
+    guard: RunGuard,
+    patch: RunPatch,
+    counter?: CounterEffect,
+  ): Promise<TransitionResult> {
+    const stored = this.#runs.get(keyOf(ref));
+    if (counter === undefined) {
+      if (isEmpty(patch)) return stored === undefined ? { ok: false, cause: "run" } : { ok: true };
+      if (stored === undefined || !matches(stored, guard)) return { ok: false, cause: "run" };
+      this.#runs.set(keyOf(ref), applyPatch(stored, patch));
+      return { ok: true };
+    }
+    if (isEmpty(patch)) throw new Error("a transition needs something to change");
+    if (stored === undefined) return { ok: false, cause: "run" };
+    if (!matches(stored, guard)) return { ok: false, cause: "run", current: fromStored(stored) };
+    if (this.#counters.refuses(ref.tenant, counter)) return { ok: false, cause: "counter" };
+    this.#runs.set(keyOf(ref), applyPatch(stored, patch));
+    this.#counters.apply(ref.tenant, counter);
+    return { ok: true };
+  }
+
+  async waiting(tenant: string, definition: string, limit: number): Promise<WaitingRun[]> {
+    return this.#select(
+      (run) => run.tenant === tenant && run.definition === definition && run.status === "waiting",
+    )
+      .sort(byCreatedKey)
+      .slice(0, limit)
+      .map((run) => ({
+        tenant: run.tenant,
+        id: run.id,
+        ...(run.queue === undefined ? {} : { queue: run.queue }),
+        timeoutSeconds: run.timeoutSeconds,
+      }));
+  }
+
+  async countHolders(tenant: string, definition: string): Promise<{ running: number; waiting: number }> {
+    const runs = this.#select((run) => run.tenant === tenant && run.definition === definition);
+    return {
+      running: runs.filter(holdsSlot).length,
+      waiting: runs.filter((run) => run.status === "waiting").length,
+    };
+  }
+
+  async dueForSweep(now: string, limit: number): Promise<RunRef[]> {
+    return dueAcrossShards(
+      this.#select((run) => run.sweepAt !== undefined && run.sweepAt <= now),
+      (run) => run.sweepAt ?? "",
+      limit,
+    );
+  }
+
+  async dueToStart(now: string, limit: number): Promise<RunRef[]> {
+    return dueAcrossShards(
+      this.#select(
+        (run) => run.status === "scheduled" && run.scheduledFor !== undefined && run.scheduledFor <= now,
+      ),
+      (run) => run.scheduledFor ?? "",
+      limit,
+    );
+  }
+
+  async list(query: RunListQuery): Promise<Page<Run>> {
+    const { tenant, status, definition } = query;
+    const position = query.cursor === undefined ? undefined : decodeCursor(query.cursor, RunCursor);
+    const statusKey = status === undefined ? undefined : statusKeyOf(tenant, status);
+    // The index DynamoRunStore would query, newest first; the definition is a filter only on byStatus.
+    const inIndex =
+      statusKey !== undefined
+        ? (run: Run) => run.tenant === tenant && statusKeyOf(run.tenant, run.status) === statusKey
+        : definition !== undefined
+          ? (run: Run) => run.tenant === tenant && run.definition === definition
+          : (run: Run) => run.tenant === tenant;
+    const filter =
+      statusKey !== undefined && definition !== undefined
+        ? (run: Run) => run.definition === definition
+        : () => true;
+    const index = this.#select(inIndex).sort((a, b) => byCreatedKey(b, a));
+
+    let start = position?.created;
+    const runs: Run[] = [];
+    for (let round = 0; round < LIST_ROUNDS && runs.length < query.limit; round += 1) {
+      const limit = query.limit - runs.length;
+      const evaluated = index
+        .filter((run) => start === undefined || createdKeyOf(run) < start)
+        .slice(0, limit);
+      runs.push(
+        ...evaluated
+          .filter(filter)
+          .filter((run) => status === undefined || run.status === status)
+          .map(fromStored),
+      );
+      // DynamoDB hands back a last evaluated key whenever a page reached its Limit.
+      const last = evaluated.length === limit ? evaluated[evaluated.length - 1] : undefined;
+      start = last === undefined ? undefined : createdKeyOf(last);
+      if (start === undefined) break;
+    }
+    const cursor =
+      start === undefined
+        ? undefined
+        : encodeCursor({ id: start.slice(start.lastIndexOf("#") + 1), created: start });
+    return { items: runs, ...(cursor === undefined ? {} : { cursor }) };
+  }
+
+  #select(predicate: (run: Run) => boolean): Run[] {
+    return [...this.#runs.values()].filter(predicate);
+  }
+}
+
+const RunCursor = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), created: z.string().max(100) });
+
+function keyOf(ref: RunRef): string {
+  return `${ref.tenant}#${ref.id}`;
+}
+
+function idempotencyKeyOf(tenant: string, key: string): string {
+  return `${tenant}#idem#${createHash("sha256").update(key).digest("hex")}`;
+}
+
+function createdKeyOf(run: Run): string {
+  return `${run.createdAt}#${run.id}`;
+}
+
+function byCreatedKey(a: Run, b: Run): number {
+  const left = createdKeyOf(a);
+  const right = createdKeyOf(b);
+  return left < right ? -1 : left > right ? 1 : 0;
+}
+
+/** The byStatus partition of a run, as DynamoRunStore lays it out (succeeded runs are in none). */
+function statusKeyOf(tenant: string, status: RunStatus): string | undefined {
+  if (status === "succeeded") return undefined;
+  return `${tenant}#${isTerminal(status) ? status : "active"}`;
+}
+
+/** What the slot index holds: runs holding one of their definition's slots. */
+function holdsSlot(run: Run): boolean {
+  return run.slot === true && !isTerminal(run.status);
+}
+
+function shardOf(runId: string): number {
+  return (createHash("sha256").update(runId).digest()[0] ?? 0) % SHARDS;
+}
+
+/** Each shard's due runs in time order, up to `limit` per shard, shard after shard. */
+function dueAcrossShards(runs: Run[], timeOf: (run: Run) => string, limit: number): RunRef[] {
+  const shards: Run[][] = Array.from({ length: SHARDS }, () => []);
+  for (const run of runs) shards[shardOf(run.id)]?.push(run);
+  return shards.flatMap((shard) =>
+    shard
+      .sort((a, b) => (timeOf(a) < timeOf(b) ? -1 : timeOf(a) > timeOf(b) ? 1 : keyOf(a) < keyOf(b) ? -1 : 1))
+      .slice(0, limit)
+      .map((run) => ({ tenant: run.tenant, id: run.id })),
+  );
+}
+
+function isEmpty(patch: RunPatch): boolean {
+  return Object.values(patch).every((value) => value === undefined);
+}
+
+function matches(run: Run, guard: RunGuard): boolean {
+  return (
+    run.status === guard.status &&
+    run.attempts === guard.attempts &&
+    (guard.leaseUntil === undefined || run.leaseUntil === guard.leaseUntil) &&
+    (guard.notCancelRequested !== true || run.cancelRequestedAt === undefined) &&
+    (guard.updatedAt === undefined || run.updatedAt === guard.updatedAt)
+  );
+}
+
+/** The patch applied: `null` removes a field; `once` sets one record and keeps the others. */
+function applyPatch(run: Run, patch: RunPatch): Run {
+  const next: Record<string, unknown> = { ...run };
+  for (const [field, value] of Object.entries(patch)) {
+    if (field === "once" || value === undefined) continue;
+    if (value === null) delete next[field];
+    else next[field] = jsonCopy(value);
+  }
+  if (patch.once !== undefined) {
+    const record = { ...patch.once.record, result: patch.once.record.result ?? null };
+    next.once = { ...run.once, [patch.once.key]: jsonCopy(record) };
+  }
+  return next as Run;
+}
+
+/** As DynamoRunStore writes a run: JSON, with once results of `undefined` kept as null. */
+function toStored(run: Run): Run {
+  return jsonCopy({
+    ...run,
+    once: Object.fromEntries(
+      Object.entries(run.once).map(([key, record]) => [key, { ...record, result: record.result ?? null }]),
+    ),
+  });
+}
+
+/** Read back through the schema: a malformed run fails loudly here, as a DynamoDB item would. */
+function fromStored(stored: Run): Run {
+  const parsed = Run.safeParse(jsonCopy(stored));
+  if (!parsed.success) {
+    throw new Error(
+      `run ${stored.tenant}#${stored.id} does not match the Run schema: ${parsed.error.message}`,
+    );
+  }
+  return parsed.data;
+}

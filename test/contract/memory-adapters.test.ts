@@ -1,0 +1,38 @@
+/** The in-memory adapters (shared/memory) against the same contract suites as the AWS ones. */
+import { ManualClock } from "../../shared/memory/manual-clock.ts";
+import { MemoryCounterStore } from "../../shared/memory/memory-counter-store.ts";
+import { MemoryDefinitionStore } from "../../shared/memory/memory-definition-store.ts";
+import { MemoryRunQueue } from "../../shared/memory/memory-run-queue.ts";
+import { MemoryRunStore } from "../../shared/memory/memory-run-store.ts";
+import { MemoryTenantStore } from "../../shared/memory/memory-tenant-store.ts";
+import { admissionStoreContract } from "./admission-store.contract.ts";
+import { definitionStoreContract } from "./definition-store.contract.ts";
+import { runQueueContract } from "./run-queue.contract.ts";
+import { runStoreContract } from "./run-store.contract.ts";
+import { tenantStoreContract } from "./tenant-store.contract.ts";
+
+runStoreContract("MemoryRunStore", async () => new MemoryRunStore({ counters: new MemoryCounterStore() }));
+
+admissionStoreContract("MemoryRunStore + MemoryCounterStore", async () => {
+  const counters = new MemoryCounterStore();
+  return { runs: new MemoryRunStore({ counters }), counters };
+});
+
+definitionStoreContract("MemoryDefinitionStore", async () => new MemoryDefinitionStore());
+
+tenantStoreContract("MemoryTenantStore", async () => new MemoryTenantStore());
+
+runQueueContract("MemoryRunQueue", async () => {
+  const queue = new MemoryRunQueue({ clock: new ManualClock(), visibilityTimeoutSeconds: 30 });
+  return {
+    queue,
+    async receive() {
+      return queue
+        .receive(10)
+        .map((m) => ({ body: m.body, groupId: m.groupId, receiptHandle: m.receiptHandle }));
+    },
+    async remove(receiptHandle) {
+      queue.delete(receiptHandle);
+    },
+  };
+});

@@ -1,0 +1,157 @@
+/** Limits: maxConcurrency slots, the waiting line, maxQueueLength, promotion order, live limits. */
+import { describe, expect, it } from "vitest";
+import { startDueRuns } from "../../../shared/app/admission.ts";
+import { cancelTask, startTask } from "../../../shared/app/tasks.ts";
+import { QueueFullError } from "../../../shared/core/errors.ts";
+import { type AppHarness, appHarness } from "../../support/memory-app.ts";
+
+async function statuses(h: AppHarness, ids: string[]) {
+  return Promise.all(ids.map(async (id) => (await h.run(id)).status));
+}
+
+async function counters(h: AppHarness, definition: string) {
+  const c = await h.counters.get("acme", definition);
+  return { running: c?.running, waiting: c?.waiting };
+}
+
+describe("maxConcurrency and the waiting line", () => {
+  it("lets maxConcurrency runs hold a slot, makes the rest wait, and refuses past maxQueueLength writing nothing", async () => {
+    const h = appHarness();
+    await h.define("limited", { handler: "gated", maxConcurrency: 2, maxQueueLength: 2 });
+    const runs = [];
+    for (let i = 0; i < 4; i += 1) runs.push(await h.start({ definition: "limited" }));
+    expect(runs.map((r) => r.status)).toEqual(["queued", "queued", "waiting", "waiting"]);
+    expect(runs.map((r) => r.slot)).toEqual([true, true, undefined, undefined]);
+    expect(await counters(h, "limited")).toEqual({ running: 2, waiting: 2 });
+
+    const full = h.start({ definition: "limited" });
+    await expect(full).rejects.toBeInstanceOf(QueueFullError);
+    await expect(full).rejects.toMatchObject({ details: { maxQueueLength: 2, maxConcurrency: 2 } });
+    expect(await counters(h, "limited")).toEqual({ running: 2, waiting: 2 });
+    expect(await h.runs.countHolders("acme", "limited")).toEqual({ running: 2, waiting: 2 });
+    // Only the queued runs have messages; waiting runs are sent when promoted.
+    expect(h.queue.pendingRunIds()).toEqual([runs[0]?.id, runs[1]?.id]);
+    expect(h.metrics.total("RunsStarted")).toBe(4);
+  });
+
+  it("promotes waiting runs in start order as slots free, and never runs more than maxConcurrency at once", async () => {
+    const h = appHarness();
+    await h.define("one", { handler: "gated", maxConcurrency: 1 });
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      ids.push((await h.start({ definition: "one", params: { n: i } })).id);
+      h.clock.advance(10);
+    }
+    const order: string[] = [];
+    // One drain, as a worker polling the queue: each end promotes the next, whose message it then receives.
+    const draining = h.drain();
+    for (const id of ids) {
+      await h.gates.arrived(id);
+      order.push(id);
+      // While it runs, every other run still waits, or has ended.
+      const others = await statuses(
+        h,
+        ids.filter((other) => other !== id),
+      );
+      expect(others.filter((s) => s === "running" || s === "queued")).toEqual([]);
+      h.gates.open(id);
+    }
+    await draining;
+    expect(order).toEqual(ids);
+    expect(await statuses(h, ids)).toEqual(["succeeded", "succeeded", "succeeded", "succeeded"]);
+    expect(await counters(h, "one")).toEqual({ running: 0, waiting: 0 });
+  });
+
+  it("does not let a new start overtake runs already waiting when a slot frees", async () => {
+    const h = appHarness();
+    await h.define("one", { handler: "counted", maxConcurrency: 1 });
+    const first = await h.start({ definition: "one" });
+    const waiting = await h.start({ definition: "one" });
+    // The slot frees without promoting anyone (as if the process died right after the end).
+    await h.svc.runs.transition(
+      first,
+      { status: "queued", attempts: 0 },
+      { status: "cancelled", endedAt: h.clock.now().toISOString(), sweepAt: null },
+      { definition: "one", running: -1, at: h.clock.now().toISOString() },
+    );
+    const late = await h.start({ definition: "one" });
+    // The newcomer joins the line; the earlier waiting run gets the slot.
+    expect(late.status).toBe("waiting");
+    expect((await h.run(waiting.id)).status).toBe("queued");
+    expect(await counters(h, "one")).toEqual({ running: 1, waiting: 1 });
+  });
+
+  it("keeps the slot through a retry's backoff, and frees it when the run ends", async () => {
+    const h = appHarness();
+    await h.define("one", { handler: "flaky", maxConcurrency: 1, maxAttempts: 3 });
+    const flaky = await h.start({ definition: "one", params: { failures: 1 } });
+    const next = await h.start({ definition: "one", params: { failures: 0 } });
+    await h.drain();
+    expect(await h.run(flaky.id)).toMatchObject({ status: "queued", attempts: 1, slot: true });
+    expect((await h.run(next.id)).status).toBe("waiting");
+    await h.settle();
+    expect(await statuses(h, [flaky.id, next.id])).toEqual(["succeeded", "succeeded"]);
+    expect(await counters(h, "one")).toEqual({ running: 0, waiting: 0 });
+  });
+
+  it("applies raised limits at once: waiting runs take the new slots", async () => {
+    const h = appHarness();
+    await h.define("one", { handler: "gated", maxConcurrency: 1 });
+    const ids = [];
+    for (let i = 0; i < 3; i += 1) ids.push((await h.start({ definition: "one" })).id);
+    expect(await statuses(h, ids)).toEqual(["queued", "waiting", "waiting"]);
+    await h.define("one", { handler: "gated", maxConcurrency: 3 });
+    expect(await statuses(h, ids)).toEqual(["queued", "queued", "queued"]);
+    expect(await counters(h, "one")).toEqual({ running: 3, waiting: 0 });
+    // Promotions pick among the oldest waiting runs at random (so concurrent promoters do not collide).
+    expect(h.queue.pendingRunIds().sort()).toEqual([...ids].sort());
+  });
+
+  it("gives a cancelled waiting run's place in line back", async () => {
+    const h = appHarness();
+    await h.define("one", { handler: "gated", maxConcurrency: 1, maxQueueLength: 1 });
+    await h.start({ definition: "one" });
+    const waiting = await h.start({ definition: "one" });
+    await expect(h.start({ definition: "one" })).rejects.toBeInstanceOf(QueueFullError);
+    await cancelTask(h.svc, h.runner, waiting.id);
+    expect(await counters(h, "one")).toEqual({ running: 1, waiting: 0 });
+    expect((await h.start({ definition: "one" })).status).toBe("waiting");
+  });
+});
+
+describe("delayed starts under limits", () => {
+  it("applies the limits in force when the start falls due, and fails it queue_full if the line is full then", async () => {
+    const h = appHarness();
+    await h.define("one", { handler: "gated", maxConcurrency: 1, maxQueueLength: 1 });
+    const later = await h.start({ definition: "one", after: 60_000 });
+    // Accepted while the line was empty; by the time it is due, the line is full.
+    await h.start({ definition: "one" });
+    await h.start({ definition: "one" });
+    h.clock.advance(60_000);
+    expect(await startDueRuns(h.svc, h.clock.now())).toBe(1);
+    expect(await h.run(later.id)).toMatchObject({ status: "failed", error: { code: "queue_full" } });
+    expect(await counters(h, "one")).toEqual({ running: 1, waiting: 1 });
+    expect(h.metrics.total("RunsFailed")).toBe(1);
+  });
+
+  it("takes a free slot when due, or joins the line", async () => {
+    const h = appHarness();
+    await h.define("one", { handler: "gated", maxConcurrency: 1 });
+    const a = await h.start({ definition: "one", after: 1_000 });
+    const b = await h.start({ definition: "one", after: 2_000 });
+    h.clock.advance(2_000);
+    await startDueRuns(h.svc, h.clock.now());
+    expect(await statuses(h, [a.id, b.id])).toEqual(["queued", "waiting"]);
+    expect((await h.run(a.id)).slot).toBe(true);
+  });
+});
+
+describe("unlimited definitions", () => {
+  it("keep no counters at all", async () => {
+    const h = appHarness();
+    await h.define("free", { handler: "echo" });
+    for (let i = 0; i < 3; i += 1) await startTask(h.svc, h.runner, { definition: "free" });
+    expect(await h.counters.get("acme", "free")).toBeUndefined();
+    expect((await h.counters.list()).items).toEqual([]);
+  });
+});

@@ -10,7 +10,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { DecryptCommand, GenerateDataKeyCommand, type KMSClient } from "@aws-sdk/client-kms";
 import { ValidationError } from "../core/errors.ts";
 import type { ParamCrypto } from "../core/ports.ts";
-import { SEALED_PREFIX, type SealContext } from "../core/sealed.ts";
+import { SEALED_PREFIX, type SealContext, sealAad } from "../core/sealed.ts";
 
 interface Envelope {
   /** The data key, encrypted by the key-encryption key. */
@@ -28,7 +28,7 @@ abstract class EnvelopeCrypto implements ParamCrypto {
     const key = await this.newDataKey(context);
     const iv = randomBytes(12);
     const cipher = createCipheriv("aes-256-gcm", key.plain, iv);
-    cipher.setAAD(aad(context));
+    cipher.setAAD(sealAad(context));
     const ct = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
     const envelope: Envelope = {
       k: key.sealed,
@@ -48,23 +48,12 @@ abstract class EnvelopeCrypto implements ParamCrypto {
     }
     const key = await this.openDataKey(envelope.k, context);
     const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(envelope.iv, "base64url"));
-    decipher.setAAD(aad(context));
+    decipher.setAAD(sealAad(context));
     decipher.setAuthTag(Buffer.from(envelope.tag, "base64url"));
     return Buffer.concat([decipher.update(Buffer.from(envelope.ct, "base64url")), decipher.final()]).toString(
       "utf8",
     );
   }
-}
-
-/** Params keep the form they were first sealed with; credentials are told apart by a leading tag. */
-function aad(context: SealContext): Buffer {
-  return Buffer.from(
-    JSON.stringify(
-      "taskId" in context
-        ? [context.tenant, context.taskId, context.param]
-        : ["destination", context.tenant, context.destination, context.credential],
-    ),
-  );
 }
 
 /** The local key-encryption key: 32 bytes kept in the data folder. */
@@ -81,7 +70,7 @@ export class LocalParamCrypto extends EnvelopeCrypto {
     const plain = randomBytes(32);
     const iv = randomBytes(12);
     const cipher = createCipheriv("aes-256-gcm", this.#kek, iv);
-    cipher.setAAD(aad(context));
+    cipher.setAAD(sealAad(context));
     const wrapped = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
     return { plain, sealed: wrapped.toString("base64url") };
   }
@@ -89,7 +78,7 @@ export class LocalParamCrypto extends EnvelopeCrypto {
   protected async openDataKey(sealed: string, context: SealContext) {
     const wrapped = Buffer.from(sealed, "base64url");
     const decipher = createDecipheriv("aes-256-gcm", this.#kek, wrapped.subarray(0, 12));
-    decipher.setAAD(aad(context));
+    decipher.setAAD(sealAad(context));
     decipher.setAuthTag(wrapped.subarray(wrapped.length - 16));
     return Buffer.concat([decipher.update(wrapped.subarray(12, wrapped.length - 16)), decipher.final()]);
   }

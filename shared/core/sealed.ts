@@ -23,6 +23,20 @@ export interface CredentialSealContext {
 /** The context a sealed value is bound to; a value sealed under one never opens under another. */
 export type SealContext = ParamSealContext | CredentialSealContext;
 
+/**
+ * The bytes a sealed value is bound to (AES-GCM additional data; with KMS, also its encryption
+ * context). Params keep the form they were first sealed with; credentials carry a leading tag.
+ */
+export function sealAad(context: SealContext): Buffer {
+  return Buffer.from(
+    JSON.stringify(
+      "taskId" in context
+        ? [context.tenant, context.taskId, context.param]
+        : ["destination", context.tenant, context.destination, context.credential],
+    ),
+  );
+}
+
 export function isSealed(value: unknown): value is string {
   return typeof value === "string" && value.startsWith(SEALED_PREFIX);
 }

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { ValidationError } from "../core/errors.ts";
 import type { ParamCrypto } from "../core/ports.ts";
-import { SEALED_PREFIX, type SealContext } from "../core/sealed.ts";
+import { SEALED_PREFIX, type SealContext, sealAad } from "../core/sealed.ts";
 
 /**
  * Seals chain params with AES-256-GCM under one key held in memory, with tenant, task and param
@@ -19,7 +19,7 @@ export class MemoryParamCrypto implements ParamCrypto {
   async seal(plaintext: string, context: SealContext): Promise<string> {
     const iv = randomBytes(12);
     const cipher = createCipheriv("aes-256-gcm", this.#key, iv);
-    cipher.setAAD(aad(context));
+    cipher.setAAD(sealAad(context));
     const sealed = Buffer.concat([iv, cipher.update(plaintext, "utf8"), cipher.final(), cipher.getAuthTag()]);
     return `${SEALED_PREFIX}${sealed.toString("base64url")}`;
   }
@@ -29,14 +29,10 @@ export class MemoryParamCrypto implements ParamCrypto {
     if (!sealed.startsWith(SEALED_PREFIX) || bytes.length < 28)
       throw new ValidationError("a sealed value is damaged");
     const decipher = createDecipheriv("aes-256-gcm", this.#key, bytes.subarray(0, 12));
-    decipher.setAAD(aad(context));
+    decipher.setAAD(sealAad(context));
     decipher.setAuthTag(bytes.subarray(bytes.length - 16));
     return Buffer.concat([decipher.update(bytes.subarray(12, bytes.length - 16)), decipher.final()]).toString(
       "utf8",
     );
   }
-}
-
-function aad(context: SealContext): Buffer {
-  return Buffer.from(JSON.stringify([context.tenant, context.taskId, context.param]));
 }

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { decodeCursor, encodeCursor } from "../aws/cursor.ts";
 import { ConflictError } from "../core/errors.ts";
+import { RunId } from "../core/names.ts";
 import type {
   ClaimResult,
   CounterEffect,
@@ -12,6 +13,7 @@ import type {
   RunListQuery,
   RunPatch,
   RunStore,
+  StartedRun,
   TransitionResult,
   WaitingRun,
 } from "../core/ports.ts";
@@ -219,12 +221,38 @@ export class MemoryRunStore implements RunStore {
     return { items: runs, ...(cursor === undefined ? {} : { cursor }) };
   }
 
+  async startedBy(origin: RunRef, page: { limit: number; cursor?: string }): Promise<Page<StartedRun>> {
+    const position = page.cursor === undefined ? undefined : decodeCursor(page.cursor, StartedCursor);
+    const children = this.#select(
+      (run) => run.origin?.tenant === origin.tenant && run.origin.taskId === origin.id,
+    )
+      .sort(byCreatedKey)
+      .filter((run) => position === undefined || createdKeyOf(run) > position.created);
+    const items = children.slice(0, page.limit);
+    // Like DynamoDB: a page that reached its limit has a next key, even if nothing follows it.
+    const last = items.length === page.limit ? items[items.length - 1] : undefined;
+    return {
+      items: items.map((run) => ({
+        tenant: run.tenant,
+        id: run.id,
+        definition: run.definition,
+        trigger: run.trigger ?? "api",
+        via: run.origin?.via ?? "",
+        createdAt: run.createdAt,
+      })),
+      ...(last === undefined
+        ? {}
+        : { cursor: encodeCursor({ tenant: last.tenant, id: last.id, created: createdKeyOf(last) }) }),
+    };
+  }
+
   #select(predicate: (run: Run) => boolean): Run[] {
     return [...this.#runs.values()].filter(predicate);
   }
 }
 
-const RunCursor = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), created: z.string().max(100) });
+const RunCursor = z.object({ id: RunId, created: z.string().max(100) });
+const StartedCursor = z.object({ tenant: RunId, id: RunId, created: z.string().max(100) });
 
 function keyOf(ref: RunRef): string {
   return `${ref.tenant}#${ref.id}`;

@@ -12,7 +12,7 @@
  * await mem.drain();
  */
 import { monotonicFactory } from "ulid";
-import { startDue } from "../app/admission.ts";
+import { startDue } from "../app/engine.ts";
 import { processFifoBatch } from "../app/fifo-batch.ts";
 import { contextualLog } from "../app/log-context.ts";
 import type { Services } from "../app/services.ts";
@@ -24,6 +24,7 @@ import { MemoryChainStore } from "./memory-chain-store.ts";
 import { MemoryCounterStore } from "./memory-counter-store.ts";
 import { MemoryDefinitionScheduler } from "./memory-definition-scheduler.ts";
 import { MemoryDefinitionStore } from "./memory-definition-store.ts";
+import { MemoryDestinationStore } from "./memory-destination-store.ts";
 import { MemoryFileStore } from "./memory-file-store.ts";
 import { MemoryMetrics } from "./memory-metrics.ts";
 import { MemoryParamCrypto } from "./memory-param-crypto.ts";
@@ -114,6 +115,9 @@ export function memoryServices(options: MemoryServicesOptions): MemoryServices {
   const fileTokenSecret =
     options.fileTokenSecret === null ? undefined : (options.fileTokenSecret ?? DEFAULT_FILE_TOKEN_SECRET);
   const svc: Services = {
+    destinations: new MemoryDestinationStore(),
+    // Test servers listen on loopback.
+    uploads: { allowPrivateAddresses: true, connectTimeoutMs: 2_000 },
     runs,
     counters,
     chains,

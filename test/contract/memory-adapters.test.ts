@@ -2,11 +2,13 @@
 import { ManualClock } from "../../shared/memory/manual-clock.ts";
 import { MemoryCounterStore } from "../../shared/memory/memory-counter-store.ts";
 import { MemoryDefinitionStore } from "../../shared/memory/memory-definition-store.ts";
+import { MemoryDestinationStore } from "../../shared/memory/memory-destination-store.ts";
 import { MemoryRunQueue } from "../../shared/memory/memory-run-queue.ts";
 import { MemoryRunStore } from "../../shared/memory/memory-run-store.ts";
 import { MemoryTenantStore } from "../../shared/memory/memory-tenant-store.ts";
 import { admissionStoreContract } from "./admission-store.contract.ts";
 import { definitionStoreContract } from "./definition-store.contract.ts";
+import { destinationStoreContract } from "./destination-store.contract.ts";
 import { runQueueContract } from "./run-queue.contract.ts";
 import { runStoreContract } from "./run-store.contract.ts";
 import { tenantStoreContract } from "./tenant-store.contract.ts";
@@ -21,6 +23,8 @@ admissionStoreContract("MemoryRunStore + MemoryCounterStore", async () => {
 definitionStoreContract("MemoryDefinitionStore", async () => new MemoryDefinitionStore());
 
 tenantStoreContract("MemoryTenantStore", async () => new MemoryTenantStore());
+
+destinationStoreContract("MemoryDestinationStore", async () => new MemoryDestinationStore());
 
 runQueueContract("MemoryRunQueue", async () => {
   const queue = new MemoryRunQueue({ clock: new ManualClock(), visibilityTimeoutSeconds: 30 });

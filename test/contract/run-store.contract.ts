@@ -292,5 +292,53 @@ export function runStoreContract(name: string, makeStore: () => Promise<RunStore
         ValidationError,
       );
     });
+
+    it("lists the runs a run started, in any tenant, oldest first and paged, and no one else's", async () => {
+      const origin = (taskId: string, tenant = "acme", via = "task:1") => ({ taskId, tenant, via });
+      const child = (id: string, ms: number, tenant = "acme", from = "parent") =>
+        aRun(
+          id,
+          { createdAt: at(ms), trigger: "chain", origin: origin(from, "acme", `chain:${id}`) },
+          tenant,
+        );
+      await store.create(aRun("parent"));
+      await store.create(child("c2", 2_000));
+      await store.create(child("c1", 1_000, "globex"));
+      await store.create(child("c3", 3_000));
+      await store.create(child("other", 1_500, "acme", "someone-else"));
+      // Same id, other tenant: the origin is the pair, not the id alone.
+      await store.create(aRun("x", { createdAt: at(500), origin: origin("parent", "globex") }));
+
+      const first = await store.startedBy({ tenant: "acme", id: "parent" }, { limit: 2 });
+      expect(first.items).toEqual([
+        {
+          tenant: "globex",
+          id: "c1",
+          definition: "report",
+          trigger: "chain",
+          via: "chain:c1",
+          createdAt: at(1_000),
+        },
+        {
+          tenant: "acme",
+          id: "c2",
+          definition: "report",
+          trigger: "chain",
+          via: "chain:c2",
+          createdAt: at(2_000),
+        },
+      ]);
+      expect(first.cursor).toBeDefined();
+      const second = await store.startedBy(
+        { tenant: "acme", id: "parent" },
+        { limit: 2, ...(first.cursor === undefined ? {} : { cursor: first.cursor }) },
+      );
+      expect(second.items.map((item) => item.id)).toEqual(["c3"]);
+      expect(second.cursor).toBeUndefined();
+      expect((await store.startedBy({ tenant: "acme", id: "c3" }, { limit: 10 })).items).toEqual([]);
+      await expect(
+        store.startedBy({ tenant: "acme", id: "parent" }, { limit: 2, cursor: "bogus" }),
+      ).rejects.toBeInstanceOf(ValidationError);
+    });
   });
 }

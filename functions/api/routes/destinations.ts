@@ -6,12 +6,10 @@ import {
   listDestinations,
   putDestination,
 } from "../../../shared/app/destinations.ts";
-import type { TenantPrincipal } from "../../../shared/app/identity.ts";
 import type { Services } from "../../../shared/app/services.ts";
 import { Name } from "../../../shared/core/names.ts";
-import type { Role } from "../../../shared/core/tenant.ts";
 import { putDestinationExamples } from "../examples.ts";
-import { type ApiEvent, type ApiResult, json, noContent, parseBody, pathParam } from "../http.ts";
+import { json, noContent, parseBody, pathParam } from "../http.ts";
 import { presentDestination } from "../present.ts";
 import { DestinationList, DestinationView } from "../responses.ts";
 import { PutDestinationBody } from "../schemas.ts";

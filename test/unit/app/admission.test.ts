@@ -1,6 +1,6 @@
 /** Limits: maxConcurrency slots, the waiting line, maxQueueLength, promotion order, live limits. */
 import { describe, expect, it } from "vitest";
-import { startDueRuns } from "../../../shared/app/admission.ts";
+import { startDueRuns } from "../../../shared/app/engine.ts";
 import { cancelTask, startTask } from "../../../shared/app/tasks.ts";
 import { QueueFullError } from "../../../shared/core/errors.ts";
 import { type AppHarness, appHarness } from "../../support/memory-app.ts";

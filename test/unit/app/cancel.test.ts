@@ -1,7 +1,7 @@
 /** Cancel in every state: what ends at once, what the worker stops, and what it gives back. */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { startDueRuns } from "../../../shared/app/admission.ts";
 import { applyCallback } from "../../../shared/app/callbacks.ts";
+import { startDueRuns } from "../../../shared/app/engine.ts";
 import { cancelTask } from "../../../shared/app/tasks.ts";
 import { ConflictError, NotFoundError } from "../../../shared/core/errors.ts";
 import { appHarness, caller } from "../../support/memory-app.ts";

@@ -1,6 +1,6 @@
 /** Starting runs: what a start checks, writes and sends; idempotent starts; delayed starts; reading runs. */
 import { describe, expect, it } from "vitest";
-import { startDue, startDueRuns } from "../../../shared/app/admission.ts";
+import { startDue, startDueRuns } from "../../../shared/app/engine.ts";
 import { getTask, listTasks, startTask } from "../../../shared/app/tasks.ts";
 import {
   ConflictError,

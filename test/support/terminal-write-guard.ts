@@ -22,13 +22,13 @@ export function guardTerminalWrites(store: RunStore): RunStore {
       const value = Reflect.get(target, property, receiver);
       if (typeof value !== "function") return value;
       if (property === "create") {
-        return (run: Parameters<RunStore["create"]>[0], extras?: Parameters<RunStore["create"]>[1]) => {
+        return async (run: Parameters<RunStore["create"]>[0], extras?: Parameters<RunStore["create"]>[1]) => {
           check(run.status, "create");
           return target.create(run, extras);
         };
       }
       if (property === "update" || property === "transition") {
-        return (...args: [unknown, unknown, RunPatch, ...unknown[]]) => {
+        return async (...args: [unknown, unknown, RunPatch, ...unknown[]]) => {
           check(args[2].status, String(property));
           return (value as (...a: unknown[]) => unknown).apply(target, args);
         };

@@ -530,7 +530,7 @@ export class BatonStack extends Stack {
       (props.alarmTopicArn === undefined
         ? undefined
         : sns.Topic.fromTopicArn(this, "ImportedAlarmTopic", props.alarmTopicArn)) ??
-      new sns.Topic(this, "AlarmTopic", { displayName: `Baton (${namePrefix}) alarms`, enforceSSL: true });
+      this.createAlarmTopic(namePrefix);
     this.operations = new BatonOperations(this, "Operations", {
       topic: this.alarmTopic,
       functions: {
@@ -576,6 +576,27 @@ export class BatonStack extends Stack {
     }
 
     acknowledgeNagFindings(this);
+  }
+
+  /**
+   * The alarms' topic. Its policy (which enforceSSL creates) replaces SNS's default one, which let
+   * the account's own services publish; CloudWatch is a service principal, so it gets its own
+   * statement, for this account's alarms only. A given topic's policy is its owner's to set.
+   */
+  private createAlarmTopic(namePrefix: string): sns.Topic {
+    const topic = new sns.Topic(this, "AlarmTopic", {
+      displayName: `Baton (${namePrefix}) alarms`,
+      enforceSSL: true,
+    });
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+        actions: ["sns:Publish"],
+        resources: [topic.topicArn],
+        conditions: { StringEquals: { "aws:SourceAccount": this.account } },
+      }),
+    );
+    return topic;
   }
 
   /**

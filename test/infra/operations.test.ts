@@ -150,13 +150,28 @@ describe("alarms", () => {
 });
 
 describe("alarm topic", () => {
-  it("is created when none is given, refuses plain HTTP, and its ARN is exported", () => {
+  it("is created when none is given, refuses plain HTTP, lets CloudWatch publish, and its ARN is exported", () => {
     template.resourceCountIs("AWS::SNS::Topic", 1);
     template.hasResourceProperties("AWS::SNS::TopicPolicy", {
       Topics: [topicRef()],
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+        ]),
+      },
+    });
+    // The topic's own policy replaces SNS's default, so CloudWatch needs its own allow.
+    template.hasResourceProperties("AWS::SNS::TopicPolicy", {
+      Topics: [topicRef()],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: "Allow",
+            Principal: { Service: "cloudwatch.amazonaws.com" },
+            Action: "sns:Publish",
+            Resource: topicRef(),
+            Condition: { StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } } },
+          }),
         ]),
       },
     });

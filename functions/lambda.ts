@@ -1,17 +1,19 @@
 /**
- * Lambda entry points. Config is parsed once per cold start; the handler registry is the user's
- * tasks/index.ts, bundled by the CDK stack.
+ * Lambda entry points. Config is parsed, and its secrets read, once per cold start (a top-level
+ * await: the bundle is ESM); the handler registry is the user's tasks/index.ts, bundled by the
+ * CDK stack.
  */
 
 import { sweep } from "../shared/app/sweeper.ts";
-import { composeServices } from "../shared/compose.ts";
+import { composeServices, resolveSecrets } from "../shared/compose.ts";
 import { configFromEnv } from "../shared/config.ts";
 import { registry } from "../tasks/index.ts";
 import { createApiHandler } from "./api/handler.ts";
 import { createTriggerHandler } from "./trigger/handler.ts";
 import { createWorkerHandler } from "./worker/handler.ts";
 
-const services = composeServices({ config: configFromEnv(process.env), registry });
+const config = await resolveSecrets(configFromEnv(process.env));
+const services = composeServices({ config, registry });
 
 export const api = createApiHandler(services);
 export const worker = createWorkerHandler(services);

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Token } from "aws-cdk-lib";
+import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
 import * as apigwv2 from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import * as events from "aws-cdk-lib/aws-events";
@@ -8,30 +9,92 @@ import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
 import * as lambda from "aws-cdk-lib/aws-lambda";
+import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import * as scheduler from "aws-cdk-lib/aws-scheduler";
+import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import * as sns from "aws-cdk-lib/aws-sns";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { RUN_QUEUE } from "../shared/aws/queues.ts";
-import { ENV } from "../shared/config.ts";
+import { ENV, MAX_RUN_RETENTION_DAYS } from "../shared/config.ts";
+import { acknowledgeNagFindings } from "./nag.ts";
+import { BatonOperations } from "./operations.ts";
 import { BatonTables } from "./tables.ts";
 
-export interface BatonStackProps extends StackProps {
+/**
+ * Everything a deployment may tune, with safe defaults. Kept apart from StackProps so the stack
+ * can become a construct with the same props.
+ */
+export interface BatonProps {
   /** SHA-256 (hex) of the root API key; without it no root key is accepted. */
   rootKeySha256?: string;
   /**
-   * Signs file tokens (at least 32 characters); without it every function refuses file tokens.
-   * It goes into every function's environment as plain text, so anyone who may read the function
-   * configuration (lambda:GetFunctionConfiguration) or the synthesized template can read it. A
-   * later change could move it to Secrets Manager and fetch it at cold start.
+   * The Secrets Manager secret whose string value (at least 32 characters) signs file tokens.
+   * Default: one the stack generates. Only its ARN reaches the functions that mint or check file
+   * tokens (api, worker, sweeper), which read it once per cold start.
    */
-  fileTokenSecret?: string;
-  /** Most worker invocations the SQS event source may run at once (2–1000); unset means no cap. */
-  workerConcurrency?: number;
+  fileTokenSecret?: secretsmanager.ISecret;
+  /**
+   * Most worker invocations the run queue's event source runs at once (2–1000). Each takes a batch
+   * of up to 10 runs, one per message group side by side. Default 100. See docs/operations.md
+   * ("Sizing concurrency").
+   */
+  workerMaxConcurrency?: number;
+  /** Most trigger invocations the delay queue's event source runs at once (2–1000). Default 10. */
+  triggerMaxConcurrency?: number;
+  /**
+   * Concurrency reserved for the api Lambda (at least 1): a run backlog can never take it, and the
+   * api can never take more. The account must keep 100 unreserved on top. Default 100.
+   */
+  apiReservedConcurrency?: number;
+  /** The HTTP API's default route throttling (requests per second; burst). Default 500; 200. */
+  apiThrottle?: { rateLimit: number; burstLimit: number };
+  /**
+   * Days an ended run is kept before DynamoDB's TTL deletes it; task files expire on the same
+   * horizon (an S3 lifecycle rule, counted from each file's upload). 1–3650. Default 90.
+   */
+  retentionDays?: number;
+  /** Where every alarm notifies. Default: a topic the stack creates (its ARN is the AlarmTopicArn output). */
+  alarmTopic?: sns.ITopic;
+  /** The run queue backlog alarm's threshold on the age of its oldest message. Default 1 hour. */
+  queueAgeAlarmThreshold?: Duration;
+  /**
+   * What happens to the tables, the files bucket, the params key and the file-token secret when
+   * the stack is deleted. Default RETAIN (and DynamoDB deletion protection on); DESTROY suits a
+   * throwaway stage (a bucket that still holds files must be emptied first).
+   */
+  removalPolicy?: RemovalPolicy;
+  /**
+   * Begins the names that must be fixed before deployment (the trigger function, the schedule
+   * group, the params key's alias, the dashboard) and is the `service` of every log line and
+   * metric. Letters, digits and hyphens. Default: the stack name, so two stacks (stages) fit in
+   * one account and region. Changing it on a deployed stack replaces the schedule group, which
+   * deletes every schedule in it.
+   */
+  namePrefix?: string;
 }
+
+export interface BatonStackProps extends StackProps, BatonProps {
+  /** An existing secret by its complete ARN, for `cdk deploy -c` (a construct user passes `fileTokenSecret`). */
+  fileTokenSecretArn?: string;
+  /** An existing topic by its ARN, for `cdk deploy -c` (a construct user passes `alarmTopic`). */
+  alarmTopicArn?: string;
+}
+
+/** The defaults of BatonProps (docs/operations.md explains the sizing). */
+export const BATON_DEFAULTS = {
+  workerMaxConcurrency: 100,
+  triggerMaxConcurrency: 10,
+  apiReservedConcurrency: 100,
+  apiThrottle: { rateLimit: 500, burstLimit: 200 },
+  retentionDays: 90,
+  queueAgeAlarmThreshold: Duration.hours(1),
+  removalPolicy: RemovalPolicy.RETAIN,
+} as const;
 
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const ENTRY = fileURLToPath(new URL("../functions/lambda.ts", import.meta.url));
@@ -42,16 +105,32 @@ const LOCK_FILE = fileURLToPath(new URL("../package-lock.json", import.meta.url)
  */
 const DASHBOARD_DIR = "functions/api/dashboard";
 
+const LOG_RETENTION = logs.RetentionDays.ONE_MONTH;
 /** HTTP APIs cut every integration at 30 s, so the api Lambda stops just before. */
 const API_TIMEOUT = Duration.seconds(29);
 export const WORKER_TIMEOUT = Duration.minutes(15);
-/** Must exceed the worker timeout, or SQS re-delivers a message while its batch is still running. */
+/**
+ * Must exceed the worker timeout, or SQS re-delivers a message while its batch is still running.
+ * Deliberately not AWS's "six times the function timeout" (90 minutes): that margin is for an
+ * event source retrying a throttled invocation while the batch stays hidden. Here the cap on the
+ * event source (maxConcurrency) keeps it from invoking past its share, a running run's message
+ * is kept hidden by the worker's heartbeat (ChangeMessageVisibility every lease/3), and a message
+ * that shows again early is only a duplicate delivery, which the conditional claim makes
+ * harmless. A longer timeout would cost something real: after a worker crash, or a message left
+ * to "the visibility timeout" after an infrastructure error, its FIFO group stays blocked until
+ * the timeout ends. docs/operations.md ("Visibility timeout") has the whole argument.
+ */
 const RUN_QUEUE_VISIBILITY = Duration.minutes(16);
 /** Heartbeats come every lease/3 (10 s), which is also how fast a cancel reaches a running handler. */
 const LEASE_SECONDS = 30;
 export const SWEEPER_TIMEOUT = Duration.minutes(5);
 /** The sweeper runs this often; a failed sweep is simply retried by the next one. */
-const SWEEP_SCHEDULE = events.Schedule.rate(Duration.minutes(1));
+const SWEEP_INTERVAL = Duration.minutes(1);
+/**
+ * A sweep not started within two minutes is overtaken by the next ones: Lambda drops it (to the
+ * async failure queue) rather than run it late.
+ */
+const SWEEP_MAX_EVENT_AGE = Duration.minutes(2);
 export const TRIGGER_TIMEOUT = Duration.minutes(1);
 /**
  * Must exceed the trigger timeout. It is also how soon a "not due yet" start comes back; the
@@ -63,8 +142,33 @@ const DELAY_QUEUE_RETENTION = Duration.days(4);
 /** A standard queue's DLQ keeps the original enqueue time, so it must keep messages longer. */
 const DELAY_DLQ_RETENTION = Duration.days(14);
 const DELAY_QUEUE_MAX_RECEIVES = 5;
-/** The shared config refuses a shorter file token secret at cold start; the synth refuses it first. */
-const MIN_FILE_TOKEN_SECRET_LENGTH = 32;
+/**
+ * The trigger's own retries of a failed asynchronous invocation (a schedule's firing), over at
+ * most an hour, like EventBridge Scheduler's retries before it; then the async failure queue.
+ * Every firing is idempotent, so a retry never starts a run twice.
+ */
+const TRIGGER_ASYNC_RETRIES = 2;
+const TRIGGER_MAX_EVENT_AGE = Duration.hours(1);
+/** The dead-letter queues of asynchronous deliveries keep a failure this long for a look and a redrive. */
+const FAILURE_RETENTION = Duration.days(14);
+/** The generated file-token secret: letters and digits (no quoting trouble), about 380 bits. */
+const FILE_TOKEN_SECRET_LENGTH = 64;
+const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
+  JSON.stringify({
+    requestId: "$context.requestId",
+    time: "$context.requestTime",
+    ip: "$context.identity.sourceIp",
+    method: "$context.httpMethod",
+    path: "$context.path",
+    status: "$context.status",
+    protocol: "$context.protocol",
+    responseLength: "$context.responseLength",
+    latencyMs: "$context.responseLatency",
+    integrationLatencyMs: "$context.integrationLatency",
+    integrationError: "$context.integrationErrorMessage",
+    error: "$context.error.message",
+  }),
+);
 /** Lambda function and schedule group names both allow 64 characters. */
 const MAX_NAME_LENGTH = 64;
 
@@ -81,6 +185,13 @@ export class BatonStack extends Stack {
   /** Delayed starts of up to 15 minutes (DelaySeconds), consumed by the trigger. */
   readonly delayQueue: sqs.Queue;
   readonly delayDeadLetterQueue: sqs.Queue;
+  /**
+   * Firings EventBridge could not hand to Lambda: a schedule's (Scheduler, after its retry policy)
+   * or the sweep rule's. Standard, as both services require.
+   */
+  readonly scheduleDeadLetterQueue: sqs.Queue;
+  /** Asynchronous trigger and sweeper invocations that failed after Lambda's own retries. */
+  readonly asyncFailureQueue: sqs.Queue;
   readonly triggerFunction: NodejsFunction;
   /** Holds the one-time (longer delays) and recurring (cron) schedules, all targeting the trigger. */
   readonly scheduleGroup: scheduler.CfnScheduleGroup;
@@ -88,32 +199,18 @@ export class BatonStack extends Stack {
   readonly schedulerRole: iam.Role;
   /** Seals chain params (envelope encryption): the key-encryption key of every sealed value. */
   readonly paramsKey: kms.Key;
+  /** Signs file tokens; read at cold start by the api, the worker and the sweeper. */
+  readonly fileTokenSecret: secretsmanager.ISecret;
+  /** Every alarm notifies it. */
+  readonly alarmTopic: sns.ITopic;
+  readonly operations: BatonOperations;
 
   constructor(scope: Construct, id: string, props: BatonStackProps = {}) {
     super(scope, id, props);
-    const { rootKeySha256, fileTokenSecret, workerConcurrency } = props;
-    // Fail the synth, not the first cold start, on a malformed hash.
-    if (rootKeySha256 !== undefined && !/^[0-9a-f]{64}$/.test(rootKeySha256)) {
-      throw new Error("rootKeySha256 must be 64 lowercase hex characters (the SHA-256 of the root key)");
-    }
-    // A token (say, a dynamic reference) has no length until deployment.
-    if (
-      fileTokenSecret !== undefined &&
-      !Token.isUnresolved(fileTokenSecret) &&
-      fileTokenSecret.length < MIN_FILE_TOKEN_SECRET_LENGTH
-    ) {
-      throw new Error(
-        `fileTokenSecret must be at least ${MIN_FILE_TOKEN_SECRET_LENGTH} characters (it signs file tokens)`,
-      );
-    }
-    if (
-      workerConcurrency !== undefined &&
-      !(Number.isInteger(workerConcurrency) && workerConcurrency >= 2 && workerConcurrency <= 1000)
-    ) {
-      throw new Error("workerConcurrency must be an integer from 2 to 1000 (the SQS event source limit)");
-    }
+    const settings = settingsOf(props, this.stackName);
+    const { rootKeySha256, namePrefix, removalPolicy, retentionDays } = settings;
 
-    this.tables = new BatonTables(this, "Tables");
+    this.tables = new BatonTables(this, "Tables", { removalPolicy });
 
     this.deadLetterQueue = new sqs.Queue(this, "RunDeadLetterQueue", {
       fifo: true,
@@ -136,12 +233,21 @@ export class BatonStack extends Stack {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: RUN_QUEUE.maxReceiveCount },
     });
 
-    // Files and payloads too large for a queue message or an item (claim check).
+    // Files and payloads too large for a queue message or an item (claim check). They expire on
+    // the runs' horizon: a run's files are written while it runs, so none outlives its run by much.
     this.bucket = new s3.Bucket(this, "Files", {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy,
+      lifecycleRules: [
+        {
+          id: "expire-with-runs",
+          expiration: Duration.days(retentionDays),
+          // lib-storage aborts a failed multipart upload itself; this catches a worker that died.
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
     });
 
     // Standard, not FIFO: only a standard queue takes a per-message DelaySeconds.
@@ -157,25 +263,51 @@ export class BatonStack extends Stack {
       enforceSSL: true,
       deadLetterQueue: { queue: this.delayDeadLetterQueue, maxReceiveCount: DELAY_QUEUE_MAX_RECEIVES },
     });
+    this.scheduleDeadLetterQueue = new sqs.Queue(this, "ScheduleDeadLetterQueue", {
+      retentionPeriod: FAILURE_RETENTION,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    this.asyncFailureQueue = new sqs.Queue(this, "AsyncFailureQueue", {
+      retentionPeriod: FAILURE_RETENTION,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
 
     // Sealed chain params and destination credentials: each value is encrypted with its own data
     // key (GenerateDataKey) and only that data key is encrypted by this key, bound to {tenant,
     // taskId, param} (or {tenant, destination, credential}) as encryption context.
-    // Retained, like the files: sealed values stored in runs and chains must stay readable after the
-    // stack is gone. The key policy keeps CDK's default (the account root, which lets IAM policies
-    // grant access); the functions get their two actions through their roles below.
+    // Retained by default, like the files: sealed values stored in runs and chains must stay
+    // readable after the stack is gone. The key policy keeps CDK's default (the account root, which
+    // lets IAM policies grant access); the functions get their two actions through their roles below.
     this.paramsKey = new kms.Key(this, "ParamsKey", {
-      description: `Baton (${this.stackName}): seals chain params (envelope encryption)`,
+      description: `Baton (${namePrefix}): seals chain params (envelope encryption)`,
       enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-      alias: `alias/${this.stackName}-params`,
+      removalPolicy,
+      alias: `alias/${namePrefix}-params`,
     });
 
-    const scheduleGroupName = physicalName(this.stackName, "baton");
+    this.fileTokenSecret =
+      props.fileTokenSecret ??
+      (props.fileTokenSecretArn === undefined
+        ? undefined
+        : secretsmanager.Secret.fromSecretCompleteArn(
+            this,
+            "ImportedFileTokenSecret",
+            props.fileTokenSecretArn,
+          )) ??
+      new secretsmanager.Secret(this, "FileTokenSecret", {
+        description: `Baton (${namePrefix}): signs file tokens`,
+        generateSecretString: { passwordLength: FILE_TOKEN_SECRET_LENGTH, excludePunctuation: true },
+        removalPolicy,
+      });
+
+    const scheduleGroupName = physicalName(namePrefix, "baton");
     this.scheduleGroup = new scheduler.CfnScheduleGroup(this, "ScheduleGroup", { name: scheduleGroupName });
     // The trigger's ARN goes into every function's environment, its own included: taken from a
-    // fixed name rather than the function itself, it is no reference and so no cycle.
-    const triggerName = physicalName(this.stackName, "trigger");
+    // name fixed before deployment rather than the function itself, it is no reference and so no
+    // cycle. The name stays the same for a deployed stack: existing schedules target it.
+    const triggerName = physicalName(namePrefix, "trigger");
     const triggerArn = this.formatArn({
       service: "lambda",
       resource: "function",
@@ -198,6 +330,8 @@ export class BatonStack extends Stack {
         },
       }),
     });
+    // Scheduler sends a firing it gave up on to the schedule's dead-letter queue as this role.
+    this.scheduleDeadLetterQueue.grantSendMessages(this.schedulerRole);
 
     const environment: Record<string, string> = {
       ...this.tables.environment(),
@@ -207,22 +341,28 @@ export class BatonStack extends Stack {
       [ENV.scheduleGroup]: scheduleGroupName,
       [ENV.triggerArn]: triggerArn,
       [ENV.schedulerRoleArn]: this.schedulerRole.roleArn,
+      [ENV.scheduleDeadLetterArn]: this.scheduleDeadLetterQueue.queueArn,
       // Every function: they share one config, which requires it.
       [ENV.filesBucket]: this.bucket.bucketName,
       [ENV.leaseSeconds]: String(LEASE_SECONDS),
       // Without it the functions refuse encrypted params; with it each may seal and open them.
       [ENV.kmsKeyId]: this.paramsKey.keyArn,
-      // Plain text in the function configuration; see BatonStackProps.fileTokenSecret.
-      ...(fileTokenSecret === undefined ? {} : { [ENV.fileTokenSecret]: fileTokenSecret }),
+      [ENV.runRetentionDays]: String(retentionDays),
+      [ENV.serviceName]: namePrefix,
       ...(rootKeySha256 === undefined ? {} : { [ENV.rootKeySha256]: rootKeySha256 }),
       NODE_OPTIONS: "--enable-source-maps",
     };
+    // Only the secret's ARN, and only where file tokens are minted (a chain hand-off when a run
+    // ends: api callbacks, worker, sweeper) or checked (api).
+    const withFileTokens = { ...environment, [ENV.fileTokenSecretArn]: this.fileTokenSecret.secretArn };
 
     this.apiFunction = this.batonFunction("Api", {
       handler: "api",
       memorySize: 512,
       timeout: API_TIMEOUT,
-      environment,
+      environment: withFileTokens,
+      // A run backlog can never take the api's concurrency, and the api can never take the rest.
+      reservedConcurrentExecutions: settings.apiReservedConcurrency,
     });
     // Starts update admission counters in the same transaction as the run. Admins manage chain
     // records, access grants and upload destinations through the API.
@@ -269,70 +409,96 @@ export class BatonStack extends Stack {
     // Download links: the api HeadObjects a file (s3:GetObject; s3:ListBucket turns a missing key
     // into a 404 rather than a 403) and presigns a GetObject with its own credentials. It never
     // writes or deletes files.
-    this.bucket.grantRead(this.apiFunction);
+    this.grantReadFiles(this.apiFunction);
     // Starts with chain specs seal the source run's encrypted values; callbacks end runs and emit
     // chains, which opens the source's templates and seals the child's values; a destination's
     // PUT seals its credentials.
     this.grantSealParams(this.apiFunction);
+    this.fileTokenSecret.grantRead(this.apiFunction);
 
     this.workerFunction = this.batonFunction("Worker", {
       handler: "worker",
       memorySize: 1024,
       timeout: WORKER_TIMEOUT,
-      environment,
+      environment: withFileTokens,
     });
     // Consuming includes ChangeMessageVisibility (lease heartbeats). No tenants or keys.
     this.grantStartRuns(this.workerFunction);
     this.runQueue.grantConsumeMessages(this.workerFunction);
     // Tasks write files: lib-storage's Upload is a PutObject, or for large bodies a multipart
     // upload (Create/UploadPart/Complete need s3:PutObject, Abort s3:AbortMultipartUpload); then a
-    // HeadObject (s3:GetObject) learns the size. grantPut covers objects only, without ACLs (CDK
-    // v2's grantWriteWithoutAcl default), and grants no deletes.
-    this.bucket.grantPut(this.workerFunction);
-    this.bucket.grantRead(this.workerFunction);
+    // HeadObject (s3:GetObject) learns the size. Objects only, without ACLs, and no deletes.
+    this.workerFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ["s3:PutObject", "s3:AbortMultipartUpload"],
+        resources: [this.bucket.arnForObjects("*")],
+      }),
+    );
+    this.grantReadFiles(this.workerFunction);
+    this.fileTokenSecret.grantRead(this.workerFunction);
     // ctx.files.upload reads the destination and opens its sealed credentials (kms:Decrypt, which
     // grantStartRuns gives); it never writes destinations.
     this.tables.grantRead(this.workerFunction, "destinations");
+    // Bounded: a backlog of runs (most are their own message group, so FIFO order caps nothing)
+    // takes at most this many invocations, never the account's whole concurrency.
     this.workerFunction.addEventSource(
       new SqsEventSource(this.runQueue, {
         batchSize: 10,
         reportBatchItemFailures: true,
-        ...(workerConcurrency === undefined ? {} : { maxConcurrency: workerConcurrency }),
+        maxConcurrency: settings.workerMaxConcurrency,
       }),
     );
 
     // Repairs stuck runs and counters and promotes waiting runs; safe to run concurrently, so no
     // reserved concurrency. It sends to the queue but never consumes it, and never touches files
-    // (a chain hand-off only signs a token for a file key, with the secret from the environment).
+    // (a chain hand-off only signs a token for a file key, with the secret it read at cold start).
     this.sweeperFunction = this.batonFunction("Sweeper", {
       handler: "sweeper",
       memorySize: 512,
       timeout: SWEEPER_TIMEOUT,
-      environment,
+      environment: withFileTokens,
+      // The next sweep is the retry: Lambda's own (two by default) would only pile sweeps up.
+      retryAttempts: 0,
+      maxEventAge: SWEEP_MAX_EVENT_AGE,
+      onFailure: new SqsDestination(this.asyncFailureQueue),
     });
     // Ends runs and emits the chains of runs it ends or finds left over.
     this.grantStartRuns(this.sweeperFunction);
+    this.fileTokenSecret.grantRead(this.sweeperFunction);
     this.sweepRule = new events.Rule(this, "SweepSchedule", {
       description: "Runs the Baton sweeper every minute",
-      schedule: SWEEP_SCHEDULE,
-      // The next minute's sweep is the retry.
-      targets: [new targets.LambdaFunction(this.sweeperFunction, { retryAttempts: 0 })],
+      schedule: events.Schedule.rate(SWEEP_INTERVAL),
+      // The next minute's sweep is the retry; a sweep EventBridge could not deliver is recorded.
+      targets: [
+        new targets.LambdaFunction(this.sweeperFunction, {
+          retryAttempts: 0,
+          deadLetterQueue: this.scheduleDeadLetterQueue,
+        }),
+      ],
     });
 
     // Delayed and recurring starts fall due here, from the delay queue or from a schedule. It
     // starts runs like the sweeper does: runs and counters, definitions, chains and grants
-    // read-only, sends to the run queue; no tenants, keys or files.
+    // read-only, sends to the run queue; no tenants, keys, files or file tokens (it ends no
+    // succeeded run, so it hands nothing on).
     this.triggerFunction = this.batonFunction("Trigger", {
       handler: "trigger",
       functionName: triggerName,
       memorySize: 512,
       timeout: TRIGGER_TIMEOUT,
       environment,
+      retryAttempts: TRIGGER_ASYNC_RETRIES,
+      maxEventAge: TRIGGER_MAX_EVENT_AGE,
+      onFailure: new SqsDestination(this.asyncFailureQueue),
     });
     // Cron and delayed starts may carry chain specs, whose values are sealed.
     this.grantStartRuns(this.triggerFunction);
     this.triggerFunction.addEventSource(
-      new SqsEventSource(this.delayQueue, { batchSize: 10, reportBatchItemFailures: true }),
+      new SqsEventSource(this.delayQueue, {
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        maxConcurrency: settings.triggerMaxConcurrency,
+      }),
     );
     this.schedulerRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
@@ -343,20 +509,100 @@ export class BatonStack extends Stack {
 
     // The api Lambda routes and authenticates itself: HTTP APIs have no API keys.
     this.api = new apigwv2.HttpApi(this, "HttpApi", {
+      // Not unique in AWS, but the console then tells two stages' APIs apart.
+      apiName: namePrefix,
       description: "Baton API",
       defaultIntegration: new HttpLambdaIntegration("ApiIntegration", this.apiFunction),
+      createDefaultStage: false,
+    });
+    const accessLogs = new logs.LogGroup(this, "ApiAccessLogs", {
+      retention: LOG_RETENTION,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // The id HttpApi gives its own default stage, so a deployed stack keeps its stage.
+    new apigwv2.HttpStage(this.api, "DefaultStage", {
+      httpApi: this.api,
+      stageName: "$default",
+      autoDeploy: true,
+      throttle: settings.apiThrottle,
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(accessLogs),
+        format: ACCESS_LOG_FORMAT,
+      },
+    });
+
+    this.alarmTopic =
+      props.alarmTopic ??
+      (props.alarmTopicArn === undefined
+        ? undefined
+        : sns.Topic.fromTopicArn(this, "ImportedAlarmTopic", props.alarmTopicArn)) ??
+      this.createAlarmTopic(namePrefix);
+    this.operations = new BatonOperations(this, "Operations", {
+      topic: this.alarmTopic,
+      functions: {
+        api: this.apiFunction,
+        worker: this.workerFunction,
+        trigger: this.triggerFunction,
+        sweeper: this.sweeperFunction,
+      },
+      runQueue: this.runQueue,
+      delayQueue: this.delayQueue,
+      deadLetterQueues: {
+        run: this.deadLetterQueue,
+        delay: this.delayDeadLetterQueue,
+        schedule: this.scheduleDeadLetterQueue,
+        asyncFailure: this.asyncFailureQueue,
+      },
+      tables: this.tables.entries(),
+      serviceName: namePrefix,
+      sweepInterval: SWEEP_INTERVAL,
+      queueAgeThreshold: settings.queueAgeAlarmThreshold,
+      namePrefix,
     });
 
     new CfnOutput(this, "ApiUrl", { value: this.api.apiEndpoint });
     new CfnOutput(this, "RunQueueUrl", { value: this.runQueue.queueUrl });
     new CfnOutput(this, "RunDeadLetterQueueUrl", { value: this.deadLetterQueue.queueUrl });
     new CfnOutput(this, "DelayQueueUrl", { value: this.delayQueue.queueUrl });
+    new CfnOutput(this, "DelayDeadLetterQueueUrl", { value: this.delayDeadLetterQueue.queueUrl });
+    new CfnOutput(this, "ScheduleDeadLetterQueueUrl", { value: this.scheduleDeadLetterQueue.queueUrl });
+    new CfnOutput(this, "AsyncFailureQueueUrl", { value: this.asyncFailureQueue.queueUrl });
     new CfnOutput(this, "ScheduleGroupName", { value: scheduleGroupName });
     new CfnOutput(this, "FilesBucketName", { value: this.bucket.bucketName });
     new CfnOutput(this, "ParamsKeyArn", { value: this.paramsKey.keyArn });
-    for (const [name, table] of Object.entries(this.tables.tables)) {
+    new CfnOutput(this, "FileTokenSecretArn", { value: this.fileTokenSecret.secretArn });
+    new CfnOutput(this, "AlarmTopicArn", {
+      value: this.alarmTopic.topicArn,
+      description: "Subscribe to be told of every Baton alarm (docs/operations.md)",
+      exportName: `${namePrefix}-AlarmTopicArn`,
+    });
+    new CfnOutput(this, "DashboardName", { value: this.operations.dashboard.dashboardName });
+    for (const [name, table] of this.tables.entries()) {
       new CfnOutput(this, `${name[0]?.toUpperCase()}${name.slice(1)}TableName`, { value: table.tableName });
     }
+
+    acknowledgeNagFindings(this);
+  }
+
+  /**
+   * The alarms' topic. Its policy (which enforceSSL creates) replaces SNS's default one, which let
+   * the account's own services publish; CloudWatch is a service principal, so it gets its own
+   * statement, for this account's alarms only. A given topic's policy is its owner's to set.
+   */
+  private createAlarmTopic(namePrefix: string): sns.Topic {
+    const topic = new sns.Topic(this, "AlarmTopic", {
+      displayName: `Baton (${namePrefix}) alarms`,
+      enforceSSL: true,
+    });
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+        actions: ["sns:Publish"],
+        resources: [topic.topicArn],
+        conditions: { StringEquals: { "aws:SourceAccount": this.account } },
+      }),
+    );
+    return topic;
   }
 
   /**
@@ -375,6 +621,19 @@ export class BatonStack extends Stack {
   }
 
   /**
+   * Reading files: GetObject (also what HeadObject needs) on objects, and ListBucket on the
+   * bucket (a missing key is then a 404, not a 403). Exactly those two, not grantRead's wildcards.
+   */
+  private grantReadFiles(fn: NodejsFunction): void {
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ["s3:GetObject"], resources: [this.bucket.arnForObjects("*")] }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ["s3:ListBucket"], resources: [this.bucket.bucketArn] }),
+    );
+  }
+
+  /**
    * Sealing and opening chain params: GenerateDataKey (a fresh data key per value) and Decrypt (its
    * data key), on the params key only. No Encrypt or ReEncrypt: the data keys come from KMS already
    * encrypted. A same-account grant goes into the function's role, not the key policy.
@@ -383,7 +642,11 @@ export class BatonStack extends Stack {
     this.paramsKey.grant(fn, "kms:GenerateDataKey", "kms:Decrypt");
   }
 
-  /** One bundle of functions/lambda.ts per function; `handler` picks the export. */
+  /**
+   * One bundle of functions/lambda.ts per function; `handler` picks the export. Each has its own
+   * role, allowed to write only its own log group (not AWSLambdaBasicExecutionRole's logs:* on
+   * every group).
+   */
   private batonFunction(
     id: string,
     options: {
@@ -393,12 +656,22 @@ export class BatonStack extends Stack {
       memorySize: number;
       timeout: Duration;
       environment: Record<string, string>;
+      reservedConcurrentExecutions?: number;
+      /** Asynchronous invocations (EventBridge): Lambda's retries, their age limit, where failures go. */
+      retryAttempts?: number;
+      maxEventAge?: Duration;
+      onFailure?: lambda.IDestination;
     },
   ): NodejsFunction {
     const logGroup = new logs.LogGroup(this, `${id}Logs`, {
-      retention: logs.RetentionDays.ONE_MONTH,
+      retention: LOG_RETENTION,
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    const role = new iam.Role(this, `${id}Role`, {
+      description: `Baton ${options.handler} Lambda`,
+      assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
+    });
+    logGroup.grantWrite(role);
     return new NodejsFunction(this, id, {
       entry: ENTRY,
       handler: options.handler,
@@ -410,7 +683,14 @@ export class BatonStack extends Stack {
       memorySize: options.memorySize,
       timeout: options.timeout,
       environment: options.environment,
+      role,
       logGroup,
+      ...(options.reservedConcurrentExecutions === undefined
+        ? {}
+        : { reservedConcurrentExecutions: options.reservedConcurrentExecutions }),
+      ...(options.retryAttempts === undefined ? {} : { retryAttempts: options.retryAttempts }),
+      ...(options.maxEventAge === undefined ? {} : { maxEventAge: options.maxEventAge }),
+      ...(options.onFailure === undefined ? {} : { onFailure: options.onFailure }),
       bundling: {
         format: OutputFormat.ESM,
         target: "node22",
@@ -443,15 +723,71 @@ export class BatonStack extends Stack {
   }
 }
 
+/** The props with their defaults, checked: a bad value fails the synth, not a deployment. */
+function settingsOf(props: BatonProps, stackName: string) {
+  const { rootKeySha256 } = props;
+  if (rootKeySha256 !== undefined && !/^[0-9a-f]{64}$/.test(rootKeySha256)) {
+    throw new Error("rootKeySha256 must be 64 lowercase hex characters (the SHA-256 of the root key)");
+  }
+  const namePrefix = props.namePrefix ?? stackName;
+  if (Token.isUnresolved(namePrefix) || !/^[A-Za-z][A-Za-z0-9-]*$/.test(namePrefix)) {
+    throw new Error("namePrefix must start with a letter and hold only letters, digits and hyphens");
+  }
+  const integer = (name: string, value: number, min: number, max: number) => {
+    if (!(Number.isInteger(value) && value >= min && value <= max)) {
+      throw new Error(`${name} must be an integer from ${min} to ${max}`);
+    }
+    return value;
+  };
+  const apiThrottle = props.apiThrottle ?? BATON_DEFAULTS.apiThrottle;
+  if (
+    !(apiThrottle.rateLimit > 0 && Number.isInteger(apiThrottle.burstLimit) && apiThrottle.burstLimit > 0)
+  ) {
+    throw new Error("apiThrottle needs a positive rateLimit and a positive integer burstLimit");
+  }
+  return {
+    rootKeySha256,
+    namePrefix,
+    removalPolicy: props.removalPolicy ?? BATON_DEFAULTS.removalPolicy,
+    // The SQS event source's own limits.
+    workerMaxConcurrency: integer(
+      "workerMaxConcurrency",
+      props.workerMaxConcurrency ?? BATON_DEFAULTS.workerMaxConcurrency,
+      2,
+      1000,
+    ),
+    triggerMaxConcurrency: integer(
+      "triggerMaxConcurrency",
+      props.triggerMaxConcurrency ?? BATON_DEFAULTS.triggerMaxConcurrency,
+      2,
+      1000,
+    ),
+    apiReservedConcurrency: integer(
+      "apiReservedConcurrency",
+      props.apiReservedConcurrency ?? BATON_DEFAULTS.apiReservedConcurrency,
+      1,
+      10_000,
+    ),
+    apiThrottle,
+    retentionDays: integer(
+      "retentionDays",
+      props.retentionDays ?? BATON_DEFAULTS.retentionDays,
+      1,
+      MAX_RUN_RETENTION_DAYS,
+    ),
+    queueAgeAlarmThreshold: props.queueAgeAlarmThreshold ?? BATON_DEFAULTS.queueAgeAlarmThreshold,
+  };
+}
+
 /**
- * `<stackName>-<suffix>`, at most 64 characters: a long stack name is cut and a hash of it keeps
- * the result unique. Stack names use only letters, digits and hyphens, which both Lambda function
- * and schedule group names allow.
+ * `<prefix>-<suffix>`, at most 64 characters: a long prefix is cut and a hash of it keeps the
+ * result unique. Prefixes (stack names by default) use only letters, digits and hyphens, which
+ * both Lambda function and schedule group names allow.
  */
-export function physicalName(stackName: string, suffix: string): string {
-  if (Token.isUnresolved(stackName)) throw new Error("the Baton stack needs a concrete stack name");
-  const name = `${stackName}-${suffix}`;
+export function physicalName(prefix: string, suffix: string): string {
+  if (Token.isUnresolved(prefix)) throw new Error("the Baton stack needs a concrete name prefix");
+  const name = `${prefix}-${suffix}`;
   if (name.length <= MAX_NAME_LENGTH) return name;
-  const hash = createHash("sha256").update(stackName).digest("hex").slice(0, 8);
-  return `${stackName.slice(0, MAX_NAME_LENGTH - suffix.length - hash.length - 2)}-${hash}-${suffix}`;
+  const hash = createHash("sha256").update(prefix).digest("hex").slice(0, 8);
+  return `${prefix.slice(0, MAX_NAME_LENGTH - suffix.length - hash.length - 2)}-${hash}-${suffix}`;
 }

@@ -26,10 +26,20 @@ const stringKey = (name: string): dynamodb.Attribute => ({ name, type: dynamodb.
  * Every table in shared/aws/tables.ts, built from that one description so AWS and the local
  * emulator cannot drift apart.
  */
+export interface BatonTablesProps {
+  /**
+   * Runs, tenants, keys, chains, grants and the admission counters are the system of record: by
+   * default a stack deletion keeps them (RETAIN) and DynamoDB refuses to delete them (deletion
+   * protection). DESTROY, for throwaway stages, turns the protection off too, or the stack could
+   * never be deleted.
+   */
+  removalPolicy: RemovalPolicy;
+}
+
 export class BatonTables extends Construct {
   readonly tables: Readonly<Record<TableName, dynamodb.Table>>;
 
-  constructor(scope: Construct, id: string) {
+  constructor(scope: Construct, id: string, props: BatonTablesProps) {
     super(scope, id);
     const tables = {} as Record<TableName, dynamodb.Table>;
     for (const name of TABLE_NAMES) {
@@ -41,8 +51,9 @@ export class BatonTables extends Construct {
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
         encryption: dynamodb.TableEncryption.AWS_MANAGED,
         // Runs, tenants, keys, chains, grants, destinations and the admission counters are the
-        // system of record: a stack deletion must not take them.
-        removalPolicy: RemovalPolicy.RETAIN,
+        // system of record: by default a stack deletion must not take them.
+        removalPolicy: props.removalPolicy,
+        deletionProtection: props.removalPolicy !== RemovalPolicy.DESTROY,
         ...(schema.ttlAttribute === undefined ? {} : { timeToLiveAttribute: schema.ttlAttribute }),
       });
       for (const [indexName, index] of Object.entries(schema.indexes)) {
@@ -66,6 +77,11 @@ export class BatonTables extends Construct {
    */
   environment(): Record<string, string> {
     return Object.fromEntries(TABLE_NAMES.map((name) => [TABLE_ENV[name], this.tables[name].tableName]));
+  }
+
+  /** Every table under its name (alarms and the dashboard go over them all). */
+  entries(): [TableName, dynamodb.Table][] {
+    return TABLE_NAMES.map((name) => [name, this.tables[name]]);
   }
 
   /** Item read/write on the named tables and their indexes, nothing else. */

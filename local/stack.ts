@@ -21,6 +21,7 @@ import type { AwsCallCounter } from "../shared/aws/call-counter.ts";
 import type { ClientInstrument } from "../shared/aws/instrument.ts";
 import { LocalParamCrypto } from "../shared/aws/param-crypto.ts";
 import { composeServices } from "../shared/compose.ts";
+import { DEFAULT_RUN_RETENTION_DAYS } from "../shared/config.ts";
 import type { Log, Metrics, RunStore } from "../shared/core/ports.ts";
 import type { HandlerRegistry } from "../shared/core/task.ts";
 import { hashKey } from "../shared/core/tenant.ts";
@@ -154,6 +155,9 @@ async function startOnEmulators(
       ...(options.rootKey === undefined ? {} : { rootKeyHash: hashKey(options.rootKey) }),
       leaseSeconds,
       flushIntervalMs: options.flushIntervalMs ?? 500,
+      // The same horizon as on AWS; DynamoDB Local keeps the attribute but never deletes by it.
+      runRetentionDays: DEFAULT_RUN_RETENTION_DAYS,
+      serviceName: "baton",
     },
     registry: options.registry,
     endpoints: { ...endpoints, s3: endpoints.sqs },

@@ -3,6 +3,7 @@
  * parsed environment; the local runtime and the tests call it with emulator endpoints.
  */
 import { Logger } from "@aws-lambda-powertools/logger";
+import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { monotonicFactory } from "ulid";
 import { contextualLog } from "./app/log-context.ts";
 import { type Services, systemClock, type UploadSettings } from "./app/services.ts";
@@ -18,8 +19,9 @@ import { DynamoTenantStore } from "./aws/dynamo-tenant-store.ts";
 import { EmfMetrics } from "./aws/emf-metrics.ts";
 import { KmsParamCrypto, noParamCrypto } from "./aws/param-crypto.ts";
 import { S3FileStore } from "./aws/s3-file-store.ts";
+import { createSecretsClient, readSecretString } from "./aws/secrets.ts";
 import { SqsRunQueue } from "./aws/sqs-run-queue.ts";
-import type { BatonConfig } from "./config.ts";
+import { type BatonConfig, ENV, MIN_FILE_TOKEN_SECRET_LENGTH } from "./config.ts";
 import { ValidationError } from "./core/errors.ts";
 import type { Clock, DefinitionScheduler, Log, Metrics, ParamCrypto } from "./core/ports.ts";
 import type { HandlerRegistry } from "./core/task.ts";
@@ -65,6 +67,7 @@ export function composeServices(options: ComposeOptions): Services {
       client: clients.dynamo,
       tableName: config.tables.runs,
       countersTable: config.tables.counters,
+      retentionDays: config.runRetentionDays,
     }),
     counters: new DynamoCounterStore({ client: clients.dynamo, tableName: config.tables.counters }),
     chains: new DynamoChainStore({
@@ -101,6 +104,9 @@ export function composeServices(options: ComposeOptions): Services {
             groupName: config.timers.scheduleGroup,
             targetArn: config.timers.triggerArn,
             roleArn: config.timers.schedulerRoleArn,
+            ...(config.timers.deadLetterArn === undefined
+              ? {}
+              : { deadLetterArn: config.timers.deadLetterArn }),
             clock,
           }),
     scheduler:
@@ -112,17 +118,47 @@ export function composeServices(options: ComposeOptions): Services {
             groupName: config.timers.scheduleGroup,
             targetArn: config.timers.triggerArn,
             roleArn: config.timers.schedulerRoleArn,
+            ...(config.timers.deadLetterArn === undefined
+              ? {}
+              : { deadLetterArn: config.timers.deadLetterArn }),
           })),
     registry: options.registry,
     clock,
     // Every line carries the keys of the run or request being processed (log-context.ts).
-    log: contextualLog(options.log ?? new Logger({ serviceName: "baton" })),
-    metrics: options.metrics ?? new EmfMetrics(),
+    log: contextualLog(options.log ?? new Logger({ serviceName: config.serviceName })),
+    metrics: options.metrics ?? new EmfMetrics({ service: config.serviceName }),
     newId: () => ulid(),
     random: Math.random,
     ...(config.rootKeyHash === undefined ? {} : { rootKeyHash: config.rootKeyHash }),
     worker: { leaseSeconds: config.leaseSeconds, flushIntervalMs: config.flushIntervalMs },
   };
+}
+
+/**
+ * The config with every secret it names by ARN read into it: on AWS the file-token secret lives
+ * in Secrets Manager, never in a function's environment. The Lambda entry calls this once per
+ * cold start, before `composeServices`; locally the secret is given as a value and nothing is read.
+ */
+export async function resolveSecrets(
+  config: BatonConfig,
+  options: { client?: SecretsManagerClient } = {},
+): Promise<BatonConfig> {
+  const { fileTokenSecretArn, ...rest } = config;
+  if (fileTokenSecretArn === undefined) return config;
+  const client =
+    options.client ??
+    createSecretsClient({
+      region: config.region,
+      ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
+    });
+  const fileTokenSecret = await readSecretString(client, fileTokenSecretArn);
+  // The same bar as a secret given in the environment: a short HMAC key is refused at cold start.
+  if (fileTokenSecret.length < MIN_FILE_TOKEN_SECRET_LENGTH) {
+    throw new Error(
+      `Baton configuration is invalid: the secret in ${ENV.fileTokenSecretArn} is shorter than ${MIN_FILE_TOKEN_SECRET_LENGTH} characters`,
+    );
+  }
+  return { ...rest, fileTokenSecret };
 }
 
 /** Without scheduler settings a cron schedule could never fire: refuse it rather than store it. */

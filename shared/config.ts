@@ -16,12 +16,16 @@ export const ENV = {
   destinationsTable: "BATON_DESTINATIONS_TABLE",
   filesBucket: "BATON_FILES_BUCKET",
   fileTokenSecret: "BATON_FILE_TOKEN_SECRET",
+  fileTokenSecretArn: "BATON_FILE_TOKEN_SECRET_ARN",
   kmsKeyId: "BATON_KMS_KEY_ID",
   runQueueUrl: "BATON_RUN_QUEUE_URL",
   delayQueueUrl: "BATON_DELAY_QUEUE_URL",
   scheduleGroup: "BATON_SCHEDULE_GROUP",
   triggerArn: "BATON_TRIGGER_ARN",
   schedulerRoleArn: "BATON_SCHEDULER_ROLE_ARN",
+  scheduleDeadLetterArn: "BATON_SCHEDULE_DLQ_ARN",
+  runRetentionDays: "BATON_RUN_RETENTION_DAYS",
+  serviceName: "BATON_SERVICE_NAME",
   rootKey: "BATON_ROOT_KEY",
   rootKeySha256: "BATON_ROOT_KEY_SHA256",
   leaseSeconds: "BATON_LEASE_SECONDS",
@@ -29,6 +33,13 @@ export const ENV = {
   region: "AWS_REGION",
   endpoint: "AWS_ENDPOINT_URL",
 } as const;
+
+/** The shortest file-token secret accepted: it is an HMAC key. */
+export const MIN_FILE_TOKEN_SECRET_LENGTH = 32;
+/** Ended runs are kept this long by default before DynamoDB's TTL deletes them (and S3 their files). */
+export const DEFAULT_RUN_RETENTION_DAYS = 90;
+/** Ten years: longer is "forever" in practice, and keeps the TTL arithmetic far from overflow. */
+export const MAX_RUN_RETENTION_DAYS = 3650;
 
 const Env = z.object({
   [ENV.runsTable]: z.string().min(1),
@@ -40,13 +51,25 @@ const Env = z.object({
   [ENV.grantsTable]: z.string().min(1),
   [ENV.destinationsTable]: z.string().min(1),
   [ENV.filesBucket]: z.string().min(3),
-  [ENV.fileTokenSecret]: z.string().min(32).optional(),
+  [ENV.fileTokenSecret]: z.string().min(MIN_FILE_TOKEN_SECRET_LENGTH).optional(),
+  [ENV.fileTokenSecretArn]: z.string().startsWith("arn:").optional(),
   [ENV.kmsKeyId]: z.string().min(1).optional(),
   [ENV.runQueueUrl]: z.url(),
   [ENV.delayQueueUrl]: z.url().optional(),
   [ENV.scheduleGroup]: z.string().min(1).optional(),
   [ENV.triggerArn]: z.string().startsWith("arn:").optional(),
   [ENV.schedulerRoleArn]: z.string().startsWith("arn:").optional(),
+  [ENV.scheduleDeadLetterArn]: z.string().startsWith("arn:").optional(),
+  [ENV.runRetentionDays]: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_RUN_RETENTION_DAYS)
+    .default(DEFAULT_RUN_RETENTION_DAYS),
+  [ENV.serviceName]: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+    .default("baton"),
   [ENV.rootKey]: z.string().min(MIN_KEY_LENGTH).optional(),
   [ENV.rootKeySha256]: z
     .string()
@@ -74,13 +97,29 @@ export interface BatonConfig {
   filesBucket: string;
   /** Signs file tokens (@FileToken@); without it, file tokens are refused. */
   fileTokenSecret?: string;
+  /**
+   * The Secrets Manager secret that holds `fileTokenSecret` (on AWS): `resolveSecrets` in
+   * shared/compose.ts reads it once at cold start and puts its value in `fileTokenSecret`.
+   */
+  fileTokenSecretArn?: string;
   /** Seals encrypted chain params; without it, `encrypt: true` is refused. */
   kmsKeyId?: string;
   /** Delayed starts on AWS; absent locally, where the runtime polls the scheduled runs. */
-  timers?: { delayQueueUrl: string; scheduleGroup: string; triggerArn: string; schedulerRoleArn: string };
+  timers?: {
+    delayQueueUrl: string;
+    scheduleGroup: string;
+    triggerArn: string;
+    schedulerRoleArn: string;
+    /** Where EventBridge Scheduler puts a firing it could not deliver (a standard SQS queue). */
+    deadLetterArn?: string;
+  };
   rootKeyHash?: string;
   leaseSeconds: number;
   flushIntervalMs: number;
+  /** Days an ended run is kept before it expires (DynamoDB TTL on `expiresAt`). */
+  runRetentionDays: number;
+  /** The `service` of every log line and metric: tells two Baton stacks in one account apart. */
+  serviceName: string;
   /** One endpoint for every service (LocalStack); absent on AWS. */
   endpoint?: string;
 }
@@ -104,7 +143,16 @@ function timersOf(e: z.infer<typeof Env>): Pick<BatonConfig, "timers"> {
       `Baton configuration is invalid: set all of ${ENV.delayQueueUrl}, ${ENV.scheduleGroup}, ${ENV.triggerArn} and ${ENV.schedulerRoleArn}, or none`,
     );
   }
-  return { timers: { delayQueueUrl, scheduleGroup, triggerArn, schedulerRoleArn } };
+  const deadLetterArn = e[ENV.scheduleDeadLetterArn];
+  return {
+    timers: {
+      delayQueueUrl,
+      scheduleGroup,
+      triggerArn,
+      schedulerRoleArn,
+      ...(deadLetterArn === undefined ? {} : { deadLetterArn }),
+    },
+  };
 }
 
 /** Parses the environment; throws one error naming every bad or missing variable. */
@@ -115,6 +163,11 @@ export function configFromEnv(env: Record<string, string | undefined>): BatonCon
     throw new Error(`Baton configuration is invalid:\n  ${problems.join("\n  ")}`);
   }
   const e = parsed.data;
+  if (e[ENV.fileTokenSecret] !== undefined && e[ENV.fileTokenSecretArn] !== undefined) {
+    throw new Error(
+      `Baton configuration is invalid: set ${ENV.fileTokenSecret} or ${ENV.fileTokenSecretArn}, not both`,
+    );
+  }
   const rootKey = e[ENV.rootKey];
   const rootKeyHash = e[ENV.rootKeySha256] ?? (rootKey === undefined ? undefined : hashKey(rootKey));
   return {
@@ -132,11 +185,14 @@ export function configFromEnv(env: Record<string, string | undefined>): BatonCon
     runQueueUrl: e[ENV.runQueueUrl],
     filesBucket: e[ENV.filesBucket],
     ...(e[ENV.fileTokenSecret] === undefined ? {} : { fileTokenSecret: e[ENV.fileTokenSecret] }),
+    ...(e[ENV.fileTokenSecretArn] === undefined ? {} : { fileTokenSecretArn: e[ENV.fileTokenSecretArn] }),
     ...(e[ENV.kmsKeyId] === undefined ? {} : { kmsKeyId: e[ENV.kmsKeyId] }),
     ...timersOf(e),
     ...(rootKeyHash === undefined ? {} : { rootKeyHash }),
     leaseSeconds: e[ENV.leaseSeconds],
     flushIntervalMs: e[ENV.flushIntervalMs],
+    runRetentionDays: e[ENV.runRetentionDays],
+    serviceName: e[ENV.serviceName],
     ...(e[ENV.endpoint] === undefined ? {} : { endpoint: e[ENV.endpoint] }),
   };
 }

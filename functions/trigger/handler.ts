@@ -14,6 +14,8 @@ const CronTrigger = z.object({
   kind: z.literal("cron"),
   tenant: z.string().min(1),
   definition: z.string().min(1),
+  // Filled in by EventBridge Scheduler; absent from schedules made before it was added.
+  scheduledAt: z.iso.datetime({ offset: true }).optional(),
 });
 const StartTrigger = z.object({
   kind: z.literal("start"),
@@ -57,8 +59,13 @@ export function createTriggerHandler(svc: Services): TriggerHandler {
     const cron = CronTrigger.safeParse(event);
     if (cron.success) {
       // Scheduler fires on the minute; the firing's minute names the run, so a repeat is a no-op.
-      const keys = { tenant: cron.data.tenant, definition: cron.data.definition };
-      const firing = { ...cron.data, firedAt: svc.clock.now() };
+      // The scheduled time, not the time of arrival: a retried invocation arrives minutes later.
+      const { scheduledAt, ...target } = cron.data;
+      const keys = { tenant: target.tenant, definition: target.definition };
+      const firing = {
+        ...target,
+        firedAt: scheduledAt === undefined ? svc.clock.now() : new Date(scheduledAt),
+      };
       return { outcome: await withLogContext(keys, () => startScheduled(svc, firing)) };
     }
     const trigger = StartTrigger.safeParse(event);

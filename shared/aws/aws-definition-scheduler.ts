@@ -7,42 +7,56 @@ import {
 import { checkSchedule } from "../core/cron.ts";
 import type { TaskDefinition } from "../core/definition.ts";
 import type { DefinitionScheduler } from "../core/ports.ts";
-import { deleteScheduleIfAny, scheduleName } from "./schedule-names.ts";
+import {
+  deleteScheduleIfAny,
+  type ScheduleTargetOptions,
+  scheduleName,
+  scheduleTarget,
+} from "./schedule-names.ts";
 
 /** The payload a cron firing delivers to the trigger Lambda. */
 export interface CronTrigger {
   kind: "cron";
   tenant: string;
   definition: string;
+  /**
+   * The firing's scheduled time, filled in by EventBridge Scheduler: it names the run, so a
+   * retried firing (Scheduler's or Lambda's own async retries, minutes later) starts no second run.
+   */
+  scheduledAt: typeof SCHEDULED_TIME;
 }
+
+/** Scheduler replaces this keyword in a target's input with the firing's scheduled time (ISO 8601). */
+const SCHEDULED_TIME = "<aws.scheduler.scheduled-time>";
+
+type AwsDefinitionSchedulerOptions = ScheduleTargetOptions & {
+  scheduler: SchedulerClient;
+  groupName: string;
+};
 
 /** One recurring EventBridge Scheduler schedule per scheduled definition, targeting the trigger Lambda. */
 export class AwsDefinitionScheduler implements DefinitionScheduler {
-  readonly #options: { scheduler: SchedulerClient; groupName: string; targetArn: string; roleArn: string };
+  readonly #options: AwsDefinitionSchedulerOptions;
 
-  constructor(options: {
-    scheduler: SchedulerClient;
-    groupName: string;
-    targetArn: string;
-    roleArn: string;
-  }) {
+  constructor(options: AwsDefinitionSchedulerOptions) {
     this.#options = options;
   }
 
   async put(definition: TaskDefinition): Promise<void> {
     if (definition.schedule === undefined) return this.remove(definition.tenant, definition.name);
-    const payload: CronTrigger = { kind: "cron", tenant: definition.tenant, definition: definition.name };
+    const payload: CronTrigger = {
+      kind: "cron",
+      tenant: definition.tenant,
+      definition: definition.name,
+      scheduledAt: SCHEDULED_TIME,
+    };
     const input: CreateScheduleCommandInput = {
       Name: scheduleName("cron", definition.tenant, definition.name),
       GroupName: this.#options.groupName,
       ScheduleExpression: checkSchedule(definition.schedule).eventBridge,
       ScheduleExpressionTimezone: definition.schedule.timezone,
       FlexibleTimeWindow: { Mode: "OFF" },
-      Target: {
-        Arn: this.#options.targetArn,
-        RoleArn: this.#options.roleArn,
-        Input: JSON.stringify(payload),
-      },
+      Target: scheduleTarget(this.#options, payload),
     };
     try {
       await this.#options.scheduler.send(new CreateScheduleCommand(input));

@@ -2,7 +2,12 @@ import { CreateScheduleCommand, type SchedulerClient } from "@aws-sdk/client-sch
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Clock, RunTimer } from "../core/ports.ts";
 import type { RunRef } from "../core/run.ts";
-import { deleteScheduleIfAny, scheduleName } from "./schedule-names.ts";
+import {
+  deleteScheduleIfAny,
+  type ScheduleTargetOptions,
+  scheduleName,
+  scheduleTarget,
+} from "./schedule-names.ts";
 
 /** The payload the trigger Lambda receives, from the delay queue or from EventBridge Scheduler. */
 export interface StartTrigger {
@@ -20,13 +25,11 @@ const MAX_DELAY_SECONDS = 900;
  * itself after it fired. Both reach the trigger Lambda, which starts the run if it is still
  * scheduled; the sweeper starts any the timers missed.
  */
-export interface AwsRunTimerOptions {
+export interface AwsRunTimerOptions extends ScheduleTargetOptions {
   sqs: SQSClient;
   scheduler: SchedulerClient;
   delayQueueUrl: string;
   groupName: string;
-  targetArn: string;
-  roleArn: string;
   clock: Clock;
 }
 
@@ -61,11 +64,7 @@ export class AwsRunTimer implements RunTimer {
           ScheduleExpressionTimezone: "UTC",
           FlexibleTimeWindow: { Mode: "OFF" },
           ActionAfterCompletion: "DELETE",
-          Target: {
-            Arn: this.#options.targetArn,
-            RoleArn: this.#options.roleArn,
-            Input: JSON.stringify(payload),
-          },
+          Target: scheduleTarget(this.#options, payload),
         }),
       );
     } catch (error) {

@@ -49,7 +49,9 @@ const DERIVED_ATTRIBUTES = [
   "sweepShard",
   "dueShard",
   "originKey",
+  "expiresAt",
 ] as const;
+const DAY_SECONDS = 24 * 60 * 60;
 /**
  * The sweep index is spread over this many partitions so that writes to it (one per status
  * change) never concentrate on one partition; the sweeper reads them all.
@@ -67,20 +69,42 @@ export class DynamoRunStore implements RunStore {
   readonly #client: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #countersTable: string;
+  readonly #retentionDays: number | undefined;
 
-  constructor(options: { client: DynamoDBDocumentClient; tableName: string; countersTable: string }) {
+  constructor(options: {
+    client: DynamoDBDocumentClient;
+    tableName: string;
+    countersTable: string;
+    /**
+     * Days an ended run is kept: every write that ends a run also sets `expiresAt` (the table's
+     * TTL attribute) to its end plus this many days, and DynamoDB deletes it some time after.
+     * Runs that have not ended never expire. Absent: ended runs are kept for good.
+     */
+    retentionDays?: number;
+  }) {
     this.#client = options.client;
     this.#table = options.tableName;
     this.#countersTable = options.countersTable;
+    this.#retentionDays = options.retentionDays;
+  }
+
+  /** The TTL (epoch seconds) of a run that ended at `endedAt`, if ended runs expire. */
+  #expiryOf(endedAt: string | null | undefined): number | undefined {
+    if (this.#retentionDays === undefined) return undefined;
+    const ended = typeof endedAt === "string" ? Date.parse(endedAt) : Number.NaN;
+    // An end always carries endedAt; a write without one still expires, counted from now.
+    const from = Number.isNaN(ended) ? Date.now() : ended;
+    return Math.floor(from / 1000) + this.#retentionDays * DAY_SECONDS;
   }
 
   async create(
     run: Run,
     extras: { counter?: CounterEffect; idempotency?: IdempotencyRecord } = {},
   ): Promise<CreateResult> {
+    const expiresAt = isTerminal(run.status) ? this.#expiryOf(run.endedAt) : undefined;
     const put = {
       TableName: this.#table,
-      Item: toItem(run),
+      Item: { ...toItem(run), ...(expiresAt === undefined ? {} : { expiresAt }) },
       ConditionExpression: "attribute_not_exists(pk)",
     };
     if (extras.counter === undefined && extras.idempotency === undefined) {
@@ -176,7 +200,7 @@ export class DynamoRunStore implements RunStore {
   }
 
   async update(ref: RunRef, guard: RunGuard, patch: RunPatch): Promise<Run | undefined> {
-    const update = runUpdate(this.#table, ref, guard, patch);
+    const update = runUpdate(this.#table, ref, guard, patch, this.#expiryFor(patch));
     if (update === undefined) return this.get(ref);
     try {
       const result = await this.#client.send(new UpdateCommand({ ...update, ReturnValues: "ALL_NEW" }));
@@ -193,7 +217,7 @@ export class DynamoRunStore implements RunStore {
     patch: RunPatch,
     counter?: CounterEffect,
   ): Promise<TransitionResult> {
-    const update = runUpdate(this.#table, ref, guard, patch);
+    const update = runUpdate(this.#table, ref, guard, patch, this.#expiryFor(patch));
     if (counter === undefined) {
       // Only whether it applied matters here: no item comes back to be parsed (the end of every
       // unlimited run takes this path).
@@ -221,6 +245,14 @@ export class DynamoRunStore implements RunStore {
       };
     }
     return { ok: false, cause: "counter" };
+  }
+
+  /** The expiry a write sets: only a write that ends the run (terminal statuses are final). */
+  #expiryFor(patch: RunPatch): number | undefined {
+    const status = patch.status;
+    return status !== undefined && status !== null && isTerminal(status)
+      ? this.#expiryOf(patch.endedAt)
+      : undefined;
   }
 
   async waiting(tenant: string, definition: string, limit: number): Promise<WaitingRun[]> {
@@ -497,7 +529,7 @@ function sweepShardOf(runId: string): string {
  * The conditional UpdateItem for a run write: the patch, the index attributes that follow from
  * it, and the guard. Undefined when the patch changes nothing.
  */
-function runUpdate(table: string, ref: RunRef, guard: RunGuard, patch: RunPatch) {
+function runUpdate(table: string, ref: RunRef, guard: RunGuard, patch: RunPatch, expiresAt?: number) {
   const names: Record<string, string> = { "#status": "status" };
   const values: Record<string, unknown> = { ":guardStatus": guard.status, ":guardAttempts": guard.attempts };
   const sets: string[] = [];
@@ -536,6 +568,10 @@ function runUpdate(table: string, ref: RunRef, guard: RunGuard, patch: RunPatch)
     values[":sweepShard"] = sweepShardOf(ref.id);
   }
   if (patch.sweepAt === null) removes.push("sweepShard");
+  if (expiresAt !== undefined) {
+    sets.push("expiresAt = :expiresAt");
+    values[":expiresAt"] = expiresAt;
+  }
   if (patch.once !== undefined) {
     names["#once"] = "once";
     names["#onceKey"] = patch.once.key;

@@ -1,6 +1,34 @@
 /** What the run timer's one-time schedules and the cron schedules share on EventBridge Scheduler. */
 import { createHash } from "node:crypto";
-import { DeleteScheduleCommand, type SchedulerClient } from "@aws-sdk/client-scheduler";
+import { DeleteScheduleCommand, type SchedulerClient, type Target } from "@aws-sdk/client-scheduler";
+
+/**
+ * How long EventBridge Scheduler keeps trying to hand a firing to the trigger Lambda (throttled,
+ * or Lambda unavailable) before it gives up and puts the firing in the dead-letter queue. The
+ * default (185 tries over 24 hours) would start a missed cron run a day late; an hour is enough
+ * to ride out an outage, and the dead-letter queue's alarm tells the operator about the rest.
+ * Every firing is idempotent (a start falls due once; a cron firing is named by its scheduled
+ * minute), so retries never start a run twice.
+ */
+export const SCHEDULE_RETRY_POLICY = { MaximumRetryAttempts: 20, MaximumEventAgeInSeconds: 60 * 60 } as const;
+
+export interface ScheduleTargetOptions {
+  targetArn: string;
+  roleArn: string;
+  /** A standard SQS queue; the scheduler role must be allowed to send to it. */
+  deadLetterArn?: string;
+}
+
+/** The trigger Lambda as a schedule's target: the payload, the retry policy and the dead-letter queue. */
+export function scheduleTarget(options: ScheduleTargetOptions, payload: object): Target {
+  return {
+    Arn: options.targetArn,
+    RoleArn: options.roleArn,
+    Input: JSON.stringify(payload),
+    RetryPolicy: { ...SCHEDULE_RETRY_POLICY },
+    ...(options.deadLetterArn === undefined ? {} : { DeadLetterConfig: { Arn: options.deadLetterArn } }),
+  };
+}
 
 /**
  * Schedule names allow 64 characters of [0-9A-Za-z-_.]; tenant and name are hashed into one, so

@@ -2,7 +2,8 @@
 
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
-import { inject } from "vitest";
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { describe, expect, inject, it } from "vitest";
 import { ensureRunQueue, ensureTables, tableNames } from "../../local/bootstrap.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/emulators.ts";
 import { createAwsClients } from "../../shared/aws/clients.ts";
@@ -12,6 +13,8 @@ import { DynamoDestinationStore } from "../../shared/aws/dynamo-destination-stor
 import { DynamoRunStore } from "../../shared/aws/dynamo-run-store.ts";
 import { DynamoTenantStore } from "../../shared/aws/dynamo-tenant-store.ts";
 import { SqsRunQueue } from "../../shared/aws/sqs-run-queue.ts";
+import { newRun } from "../../shared/core/lifecycle.ts";
+import type { RunRef } from "../../shared/core/run.ts";
 import { uniquePrefix } from "../support/stack.ts";
 import { admissionStoreContract } from "./admission-store.contract.ts";
 import { definitionStoreContract } from "./definition-store.contract.ts";
@@ -97,4 +100,102 @@ runQueueContract("SqsRunQueue", async () => {
       await clients.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle }));
     },
   };
+});
+
+describe("DynamoRunStore: ended runs expire by TTL", () => {
+  const RETENTION_DAYS = 30;
+  const T0 = Date.parse("2026-01-01T00:00:00.000Z");
+  const iso = (ms: number) => new Date(T0 + ms).toISOString();
+  const definition = {
+    tenant: "acme",
+    name: "report",
+    handler: "echo",
+    params: {},
+    maxAttempts: 2,
+    timeoutSeconds: 60,
+    createdAt: "",
+    updatedAt: "",
+  };
+  const aRun = (id: string) =>
+    newRun({ tenant: "acme", id, definition, params: {}, createdBy: "key1" }, "queued", new Date(T0));
+
+  async function setup(retentionDays?: number) {
+    const names = await freshTables();
+    const store = new DynamoRunStore({
+      client: clients.dynamo,
+      tableName: names.runs,
+      countersTable: names.counters,
+      ...(retentionDays === undefined ? {} : { retentionDays }),
+    });
+    /** The stored item's TTL attribute, which the Run read back never shows. */
+    const expiresAt = async (ref: RunRef) =>
+      (
+        await clients.dynamo.send(
+          new GetCommand({ TableName: names.runs, Key: { pk: `${ref.tenant}#${ref.id}`, sk: "run" } }),
+        )
+      ).Item?.expiresAt;
+    return { store, expiresAt };
+  }
+
+  it("a write that ends a run sets expiresAt to its end plus the retention; earlier writes set none", async () => {
+    const { store, expiresAt } = await setup(RETENTION_DAYS);
+    const run = aRun("r1");
+    await store.create(run);
+    expect(await expiresAt(run)).toBeUndefined();
+    const running = await store.update(
+      run,
+      { status: "queued", attempts: 0 },
+      { status: "running", attempts: 1 },
+    );
+    expect(running?.status).toBe("running");
+    expect(await expiresAt(run)).toBeUndefined();
+    const endedAt = iso(90_000);
+    const ended = await store.update(
+      run,
+      { status: "running", attempts: 1 },
+      { status: "succeeded", endedAt, updatedAt: endedAt },
+    );
+    expect(ended?.status).toBe("succeeded");
+    expect(ended).not.toHaveProperty("expiresAt");
+    expect(await expiresAt(run)).toBe(Math.floor(Date.parse(endedAt) / 1000) + RETENTION_DAYS * 86_400);
+    // A later write to the ended run (its chain outcomes, say) keeps the expiry.
+    await store.update(run, { status: "succeeded", attempts: 1 }, { subtext: "handed on" });
+    expect(await expiresAt(run)).toBe(Math.floor(Date.parse(endedAt) / 1000) + RETENTION_DAYS * 86_400);
+  });
+
+  it("an end through a transition (with or without a counter change) expires too", async () => {
+    const { store, expiresAt } = await setup(RETENTION_DAYS);
+    const plain = aRun("r2");
+    await store.create(plain);
+    const endedAt = iso(5_000);
+    expect(
+      await store.transition(plain, { status: "queued", attempts: 0 }, { status: "cancelled", endedAt }),
+    ).toEqual({ ok: true });
+    expect(await expiresAt(plain)).toBe(Math.floor(Date.parse(endedAt) / 1000) + RETENTION_DAYS * 86_400);
+
+    const limited = aRun("r3");
+    await store.create(limited, { counter: { definition: "report", running: 1, at: iso(0) } });
+    const result = await store.transition(
+      limited,
+      { status: "queued", attempts: 0 },
+      { status: "failed", endedAt },
+      { definition: "report", running: -1, at: endedAt },
+    );
+    expect(result).toEqual({ ok: true });
+    expect(await expiresAt(limited)).toBe(Math.floor(Date.parse(endedAt) / 1000) + RETENTION_DAYS * 86_400);
+  });
+
+  it("a run created already ended expires; without a retention nothing does", async () => {
+    const { store, expiresAt } = await setup(RETENTION_DAYS);
+    const endedAt = iso(1_000);
+    const failed = { ...aRun("r4"), status: "failed" as const, endedAt };
+    await store.create(failed);
+    expect(await expiresAt(failed)).toBe(Math.floor(Date.parse(endedAt) / 1000) + RETENTION_DAYS * 86_400);
+
+    const forever = await setup();
+    const run = aRun("r5");
+    await forever.store.create(run);
+    await forever.store.update(run, { status: "queued", attempts: 0 }, { status: "cancelled", endedAt });
+    expect(await forever.expiresAt(run)).toBeUndefined();
+  });
 });

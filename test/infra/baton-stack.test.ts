@@ -1,8 +1,9 @@
-import { App, ArnFormat, type CfnResource, Duration } from "aws-cdk-lib";
+import { ArnFormat, type CfnResource, Duration, RemovalPolicy } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import type { IConstruct } from "constructs";
 import { describe, expect, it } from "vitest";
 import {
+  BATON_DEFAULTS,
   BatonStack,
   physicalName,
   SWEEPER_TIMEOUT,
@@ -14,18 +15,17 @@ import { createTableInput } from "../../local/bootstrap.ts";
 import { RUN_QUEUE } from "../../shared/aws/queues.ts";
 import { TABLES, type TableName, type TableSchema } from "../../shared/aws/tables.ts";
 import { ENV } from "../../shared/config.ts";
+import { testApp } from "../support/cdk.ts";
 
 const ROOT_HASH = "a".repeat(64);
-const FILE_TOKEN_SECRET = "s".repeat(32);
 
 // Every function of both stacks bundles the same entry; CDK caches the bundle per process, so
 // esbuild runs once.
-const stack = new BatonStack(new App(), "Baton");
+const stack = new BatonStack(testApp(), "Baton");
 const template = Template.fromStack(stack);
-const withRoot = new BatonStack(new App(), "BatonWithRoot", {
+const withRoot = new BatonStack(testApp(), "BatonWithRoot", {
   rootKeySha256: ROOT_HASH,
-  fileTokenSecret: FILE_TOKEN_SECRET,
-  workerConcurrency: 50,
+  workerMaxConcurrency: 50,
 });
 const withRootTemplate = Template.fromStack(withRoot);
 
@@ -56,6 +56,17 @@ const triggerArn = stack.resolve(
     arnFormat: ArnFormat.COLON_RESOURCE_NAME,
   }),
 );
+/** The function's asynchronous invocation settings (AWS::Lambda::EventInvokeConfig), if any. */
+function asyncConfigOf(fn: typeof stack.apiFunction): Record<string, unknown> | undefined {
+  const configs = Object.values(
+    template.findResources("AWS::Lambda::EventInvokeConfig", {
+      Properties: { FunctionName: ref(fn) },
+    }),
+  );
+  expect(configs.length).toBeLessThanOrEqual(1);
+  const { FunctionName: _name, Qualifier: _qualifier, ...settings } = configs[0]?.Properties ?? {};
+  return configs[0] === undefined ? undefined : settings;
+}
 const roleId = (construct: IConstruct) =>
   stack.getLogicalId((construct as typeof stack.apiFunction).role?.node.defaultChild as CfnResource);
 
@@ -372,12 +383,17 @@ describe("functions", () => {
       [ENV.scheduleGroup]: "Baton-baton",
       [ENV.triggerArn]: triggerArn,
       [ENV.schedulerRoleArn]: getAtt(stack.schedulerRole),
+      // Where Scheduler puts a firing it gave up on.
+      [ENV.scheduleDeadLetterArn]: getAtt(stack.scheduleDeadLetterQueue),
       // Task files: the config requires the bucket name in every function.
       [ENV.filesBucket]: ref(stack.bucket),
       // Heartbeats every lease/3 = 10 s: how fast a cancel reaches a running handler.
       [ENV.leaseSeconds]: "30",
       // Sealed chain params: without it the functions refuse encrypted params.
       [ENV.kmsKeyId]: getAtt(stack.paramsKey),
+      // Ended runs expire after the retention; metrics and logs name the stack.
+      [ENV.runRetentionDays]: "90",
+      [ENV.serviceName]: "Baton",
       NODE_OPTIONS: "--enable-source-maps",
     };
     template.resourceCountIs("AWS::Lambda::Function", 4);
@@ -391,7 +407,13 @@ describe("functions", () => {
       expect(variables).toHaveProperty(ENV.filesBucket, ref(stack.bucket));
       expect(variables).toHaveProperty(ENV.kmsKeyId, getAtt(stack.paramsKey));
       expect(variables).not.toHaveProperty(ENV.fileTokenSecret);
-      for (const name of [ENV.delayQueueUrl, ENV.scheduleGroup, ENV.triggerArn, ENV.schedulerRoleArn]) {
+      for (const name of [
+        ENV.delayQueueUrl,
+        ENV.scheduleGroup,
+        ENV.triggerArn,
+        ENV.schedulerRoleArn,
+        ENV.scheduleDeadLetterArn,
+      ]) {
         expect(variables).toHaveProperty(name, expected[name]);
       }
       expect(variables).not.toHaveProperty(ENV.rootKeySha256);
@@ -410,47 +432,30 @@ describe("functions", () => {
     expect(Object.keys(variables)).toHaveLength(4);
   });
 
-  it("passes the file token secret to every function only when given", () => {
-    const withSecret = withRootTemplate.findResources("AWS::Lambda::Function", {
-      Properties: { Environment: { Variables: { [ENV.fileTokenSecret]: FILE_TOKEN_SECRET } } },
-    });
-    expect(Object.keys(withSecret)).toHaveLength(4);
-    const withoutSecret = template.findResources("AWS::Lambda::Function", {
-      Properties: { Environment: { Variables: { [ENV.fileTokenSecret]: Match.anyValue() } } },
-    });
-    expect(Object.keys(withoutSecret)).toHaveLength(0);
-    // The bucket name goes to every function either way.
-    expect(
-      Object.keys(
-        withRootTemplate.findResources("AWS::Lambda::Function", {
-          Properties: {
-            Environment: {
-              Variables: {
-                [ENV.filesBucket]: {
-                  Ref: withRoot.getLogicalId(withRoot.bucket.node.defaultChild as CfnResource),
-                },
-              },
-            },
-          },
-        }),
-      ),
-    ).toHaveLength(4);
-  });
-
-  it("rejects a file token secret shorter than 32 characters at synth time", () => {
-    expect(() => new BatonStack(new App(), "Bad", { fileTokenSecret: "x".repeat(31) })).toThrow(
-      /fileTokenSecret must be at least 32 characters/,
+  it("rejects a malformed root key hash or bad tunables at synth time", () => {
+    expect(() => new BatonStack(testApp(), "Bad", { rootKeySha256: "not-a-hash" })).toThrow(/rootKeySha256/);
+    expect(() => new BatonStack(testApp(), "Bad", { workerMaxConcurrency: 1 })).toThrow(
+      /workerMaxConcurrency/,
     );
-    expect(() => new BatonStack(new App(), "Bad", { fileTokenSecret: "" })).toThrow(/fileTokenSecret/);
+    expect(() => new BatonStack(testApp(), "Bad", { workerMaxConcurrency: 1001 })).toThrow(
+      /workerMaxConcurrency/,
+    );
+    expect(() => new BatonStack(testApp(), "Bad", { triggerMaxConcurrency: 1 })).toThrow(
+      /triggerMaxConcurrency/,
+    );
+    expect(() => new BatonStack(testApp(), "Bad", { apiReservedConcurrency: 0 })).toThrow(
+      /apiReservedConcurrency/,
+    );
+    expect(() => new BatonStack(testApp(), "Bad", { retentionDays: 0 })).toThrow(/retentionDays/);
+    expect(() => new BatonStack(testApp(), "Bad", { retentionDays: 2.5 })).toThrow(/retentionDays/);
+    expect(() => new BatonStack(testApp(), "Bad", { namePrefix: "has space" })).toThrow(/namePrefix/);
+    expect(() => new BatonStack(testApp(), "Bad", { apiThrottle: { rateLimit: 0, burstLimit: 10 } })).toThrow(
+      /apiThrottle/,
+    );
   });
 
-  it("rejects a malformed root key hash or concurrency at synth time", () => {
-    expect(() => new BatonStack(new App(), "Bad", { rootKeySha256: "not-a-hash" })).toThrow(/rootKeySha256/);
-    expect(() => new BatonStack(new App(), "Bad", { workerConcurrency: 1 })).toThrow(/workerConcurrency/);
-  });
-
-  it("keeps a month of logs per function", () => {
-    template.resourceCountIs("AWS::Logs::LogGroup", 4);
+  it("keeps a month of logs per function, and of the HTTP API's access logs", () => {
+    template.resourceCountIs("AWS::Logs::LogGroup", 5);
     template.allResourcesProperties("AWS::Logs::LogGroup", { RetentionInDays: 30 });
     const groups = functions().map((fn) => {
       const config = resource(logicalId(fn)).Properties.LoggingConfig as { LogGroup: { Ref: string } };
@@ -468,8 +473,37 @@ describe("sweeper schedule", () => {
       ScheduleExpression: "rate(1 minute)",
       State: "ENABLED",
       Targets: [
-        Match.objectLike({ Arn: getAtt(stack.sweeperFunction), RetryPolicy: { MaximumRetryAttempts: 0 } }),
+        Match.objectLike({
+          Arn: getAtt(stack.sweeperFunction),
+          RetryPolicy: { MaximumRetryAttempts: 0 },
+          // A sweep EventBridge could not hand to Lambda is recorded, and alarmed on.
+          DeadLetterConfig: { Arn: getAtt(stack.scheduleDeadLetterQueue) },
+        }),
       ],
+    });
+  });
+
+  it("lets that rule, and only it, send undeliverable sweeps to the schedule dead-letter queue", () => {
+    template.hasResourceProperties("AWS::SQS::QueuePolicy", {
+      Queues: [ref(stack.scheduleDeadLetterQueue)],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: "Allow",
+            Action: "sqs:SendMessage",
+            Principal: { Service: "events.amazonaws.com" },
+            Condition: { ArnEquals: { "aws:SourceArn": getAtt(stack.sweepRule) } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it("turns off Lambda's own async retries (the rule's retries 0 does not) and records failed sweeps", () => {
+    expect(asyncConfigOf(stack.sweeperFunction)).toEqual({
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 120,
+      DestinationConfig: { OnFailure: { Destination: getAtt(stack.asyncFailureQueue) } },
     });
   });
 
@@ -505,16 +539,19 @@ describe("worker event source", () => {
     });
   });
 
-  it("caps concurrency only when asked", () => {
-    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", { ScalingConfig: Match.absent() });
+  it("is bounded by default, by the worker's own prop", () => {
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FunctionName: ref(stack.workerFunction),
+      ScalingConfig: { MaximumConcurrency: BATON_DEFAULTS.workerMaxConcurrency },
+    });
     withRootTemplate.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       FunctionName: { Ref: withRoot.getLogicalId(withRoot.workerFunction.node.defaultChild as CfnResource) },
       ScalingConfig: { MaximumConcurrency: 50 },
     });
-    // The cap is the worker's; the trigger stays uncapped.
+    // The trigger keeps its own, smaller bound.
     withRootTemplate.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       FunctionName: { Ref: withRoot.getLogicalId(withRoot.triggerFunction.node.defaultChild as CfnResource) },
-      ScalingConfig: Match.absent(),
+      ScalingConfig: { MaximumConcurrency: BATON_DEFAULTS.triggerMaxConcurrency },
     });
   });
 });
@@ -628,11 +665,17 @@ describe("schedules", () => {
     });
   });
 
-  it("the scheduler role may only invoke the trigger", () => {
+  it("the scheduler role may only invoke the trigger and record what it could not deliver", () => {
     const role = resource(logicalId(stack.schedulerRole));
     expect(role.Properties.ManagedPolicyArns).toBeUndefined();
     expect(role.Properties.Policies).toBeUndefined();
     expect(statementsOfRole(logicalId(stack.schedulerRole))).toEqual([
+      // A firing Scheduler gave up on goes to the schedule dead-letter queue, as this role.
+      {
+        Effect: "Allow",
+        Action: ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+        Resource: getAtt(stack.scheduleDeadLetterQueue),
+      },
       { Effect: "Allow", Action: "lambda:InvokeFunction", Resource: getAtt(stack.triggerFunction) },
     ]);
     // Nothing else uses the role as its own.
@@ -784,6 +827,12 @@ describe("HTTP API", () => {
         "RunQueueUrl",
         "RunDeadLetterQueueUrl",
         "DelayQueueUrl",
+        "DelayDeadLetterQueueUrl",
+        "ScheduleDeadLetterQueueUrl",
+        "AsyncFailureQueueUrl",
+        "FileTokenSecretArn",
+        "AlarmTopicArn",
+        "DashboardName",
         "ScheduleGroupName",
         "FilesBucketName",
         "ParamsKeyArn",
@@ -1115,5 +1164,228 @@ describe("least privilege", () => {
         mentionsKms,
       ),
     ).toBe(false);
+  });
+});
+
+describe("bounded concurrency", () => {
+  it("reserves the api's concurrency, so a run backlog never throttles starts", () => {
+    expect(resource(logicalId(stack.apiFunction)).Properties.ReservedConcurrentExecutions).toBe(
+      BATON_DEFAULTS.apiReservedConcurrency,
+    );
+    const sized = Template.fromStack(new BatonStack(testApp(), "Sized", { apiReservedConcurrency: 20 }));
+    sized.hasResourceProperties("AWS::Lambda::Function", {
+      Handler: "index.api",
+      ReservedConcurrentExecutions: 20,
+    });
+  });
+
+  it("reserves nothing for the others: the worker and trigger are capped at their event sources", () => {
+    for (const fn of [stack.workerFunction, stack.triggerFunction, stack.sweeperFunction]) {
+      expect(resource(logicalId(fn)).Properties.ReservedConcurrentExecutions).toBeUndefined();
+    }
+    for (const fn of [stack.workerFunction, stack.triggerFunction]) {
+      const mappings = template.findResources("AWS::Lambda::EventSourceMapping", {
+        Properties: { FunctionName: ref(fn) },
+      });
+      for (const mapping of Object.values(mappings)) {
+        expect(mapping.Properties.ScalingConfig.MaximumConcurrency).toEqual(expect.any(Number));
+      }
+    }
+  });
+
+  it("the defaults fit an account's default quota of 1000, with the 100 Lambda keeps unreserved", () => {
+    // docs/operations.md, "Sizing concurrency": api reserved + worker cap + trigger cap + overlapping
+    // sweeps (a 5-minute sweeper started every minute) must leave the account's 100 unreserved.
+    const sweeps = SWEEPER_TIMEOUT.toMinutes();
+    const worst =
+      BATON_DEFAULTS.apiReservedConcurrency +
+      BATON_DEFAULTS.workerMaxConcurrency +
+      BATON_DEFAULTS.triggerMaxConcurrency +
+      sweeps;
+    expect(worst).toBeLessThanOrEqual(1000 - 100);
+  });
+});
+
+describe("asynchronous invocations (the trigger and the sweeper)", () => {
+  it("the trigger retries twice within an hour, then records the failure", () => {
+    expect(asyncConfigOf(stack.triggerFunction)).toEqual({
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 3600,
+      DestinationConfig: { OnFailure: { Destination: getAtt(stack.asyncFailureQueue) } },
+    });
+  });
+
+  it("the api and the worker, invoked synchronously, have no async settings", () => {
+    expect(asyncConfigOf(stack.apiFunction)).toBeUndefined();
+    expect(asyncConfigOf(stack.workerFunction)).toBeUndefined();
+  });
+
+  it("the trigger and the sweeper, and nothing else, may send to the async failure queue", () => {
+    const senders = [stack.triggerFunction, stack.sweeperFunction];
+    for (const fn of senders) {
+      expect(actionsOn(fn, logicalId(stack.asyncFailureQueue))).toContain("sqs:SendMessage");
+    }
+    for (const fn of [stack.apiFunction, stack.workerFunction]) {
+      expect(rolePolicies(fn)).not.toContain(logicalId(stack.asyncFailureQueue));
+    }
+  });
+
+  it.each([
+    ["schedule dead-letter queue", () => stack.scheduleDeadLetterQueue],
+    ["async failure queue", () => stack.asyncFailureQueue],
+  ] as const)("the %s is standard, encrypted, keeps messages 14 days and refuses plain HTTP", (_, queue) => {
+    const properties = resource(logicalId(queue())).Properties;
+    // EventBridge, Scheduler and Lambda destinations take standard queues only.
+    expect(properties.FifoQueue).toBeUndefined();
+    expect(properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 86_400 });
+    template.hasResourceProperties("AWS::SQS::QueuePolicy", {
+      Queues: [ref(queue())],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+        ]),
+      },
+    });
+  });
+});
+
+describe("file-token secret", () => {
+  const secret = () => stack.fileTokenSecret;
+
+  it("is generated in Secrets Manager: 64 letters and digits, retained by default", () => {
+    template.resourceCountIs("AWS::SecretsManager::Secret", 1);
+    template.hasResource("AWS::SecretsManager::Secret", {
+      DeletionPolicy: "Retain",
+      Properties: { GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true } },
+    });
+  });
+
+  it("reaches only the api, the worker and the sweeper, as an ARN read at cold start", () => {
+    const arn = stack.resolve(secret().secretArn);
+    for (const fn of [stack.apiFunction, stack.workerFunction, stack.sweeperFunction]) {
+      const variables = (resource(logicalId(fn)).Properties.Environment as { Variables: object }).Variables;
+      expect(variables).toHaveProperty(ENV.fileTokenSecretArn, arn);
+      expect(allows(fn, "secretsmanager:GetSecretValue", arn)).toBe(true);
+    }
+    // The trigger ends no succeeded run, so it never hands a file on.
+    const trigger = (
+      resource(logicalId(stack.triggerFunction)).Properties.Environment as { Variables: object }
+    ).Variables;
+    expect(trigger).not.toHaveProperty(ENV.fileTokenSecretArn);
+    expect(rolePolicies(stack.triggerFunction)).not.toContain("secretsmanager:");
+  });
+
+  it("never appears as a value: no function's environment holds a secret", () => {
+    for (const fn of functions()) {
+      const variables = (resource(logicalId(fn)).Properties.Environment as { Variables: object }).Variables;
+      expect(variables).not.toHaveProperty(ENV.fileTokenSecret);
+    }
+  });
+
+  it("an existing secret can be given by ARN: nothing is generated, its ARN is passed on", () => {
+    const existing = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:baton-file-token-AbCdEf";
+    const imported = Template.fromStack(
+      new BatonStack(testApp(), "Imported", { fileTokenSecretArn: existing }),
+    );
+    imported.resourceCountIs("AWS::SecretsManager::Secret", 0);
+    imported.hasResourceProperties("AWS::Lambda::Function", {
+      Handler: "index.api",
+      Environment: { Variables: { [ENV.fileTokenSecretArn]: existing } },
+    });
+  });
+});
+
+describe("safe defaults", () => {
+  it("protects every table from deletion and keeps it when the stack goes", () => {
+    for (const table of Object.values(stack.tables.tables)) {
+      const found = resource(logicalId(table));
+      expect(found.DeletionPolicy).toBe("Retain");
+      expect(found.Properties.DeletionProtectionEnabled).toBe(true);
+    }
+  });
+
+  it("a throwaway stage (removalPolicy DESTROY) can be deleted whole", () => {
+    const throwaway = new BatonStack(testApp(), "Throwaway", { removalPolicy: RemovalPolicy.DESTROY });
+    const json = Template.fromStack(throwaway).toJSON().Resources as Record<
+      string,
+      { Type: string; DeletionPolicy?: string; Properties: Record<string, unknown> }
+    >;
+    for (const found of Object.values(json)) {
+      if (found.Type === "AWS::DynamoDB::Table") {
+        expect(found.DeletionPolicy).toBe("Delete");
+        expect(found.Properties.DeletionProtectionEnabled).toBe(false);
+      }
+      if (["AWS::S3::Bucket", "AWS::KMS::Key", "AWS::SecretsManager::Secret"].includes(found.Type)) {
+        expect(found.DeletionPolicy).toBe("Delete");
+      }
+    }
+  });
+
+  it("expires task files on the runs' horizon, and abandoned multipart uploads after a day", () => {
+    const rules = (
+      resource(logicalId(stack.bucket)).Properties.LifecycleConfiguration as {
+        Rules: Record<string, unknown>[];
+      }
+    ).Rules;
+    expect(rules).toEqual([
+      {
+        Id: "expire-with-runs",
+        Status: "Enabled",
+        ExpirationInDays: BATON_DEFAULTS.retentionDays,
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+      },
+    ]);
+  });
+
+  it("one retentionDays sets both the runs' TTL horizon and the files' expiry", () => {
+    const shortLived = Template.fromStack(new BatonStack(testApp(), "ShortLived", { retentionDays: 7 }));
+    shortLived.hasResourceProperties("AWS::S3::Bucket", {
+      LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 7 })] },
+    });
+    expect(
+      Object.keys(
+        shortLived.findResources("AWS::Lambda::Function", {
+          Properties: { Environment: { Variables: { [ENV.runRetentionDays]: "7" } } },
+        }),
+      ),
+    ).toHaveLength(4);
+  });
+});
+
+describe("HTTP API stage", () => {
+  const stage = () => {
+    const stages = Object.values(template.findResources("AWS::ApiGatewayV2::Stage"));
+    expect(stages).toHaveLength(1);
+    return stages[0]?.Properties as Record<string, unknown>;
+  };
+
+  it("is the auto-deployed $default stage, with default throttling", () => {
+    expect(stage()).toMatchObject({
+      StageName: "$default",
+      AutoDeploy: true,
+      DefaultRouteSettings: {
+        ThrottlingRateLimit: BATON_DEFAULTS.apiThrottle.rateLimit,
+        ThrottlingBurstLimit: BATON_DEFAULTS.apiThrottle.burstLimit,
+      },
+    });
+  });
+
+  it("keeps its logical id, so a deployed stack's stage is updated, not replaced", () => {
+    expect(Object.keys(template.findResources("AWS::ApiGatewayV2::Stage"))).toEqual([
+      expect.stringMatching(/^HttpApiDefaultStage[0-9A-F]{8}$/),
+    ]);
+  });
+
+  it("writes JSON access logs, one line per request with its id, status and latency", () => {
+    const settings = stage().AccessLogSettings as { DestinationArn: unknown; Format: string };
+    const group = (settings.DestinationArn as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0];
+    expect(resource(group).Type).toBe("AWS::Logs::LogGroup");
+    const format = JSON.parse(settings.Format) as Record<string, string>;
+    expect(format).toMatchObject({
+      requestId: "$context.requestId",
+      status: "$context.status",
+      latencyMs: "$context.responseLatency",
+      integrationError: "$context.integrationErrorMessage",
+    });
   });
 });

@@ -129,6 +129,28 @@ describe("firings", () => {
       outcome: "no_schedule",
     });
   });
+
+  it("name the run by the firing's scheduled time, so a retry minutes later starts nothing", async () => {
+    await stack.request("PUT", "/v1/definitions/retried", {
+      body: { handler: "echo", schedule: { cron: "0 * * * *" } },
+    });
+    const trigger = createTriggerHandler(stack.services);
+    // What Scheduler delivers (the keyword replaced), first on time, then as a retry would: the
+    // same scheduled time arriving later, in another minute of the trigger's clock.
+    const firing = {
+      kind: "cron",
+      tenant: "acme",
+      definition: "retried",
+      scheduledAt: "2026-03-01T10:00:00Z",
+    };
+    expect(await trigger(firing)).toEqual({ outcome: "started" });
+    expect(await trigger(firing)).toEqual({ outcome: "duplicate" });
+    // Another scheduled time is another firing.
+    expect(await trigger({ ...firing, scheduledAt: "2026-03-01T11:00:00Z" })).toEqual({ outcome: "started" });
+    const runs = (await stack.request("GET", "/v1/tasks?definition=retried")).body.items;
+    expect(runs).toHaveLength(2);
+    for (const t of runs) await stack.request("POST", `/v1/tasks/${t.taskId}/cancel`);
+  });
 });
 
 describe("the API", () => {

@@ -232,7 +232,9 @@ describe("real answers match the documented schemas", () => {
     const workflow = await call("POST", "/v1/tasks", { body: { definition: "pair" } });
     await waitForEnd(stack, workflow.body.taskId);
     expect((await call("GET", `/v1/tasks/${workflow.body.taskId}`)).body.steps).toHaveLength(2);
-    expect((await call("GET", `/v1/tasks/${workflow.body.taskId}/started?limit=1`)).body.items).toHaveLength(1);
+    expect((await call("GET", `/v1/tasks/${workflow.body.taskId}/started?limit=1`)).body.items).toHaveLength(
+      1,
+    );
 
     const held = await call("POST", "/v1/tasks", { body: { definition: "hold" } });
     await waitFor(async () => {

@@ -38,6 +38,12 @@ const options = {
   groupName: "baton",
   targetArn: "arn:aws:lambda:eu-west-1:1:function:t",
   roleArn: "arn:aws:iam::1:role/s",
+  deadLetterArn: "arn:aws:sqs:eu-west-1:1:schedule-dlq",
+};
+/** Every schedule's target: retried for an hour at most, then into the dead-letter queue. */
+const RETRIES = {
+  RetryPolicy: { MaximumRetryAttempts: 20, MaximumEventAgeInSeconds: 3600 },
+  DeadLetterConfig: { Arn: options.deadLetterArn },
 };
 
 /** A run timer over recording clients, with the delay queue and a fixed clock. */
@@ -87,6 +93,7 @@ describe("AwsRunTimer", () => {
         Arn: options.targetArn,
         RoleArn: options.roleArn,
         Input: '{"kind":"start","tenant":"acme","runId":"r1"}',
+        ...RETRIES,
       },
     });
     expect(String(create?.input.Name)).toMatch(/^start-[0-9a-f]{40}$/);
@@ -117,8 +124,25 @@ describe("AwsDefinitionScheduler", () => {
     expect(scheduler.sent[1]?.input).toMatchObject({
       ScheduleExpression: "cron(0 2 ? * 2-6 *)",
       ScheduleExpressionTimezone: "Europe/Berlin",
-      Target: { Input: '{"kind":"cron","tenant":"acme","definition":"nightly"}' },
+      // Scheduler fills in the scheduled time, which names the run: a retried firing is a repeat.
+      Target: {
+        Input:
+          '{"kind":"cron","tenant":"acme","definition":"nightly","scheduledAt":"<aws.scheduler.scheduled-time>"}',
+        ...RETRIES,
+      },
     });
+  });
+
+  it("leaves the dead-letter queue out when none is configured", async () => {
+    const scheduler = recordingClient();
+    const { deadLetterArn: _none, ...withoutDlq } = options;
+    await new AwsDefinitionScheduler({
+      ...withoutDlq,
+      scheduler: scheduler.client as unknown as SchedulerClient,
+    }).put(definition);
+    const target = scheduler.sent[0]?.input.Target as Record<string, unknown>;
+    expect(target.DeadLetterConfig).toBeUndefined();
+    expect(target.RetryPolicy).toEqual(RETRIES.RetryPolicy);
   });
 
   it("deletes the schedule when the definition loses it, and ignores one that is gone", async () => {

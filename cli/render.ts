@@ -1,5 +1,5 @@
 /** How runs, definitions and lists look to a person (`--json` prints the API's answers instead). */
-import type { DefinitionView, TaskView } from "../shared/client/index.ts";
+import type { DefinitionView, TaskSummaryView, TaskView } from "../shared/client/index.ts";
 
 const BAR_WIDTH = 24;
 
@@ -84,7 +84,7 @@ export function taskDetails(task: TaskView): string {
     .join("\n");
 }
 
-export function taskTable(tasks: TaskView[]): string {
+export function taskTable(tasks: TaskSummaryView[]): string {
   return table(
     ["TASK", "DEFINITION", "STATUS", "PROGRESS", "CREATED"],
     tasks.map((task) => [task.taskId, task.definition, task.status, percentOf(task), task.createdAt]),

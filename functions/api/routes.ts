@@ -57,6 +57,7 @@ import {
   presentGrant,
   presentPrincipal,
   presentRun,
+  presentRunSummary,
   presentStarted,
 } from "./present.ts";
 import {
@@ -301,6 +302,8 @@ export function apiRoutes(svc: Services): ApiRoute[] {
       doc: {
         operationId: "listDefinitions",
         summary: "List definitions",
+        description:
+          "A page stops before its answer would pass 2.5 MB (definitions carry default params), so it may hold fewer than `limit`; follow `cursor`.",
         tag: "Definitions",
         auth: "runner",
         query: ListQuery,
@@ -529,6 +532,8 @@ export function apiRoutes(svc: Services): ApiRoute[] {
       doc: {
         operationId: "listTasks",
         summary: "List runs, newest first",
+        description:
+          "Summaries: no params, output, logs, chains or steps, and only the newest end of the feedback; `GET /v1/tasks/{id}` has everything.",
         tag: "Tasks",
         auth: "runner",
         query: ListTasksQuery,
@@ -542,7 +547,7 @@ export function apiRoutes(svc: Services): ApiRoute[] {
           ...(limit ? { limit } : {}),
           ...(cursor ? { cursor } : {}),
         });
-        return json(200, { items: page.items.map(presentRun), cursor: page.cursor ?? null });
+        return json(200, { items: page.items.map(presentRunSummary), cursor: page.cursor ?? null });
       }),
     },
     {

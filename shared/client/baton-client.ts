@@ -26,6 +26,7 @@ import type {
   PutDefinitionRequest,
   StartTaskRequest,
   StartTaskResult,
+  TaskSummaryView,
   TaskView,
   TenantView,
   Whoami,
@@ -181,7 +182,7 @@ export class BatonClient {
   }
 
   /** Runs, newest first; pass `cursor` back for the next page. */
-  listTasks(query: ListTasksQuery = {}): Promise<Page<TaskView>> {
+  listTasks(query: ListTasksQuery = {}): Promise<Page<TaskSummaryView>> {
     return this.#request("GET", "/v1/tasks", { query });
   }
 

@@ -7,6 +7,7 @@ import {
 import { checkSchedule } from "../core/cron.ts";
 import type { TaskDefinition } from "../core/definition.ts";
 import type { DefinitionScheduler } from "../core/ports.ts";
+import { checkScheduleName } from "./aws-limits.ts";
 import { deleteScheduleIfAny, scheduleName } from "./schedule-names.ts";
 
 /** The payload a cron firing delivers to the trigger Lambda. */
@@ -26,6 +27,7 @@ export class AwsDefinitionScheduler implements DefinitionScheduler {
     targetArn: string;
     roleArn: string;
   }) {
+    checkScheduleName(options.groupName);
     this.#options = options;
   }
 

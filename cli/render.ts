@@ -1,5 +1,5 @@
 /** How runs, definitions and lists look to a person (`--json` prints the API's answers instead). */
-import type { DefinitionView, StartedRunView, TaskView } from "../shared/client/index.ts";
+import type { DefinitionView, StartedRunView, TaskSummaryView, TaskView } from "../shared/client/index.ts";
 
 const BAR_WIDTH = 24;
 
@@ -95,7 +95,7 @@ export function taskDetails(task: TaskView, started: StartedRunView[] = []): str
     .join("\n");
 }
 
-export function taskTable(tasks: TaskView[]): string {
+export function taskTable(tasks: TaskSummaryView[]): string {
   return table(
     ["TASK", "DEFINITION", "STATUS", "PROGRESS", "CREATED"],
     tasks.map((task) => [task.taskId, task.definition, task.status, percentOf(task), task.createdAt]),

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Context } from "aws-lambda";
 import type { ApiHandler } from "../functions/api/handler.ts";
 import type { ApiEvent } from "../functions/api/http.ts";
+import { LIMITS } from "../shared/core/limits.ts";
 
 /** API Gateway rejects bodies over 10 MB before the Lambda sees them; so does this server. */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -58,6 +59,12 @@ async function respond(handler: ApiHandler, req: IncomingMessage, res: ServerRes
   }
   const body = Buffer.concat(chunks);
   const result = await handler(toEvent(req, body), lambdaContext());
+  // A Lambda answer over 6 MB never reaches the caller: API Gateway answers 502 instead. So here.
+  if (Buffer.byteLength(JSON.stringify(result), "utf8") > LIMITS.lambdaResponseBytes) {
+    res.writeHead(502, { "content-type": "application/json" });
+    res.end(JSON.stringify({ message: "Internal Server Error" }));
+    return;
+  }
   res.writeHead(result.statusCode ?? 200, normalizeHeaders(result.headers));
   res.end(
     result.body === undefined
@@ -67,15 +74,38 @@ async function respond(handler: ApiHandler, req: IncomingMessage, res: ServerRes
 }
 
 function toEvent(req: IncomingMessage, body: Buffer): ApiEvent {
-  const url = new URL(req.url ?? "/", "http://localhost");
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(",") : value;
   }
+  return apiGatewayEvent({
+    method: req.method ?? "GET",
+    url: req.url ?? "/",
+    headers,
+    body,
+    protocol: `HTTP/${req.httpVersion}`,
+    sourceIp: req.socket.remoteAddress ?? "127.0.0.1",
+  });
+}
+
+/** The event API Gateway (HTTP API, payload 2.0, `$default` route) hands the api Lambda. */
+export function apiGatewayEvent(request: {
+  method: string;
+  /** Path and query, as sent. */
+  url: string;
+  /** Lowercase names. */
+  headers: Record<string, string>;
+  body?: Buffer;
+  protocol?: string;
+  sourceIp?: string;
+}): ApiEvent {
+  const url = new URL(request.url, "http://localhost");
+  const { headers } = request;
+  const body = request.body ?? Buffer.alloc(0);
   const query: Record<string, string> = {};
   for (const [name, value] of url.searchParams)
     query[name] = query[name] === undefined ? value : `${query[name]},${value}`;
-  const method = req.method ?? "GET";
+  const method = request.method;
   const now = new Date();
   return {
     version: "2.0",
@@ -93,8 +123,8 @@ function toEvent(req: IncomingMessage, body: Buffer): ApiEvent {
         method,
         // API Gateway passes the path still percent-encoded; so does this.
         path: url.pathname,
-        protocol: `HTTP/${req.httpVersion}`,
-        sourceIp: req.socket.remoteAddress ?? "127.0.0.1",
+        protocol: request.protocol ?? "HTTP/1.1",
+        sourceIp: request.sourceIp ?? "127.0.0.1",
         userAgent: headers["user-agent"] ?? "",
       },
       requestId: randomUUID(),
@@ -114,18 +144,20 @@ function normalizeHeaders(headers: Record<string, unknown> | undefined): Record<
   return out;
 }
 
-function lambdaContext(): Context {
+/** What Lambda passes a handler beside the event; `remainingMs` is the invocation's time left. */
+export function lambdaContext(functionName = "baton-api-local", remainingMs = 30_000): Context {
   const requestId = randomUUID();
+  const deadline = Date.now() + remainingMs;
   return {
     callbackWaitsForEmptyEventLoop: false,
-    functionName: "baton-api-local",
+    functionName,
     functionVersion: "$LATEST",
-    invokedFunctionArn: "arn:aws:lambda:us-east-1:000000000000:function:baton-api-local",
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
     memoryLimitInMB: "512",
     awsRequestId: requestId,
     logGroupName: "local",
     logStreamName: "local",
-    getRemainingTimeInMillis: () => 30_000,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     done: () => undefined,
     fail: () => undefined,
     succeed: () => undefined,

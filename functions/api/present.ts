@@ -1,6 +1,7 @@
 /** What the API shows of stored records: no keys, hashes, leases or other internals. */
 import type { TaskDefinition } from "../../shared/core/definition.ts";
 import { credentialKindsOf, type DestinationRecord } from "../../shared/core/destination.ts";
+import { LIMITS } from "../../shared/core/limits.ts";
 import type { AccessGrant, ChainRecord, StartedRun } from "../../shared/core/ports.ts";
 import type { Run } from "../../shared/core/run.ts";
 import { maskSealed } from "../../shared/core/sealed.ts";
@@ -15,6 +16,7 @@ import type {
   GrantView,
   StartedRunView,
   StartedTask,
+  TaskSummaryView,
   TaskView,
 } from "./responses.ts";
 
@@ -67,6 +69,40 @@ export function presentRun(run: Run): TaskView {
     subtext: run.subtext ?? null,
     logs: run.logs,
     logsDropped: run.logsDropped ?? 0,
+  };
+}
+
+/** A run in a list: bounded whatever the run holds (see TaskSummaryView). */
+export function presentRunSummary(run: Run): TaskSummaryView {
+  const feedback = run.feedback ?? null;
+  return {
+    taskId: run.id,
+    definition: run.definition,
+    queue: run.queue ?? null,
+    status: run.status,
+    attempts: run.attempts,
+    maxAttempts: run.maxAttempts,
+    scheduledFor: run.scheduledFor ?? null,
+    trigger: run.trigger ?? "api",
+    mode: run.mode ?? "sync",
+    kind: run.kind ?? "task",
+    parent: run.parent === undefined ? null : { taskId: run.parent.id, step: run.parent.step },
+    callbackDeadline: run.callbackDeadline ?? null,
+    createdAt: run.createdAt,
+    updatedAt: run.updatedAt,
+    startedAt: run.startedAt ?? null,
+    endedAt: run.endedAt ?? null,
+    nextAttemptAt: run.nextAttemptAt ?? null,
+    cancelRequestedAt: run.cancelRequestedAt ?? null,
+    createdBy: run.createdBy,
+    error: run.error ?? null,
+    progress: run.progress ?? null,
+    subtext: run.subtext ?? null,
+    // The newest end: appended feedback grows at the end, and that is what a list shows.
+    feedback:
+      feedback !== null && feedback.length > LIMITS.summaryFeedbackChars
+        ? feedback.slice(feedback.length - LIMITS.summaryFeedbackChars)
+        : feedback,
   };
 }
 

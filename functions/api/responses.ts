@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { ChainOutcome, ChainSpec } from "../../shared/core/chain.ts";
 import { TaskDefinition } from "../../shared/core/definition.ts";
+import { LIMITS } from "../../shared/core/limits.ts";
 import { RUN_STATUSES, RUN_TRIGGERS } from "../../shared/core/run.ts";
 import { RunErrorCode } from "../../shared/core/run-errors.ts";
 import { Role } from "../../shared/core/tenant.ts";
@@ -161,6 +162,45 @@ export const StartedRunView = z.strictObject({
 });
 export type StartedRunView = z.infer<typeof StartedRunView>;
 
+/**
+ * A run as a list shows it: what a table of runs needs, and nothing whose size grows with what
+ * the run carries (params, output, logs, chains, steps), so a page of them stays small whatever
+ * the runs hold. `GET /v1/tasks/{id}` has the rest.
+ */
+export const TaskSummaryView = z.strictObject({
+  ...TaskView.pick({
+    taskId: true,
+    definition: true,
+    queue: true,
+    status: true,
+    attempts: true,
+    maxAttempts: true,
+    scheduledFor: true,
+    trigger: true,
+    mode: true,
+    kind: true,
+    parent: true,
+    callbackDeadline: true,
+    createdAt: true,
+    updatedAt: true,
+    startedAt: true,
+    endedAt: true,
+    nextAttemptAt: true,
+    cancelRequestedAt: true,
+    createdBy: true,
+    error: true,
+    progress: true,
+    subtext: true,
+  }).shape,
+  feedback: z
+    .string()
+    .nullable()
+    .describe(
+      `the newest ${LIMITS.summaryFeedbackChars} characters of the feedback (its last lines); the run has all of it`,
+    ),
+});
+export type TaskSummaryView = z.infer<typeof TaskSummaryView>;
+
 export const StartedTask = z.strictObject({
   taskId: z.string(),
   status: z.enum(RUN_STATUSES),
@@ -180,8 +220,9 @@ export type CancelledTask = z.infer<typeof CancelledTask>;
 
 const Cursor = z.string().nullable().describe("pass back as `cursor` for the next page; null on the last");
 
-export const TaskPage = z.strictObject({ items: z.array(TaskView), cursor: Cursor });
+export const TaskPage = z.strictObject({ items: z.array(TaskSummaryView), cursor: Cursor });
 export const StartedRunPage = z.strictObject({ items: z.array(StartedRunView), cursor: Cursor });
+/** A page may hold fewer definitions than `limit`: it stops before LIMITS.responseBodyBytes. */
 export const DefinitionPage = z.strictObject({ items: z.array(DefinitionView), cursor: Cursor });
 export const ChainList = z.strictObject({ items: z.array(ChainView) });
 export const GrantList = z.strictObject({ items: z.array(GrantView) });

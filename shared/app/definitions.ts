@@ -117,7 +117,12 @@ export function listDefinitions(
   tenant: string,
   page: { limit?: number; cursor?: string },
 ): Promise<Page<TaskDefinition>> {
-  return svc.definitions.list(tenant, { ...page, limit: page.limit ?? 50 });
+  // Definitions carry default params of up to 256 KiB: the page stops by size, not only by count.
+  return svc.definitions.list(tenant, {
+    ...page,
+    limit: page.limit ?? 50,
+    maxBytes: LIMITS.responseBodyBytes,
+  });
 }
 
 /**

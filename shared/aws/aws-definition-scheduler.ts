@@ -7,6 +7,7 @@ import {
 import { checkSchedule } from "../core/cron.ts";
 import type { TaskDefinition } from "../core/definition.ts";
 import type { DefinitionScheduler } from "../core/ports.ts";
+import { checkScheduleName } from "./aws-limits.ts";
 import {
   deleteScheduleIfAny,
   type ScheduleTargetOptions,
@@ -39,6 +40,7 @@ export class AwsDefinitionScheduler implements DefinitionScheduler {
   readonly #options: AwsDefinitionSchedulerOptions;
 
   constructor(options: AwsDefinitionSchedulerOptions) {
+    checkScheduleName(options.groupName);
     this.#options = options;
   }
 

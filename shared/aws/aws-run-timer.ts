@@ -2,6 +2,7 @@ import { CreateScheduleCommand, type SchedulerClient } from "@aws-sdk/client-sch
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Clock, RunTimer } from "../core/ports.ts";
 import type { RunRef } from "../core/run.ts";
+import { AWS_LIMITS, checkScheduleName, checkSqsBody, checkSqsDelay } from "./aws-limits.ts";
 import {
   deleteScheduleIfAny,
   type ScheduleTargetOptions,
@@ -16,8 +17,8 @@ export interface StartTrigger {
   runId: string;
 }
 
-/** SQS holds a message back for at most 15 minutes. */
-const MAX_DELAY_SECONDS = 900;
+/** The delay queue is a standard queue of SQS's default (and largest) message size. */
+const DELAY_MESSAGE_BYTES = 1024 * 1024;
 
 /**
  * Delayed starts on AWS: up to 15 minutes through a standard SQS queue with DelaySeconds (cheap,
@@ -37,6 +38,7 @@ export class AwsRunTimer implements RunTimer {
   readonly #options: AwsRunTimerOptions;
 
   constructor(options: AwsRunTimerOptions) {
+    checkScheduleName(options.groupName);
     this.#options = options;
   }
 
@@ -44,12 +46,13 @@ export class AwsRunTimer implements RunTimer {
     const { sqs, scheduler, clock } = this.#options;
     const payload: StartTrigger = { kind: "start", tenant: run.tenant, runId: run.id };
     const delaySeconds = Math.max(0, Math.ceil((at.getTime() - clock.now().getTime()) / 1000));
-    if (delaySeconds <= MAX_DELAY_SECONDS) {
+    // SQS holds a message back for at most 15 minutes; longer waits go to the Scheduler.
+    if (delaySeconds <= AWS_LIMITS.sqsMaxDelaySeconds) {
       await sqs.send(
         new SendMessageCommand({
           QueueUrl: this.#options.delayQueueUrl,
-          MessageBody: JSON.stringify(payload),
-          DelaySeconds: delaySeconds,
+          MessageBody: checkSqsBody(JSON.stringify(payload), DELAY_MESSAGE_BYTES),
+          DelaySeconds: checkSqsDelay(delaySeconds),
         }),
       );
       return;

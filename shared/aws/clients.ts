@@ -5,6 +5,7 @@ import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { AwsCallCounter } from "./call-counter.ts";
+import { enforceItemLimit } from "./dynamo-item-limit.ts";
 import type { ClientInstrument } from "./instrument.ts";
 
 export interface AwsClientOptions {
@@ -55,6 +56,8 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
     ...(options.endpoints?.s3 === undefined ? {} : { endpoint: options.endpoints.s3, forcePathStyle: true }),
   });
   const kms = new KMSClient(common);
+  // An item over 400 KB: refused before it is sent (puts) or translated (updates), as a domain error.
+  enforceItemLimit(dynamo);
   // The counter first, so it sees each call as the instrument lets it through.
   for (const client of [dynamo, sqs, scheduler, s3, kms]) {
     options.callCounter?.attach(client);

@@ -7,6 +7,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { TaskDefinition } from "../core/definition.ts";
+import { fitBytes } from "../core/limits.ts";
 import type { DefinitionStore, Page } from "../core/ports.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { fromJsonAttribute, toJsonAttribute } from "./json-attributes.ts";
@@ -46,7 +47,10 @@ export class DynamoDefinitionStore implements DefinitionStore {
     return result.Attributes !== undefined;
   }
 
-  async list(tenant: string, page: { limit: number; cursor?: string }): Promise<Page<TaskDefinition>> {
+  async list(
+    tenant: string,
+    page: { limit: number; cursor?: string; maxBytes?: number },
+  ): Promise<Page<TaskDefinition>> {
     const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor, DefinitionCursor);
     const result = await this.#client.send(
       new QueryCommand({
@@ -57,9 +61,12 @@ export class DynamoDefinitionStore implements DefinitionStore {
         ...(after === undefined ? {} : { ExclusiveStartKey: { tenant, name: after.name } }),
       }),
     );
-    const last = result.LastEvaluatedKey;
+    const found = (result.Items ?? []).map(fromItem);
+    const kept = fitBytes(found, page.maxBytes);
+    // Cut short by size: the next page starts after the last definition kept.
+    const last = kept.length < found.length ? { name: kept[kept.length - 1]?.name } : result.LastEvaluatedKey;
     return {
-      items: (result.Items ?? []).map(fromItem),
+      items: kept,
       ...(last === undefined ? {} : { cursor: encodeCursor({ name: String(last.name) }) }),
     };
   }

@@ -440,40 +440,68 @@ export class DynamoRunStore implements RunStore {
     // A partition may hold runs of other statuses (see statusKeyOf), and a definition filter
     // skips some: read on (bounded) to fill the page. The status is checked on the item read
     // consistently, which also drops index entries that lag behind a run's latest status.
+    let cutShort: Run | undefined;
     for (let round = 0; round < 10 && runs.length < query.limit; round += 1) {
       const result = await this.#client.send(
         new QueryCommand({ ...input, Limit: query.limit - runs.length, ExclusiveStartKey: startKey }),
       );
-      const found = await this.#batchGet((result.Items ?? []).map((item) => ({ pk: item.pk, sk: item.sk })));
+      const keys = (result.Items ?? []).map((item) => ({ pk: item.pk, sk: item.sk }));
+      const found = await this.#batchGet(keys);
+      // Keys DynamoDB left unprocessed (throttling, its 16 MB answer limit) end the page there,
+      // and the cursor resumes after the last run read: none is skipped.
+      const complete = found.length === keys.length;
       runs.push(...found.filter((run) => status === undefined || run.status === status));
+      if (!complete) {
+        cutShort = found[found.length - 1] ?? runs[runs.length - 1];
+        // Not one run read: an empty page would look like the end of the list.
+        if (cutShort === undefined) throw new Error("DynamoDB kept refusing the runs of a list page");
+        break;
+      }
       startKey = result.LastEvaluatedKey;
       if (startKey === undefined) break;
     }
     const cursor =
-      startKey === undefined
-        ? undefined
-        : encodeCursor({
-            id: String(startKey.pk).slice(tenant.length + 1),
-            created: String(startKey.createdKey),
-          });
+      cutShort !== undefined
+        ? encodeCursor({ id: cutShort.id, created: createdKeyOf(cutShort) })
+        : startKey === undefined
+          ? undefined
+          : encodeCursor({
+              id: String(startKey.pk).slice(tenant.length + 1),
+              created: String(startKey.createdKey),
+            });
     return { items: runs, ...(cursor === undefined ? {} : { cursor }) };
   }
 
-  /** Full items for index keys, in the keys' order (BatchGet answers in any order). */
+  /**
+   * Full items for index keys, in the keys' order (BatchGet answers in any order), up to the
+   * first key it could not read. Asked for in chunks of 25, so that one answer (at most 25 items
+   * of 400 KB) stays under BatchGetItem's 16 MB and comes back whole unless throttled.
+   */
   async #batchGet(keys: Record<string, unknown>[]): Promise<Run[]> {
     const found = new Map<string, Run>();
-    let pending = keys;
-    for (let round = 0; pending.length > 0 && round < 5; round += 1) {
-      const result = await this.#client.send(
-        new BatchGetCommand({ RequestItems: { [this.#table]: { Keys: pending, ConsistentRead: true } } }),
-      );
-      for (const item of result.Responses?.[this.#table] ?? []) found.set(String(item.pk), fromItem(item));
-      pending = (result.UnprocessedKeys?.[this.#table]?.Keys ?? []) as Record<string, unknown>[];
-      if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** round));
-    }
-    return keys.flatMap((key) => found.get(String(key.pk)) ?? []);
+    const chunks: Record<string, unknown>[][] = [];
+    for (let i = 0; i < keys.length; i += BATCH_GET_CHUNK) chunks.push(keys.slice(i, i + BATCH_GET_CHUNK));
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        let pending = chunk;
+        for (let round = 0; pending.length > 0 && round < 5; round += 1) {
+          const result = await this.#client.send(
+            new BatchGetCommand({ RequestItems: { [this.#table]: { Keys: pending, ConsistentRead: true } } }),
+          );
+          for (const item of result.Responses?.[this.#table] ?? [])
+            found.set(String(item.pk), fromItem(item));
+          pending = (result.UnprocessedKeys?.[this.#table]?.Keys ?? []) as Record<string, unknown>[];
+          if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** round));
+        }
+      }),
+    );
+    const missing = keys.findIndex((key) => !found.has(String(key.pk)));
+    return (missing < 0 ? keys : keys.slice(0, missing)).flatMap((key) => found.get(String(key.pk)) ?? []);
   }
 }
+
+/** Keys per BatchGetItem request of a list: 25 items of at most 400 KB stay under its 16 MB answer. */
+const BATCH_GET_CHUNK = 25;
 
 const StartedCursor = z.object({ tenant: RunId, id: RunId, created: z.string().max(100) });
 
@@ -520,6 +548,11 @@ function originKeyOf(origin: RunRefLike): string {
 }
 
 type RunRefLike = { tenant: string; taskId: string };
+
+/** The sort key of the list indexes: creation time, then id, so equal times still order. */
+function createdKeyOf(run: Run): string {
+  return `${run.createdAt}#${run.id}`;
+}
 
 function sweepShardOf(runId: string): string {
   return String((createHash("sha256").update(runId).digest()[0] ?? 0) % SWEEP_SHARDS);
@@ -618,7 +651,7 @@ function toItem(run: Run): Item {
     ),
     ...(statusKey === undefined ? {} : { tenantStatus: statusKey }),
     tenantDefinition,
-    createdKey: `${run.createdAt}#${run.id}`,
+    createdKey: createdKeyOf(run),
     ...(run.status === "waiting" ? { waitingFor: tenantDefinition } : {}),
     ...(run.status === "scheduled" ? { dueShard: sweepShardOf(run.id) } : {}),
     ...(run.slot === true && !isTerminal(run.status) ? { slotFor: tenantDefinition } : {}),

@@ -1,6 +1,7 @@
 /** What the run timer's one-time schedules and the cron schedules share on EventBridge Scheduler. */
 import { createHash } from "node:crypto";
 import { DeleteScheduleCommand, type SchedulerClient, type Target } from "@aws-sdk/client-scheduler";
+import { checkScheduleName } from "./aws-limits.ts";
 
 /**
  * How long EventBridge Scheduler keeps trying to hand a firing to the trigger Lambda (throttled,
@@ -35,7 +36,9 @@ export function scheduleTarget(options: ScheduleTargetOptions, payload: object):
  * any tenant and run or definition name fits, and the same pair always names the same schedule.
  */
 export function scheduleName(kind: "start" | "cron", tenant: string, name: string): string {
-  return `${kind}-${createHash("sha256").update(`${tenant}/${name}`).digest("hex").slice(0, 40)}`;
+  return checkScheduleName(
+    `${kind}-${createHash("sha256").update(`${tenant}/${name}`).digest("hex").slice(0, 40)}`,
+  );
 }
 
 /** Deletes a schedule; one that is not there (never made, or fired and deleted itself) is fine. */

@@ -1,14 +1,15 @@
 import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { RunMessageBody } from "../app/worker.ts";
 import type { RunMessage, RunQueue } from "../core/ports.ts";
-
-/** SQS allows at most 12 hours of visibility timeout. */
-const MAX_VISIBILITY_SECONDS = 12 * 60 * 60;
+import { AWS_LIMITS, checkSqsBody, sqsId } from "./aws-limits.ts";
+import { RUN_QUEUE } from "./queues.ts";
 
 /**
  * The FIFO run queue. A named queue is one message group, so SQS itself keeps its runs in order
  * and never hands out two at once; a run without a queue is a group of its own. Tenant and queue
  * names cannot contain '/' while run ids are joined with it, so the two kinds never collide.
+ * Ids past SQS's 128 characters (long tenant ids, workflow-step and chain run ids, resend
+ * suffixes) are hashed by sqsId: deterministic, so grouping and deduplication still hold.
  */
 export class SqsRunQueue implements RunQueue {
   readonly #client: SQSClient;
@@ -29,9 +30,11 @@ export class SqsRunQueue implements RunQueue {
     await this.#client.send(
       new SendMessageCommand({
         QueueUrl: this.#queueUrl,
-        MessageBody: JSON.stringify(body),
-        MessageGroupId: messageGroupId(message),
-        MessageDeduplicationId: `${message.tenant}/${message.runId}${sendId === undefined ? "" : `/${sendId}`}`,
+        MessageBody: checkSqsBody(JSON.stringify(body), RUN_QUEUE.maximumMessageSizeBytes),
+        MessageGroupId: sqsId(messageGroupId(message)),
+        MessageDeduplicationId: sqsId(
+          `${message.tenant}/${message.runId}${sendId === undefined ? "" : `/${sendId}`}`,
+        ),
       }),
     );
   }
@@ -42,7 +45,7 @@ export class SqsRunQueue implements RunQueue {
         new ChangeMessageVisibilityCommand({
           QueueUrl: this.#queueUrl,
           ReceiptHandle: receiptHandle,
-          VisibilityTimeout: Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.round(seconds))),
+          VisibilityTimeout: Math.min(AWS_LIMITS.sqsMaxVisibilitySeconds, Math.max(0, Math.round(seconds))),
         }),
       );
     } catch (error) {

@@ -27,6 +27,7 @@ import type {
   StartedRunView,
   StartTaskRequest,
   StartTaskResult,
+  TaskSummaryView,
   TaskView,
   TenantView,
   Whoami,
@@ -182,7 +183,7 @@ export class BatonClient {
   }
 
   /** Runs, newest first; pass `cursor` back for the next page. */
-  listTasks(query: ListTasksQuery = {}): Promise<Page<TaskView>> {
+  listTasks(query: ListTasksQuery = {}): Promise<Page<TaskSummaryView>> {
     return this.#request("GET", "/v1/tasks", { query });
   }
 

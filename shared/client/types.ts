@@ -11,6 +11,7 @@ import type {
   presentGrant,
   presentPrincipal,
   presentRun,
+  presentRunSummary,
   presentStarted,
   presentStartedRun,
 } from "../../functions/api/present.ts";
@@ -45,6 +46,8 @@ export type ListQuery = z.output<typeof ListQuerySchema>;
 
 // Responses: what the presenters return.
 export type TaskView = ReturnType<typeof presentRun>;
+/** A run in a list: no params, output, logs, chains or steps (getTask has them). */
+export type TaskSummaryView = ReturnType<typeof presentRunSummary>;
 export type DefinitionView = ReturnType<typeof presentDefinition>;
 export type ChainView = ReturnType<typeof presentChain>;
 export type StartTaskResult = ReturnType<typeof presentStarted>;

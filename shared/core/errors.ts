@@ -23,6 +23,14 @@ export class PayloadTooLargeError extends BatonError {
   readonly code: string = "payload_too_large";
 }
 
+/**
+ * A record would pass DynamoDB's 400 KB item limit (a run with its params, output, feedback,
+ * logs and once results together). Nothing was written.
+ */
+export class ItemTooLargeError extends PayloadTooLargeError {
+  override readonly code: string = "payload_too_large";
+}
+
 /** A resource of the caller's tenant that does not exist. Also used for other tenants' resources. */
 export class NotFoundError extends BatonError {
   readonly code: string = "not_found";

@@ -29,8 +29,32 @@ export const LIMITS = {
   idempotencyKeyChars: 256,
   idempotencyTtlSeconds: 24 * 60 * 60,
   listPageSize: 100,
+  /** A list shows the newest end of a run's feedback, this long; the run itself has all of it. */
+  summaryFeedbackChars: 1_000,
+  /**
+   * A response body (as JSON) the api stops a page before. A Lambda response is at most 6 MB
+   * (6,291,456 bytes) as the JSON it travels in, where the body is one JSON string: each `"` and
+   * `\` in the body doubles there, so a body of at most 2.5 MB fits whatever it holds, with room
+   * for the status and headers. Lists that are not bounded by construction stop at this size.
+   */
+  responseBodyBytes: 2_500_000,
+  /** AWS Lambda's limit on a synchronous response payload (API Gateway answers 5xx above it). */
+  lambdaResponseBytes: 6 * 1024 * 1024,
 } as const;
 
 export function jsonBytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value) ?? "", "utf8");
+}
+
+/** The leading items whose JSON stays within maxBytes (at least one: a single item always fits a page). */
+export function fitBytes<T>(items: T[], maxBytes: number | undefined): T[] {
+  if (maxBytes === undefined) return items;
+  let total = 0;
+  let count = 0;
+  for (const item of items) {
+    total += jsonBytes(item) + 1;
+    if (total > maxBytes && count > 0) break;
+    count += 1;
+  }
+  return items.slice(0, count);
 }

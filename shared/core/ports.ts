@@ -257,7 +257,14 @@ export interface DefinitionStore {
   put(definition: TaskDefinition): Promise<{ created: boolean }>;
   get(tenant: string, name: string): Promise<TaskDefinition | undefined>;
   delete(tenant: string, name: string): Promise<boolean>;
-  list(tenant: string, page: { limit: number; cursor?: string }): Promise<Page<TaskDefinition>>;
+  /**
+   * A page of a tenant's definitions by name. It stops early, with a cursor, before the items'
+   * JSON would pass `maxBytes` (definitions carry default params), but holds at least one.
+   */
+  list(
+    tenant: string,
+    page: { limit: number; cursor?: string; maxBytes?: number },
+  ): Promise<Page<TaskDefinition>>;
 }
 
 export interface TenantStore {

@@ -32,6 +32,23 @@ export function definitionStoreContract(name: string, makeStore: () => Promise<D
       expect((await store.get("acme", "d1"))?.params).toEqual(params);
     });
 
+    it("stops a page before maxBytes of JSON, with a cursor that resumes after the last one kept", async () => {
+      const big = (n: string) => ({ ...definition(n), params: { blob: "x".repeat(1_000) } });
+      for (const n of ["d1", "d2", "d3", "d4", "d5"]) await store.put(big(n));
+      const pages: string[][] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.list("acme", { limit: 10, maxBytes: 2_600, ...(cursor ? { cursor } : {}) });
+        pages.push(page.items.map((d) => d.name));
+        cursor = page.cursor;
+      } while (cursor !== undefined);
+      expect(pages).toEqual([["d1", "d2"], ["d3", "d4"], ["d5"]]);
+      // One definition larger than the budget still gets a page of its own.
+      const single = await store.list("acme", { limit: 10, maxBytes: 10 });
+      expect(single.items.map((d) => d.name)).toEqual(["d1"]);
+      expect(single.cursor).toBeDefined();
+    });
+
     it("keeps tenants apart", async () => {
       await store.put(definition("d1", "globex"));
       expect(await store.get("acme", "d1")).toBeUndefined();

@@ -37,6 +37,43 @@ export function runQueueContract(name: string, makeHarness: () => Promise<QueueH
       expect(await h.receive(0)).toHaveLength(0);
     });
 
+    it("takes the longest tenant, queue and run names: their group ids fit SQS's 128 characters as they are", async () => {
+      const h = await makeHarness();
+      const tenant = `t${"e".repeat(62)}`;
+      const queue = `q${"u".repeat(63)}`;
+      const runId = (n: number) => `${"r".repeat(62)}${n}${n}`;
+      await h.queue.enqueue({ tenant, runId: runId(1), queue });
+      await h.queue.enqueue({ tenant, runId: runId(2), queue });
+      await h.queue.enqueue({ tenant, runId: runId(3) });
+      const messages = await h.receive();
+      expect(messages.map((m) => [JSON.parse(m.body).runId, m.groupId])).toEqual([
+        [runId(1), `${tenant}#${queue}`],
+        [runId(3), `${tenant}/${runId(3)}`],
+      ]);
+      expect(messages.every((m) => (m.groupId ?? "").length <= 128)).toBe(true);
+    });
+
+    it("drops a repeated send of a run whose deduplication id had to be hashed", async () => {
+      const h = await makeHarness();
+      const tenant = `t${"e".repeat(62)}`;
+      const runId = "r".repeat(64);
+      const sendId = `resend-${"s".repeat(40)}`;
+      await h.queue.enqueue({ tenant, runId }, sendId);
+      await h.queue.enqueue({ tenant, runId }, sendId);
+      await h.queue.enqueue({ tenant, runId }, `${sendId}-2`);
+      // One group, so one message at a time: drain it and count what was sent.
+      let delivered = 0;
+      for (let round = 0; round < 5; round += 1) {
+        const messages = await h.receive(round === 0 ? 1 : 0);
+        if (messages.length === 0) break;
+        delivered += messages.length;
+        for (const m of messages) await h.remove(m.receiptHandle);
+      }
+      // The repeat was dropped; the other send id, equal to it in the 84 characters a hashed id
+      // keeps, was not.
+      expect(delivered).toBe(2);
+    });
+
     it("hides a message for a while and then shows it again", async () => {
       const h = await makeHarness();
       await h.queue.enqueue({ tenant: "acme", runId: "r1" });

@@ -1,6 +1,6 @@
 /** What every RunStore must do. Run against each adapter (see aws-adapters.test.ts). */
 import { beforeEach, describe, expect, it } from "vitest";
-import { ConflictError, ValidationError } from "../../shared/core/errors.ts";
+import { ConflictError, ItemTooLargeError, ValidationError } from "../../shared/core/errors.ts";
 import { newRun } from "../../shared/core/lifecycle.ts";
 import type { RunListQuery, RunStore } from "../../shared/core/ports.ts";
 import type { Run } from "../../shared/core/run.ts";
@@ -46,6 +46,29 @@ export function runStoreContract(name: string, makeStore: () => Promise<RunStore
       await store.create(run);
       expect(await store.get(run)).toEqual(run);
       expect(await store.get({ tenant: "other", id: "r1" })).toBeUndefined();
+    });
+
+    it("refuses a run past DynamoDB's 400 KB item limit with ItemTooLargeError, writing nothing", async () => {
+      const run = aRun("r1", { params: { blob: "x".repeat(410 * 1024) } });
+      await expect(store.create(run)).rejects.toBeInstanceOf(ItemTooLargeError);
+      expect(await store.get(run)).toBeUndefined();
+    });
+
+    it("refuses an update that would take a run past 400 KB, and leaves the run as it was", async () => {
+      const run = aRun("r1", { params: { blob: "x".repeat(300 * 1024) } });
+      await store.create(run);
+      await store.claim(run, { now: at(0), leaseUntil: at(1_000), sweepAt: at(60_000) });
+      const before = await store.get(run);
+      const guard = { status: "running", attempts: 1 } as const;
+      // Feedback is counted in characters: 3-byte characters make 16 Ki of them 48 KiB, and
+      // output 64 KiB on top passes the item limit.
+      const write = store.update(run, guard, {
+        feedback: "€".repeat(16 * 1024),
+        output: { blob: "y".repeat(64 * 1024) },
+        status: "succeeded",
+      });
+      await expect(write).rejects.toBeInstanceOf(ItemTooLargeError);
+      expect(await store.get(run)).toEqual(before);
     });
 
     it("keeps any JSON in params, output and once results, even what DynamoDB maps cannot hold", async () => {

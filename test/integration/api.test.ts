@@ -1,6 +1,7 @@
 /** The api handler, over HTTP, on the emulators: auth, definitions, starts, reads, and bad input. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestStack, type TestStack, waitForEnd } from "../support/stack.ts";
+import { LIMITS } from "../../shared/core/limits.ts";
+import { startTask, startTestStack, type TestStack, waitForEnd } from "../support/stack.ts";
 
 let stack: TestStack;
 
@@ -271,6 +272,30 @@ describe("starting and reading tasks", () => {
     expect((await stack.request("GET", "/v1/tasks?status=failed&definition=listed")).body.items).toHaveLength(
       0,
     );
+  });
+
+  it("lists summaries: no params, output or logs, and only the newest end of the feedback", async () => {
+    await stack.request("PUT", "/v1/definitions/items", { body: { handler: "items" } });
+    const items = Array.from(
+      { length: 60 },
+      (_, i) => `contract-${String(i).padStart(2, "0")}-${"x".repeat(20)}`,
+    );
+    const id = await startTask(stack, { definition: "items", params: { items, stepMs: 0 } });
+    const run = await waitForEnd(stack, id);
+    expect(run.status).toBe("succeeded");
+    expect(run.feedback.length).toBeGreaterThan(LIMITS.summaryFeedbackChars);
+    const listed = (await stack.request("GET", "/v1/tasks?definition=items")).body.items;
+    expect(listed).toHaveLength(1);
+    const [summary] = listed;
+    for (const field of ["params", "output", "logs", "chains", "chainOutcomes", "steps", "logsDropped"]) {
+      expect(summary, field).not.toHaveProperty(field);
+    }
+    expect(summary.feedback).toHaveLength(LIMITS.summaryFeedbackChars);
+    expect(run.feedback.endsWith(summary.feedback)).toBe(true);
+    expect(summary.feedback.endsWith(`created ${items[59]}`)).toBe(true);
+    // The run page keeps everything.
+    expect(run.params.items).toEqual(items);
+    expect(run.output).toMatchObject({ count: 60 });
   });
 
   it("answers bad list queries with 400", async () => {

@@ -25,6 +25,8 @@ export function definitionsRoutes(svc: Services): ApiRoute[] {
       doc: {
         operationId: "listDefinitions",
         summary: "List definitions",
+        description:
+          "A page stops before its answer would pass 2.5 MB (definitions carry default params), so it may hold fewer than `limit`; follow `cursor`.",
         tag: "Definitions",
         auth: "runner",
         query: ListQuery,

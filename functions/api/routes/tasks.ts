@@ -4,7 +4,13 @@ import type { Services } from "../../../shared/app/services.ts";
 import { cancelTask, getTask, listTasks, startedByTask, startTask } from "../../../shared/app/tasks.ts";
 import { patchTaskExamples, startTaskExamples } from "../examples.ts";
 import { json, parseBody, parseQuery, pathParam } from "../http.ts";
-import { presentCancelled, presentRun, presentStarted, presentStartedRun } from "../present.ts";
+import {
+  presentCancelled,
+  presentRun,
+  presentRunSummary,
+  presentStarted,
+  presentStartedRun,
+} from "../present.ts";
 import { CancelledTask, StartedRunPage, StartedTask, TaskPage, TaskView } from "../responses.ts";
 import { ListQuery, ListTasksQuery, PatchTaskBody, StartTaskBody, TaskId } from "../schemas.ts";
 import { routeAuthz } from "./auth.ts";
@@ -38,6 +44,8 @@ export function tasksRoutes(svc: Services): ApiRoute[] {
       doc: {
         operationId: "listTasks",
         summary: "List runs, newest first",
+        description:
+          "Summaries: no params, output, logs, chains or steps, and only the newest end of the feedback; `GET /v1/tasks/{id}` has everything.",
         tag: "Tasks",
         auth: "runner",
         query: ListTasksQuery,
@@ -51,7 +59,7 @@ export function tasksRoutes(svc: Services): ApiRoute[] {
           ...(limit ? { limit } : {}),
           ...(cursor ? { cursor } : {}),
         });
-        return json(200, { items: page.items.map(presentRun), cursor: page.cursor ?? null });
+        return json(200, { items: page.items.map(presentRunSummary), cursor: page.cursor ?? null });
       }),
     },
     {

@@ -82,11 +82,16 @@ function roleStatements(fn: typeof stack.apiFunction): Statement[] {
   return statementsOfRole(roleId(fn));
 }
 
-/** Every statement of every inline policy attached to the role with this logical id. */
+/**
+ * Every statement of every policy attached to the role with this logical id: its inline policies
+ * and the managed "overflow" policies CDK adds when an inline one would pass IAM's size limit.
+ */
 function statementsOfRole(id: string): Statement[] {
-  const policies = template.findResources("AWS::IAM::Policy", {
-    Properties: { Roles: Match.arrayWith([{ Ref: id }]) },
-  });
+  const attached = { Properties: { Roles: Match.arrayWith([{ Ref: id }]) } };
+  const policies = {
+    ...template.findResources("AWS::IAM::Policy", attached),
+    ...template.findResources("AWS::IAM::ManagedPolicy", attached),
+  };
   expect(Object.keys(policies)).not.toHaveLength(0);
   return Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
 }

@@ -26,7 +26,7 @@ const alarmProperties = (id: string): AlarmProperties => {
 };
 
 const FUNCTIONS = ["Api", "Worker", "Trigger", "Sweeper"];
-const TABLES = ["Runs", "Definitions", "Tenants", "Keys", "Counters", "Chains", "Grants"];
+const TABLES = ["Runs", "Definitions", "Tenants", "Keys", "Counters", "Chains", "Grants", "Destinations"];
 const EXPECTED_ALARMS = [
   "RunDeadLetterMessages",
   "DelayDeadLetterMessages",

@@ -242,7 +242,8 @@ export async function deployOnEmulators(options: DeployOptions): Promise<Deploye
       return resources
         .filter(
           ([, r]) =>
-            r.Type === "AWS::IAM::Policy" &&
+            // Inline policies, and the managed overflow policies CDK adds past IAM's size limit.
+            (r.Type === "AWS::IAM::Policy" || r.Type === "AWS::IAM::ManagedPolicy") &&
             (r.Properties.Roles as Json[]).some((role) => role.Ref === roleId),
         )
         .flatMap(([, r]) => r.Properties.PolicyDocument.Statement as Statement[]);
@@ -329,6 +330,9 @@ function resolveExpression(
     if (pseudo[ref] !== undefined) return pseudo[ref];
     const type = resources[ref]?.Type;
     if (type === "AWS::SQS::Queue") return physical[ref]?.url;
+    // A secret's Ref is its ARN (Secrets Manager adds a random suffix to the name).
+    if (type === "AWS::SecretsManager::Secret")
+      return `arn:${PARTITION}:secretsmanager:${LOCAL_REGION}:${ACCOUNT}:secret:${ref}-AbCdEf`;
     if (physical[ref] !== undefined) return physical[ref].name;
     return ref;
   }

@@ -289,15 +289,29 @@ describe("the dashboard", () => {
         ],
       },
     });
-    const started = await stack.request("POST", "/v1/tasks", { body: { definition: "pair" } });
-    await waitForEnd(stack, started.body.taskId);
-    await page.goto(`${stack.url}/#/tasks/${started.body.taskId}`);
+    const workflow = await stack.request("POST", "/v1/tasks", { body: { definition: "pair" } });
+    const workflowId: string = workflow.body.taskId;
+    await waitForEnd(stack, workflowId);
+    await page.goto(`${stack.url}/#/tasks/${workflowId}`);
     const steps = page.locator("section", { has: page.getByRole("heading", { name: "Workflow steps" }) });
     await steps.waitFor();
     const second = steps.getByRole("row", { name: /second/ });
     expect(await second.locator(".badge").textContent()).toBe("succeeded");
     expect(await second.getByRole("link").getAttribute("href")).toMatch(/^#\/tasks\/.+/);
     expect(await steps.getByRole("row", { name: /second/ }).textContent()).toContain("first");
+
+    // Both ways: the workflow lists the runs it started, and a step names the run that started it.
+    const started = page.locator("section", { has: page.getByRole("heading", { name: "Runs it started" }) });
+    await expect.poll(() => started.getByRole("row").count(), SOON).toBe(3);
+    expect(await started.textContent()).toContain("step:second");
+    await started
+      .getByRole("row", { name: /step:first/ })
+      .getByRole("link")
+      .click();
+    const summary = page.locator("section", { has: page.getByRole("heading", { name: "Summary" }) });
+    await expect.poll(() => summary.textContent(), SOON).toContain("step:first");
+    await summary.getByRole("link", { name: workflowId }).click();
+    await page.getByRole("heading", { name: "Runs it started" }).waitFor();
   });
 
   it("lists definitions, chains and grants for admins, and tells a runner politely", async () => {

@@ -17,6 +17,7 @@ const config: BatonConfig = configFromEnv({
   BATON_COUNTERS_TABLE: "counters",
   BATON_CHAINS_TABLE: "chains",
   BATON_GRANTS_TABLE: "grants",
+  BATON_DESTINATIONS_TABLE: "destinations",
   BATON_FILES_BUCKET: "baton-files",
   BATON_RUN_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/1/runs.fifo",
   BATON_FILE_TOKEN_SECRET_ARN: ARN,

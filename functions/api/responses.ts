@@ -8,7 +8,7 @@ import { ChainOutcome, ChainSpec } from "../../shared/core/chain.ts";
 import { TaskDefinition } from "../../shared/core/definition.ts";
 import { RUN_STATUSES, RUN_TRIGGERS } from "../../shared/core/run.ts";
 import { RunErrorCode } from "../../shared/core/run-errors.ts";
-import { Role } from "../../shared/core/tenant.ts";
+import { Role, TenantLimits } from "../../shared/core/tenant.ts";
 
 const Time = z.string().describe("ISO 8601 time, UTC");
 const JsonObject = z.record(z.string(), z.unknown());
@@ -43,7 +43,13 @@ export { RunErrorCode };
 
 export const Health = z.strictObject({ ok: z.literal(true) });
 
-export const TenantView = z.strictObject({ id: z.string(), name: z.string().optional(), createdAt: Time });
+export const TenantView = z.strictObject({
+  id: z.string(),
+  name: z.string().optional(),
+  createdAt: Time,
+  /** Set by the operator; absent ones are the defaults (chain depth 8, chain tree 1,000 runs). */
+  limits: TenantLimits.optional(),
+});
 
 export const CallerView = z.union([
   z.strictObject({ role: z.literal("operator") }),

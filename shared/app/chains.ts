@@ -129,6 +129,21 @@ export function chainChildId(run: Pick<Run, "tenant" | "id">, index: number): st
   return `ch-${digest.slice(0, 32)}`;
 }
 
+/** The limits a tree is held to: its root tenant's own, else the defaults. */
+export async function chainTreeLimits(
+  svc: Services,
+  rootTenant: string,
+): Promise<{ maxDepth: number; maxRuns: number }> {
+  const limits = (await svc.tenants.getTenant(rootTenant))?.limits;
+  return {
+    maxDepth: Math.min(
+      limits?.maxChainDepth ?? CHAIN_TREE_LIMITS.maxDepth,
+      CHAIN_TREE_LIMITS.maxDepthCeiling,
+    ),
+    maxRuns: Math.min(limits?.maxChainTree ?? CHAIN_TREE_LIMITS.maxRuns, CHAIN_TREE_LIMITS.maxRunsCeiling),
+  };
+}
+
 /** The tenant whose decision started the run's tree: every chain in the tree needs its grant. */
 export function rootTenantOf(run: Pick<Run, "tenant" | "root">): string {
   return run.root?.tenant ?? run.tenant;
@@ -165,11 +180,12 @@ async function emitChain(
     }
   }
   if (chain === undefined) return failed("chain_not_found", `chain "${spec.name}" does not exist`);
+  const limits = await chainTreeLimits(svc, rootTenant);
   const depth = (run.depth ?? 0) + 1;
-  if (depth > CHAIN_TREE_LIMITS.maxDepth) {
+  if (depth > limits.maxDepth) {
     return failed(
       "chain_depth_exceeded",
-      `the child would be ${depth} hops below its tree's root; at most ${CHAIN_TREE_LIMITS.maxDepth} are allowed`,
+      `the child would be ${depth} hops below its tree's root; at most ${limits.maxDepth} are allowed`,
     );
   }
   let params: Record<string, unknown>;
@@ -225,7 +241,7 @@ async function emitChain(
   // A child that exists already was started (and counted) by an earlier emission.
   if ((await svc.runs.get({ tenant: target, id: childId })) === undefined) {
     const root = run.root ?? { taskId: run.id, tenant: run.tenant };
-    const limit = CHAIN_TREE_LIMITS.maxRuns;
+    const limit = limits.maxRuns;
     // Counted before the start: a crash in between over-counts the tree, which only errs on the safe side.
     const counted = await svc.runs.countTreeRun(
       { tenant: root.tenant, id: root.taskId },

@@ -270,6 +270,8 @@ export interface TenantStore {
   /** Throws ConflictError if the tenant exists. */
   createTenant(tenant: Tenant): Promise<void>;
   getTenant(id: string): Promise<Tenant | undefined>;
+  /** Replaces a tenant's limits; false if there is no such tenant. */
+  setLimits(id: string, limits: import("./tenant.ts").TenantLimits): Promise<boolean>;
   /** Throws ConflictError if a key with that hash exists. */
   putKey(key: ApiKeyRecord): Promise<void>;
   getKey(keyHash: string): Promise<ApiKeyRecord | undefined>;

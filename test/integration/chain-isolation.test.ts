@@ -246,8 +246,8 @@ describe("chain trees", () => {
     const all: any[] = await waitFor(
       async () => {
         const items = (await stack.request("GET", "/v1/tasks?limit=100", { key: keys.fan })).body.items;
-        // biome-ignore lint/suspicious/noExplicitAny: task views are JSON
         const done = items.filter(
+          // biome-ignore lint/suspicious/noExplicitAny: task views are JSON
           (run: any) => run.status === "succeeded" && run.chainOutcomes?.length === 10,
         );
         return items.length >= 15 && done.length === items.length ? items : undefined;

@@ -181,6 +181,13 @@ export const CancelledTask = z.strictObject({
   taskId: z.string(),
   status: z.enum(RUN_STATUSES),
   cancelRequested: z.boolean().describe("true for a running run: it stops at its next heartbeat"),
+  tree: z
+    .strictObject({
+      cancelled: z.array(z.string()).describe("descendants this request cancelled (or asked to stop)"),
+      complete: z.boolean().describe("false when the request stopped at 1,000 descendants: send it again"),
+    })
+    .optional()
+    .describe("with ?tree=true: what was done below the run"),
 });
 export type CancelledTask = z.infer<typeof CancelledTask>;
 

@@ -70,7 +70,7 @@ async function follow(owner: string, id: string): Promise<any[]> {
 
 beforeAll(async () => {
   stack = await startTestStack({ leaseSeconds: 3 });
-  for (const id of ["dev", "prod", "bank", "loop", "fan", "ping", "pong"]) await tenant(id);
+  for (const id of ["dev", "prod", "bank", "loop", "fan", "ping", "pong", "tree"]) await tenant(id);
   await define("prod", "notify", { handler: "echo" });
   await define("prod", "danger", { handler: "echo" });
   await grant("prod", "dev", "notify");
@@ -259,5 +259,51 @@ describe("chain trees", () => {
     const outcomes = all.flatMap((run) => run.chainOutcomes);
     expect(outcomes.filter((outcome) => outcome.status === "started")).toHaveLength(14);
     expect(outcomes.filter((outcome) => outcome.error?.code === "chain_tree_too_large")).toHaveLength(136);
+  });
+
+  it("cancel with ?tree=true: the run and everything below it in the caller's tenant, again harmlessly, never another tenant's", async () => {
+    await define("tree", "slow", { handler: "sleep", params: { ms: 30_000, steps: 30 }, maxConcurrency: 1 });
+    const source = await start("tree", {
+      definition: "echo",
+      chain: [{ name: "slow" }, { name: "slow" }, { name: "slow" }],
+    });
+    const children: string[] = source.chainOutcomes.map(
+      (outcome: { childTaskId: string }) => outcome.childTaskId,
+    );
+    expect(children).toHaveLength(3);
+
+    // Another tenant cannot reach the tree, by id or by walking.
+    expect(
+      (await stack.request("POST", `/v1/tasks/${source.taskId}/cancel?tree=true`, { key: keys.dev })).status,
+    ).toBe(404);
+    // The source ended already: a plain cancel says so; a tree cancel goes below it.
+    expect(
+      (await stack.request("POST", `/v1/tasks/${source.taskId}/cancel`, { key: keys.tree })).status,
+    ).toBe(409);
+    const cancelled = await stack.request("POST", `/v1/tasks/${source.taskId}/cancel?tree=true`, {
+      key: keys.tree,
+    });
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toMatchObject({
+      taskId: source.taskId,
+      status: "succeeded",
+      tree: { complete: true },
+    });
+    expect([...cancelled.body.tree.cancelled].sort()).toEqual([...children].sort());
+    for (const id of children) {
+      const run = await waitFor(async () => {
+        const view = (await stack.request("GET", `/v1/tasks/${id}`, { key: keys.tree })).body;
+        return view.status === "cancelled" ? view : undefined;
+      });
+      expect(run.status).toBe("cancelled");
+    }
+    const again = await stack.request("POST", `/v1/tasks/${source.taskId}/cancel?tree=true`, {
+      key: keys.tree,
+    });
+    expect(again.body.tree).toEqual({ cancelled: [], complete: true });
+    expect(
+      (await stack.request("POST", `/v1/tasks/${source.taskId}/cancel?tree=maybe`, { key: keys.tree }))
+        .status,
+    ).toBe(400);
   });
 });

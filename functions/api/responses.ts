@@ -9,7 +9,7 @@ import { TaskDefinition } from "../../shared/core/definition.ts";
 import { LIMITS } from "../../shared/core/limits.ts";
 import { RUN_STATUSES, RUN_TRIGGERS } from "../../shared/core/run.ts";
 import { RunErrorCode } from "../../shared/core/run-errors.ts";
-import { Role } from "../../shared/core/tenant.ts";
+import { Role, TenantLimits } from "../../shared/core/tenant.ts";
 
 const Time = z.string().describe("ISO 8601 time, UTC");
 const JsonObject = z.record(z.string(), z.unknown());
@@ -44,7 +44,13 @@ export { RunErrorCode };
 
 export const Health = z.strictObject({ ok: z.literal(true) });
 
-export const TenantView = z.strictObject({ id: z.string(), name: z.string().optional(), createdAt: Time });
+export const TenantView = z.strictObject({
+  id: z.string(),
+  name: z.string().optional(),
+  createdAt: Time,
+  /** Set by the operator; absent ones are the defaults (chain depth 8, chain tree 1,000 runs). */
+  limits: TenantLimits.optional(),
+});
 
 export const CallerView = z.union([
   z.strictObject({ role: z.literal("operator") }),
@@ -215,6 +221,13 @@ export const CancelledTask = z.strictObject({
   taskId: z.string(),
   status: z.enum(RUN_STATUSES),
   cancelRequested: z.boolean().describe("true for a running run: it stops at its next heartbeat"),
+  tree: z
+    .strictObject({
+      cancelled: z.array(z.string()).describe("descendants this request cancelled (or asked to stop)"),
+      complete: z.boolean().describe("false when the request stopped at 1,000 descendants: send it again"),
+    })
+    .optional()
+    .describe("with ?tree=true: what was done below the run"),
 });
 export type CancelledTask = z.infer<typeof CancelledTask>;
 

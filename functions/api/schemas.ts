@@ -117,6 +117,13 @@ export const ListTasksQuery = z.strictObject({
 
 export const ListQuery = z.strictObject({ limit: Limit, cursor: Cursor });
 
+export const CancelQuery = z.strictObject({
+  tree: z
+    .enum(["true", "false"])
+    .optional()
+    .describe("true: also cancel the runs this run started, and theirs, in the caller's tenant"),
+});
+
 /** Dashboard asset paths: the version the page was served with, and one of its file names. */
 export const DashboardVersion = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "is not a dashboard version");
 export const DashboardFile = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, "is not a dashboard file name");

@@ -1,8 +1,10 @@
 /** Chain records, access grants, and starting the next task when a run succeeds. */
-import { type ChainOutcome, type ChainSpec, resolveChainParams } from "../core/chain.ts";
+import { createHash } from "node:crypto";
+import { CHAIN_PARAM, type ChainOutcome, type ChainSpec, resolveChainParams } from "../core/chain.ts";
 import { BatonError, ConflictError, NotFoundError, ValidationError } from "../core/errors.ts";
 import { mintFileToken } from "../core/file-token.ts";
 import { provenanceFrom } from "../core/lifecycle.ts";
+import { CHAIN_TREE_LIMITS } from "../core/limits.ts";
 import type { AccessGrant, ChainRecord } from "../core/ports.ts";
 import type { Run } from "../core/run.ts";
 import { isRunErrorCode, type RunErrorCode } from "../core/run-errors.ts";
@@ -96,7 +98,7 @@ export async function emitChains(
   for (const [index, spec] of specs.entries()) {
     outcomes.push(
       await openSpec(svc, run, spec, index).then(
-        (opened) => emitChain(svc, run, output, opened, `${run.id}-k${index}`, start),
+        (opened) => emitChain(svc, run, output, opened, chainChildId(run, index), start),
         (error: unknown): ChainOutcome => ({
           name: spec.name,
           customerId: spec.customerId ?? run.tenant,
@@ -117,6 +119,36 @@ export async function emitChains(
   return outcomes;
 }
 
+/**
+ * The id of the run a chain of `run` starts: a hash, so an id stays inside the id grammar however
+ * deep the tree (appending a suffix per hop outgrew it after a dozen hops), and the same hop always
+ * names the same run.
+ */
+export function chainChildId(run: Pick<Run, "tenant" | "id">, index: number): string {
+  const digest = createHash("sha256").update(`${run.tenant}\n${run.id}\nchain\n${index}`).digest("base64url");
+  return `ch-${digest.slice(0, 32)}`;
+}
+
+/** The limits a tree is held to: its root tenant's own, else the defaults. */
+export async function chainTreeLimits(
+  svc: Services,
+  rootTenant: string,
+): Promise<{ maxDepth: number; maxRuns: number }> {
+  const limits = (await svc.tenants.getTenant(rootTenant))?.limits;
+  return {
+    maxDepth: Math.min(
+      limits?.maxChainDepth ?? CHAIN_TREE_LIMITS.maxDepth,
+      CHAIN_TREE_LIMITS.maxDepthCeiling,
+    ),
+    maxRuns: Math.min(limits?.maxChainTree ?? CHAIN_TREE_LIMITS.maxRuns, CHAIN_TREE_LIMITS.maxRunsCeiling),
+  };
+}
+
+/** The tenant whose decision started the run's tree: every chain in the tree needs its grant. */
+export function rootTenantOf(run: Pick<Run, "tenant" | "root">): string {
+  return run.root?.tenant ?? run.tenant;
+}
+
 async function emitChain(
   svc: Services,
   run: Run,
@@ -133,17 +165,29 @@ async function emitChain(
     error: { code, message },
   });
   const chain = await svc.chains.getChain(target, spec.name);
-  if (
-    target !== run.tenant &&
-    (chain === undefined || !(await svc.chains.hasGrant(target, run.tenant, spec.name)))
-  ) {
-    // The same answer whether the chain is missing or not granted: another tenant learns nothing.
-    return failed(
-      "chain_access_denied",
-      `tenant "${target}" grants "${run.tenant}" no access to chain "${spec.name}"`,
-    );
+  // Checked now, at emission: a revoked grant stops every hop through it that has not started yet.
+  // A hop needs the grant of the tenant that emits it and of the tenant whose decision started the
+  // tree, so a run started through one grant cannot reach further than that grant.
+  const rootTenant = rootTenantOf(run);
+  for (const source of new Set([run.tenant, rootTenant])) {
+    if (target === source) continue;
+    if (chain === undefined || !(await svc.chains.hasGrant(target, source, spec.name))) {
+      // The same answer whether the chain is missing or not granted: another tenant learns nothing.
+      return failed(
+        "chain_access_denied",
+        `tenant "${target}" grants "${source}" no access to chain "${spec.name}"`,
+      );
+    }
   }
   if (chain === undefined) return failed("chain_not_found", `chain "${spec.name}" does not exist`);
+  const limits = await chainTreeLimits(svc, rootTenant);
+  const depth = (run.depth ?? 0) + 1;
+  if (depth > limits.maxDepth) {
+    return failed(
+      "chain_depth_exceeded",
+      `the child would be ${depth} hops below its tree's root; at most ${limits.maxDepth} are allowed`,
+    );
+  }
   let params: Record<string, unknown>;
   try {
     const fileKey = (output as { FileKey?: unknown } | null)?.FileKey;
@@ -163,6 +207,14 @@ async function emitChain(
     });
   } catch (error) {
     return failed("chain_param_error", error instanceof Error ? error.message : String(error));
+  }
+  // A hop through a grant starts exactly the granted chain: its params may not name further chains.
+  const throughGrant = target !== run.tenant || target !== rootTenant;
+  if (throughGrant && Object.hasOwn(params, CHAIN_PARAM)) {
+    return failed(
+      "chain_spec_forbidden",
+      `a chain into another tenant's grant may not pass "${CHAIN_PARAM}": the grant covers chain "${spec.name}" only`,
+    );
   }
   // Encrypted values are sealed again, bound to the child: only its handler opens them.
   try {
@@ -186,6 +238,20 @@ async function emitChain(
     role: "runner",
     keyId: `chain:${run.tenant}`,
   };
+  // A child that exists already was started (and counted) by an earlier emission.
+  if ((await svc.runs.get({ tenant: target, id: childId })) === undefined) {
+    const root = run.root ?? { taskId: run.id, tenant: run.tenant };
+    const limit = limits.maxRuns;
+    // Counted before the start: a crash in between over-counts the tree, which only errs on the safe side.
+    const counted = await svc.runs.countTreeRun(
+      { tenant: root.tenant, id: root.taskId },
+      limit - 1, // the root is the tree's first run and is not counted
+      svc.clock.now().toISOString(),
+    );
+    if (!counted) {
+      return failed("chain_tree_too_large", `the chain tree already holds ${limit} runs, its limit`);
+    }
+  }
   try {
     await start(
       svc,

@@ -16,6 +16,7 @@ import {
   type Role,
   sameHash,
   type Tenant,
+  type TenantLimits,
 } from "../core/tenant.ts";
 import { addLogContext } from "./log-context.ts";
 import type { Services } from "./services.ts";
@@ -61,6 +62,14 @@ export async function createTenant(svc: Services, input: { id: string; name?: st
     createdAt: svc.clock.now().toISOString(),
   };
   await svc.tenants.createTenant(tenant);
+  return tenant;
+}
+
+/** The operator sets a tenant's own limits (replacing any set before; an empty object restores the defaults). */
+export async function setTenantLimits(svc: Services, id: string, limits: TenantLimits): Promise<Tenant> {
+  if (!(await svc.tenants.setLimits(id, limits))) throw new NotFoundError(`tenant "${id}" does not exist`);
+  const tenant = await svc.tenants.getTenant(id);
+  if (tenant === undefined) throw new NotFoundError(`tenant "${id}" does not exist`);
   return tenant;
 }
 

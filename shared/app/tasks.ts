@@ -1,7 +1,7 @@
 /** The tasks API's use cases: start, read, list and cancel runs (the engine does the work). */
-import { NotFoundError } from "../core/errors.ts";
+import { ConflictError, NotFoundError } from "../core/errors.ts";
 import type { Page, RunListQuery, StartedRun } from "../core/ports.ts";
-import type { Run, RunStatus } from "../core/run.ts";
+import { isTerminal, type Run, type RunRef, type RunStatus } from "../core/run.ts";
 import { cancelRun, type Started, type StartInput, startRun } from "./engine.ts";
 import type { TenantPrincipal } from "./identity.ts";
 import type { Services } from "./services.ts";
@@ -59,4 +59,60 @@ export async function startedByTask(
 /** Cancels a run of the caller's tenant (see cancelRun for what that means in each state). */
 export function cancelTask(svc: Services, caller: TenantPrincipal, id: string): Promise<Run> {
   return cancelRun(svc, caller, id);
+}
+
+/** How many descendants one tree cancel looks at; a larger tree needs the request repeated. */
+export const CANCEL_TREE_MAX_RUNS = 1_000;
+
+export interface CancelledTree {
+  run: Run;
+  /** Descendants this request cancelled (or asked to stop, if running). */
+  cancelled: string[];
+  /** False when the walk stopped at CANCEL_TREE_MAX_RUNS: repeat the request for the rest. */
+  complete: boolean;
+}
+
+/**
+ * Cancels a run and the runs below it (what it started, what those started, …) in the caller's
+ * tenant, breadth first. Runs in other tenants, and what they started, are neither cancelled nor
+ * walked: a tenant acts on its own runs only. Ended runs are skipped but walked through (a
+ * succeeded run's chains may still run), so a repeat is harmless and picks up what is left.
+ */
+export async function cancelTaskTree(
+  svc: Services,
+  caller: TenantPrincipal,
+  id: string,
+): Promise<CancelledTree> {
+  const root = await findRun(svc, caller, id);
+  const stop = async (run: Run): Promise<Run | undefined> => {
+    if (isTerminal(run.status)) return undefined;
+    try {
+      return await cancelRun(svc, caller, run.id);
+    } catch (error) {
+      // It ended meanwhile: nothing to cancel.
+      if (error instanceof ConflictError || error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+  };
+  const cancelledRoot = (await stop(root)) ?? root;
+  const cancelled: string[] = [];
+  const pending: RunRef[] = [root];
+  let seen = 0;
+  for (let ref = pending.shift(); ref !== undefined; ref = pending.shift()) {
+    let cursor: string | undefined;
+    do {
+      const page = await svc.runs.startedBy(ref, { limit: 100, ...(cursor === undefined ? {} : { cursor }) });
+      for (const child of page.items) {
+        if (child.tenant !== caller.tenant) continue;
+        if (seen >= CANCEL_TREE_MAX_RUNS) return { run: cancelledRoot, cancelled, complete: false };
+        seen += 1;
+        const run = await svc.runs.get(child);
+        if (run === undefined) continue;
+        if ((await stop(run)) !== undefined) cancelled.push(run.id);
+        pending.push(child);
+      }
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+  }
+  return { run: cancelledRoot, cancelled, complete: true };
 }

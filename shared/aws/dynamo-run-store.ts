@@ -37,6 +37,13 @@ import { fromJsonAttribute, toJsonAttribute } from "./json-attributes.ts";
 
 const RUN_SK = "run";
 const IDEMPOTENCY_SK = "idempotency";
+/**
+ * A chain tree's run count: item pk "<root tenant>#<root run id>", sk "tree", beside the root run's
+ * item. One partition per tree (not a hot key: a tree holds at most its limit of runs), in no index.
+ */
+const TREE_SK = "tree";
+/** Kept longer than any tree can grow: a hop can be delayed a year at most, and trees are shallow. */
+const TREE_COUNT_DAYS = 400;
 /** Index attributes derived from the run; never part of the Run itself. */
 const DERIVED_ATTRIBUTES = [
   "pk",
@@ -345,6 +352,31 @@ export class DynamoRunStore implements RunStore {
       if (index < 0) throw error;
       const raw = reasons[index]?.Item;
       return { index, ...(raw === undefined ? {} : { item: unmarshall(raw) }) };
+    }
+  }
+
+  async countTreeRun(root: RunRef, below: number, at: string): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk: `${root.tenant}#${root.id}`, sk: TREE_SK },
+          UpdateExpression:
+            "SET treeRuns = if_not_exists(treeRuns, :zero) + :one, updatedAt = :at, expiresAt = :expires",
+          ConditionExpression: "attribute_not_exists(treeRuns) OR treeRuns < :below",
+          ExpressionAttributeValues: {
+            ":zero": 0,
+            ":one": 1,
+            ":at": at,
+            ":below": below,
+            ":expires": Math.floor(Date.parse(at) / 1000) + TREE_COUNT_DAYS * DAY_SECONDS,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
     }
   }
 

@@ -4,10 +4,11 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { ConflictError } from "../core/errors.ts";
 import type { TenantStore } from "../core/ports.ts";
-import { ApiKeyRecord, Tenant } from "../core/tenant.ts";
+import { ApiKeyRecord, Tenant, type TenantLimits } from "../core/tenant.ts";
 import { isConditionFailure } from "./clients.ts";
 import { queryAll } from "./query-all.ts";
 
@@ -32,6 +33,25 @@ export class DynamoTenantStore implements TenantStore {
       new GetCommand({ TableName: this.#tenantsTable, Key: { id }, ConsistentRead: true }),
     );
     return result.Item === undefined ? undefined : Tenant.parse(result.Item);
+  }
+
+  async setLimits(id: string, limits: TenantLimits): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tenantsTable,
+          Key: { id },
+          UpdateExpression: "SET #limits = :limits",
+          ConditionExpression: "attribute_exists(id)",
+          ExpressionAttributeNames: { "#limits": "limits" },
+          ExpressionAttributeValues: { ":limits": limits },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
   }
 
   async putKey(key: ApiKeyRecord): Promise<void> {

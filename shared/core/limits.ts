@@ -42,6 +42,19 @@ export const LIMITS = {
   lambdaResponseBytes: 6 * 1024 * 1024,
 } as const;
 
+/**
+ * How far a chain tree (a run and everything its chains start, hop after hop, in any tenant) may
+ * grow. `maxDepth`: hops below the root; `maxRuns`: runs in the tree, the root included. Either
+ * refusal is recorded on the source run's chain outcome. Defaults for every tenant; an operator may
+ * set a tenant's own (`PUT /v1/tenants/{id}/limits`) up to the ceilings.
+ */
+export const CHAIN_TREE_LIMITS = {
+  maxDepth: 8,
+  maxDepthCeiling: 16,
+  maxRuns: 1_000,
+  maxRunsCeiling: 10_000,
+} as const;
+
 export function jsonBytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value) ?? "", "utf8");
 }

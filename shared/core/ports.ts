@@ -181,6 +181,12 @@ export interface RunStore {
   dueToStart(now: string, limit: number): Promise<RunRef[]>;
   /** Newest first, by index; never a table scan. Throws ValidationError on a bad cursor. */
   list(query: RunListQuery): Promise<Page<Run>>;
+  /**
+   * Counts one more chain-started run into the tree of `root` (its first run), if fewer than
+   * `below` are counted; false (and nothing counted) otherwise. One conditional write on a
+   * per-tree item, so concurrent hops of one tree never pass the limit together.
+   */
+  countTreeRun(root: RunRef, below: number, at: string): Promise<boolean>;
   /** The runs `origin` started (in any tenant), oldest first, by index. Throws ValidationError on a bad cursor. */
   startedBy(origin: RunRef, page: { limit: number; cursor?: string }): Promise<Page<StartedRun>>;
 }
@@ -271,6 +277,8 @@ export interface TenantStore {
   /** Throws ConflictError if the tenant exists. */
   createTenant(tenant: Tenant): Promise<void>;
   getTenant(id: string): Promise<Tenant | undefined>;
+  /** Replaces a tenant's limits; false if there is no such tenant. */
+  setLimits(id: string, limits: import("./tenant.ts").TenantLimits): Promise<boolean>;
   /** Throws ConflictError if a key with that hash exists. */
   putKey(key: ApiKeyRecord): Promise<void>;
   getKey(keyHash: string): Promise<ApiKeyRecord | undefined>;

@@ -86,6 +86,21 @@ export const RUN_ERRORS = {
     meaning: "Chain outcome: the chain's params could not be computed, decrypted or sealed.",
     retried: false,
   },
+  chain_spec_forbidden: {
+    meaning:
+      "Chain outcome: a hop through another tenant's grant tried to pass chain specs (async-TaskChain) to its child; a grant covers its one chain only.",
+    retried: false,
+  },
+  chain_depth_exceeded: {
+    meaning:
+      "Chain outcome: the child would be deeper below its tree's root than the chain depth limit (default 8).",
+    retried: false,
+  },
+  chain_tree_too_large: {
+    meaning:
+      "Chain outcome: the chain tree already holds as many runs as the chain tree size limit (default 1,000).",
+    retried: false,
+  },
   unknown_definition: {
     meaning: "Chain outcome: the chain names a definition that does not exist.",
     retried: false,

@@ -9,7 +9,22 @@ export const TenantId = z
 export const Role = z.enum(["admin", "runner"]);
 export type Role = z.infer<typeof Role>;
 
-export const Tenant = z.object({ id: z.string(), name: z.string().optional(), createdAt: z.string() });
+/**
+ * A tenant's own chain tree limits, set by the operator (defaults and ceilings: CHAIN_TREE_LIMITS).
+ * They apply to trees the tenant started: a tree is held to its root tenant's limits.
+ */
+export const TenantLimits = z.strictObject({
+  maxChainDepth: z.number().int().min(1).max(16).optional(),
+  maxChainTree: z.number().int().min(2).max(10_000).optional(),
+});
+export type TenantLimits = z.infer<typeof TenantLimits>;
+
+export const Tenant = z.object({
+  id: z.string(),
+  name: z.string().optional(),
+  createdAt: z.string(),
+  limits: TenantLimits.optional(),
+});
 export type Tenant = z.infer<typeof Tenant>;
 
 /** What is stored for an API key: never the key itself, only its SHA-256. */

@@ -37,6 +37,8 @@ const LIST_ROUNDS = 10;
 export class MemoryRunStore implements RunStore {
   readonly #runs = new Map<string, Run>();
   readonly #idempotency = new Map<string, IdempotencyRecord>();
+  /** Chain-started runs counted per tree, by "<root tenant>#<root id>" (DynamoRunStore's tree item). */
+  readonly #treeRuns = new Map<string, number>();
   readonly #counters: MemoryCounterStore;
 
   constructor(options: { counters: MemoryCounterStore }) {
@@ -219,6 +221,14 @@ export class MemoryRunStore implements RunStore {
         ? undefined
         : encodeCursor({ id: start.slice(start.lastIndexOf("#") + 1), created: start });
     return { items: runs, ...(cursor === undefined ? {} : { cursor }) };
+  }
+
+  async countTreeRun(root: RunRef, below: number, _at: string): Promise<boolean> {
+    const key = keyOf(root);
+    const counted = this.#treeRuns.get(key) ?? 0;
+    if (!(counted < below)) return false;
+    this.#treeRuns.set(key, counted + 1);
+    return true;
   }
 
   async startedBy(origin: RunRef, page: { limit: number; cursor?: string }): Promise<Page<StartedRun>> {

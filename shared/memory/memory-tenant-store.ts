@@ -1,6 +1,6 @@
 import { ConflictError } from "../core/errors.ts";
 import type { TenantStore } from "../core/ports.ts";
-import { ApiKeyRecord, Tenant } from "../core/tenant.ts";
+import { ApiKeyRecord, Tenant, type TenantLimits } from "../core/tenant.ts";
 import { jsonCopy } from "./json-copy.ts";
 
 /** Tenants (by id) and their API keys (by key hash), in memory. */
@@ -16,6 +16,13 @@ export class MemoryTenantStore implements TenantStore {
   async getTenant(id: string): Promise<Tenant | undefined> {
     const tenant = this.#tenants.get(id);
     return tenant === undefined ? undefined : Tenant.parse(jsonCopy(tenant));
+  }
+
+  async setLimits(id: string, limits: TenantLimits): Promise<boolean> {
+    const tenant = this.#tenants.get(id);
+    if (tenant === undefined) return false;
+    this.#tenants.set(id, { ...tenant, limits: jsonCopy(limits) });
+    return true;
   }
 
   async putKey(key: ApiKeyRecord): Promise<void> {

@@ -363,5 +363,21 @@ export function runStoreContract(name: string, makeStore: () => Promise<RunStore
         store.startedBy({ tenant: "acme", id: "parent" }, { limit: 2, cursor: "bogus" }),
       ).rejects.toBeInstanceOf(ValidationError);
     });
+
+    it("counts a tree's runs up to the limit, concurrently, per tree, without touching the root run or its lists", async () => {
+      const root = aRun("root");
+      await store.create(root);
+      const tree = { tenant: "acme", id: "root" };
+      const counted = await Promise.all(Array.from({ length: 5 }, () => store.countTreeRun(tree, 3, at(0))));
+      expect(counted.filter(Boolean)).toHaveLength(3);
+      expect(await store.countTreeRun(tree, 3, at(1))).toBe(false);
+      // A higher limit (the operator raised it) counts on from where the tree is.
+      expect(await store.countTreeRun(tree, 4, at(2))).toBe(true);
+      expect(await store.countTreeRun(tree, 4, at(3))).toBe(false);
+      // Another tree, even with the same root id in another tenant, has its own count.
+      expect(await store.countTreeRun({ tenant: "globex", id: "root" }, 1, at(4))).toBe(true);
+      expect(await store.get(root)).toEqual(root);
+      expect((await store.list({ tenant: "acme", limit: 10 })).items.map((run) => run.id)).toEqual(["root"]);
+    });
   });
 }

@@ -50,5 +50,18 @@ export function tenantStoreContract(name: string, makeStore: () => Promise<Tenan
       expect(await store.deleteKey("acme", "k1")).toBe(false);
       expect((await store.listKeys("acme")).map((k) => k.keyId)).toEqual(["k2"]);
     });
+
+    it("sets a tenant's limits, replacing earlier ones, and none of a tenant that does not exist", async () => {
+      await store.createTenant({ id: "acme", createdAt: "2026-01-01T00:00:00.000Z" });
+      expect(await store.setLimits("acme", { maxChainDepth: 3, maxChainTree: 50 })).toBe(true);
+      expect(await store.setLimits("acme", { maxChainTree: 20 })).toBe(true);
+      expect(await store.getTenant("acme")).toEqual({
+        id: "acme",
+        createdAt: "2026-01-01T00:00:00.000Z",
+        limits: { maxChainTree: 20 },
+      });
+      expect(await store.setLimits("globex", { maxChainDepth: 3 })).toBe(false);
+      expect(await store.getTenant("globex")).toBeUndefined();
+    });
   });
 }

@@ -167,6 +167,9 @@ describe("real answers match the documented schemas", () => {
     );
     const betaKey = (await call("POST", "/v1/tenants/beta/keys", { ...root, body: { role: "admin" } })).body
       .key;
+    const limits = { maxChainDepth: 4, maxChainTree: 100 };
+    expect((await call("PUT", "/v1/tenants/beta/limits", { ...root, body: limits })).status).toBe(200);
+    expect((await call("PUT", "/v1/tenants/nobody/limits", { ...root, body: {} })).status).toBe(404);
     await call("GET", "/v1/tenant", root);
     await call("GET", "/v1/tenant", { key: betaKey });
     expect((await call("GET", "/v1/tenant", { key: null })).status).toBe(401);

@@ -1,7 +1,14 @@
 /** The routes of runs: start, list, read, cancel and set a run's subtext. */
 import { setSubtext } from "../../../shared/app/callbacks.ts";
 import type { Services } from "../../../shared/app/services.ts";
-import { cancelTask, getTask, listTasks, startedByTask, startTask } from "../../../shared/app/tasks.ts";
+import {
+  cancelTask,
+  cancelTaskTree,
+  getTask,
+  listTasks,
+  startedByTask,
+  startTask,
+} from "../../../shared/app/tasks.ts";
 import { patchTaskExamples, startTaskExamples } from "../examples.ts";
 import { json, parseBody, parseQuery, pathParam } from "../http.ts";
 import {
@@ -12,7 +19,7 @@ import {
   presentStartedRun,
 } from "../present.ts";
 import { CancelledTask, StartedRunPage, StartedTask, TaskPage, TaskView } from "../responses.ts";
-import { ListQuery, ListTasksQuery, PatchTaskBody, StartTaskBody, TaskId } from "../schemas.ts";
+import { CancelQuery, ListQuery, ListTasksQuery, PatchTaskBody, StartTaskBody, TaskId } from "../schemas.ts";
 import { routeAuthz } from "./auth.ts";
 import type { ApiRoute } from "./route.ts";
 
@@ -105,16 +112,22 @@ export function tasksRoutes(svc: Services): ApiRoute[] {
       path: "/v1/tasks/{id}/cancel",
       doc: {
         operationId: "cancelTask",
-        summary: "Cancel a run",
+        summary: "Cancel a run (and, with ?tree=true, the runs below it in your tenant)",
         tag: "Tasks",
         auth: "runner",
         params: { id: TaskId },
+        query: CancelQuery,
         responses: { 200: CancelledTask },
         errors: [404, 409],
       },
       handler: asTenant("runner", async (event, who) => {
-        const run = await cancelTask(svc, who, pathParam(event, "id", TaskId));
-        return json(200, presentCancelled(run));
+        const id = pathParam(event, "id", TaskId);
+        if (parseQuery(event, CancelQuery).tree === "true") {
+          // An ended run is no 409 here: what it started may still be running.
+          const { run, cancelled, complete } = await cancelTaskTree(svc, who, id);
+          return json(200, { ...presentCancelled(run), tree: { cancelled, complete } });
+        }
+        return json(200, presentCancelled(await cancelTask(svc, who, id)));
       }),
     },
     {

@@ -1,7 +1,13 @@
 /** The routes of tenants and their API keys. */
-import { createTenant, issueKey, listKeys, revokeKey } from "../../../shared/app/identity.ts";
+import {
+  createTenant,
+  issueKey,
+  listKeys,
+  revokeKey,
+  setTenantLimits,
+} from "../../../shared/app/identity.ts";
 import type { Services } from "../../../shared/app/services.ts";
-import { TenantId } from "../../../shared/core/tenant.ts";
+import { TenantId, TenantLimits } from "../../../shared/core/tenant.ts";
 import { createKeyExamples, createTenantExamples } from "../examples.ts";
 import { json, noContent, parseBody, pathParam } from "../http.ts";
 import { presentPrincipal } from "../present.ts";
@@ -49,6 +55,29 @@ export function tenantsRoutes(svc: Services): ApiRoute[] {
         const { role } = parseBody(event, CreateKeyBody);
         return json(201, await issueKey(svc, { tenant, role }));
       }),
+    },
+    {
+      method: "PUT",
+      path: "/v1/tenants/{id}/limits",
+      doc: {
+        operationId: "setTenantLimits",
+        summary: "Set a tenant's chain tree limits (maxChainDepth at most 16, maxChainTree at most 10,000)",
+        tag: "Tenants",
+        auth: "operator",
+        params: { id: TenantId },
+        body: TenantLimits,
+        examples: {
+          limits: { summary: "Shallow, small trees", value: { maxChainDepth: 4, maxChainTree: 100 } },
+        },
+        responses: { 200: TenantView },
+        errors: [404],
+      },
+      handler: asOperator(async (event) =>
+        json(
+          200,
+          await setTenantLimits(svc, pathParam(event, "id", TenantId), parseBody(event, TenantLimits)),
+        ),
+      ),
     },
     {
       method: "GET",

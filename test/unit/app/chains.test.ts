@@ -1,6 +1,6 @@
 /** Chains: a succeeding run starts the next task, in its tenant or, with a grant, in another. */
 import { describe, expect, it } from "vitest";
-import { grantAccess, putChain, revokeAccess } from "../../../shared/app/chains.ts";
+import { chainChildId, grantAccess, putChain, revokeAccess } from "../../../shared/app/chains.ts";
 import { taskFileLink, tokenFileLink } from "../../../shared/app/files.ts";
 import { createTenant } from "../../../shared/app/identity.ts";
 import { sweep } from "../../../shared/app/sweeper.ts";
@@ -31,7 +31,7 @@ describe("chains", () => {
       },
     });
     await h.drain();
-    const childId = `${run.id}-k0`;
+    const childId = chainChildId(run, 0);
     expect(await h.run(run.id)).toMatchObject({
       status: "succeeded",
       chainOutcomes: [{ name: "then-echo", customerId: "acme", status: "started", childTaskId: childId }],
@@ -80,7 +80,7 @@ describe("chains", () => {
     await grantAccess(h.svc, "globex", "acme", "then-echo");
     const granted = await h.start({ definition: "first", chain: chain("then-echo") });
     await h.drain();
-    const childId = `${granted.id}-k0`;
+    const childId = chainChildId(granted, 0);
     expect((await h.run(granted.id)).chainOutcomes).toEqual([
       { name: "then-echo", customerId: "globex", status: "started", childTaskId: childId },
     ]);
@@ -113,7 +113,7 @@ describe("chains", () => {
     );
     await sweep(h.svc);
     expect((await h.run(run.id)).chainOutcomes).toEqual([
-      { name: "then-echo", customerId: "acme", status: "started", childTaskId: `${run.id}-k0` },
+      { name: "then-echo", customerId: "acme", status: "started", childTaskId: chainChildId(run, 0) },
     ]);
     expect((await listTasks(h.svc, h.admin, { definition: "next" })).items).toHaveLength(1);
     expect(h.metrics.total("RunsStarted", { definition: "next" })).toBe(1);
@@ -146,7 +146,7 @@ describe("chains", () => {
     expect(isSealed(sealed)).toBe(true);
     expect(JSON.stringify(await h.run(run.id))).not.toContain("hunter2");
     await h.drain();
-    const child = await h.run(`${run.id}-k0`);
+    const child = await h.run(chainChildId(run, 0));
     expect(isSealed(child.params.password)).toBe(true);
     expect(child.params.password).not.toBe(sealed);
     // The echo handler saw the clear text (and, being echo, returned it).
@@ -164,7 +164,7 @@ describe("chains", () => {
     });
     await h.drain();
     // The chained task (echo) returns its params: the token it was handed.
-    const { link: token } = (await h.run(`${run.id}-k0`)).output as { link: string };
+    const { link: token } = (await h.run(chainChildId(run, 0))).output as { link: string };
     const key = encodeURIComponent(`acme/${run.id}/out.txt`);
     expect(await tokenFileLink(h.svc, token)).toMatch(new RegExp(`^memory://files/${key}\\?name=out.txt&`));
     // The owner reaches it with a key; another tenant does not, and no file is not found.

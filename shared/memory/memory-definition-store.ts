@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { decodeCursor, encodeCursor } from "../aws/cursor.ts";
 import { TaskDefinition } from "../core/definition.ts";
+import { fitBytes } from "../core/limits.ts";
 import type { DefinitionStore, Page } from "../core/ports.ts";
 import { jsonCopy } from "./json-copy.ts";
 
@@ -24,16 +25,27 @@ export class MemoryDefinitionStore implements DefinitionStore {
     return this.#items.delete(keyOf(tenant, name));
   }
 
-  async list(tenant: string, page: { limit: number; cursor?: string }): Promise<Page<TaskDefinition>> {
+  async list(
+    tenant: string,
+    page: { limit: number; cursor?: string; maxBytes?: number },
+  ): Promise<Page<TaskDefinition>> {
     const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor, DefinitionCursor).name;
     const items = [...this.#items.values()]
       .filter((item) => item.tenant === tenant && (after === undefined || item.name > after))
       .sort((a, b) => (a.name < b.name ? -1 : 1))
-      .slice(0, page.limit);
-    // DynamoDB hands back a last evaluated key whenever a page reached its Limit.
-    const last = items.length === page.limit ? items[items.length - 1] : undefined;
+      .slice(0, page.limit)
+      .map((item) => TaskDefinition.parse(jsonCopy(item)));
+    const kept = fitBytes(items, page.maxBytes);
+    // Cut short by size: the next page starts after the last one kept. Else, like DynamoDB, a
+    // page that reached its Limit has a last evaluated key.
+    const last =
+      kept.length < items.length
+        ? kept[kept.length - 1]
+        : items.length === page.limit
+          ? items.at(-1)
+          : undefined;
     return {
-      items: items.map((item) => TaskDefinition.parse(jsonCopy(item))),
+      items: kept,
       ...(last === undefined ? {} : { cursor: encodeCursor({ name: last.name }) }),
     };
   }

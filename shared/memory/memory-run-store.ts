@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { AWS_LIMITS } from "../aws/aws-limits.ts";
 import { decodeCursor, encodeCursor } from "../aws/cursor.ts";
-import { ConflictError } from "../core/errors.ts";
+import { ConflictError, ItemTooLargeError } from "../core/errors.ts";
+import { jsonBytes } from "../core/limits.ts";
 import { RunId } from "../core/names.ts";
 import type {
   ClaimResult,
@@ -62,7 +64,7 @@ export class MemoryRunStore implements RunStore {
       if (existing !== undefined && !(existing.expiresAt < now))
         return { ok: false, cause: "idempotency", existing: jsonCopy(existing) };
     }
-    this.#runs.set(key, toStored(run));
+    this.#runs.set(key, sized(toStored(run)));
     if (extras.counter !== undefined) this.#counters.apply(run.tenant, extras.counter);
     if (record !== undefined)
       this.#idempotency.set(idempotencyKeyOf(record.tenant, record.key), jsonCopy(record));
@@ -114,7 +116,7 @@ export class MemoryRunStore implements RunStore {
     if (isEmpty(patch)) return this.get(ref);
     const stored = this.#runs.get(keyOf(ref));
     if (stored === undefined || !matches(stored, guard)) return undefined;
-    const next = applyPatch(stored, patch);
+    const next = sized(applyPatch(stored, patch));
     this.#runs.set(keyOf(ref), next);
     return fromStored(next);
   }
@@ -129,14 +131,14 @@ export class MemoryRunStore implements RunStore {
     if (counter === undefined) {
       if (isEmpty(patch)) return stored === undefined ? { ok: false, cause: "run" } : { ok: true };
       if (stored === undefined || !matches(stored, guard)) return { ok: false, cause: "run" };
-      this.#runs.set(keyOf(ref), applyPatch(stored, patch));
+      this.#runs.set(keyOf(ref), sized(applyPatch(stored, patch)));
       return { ok: true };
     }
     if (isEmpty(patch)) throw new Error("a transition needs something to change");
     if (stored === undefined) return { ok: false, cause: "run" };
     if (!matches(stored, guard)) return { ok: false, cause: "run", current: fromStored(stored) };
     if (this.#counters.refuses(ref.tenant, counter)) return { ok: false, cause: "counter" };
-    this.#runs.set(keyOf(ref), applyPatch(stored, patch));
+    this.#runs.set(keyOf(ref), sized(applyPatch(stored, patch)));
     this.#counters.apply(ref.tenant, counter);
     return { ok: true };
   }
@@ -336,6 +338,18 @@ function applyPatch(run: Run, patch: RunPatch): Run {
     next.once = { ...run.once, [patch.once.key]: jsonCopy(record) };
   }
   return next as Run;
+}
+
+/**
+ * DynamoDB refuses an item over 400 KB (DynamoRunStore reports it as ItemTooLargeError); here
+ * the run's JSON stands in for the item's size, close enough for the limits Baton keeps far below.
+ */
+function sized(run: Run): Run {
+  const bytes = jsonBytes(run);
+  if (bytes > AWS_LIMITS.dynamoItemBytes) {
+    throw new ItemTooLargeError(`run ${run.id} would be ${bytes} bytes, over DynamoDB's 400 KB item limit`);
+  }
+  return run;
 }
 
 /** As DynamoRunStore writes a run: JSON, with once results of `undefined` kept as null. */

@@ -46,10 +46,10 @@ export function runQueueContract(name: string, makeHarness: () => Promise<QueueH
       await h.queue.enqueue({ tenant, runId: runId(2), queue });
       await h.queue.enqueue({ tenant, runId: runId(3) });
       const messages = await h.receive();
-      expect(messages.map((m) => [JSON.parse(m.body).runId, m.groupId])).toEqual([
-        [runId(1), `${tenant}#${queue}`],
-        [runId(3), `${tenant}/${runId(3)}`],
-      ]);
+      // How many of one group a receive hands out differs (AWS returns as many as it can in order).
+      const groupOf = (id: string) => messages.find((m) => JSON.parse(m.body).runId === id)?.groupId;
+      expect(groupOf(runId(1))).toBe(`${tenant}#${queue}`);
+      expect(groupOf(runId(3))).toBe(`${tenant}/${runId(3)}`);
       expect(messages.every((m) => (m.groupId ?? "").length <= 128)).toBe(true);
     });
 

@@ -6,7 +6,7 @@ import { provenanceFrom } from "../core/lifecycle.ts";
 import type { AccessGrant, ChainRecord } from "../core/ports.ts";
 import type { Run } from "../core/run.ts";
 import { isRunErrorCode, type RunErrorCode } from "../core/run-errors.ts";
-import { isSealed, type SealContext } from "../core/sealed.ts";
+import { isSealed, SEALED_PREFIX, type SealContext, sealedLookalikeAt } from "../core/sealed.ts";
 import type { Started, StartHow, StartInput } from "./engine.ts";
 import type { TenantPrincipal } from "./identity.ts";
 import type { Services } from "./services.ts";
@@ -163,6 +163,14 @@ async function emitChain(
     });
   } catch (error) {
     return failed("chain_param_error", error instanceof Error ? error.message : String(error));
+  }
+  // The child's start trusts sealed values (only this hop seals them): none may come from a template.
+  const lookalike = sealedLookalikeAt(params);
+  if (lookalike !== undefined) {
+    return failed(
+      "chain_param_error",
+      `param "${lookalike}" holds a value starting with "${SEALED_PREFIX}"; only Baton seals values`,
+    );
   }
   // Encrypted values are sealed again, bound to the child: only its handler opens them.
   try {

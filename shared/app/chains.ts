@@ -1,7 +1,7 @@
 /** Chain records, access grants, and starting the next task when a run succeeds. */
 import { type ChainOutcome, type ChainSpec, resolveChainParams } from "../core/chain.ts";
 import { BatonError, ConflictError, NotFoundError, ValidationError } from "../core/errors.ts";
-import { mintFileToken } from "../core/file-token.ts";
+import { mintFileToken, runFileOf } from "../core/file-token.ts";
 import { provenanceFrom } from "../core/lifecycle.ts";
 import type { AccessGrant, ChainRecord } from "../core/ports.ts";
 import type { Run } from "../core/run.ts";
@@ -151,8 +151,14 @@ async function emitChain(
     params = resolveChainParams(spec, {
       ...(typeof fileKey === "string" && secret !== undefined
         ? {
-            fileToken: (seconds?: number) =>
-              mintFileToken(secret, { tenant: run.tenant, key: fileKey }, svc.clock.now(), seconds),
+            fileToken: (seconds?: number) => {
+              // A handler's output may name any key: a token names this run's own file only.
+              const file = runFileOf(fileKey);
+              if (file?.tenant !== run.tenant || file.taskId !== run.id) {
+                throw new ValidationError(`@FileToken@: FileKey "${fileKey}" is not a file of this run`);
+              }
+              return mintFileToken(secret, { tenant: run.tenant, key: fileKey }, svc.clock.now(), seconds);
+            },
           }
         : {}),
       output,

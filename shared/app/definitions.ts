@@ -11,8 +11,8 @@ import {
 import { NotFoundError, PayloadTooLargeError, ValidationError } from "../core/errors.ts";
 import { jsonBytes, LIMITS } from "../core/limits.ts";
 import type { Page } from "../core/ports.ts";
-import { checkWorkflow, type WorkflowStep } from "../core/workflow.ts";
 import { SEALED_PREFIX, sealedLookalikeAt } from "../core/sealed.ts";
+import { checkWorkflow, type WorkflowStep } from "../core/workflow.ts";
 import { promoteWaiting } from "./admission.ts";
 import type { Services } from "./services.ts";
 

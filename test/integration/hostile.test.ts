@@ -3,14 +3,23 @@
  * forged tokens, other tenants' files, guessing keys. Through the real API on the emulators.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mintFileToken } from "../../shared/core/file-token.ts";
 import { SEALED_PREFIX } from "../../shared/core/sealed.ts";
-import { startTestStack, type TestStack } from "../support/stack.ts";
+import { startTestStack, type TestStack, waitFor, waitForEnd } from "../support/stack.ts";
 
 let stack: TestStack;
+let globexKey: string;
+const fileTokenSecret = "a-hostile-test-secret-long-enough-0123456789";
 
 beforeAll(async () => {
-  stack = await startTestStack();
+  stack = await startTestStack({ fileTokenSecret });
   await stack.request("PUT", "/v1/definitions/echo", { body: { handler: "echo" } });
+  await stack.request("PUT", "/v1/definitions/write-file", { body: { handler: "write-file" } });
+  await stack.request("PUT", "/v1/chains/receive", { body: { definition: "echo" } });
+  await stack.request("POST", "/v1/tenants", { key: stack.rootKey, body: { id: "globex" } });
+  globexKey = (
+    await stack.request("POST", "/v1/tenants/globex/keys", { key: stack.rootKey, body: { role: "admin" } })
+  ).body.key;
 });
 afterAll(async () => {
   await stack?.stop();
@@ -55,5 +64,99 @@ describe("a client value that merely looks sealed", () => {
     });
     expect(put.status).toBe(400);
     expect((await stack.request("GET", "/v1/definitions/spoof")).status).toBe(404);
+  });
+});
+
+/** GET without following the redirect. */
+async function peek(path: string, key: string | null = null) {
+  return (await stack.request("GET", path, { key, redirect: "manual" })).status;
+}
+
+async function finished(body: Record<string, unknown>) {
+  const started = await stack.request("POST", "/v1/tasks", { body });
+  return waitForEnd(stack, started.body.taskId);
+}
+
+describe("file tokens", () => {
+  it("stop working when their run's file tokens are revoked; only the owner can revoke", async () => {
+    const task = await finished({ definition: "write-file", params: { name: "a.txt", text: "a" } });
+    const key = `acme/${task.taskId}/a.txt`;
+    const leaked = mintFileToken(fileTokenSecret, { tenant: "acme", key }, new Date(Date.now() - 1_000));
+    expect(await peek(`/v1/files/${leaked}`)).toBe(302);
+
+    // Another tenant cannot revoke (nor learn the run exists).
+    const foreign = await stack.request("DELETE", `/v1/tasks/${task.taskId}/file-tokens`, { key: globexKey });
+    expect(foreign.status).toBe(404);
+    expect(await peek(`/v1/files/${leaked}`)).toBe(302);
+
+    expect((await stack.request("DELETE", `/v1/tasks/${task.taskId}/file-tokens`)).status).toBe(204);
+    expect(await peek(`/v1/files/${leaked}`)).toBe(401);
+    // A token minted after the revocation works again.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const fresh = mintFileToken(fileTokenSecret, { tenant: "acme", key }, new Date());
+    expect(await peek(`/v1/files/${fresh}`)).toBe(302);
+  });
+
+  it("name the run's own file only: a handler output pointing at another run's file gets no token", async () => {
+    const victim = await finished({ definition: "write-file", params: { name: "secret.txt", text: "s" } });
+    // echo returns its params as output: the attacker sets FileKey to the victim run's file.
+    const source = await stack.request("POST", "/v1/tasks", {
+      body: {
+        definition: "echo",
+        params: { FileKey: `acme/${victim.taskId}/secret.txt` },
+        chain: { name: "receive", params: [{ name: "download", value: "@FileToken@" }] },
+      },
+    });
+    const outcome = await waitFor(async () => {
+      const run = (await stack.request("GET", `/v1/tasks/${source.body.taskId}`)).body;
+      return run.chainOutcomes?.[0];
+    });
+    expect(outcome).toMatchObject({ status: "failed", error: { code: "chain_param_error" } });
+    expect(outcome.error.message).toContain("not a file of this run");
+  });
+
+  it("refuse keys that are not a run's file, even when signed", async () => {
+    const task = await finished({ definition: "write-file", params: { name: "b.txt", text: "b" } });
+    for (const key of [
+      `acme/${task.taskId}/../${task.taskId}/b.txt`,
+      `acme/${task.taskId}/sub/b.txt`,
+      `acme/${task.taskId}`,
+      `globex/${task.taskId}/b.txt`,
+    ]) {
+      const forged = mintFileToken(fileTokenSecret, { tenant: "acme", key }, new Date());
+      expect(await peek(`/v1/files/${forged}`), key).toBe(401);
+    }
+  });
+});
+
+describe("the operator and a tenant's keys", () => {
+  it("lists a tenant's keys without the keys, and revokes one (401 at once)", async () => {
+    const issued = (
+      await stack.request("POST", "/v1/tenants/globex/keys", { key: stack.rootKey, body: { role: "runner" } })
+    ).body;
+    const listed = await stack.request("GET", "/v1/tenants/globex/keys", { key: stack.rootKey });
+    expect(listed.status).toBe(200);
+    expect(listed.body.items.map((k: { keyId: string }) => k.keyId)).toContain(issued.keyId);
+    expect(JSON.stringify(listed.body)).not.toContain(issued.key);
+    expect((await stack.request("GET", "/v1/tenant", { key: issued.key })).status).toBe(200);
+
+    // A tenant admin cannot use the operator's routes, not even for its own tenant.
+    expect((await stack.request("GET", "/v1/tenants/globex/keys", { key: globexKey })).status).toBe(403);
+    expect(
+      (await stack.request("DELETE", `/v1/tenants/globex/keys/${issued.keyId}`, { key: stack.adminKey }))
+        .status,
+    ).toBe(403);
+    // The key id under the wrong tenant is not found, and stays valid.
+    expect(
+      (await stack.request("DELETE", `/v1/tenants/acme/keys/${issued.keyId}`, { key: stack.rootKey })).status,
+    ).toBe(404);
+    expect((await stack.request("GET", "/v1/tenant", { key: issued.key })).status).toBe(200);
+
+    const revoked = await stack.request("DELETE", `/v1/tenants/globex/keys/${issued.keyId}`, {
+      key: stack.rootKey,
+    });
+    expect(revoked.status).toBe(204);
+    expect((await stack.request("GET", "/v1/tenant", { key: issued.key })).status).toBe(401);
+    expect((await stack.request("GET", "/v1/tenants/nobody/keys", { key: stack.rootKey })).status).toBe(404);
   });
 });

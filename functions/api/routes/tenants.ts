@@ -1,5 +1,5 @@
 /** The routes of tenants and their API keys. */
-import { createTenant, issueKey, listKeys, revokeKey } from "../../../shared/app/identity.ts";
+import { createTenant, issueKey, listKeys, listTenantKeys, revokeKey } from "../../../shared/app/identity.ts";
 import type { Services } from "../../../shared/app/services.ts";
 import { TenantId } from "../../../shared/core/tenant.ts";
 import { createKeyExamples, createTenantExamples } from "../examples.ts";
@@ -48,6 +48,40 @@ export function tenantsRoutes(svc: Services): ApiRoute[] {
         const tenant = pathParam(event, "id", TenantId);
         const { role } = parseBody(event, CreateKeyBody);
         return json(201, await issueKey(svc, { tenant, role }));
+      }),
+    },
+    {
+      method: "GET",
+      path: "/v1/tenants/{id}/keys",
+      doc: {
+        operationId: "listTenantKeys",
+        summary: "List a tenant's keys (ids and roles, never the keys)",
+        tag: "Tenants",
+        auth: "operator",
+        params: { id: TenantId },
+        responses: { 200: KeyList },
+        errors: [404],
+      },
+      handler: asOperator(async (event) => {
+        const tenant = pathParam(event, "id", TenantId);
+        return json(200, { items: await listTenantKeys(svc, tenant) });
+      }),
+    },
+    {
+      method: "DELETE",
+      path: "/v1/tenants/{id}/keys/{keyId}",
+      doc: {
+        operationId: "revokeTenantKey",
+        summary: "Revoke a tenant's key (it gets 401 at once)",
+        tag: "Tenants",
+        auth: "operator",
+        params: { id: TenantId, keyId: KeyId },
+        responses: { 204: null },
+        errors: [404],
+      },
+      handler: asOperator(async (event) => {
+        await revokeKey(svc, pathParam(event, "id", TenantId), pathParam(event, "keyId", KeyId));
+        return noContent();
       }),
     },
     {

@@ -160,3 +160,37 @@ describe("the operator and a tenant's keys", () => {
     expect((await stack.request("GET", "/v1/tenants/nobody/keys", { key: stack.rootKey })).status).toBe(404);
   });
 });
+
+describe("failed authentications", () => {
+  it("are rate limited per source: a guesser is refused with 429 before any key is looked at", async () => {
+    // Its own stack, so the rest of this file keeps its budget.
+    const limited = await startTestStack({ failedAuthLimits: { burst: 5, perSecond: 0.001 } });
+    try {
+      for (let guess = 0; guess < 5; guess += 1) {
+        const wrong = await limited.request("GET", "/v1/tenant", { key: `bk_guess${guess}` });
+        expect(wrong.status).toBe(401);
+      }
+      const refused = await limited.request("GET", "/v1/tenant", { key: "bk_guess6" });
+      expect(refused.status).toBe(429);
+      expect(refused.body.error).toBe("too_many_failed_authentications");
+      expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+      // Even the right key waits: the source, not the key, is limited.
+      expect((await limited.request("GET", "/v1/tenant")).status).toBe(429);
+      // Forged callback tokens count too.
+      expect((await limited.request("POST", "/v1/callbacks", { key: null, body: {} })).status).toBe(429);
+    } finally {
+      await limited.stop();
+    }
+  });
+
+  it("cost nothing when they succeed", async () => {
+    const limited = await startTestStack({ failedAuthLimits: { burst: 2, perSecond: 0.001 } });
+    try {
+      for (let call = 0; call < 5; call += 1) {
+        expect((await limited.request("GET", "/v1/tenant")).status).toBe(200);
+      }
+    } finally {
+      await limited.stop();
+    }
+  });
+});

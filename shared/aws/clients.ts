@@ -6,6 +6,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { AwsCallCounter } from "./call-counter.ts";
 import type { ClientInstrument } from "./instrument.ts";
+import { translateUnavailable } from "./unavailable.ts";
 
 export interface AwsClientOptions {
   region: string;
@@ -55,6 +56,11 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
     ...(options.endpoints?.s3 === undefined ? {} : { endpoint: options.endpoints.s3, forcePathStyle: true }),
   });
   const kms = new KMSClient(common);
+  translateUnavailable(dynamo, "the database (DynamoDB)");
+  translateUnavailable(sqs, "the queue (SQS)");
+  translateUnavailable(scheduler, "the scheduler (EventBridge Scheduler)");
+  translateUnavailable(s3, "file storage (S3)");
+  translateUnavailable(kms, "the key service (KMS)");
   // The counter first, so it sees each call as the instrument lets it through.
   for (const client of [dynamo, sqs, scheduler, s3, kms]) {
     options.callCounter?.attach(client);

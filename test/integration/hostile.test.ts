@@ -3,6 +3,7 @@
  * forged tokens, other tenants' files, guessing keys. Through the real API on the emulators.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { InstrumentableClient } from "../../shared/aws/instrument.ts";
 import { mintFileToken } from "../../shared/core/file-token.ts";
 import { SEALED_PREFIX } from "../../shared/core/sealed.ts";
 import { startTestStack, type TestStack, waitFor, waitForEnd } from "../support/stack.ts";
@@ -191,6 +192,58 @@ describe("failed authentications", () => {
       }
     } finally {
       await limited.stop();
+    }
+  });
+});
+
+describe("hostile bodies", () => {
+  it("refuse JSON nested deeper than 64 levels with 400, before parsing", async () => {
+    const deep = (levels: number) =>
+      `{"definition": "echo", "params": {"a": ${"[".repeat(levels)}${"]".repeat(levels)}}}`;
+    const refused = await stack.request("POST", "/v1/tasks", { raw: deep(100_000) });
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toContain("64 levels");
+    // Brackets inside strings are text, not nesting.
+    const inString = await stack.request("POST", "/v1/tasks", {
+      body: { definition: "echo", params: { text: "[".repeat(1_000) } },
+    });
+    expect(inString.status).toBe(202);
+    expect((await stack.request("POST", "/v1/tasks", { raw: deep(60) })).status).toBe(202);
+  });
+});
+
+describe("a platform failure", () => {
+  it("is a 503 unavailable with Retry-After, never a 500", async () => {
+    // The database stops answering (connection refused, after the SDK's retries).
+    let down = false;
+    const instrumentClient = (client: InstrumentableClient) => {
+      client.middlewareStack.add(
+        (next) => async (args) => {
+          if (down && client.constructor.name.startsWith("DynamoDB")) {
+            throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" });
+          }
+          return next(args);
+        },
+        { step: "finalizeRequest", name: "testDatabaseDown" },
+      );
+    };
+    const failing = await startTestStack({ instrumentClient });
+    try {
+      down = true;
+      for (const [method, path, body] of [
+        ["GET", "/v1/tenant", undefined],
+        ["GET", "/v1/tasks", undefined],
+      ] as const) {
+        const response = await failing.request(method, path, { body });
+        expect(response.status, path).toBe(503);
+        expect(response.body.error).toBe("unavailable");
+        expect(Number(response.headers.get("retry-after"))).toBeGreaterThan(0);
+      }
+      down = false;
+      expect((await failing.request("GET", "/v1/tenant")).status).toBe(200);
+    } finally {
+      down = false;
+      await failing.stop();
     }
   });
 });

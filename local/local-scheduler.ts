@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type CronSchedule, nextFiring } from "../shared/core/cron.ts";
+import { type CronSchedule, checkSchedule, nextFiring } from "../shared/core/cron.ts";
 import type { TaskDefinition } from "../shared/core/definition.ts";
 import type { DefinitionScheduler } from "../shared/core/ports.ts";
 
@@ -21,18 +21,29 @@ export class LocalScheduler implements DefinitionScheduler {
   readonly #entries = new Map<string, Entry>();
   readonly #file: string | undefined;
   readonly #now: () => Date;
+  /** Saved entries that could not be kept (tenant/definition), so the stack can say so. */
+  readonly skipped: string[] = [];
 
   constructor(options: { dataDir?: string; now: () => Date }) {
     this.#now = options.now;
     this.#file = options.dataDir === undefined ? undefined : join(options.dataDir, "schedules.json");
     if (this.#file !== undefined && existsSync(this.#file)) {
       const saved = JSON.parse(readFileSync(this.#file, "utf8")) as Omit<Entry, "next">[];
-      for (const entry of saved) this.#set(entry.tenant, entry.definition, entry.schedule);
+      // One tenant's bad entry (an older version's, a hand edit) is dropped, not fatal to all.
+      for (const entry of saved) {
+        try {
+          this.#set(entry.tenant, entry.definition, entry.schedule);
+        } catch {
+          this.skipped.push(`${entry.tenant}/${entry.definition}`);
+        }
+      }
     }
   }
 
   async put(definition: TaskDefinition): Promise<void> {
     if (definition.schedule === undefined) return this.remove(definition.tenant, definition.name);
+    // The same check as the API's: a schedule that cannot fire is the caller's 400, never stored.
+    checkSchedule(definition.schedule);
     this.#set(definition.tenant, definition.name, definition.schedule);
     this.#save();
   }
@@ -56,10 +67,16 @@ export class LocalScheduler implements DefinitionScheduler {
   due(): Array<{ tenant: string; definition: string; firedAt: Date }> {
     const now = this.#now();
     const fired = [];
-    for (const entry of this.#entries.values()) {
+    for (const [key, entry] of this.#entries) {
       if (entry.next > now.getTime()) continue;
       fired.push({ tenant: entry.tenant, definition: entry.definition, firedAt: new Date(entry.next) });
-      entry.next = nextFiring(entry.schedule, now).getTime();
+      try {
+        entry.next = nextFiring(entry.schedule, now).getTime();
+      } catch {
+        // An entry that has no next time stops alone; every other schedule keeps firing.
+        this.#entries.delete(key);
+        this.skipped.push(key);
+      }
     }
     return fired;
   }

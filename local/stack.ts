@@ -11,6 +11,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import type { FailedAuthLimits } from "../functions/api/failed-auth-limiter.ts";
 import { createApiHandler } from "../functions/api/handler.ts";
 import { createWorkerHandler } from "../functions/worker/handler.ts";
 import { startDueRuns } from "../shared/app/engine.ts";
@@ -64,6 +65,8 @@ export interface LocalStackOptions {
   /** How often due delayed starts are looked for, standing in for SQS delays and Scheduler (default 250 ms). */
   timerIntervalMs?: number;
   log?: Log;
+  /** Failed authentications allowed per source address (default: functions/api/failed-auth-limiter.ts). */
+  failedAuthLimits?: FailedAuthLimits;
   /** Where the run metrics' EMF records are appended (`npm run dev`: .baton/metrics.log); none when absent. */
   metricsFile?: string;
   /** Sees every run metric as it is recorded (the bench counts successes per definition with it). */
@@ -183,7 +186,12 @@ async function startOnEmulators(
   let server: Server | undefined;
   let url = "";
   if (options.port !== null) {
-    server = await serveApi(createApiHandler(services), { port: options.port ?? 0 });
+    server = await serveApi(
+      createApiHandler(services, {
+        ...(options.failedAuthLimits === undefined ? {} : { failedAuthLimits: options.failedAuthLimits }),
+      }),
+      { port: options.port ?? 0 },
+    );
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
 

@@ -9,6 +9,7 @@ import {
   PayloadTooLargeError,
   QueueFullError,
   UnauthorizedError,
+  UnavailableError,
   ValidationError,
 } from "../../shared/core/errors.ts";
 import { LIMITS } from "../../shared/core/limits.ts";
@@ -46,6 +47,9 @@ export function parseBody<T>(event: ApiEvent, schema: z.ZodType<T>): T {
     throw new PayloadTooLargeError(`request body exceeds ${LIMITS.requestBodyBytes} bytes`);
   }
   if (raw.trim() === "") throw new ValidationError("request body is empty; send a JSON object");
+  if (nestingDepth(raw) > LIMITS.requestBodyDepth) {
+    throw new ValidationError(`request body nests deeper than ${LIMITS.requestBodyDepth} levels`);
+  }
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -54,6 +58,29 @@ export function parseBody<T>(event: ApiEvent, schema: z.ZodType<T>): T {
   }
   rejectProtoKeys(value);
   return validate(value, schema, "request body");
+}
+
+/**
+ * How deep the brackets of a JSON text nest, outside strings: read before parsing, so nothing
+ * that walks the parsed value (schemas, copies) ever recurses through a hostile depth.
+ */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i += 1) {
+    const char = text.charCodeAt(i);
+    if (inString) {
+      if (char === 0x5c)
+        i += 1; // backslash: skip the escaped character
+      else if (char === 0x22) inString = false;
+    } else if (char === 0x22) inString = true;
+    else if (char === 0x7b || char === 0x5b) {
+      depth += 1;
+      if (depth > deepest) deepest = depth;
+    } else if (char === 0x7d || char === 0x5d) depth -= 1;
+  }
+  return deepest;
 }
 
 /**
@@ -109,6 +136,9 @@ const STATUS_BY_ERROR: ReadonlyArray<[new (...args: never[]) => BatonError, numb
   [ConflictError, 409],
 ];
 
+/** What a 503 tells the caller to wait before trying again. */
+const UNAVAILABLE_RETRY_SECONDS = 5;
+
 /** The one place errors become HTTP responses. Unknown errors are logged and never leak details. */
 export function errorResponse(error: unknown, log: Log, requestId: string | undefined): ApiResult {
   if (error instanceof BatonError) {
@@ -119,6 +149,13 @@ export function errorResponse(error: unknown, log: Log, requestId: string | unde
       ...(error.details === undefined ? {} : { details: error.details }),
     });
     if (status === 401) result.headers = { ...result.headers, "www-authenticate": "Bearer" };
+    return result;
+  }
+  if (error instanceof UnavailableError) {
+    // The platform's failure, not the caller's: say so, and when to try again.
+    log.warn("a dependency is unavailable", { error, requestId });
+    const result = json(503, { error: "unavailable", message: error.message });
+    result.headers = { ...result.headers, "retry-after": String(UNAVAILABLE_RETRY_SECONDS) };
     return result;
   }
   const statusCode = (error as { statusCode?: unknown }).statusCode;

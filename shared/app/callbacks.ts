@@ -29,8 +29,9 @@ export type CallbackCaller =
 /**
  * Applies a callback to an awaiting run. Logs are stamped with the time the callback arrived;
  * `output` is merged over the run's own output (callback keys win); `subtext` replaces the run's.
- * A final status ends the run; of two racing final callbacks exactly one wins, and anything
- * sent to a run that is not awaiting is a 409 that changes nothing.
+ * A final status ends the run and spends its token; of two racing final callbacks exactly one
+ * wins, and anything sent with a key to a run that is not awaiting is a 409 that changes nothing
+ * (with a token, a 401).
  */
 export async function applyCallback(
   svc: Services,
@@ -48,8 +49,14 @@ export async function applyCallback(
       throw new NotFoundError(`task "${input.taskId}" does not exist`);
     }
     if (caller.kind === "token") {
+      // A token is good while its run awaits, once: the final callback clears its hash. A used
+      // or stale token learns nothing about the run, not even its status.
       const presented = hashKey(caller.token);
-      if (run.callbackTokenHash === undefined || !sameHash(presented, run.callbackTokenHash)) {
+      if (
+        run.callbackTokenHash === undefined ||
+        !sameHash(presented, run.callbackTokenHash) ||
+        run.status !== "awaiting"
+      ) {
         throw new UnauthorizedError("the callback token does not belong to this task");
       }
     }
@@ -77,15 +84,17 @@ export async function applyCallback(
       }
       continue; // changed meanwhile (another callback): read again
     }
+    // The token is spent in the same write that ends the run: a replay of it gets 401.
     const final: RunPatch =
       input.status === "SUCCESS"
-        ? { ...patch, ...ended(run, "succeeded", now), error: null }
+        ? { ...patch, ...ended(run, "succeeded", now), error: null, callbackTokenHash: null }
         : {
             ...patch,
             ...ended(run, "failed", now, {
               code: "callback_failure",
               message: input.subtext ?? "the outside system reported FAILURE",
             }),
+            callbackTokenHash: null,
           };
     if (await endRun(svc, run, { guard, patch: final, ...release(run, now) })) {
       await rollUpSubtext(svc, run, input.subtext);

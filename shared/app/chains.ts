@@ -2,13 +2,13 @@
 import { createHash } from "node:crypto";
 import { CHAIN_PARAM, type ChainOutcome, type ChainSpec, resolveChainParams } from "../core/chain.ts";
 import { BatonError, ConflictError, NotFoundError, ValidationError } from "../core/errors.ts";
-import { mintFileToken } from "../core/file-token.ts";
+import { mintFileToken, runFileOf } from "../core/file-token.ts";
 import { provenanceFrom } from "../core/lifecycle.ts";
 import { CHAIN_TREE_LIMITS } from "../core/limits.ts";
 import type { AccessGrant, ChainRecord } from "../core/ports.ts";
 import type { Run } from "../core/run.ts";
 import { isRunErrorCode, type RunErrorCode } from "../core/run-errors.ts";
-import { isSealed, type SealContext } from "../core/sealed.ts";
+import { isSealed, SEALED_PREFIX, type SealContext, sealedLookalikeAt } from "../core/sealed.ts";
 import type { Started, StartHow, StartInput } from "./engine.ts";
 import type { TenantPrincipal } from "./identity.ts";
 import type { Services } from "./services.ts";
@@ -195,8 +195,14 @@ async function emitChain(
     params = resolveChainParams(spec, {
       ...(typeof fileKey === "string" && secret !== undefined
         ? {
-            fileToken: (seconds?: number) =>
-              mintFileToken(secret, { tenant: run.tenant, key: fileKey }, svc.clock.now(), seconds),
+            fileToken: (seconds?: number) => {
+              // A handler's output may name any key: a token names this run's own file only.
+              const file = runFileOf(fileKey);
+              if (file?.tenant !== run.tenant || file.taskId !== run.id) {
+                throw new ValidationError(`@FileToken@: FileKey "${fileKey}" is not a file of this run`);
+              }
+              return mintFileToken(secret, { tenant: run.tenant, key: fileKey }, svc.clock.now(), seconds);
+            },
           }
         : {}),
       output,
@@ -214,6 +220,14 @@ async function emitChain(
     return failed(
       "chain_spec_forbidden",
       `a chain into another tenant's grant may not pass "${CHAIN_PARAM}": the grant covers chain "${spec.name}" only`,
+    );
+  }
+  // The child's start trusts sealed values (only this hop seals them): none may come from a template.
+  const lookalike = sealedLookalikeAt(params);
+  if (lookalike !== undefined) {
+    return failed(
+      "chain_param_error",
+      `param "${lookalike}" holds a value starting with "${SEALED_PREFIX}"; only Baton seals values`,
     );
   }
   // Encrypted values are sealed again, bound to the child: only its handler opens them.

@@ -11,6 +11,7 @@ import {
 import { NotFoundError, PayloadTooLargeError, ValidationError } from "../core/errors.ts";
 import { jsonBytes, LIMITS } from "../core/limits.ts";
 import type { Page } from "../core/ports.ts";
+import { SEALED_PREFIX, sealedLookalikeAt } from "../core/sealed.ts";
 import { checkWorkflow, type WorkflowStep } from "../core/workflow.ts";
 import { promoteWaiting } from "./admission.ts";
 import type { Services } from "./services.ts";
@@ -53,6 +54,12 @@ export async function putDefinition(
   const params = input.params ?? {};
   if (jsonBytes(params) > LIMITS.paramsBytes) {
     throw new PayloadTooLargeError(`default params exceed ${LIMITS.paramsBytes} bytes`);
+  }
+  const lookalike = sealedLookalikeAt({ params, steps: input.steps });
+  if (lookalike !== undefined) {
+    throw new ValidationError(
+      `"${lookalike}" holds a value starting with "${SEALED_PREFIX}"; only Baton seals values`,
+    );
   }
   if (input.schedule !== undefined) checkSchedule(input.schedule);
   if (input.callbackTimeoutSeconds !== undefined && input.mode !== "callback") {

@@ -34,7 +34,7 @@ import {
 import { jsonBytes, LIMITS } from "../core/limits.ts";
 import type { IdempotencyRecord, RunPatch } from "../core/ports.ts";
 import { isTerminal, type Run, type RunRef, type RunTrigger } from "../core/run.ts";
-import { isSealed } from "../core/sealed.ts";
+import { isSealed, SEALED_PREFIX, sealedLookalikeAt } from "../core/sealed.ts";
 import { directAdmission, promoteWaiting, sendRun, slotLooksFree, waitingAdmission } from "./admission.ts";
 import { emitChains, sealChainSpecs } from "./chains.ts";
 import type { TenantPrincipal } from "./identity.ts";
@@ -80,6 +80,31 @@ export const engineOps: WorkflowOps = {
   cancel: (svc, caller, id) => cancelRun(svc, caller, id),
 };
 
+class SealedLookalikeError extends ValidationError {
+  override readonly code: string = "sealed_value_refused";
+}
+
+/**
+ * Only a chain hop's start carries values Baton sealed itself (bound to the new run); anywhere
+ * else a value that looks sealed came from a client and would skip param validation, so it is
+ * refused. A chain hop's own templates are checked before they are sealed (chains.ts).
+ */
+function refuseSealedLookalikes(input: StartInput, definition: TaskDefinition, how: StartHow): void {
+  const sources: Array<[string, unknown]> = [
+    ["definition params", definition.params],
+    ["chain", input.chain],
+    ...(how.trigger === "chain" ? [] : ([["params", input.params]] as Array<[string, unknown]>)),
+  ];
+  for (const [where, value] of sources) {
+    const at = sealedLookalikeAt(value);
+    if (at !== undefined) {
+      throw new SealedLookalikeError(
+        `${where}${at === "" ? "" : ` at "${at}"`} hold a value starting with "${SEALED_PREFIX}"; only Baton seals values`,
+      );
+    }
+  }
+}
+
 class UnknownDefinitionError extends ValidationError {
   override readonly code: string = "unknown_definition";
 }
@@ -107,6 +132,7 @@ async function admitStart(
   how: StartHow,
 ): Promise<Started> {
   const definition = await startableDefinition(svc, caller.tenant, input.definition);
+  refuseSealedLookalikes(input, definition, how);
   const params = { ...definition.params, ...input.params };
   if (jsonBytes(params) > LIMITS.paramsBytes) {
     throw new PayloadTooLargeError(`params exceed ${LIMITS.paramsBytes} bytes (defaults included)`);

@@ -144,6 +144,14 @@ export async function listKeys(svc: Services, tenant: string): Promise<KeyView[]
   return keys.map(({ keyId, role, createdAt }) => ({ keyId, role, createdAt }));
 }
 
+/** The operator's view of a tenant's keys: 404 for a tenant that does not exist. */
+export async function listTenantKeys(svc: Services, tenant: string): Promise<KeyView[]> {
+  if ((await svc.tenants.getTenant(tenant)) === undefined) {
+    throw new NotFoundError(`tenant "${tenant}" does not exist`);
+  }
+  return listKeys(svc, tenant);
+}
+
 /**
  * Revokes a key. Authentication reads keys with a strongly consistent read and caches nothing,
  * so the next request with a revoked key gets 401.

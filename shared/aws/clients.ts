@@ -7,6 +7,7 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { AwsCallCounter } from "./call-counter.ts";
 import { enforceItemLimit } from "./dynamo-item-limit.ts";
 import type { ClientInstrument } from "./instrument.ts";
+import { translateUnavailable } from "./unavailable.ts";
 
 export interface AwsClientOptions {
   region: string;
@@ -58,6 +59,11 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
   const kms = new KMSClient(common);
   // An item over 400 KB: refused before it is sent (puts) or translated (updates), as a domain error.
   enforceItemLimit(dynamo);
+  translateUnavailable(dynamo, "the database (DynamoDB)");
+  translateUnavailable(sqs, "the queue (SQS)");
+  translateUnavailable(scheduler, "the scheduler (EventBridge Scheduler)");
+  translateUnavailable(s3, "file storage (S3)");
+  translateUnavailable(kms, "the key service (KMS)");
   // The counter first, so it sees each call as the instrument lets it through.
   for (const client of [dynamo, sqs, scheduler, s3, kms]) {
     options.callCounter?.attach(client);

@@ -93,6 +93,16 @@ export class BatonClient {
     return this.#request("POST", `/v1/tenants/${segment(tenant)}/keys`, { body });
   }
 
+  /** `GET /v1/tenants/{id}/keys` (operator key): key ids and roles, never the keys. */
+  listTenantKeys(tenant: string): Promise<Items<KeyView>> {
+    return this.#request("GET", `/v1/tenants/${segment(tenant)}/keys`);
+  }
+
+  /** `DELETE /v1/tenants/{id}/keys/{keyId}` (operator key): the key gets 401 from the next request on. */
+  async revokeTenantKey(tenant: string, keyId: string): Promise<void> {
+    await this.#request("DELETE", `/v1/tenants/${segment(tenant)}/keys/${segment(keyId)}`);
+  }
+
   /** `POST /v1/keys` (admin): a new key of the caller's tenant. */
   createKey(body: CreateKeyRequest): Promise<IssuedKey> {
     return this.#request("POST", "/v1/keys", { body });
@@ -216,6 +226,11 @@ export class BatonClient {
   /** A short-lived download link for a file of a task (the target of the API's redirect). */
   taskFileUrl(taskId: string, name: string): Promise<string> {
     return this.#request("GET", `/v1/tasks/${segment(taskId)}/files/${segment(name)}`, { redirect: true });
+  }
+
+  /** `DELETE /v1/tasks/{id}/file-tokens`: every file token issued so far for the run's files gets 401. */
+  async revokeFileTokens(taskId: string): Promise<void> {
+    await this.#request("DELETE", `/v1/tasks/${segment(taskId)}/file-tokens`);
   }
 
   /** A download link for the one file a file token names; needs no key. */

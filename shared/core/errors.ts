@@ -104,3 +104,20 @@ export function runErrorCodeOf(error: unknown): string | undefined {
   if (!(error instanceof Error) || !("code" in error) || typeof error.code !== "string") return undefined;
   return RUN_ERROR_CODE.test(error.code) ? error.code : undefined;
 }
+
+/**
+ * A dependency of the platform (the database, the queue) did not answer or was overloaded,
+ * after the SDK's own retries. Not the caller's fault: the API answers 503 with Retry-After.
+ * Deliberately not a BatonError: code that turns BatonErrors into a refusal (a chain's failed
+ * outcome) must let this one through to be retried.
+ */
+export class UnavailableError extends Error {
+  readonly code = "unavailable";
+  constructor(
+    readonly dependency: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${dependency} is unavailable; try again shortly`, options);
+    this.name = "UnavailableError";
+  }
+}

@@ -1,6 +1,7 @@
 /**
  * File tokens: `<payload>.<signature>`, the payload base64url JSON `{t: tenant, k: key, e: expiry
- * (epoch s)}`, signed with HMAC-SHA256. Whoever holds one may read that one file until it expires.
+ * (epoch s), i: issued (epoch ms)}`, signed with HMAC-SHA256. Whoever holds one may read that one
+ * file until it expires or its run's tokens are revoked (files.ts checks `i` against the run).
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
@@ -9,7 +10,20 @@ import { UnauthorizedError, ValidationError } from "./errors.ts";
 export const FILE_TOKEN_DEFAULT_SECONDS = 60 * 60;
 export const FILE_TOKEN_MAX_SECONDS = 7 * 24 * 60 * 60;
 
-const Payload = z.object({ t: z.string(), k: z.string(), e: z.number().int() });
+// `i` is absent from tokens minted before revocation existed: they count as issued at 0.
+const Payload = z.object({
+  t: z.string(),
+  k: z.string(),
+  e: z.number().int(),
+  i: z.number().int().optional(),
+});
+
+/** What a token grants: one file of one tenant, and when it was issued. */
+export interface FileGrant {
+  tenant: string;
+  key: string;
+  issuedAt: number;
+}
 
 export function mintFileToken(
   secret: string,
@@ -23,13 +37,18 @@ export function mintFileToken(
     );
   }
   const payload = Buffer.from(
-    JSON.stringify({ t: file.tenant, k: file.key, e: Math.floor(now.getTime() / 1000) + seconds }),
+    JSON.stringify({
+      t: file.tenant,
+      k: file.key,
+      e: Math.floor(now.getTime() / 1000) + seconds,
+      i: now.getTime(),
+    }),
   ).toString("base64url");
   return `${payload}.${sign(secret, payload)}`;
 }
 
 /** The file a token grants, or UnauthorizedError for a token that is tampered with or expired. */
-export function verifyFileToken(secret: string, token: string, now: Date): { tenant: string; key: string } {
+export function verifyFileToken(secret: string, token: string, now: Date): FileGrant {
   const [payload, signature, extra] = token.split(".");
   if (payload === undefined || signature === undefined || extra !== undefined) {
     throw new UnauthorizedError("not a file token");
@@ -42,7 +61,17 @@ export function verifyFileToken(secret: string, token: string, now: Date): { ten
   const parsed = Payload.safeParse(JSON.parse(Buffer.from(payload, "base64url").toString("utf8")));
   if (!parsed.success) throw new UnauthorizedError("not a file token");
   if (parsed.data.e * 1000 <= now.getTime()) throw new UnauthorizedError("the file token has expired");
-  return { tenant: parsed.data.t, key: parsed.data.k };
+  return { tenant: parsed.data.t, key: parsed.data.k, issuedAt: parsed.data.i ?? 0 };
+}
+
+/** The parts of a run file's key, `<tenant>/<taskId>/<name>`; undefined for any other key. */
+export function runFileOf(key: string): { tenant: string; taskId: string; name: string } | undefined {
+  const parts = key.split("/");
+  if (parts.length !== 3 || parts.some((part) => part === "" || part === "." || part === "..")) {
+    return undefined;
+  }
+  const [tenant, taskId, name] = parts as [string, string, string];
+  return { tenant, taskId, name };
 }
 
 function sign(secret: string, payload: string): string {

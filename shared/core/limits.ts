@@ -7,6 +7,8 @@ export const LIMITS = {
   paramsBytes: 256 * 1024,
   /** Whole request bodies; params are measured separately and get the precise message. */
   requestBodyBytes: 300 * 1024,
+  /** Objects and arrays in a request body nest at most this deep (checked before parsing). */
+  requestBodyDepth: 64,
   outputBytes: 64 * 1024,
   feedbackChars: 16 * 1024,
   logLineChars: 2 * 1024,

@@ -110,6 +110,7 @@ export type RunPatch = {
     | "slot"
     | "sweepAt"
     | "cancelRequestedAt"
+    | "fileTokensRevokedAt"
     | "callbackTokenHash"
     | "callbackDeadline"
     | "subtext"

@@ -146,6 +146,8 @@ export const Run = z.object({
   parent: z.object({ id: z.string(), step: z.string() }).optional(),
   /** Set by a cancel of a running run; its worker stops it and ends it `cancelled`. */
   cancelRequestedAt: z.string().optional(),
+  /** File tokens of this run's files issued at or before this time no longer open them. */
+  fileTokensRevokedAt: z.string().optional(),
   /** When the sweeper should look at this run if nothing else has moved it by then. */
   sweepAt: z.string().optional(),
   output: z.unknown().optional(),

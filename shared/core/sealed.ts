@@ -50,3 +50,21 @@ export function maskSealed<T>(value: T): T {
   }
   return value;
 }
+
+/**
+ * Where `value` holds a string that looks sealed (a dotted path; "" for the value itself), or
+ * undefined. Only Baton seals: a client value that merely looks sealed is refused, never opened
+ * or trusted to skip validation. Iterative, so a deep value cannot overflow the stack.
+ */
+export function sealedLookalikeAt(value: unknown): string | undefined {
+  const pending: Array<[unknown, string]> = [[value, ""]];
+  while (pending.length > 0) {
+    const [inner, path] = pending.pop() as [unknown, string];
+    if (isSealed(inner)) return path;
+    if (inner === null || typeof inner !== "object") continue;
+    for (const [key, child] of Object.entries(inner)) {
+      pending.push([child, path === "" ? key : `${path}.${key}`]);
+    }
+  }
+  return undefined;
+}

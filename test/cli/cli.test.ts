@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import getPort from "get-port";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { handedOutToken } from "../support/callback-token.ts";
 import { startTestStack, type TestStack, waitFor } from "../support/stack.ts";
 import { runBaton } from "./run-cli.ts";
 
@@ -179,7 +180,7 @@ describe("callbacks", () => {
     const token = await waitFor(async () => {
       const { body } = await stack.request("GET", `/v1/tasks/${taskId}`);
       if (body.status !== "awaiting") return undefined;
-      return body.logs.map((l: { line: string }) => /^callbackToken (\S+)$/.exec(l.line)?.[1]).find(Boolean);
+      return handedOutToken(taskId);
     });
 
     const progress = await runBaton(["callback", taskId, "--log", "half way", "--subtext", "50/100"], {

@@ -20,6 +20,7 @@ import {
   TERMINAL_STATUSES,
 } from "../../shared/client/index.ts";
 import { isTerminal, RUN_STATUSES } from "../../shared/core/run.ts";
+import { handedOutToken } from "../support/callback-token.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
 
 let stack: TestStack;
@@ -228,7 +229,7 @@ describe("routes", () => {
     const { taskId } = await admin.startTask({ definition: "await-callback" });
     let token: string | undefined;
     for await (const task of admin.watch(taskId, { minIntervalMs: 50 })) {
-      token = task.logs.map((l) => /^callbackToken (\S+)$/.exec(l.line)?.[1]).find(Boolean);
+      token = task.status === "awaiting" ? await handedOutToken(taskId) : undefined;
       if (task.status === "awaiting" && token !== undefined) break;
     }
     expect(token).toBeDefined();

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sweep } from "../../shared/app/sweeper.ts";
 import { newCallbackToken } from "../../shared/core/callback-token.ts";
+import { handedOutToken } from "../support/callback-token.ts";
 import { startTestStack, type TestStack, waitFor, waitForEnd } from "../support/stack.ts";
 
 let stack: TestStack;
@@ -16,7 +17,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** Starts a callback task and waits until it awaits; returns its id and the token its handler logged. */
+/** Starts a callback task and waits until it awaits; returns its id and the token its handler handed out. */
 async function awaitingTask(definition = "report"): Promise<{ taskId: string; token: string }> {
   const started = await stack.request("POST", "/v1/tasks", { body: { definition } });
   const taskId: string = started.body.taskId;
@@ -24,8 +25,10 @@ async function awaitingTask(definition = "report"): Promise<{ taskId: string; to
     const body = (await stack.request("GET", `/v1/tasks/${taskId}`)).body;
     return body.status === "awaiting" ? body : undefined;
   });
-  const line = task.logs.find((l: { line: string }) => l.line.startsWith("callbackToken "));
-  return { taskId, token: line.line.slice("callbackToken ".length) };
+  expect(JSON.stringify(task)).not.toContain("callbackToken");
+  const token = await handedOutToken(taskId);
+  if (token === undefined) throw new Error("the handler handed out no token");
+  return { taskId, token };
 }
 
 const callback = (token: string | null, body: unknown) =>
@@ -57,11 +60,15 @@ describe("callback tasks", () => {
     }
     expect(received[0].at).toBe(received[1].at);
 
-    // A replay changes nothing.
+    // The attacker replays the captured token: 401, no status learned, nothing changed.
     const replay = await callback(token, { taskId, status: "FAILURE", subtext: "again" });
-    expect(replay.status).toBe(409);
-    expect(replay.body.error).toBe("conflict");
+    expect(replay.status).toBe(401);
+    expect(JSON.stringify(replay.body)).not.toContain("succeeded");
     expect((await stack.request("GET", `/v1/tasks/${taskId}`)).body).toEqual(task);
+    // A progress replay too.
+    expect((await callback(token, { taskId, logs: "sneaky" })).status).toBe(401);
+    // The run's own key still learns the state: 409.
+    expect((await callback(stack.runnerKey, { taskId, status: "FAILURE" })).status).toBe(409);
   });
 
   it("keeps awaiting on a callback without status, one log line per array entry", async () => {
@@ -108,7 +115,8 @@ describe("callback tasks", () => {
     ]);
     const winners = answers.filter((a) => a.status === 200);
     expect(winners).toHaveLength(1);
-    expect(answers.filter((a) => a.status === 409)).toHaveLength(2);
+    // The losers hold a token that is spent (or a run that no longer awaits): 401.
+    expect(answers.filter((a) => a.status === 401)).toHaveLength(2);
     const task = (await stack.request("GET", `/v1/tasks/${taskId}`)).body;
     expect(task.status).toBe(winners[0]?.body.status);
     expect(task.subtext).toBe(winners[0]?.body.subtext);
@@ -157,7 +165,8 @@ describe("callback tasks", () => {
   it("cancels an awaiting run", async () => {
     const { taskId, token } = await awaitingTask();
     expect((await stack.request("POST", `/v1/tasks/${taskId}/cancel`)).body.status).toBe("cancelled");
-    expect((await callback(token, { taskId, status: "SUCCESS" })).status).toBe(409);
+    expect((await callback(token, { taskId, status: "SUCCESS" })).status).toBe(401);
+    expect((await callback(stack.runnerKey, { taskId, status: "SUCCESS" })).status).toBe(409);
   });
 });
 

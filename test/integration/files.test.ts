@@ -102,10 +102,17 @@ describe("file tokens", () => {
     expect((await peek(`/v1/files/${expired}`, null)).status).toBe(401);
     const absent = mintFileToken(
       "a-test-secret-that-is-long-enough-0123456789",
-      { tenant: "acme", key: "acme/x/none.txt" },
+      { tenant: "acme", key: `acme/${source.taskId}/none.txt` },
       new Date(),
     );
     expect((await peek(`/v1/files/${absent}`, null)).status).toBe(404);
+    // A token of a run that does not exist (or no longer does) opens nothing.
+    const runGone = mintFileToken(
+      "a-test-secret-that-is-long-enough-0123456789",
+      { tenant: "acme", key: "acme/x/none.txt" },
+      new Date(),
+    );
+    expect((await peek(`/v1/files/${runGone}`, null)).status).toBe(401);
     expect((await peek(`/v1/files/${payload}`, null)).status).toBe(400);
   });
 

@@ -179,6 +179,14 @@ describe("real answers match the documented schemas", () => {
     expect((await call("GET", "/v1/keys", { key: stack.runnerKey })).status).toBe(403);
     expect((await call("DELETE", `/v1/keys/${issued.body.keyId}`, { key: betaKey })).status).toBe(204);
     expect((await call("DELETE", `/v1/keys/${issued.body.keyId}`, { key: betaKey })).status).toBe(404);
+    const listed = await call("GET", "/v1/tenants/beta/keys", root);
+    expect(listed.body.items).toHaveLength(1);
+    expect((await call("GET", "/v1/tenants/nobody/keys", root)).status).toBe(404);
+    expect((await call("GET", "/v1/tenants/beta/keys", { key: betaKey })).status).toBe(403);
+    const betaKeyId = listed.body.items[0].keyId;
+    expect((await call("DELETE", `/v1/tenants/acme/keys/${betaKeyId}`, root)).status).toBe(404);
+    const second = await call("POST", "/v1/tenants/beta/keys", { ...root, body: { role: "runner" } });
+    expect((await call("DELETE", `/v1/tenants/beta/keys/${second.body.keyId}`, root)).status).toBe(204);
     expect((await call("POST", "/v1/keys", { key: betaKey, body: { role: "boss" } })).status).toBe(400);
   });
 
@@ -309,6 +317,9 @@ describe("real answers match the documented schemas", () => {
     expect((await call("GET", `/v1/files/${token}`, { key: null })).status).toBe(302);
     const [payload] = token.split(".");
     expect((await call("GET", `/v1/files/${payload}.${"A".repeat(43)}`, { key: null })).status).toBe(401);
+    expect((await call("DELETE", `/v1/tasks/${done.taskId}/file-tokens`)).status).toBe(204);
+    expect((await call("GET", `/v1/files/${token}`, { key: null })).status).toBe(401);
+    expect((await call("DELETE", "/v1/tasks/nope/file-tokens")).status).toBe(404);
 
     expect((await call("DELETE", "/v1/access/beta/notify")).status).toBe(204);
     expect((await call("DELETE", "/v1/chains/notify")).status).toBe(204);

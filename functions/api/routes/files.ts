@@ -1,8 +1,8 @@
 /** The routes that hand out short-lived download links to the files of runs. */
 import type { z } from "zod";
-import { taskFileLink, tokenFileLink } from "../../../shared/app/files.ts";
+import { revokeFileTokens, taskFileLink, tokenFileLink } from "../../../shared/app/files.ts";
 import type { Services } from "../../../shared/app/services.ts";
-import { json, pathParam, redirect } from "../http.ts";
+import { json, noContent, pathParam, redirect } from "../http.ts";
 import { FileLinkView } from "../responses.ts";
 import { FileName, FileToken, TaskId } from "../schemas.ts";
 import { routeAuthz } from "./auth.ts";
@@ -54,12 +54,31 @@ export function filesRoutes(svc: Services): ApiRoute[] {
       ),
     },
     {
+      method: "DELETE",
+      path: "/v1/tasks/{id}/file-tokens",
+      doc: {
+        operationId: "revokeFileTokens",
+        summary: "Revoke every file token issued so far for a run's files (they get 401 at once)",
+        description: "Tokens minted later (a chain hop re-emitted) work again.",
+        tag: "Files",
+        auth: "runner",
+        params: { id: TaskId },
+        responses: { 204: null },
+        errors: [404],
+      },
+      handler: asTenant("runner", async (event, who) => {
+        await revokeFileTokens(svc, who, pathParam(event, "id", TaskId));
+        return noContent();
+      }),
+    },
+    {
       method: "GET",
       path: "/v1/files/{token}",
       doc: {
         operationId: "getFileByToken",
         summary: "Download the one file a file token names (302)",
-        description: "The token is the credential; a tampered or expired token gets 401.",
+        description:
+          "The token is the credential; a tampered, expired or revoked token, or one whose run is gone, gets 401.",
         tag: "Files",
         auth: "none",
         params: { token: FileToken },

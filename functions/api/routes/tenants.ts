@@ -3,6 +3,7 @@ import {
   createTenant,
   issueKey,
   listKeys,
+  listTenantKeys,
   revokeKey,
   setTenantLimits,
 } from "../../../shared/app/identity.ts";
@@ -78,6 +79,40 @@ export function tenantsRoutes(svc: Services): ApiRoute[] {
           await setTenantLimits(svc, pathParam(event, "id", TenantId), parseBody(event, TenantLimits)),
         ),
       ),
+    },
+    {
+      method: "GET",
+      path: "/v1/tenants/{id}/keys",
+      doc: {
+        operationId: "listTenantKeys",
+        summary: "List a tenant's keys (ids and roles, never the keys)",
+        tag: "Tenants",
+        auth: "operator",
+        params: { id: TenantId },
+        responses: { 200: KeyList },
+        errors: [404],
+      },
+      handler: asOperator(async (event) => {
+        const tenant = pathParam(event, "id", TenantId);
+        return json(200, { items: await listTenantKeys(svc, tenant) });
+      }),
+    },
+    {
+      method: "DELETE",
+      path: "/v1/tenants/{id}/keys/{keyId}",
+      doc: {
+        operationId: "revokeTenantKey",
+        summary: "Revoke a tenant's key (it gets 401 at once)",
+        tag: "Tenants",
+        auth: "operator",
+        params: { id: TenantId, keyId: KeyId },
+        responses: { 204: null },
+        errors: [404],
+      },
+      handler: asOperator(async (event) => {
+        await revokeKey(svc, pathParam(event, "id", TenantId), pathParam(event, "keyId", KeyId));
+        return noContent();
+      }),
     },
     {
       method: "GET",

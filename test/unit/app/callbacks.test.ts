@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { applyCallback, setSubtext } from "../../../shared/app/callbacks.ts";
 import { sweep } from "../../../shared/app/sweeper.ts";
 import { ConflictError, NotFoundError, UnauthorizedError } from "../../../shared/core/errors.ts";
+import { handedOutToken } from "../../support/callback-token.ts";
 import { type AppHarness, appHarness } from "../../support/memory-app.ts";
 
 /** Starts a callback-mode run and lets its handler hand out its token; returns the run id and token. */
@@ -14,9 +15,10 @@ async function awaitingRun(
   const run = await h.start({ definition: "cb", params: { order: 7 } });
   await h.drain();
   const stored = await h.run(run.id);
-  const token = stored.logs.map((l) => l.line).find((line) => line.startsWith("callbackToken "));
-  if (token === undefined) throw new Error("the handler logged no token");
-  return { id: run.id, token: token.slice("callbackToken ".length) };
+  expect(stored.logs.map((l) => l.line).join("\n")).not.toContain("callbackToken");
+  const token = await handedOutToken(run.id);
+  if (token === undefined) throw new Error("the handler handed out no token");
+  return { id: run.id, token };
 }
 
 const key = { kind: "key", tenant: "acme" } as const;
@@ -73,6 +75,11 @@ describe("callback-mode runs", () => {
     const ended = await h.run(id);
     expect(ended).toMatchObject({ status: "succeeded", output: { requested: { order: 7 }, a: 1 } });
     expect(ended.subtext).toBeUndefined();
+    // The token is spent by the write that ended the run: a replay is a 401, not a 409.
+    expect(ended.callbackTokenHash).toBeUndefined();
+    await expect(
+      applyCallback(h.svc, { kind: "token", tenant: "acme", token }, { taskId: id, status: "SUCCESS" }),
+    ).rejects.toBeInstanceOf(UnauthorizedError);
     expect(h.metrics.total("RunsSucceeded")).toBe(1);
     // The slot went to the run waiting for it.
     expect((await h.run(waiting.id)).status).toBe("queued");

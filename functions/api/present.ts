@@ -95,6 +95,7 @@ export function presentRunSummary(run: Run): TaskSummaryView {
     nextAttemptAt: run.nextAttemptAt ?? null,
     cancelRequestedAt: run.cancelRequestedAt ?? null,
     createdBy: run.createdBy,
+    idempotencyKey: run.idempotencyKey ?? null,
     error: run.error ?? null,
     progress: run.progress ?? null,
     subtext: run.subtext ?? null,

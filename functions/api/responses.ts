@@ -194,6 +194,7 @@ export const TaskSummaryView = z.strictObject({
     nextAttemptAt: true,
     cancelRequestedAt: true,
     createdBy: true,
+    idempotencyKey: true,
     error: true,
     progress: true,
     subtext: true,

@@ -179,7 +179,10 @@ function attemptEnding(
   }
   if (interruption === "timed_out") {
     const decision = afterTimeout(run, now, svc.random);
-    svc.log.warn("attempt timed out", { retryInMs: decision.retryInMs });
+    svc.log.info(
+      "attempt timed_out",
+      decision.retryInMs === undefined ? {} : { retryInMs: decision.retryInMs },
+    );
     return decision;
   }
   if (outcome.ok) {

@@ -1,5 +1,6 @@
 /** Workflows: steps with dependencies, through the real handlers on the emulators. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { handedOutToken } from "../support/callback-token.ts";
 import { startTestStack, type TestStack, waitFor, waitForEnd } from "../support/stack.ts";
 
 let stack: TestStack;
@@ -78,9 +79,7 @@ describe("workflows", () => {
       const step = await get(workflow.steps[0].taskId);
       return step.status === "awaiting" ? step : undefined;
     });
-    const token = approve.logs
-      .find((l: { line: string }) => l.line.startsWith("callbackToken "))
-      .line.split(" ")[1];
+    const token = await waitFor(() => handedOutToken(approve.taskId));
     const answer = await stack.request("POST", "/v1/callbacks", {
       key: token,
       body: { taskId: approve.taskId, status: "FAILURE", subtext: "rejected by legal" },
@@ -117,9 +116,7 @@ describe("workflows", () => {
       const step = await get((await get(started.taskId)).steps[0].taskId);
       return step.status === "awaiting" ? step : undefined;
     });
-    const token = sign.logs
-      .find((l: { line: string }) => l.line.startsWith("callbackToken "))
-      .line.split(" ")[1];
+    const token = await waitFor(() => handedOutToken(sign.taskId));
     await stack.request("POST", "/v1/callbacks", {
       key: token,
       body: JSON.parse(

@@ -249,7 +249,8 @@ describe("the dashboard", () => {
     await waitForEnd(stack, childId);
     await page.goto(`${stack.url}/#/tasks/${source.body.taskId}`);
     await page.getByRole("heading", { name: "Chain outcomes" }).waitFor();
-    await page.getByRole("link", { name: childId }).click();
+    const outcomes = page.locator("section", { has: page.getByRole("heading", { name: "Chain outcomes" }) });
+    await outcomes.getByRole("link", { name: childId }).click();
     const params = page.locator("section", { has: page.getByRole("heading", { name: "Params" }) });
     await expect.poll(() => params.textContent(), SOON).toContain("encrypted");
     expect(await page.locator("main").textContent()).not.toContain("hunter2");
@@ -310,7 +311,7 @@ describe("the dashboard", () => {
       .click();
     const summary = page.locator("section", { has: page.getByRole("heading", { name: "Summary" }) });
     await expect.poll(() => summary.textContent(), SOON).toContain("step:first");
-    await summary.getByRole("link", { name: workflowId }).click();
+    await summary.getByRole("definition").filter({ hasText: "step:first" }).getByRole("link").click();
     await page.getByRole("heading", { name: "Runs it started" }).waitFor();
   });
 

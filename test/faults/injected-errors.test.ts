@@ -3,7 +3,8 @@
  * were applied but answered with an error), inside and outside the SDK's retries, while runs of
  * every kind go through the API and the worker. Then the faults stop and the sweeper runs: every
  * accepted run ends, none twice, no effect is applied twice, the counters are back at zero, and
- * the API only ever answered 2xx, an expected 4xx, or a clean 500 `{error, message}`.
+ * the API only ever answered 2xx, an expected 4xx, a 503 `unavailable` with Retry-After, or a clean
+ * 500 `{error, message}`.
  *
  * Replay a failure with BATON_FAULT_SEED=<seed printed below>.
  */
@@ -64,11 +65,17 @@ async function call(method: string, path: string, body: unknown, key?: string): 
     throw error;
   }
   answers.set(response.status, (answers.get(response.status) ?? 0) + 1);
+  // A platform failure is a 503 {error: "unavailable"} with Retry-After; anything else that slips
+  // through must still be a clean {error, message}.
+  const unavailable =
+    response.status === 503 &&
+    response.body?.error === "unavailable" &&
+    response.headers.get("retry-after") !== null;
   const clean5xx =
-    response.status >= 500 &&
-    response.status < 600 &&
-    response.body?.error === "internal_error" &&
-    typeof response.body?.message === "string";
+    unavailable ||
+    (response.status === 500 &&
+      response.body?.error === "internal_error" &&
+      typeof response.body?.message === "string");
   if (response.status >= 500 && !clean5xx) {
     badAnswers.push(`${method} ${path}: ${response.status} ${JSON.stringify(response.body)}`);
   }

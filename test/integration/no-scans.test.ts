@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AwsCallCounter } from "../../shared/aws/call-counter.ts";
+import { handedOutToken } from "../support/callback-token.ts";
 import { startTask, startTestStack, type TestStack, waitFor, waitForEnd } from "../support/stack.ts";
 
 const counter = new AwsCallCounter();
@@ -57,10 +58,7 @@ describe("hot paths", () => {
     for (const id of [...ids, source]) expect((await waitForEnd(stack, id)).status).toBe("succeeded");
     const token = await waitFor(async () => {
       const task = (await stack.request("GET", `/v1/tasks/${awaiting}`)).body;
-      const line = task.logs?.find((l: { line: string }) => l.line.startsWith("callbackToken "));
-      return task.status === "awaiting" && line
-        ? String(line.line).slice("callbackToken ".length)
-        : undefined;
+      return task.status === "awaiting" ? handedOutToken(awaiting) : undefined;
     });
     const answer = await stack.request("POST", "/v1/callbacks", {
       key: token,

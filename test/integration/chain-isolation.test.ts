@@ -248,9 +248,8 @@ describe("chain trees", () => {
         const listed = (await stack.request("GET", "/v1/tasks?limit=100", { key: keys.fan })).body.items;
         // Lists show summaries: each run's chain outcomes are on the run itself.
         const items = await Promise.all(
-          // biome-ignore lint/suspicious/noExplicitAny: task views are JSON
           listed.map(
-            async (run: any) =>
+            async (run: { taskId: string }) =>
               (await stack.request("GET", `/v1/tasks/${run.taskId}`, { key: keys.fan })).body,
           ),
         );

@@ -79,7 +79,7 @@ export function taskDetails(task: TaskView, started: StartedRunView[] = []): str
     ["params", JSON.stringify(task.params)],
     ["logs", task.logs.length === 0 ? undefined : `${task.logs.length} lines (baton logs ${task.taskId})`],
     [
-      "started",
+      "started runs",
       started.length === 0
         ? undefined
         : started.map((run) => `${run.tenant}/${run.taskId} ${run.definition} (${run.via})`).join("\n"),

@@ -5,6 +5,7 @@ import { withUploadOutput } from "../../shared/app/uploads.ts";
 import { LocalParamCrypto } from "../../shared/aws/param-crypto.ts";
 import { resolveChainParams } from "../../shared/core/chain.ts";
 import {
+  credentialKindsOf,
   formatDestinationUrl,
   isPublicAddress,
   parseDestinationUrl,
@@ -119,5 +120,19 @@ describe("the FTP-URL standard output", () => {
       { output: withUploadOutput({}, upload), params: {}, userId: "k", taskId: "t", now: new Date() },
     );
     expect(params).toEqual({ where: upload.url });
+  });
+});
+
+describe("credentialKindsOf", () => {
+  const base = { tenant: "acme", name: "d", url: "sftp://h/", username: "u", createdAt: "t", updatedAt: "t" };
+
+  it("names which credentials are set, never their values", () => {
+    expect(credentialKindsOf(base)).toStrictEqual([]);
+    expect(credentialKindsOf({ ...base, password: "baton:sealed:v1:x" })).toStrictEqual(["password"]);
+    expect(credentialKindsOf({ ...base, privateKey: "baton:sealed:v1:y" })).toStrictEqual(["privateKey"]);
+    expect(credentialKindsOf({ ...base, password: "p", privateKey: "k" })).toStrictEqual([
+      "password",
+      "privateKey",
+    ]);
   });
 });

@@ -31,7 +31,6 @@ import type { UploadedFile } from "../core/task.ts";
 import type { Services } from "./services.ts";
 
 /** The standard output that names the uploaded file's URL. */
-export const FTP_URL_OUTPUT = "FTP-URL";
 
 const FILE_NAME = /^[A-Za-z0-9._-]{1,128}$/;
 /** Keepalives on an SFTP connection: a server silent this long (× count) is taken for gone. */
@@ -95,18 +94,6 @@ export async function uploadFile(
     body.destroy();
   }
   return { name, destination: destinationName, url: uploadedFileUrl(address, name) };
-}
-
-/** The standard output of an upload, over what the handler returned (as withFileOutputs does). */
-export function withUploadOutput(output: unknown, upload: UploadedFile | undefined): unknown {
-  if (upload === undefined) return output;
-  const own =
-    output === undefined || output === null
-      ? {}
-      : typeof output === "object" && !Array.isArray(output)
-        ? output
-        : { result: output };
-  return { ...own, [FTP_URL_OUTPUT]: upload.url };
 }
 
 async function openCredentials(svc: Services, destination: DestinationRecord): Promise<Credentials> {

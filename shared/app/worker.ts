@@ -22,15 +22,15 @@ import { jsonBytes, LIMITS } from "../core/limits.ts";
 import type { Run } from "../core/run.ts";
 import type { RunError, RunErrorCode } from "../core/run-errors.ts";
 import { isSealed } from "../core/sealed.ts";
-import type { StoredFile, TaskContext } from "../core/task.ts";
+import type { TaskContext } from "../core/task.ts";
 import { AttemptLease } from "./attempt-lease.ts";
 import { AttemptReport } from "./attempt-report.ts";
 import { endRun } from "./engine.ts";
 import { addLogContext } from "./log-context.ts";
 import { recordClaim } from "./run-metrics.ts";
 import type { Services } from "./services.ts";
+import { withStandardOutputs } from "./standard-outputs.ts";
 import { type AttemptState, taskContext, toJsonValue } from "./task-context.ts";
-import { withUploadOutput } from "./uploads.ts";
 
 /** The SQS message body. Versioned so a later format can be told apart. */
 export const RunMessageBody = z.object({
@@ -53,18 +53,6 @@ export type DeliveryResult = { kind: "done" } | { kind: "later"; seconds: number
 const DONE: DeliveryResult = { kind: "done" };
 /** When this attempt lost its claim, the message comes back soon and is judged on fresh state. */
 const RECHECK_SOON: DeliveryResult = { kind: "later", seconds: 1 };
-
-/** The standard file outputs, over what the handler returned (an object; anything else goes under `result`). */
-function withFileOutputs(output: unknown, file: StoredFile | undefined): unknown {
-  if (file === undefined) return output;
-  const own =
-    output === undefined || output === null
-      ? {}
-      : typeof output === "object" && !Array.isArray(output)
-        ? output
-        : { result: output };
-  return { ...own, FileName: file.name, FileKey: file.key, FileSize: file.size };
-}
 
 export async function processDelivery(svc: Services, delivery: Delivery): Promise<DeliveryResult> {
   const parsed = parseRunMessage(delivery.body);
@@ -187,7 +175,7 @@ function attemptEnding(
   }
   if (outcome.ok) {
     const output = checkedOutput(
-      withUploadOutput(withFileOutputs(outcome.output, state.lastFile), state.lastUpload),
+      withStandardOutputs(outcome.output, { stored: state.lastFile, uploaded: state.lastUpload }),
     );
     if (!output.ok) return failedEnding(run, output.error, now);
     if (run.mode === "callback") return { patch: awaitingPatch(run, output.value, now) };

@@ -1,7 +1,7 @@
 /** Destination URLs (strict parsing, normalized form, file URLs) and which addresses count as public. */
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { withUploadOutput } from "../../shared/app/uploads.ts";
+import { withStandardOutputs } from "../../shared/app/standard-outputs.ts";
 import { LocalParamCrypto } from "../../shared/aws/param-crypto.ts";
 import { resolveChainParams } from "../../shared/core/chain.ts";
 import {
@@ -111,13 +111,25 @@ describe("the FTP-URL standard output", () => {
   const upload = { name: "a.pdf", destination: "ct", url: "sftp://files.example.com/in/a.pdf" };
 
   it("joins what the handler returned, as the file outputs do, and a chain reads it", () => {
-    expect(withUploadOutput({ pages: 3 }, upload)).toEqual({ pages: 3, "FTP-URL": upload.url });
-    expect(withUploadOutput("done", upload)).toEqual({ result: "done", "FTP-URL": upload.url });
-    expect(withUploadOutput(undefined, upload)).toEqual({ "FTP-URL": upload.url });
-    expect(withUploadOutput({ pages: 3 }, undefined)).toEqual({ pages: 3 });
+    expect(withStandardOutputs({ pages: 3 }, { uploaded: upload })).toEqual({
+      pages: 3,
+      "FTP-URL": upload.url,
+    });
+    expect(withStandardOutputs("done", { uploaded: upload })).toEqual({
+      result: "done",
+      "FTP-URL": upload.url,
+    });
+    expect(withStandardOutputs(undefined, { uploaded: upload })).toEqual({ "FTP-URL": upload.url });
+    expect(withStandardOutputs({ pages: 3 }, { uploaded: undefined })).toEqual({ pages: 3 });
     const params = resolveChainParams(
       { name: "notify", params: [{ name: "where", value: "@Output.FTP-URL@" }] },
-      { output: withUploadOutput({}, upload), params: {}, userId: "k", taskId: "t", now: new Date() },
+      {
+        output: withStandardOutputs({}, { uploaded: upload }),
+        params: {},
+        userId: "k",
+        taskId: "t",
+        now: new Date(),
+      },
     );
     expect(params).toEqual({ where: upload.url });
   });

@@ -20,10 +20,10 @@ import type {
   TaskView,
 } from "./responses.ts";
 
-export function presentRun(run: Run): TaskView {
+/** What a run's list entry and its own page both show, the same way. */
+function runFields(run: Run): Omit<TaskSummaryView, "feedback"> {
   return {
     taskId: run.id,
-    tenant: run.tenant,
     definition: run.definition,
     queue: run.queue ?? null,
     status: run.status,
@@ -31,13 +31,33 @@ export function presentRun(run: Run): TaskView {
     maxAttempts: run.maxAttempts,
     scheduledFor: run.scheduledFor ?? null,
     trigger: run.trigger ?? "api",
+    mode: run.mode ?? "sync",
+    kind: run.kind ?? "task",
+    parent: run.parent === undefined ? null : { taskId: run.parent.id, step: run.parent.step },
+    callbackDeadline: run.callbackDeadline ?? null,
+    createdAt: run.createdAt,
+    updatedAt: run.updatedAt,
+    startedAt: run.startedAt ?? null,
+    endedAt: run.endedAt ?? null,
+    nextAttemptAt: run.nextAttemptAt ?? null,
+    cancelRequestedAt: run.cancelRequestedAt ?? null,
+    createdBy: run.createdBy,
+    idempotencyKey: run.idempotencyKey ?? null,
+    error: run.error ?? null,
+    progress: run.progress ?? null,
+    subtext: run.subtext ?? null,
+  };
+}
+
+export function presentRun(run: Run): TaskView {
+  return {
+    ...runFields(run),
+    tenant: run.tenant,
     origin: run.origin ?? null,
     root: run.root ?? { taskId: run.id, tenant: run.tenant },
     depth: run.depth ?? 0,
     retryOnTimeout: run.retryOnTimeout === true,
     timeoutSeconds: run.timeoutSeconds,
-    mode: run.mode ?? "sync",
-    kind: run.kind ?? "task",
     ...(run.kind === "workflow"
       ? {
           steps: (run.workflowSteps ?? []).map((step) => ({
@@ -49,24 +69,11 @@ export function presentRun(run: Run): TaskView {
           })),
         }
       : {}),
-    parent: run.parent === undefined ? null : { taskId: run.parent.id, step: run.parent.step },
     chains: maskSealed(run.chains ?? []),
     chainOutcomes: run.chainOutcomes ?? [],
-    callbackDeadline: run.callbackDeadline ?? null,
-    createdAt: run.createdAt,
-    updatedAt: run.updatedAt,
-    startedAt: run.startedAt ?? null,
-    endedAt: run.endedAt ?? null,
-    nextAttemptAt: run.nextAttemptAt ?? null,
-    cancelRequestedAt: run.cancelRequestedAt ?? null,
-    idempotencyKey: run.idempotencyKey ?? null,
-    createdBy: run.createdBy,
     params: maskSealed(run.params),
     output: run.output ?? null,
-    error: run.error ?? null,
     feedback: run.feedback ?? null,
-    progress: run.progress ?? null,
-    subtext: run.subtext ?? null,
     logs: run.logs,
     logsDropped: run.logsDropped ?? 0,
   };
@@ -76,29 +83,7 @@ export function presentRun(run: Run): TaskView {
 export function presentRunSummary(run: Run): TaskSummaryView {
   const feedback = run.feedback ?? null;
   return {
-    taskId: run.id,
-    definition: run.definition,
-    queue: run.queue ?? null,
-    status: run.status,
-    attempts: run.attempts,
-    maxAttempts: run.maxAttempts,
-    scheduledFor: run.scheduledFor ?? null,
-    trigger: run.trigger ?? "api",
-    mode: run.mode ?? "sync",
-    kind: run.kind ?? "task",
-    parent: run.parent === undefined ? null : { taskId: run.parent.id, step: run.parent.step },
-    callbackDeadline: run.callbackDeadline ?? null,
-    createdAt: run.createdAt,
-    updatedAt: run.updatedAt,
-    startedAt: run.startedAt ?? null,
-    endedAt: run.endedAt ?? null,
-    nextAttemptAt: run.nextAttemptAt ?? null,
-    cancelRequestedAt: run.cancelRequestedAt ?? null,
-    createdBy: run.createdBy,
-    idempotencyKey: run.idempotencyKey ?? null,
-    error: run.error ?? null,
-    progress: run.progress ?? null,
-    subtext: run.subtext ?? null,
+    ...runFields(run),
     // The newest end: appended feedback grows at the end, and that is what a list shows.
     feedback:
       feedback !== null && feedback.length > LIMITS.summaryFeedbackChars

@@ -346,14 +346,24 @@ export function renderTask(main, taskId) {
     fill(part.body, render(data));
   }
 
+  // What the run started changes only when the run does (a step, a heartbeat of the handler that
+  // starts, its chain outcomes, which are recorded without a new updatedAt): read it again only
+  // then, not on every poll.
+  let startedRuns = [];
+  let startedAsOf;
+
   async function refresh() {
     let task;
-    let started;
     try {
-      [task, started] = await Promise.all([
-        api("GET", `/v1/tasks/${encodeURIComponent(taskId)}`),
-        api("GET", `/v1/tasks/${encodeURIComponent(taskId)}/started`, { query: { limit: 100 } }),
-      ]);
+      task = await api("GET", `/v1/tasks/${encodeURIComponent(taskId)}`);
+      const asOf = `${task.updatedAt}|${task.chainOutcomes.length}`;
+      if (asOf !== startedAsOf) {
+        const page = await api("GET", `/v1/tasks/${encodeURIComponent(taskId)}/started`, {
+          query: { limit: 100 },
+        });
+        startedRuns = page.items;
+        startedAsOf = asOf;
+      }
     } catch (error) {
       fill(
         problem,
@@ -375,7 +385,7 @@ export function renderTask(main, taskId) {
     }
     cancelButton.hidden = TERMINAL.has(task.status);
     if (TERMINAL.has(task.status)) stopPolling();
-    renderSections(task, started.items);
+    renderSections(task, startedRuns);
   }
 
   function renderSections(task, startedRuns) {

@@ -7,19 +7,11 @@ import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { describe, expect, it } from "vitest";
 import { resolveSecrets } from "../../shared/compose.ts";
 import { type BatonConfig, configFromEnv } from "../../shared/config.ts";
+import { minimalEnv } from "../support/config-env.ts";
 
 const ARN = "arn:aws:secretsmanager:eu-west-1:1:secret:Baton-file-token-AbCdEf";
 const config: BatonConfig = configFromEnv({
-  BATON_RUNS_TABLE: "runs",
-  BATON_DEFINITIONS_TABLE: "definitions",
-  BATON_TENANTS_TABLE: "tenants",
-  BATON_KEYS_TABLE: "keys",
-  BATON_COUNTERS_TABLE: "counters",
-  BATON_CHAINS_TABLE: "chains",
-  BATON_GRANTS_TABLE: "grants",
-  BATON_DESTINATIONS_TABLE: "destinations",
-  BATON_FILES_BUCKET: "baton-files",
-  BATON_RUN_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/1/runs.fifo",
+  ...minimalEnv("eu-west-1"),
   BATON_FILE_TOKEN_SECRET_ARN: ARN,
 });
 

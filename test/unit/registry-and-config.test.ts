@@ -4,6 +4,7 @@ import { configFromEnv } from "../../shared/config.ts";
 import { ValidationError } from "../../shared/core/errors.ts";
 import { defineTask, HandlerRegistry } from "../../shared/core/task.ts";
 import { hashKey, keyIdOf, newApiKey } from "../../shared/core/tenant.ts";
+import { minimalEnv } from "../support/config-env.ts";
 
 describe("HandlerRegistry", () => {
   const typed = defineTask({
@@ -37,18 +38,7 @@ describe("API keys", () => {
 });
 
 describe("configFromEnv", () => {
-  const env = {
-    BATON_RUNS_TABLE: "runs",
-    BATON_DEFINITIONS_TABLE: "definitions",
-    BATON_TENANTS_TABLE: "tenants",
-    BATON_KEYS_TABLE: "keys",
-    BATON_COUNTERS_TABLE: "counters",
-    BATON_CHAINS_TABLE: "chains",
-    BATON_GRANTS_TABLE: "grants",
-    BATON_DESTINATIONS_TABLE: "destinations",
-    BATON_FILES_BUCKET: "baton-files",
-    BATON_RUN_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/1/runs.fifo",
-  };
+  const env = minimalEnv();
 
   it("fills defaults and hashes a plain root key", () => {
     const config = configFromEnv({ ...env, BATON_ROOT_KEY: "an-operator-key-of-enough-length" });

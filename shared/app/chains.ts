@@ -95,10 +95,17 @@ export async function emitChains(
 ): Promise<ChainOutcome[]> {
   const specs = run.chains ?? [];
   const outcomes: ChainOutcome[] = [];
+  // The tree's limits are its root tenant's: one read for all of this run's chains, and none
+  // when no chain gets as far as needing them.
+  let limits: ReturnType<typeof chainTreeLimits> | undefined;
+  const treeLimits = () => {
+    limits ??= chainTreeLimits(svc, rootTenantOf(run));
+    return limits;
+  };
   for (const [index, spec] of specs.entries()) {
     outcomes.push(
       await openSpec(svc, run, spec, index).then(
-        (opened) => emitChain(svc, run, output, opened, chainChildId(run, index), start),
+        (opened) => emitChain(svc, run, output, opened, chainChildId(run, index), start, treeLimits),
         (error: unknown): ChainOutcome => ({
           name: spec.name,
           customerId: spec.customerId ?? run.tenant,
@@ -156,6 +163,7 @@ async function emitChain(
   spec: ChainSpec,
   childId: string,
   start: StartFn,
+  treeLimits: () => ReturnType<typeof chainTreeLimits>,
 ): Promise<ChainOutcome> {
   const target = spec.customerId ?? run.tenant;
   const failed = (code: RunErrorCode, message: string): ChainOutcome => ({
@@ -180,7 +188,7 @@ async function emitChain(
     }
   }
   if (chain === undefined) return failed("chain_not_found", `chain "${spec.name}" does not exist`);
-  const limits = await chainTreeLimits(svc, rootTenant);
+  const limits = await treeLimits();
   const depth = (run.depth ?? 0) + 1;
   if (depth > limits.maxDepth) {
     return failed(

@@ -275,6 +275,9 @@ export async function recordRefusedStart(
       createdBy: caller.keyId,
       trigger: how.trigger,
       ...(how.origin === undefined ? {} : { origin: how.origin }),
+      // Due now, so the due-start index holds it until it has ended: a crash before the end
+      // leaves it for the sweeper to admit (startDue), not scheduled forever.
+      scheduledFor: now,
     },
     "scheduled",
     now,

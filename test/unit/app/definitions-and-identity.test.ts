@@ -11,6 +11,7 @@ import {
   revokeKey,
 } from "../../../shared/app/identity.ts";
 import { startScheduled } from "../../../shared/app/schedules.ts";
+import { sweep } from "../../../shared/app/sweeper.ts";
 import { listTasks } from "../../../shared/app/tasks.ts";
 import {
   ConflictError,
@@ -117,6 +118,34 @@ describe("startScheduled", () => {
       { trigger: "schedule", error: { code: "queue_full" } },
     ]);
     expect(await h.counters.get("acme", "nightly")).toMatchObject({ running: 1, waiting: 0 });
+  });
+
+  it("leaves a refused firing to the sweeper when the process dies between its create and its end", async () => {
+    const h = appHarness();
+    await putDefinition(h.svc, "acme", "nightly", {
+      handler: "gated",
+      maxConcurrency: 1,
+      maxQueueLength: 0,
+      schedule: { cron: "0 3 * * *", timezone: "UTC" },
+    });
+    await h.start({ definition: "nightly" });
+    // The end's write never happens: the process is gone right after the create.
+    const transition = h.svc.runs.transition.bind(h.svc.runs);
+    h.svc.runs.transition = async () => {
+      throw new Error("process died");
+    };
+    const firing = { tenant: "acme", definition: "nightly", firedAt: new Date("2026-01-02T03:00:00Z") };
+    await expect(startScheduled(h.svc, firing)).rejects.toThrow("process died");
+    h.svc.runs.transition = transition;
+    const [left] = (await listTasks(h.svc, h.admin, { definition: "nightly" })).items.filter(
+      (run) => run.trigger === "schedule",
+    );
+    expect(left?.status).toBe("scheduled");
+    // A redelivered firing finds it and changes nothing; the sweeper's due-start backstop ends it.
+    expect(await startScheduled(h.svc, firing)).toBe("duplicate");
+    h.clock.advance(120_000);
+    await sweep(h.svc);
+    expect(await h.run(left?.id ?? "")).toMatchObject({ status: "failed", error: { code: "queue_full" } });
   });
 });
 

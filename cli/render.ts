@@ -82,7 +82,11 @@ export function taskDetails(task: TaskView, started: StartedRunView[] = []): str
       "started runs",
       started.length === 0
         ? undefined
-        : started.map((run) => `${run.tenant}/${run.taskId} ${run.definition} (${run.via})`).join("\n"),
+        : started
+            .map((run) =>
+              [`${run.tenant}/${run.taskId}`, run.definition, `(${run.via})`].filter(Boolean).join(" "),
+            )
+            .join("\n"),
     ],
   ];
   const shown = rows.filter((row): row is [string, string] => row[1] !== undefined);

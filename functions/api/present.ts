@@ -102,11 +102,12 @@ export function presentChain(chain: ChainRecord): ChainView {
   return shown;
 }
 
-export function presentStartedRun(run: StartedRun): StartedRunView {
+/** A run another run started, as the caller sees it: one in another tenant is named, not described. */
+export function presentStartedRun(run: StartedRun, callerTenant: string): StartedRunView {
   return {
     taskId: run.id,
     tenant: run.tenant,
-    definition: run.definition,
+    definition: run.tenant === callerTenant ? run.definition : null,
     trigger: run.trigger,
     via: run.via,
     createdAt: run.createdAt,

@@ -161,7 +161,10 @@ export type TaskView = z.infer<typeof TaskView>;
 export const StartedRunView = z.strictObject({
   taskId: z.string(),
   tenant: z.string().describe("the tenant the run belongs to (another one for a cross-tenant chain)"),
-  definition: z.string(),
+  definition: z
+    .string()
+    .nullable()
+    .describe("null for a run in another tenant: which definition its chain starts is that tenant's own"),
   trigger: z.enum(RUN_TRIGGERS),
   via: z.string().describe("how: chain:<name>, step:<id> or task:<call key>"),
   createdAt: Time,

@@ -111,6 +111,8 @@ describe("the engine's end", () => {
     expect(await startedBy(source.taskId)).toEqual([
       expect.objectContaining({ taskId: childId, tenant: "globex", trigger: "chain", via: "chain:inbox" }),
     ]);
+    // Named, not described: which definition globex's chain starts is globex's own business.
+    expect((await startedBy(source.taskId))[0].definition).toBeNull();
     // The child is globex's: acme cannot read it, globex sees where it came from.
     expect((await stack.request("GET", `/v1/tasks/${childId}`)).status).toBe(404);
     expect(await get(childId, globexKey)).toMatchObject({

@@ -530,7 +530,7 @@ function startedRunsTable(runs, tenant) {
               ? h("a", { href: `#/tasks/${encodeURIComponent(run.taskId)}` }, run.taskId)
               : run.taskId,
           ),
-          h("td", {}, run.definition),
+          h("td", {}, run.definition ?? "—"),
           h("td", {}, run.via),
           h("td", {}, run.tenant),
           h("td", {}, dateTime(run.createdAt)),

@@ -104,7 +104,10 @@ export function tasksRoutes(svc: Services): ApiRoute[] {
           ...(limit ? { limit } : {}),
           ...(cursor ? { cursor } : {}),
         });
-        return json(200, { items: page.items.map(presentStartedRun), cursor: page.cursor ?? null });
+        return json(200, {
+          items: page.items.map((run) => presentStartedRun(run, who.tenant)),
+          cursor: page.cursor ?? null,
+        });
       }),
     },
     {

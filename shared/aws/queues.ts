@@ -10,3 +10,13 @@ export const RUN_QUEUE = {
    */
   maxReceiveCount: 50,
 } as const;
+
+/**
+ * The FIFO message group of a run's message: a named queue is one group (its runs never overlap
+ * and start in order); a run without one is a group of its own.
+ */
+export function messageGroupId(message: { tenant: string; runId: string; queue?: string }): string {
+  return message.queue === undefined
+    ? `${message.tenant}/${message.runId}`
+    : `${message.tenant}#${message.queue}`;
+}

@@ -2,7 +2,7 @@ import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } fr
 import type { RunMessageBody } from "../app/worker.ts";
 import type { RunMessage, RunQueue } from "../core/ports.ts";
 import { AWS_LIMITS, checkSqsBody, sqsId } from "./aws-limits.ts";
-import { RUN_QUEUE } from "./queues.ts";
+import { messageGroupId, RUN_QUEUE } from "./queues.ts";
 
 /**
  * The FIFO run queue. A named queue is one message group, so SQS itself keeps its runs in order
@@ -59,10 +59,4 @@ export class SqsRunQueue implements RunQueue {
       throw error;
     }
   }
-}
-
-function messageGroupId(message: RunMessage): string {
-  return message.queue === undefined
-    ? `${message.tenant}/${message.runId}`
-    : `${message.tenant}#${message.queue}`;
 }

@@ -1,11 +1,10 @@
 import type { RunMessageBody } from "../app/worker.ts";
-import { RUN_QUEUE } from "../aws/queues.ts";
+import { AWS_LIMITS } from "../aws/aws-limits.ts";
+import { messageGroupId, RUN_QUEUE } from "../aws/queues.ts";
 import type { Clock, RunMessage, RunQueue } from "../core/ports.ts";
 
 /** SQS FIFO drops a send whose deduplication id it saw within this long. */
 const DEDUP_WINDOW_MS = 5 * 60_000;
-/** SQS allows at most 12 hours of visibility timeout. */
-const MAX_VISIBILITY_SECONDS = 12 * 60 * 60;
 
 /** A message as a consumer receives it (what Lambda's event source puts in an SQS record). */
 export interface ReceivedRunMessage {
@@ -75,7 +74,7 @@ export class MemoryRunQueue implements RunQueue {
     const message = this.#messages.find((m) => m.receiptHandle === receiptHandle);
     // Deleted, or no longer in flight: SQS refuses, and the adapter treats that as nothing to hide.
     if (message?.hiddenUntil === undefined || message.hiddenUntil <= now) return;
-    const clamped = Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.round(seconds)));
+    const clamped = Math.min(AWS_LIMITS.sqsMaxVisibilitySeconds, Math.max(0, Math.round(seconds)));
     message.hiddenUntil = now + clamped * 1000;
   }
 
@@ -143,11 +142,4 @@ function toReceived(message: StoredMessage): ReceivedRunMessage {
     receiptHandle: message.receiptHandle ?? "",
     receiveCount: message.receiveCount,
   };
-}
-
-/** As SqsRunQueue: a named queue is one message group; a run without one is a group of its own. */
-function messageGroupId(message: RunMessage): string {
-  return message.queue === undefined
-    ? `${message.tenant}/${message.runId}`
-    : `${message.tenant}#${message.queue}`;
 }

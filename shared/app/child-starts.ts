@@ -5,14 +5,15 @@
  * after a crash or a retry makes the same start and creates nothing new.
  */
 import { createHash } from "node:crypto";
-import { ConflictError, NotFoundError, ValidationError } from "../core/errors.ts";
+import { ConflictError, ValidationError } from "../core/errors.ts";
 import { provenanceFrom } from "../core/lifecycle.ts";
 import type { Run } from "../core/run.ts";
 import { StartRequest } from "../core/start-request.ts";
 import type { TaskInfo, TaskStarter, TaskStartOptions } from "../core/task.ts";
 import { startRun } from "./engine.ts";
-import type { TenantPrincipal } from "./identity.ts";
+import { runCaller } from "./identity.ts";
 import type { Services } from "./services.ts";
+import { findRun } from "./tasks.ts";
 
 /** Letters, digits and `:@.+_-` (an email address fits), at most 128. */
 const CALL_KEY = /^[A-Za-z0-9:@.+_-]{1,128}$/;
@@ -50,15 +51,8 @@ async function startFromTask(
     });
   }
   const id = childRunId(parent, key);
-  // As the key that started the calling run: what that run may start, this one may too.
-  const caller: TenantPrincipal = {
-    kind: "tenant",
-    tenant: parent.tenant,
-    role: "runner",
-    keyId: parent.createdBy,
-  };
   try {
-    const { run } = await startRun(svc, caller, parsed.data, {
+    const { run } = await startRun(svc, runCaller(parent), parsed.data, {
       trigger: "task",
       id,
       origin: provenanceFrom(parent, `task:${key}`),
@@ -83,8 +77,7 @@ function asJson(fields: Omit<TaskStartOptions, "key">): unknown {
 }
 
 async function readFromTask(svc: Services, parent: Run, taskId: string): Promise<TaskInfo> {
-  const run = await svc.runs.get({ tenant: parent.tenant, id: taskId });
-  if (run === undefined) throw new NotFoundError(`task "${taskId}" does not exist`);
+  const run = await findRun(svc, runCaller(parent), taskId);
   return {
     taskId: run.id,
     definition: run.definition,

@@ -6,6 +6,7 @@ import {
   UnauthorizedError,
   ValidationError,
 } from "../core/errors.ts";
+import type { Run } from "../core/run.ts";
 import {
   type ApiKeyRecord,
   hashKey,
@@ -22,6 +23,14 @@ import { addLogContext } from "./log-context.ts";
 import type { Services } from "./services.ts";
 
 export type TenantPrincipal = Extract<Principal, { kind: "tenant" }>;
+
+/**
+ * The caller that acts for a run (its workflow steps, its handler's starts): its own tenant, as
+ * the key that started it, with a runner's rights, so what the run may start the key could too.
+ */
+export function runCaller(run: Pick<Run, "tenant" | "createdBy">): TenantPrincipal {
+  return { kind: "tenant", tenant: run.tenant, role: "runner", keyId: run.createdBy };
+}
 
 /** Resolves an `Authorization` header to the caller; 401 for anything missing or unknown. */
 /** The credential of an `Authorization: Bearer <credential>` header. */

@@ -15,7 +15,7 @@ import { isTerminal, type Run, type RunRef } from "../core/run.ts";
 import type { RunErrorCode } from "../core/run-errors.ts";
 import { planWorkflow, resolveStepParams, type StepState, stepRunId } from "../core/workflow.ts";
 import type { StartHow } from "./engine.ts";
-import type { TenantPrincipal } from "./identity.ts";
+import { runCaller, type TenantPrincipal } from "./identity.ts";
 import type { Services } from "./services.ts";
 
 /** The engine's start, end and cancel (passed in: the engine also calls into this module). */
@@ -46,7 +46,7 @@ export async function reconcileWorkflow(svc: Services, ref: RunRef, ops: Workflo
       if ((await svc.runs.update(workflow, guard, { stepStatus: shown })) !== undefined) return;
       continue;
     }
-    const caller = callerOf(workflow);
+    const caller = runCaller(workflow);
     const now = svc.clock.now();
     const plan = planWorkflow(steps, states);
     const guard = { status: "running", attempts: workflow.attempts, updatedAt: workflow.updatedAt } as const;
@@ -134,7 +134,7 @@ export async function cancelActiveSteps(svc: Services, workflow: Run, ops: Workf
   const { states } = await readSteps(svc, workflow);
   for (const [step, state] of Object.entries(states)) {
     if (!ACTIVE.has(state)) continue;
-    await ops.cancel(svc, callerOf(workflow), stepRunId(workflow.id, step)).catch((error: unknown) => {
+    await ops.cancel(svc, runCaller(workflow), stepRunId(workflow.id, step)).catch((error: unknown) => {
       if (!(error instanceof ConflictError)) throw error; // it ended meanwhile
     });
   }
@@ -146,11 +146,6 @@ export async function cancelWorkflowRun(svc: Services, workflow: Run, ops: Workf
   const guard = { status: "running", attempts: workflow.attempts, updatedAt: workflow.updatedAt } as const;
   const patch = { ...ended(workflow, "cancelled", svc.clock.now()), stepStatus: shownAfterEnd(states) };
   return ops.end(svc, workflow, { guard, patch });
-}
-
-/** Steps start under the workflow's tenant, as the key that started the workflow. */
-function callerOf(workflow: Run): TenantPrincipal {
-  return { kind: "tenant", tenant: workflow.tenant, role: "runner", keyId: workflow.createdBy };
 }
 
 /**

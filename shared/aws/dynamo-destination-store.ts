@@ -70,6 +70,8 @@ export class DynamoDestinationStore implements DestinationStore {
       TableName: this.#table,
       KeyConditionExpression: "tenant = :tenant",
       ExpressionAttributeValues: { ":tenant": tenant },
+      // Like get: a destination just PUT is listed (an admin's rare read; the double cost is nothing).
+      ConsistentRead: true,
     });
     return items.map((item) => StoredDestination.parse(item));
   }

@@ -264,7 +264,9 @@ async function emitChain(
   if ((await svc.runs.get({ tenant: target, id: childId })) === undefined) {
     const root = run.root ?? { taskId: run.id, tenant: run.tenant };
     const limit = limits.maxRuns;
-    // Counted before the start: a crash in between over-counts the tree, which only errs on the safe side.
+    // Counted before the start, so the count never falls short of the runs: a crash in between,
+    // or a start refused after counting (queue_full, validation), spends a slot without a run.
+    // That errs on the safe side; a tree whose hops are often refused reaches its limit sooner.
     const counted = await svc.runs.countTreeRun(
       { tenant: root.tenant, id: root.taskId },
       limit - 1, // the root is the tree's first run and is not counted

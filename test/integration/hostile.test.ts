@@ -184,6 +184,22 @@ describe("failed authentications", () => {
     }
   });
 
+  it("count forged callback tokens on their own", async () => {
+    // A fresh budget spent on callbacks alone, so the 429 comes from their own failures.
+    const limited = await startTestStack({ failedAuthLimits: { burst: 3, perSecond: 0.001 } });
+    try {
+      const forged = () =>
+        limited.request("POST", "/v1/callbacks", {
+          key: "not-a-callback-token",
+          body: { taskId: "nothing", status: "SUCCESS" },
+        });
+      for (let guess = 0; guess < 3; guess += 1) expect((await forged()).status).toBe(401);
+      expect((await forged()).status).toBe(429);
+    } finally {
+      await limited.stop();
+    }
+  });
+
   it("cost nothing when they succeed", async () => {
     const limited = await startTestStack({ failedAuthLimits: { burst: 2, perSecond: 0.001 } });
     try {

@@ -12,9 +12,7 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
-import { z } from "zod";
 import { ConflictError } from "../core/errors.ts";
-import { RunId } from "../core/names.ts";
 import type {
   ClaimResult,
   CounterEffect,
@@ -29,11 +27,19 @@ import type {
   TransitionResult,
   WaitingRun,
 } from "../core/ports.ts";
-import { isTerminal, Run, type RunRef, type RunStatus } from "../core/run.ts";
+import { isTerminal, Run, type RunRef } from "../core/run.ts";
 import { isConditionFailure } from "./clients.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { counterUpdate } from "./dynamo-counter-store.ts";
 import { fromJsonAttribute, toJsonAttribute } from "./json-attributes.ts";
+import {
+  createdKeyOf,
+  RunCursor,
+  StartedCursor,
+  SWEEP_SHARDS,
+  statusKeyOf,
+  sweepShardOf,
+} from "./run-keys.ts";
 
 const RUN_SK = "run";
 const IDEMPOTENCY_SK = "idempotency";
@@ -59,11 +65,6 @@ const DERIVED_ATTRIBUTES = [
   "expiresAt",
 ] as const;
 const DAY_SECONDS = 24 * 60 * 60;
-/**
- * The sweep index is spread over this many partitions so that writes to it (one per status
- * change) never concentrate on one partition; the sweeper reads them all.
- */
-const SWEEP_SHARDS = 8;
 
 type Item = Record<string, unknown>;
 type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
@@ -192,7 +193,7 @@ export class DynamoRunStore implements RunStore {
             ":lease": at.leaseUntil,
             ":now": at.now,
             ":sweepAt": at.sweepAt,
-            ":shard": sweepShardOf(ref.id),
+            ":shard": String(sweepShardOf(ref.id)),
           },
           ReturnValues: "ALL_NEW",
           ReturnValuesOnConditionCheckFailure: "ALL_OLD",
@@ -535,10 +536,6 @@ export class DynamoRunStore implements RunStore {
 /** Keys per BatchGetItem request of a list: 25 items of at most 400 KB stay under its 16 MB answer. */
 const BATCH_GET_CHUNK = 25;
 
-const StartedCursor = z.object({ tenant: RunId, id: RunId, created: z.string().max(100) });
-
-const RunCursor = z.object({ id: RunId, created: z.string().max(100) });
-
 function keyOf(ref: RunRef): { pk: string; sk: string } {
   return { pk: `${ref.tenant}#${ref.id}`, sk: RUN_SK };
 }
@@ -563,32 +560,11 @@ function toIdempotency(item: Item): IdempotencyRecord {
   };
 }
 
-/**
- * The byStatus partition of a run. Unfinished runs share one "active" partition, so moves
- * between active statuses (the claim above all) rewrite no index entry; succeeded runs, the
- * bulk of all runs, are left out and listed through byTenant/byDefinition instead, so the end
- * of a plain task deletes one index entry rather than moving it. Listing filters by the
- * run's real status after reading it.
- */
-export function statusKeyOf(tenant: string, status: RunStatus): string | undefined {
-  if (status === "succeeded") return undefined;
-  return `${tenant}#${isTerminal(status) ? status : "active"}`;
-}
-
 function originKeyOf(origin: RunRefLike): string {
   return `${origin.tenant}#${origin.taskId}`;
 }
 
 type RunRefLike = { tenant: string; taskId: string };
-
-/** The sort key of the list indexes: creation time, then id, so equal times still order. */
-function createdKeyOf(run: Run): string {
-  return `${run.createdAt}#${run.id}`;
-}
-
-function sweepShardOf(runId: string): string {
-  return String((createHash("sha256").update(runId).digest()[0] ?? 0) % SWEEP_SHARDS);
-}
 
 /**
  * The conditional UpdateItem for a run write: the patch, the index attributes that follow from
@@ -630,7 +606,7 @@ function runUpdate(table: string, ref: RunRef, guard: RunGuard, patch: RunPatch,
   if (patch.slot === null) removes.push("slotFor");
   if (typeof patch.sweepAt === "string") {
     sets.push("sweepShard = :sweepShard");
-    values[":sweepShard"] = sweepShardOf(ref.id);
+    values[":sweepShard"] = String(sweepShardOf(ref.id));
   }
   if (patch.sweepAt === null) removes.push("sweepShard");
   if (expiresAt !== undefined) {
@@ -685,9 +661,9 @@ function toItem(run: Run): Item {
     tenantDefinition,
     createdKey: createdKeyOf(run),
     ...(run.status === "waiting" ? { waitingFor: tenantDefinition } : {}),
-    ...(run.status === "scheduled" ? { dueShard: sweepShardOf(run.id) } : {}),
+    ...(run.status === "scheduled" ? { dueShard: String(sweepShardOf(run.id)) } : {}),
     ...(run.slot === true && !isTerminal(run.status) ? { slotFor: tenantDefinition } : {}),
-    ...(run.sweepAt === undefined ? {} : { sweepShard: sweepShardOf(run.id) }),
+    ...(run.sweepAt === undefined ? {} : { sweepShard: String(sweepShardOf(run.id)) }),
     ...(run.origin === undefined ? {} : { originKey: originKeyOf(run.origin) }),
   };
 }

@@ -1,10 +1,16 @@
 import { createHash } from "node:crypto";
-import { z } from "zod";
 import { AWS_LIMITS } from "../aws/aws-limits.ts";
 import { decodeCursor, encodeCursor } from "../aws/cursor.ts";
+import {
+  createdKeyOf,
+  RunCursor,
+  StartedCursor,
+  SWEEP_SHARDS,
+  statusKeyOf,
+  sweepShardOf,
+} from "../aws/run-keys.ts";
 import { ConflictError, ItemTooLargeError } from "../core/errors.ts";
 import { jsonBytes } from "../core/limits.ts";
-import { RunId } from "../core/names.ts";
 import type {
   ClaimResult,
   CounterEffect,
@@ -19,12 +25,10 @@ import type {
   TransitionResult,
   WaitingRun,
 } from "../core/ports.ts";
-import { isTerminal, Run, type RunRef, type RunStatus } from "../core/run.ts";
+import { isTerminal, Run, type RunRef } from "../core/run.ts";
 import { jsonCopy } from "./json-copy.ts";
 import type { MemoryCounterStore } from "./memory-counter-store.ts";
 
-/** DynamoRunStore spreads its sweep and due indexes over this many shards and reads them all. */
-const SHARDS = 8;
 /** DynamoRunStore reads at most this many index pages to fill one page of a list. */
 const LIST_ROUNDS = 10;
 
@@ -263,9 +267,6 @@ export class MemoryRunStore implements RunStore {
   }
 }
 
-const RunCursor = z.object({ id: RunId, created: z.string().max(100) });
-const StartedCursor = z.object({ tenant: RunId, id: RunId, created: z.string().max(100) });
-
 function keyOf(ref: RunRef): string {
   return `${ref.tenant}#${ref.id}`;
 }
@@ -274,20 +275,10 @@ function idempotencyKeyOf(tenant: string, key: string): string {
   return `${tenant}#idem#${createHash("sha256").update(key).digest("hex")}`;
 }
 
-function createdKeyOf(run: Run): string {
-  return `${run.createdAt}#${run.id}`;
-}
-
 function byCreatedKey(a: Run, b: Run): number {
   const left = createdKeyOf(a);
   const right = createdKeyOf(b);
   return left < right ? -1 : left > right ? 1 : 0;
-}
-
-/** The byStatus partition of a run, as DynamoRunStore lays it out (succeeded runs are in none). */
-function statusKeyOf(tenant: string, status: RunStatus): string | undefined {
-  if (status === "succeeded") return undefined;
-  return `${tenant}#${isTerminal(status) ? status : "active"}`;
 }
 
 /** What the slot index holds: runs holding one of their definition's slots. */
@@ -295,14 +286,10 @@ function holdsSlot(run: Run): boolean {
   return run.slot === true && !isTerminal(run.status);
 }
 
-function shardOf(runId: string): number {
-  return (createHash("sha256").update(runId).digest()[0] ?? 0) % SHARDS;
-}
-
 /** Each shard's due runs in time order, up to `limit` per shard, shard after shard. */
 function dueAcrossShards(runs: Run[], timeOf: (run: Run) => string, limit: number): RunRef[] {
-  const shards: Run[][] = Array.from({ length: SHARDS }, () => []);
-  for (const run of runs) shards[shardOf(run.id)]?.push(run);
+  const shards: Run[][] = Array.from({ length: SWEEP_SHARDS }, () => []);
+  for (const run of runs) shards[sweepShardOf(run.id)]?.push(run);
   return shards.flatMap((shard) =>
     shard
       .sort((a, b) => (timeOf(a) < timeOf(b) ? -1 : timeOf(a) > timeOf(b) ? 1 : keyOf(a) < keyOf(b) ? -1 : 1))

@@ -20,7 +20,7 @@ import {
   SendMessageCommand,
   SQSClient,
 } from "@aws-sdk/client-sqs";
-import { ensureRunQueue } from "../local/bootstrap.ts";
+import { ensureRunQueues } from "../local/bootstrap.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../local/emulators.ts";
 import type { AwsCallCounter } from "../shared/aws/call-counter.ts";
 import { atRate, flood, waitUntil } from "./bench-stack.ts";
@@ -68,10 +68,10 @@ export class Floor {
         KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
       }),
     );
-    const queueUrl = await ensureRunQueue(sqs, {
-      name: `${options.prefix}floor`,
-      visibilityTimeoutSeconds: 30,
-    });
+    // The floor is one FIFO queue (its fair twin is created alongside and left unused).
+    const queueUrl = (
+      await ensureRunQueues(sqs, { name: `${options.prefix}floor`, visibilityTimeoutSeconds: 30 })
+    ).fifo;
     options.counter.attach(dynamo);
     options.counter.attach(sqs);
     const floor = new Floor(dynamo, sqs, table, queueUrl);

@@ -39,9 +39,10 @@ export interface BatonProps {
    */
   fileTokenSecret?: secretsmanager.ISecret;
   /**
-   * Most worker invocations the run queue's event source runs at once (2–1000). Each takes a batch
-   * of up to 10 runs, one per message group side by side. Default 100. See docs/operations.md
-   * ("Sizing concurrency").
+   * Most worker invocations each run queue's event source runs at once (2–1000): the fair queue's
+   * and the named queues' (FIFO), so the worker takes up to twice this. Each takes a batch of up
+   * to 10 runs, side by side (a named queue's one after another). Default 100. See
+   * docs/operations.md ("Sizing concurrency").
    */
   workerMaxConcurrency?: number;
   /** Most trigger invocations the delay queue's event source runs at once (2–1000). Default 10. */
@@ -174,8 +175,12 @@ const MAX_NAME_LENGTH = 64;
 
 export class BatonStack extends Stack {
   readonly api: apigwv2.HttpApi;
+  /** Runs on a named queue: FIFO, one message group per queue. */
   readonly runQueue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
+  /** Every other run: a standard queue read as an SQS fair queue (message group = tenant). */
+  readonly fairRunQueue: sqs.Queue;
+  readonly fairDeadLetterQueue: sqs.Queue;
   readonly bucket: s3.Bucket;
   readonly tables: BatonTables;
   readonly apiFunction: NodejsFunction;
@@ -231,6 +236,22 @@ export class BatonStack extends Stack {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: RUN_QUEUE.maxReceiveCount },
+    });
+    // A standard queue whose messages carry the tenant as MessageGroupId is an SQS fair queue:
+    // nothing to configure on the queue itself. When one tenant has a backlog, SQS hands out the
+    // other tenants' messages first, so one tenant's flood does not delay another's runs.
+    this.fairDeadLetterQueue = new sqs.Queue(this, "FairRunDeadLetterQueue", {
+      retentionPeriod: Duration.seconds(RUN_QUEUE.retentionSeconds),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    this.fairRunQueue = new sqs.Queue(this, "FairRunQueue", {
+      maxMessageSizeBytes: RUN_QUEUE.maximumMessageSizeBytes,
+      retentionPeriod: Duration.seconds(RUN_QUEUE.retentionSeconds),
+      visibilityTimeout: RUN_QUEUE_VISIBILITY,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: this.fairDeadLetterQueue, maxReceiveCount: RUN_QUEUE.maxReceiveCount },
     });
 
     // Files and payloads too large for a queue message or an item (claim check). They expire on
@@ -336,6 +357,7 @@ export class BatonStack extends Stack {
     const environment: Record<string, string> = {
       ...this.tables.environment(),
       [ENV.runQueueUrl]: this.runQueue.queueUrl,
+      [ENV.fairRunQueueUrl]: this.fairRunQueue.queueUrl,
       // All four or none: the shared config refuses a partial set.
       [ENV.delayQueueUrl]: this.delayQueue.queueUrl,
       [ENV.scheduleGroup]: scheduleGroupName,
@@ -377,7 +399,7 @@ export class BatonStack extends Stack {
       "grants",
       "destinations",
     );
-    this.runQueue.grantSendMessages(this.apiFunction);
+    this.grantSendRuns(this.apiFunction);
     // Delayed starts: up to 15 minutes through the delay queue, longer through one-time schedules;
     // definitions keep their recurring (cron) schedules in the same group.
     this.delayQueue.grantSendMessages(this.apiFunction);
@@ -425,6 +447,7 @@ export class BatonStack extends Stack {
     // Consuming includes ChangeMessageVisibility (lease heartbeats). No tenants or keys.
     this.grantStartRuns(this.workerFunction);
     this.runQueue.grantConsumeMessages(this.workerFunction);
+    this.fairRunQueue.grantConsumeMessages(this.workerFunction);
     // Tasks write files: lib-storage's Upload is a PutObject, or for large bodies a multipart
     // upload (Create/UploadPart/Complete need s3:PutObject, Abort s3:AbortMultipartUpload); then a
     // HeadObject (s3:GetObject) learns the size. Objects only, without ACLs, and no deletes.
@@ -439,15 +462,17 @@ export class BatonStack extends Stack {
     // ctx.files.upload reads the destination and opens its sealed credentials (kms:Decrypt, which
     // grantStartRuns gives); it never writes destinations.
     this.tables.grantRead(this.workerFunction, "destinations");
-    // Bounded: a backlog of runs (most are their own message group, so FIFO order caps nothing)
-    // takes at most this many invocations, never the account's whole concurrency.
-    this.workerFunction.addEventSource(
-      new SqsEventSource(this.runQueue, {
-        batchSize: 10,
-        reportBatchItemFailures: true,
-        maxConcurrency: settings.workerMaxConcurrency,
-      }),
-    );
+    // Bounded: a backlog of runs takes at most this many invocations per queue, never the
+    // account's whole concurrency. The record's queue ARN tells the worker which lane it is on.
+    for (const queue of [this.fairRunQueue, this.runQueue]) {
+      this.workerFunction.addEventSource(
+        new SqsEventSource(queue, {
+          batchSize: 10,
+          reportBatchItemFailures: true,
+          maxConcurrency: settings.workerMaxConcurrency,
+        }),
+      );
+    }
 
     // Repairs stuck runs and counters and promotes waiting runs; safe to run concurrently, so no
     // reserved concurrency. It sends to the queue but never consumes it, and never touches files
@@ -545,10 +570,11 @@ export class BatonStack extends Stack {
         trigger: this.triggerFunction,
         sweeper: this.sweeperFunction,
       },
-      runQueue: this.runQueue,
+      runQueues: { fifo: this.runQueue, fair: this.fairRunQueue },
       delayQueue: this.delayQueue,
       deadLetterQueues: {
         run: this.deadLetterQueue,
+        fairRun: this.fairDeadLetterQueue,
         delay: this.delayDeadLetterQueue,
         schedule: this.scheduleDeadLetterQueue,
         asyncFailure: this.asyncFailureQueue,
@@ -563,6 +589,8 @@ export class BatonStack extends Stack {
     new CfnOutput(this, "ApiUrl", { value: this.api.apiEndpoint });
     new CfnOutput(this, "RunQueueUrl", { value: this.runQueue.queueUrl });
     new CfnOutput(this, "RunDeadLetterQueueUrl", { value: this.deadLetterQueue.queueUrl });
+    new CfnOutput(this, "FairRunQueueUrl", { value: this.fairRunQueue.queueUrl });
+    new CfnOutput(this, "FairRunDeadLetterQueueUrl", { value: this.fairDeadLetterQueue.queueUrl });
     new CfnOutput(this, "DelayQueueUrl", { value: this.delayQueue.queueUrl });
     new CfnOutput(this, "DelayDeadLetterQueueUrl", { value: this.delayDeadLetterQueue.queueUrl });
     new CfnOutput(this, "ScheduleDeadLetterQueueUrl", { value: this.scheduleDeadLetterQueue.queueUrl });
@@ -616,8 +644,21 @@ export class BatonStack extends Stack {
   private grantStartRuns(fn: NodejsFunction): void {
     this.tables.grantReadWrite(fn, "runs", "counters");
     this.tables.grantRead(fn, "definitions", "chains", "grants");
-    this.runQueue.grantSendMessages(fn);
+    this.grantSendRuns(fn);
     this.grantSealParams(fn);
+  }
+
+  /**
+   * Sending run messages to either run queue: SendMessage only (the adapter makes no other call),
+   * in one statement, which keeps the api role's policy inside IAM's inline size limit.
+   */
+  private grantSendRuns(fn: NodejsFunction): void {
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ["sqs:SendMessage"],
+        resources: [this.runQueue.queueArn, this.fairRunQueue.queueArn],
+      }),
+    );
   }
 
   /**

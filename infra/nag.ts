@@ -131,6 +131,7 @@ export function acknowledgeNagFindings(stack: BatonStack): void {
 
   const deadLetterQueues = [
     stack.deadLetterQueue,
+    stack.fairDeadLetterQueue,
     stack.delayDeadLetterQueue,
     stack.scheduleDeadLetterQueue,
     stack.asyncFailureQueue,

@@ -23,10 +23,11 @@ export const RUNBOOK = "docs/operations.md";
 export interface BatonOperationsProps {
   topic: sns.ITopic;
   functions: Record<"api" | "worker" | "trigger" | "sweeper", lambda.IFunction>;
-  runQueue: sqs.IQueue;
+  /** The run queues: `fifo` (named queues) and `fair` (every other run). */
+  runQueues: Record<"fifo" | "fair", sqs.IQueue>;
   delayQueue: sqs.IQueue;
   /** Every queue that only fills when something failed, by the name its alarm carries. */
-  deadLetterQueues: Record<"run" | "delay" | "schedule" | "asyncFailure", sqs.IQueue>;
+  deadLetterQueues: Record<"run" | "fairRun" | "delay" | "schedule" | "asyncFailure", sqs.IQueue>;
   tables: [TableName, dynamodb.ITable][];
   /** The run metrics' `service` dimension (BATON_SERVICE_NAME). */
   serviceName: string;
@@ -47,10 +48,12 @@ export class BatonOperations extends Construct {
   constructor(scope: Construct, id: string, props: BatonOperationsProps) {
     super(scope, id);
     const { functions, deadLetterQueues } = props;
+    const lanes = Object.entries(props.runQueues);
     this.#action = new actions.SnsAction(props.topic);
 
     const dlqMeaning: Record<keyof BatonOperationsProps["deadLetterQueues"], string> = {
-      run: "a run message failed to be processed 50 times",
+      run: "a named queue's run message failed to be processed 50 times",
+      fairRun: "a run message failed to be processed 50 times",
       delay: "a delayed start failed to reach the trigger 5 times",
       schedule: "EventBridge could not invoke the trigger (a schedule) or the sweeper (the sweep rule)",
       asyncFailure: "the trigger or the sweeper failed on an asynchronous invocation after Lambda's retries",
@@ -60,13 +63,29 @@ export class BatonOperations extends Construct {
         metric: queue.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: "Maximum" }),
         threshold: 1,
         description: `Messages wait in the ${name} dead-letter queue: ${dlqMeaning[name]}.`,
+        // Both run queues' dead letters mean the same and are handled the same way.
+        ...(name === "fairRun" ? { runbook: "RunDeadLetterMessages" } : {}),
       });
     }
 
     this.#alarm("RunQueueBacklog", {
-      metric: props.runQueue.metricApproximateAgeOfOldestMessage({ period: PERIOD, statistic: "Maximum" }),
+      metric: new cloudwatch.MathExpression({
+        expression: "MAX([fair, fifo])",
+        label: "oldest run message (s)",
+        period: PERIOD,
+        usingMetrics: {
+          fair: props.runQueues.fair.metricApproximateAgeOfOldestMessage({
+            period: PERIOD,
+            statistic: "Maximum",
+          }),
+          fifo: props.runQueues.fifo.metricApproximateAgeOfOldestMessage({
+            period: PERIOD,
+            statistic: "Maximum",
+          }),
+        },
+      }),
       threshold: props.queueAgeThreshold.toSeconds(),
-      description: `The run queue's oldest message is older than ${props.queueAgeThreshold.toHumanString()}: runs wait for workers, or one run keeps being retried.`,
+      description: `A run queue's oldest message is older than ${props.queueAgeThreshold.toHumanString()}: runs wait for workers, or one run keeps being retried.`,
     });
 
     for (const [name, fn] of Object.entries(functions)) {
@@ -150,26 +169,28 @@ export class BatonOperations extends Construct {
       new cloudwatch.GraphWidget({
         title: "Queue depth",
         left: [
-          props.runQueue.metricApproximateNumberOfMessagesVisible({
-            label: "run queue: waiting",
-            period: PERIOD,
-          }),
-          props.runQueue.metricApproximateNumberOfMessagesNotVisible({
-            label: "run queue: in flight",
-            period: PERIOD,
-          }),
+          ...lanes.flatMap(([lane, queue]) => [
+            queue.metricApproximateNumberOfMessagesVisible({
+              label: `${lane} run queue: waiting`,
+              period: PERIOD,
+            }),
+            queue.metricApproximateNumberOfMessagesNotVisible({
+              label: `${lane} run queue: in flight`,
+              period: PERIOD,
+            }),
+          ]),
           props.delayQueue.metricApproximateNumberOfMessagesVisible({ label: "delay queue", period: PERIOD }),
           ...Object.entries(deadLetterQueues).map(([name, queue]) =>
             queue.metricApproximateNumberOfMessagesVisible({ label: `${name} DLQ`, period: PERIOD }),
           ),
         ],
-        right: [
-          props.runQueue.metricApproximateAgeOfOldestMessage({
-            label: "run queue: oldest (s)",
+        right: lanes.map(([lane, queue]) =>
+          queue.metricApproximateAgeOfOldestMessage({
+            label: `${lane} run queue: oldest (s)`,
             period: PERIOD,
             statistic: "Maximum",
           }),
-        ],
+        ),
         width: 12,
       }),
       new cloudwatch.GraphWidget({

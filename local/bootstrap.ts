@@ -125,17 +125,44 @@ export function createTableInput(name: string, schema: TableSchema): CreateTable
   };
 }
 
-/** The FIFO run queue and its dead-letter queue; returns the run queue's URL. */
-export async function ensureRunQueue(
+export interface RunQueueUrls {
+  /** Runs on a named queue. */
+  fifo: string;
+  /** Every other run: a standard queue, read fairly across tenants (local/fair-queue-emulation.ts). */
+  fair: string;
+}
+
+/** The two run queues, each with its dead-letter queue, as the CDK stack creates them. */
+export async function ensureRunQueues(
   client: SQSClient,
   options: { name: string; visibilityTimeoutSeconds: number },
+): Promise<RunQueueUrls> {
+  const [fifo, fair] = await Promise.all([
+    ensureQueueWithDlq(client, `${options.name}.fifo`, `${options.name}-dlq.fifo`, {
+      FifoQueue: "true",
+      ContentBasedDeduplication: "false",
+      VisibilityTimeout: String(options.visibilityTimeoutSeconds),
+    }),
+    ensureQueueWithDlq(client, `${options.name}-fair`, `${options.name}-fair-dlq`, {
+      VisibilityTimeout: String(options.visibilityTimeoutSeconds),
+    }),
+  ]);
+  return { fifo, fair };
+}
+
+async function ensureQueueWithDlq(
+  client: SQSClient,
+  name: string,
+  dlqName: string,
+  attributes: Record<string, string>,
 ): Promise<string> {
-  const existing = await queueUrl(client, `${options.name}.fifo`);
+  const existing = await queueUrl(client, name);
   if (existing !== undefined) return existing;
+  const fifo = attributes.FifoQueue === "true" ? { FifoQueue: "true" } : {};
   const dlq = await client.send(
     new CreateQueueCommand({
-      QueueName: `${options.name}-dlq.fifo`,
-      Attributes: { FifoQueue: "true", MessageRetentionPeriod: String(RUN_QUEUE.retentionSeconds) },
+      QueueName: dlqName,
+      Attributes: { ...fifo, MessageRetentionPeriod: String(RUN_QUEUE.retentionSeconds) },
     }),
   );
   const dlqArn = (
@@ -143,11 +170,9 @@ export async function ensureRunQueue(
   ).Attributes?.QueueArn;
   const created = await client.send(
     new CreateQueueCommand({
-      QueueName: `${options.name}.fifo`,
+      QueueName: name,
       Attributes: {
-        FifoQueue: "true",
-        ContentBasedDeduplication: "false",
-        VisibilityTimeout: String(options.visibilityTimeoutSeconds),
+        ...attributes,
         MaximumMessageSize: String(RUN_QUEUE.maximumMessageSizeBytes),
         MessageRetentionPeriod: String(RUN_QUEUE.retentionSeconds),
         RedrivePolicy: JSON.stringify({

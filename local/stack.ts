@@ -26,7 +26,7 @@ import { DEFAULT_RUN_RETENTION_DAYS } from "../shared/config.ts";
 import type { Log, Metrics, RunStore } from "../shared/core/ports.ts";
 import type { HandlerRegistry } from "../shared/core/task.ts";
 import { hashKey } from "../shared/core/tenant.ts";
-import { ensureBucket, ensureRunQueue, ensureTables, tableNames } from "./bootstrap.ts";
+import { ensureBucket, ensureRunQueues, ensureTables, type RunQueueUrls, tableNames } from "./bootstrap.ts";
 import { type Emulators, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from "./emulators.ts";
 import { serveApi } from "./http-server.ts";
 import { LocalMetrics } from "./local-metrics.ts";
@@ -87,7 +87,8 @@ export interface LocalStack {
   /** The cron schedules this process fires. */
   scheduler: LocalScheduler;
   endpoints: { dynamodb: string; sqs: string };
-  queueUrl: string;
+  /** The run queues: `fifo` for runs on a named queue, `fair` for every other run. */
+  queueUrls: RunQueueUrls;
   prefix: string;
   startWorker(): void;
   stopWorker(): Promise<void>;
@@ -131,13 +132,14 @@ async function startOnEmulators(
   options.instrumentClient?.(sqs);
   const tables = tableNames(prefix);
   await ensureTables(dynamo, tables);
-  const queueUrl = await ensureRunQueue(sqs, {
+  const queueUrls = await ensureRunQueues(sqs, {
     name: `${prefix}runs`,
     visibilityTimeoutSeconds: leaseSeconds,
   });
-  const queueArn = (
-    await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }))
-  ).Attributes?.QueueArn;
+  const queueArnOf = async (queueUrl: string) =>
+    (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] })))
+      .Attributes?.QueueArn;
+  const queueArns = { fifo: await queueArnOf(queueUrls.fifo), fair: await queueArnOf(queueUrls.fair) };
 
   const log = options.log ?? new Logger({ serviceName: "baton", logLevel: "WARN" });
   const scheduler = new LocalScheduler({
@@ -152,7 +154,8 @@ async function startOnEmulators(
     config: {
       region: LOCAL_REGION,
       tables,
-      runQueueUrl: queueUrl,
+      runQueueUrl: queueUrls.fifo,
+      fairRunQueueUrl: queueUrls.fair,
       filesBucket,
       fileTokenSecret: options.fileTokenSecret ?? randomBytes(32).toString("base64url"),
       ...(options.rootKey === undefined ? {} : { rootKeyHash: hashKey(options.rootKey) }),
@@ -195,24 +198,29 @@ async function startOnEmulators(
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
 
-  const makeEventSource = () =>
-    new SqsEventSource({
-      client: sqs,
-      queueUrl,
-      ...(queueArn === undefined ? {} : { queueArn }),
-      handler: createWorkerHandler(services),
-      log,
-      concurrency: options.workerConcurrency ?? 4,
-    });
-  let eventSource: SqsEventSource | undefined;
+  // One worker, two event source mappings, as on AWS; the record's queue ARN tells its lane.
+  const handler = createWorkerHandler(services);
+  const makeEventSources = () =>
+    (["fair", "fifo"] as const).map(
+      (lane) =>
+        new SqsEventSource({
+          client: sqs,
+          queueUrl: queueUrls[lane],
+          queueArn: queueArns[lane] ?? "",
+          handler,
+          log,
+          concurrency: options.workerConcurrency ?? 4,
+        }),
+    );
+  let eventSources: SqsEventSource[] | undefined;
   const startWorker = () => {
-    if (eventSource !== undefined) return;
-    eventSource = makeEventSource();
-    eventSource.start();
+    if (eventSources !== undefined) return;
+    eventSources = makeEventSources();
+    for (const source of eventSources) source.start();
   };
   const stopWorker = async () => {
-    await eventSource?.stop();
-    eventSource = undefined;
+    await Promise.all((eventSources ?? []).map((source) => source.stop()));
+    eventSources = undefined;
   };
   if (options.runWorker ?? true) startWorker();
 
@@ -251,7 +259,7 @@ async function startOnEmulators(
     metrics,
     scheduler,
     endpoints,
-    queueUrl,
+    queueUrls,
     prefix,
     startWorker,
     stopWorker,

@@ -81,7 +81,11 @@ export function composeServices(options: ComposeOptions): Services {
       tenantsTable: config.tables.tenants,
       keysTable: config.tables.keys,
     }),
-    queue: new SqsRunQueue({ client: clients.sqs, queueUrl: config.runQueueUrl }),
+    queue: new SqsRunQueue({
+      client: clients.sqs,
+      fifoQueueUrl: config.runQueueUrl,
+      fairQueueUrl: config.fairRunQueueUrl,
+    }),
     files: new S3FileStore({ client: clients.s3, bucket: config.filesBucket }),
     destinations: new DynamoDestinationStore({
       client: clients.dynamo,

@@ -19,6 +19,7 @@ export const ENV = {
   fileTokenSecretArn: "BATON_FILE_TOKEN_SECRET_ARN",
   kmsKeyId: "BATON_KMS_KEY_ID",
   runQueueUrl: "BATON_RUN_QUEUE_URL",
+  fairRunQueueUrl: "BATON_FAIR_RUN_QUEUE_URL",
   delayQueueUrl: "BATON_DELAY_QUEUE_URL",
   scheduleGroup: "BATON_SCHEDULE_GROUP",
   triggerArn: "BATON_TRIGGER_ARN",
@@ -55,6 +56,7 @@ const Env = z.object({
   [ENV.fileTokenSecretArn]: z.string().startsWith("arn:").optional(),
   [ENV.kmsKeyId]: z.string().min(1).optional(),
   [ENV.runQueueUrl]: z.url(),
+  [ENV.fairRunQueueUrl]: z.url(),
   [ENV.delayQueueUrl]: z.url().optional(),
   [ENV.scheduleGroup]: z.string().min(1).optional(),
   [ENV.triggerArn]: z.string().startsWith("arn:").optional(),
@@ -93,7 +95,10 @@ export interface BatonConfig {
     grants: string;
     destinations: string;
   };
+  /** The FIFO run queue (runs on a named queue). */
   runQueueUrl: string;
+  /** The fair run queue (every other run; an SQS standard queue, message group = tenant). */
+  fairRunQueueUrl: string;
   filesBucket: string;
   /** Signs file tokens (@FileToken@); without it, file tokens are refused. */
   fileTokenSecret?: string;
@@ -183,6 +188,7 @@ export function configFromEnv(env: Record<string, string | undefined>): BatonCon
       destinations: e[ENV.destinationsTable],
     },
     runQueueUrl: e[ENV.runQueueUrl],
+    fairRunQueueUrl: e[ENV.fairRunQueueUrl],
     filesBucket: e[ENV.filesBucket],
     ...(e[ENV.fileTokenSecret] === undefined ? {} : { fileTokenSecret: e[ENV.fileTokenSecret] }),
     ...(e[ENV.fileTokenSecretArn] === undefined ? {} : { fileTokenSecretArn: e[ENV.fileTokenSecretArn] }),

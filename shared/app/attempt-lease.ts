@@ -4,7 +4,7 @@
  * signal that tells the handler (and the worker) why the attempt stopped early.
  */
 import { deadlineOf } from "../core/lifecycle.ts";
-import type { RunPatch } from "../core/ports.ts";
+import type { RunPatch, RunReceipt } from "../core/ports.ts";
 import { type Run, refOf } from "../core/run.ts";
 import type { AttemptReport } from "./attempt-report.ts";
 import type { Services } from "./services.ts";
@@ -16,18 +16,18 @@ export class AttemptLease {
   readonly #svc: Services;
   readonly #run: Run;
   readonly #report: AttemptReport;
-  readonly #receiptHandle: string;
+  readonly #receipt: RunReceipt;
   readonly #abort = new AbortController();
   #interruption: Interruption | undefined;
   #writes: Promise<unknown> = Promise.resolve();
   #ticker: ReturnType<typeof setInterval> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(svc: Services, run: Run, report: AttemptReport, receiptHandle: string) {
+  constructor(svc: Services, run: Run, report: AttemptReport, receipt: RunReceipt) {
     this.#svc = svc;
     this.#run = run;
     this.#report = report;
-    this.#receiptHandle = receiptHandle;
+    this.#receipt = receipt;
   }
 
   /** Aborted when the attempt lost its claim, was cancelled or timed out; the reason says which. */
@@ -54,7 +54,7 @@ export class AttemptLease {
           lastHeartbeat = Date.now();
           patch.leaseUntil = new Date(svc.clock.now().getTime() + leaseMs).toISOString();
           svc.queue
-            .setVisibility(this.#receiptHandle, svc.worker.leaseSeconds)
+            .setVisibility(this.#receipt, svc.worker.leaseSeconds)
             .catch((error: unknown) => svc.log.warn("could not extend message visibility", { error }));
         }
         this.write(patch).catch((error: unknown) => svc.log.warn("progress write failed", { error }));

@@ -8,12 +8,23 @@
  * concurrently is what lets them overlap.
  */
 
+import type { RunReceipt } from "../core/ports.ts";
 import { withLogContext } from "./log-context.ts";
 import type { Services } from "./services.ts";
 import { type Delivery, type DeliveryResult, parseRunMessage, processDelivery } from "./worker.ts";
 
 export interface FifoRecord extends Delivery {
+  /** Records of one group run one after another, in order; different groups side by side. */
   groupId: string;
+}
+
+/**
+ * The group a received message is processed in. Only on the FIFO lane does an SQS message group
+ * mean "one at a time, in order"; on the fair lane the group is the tenant, and a tenant's runs in
+ * one batch run side by side, so each message is a group of its own.
+ */
+export function batchGroupOf(message: { messageId: string; receipt: RunReceipt; groupId?: string }): string {
+  return message.receipt.lane === "fifo" ? (message.groupId ?? message.messageId) : message.messageId;
 }
 
 export interface BatchOptions {
@@ -70,10 +81,10 @@ async function processGroup(
     if (result.kind === "later") {
       const rest = group.slice(index + 1);
       await Promise.all([
-        svc.queue.setVisibility(record.receiptHandle, result.seconds),
+        svc.queue.setVisibility(record.receipt, result.seconds),
         // The group stays blocked by the hidden message, so its later messages may show again at
         // once; otherwise they would hold the group until their own timeout ran out.
-        ...rest.map((r) => svc.queue.setVisibility(r.receiptHandle, 0)),
+        ...rest.map((r) => svc.queue.setVisibility(r.receipt, 0)),
       ]).catch((error: unknown) => svc.log.warn("could not change message visibility", { ...keys, error }));
       return group.slice(index).map((r) => r.messageId);
     }

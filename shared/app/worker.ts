@@ -19,6 +19,7 @@ import {
   whenClaimMissed,
 } from "../core/lifecycle.ts";
 import { jsonBytes, LIMITS } from "../core/limits.ts";
+import type { RunReceipt } from "../core/ports.ts";
 import type { Run } from "../core/run.ts";
 import type { RunError, RunErrorCode } from "../core/run-errors.ts";
 import { isSealed } from "../core/sealed.ts";
@@ -44,7 +45,7 @@ export type RunMessageBody = z.infer<typeof RunMessageBody>;
 export interface Delivery {
   messageId: string;
   body: string;
-  receiptHandle: string;
+  receipt: RunReceipt;
 }
 
 /** `done`: delete the message. `later`: keep it hidden this long, then deliver it again. */
@@ -100,7 +101,7 @@ export async function processDelivery(svc: Services, delivery: Delivery): Promis
 /** Runs the handler for the attempt this worker just claimed, and records how it ended. */
 async function runAttempt(svc: Services, run: Run, delivery: Delivery): Promise<DeliveryResult> {
   const report = new AttemptReport(run);
-  const lease = new AttemptLease(svc, run, report, delivery.receiptHandle);
+  const lease = new AttemptLease(svc, run, report, delivery.receipt);
   const state: AttemptState = {};
   const ctx = taskContext(svc, run, lease, report, state);
   lease.start();

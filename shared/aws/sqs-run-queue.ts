@@ -1,23 +1,25 @@
 import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { RunMessageBody } from "../app/worker.ts";
-import type { RunMessage, RunQueue } from "../core/ports.ts";
+import type { RunLane, RunMessage, RunQueue, RunReceipt } from "../core/ports.ts";
 import { AWS_LIMITS, checkSqsBody, sqsId } from "./aws-limits.ts";
-import { messageGroupId, RUN_QUEUE } from "./queues.ts";
+import { messageGroupId, RUN_QUEUE, runLaneOf } from "./queues.ts";
 
 /**
- * The FIFO run queue. A named queue is one message group, so SQS itself keeps its runs in order
- * and never hands out two at once; a run without a queue is a group of its own. Tenant and queue
- * names cannot contain '/' while run ids are joined with it, so the two kinds never collide.
+ * The run queues. A run on a named queue goes to the FIFO queue, where the queue is one message
+ * group, so SQS itself keeps its runs in order and never hands out two at once. Every other run
+ * goes to the fair queue (a standard queue with SQS fair queueing): its message group is the
+ * tenant, so a tenant with thousands of runs waiting does not delay another tenant's run; a
+ * standard queue may deliver a message twice, which the worker's conditional claim absorbs.
  * Ids past SQS's 128 characters (long tenant ids, workflow-step and chain run ids, resend
  * suffixes) are hashed by sqsId: deterministic, so grouping and deduplication still hold.
  */
 export class SqsRunQueue implements RunQueue {
   readonly #client: SQSClient;
-  readonly #queueUrl: string;
+  readonly #urls: Record<RunLane, string>;
 
-  constructor(options: { client: SQSClient; queueUrl: string }) {
+  constructor(options: { client: SQSClient; fifoQueueUrl: string; fairQueueUrl: string }) {
     this.#client = options.client;
-    this.#queueUrl = options.queueUrl;
+    this.#urls = { fifo: options.fifoQueueUrl, fair: options.fairQueueUrl };
   }
 
   async enqueue(message: RunMessage, sendId?: string): Promise<void> {
@@ -27,24 +29,30 @@ export class SqsRunQueue implements RunQueue {
       runId: message.runId,
       ...(message.timeoutSeconds === undefined ? {} : { timeoutSeconds: message.timeoutSeconds }),
     };
+    const lane = runLaneOf(message);
     await this.#client.send(
       new SendMessageCommand({
-        QueueUrl: this.#queueUrl,
+        QueueUrl: this.#urls[lane],
         MessageBody: checkSqsBody(JSON.stringify(body), RUN_QUEUE.maximumMessageSizeBytes),
         MessageGroupId: sqsId(messageGroupId(message)),
-        MessageDeduplicationId: sqsId(
-          `${message.tenant}/${message.runId}${sendId === undefined ? "" : `/${sendId}`}`,
-        ),
+        // Standard queues refuse a deduplication id.
+        ...(lane === "fifo"
+          ? {
+              MessageDeduplicationId: sqsId(
+                `${message.tenant}/${message.runId}${sendId === undefined ? "" : `/${sendId}`}`,
+              ),
+            }
+          : {}),
       }),
     );
   }
 
-  async setVisibility(receiptHandle: string, seconds: number): Promise<void> {
+  async setVisibility(receipt: RunReceipt, seconds: number): Promise<void> {
     try {
       await this.#client.send(
         new ChangeMessageVisibilityCommand({
-          QueueUrl: this.#queueUrl,
-          ReceiptHandle: receiptHandle,
+          QueueUrl: this.#urls[receipt.lane],
+          ReceiptHandle: receipt.handle,
           VisibilityTimeout: Math.min(AWS_LIMITS.sqsMaxVisibilitySeconds, Math.max(0, Math.round(seconds))),
         }),
       );

@@ -318,12 +318,27 @@ export interface DefinitionScheduler {
   remove(tenant: string, definition: string): Promise<void>;
 }
 
+/**
+ * The two run queues. `fifo`: runs on a named queue, one FIFO message group per queue, so they
+ * start in order and never overlap. `fair`: every other run, on an SQS fair queue whose message
+ * group is the tenant, so one tenant's backlog does not hold back another tenant's runs.
+ */
+export type RunLane = "fifo" | "fair";
+
+/** Where a received message came from, and the handle to hide or show it again. */
+export interface RunReceipt {
+  lane: RunLane;
+  handle: string;
+}
+
 export interface RunQueue {
   /**
    * Sends a run's message. `sendId` tells sends of the same run apart (a promotion, a resend by
-   * the sweeper): the same run and sendId within SQS's dedup window are sent once.
+   * the sweeper): on the FIFO lane the same run and sendId within SQS's dedup window are sent
+   * once; the fair lane (a standard queue) does not deduplicate, and the worker's conditional
+   * claim makes a duplicate harmless.
    */
   enqueue(message: RunMessage, sendId?: string): Promise<void>;
   /** Hides a received message for `seconds` more (heartbeat, or a retry's backoff). */
-  setVisibility(receiptHandle: string, seconds: number): Promise<void>;
+  setVisibility(receipt: RunReceipt, seconds: number): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import type { RunMessageBody } from "../app/worker.ts";
 import { AWS_LIMITS } from "../aws/aws-limits.ts";
-import { messageGroupId, RUN_QUEUE } from "../aws/queues.ts";
-import type { Clock, RunMessage, RunQueue } from "../core/ports.ts";
+import { messageGroupId, RUN_QUEUE, runLaneOf } from "../aws/queues.ts";
+import type { Clock, RunLane, RunMessage, RunQueue, RunReceipt } from "../core/ports.ts";
 
 /** SQS FIFO drops a send whose deduplication id it saw within this long. */
 const DEDUP_WINDOW_MS = 5 * 60_000;
@@ -10,8 +10,9 @@ const DEDUP_WINDOW_MS = 5 * 60_000;
 export interface ReceivedRunMessage {
   messageId: string;
   body: string;
+  /** The SQS message group: the named queue on the FIFO lane, the tenant on the fair lane. */
   groupId: string;
-  receiptHandle: string;
+  receipt: RunReceipt;
   /** How many times it was received, this time included. */
   receiveCount: number;
 }
@@ -19,6 +20,7 @@ export interface ReceivedRunMessage {
 interface StoredMessage {
   messageId: string;
   body: string;
+  lane: RunLane;
   groupId: string;
   receiptHandle?: string;
   /** In flight (received, not deleted) until then; visible again after. */
@@ -27,11 +29,14 @@ interface StoredMessage {
 }
 
 /**
- * The run queue as an SQS FIFO queue behaves, in memory, on a given clock: messages of one group
+ * The two run queues as SQS behaves, in memory, on a given clock. FIFO lane: messages of one group
  * are handed out in order and never while an earlier one of the group is in flight; a send with a
- * deduplication id seen in the last 5 minutes is dropped; a received message stays hidden for the
- * visibility timeout unless deleted or its visibility is changed; after `maxReceiveCount` receives
- * it goes to the dead-letter list. `receive` and `delete` are the consumer's side (the worker).
+ * deduplication id seen in the last 5 minutes is dropped. Fair lane (a standard queue with fair
+ * queueing): no deduplication and no order within a group, and a receive hands out first the
+ * messages of the groups (tenants) with the fewest messages in flight, so a tenant's backlog does
+ * not hold back another tenant. Both: a received message stays hidden for the visibility timeout
+ * unless deleted or its visibility is changed; after `maxReceiveCount` receives it goes to the
+ * dead-letter list. `receive` and `delete` are the consumer's side (the worker).
  */
 export class MemoryRunQueue implements RunQueue {
   readonly #clock: Clock;
@@ -50,10 +55,13 @@ export class MemoryRunQueue implements RunQueue {
 
   async enqueue(message: RunMessage, sendId?: string): Promise<void> {
     const now = this.#clock.now().getTime();
-    const dedupId = `${message.tenant}/${message.runId}${sendId === undefined ? "" : `/${sendId}`}`;
-    const sentAt = this.#sent.get(dedupId);
-    if (sentAt !== undefined && now - sentAt < DEDUP_WINDOW_MS) return;
-    this.#sent.set(dedupId, now);
+    const lane = runLaneOf(message);
+    if (lane === "fifo") {
+      const dedupId = `${message.tenant}/${message.runId}${sendId === undefined ? "" : `/${sendId}`}`;
+      const sentAt = this.#sent.get(dedupId);
+      if (sentAt !== undefined && now - sentAt < DEDUP_WINDOW_MS) return;
+      this.#sent.set(dedupId, now);
+    }
     const body: RunMessageBody = {
       v: 1,
       tenant: message.tenant,
@@ -64,37 +72,54 @@ export class MemoryRunQueue implements RunQueue {
     this.#messages.push({
       messageId: `m${this.#sequence}`,
       body: JSON.stringify(body),
+      lane,
       groupId: messageGroupId(message),
       receiveCount: 0,
     });
   }
 
-  async setVisibility(receiptHandle: string, seconds: number): Promise<void> {
+  async setVisibility(receipt: RunReceipt, seconds: number): Promise<void> {
     const now = this.#clock.now().getTime();
-    const message = this.#messages.find((m) => m.receiptHandle === receiptHandle);
+    const message = this.#messages.find((m) => m.lane === receipt.lane && m.receiptHandle === receipt.handle);
     // Deleted, or no longer in flight: SQS refuses, and the adapter treats that as nothing to hide.
     if (message?.hiddenUntil === undefined || message.hiddenUntil <= now) return;
     const clamped = Math.min(AWS_LIMITS.sqsMaxVisibilitySeconds, Math.max(0, Math.round(seconds)));
     message.hiddenUntil = now + clamped * 1000;
   }
 
-  /** Up to `max` visible messages, in order, skipping groups that have a message in flight. */
+  /**
+   * Up to `max` visible messages: FIFO-lane messages in order, skipping groups that have a
+   * message in flight; fair-lane messages of the least busy tenants first, then in send order.
+   */
   receive(max = 10): ReceivedRunMessage[] {
     const now = this.#clock.now().getTime();
+    const inFlight = (m: StoredMessage) => m.hiddenUntil !== undefined && m.hiddenUntil > now;
     const blocked = new Set<string>();
-    const received: ReceivedRunMessage[] = [];
+    const busy = new Map<string, number>();
+    for (const message of this.#messages) {
+      if (!inFlight(message)) continue;
+      if (message.lane === "fifo") blocked.add(message.groupId);
+      else busy.set(message.groupId, (busy.get(message.groupId) ?? 0) + 1);
+    }
+    const candidates: StoredMessage[] = [];
     for (const message of [...this.#messages]) {
-      if (received.length >= max) break;
-      if (blocked.has(message.groupId)) continue;
-      if (message.hiddenUntil !== undefined && message.hiddenUntil > now) {
-        blocked.add(message.groupId);
-        continue;
-      }
+      if (inFlight(message) || (message.lane === "fifo" && blocked.has(message.groupId))) continue;
       if (message.receiveCount >= this.#maxReceiveCount) {
         this.#messages = this.#messages.filter((m) => m !== message);
         this.#deadLetters.push(toReceived(message));
         continue;
       }
+      candidates.push(message);
+    }
+    const received: ReceivedRunMessage[] = [];
+    while (received.length < max && candidates.length > 0) {
+      const load = (m: StoredMessage) => (m.lane === "fair" ? (busy.get(m.groupId) ?? 0) : 0);
+      let pick = 0;
+      candidates.forEach((m, i) => {
+        if (load(m) < load(candidates[pick] as StoredMessage)) pick = i;
+      });
+      const [message] = candidates.splice(pick, 1) as [StoredMessage];
+      if (message.lane === "fair") busy.set(message.groupId, (busy.get(message.groupId) ?? 0) + 1);
       this.#sequence += 1;
       message.receiveCount += 1;
       message.receiptHandle = `${message.messageId}:${this.#sequence}`;
@@ -105,8 +130,10 @@ export class MemoryRunQueue implements RunQueue {
   }
 
   /** Deletes a received message; a stale receipt handle deletes nothing. */
-  delete(receiptHandle: string): void {
-    this.#messages = this.#messages.filter((m) => m.receiptHandle !== receiptHandle);
+  delete(receipt: RunReceipt): void {
+    this.#messages = this.#messages.filter(
+      (m) => m.lane !== receipt.lane || m.receiptHandle !== receipt.handle,
+    );
   }
 
   /** Every message not yet deleted, visible or not. */
@@ -139,7 +166,7 @@ function toReceived(message: StoredMessage): ReceivedRunMessage {
     messageId: message.messageId,
     body: message.body,
     groupId: message.groupId,
-    receiptHandle: message.receiptHandle ?? "",
+    receipt: { lane: message.lane, handle: message.receiptHandle ?? "" },
     receiveCount: message.receiveCount,
   };
 }

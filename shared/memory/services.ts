@@ -13,7 +13,7 @@
  */
 import { monotonicFactory } from "ulid";
 import { startDue } from "../app/engine.ts";
-import { processFifoBatch } from "../app/fifo-batch.ts";
+import { batchGroupOf, processFifoBatch } from "../app/fifo-batch.ts";
 import { contextualLog } from "../app/log-context.ts";
 import type { Services } from "../app/services.ts";
 import type { Log } from "../core/ports.ts";
@@ -148,14 +148,17 @@ export function memoryServices(options: MemoryServicesOptions): MemoryServices {
       report.deliveries += messages.length;
       let failed: Set<string>;
       try {
-        const result = await processFifoBatch(svc, messages);
+        const result = await processFifoBatch(
+          svc,
+          messages.map((m) => ({ ...m, groupId: batchGroupOf(m) })),
+        );
         failed = new Set(result.failedMessageIds);
       } catch (error) {
         // Like Lambda: an invocation that throws fails the whole batch; SQS delivers it again.
         svc.log.error("worker invocation failed", { error });
         continue;
       }
-      for (const message of messages) if (!failed.has(message.messageId)) queue.delete(message.receiptHandle);
+      for (const message of messages) if (!failed.has(message.messageId)) queue.delete(message.receipt);
     }
   };
 

@@ -4,7 +4,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { describe, expect, inject, it } from "vitest";
-import { ensureRunQueue, ensureTables, tableNames } from "../../local/bootstrap.ts";
+import { ensureRunQueues, ensureTables, tableNames } from "../../local/bootstrap.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/emulators.ts";
 import { createAwsClients } from "../../shared/aws/clients.ts";
 import { DynamoCounterStore } from "../../shared/aws/dynamo-counter-store.ts";
@@ -14,6 +14,7 @@ import { DynamoRunStore } from "../../shared/aws/dynamo-run-store.ts";
 import { DynamoTenantStore } from "../../shared/aws/dynamo-tenant-store.ts";
 import { SqsRunQueue } from "../../shared/aws/sqs-run-queue.ts";
 import { newRun } from "../../shared/core/lifecycle.ts";
+import type { RunLane } from "../../shared/core/ports.ts";
 import type { RunRef } from "../../shared/core/run.ts";
 import { uniquePrefix } from "../support/stack.ts";
 import { admissionStoreContract } from "./admission-store.contract.ts";
@@ -75,29 +76,38 @@ tenantStoreContract("DynamoTenantStore", async () => {
 });
 
 runQueueContract("SqsRunQueue", async () => {
-  const queueUrl = await ensureRunQueue(clients.sqs, {
+  const urls = await ensureRunQueues(clients.sqs, {
     name: `${uniquePrefix()}runs`,
     visibilityTimeoutSeconds: 30,
   });
+  const receiveFrom = async (lane: RunLane, waitSeconds: number) => {
+    const result = await clients.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: urls[lane],
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: waitSeconds,
+        MessageSystemAttributeNames: ["MessageGroupId"],
+      }),
+    );
+    return (result.Messages ?? []).map((m) => ({
+      body: m.Body ?? "",
+      groupId: m.Attributes?.MessageGroupId,
+      receipt: { lane, handle: m.ReceiptHandle ?? "" },
+    }));
+  };
   return {
-    queue: new SqsRunQueue({ client: clients.sqs, queueUrl }),
+    queue: new SqsRunQueue({ client: clients.sqs, fifoQueueUrl: urls.fifo, fairQueueUrl: urls.fair }),
     async receive(waitSeconds = 1) {
-      const result = await clients.sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: queueUrl,
-          MaxNumberOfMessages: 10,
-          WaitTimeSeconds: waitSeconds,
-          MessageSystemAttributeNames: ["MessageGroupId"],
-        }),
-      );
-      return (result.Messages ?? []).map((m) => ({
-        body: m.Body ?? "",
-        groupId: m.Attributes?.MessageGroupId,
-        receiptHandle: m.ReceiptHandle ?? "",
-      }));
+      const [fifo, fair] = await Promise.all([
+        receiveFrom("fifo", waitSeconds),
+        receiveFrom("fair", waitSeconds),
+      ]);
+      return [...fifo, ...fair];
     },
-    async remove(receiptHandle) {
-      await clients.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle }));
+    async remove(receipt) {
+      await clients.sqs.send(
+        new DeleteMessageCommand({ QueueUrl: urls[receipt.lane], ReceiptHandle: receipt.handle }),
+      );
     },
   };
 });

@@ -31,12 +31,10 @@ runQueueContract("MemoryRunQueue", async () => {
   return {
     queue,
     async receive() {
-      return queue
-        .receive(10)
-        .map((m) => ({ body: m.body, groupId: m.groupId, receiptHandle: m.receiptHandle }));
+      return queue.receive(10).map((m) => ({ body: m.body, groupId: m.groupId, receipt: m.receipt }));
     },
-    async remove(receiptHandle) {
-      queue.delete(receiptHandle);
+    async remove(receipt) {
+      queue.delete(receipt);
     },
   };
 });

@@ -534,14 +534,28 @@ describe("sweeper schedule", () => {
 });
 
 describe("worker event source", () => {
-  it("takes batches of 10 from the run queue and reports partial failures", () => {
-    template.resourceCountIs("AWS::Lambda::EventSourceMapping", 2);
+  it.each([
+    ["the fair run queue", () => stack.fairRunQueue],
+    ["the FIFO run queue", () => stack.runQueue],
+  ])("takes batches of 10 from %s and reports partial failures", (_name, queue) => {
+    template.resourceCountIs("AWS::Lambda::EventSourceMapping", 3);
     template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
-      EventSourceArn: getAtt(stack.runQueue),
+      EventSourceArn: getAtt(queue()),
       FunctionName: ref(stack.workerFunction),
       BatchSize: 10,
       FunctionResponseTypes: ["ReportBatchItemFailures"],
+      ScalingConfig: { MaximumConcurrency: BATON_DEFAULTS.workerMaxConcurrency },
     });
+  });
+
+  it("sends runs without a named queue to a standard queue (an SQS fair queue), named ones to FIFO", () => {
+    const fair = template.toJSON().Resources[logicalId(stack.fairRunQueue)].Properties;
+    expect(fair.FifoQueue).toBeUndefined();
+    expect(fair.RedrivePolicy).toMatchObject({ maxReceiveCount: 50 });
+    expect(template.toJSON().Resources[logicalId(stack.runQueue)].Properties.FifoQueue).toBe(true);
+    const env = template.toJSON().Resources[logicalId(stack.apiFunction)].Properties.Environment.Variables;
+    expect(env[ENV.fairRunQueueUrl]).toEqual(ref(stack.fairRunQueue));
+    expect(env[ENV.runQueueUrl]).toEqual(ref(stack.runQueue));
   });
 
   it("is bounded by default, by the worker's own prop", () => {
@@ -1031,8 +1045,8 @@ describe("least privilege", () => {
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({
-            Action: Match.arrayWith(["sqs:SendMessage"]),
-            Resource: getAtt(stack.runQueue),
+            Action: "sqs:SendMessage",
+            Resource: [getAtt(stack.runQueue), getAtt(stack.fairRunQueue)],
           }),
         ]),
       },
@@ -1199,12 +1213,13 @@ describe("bounded concurrency", () => {
   });
 
   it("the defaults fit an account's default quota of 1000, with the 100 Lambda keeps unreserved", () => {
-    // docs/operations.md, "Sizing concurrency": api reserved + worker cap + trigger cap + overlapping
-    // sweeps (a 5-minute sweeper started every minute) must leave the account's 100 unreserved.
+    // docs/operations.md, "Sizing concurrency": api reserved + worker cap (once per run queue) +
+    // trigger cap + overlapping sweeps (a 5-minute sweeper started every minute) must leave the
+    // account's 100 unreserved.
     const sweeps = SWEEPER_TIMEOUT.toMinutes();
     const worst =
       BATON_DEFAULTS.apiReservedConcurrency +
-      BATON_DEFAULTS.workerMaxConcurrency +
+      2 * BATON_DEFAULTS.workerMaxConcurrency +
       BATON_DEFAULTS.triggerMaxConcurrency +
       sweeps;
     expect(worst).toBeLessThanOrEqual(1000 - 100);

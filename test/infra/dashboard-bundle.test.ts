@@ -62,6 +62,7 @@ function invokeBundle(
     [ENV.destinationsTable]: "destinations",
     [ENV.filesBucket]: "files",
     [ENV.runQueueUrl]: "https://sqs.us-east-1.amazonaws.com/000000000000/runs.fifo",
+    [ENV.fairRunQueueUrl]: "https://sqs.us-east-1.amazonaws.com/000000000000/runs-fair",
     AWS_REGION: "us-east-1",
   };
   // Run from outside the project, so nothing can resolve from its node_modules.

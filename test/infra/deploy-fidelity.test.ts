@@ -67,14 +67,12 @@ async function api(
   };
 }
 
-const queueId = (fifo: boolean) => {
+/** A queue's logical id from its construct id ("FairRunQueue" → "FairRunQueue1A2B3C4D"). */
+const queueId = (constructId: "FairRunQueue" | "RunQueue" | "DelayQueue") => {
   const found = Object.entries(stack.template.Resources).find(
-    ([, r]) =>
-      r.Type === "AWS::SQS::Queue" &&
-      r.Properties?.RedrivePolicy !== undefined &&
-      (r.Properties?.FifoQueue === true) === fifo,
+    ([id, r]) => r.Type === "AWS::SQS::Queue" && new RegExp(`^${constructId}[0-9A-F]{8}$`).test(id),
   );
-  if (found === undefined) throw new Error("queue not in the template");
+  if (found === undefined) throw new Error(`${constructId} not in the template`);
   return found[0];
 };
 
@@ -122,13 +120,20 @@ describe("the bundled functions, end to end", () => {
     expect(put.status).toBe(201);
   });
 
-  it("api → run queue → worker (SQS event) → succeeded", async () => {
+  it("api → fair run queue → worker (SQS event) → succeeded", async () => {
     const started = await api("POST", "/v1/tasks", { body: { definition: "echo", params: { name: "Ada" } } });
     expect(started).toMatchObject({ status: 202, body: { status: "queued" } });
     const taskId = started.body.taskId;
-    await deliver(stack.functions.worker, queueId(true), ended(taskId));
+    await deliver(stack.functions.worker, queueId("FairRunQueue"), ended(taskId));
     const run = (await api("GET", `/v1/tasks/${taskId}`)).body;
     expect(run).toMatchObject({ status: "succeeded", attempts: 1, output: { greeting: "hi", name: "Ada" } });
+  });
+
+  it("a named queue's run: api → FIFO run queue → worker (SQS event) → succeeded", async () => {
+    const started = await api("POST", "/v1/tasks", { body: { definition: "echo", queue: "line" } });
+    expect(started).toMatchObject({ status: 202, body: { status: "queued" } });
+    await deliver(stack.functions.worker, queueId("RunQueue"), ended(started.body.taskId));
+    expect(await statusOf(started.body.taskId)).toBe("succeeded");
   });
 
   it("a delayed start: api → delay queue → trigger (SQS event) → worker", async () => {
@@ -137,10 +142,10 @@ describe("the bundled functions, end to end", () => {
     const taskId = started.body.taskId;
     await deliver(
       stack.functions.trigger,
-      queueId(false),
+      queueId("DelayQueue"),
       async () => (await statusOf(taskId)) !== "scheduled",
     );
-    await deliver(stack.functions.worker, queueId(true), ended(taskId));
+    await deliver(stack.functions.worker, queueId("FairRunQueue"), ended(taskId));
     expect(await statusOf(taskId)).toBe("succeeded");
   });
 
@@ -170,7 +175,7 @@ describe("the bundled functions, end to end", () => {
     expect(fired).toEqual({ outcome: "started" });
     const listed = (await api("GET", "/v1/tasks?definition=nightly")).body.items;
     expect(listed).toHaveLength(1);
-    await deliver(stack.functions.worker, queueId(true), ended(listed[0].taskId));
+    await deliver(stack.functions.worker, queueId("FairRunQueue"), ended(listed[0].taskId));
     expect((await api("GET", `/v1/tasks/${listed[0].taskId}`)).body).toMatchObject({
       status: "succeeded",
       trigger: "schedule",
@@ -183,7 +188,7 @@ describe("the bundled functions, end to end", () => {
     const taskId = (
       await api("POST", "/v1/tasks", { body: { definition: "write-file", params: { name: "a.txt" } } })
     ).body.taskId;
-    await deliver(stack.functions.worker, queueId(true), ended(taskId));
+    await deliver(stack.functions.worker, queueId("FairRunQueue"), ended(taskId));
     const run = (await api("GET", `/v1/tasks/${taskId}`)).body;
     expect(run).toMatchObject({ status: "succeeded", output: { FileName: "a.txt" } });
     const link = await api("GET", `/v1/tasks/${taskId}/files/a.txt/link`);

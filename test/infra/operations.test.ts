@@ -29,6 +29,7 @@ const FUNCTIONS = ["Api", "Worker", "Trigger", "Sweeper"];
 const TABLES = ["Runs", "Definitions", "Tenants", "Keys", "Counters", "Chains", "Grants", "Destinations"];
 const EXPECTED_ALARMS = [
   "RunDeadLetterMessages",
+  "FairRunDeadLetterMessages",
   "DelayDeadLetterMessages",
   "ScheduleDeadLetterMessages",
   "AsyncFailureDeadLetterMessages",
@@ -59,6 +60,7 @@ describe("alarms", () => {
 
   it.each([
     ["RunDeadLetterMessages", () => stack.deadLetterQueue],
+    ["FairRunDeadLetterMessages", () => stack.fairDeadLetterQueue],
     ["DelayDeadLetterMessages", () => stack.delayDeadLetterQueue],
     ["ScheduleDeadLetterMessages", () => stack.scheduleDeadLetterQueue],
     ["AsyncFailureDeadLetterMessages", () => stack.asyncFailureQueue],
@@ -74,17 +76,29 @@ describe("alarms", () => {
     });
   });
 
-  it("RunQueueBacklog: the run queue's oldest message passes an hour (or the given age)", () => {
-    expect(alarmProperties("RunQueueBacklog")).toMatchObject({
-      Namespace: "AWS/SQS",
-      MetricName: "ApproximateAgeOfOldestMessage",
-      Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": [logicalId(stack.runQueue), "QueueName"] } }],
-      Threshold: 3600,
-      ComparisonOperator: "GreaterThanOrEqualToThreshold",
-    });
+  it("RunQueueBacklog: either run queue's oldest message passes an hour (or the given age)", () => {
+    const alarm = alarmProperties("RunQueueBacklog") as AlarmProperties & {
+      Metrics: {
+        Id: string;
+        Expression?: string;
+        MetricStat?: { Metric: { MetricName: string; Dimensions: unknown } };
+      }[];
+    };
+    expect(alarm).toMatchObject({ Threshold: 3600, ComparisonOperator: "GreaterThanOrEqualToThreshold" });
+    expect(alarm.Metrics.find((m) => m.Expression !== undefined)?.Expression).toBe("MAX([fair, fifo])");
+    const ages = alarm.Metrics.filter((m) => m.MetricStat !== undefined);
+    expect(ages.map((m) => m.MetricStat?.Metric.MetricName)).toEqual([
+      "ApproximateAgeOfOldestMessage",
+      "ApproximateAgeOfOldestMessage",
+    ]);
+    expect(ages.map((m) => m.MetricStat?.Metric.Dimensions)).toEqual(
+      [stack.fairRunQueue, stack.runQueue].map((queue) => [
+        { Name: "QueueName", Value: { "Fn::GetAtt": [logicalId(queue), "QueueName"] } },
+      ]),
+    );
     const patient = new BatonStack(testApp(), "Patient", { queueAgeAlarmThreshold: Duration.hours(3) });
     Template.fromStack(patient).hasResourceProperties("AWS::CloudWatch::Alarm", {
-      MetricName: "ApproximateAgeOfOldestMessage",
+      AlarmDescription: Match.stringLikeRegexp("RunQueueBacklog"),
       Threshold: 3 * 3600,
     });
   });

@@ -211,7 +211,7 @@ describe("the sweeper", () => {
         { status: "running", attempts: 1 },
         { sweepAt: now.toISOString() },
       );
-      await sqs.send(new PurgeQueueCommand({ QueueUrl: stack.queueUrl }));
+      await sqs.send(new PurgeQueueCommand({ QueueUrl: stack.queueUrls.fair }));
       await new Promise((resolve) => setTimeout(resolve, 1_100));
       stack.startWorker();
       const report = await sweep(stack.services);

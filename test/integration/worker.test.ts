@@ -76,42 +76,41 @@ describe("at-least-once delivery", () => {
       (await stack.request("GET", `/v1/tasks/${taskId}`)).body.status === "running" ? true : undefined,
     );
     const body = JSON.stringify({ v: 1, tenant: "acme", runId: taskId });
-    // A duplicate in another group arrives while the first delivery holds a live claim; one in
-    // the same group arrives after it. Neither may run the handler again.
+    // A duplicate on the fair queue (a standard queue may deliver twice) arrives while the first
+    // delivery holds a live claim; one on the FIFO queue arrives too. Neither may run the handler again.
     await sqs.send(
-      new SendMessageCommand({
-        QueueUrl: stack.queueUrl,
-        MessageBody: body,
-        MessageGroupId: "duplicate-elsewhere",
-        MessageDeduplicationId: `${taskId}-dup-1`,
-      }),
+      new SendMessageCommand({ QueueUrl: stack.queueUrls.fair, MessageBody: body, MessageGroupId: "acme" }),
     );
     await sqs.send(
       new SendMessageCommand({
-        QueueUrl: stack.queueUrl,
+        QueueUrl: stack.queueUrls.fifo,
         MessageBody: body,
-        MessageGroupId: `acme/${taskId}`,
+        MessageGroupId: "duplicate-elsewhere",
         MessageDeduplicationId: `${taskId}-dup-2`,
       }),
     );
     const task = await waitForEnd(stack, taskId);
     expect(task).toMatchObject({ status: "succeeded", attempts: 1 });
     // Wait until both duplicates were received and settled, then count invocations.
+    const messagesLeft = async (queueUrl: string) => {
+      const attributes = (
+        await sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl: queueUrl,
+            AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+          }),
+        )
+      ).Attributes;
+      return (
+        Number(attributes?.ApproximateNumberOfMessages) +
+        Number(attributes?.ApproximateNumberOfMessagesNotVisible)
+      );
+    };
     await waitFor(
-      async () => {
-        const attributes = (
-          await sqs.send(
-            new GetQueueAttributesCommand({
-              QueueUrl: stack.queueUrl,
-              AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-            }),
-          )
-        ).Attributes;
-        const left =
-          Number(attributes?.ApproximateNumberOfMessages) +
-          Number(attributes?.ApproximateNumberOfMessagesNotVisible);
-        return left === 0 ? true : undefined;
-      },
+      async () =>
+        (await messagesLeft(stack.queueUrls.fair)) + (await messagesLeft(stack.queueUrls.fifo)) === 0
+          ? true
+          : undefined,
       20_000,
       "the duplicates to be consumed",
     );
@@ -121,7 +120,7 @@ describe("at-least-once delivery", () => {
   it("drops an unreadable message instead of blocking its group", async () => {
     await sqs.send(
       new SendMessageCommand({
-        QueueUrl: stack.queueUrl,
+        QueueUrl: stack.queueUrls.fifo,
         MessageBody: "not json",
         MessageGroupId: "acme#poison",
         MessageDeduplicationId: "poison-1",

@@ -12,5 +12,6 @@ export function minimalEnv(region = "us-east-1"): Record<string, string> {
     ...Object.fromEntries(tables),
     [ENV.filesBucket]: "baton-files",
     [ENV.runQueueUrl]: `https://sqs.${region}.amazonaws.com/1/runs.fifo`,
+    [ENV.fairRunQueueUrl]: `https://sqs.${region}.amazonaws.com/1/runs-fair`,
   };
 }

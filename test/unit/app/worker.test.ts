@@ -8,7 +8,7 @@ import { appHarness } from "../../support/memory-app.ts";
 const delivery = (tenant: string, runId: string) => ({
   messageId: `m-${runId}`,
   body: JSON.stringify({ v: 1, tenant, runId }),
-  receiptHandle: `rh-${runId}`,
+  receipt: { lane: "fair", handle: `rh-${runId}` } as const,
 });
 
 describe("processDelivery", () => {
@@ -49,7 +49,9 @@ describe("processDelivery", () => {
 
   it("drops an unreadable message, and acknowledges one for a run that does not exist", async () => {
     const h = appHarness();
-    expect(await processDelivery(h.svc, { messageId: "m", body: "{nope", receiptHandle: "r" })).toEqual({
+    expect(
+      await processDelivery(h.svc, { messageId: "m", body: "{nope", receipt: { lane: "fair", handle: "r" } }),
+    ).toEqual({
       kind: "done",
     });
     expect(h.errors()).toEqual(["dropping unreadable run message"]);

@@ -1,0 +1,105 @@
+/**
+ * SQS fair queues, emulated in fauxqs. On AWS a standard queue whose messages carry a
+ * MessageGroupId is a fair queue: when one group (here, one tenant) has a backlog, SQS hands out
+ * the other groups' messages first, so a quiet tenant's message does not wait behind a noisy
+ * tenant's thousands. fauxqs 2.4 serves standard queues first in, first out and drops the
+ * MessageGroupId of a standard queue's message, so `npm run dev` and the tests would not show the
+ * behaviour Baton relies on. This patch reorders a fair queue's ready messages before each receive:
+ * messages of the groups with the fewest messages in flight first, send order within a group, as
+ * AWS's documentation describes the outcome (its exact algorithm is not published).
+ *
+ * The group comes from the message's MessageGroupId when fauxqs keeps it, else from the run
+ * message body's `tenant`, which is what the run queue adapter sends as the MessageGroupId.
+ * Only queues whose name ends in "-fair" (local/bootstrap.ts) are patched.
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+
+interface FauxqsMessage {
+  body: string;
+  messageGroupId?: string;
+}
+
+interface FauxqsQueue {
+  name: string;
+  messages: FauxqsMessage[];
+  inflightMessages: Map<string, { message: FauxqsMessage }>;
+  isFifo(): boolean;
+  processTimers(): void;
+  dequeue(maxCount: number, ...rest: unknown[]): unknown[];
+}
+
+export const FAIR_QUEUE_SUFFIX = "-fair";
+
+let patched: Promise<void> | undefined;
+
+/** Patches fauxqs's queue class once per process (every fauxqs server in it shares the class). */
+export function emulateFairQueues(): Promise<void> {
+  patched ??= (async () => {
+    // fauxqs exports only its server; its queue class lives next to it in the package.
+    const file = (createRequire(import.meta.url).resolve.paths("fauxqs") ?? [])
+      .map((folder) => join(folder, "fauxqs", "dist", "sqs", "sqsStore.js"))
+      .find((candidate) => existsSync(candidate));
+    if (file === undefined) throw new Error("fauxqs's queue class was not found (local/fair-queue-emulation.ts)");
+    const store = (await import(pathToFileURL(file).href)) as {
+      SqsQueue?: { prototype: FauxqsQueue };
+    };
+    const prototype = store.SqsQueue?.prototype;
+    if (prototype === undefined || typeof prototype.dequeue !== "function") {
+      throw new Error("fauxqs changed: its SqsQueue class was not found (local/fair-queue-emulation.ts)");
+    }
+    const dequeue = prototype.dequeue;
+    prototype.dequeue = function fairDequeue(this: FauxqsQueue, maxCount: number, ...rest: unknown[]) {
+      if (!this.isFifo() && this.name.endsWith(FAIR_QUEUE_SUFFIX)) {
+        // Messages whose visibility ran out rejoin the ready list first, as dequeue would do.
+        this.processTimers();
+        this.messages = fairOrder(
+          this.messages,
+          [...this.inflightMessages.values()].map((e) => e.message),
+        );
+      }
+      return dequeue.call(this, maxCount, ...rest);
+    };
+  })();
+  return patched;
+}
+
+/**
+ * Ready messages in the order a fair queue hands them out: round by round, each group's next
+ * message, the groups with fewer messages in flight first. A stable order, so a group's messages
+ * keep their send order.
+ */
+export function fairOrder<M extends FauxqsMessage>(ready: readonly M[], inFlight: readonly M[]): M[] {
+  const load = new Map<string, number>();
+  for (const message of inFlight) load.set(groupOf(message), (load.get(groupOf(message)) ?? 0) + 1);
+  const turn = new Map<string, number>();
+  const keyed = ready.map((message, index) => {
+    const group = groupOf(message);
+    const nth = turn.get(group) ?? 0;
+    turn.set(group, nth + 1);
+    // A group with k in flight gets its n-th ready message at round k + n.
+    return { message, index, round: (load.get(group) ?? 0) + nth };
+  });
+  keyed.sort((a, b) => a.round - b.round || a.index - b.index);
+  return keyed.map((k) => k.message);
+}
+
+/** Read once per message: a receive reorders the whole ready list, thousands of messages. */
+const groups = new WeakMap<FauxqsMessage, string>();
+
+function groupOf(message: FauxqsMessage): string {
+  if (message.messageGroupId !== undefined) return message.messageGroupId;
+  let group = groups.get(message);
+  if (group === undefined) {
+    try {
+      const tenant = (JSON.parse(message.body) as { tenant?: unknown }).tenant;
+      group = typeof tenant === "string" ? tenant : "";
+    } catch {
+      group = "";
+    }
+    groups.set(message, group);
+  }
+  return group;
+}

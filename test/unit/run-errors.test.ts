@@ -67,6 +67,11 @@ describe("run error codes", () => {
       code: "unrecognized",
       message: "42: odd",
     });
+    // Known only as text: a code that is no string is not one of ours, whatever it prints as.
+    expect(RunError.parse({ code: ["worker_lost"], message: "odd" })).toEqual({
+      code: "unrecognized",
+      message: "worker_lost: odd",
+    });
   });
 
   it("refuse what is no error at all, rather than read it as unrecognized", () => {

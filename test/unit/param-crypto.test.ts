@@ -37,6 +37,25 @@ describe("LocalParamCrypto", () => {
   });
 });
 
+describe("values sealed by an earlier release", () => {
+  // Sealed once with this key and kept as stored data is. What a value is bound to
+  // (shared/core/sealed.ts sealAad) must never change form, or the chain params and destination
+  // credentials already stored stop opening after an upgrade.
+  const kek = Buffer.alloc(32, 7);
+  const param =
+    "baton:sealed:v1:eyJrIjoic1E5ZVVrT0d3bXMtMVlwZDJKRWpUSWJDUVh0b0h0UDRfQzZSMEQxVTJob0tpdng4d3Q3LUo4Zk9LZm8wME9ReTBLMWdHOVJSMk9RSFRVYUoiLCJpdiI6IlRSU2VXVzBrbFJNbDlkZDgiLCJ0YWciOiJXcFBUbFJhODU2amVQS0E1R1RXNU5nIiwiY3QiOiJBVE9BTjgtRWxaV04ifQ";
+  const credential =
+    "baton:sealed:v1:eyJrIjoiek82QllibkFMLTNfbHVMWEFITEVIQW01QnYwbFItcEtweVh3OHk1RWt5NXhHVnd3ZWFvVEdVemVWdW5qMlVTLWZtejhWSEtSTm9xMVlzOUsiLCJpdiI6InpaV2hrYk9hMU5pdFdNaGIiLCJ0YWciOiJOajctX2VmdXB5UlRTNHotTm5RVWN3IiwiY3QiOiJfZG56QzF6a18yQU15SFEifQ";
+
+  it("still open, a chain param and a destination credential alike", async () => {
+    const crypto = new LocalParamCrypto(kek);
+    expect(await crypto.open(param, context)).toBe('"hunter2"');
+    expect(
+      await crypto.open(credential, { tenant: "acme", destination: "clienttrack", credential: "password" }),
+    ).toBe("s3cret-pass");
+  });
+});
+
 describe("KmsParamCrypto", () => {
   it("asks KMS for a data key with the context as encryption context, and for it back", async () => {
     const keys = new Map<string, Buffer>();

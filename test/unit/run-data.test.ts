@@ -9,7 +9,13 @@ import { jsonBytes, LIMITS } from "../../shared/core/limits.ts";
 import type { Run } from "../../shared/core/run.ts";
 import { appendLogLines } from "../../shared/core/run-logs.ts";
 import { claimedValues, endedValues, labelsOf, RUN_METRICS } from "../../shared/core/run-metrics.ts";
-import { isSealed, maskSealed, SEALED_PLACEHOLDER, SEALED_PREFIX } from "../../shared/core/sealed.ts";
+import {
+  isSealed,
+  maskSealed,
+  SEALED_PLACEHOLDER,
+  SEALED_PREFIX,
+  sealedLookalikeAt,
+} from "../../shared/core/sealed.ts";
 
 const NOW = new Date("2026-01-01T12:00:00.000Z");
 const AT = "2026-01-01T12:00:00.000Z";
@@ -125,6 +131,38 @@ describe("sealed values", () => {
     expect(maskSealed(null)).toBeNull();
     expect(maskSealed(7)).toBe(7);
     expect(maskSealed("plain")).toBe("plain");
+  });
+
+  it("sent by a client are found wherever they hide, with the path to name in the 400", () => {
+    expect(sealedLookalikeAt(sealed)).toBe("");
+    expect(sealedLookalikeAt({ token: sealed })).toBe("token");
+    expect(sealedLookalikeAt({ a: { b: "plain", c: { d: sealed } } })).toBe("a.c.d");
+    expect(sealedLookalikeAt({ files: ["x", 1, null, { name: sealed }] })).toBe("files.3.name");
+    expect(sealedLookalikeAt([[sealed]])).toBe("0.0");
+  });
+
+  it("are not seen in values that merely resemble them", () => {
+    for (const value of [
+      undefined,
+      null,
+      0,
+      true,
+      "plain",
+      `x${sealed}`,
+      "baton:sealed:v2:abc",
+      [],
+      {},
+      { [sealed]: "a key is not a value" },
+      { a: [1, "two", null, { b: false }] },
+    ]) {
+      expect(sealedLookalikeAt(value)).toBeUndefined();
+    }
+  });
+
+  it("are found at any depth without running out of stack", () => {
+    let deep: unknown = sealed;
+    for (let level = 0; level < 100_000; level += 1) deep = [deep];
+    expect(sealedLookalikeAt(deep)).toBe(Array.from({ length: 100_000 }, () => "0").join("."));
   });
 });
 

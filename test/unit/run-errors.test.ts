@@ -57,4 +57,26 @@ describe("run error codes", () => {
     // Not a way around the shape: a message is still required.
     expect(RunError.safeParse({ code: "worker_lost" }).success).toBe(false);
   });
+
+  it("read an unknown code even without a message, or not a string, rather than fail the run's read", () => {
+    expect(RunError.parse({ code: "lease_expired" })).toEqual({
+      code: "unrecognized",
+      message: "lease_expired: ",
+    });
+    expect(RunError.parse({ code: 42, message: "odd" })).toEqual({
+      code: "unrecognized",
+      message: "42: odd",
+    });
+    // Known only as text: a code that is no string is not one of ours, whatever it prints as.
+    expect(RunError.parse({ code: ["worker_lost"], message: "odd" })).toEqual({
+      code: "unrecognized",
+      message: "worker_lost: odd",
+    });
+  });
+
+  it("refuse what is no error at all, rather than read it as unrecognized", () => {
+    for (const stored of [null, undefined, "worker_lost", 42, [], {}, { message: "no code" }]) {
+      expect(RunError.safeParse(stored).success, JSON.stringify(stored)).toBe(false);
+    }
+  });
 });

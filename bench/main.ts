@@ -23,6 +23,7 @@ import {
   usagePerTask,
 } from "./baton.ts";
 import { formatMs, percentiles, startBenchStack } from "./bench-stack.ts";
+import { batonFairness, bullmqFairness, fairnessRows, fairnessWorkload } from "./fairness.ts";
 import { Floor, floorSerialized, floorSteadyLatency, floorThroughput } from "./floor.ts";
 import {
   bullmqCallbackRoundTrips,
@@ -83,6 +84,9 @@ const tenants = counted(await manyTenants(b, TENANTS, RATE, STEADY));
 log(`Baton: a line of ${LINE_SAMPLE}, then of ${LINE}`);
 const lineBase = counted(await lineDrain(b, LINE_SAMPLE, LINE_SAMPLE, LINE_LIMIT));
 const lineLong = counted(await lineDrain(b, LINE, LINE_SAMPLE, LINE_LIMIT));
+const fairness = fairnessWorkload();
+log(`Baton: fairness, one tenant keeping ${fairness.flood} tasks waiting`);
+const batonFair = await batonFairness(b, fairness);
 await b.stack.stopWorker();
 
 // The floor, on the same emulators.
@@ -115,6 +119,8 @@ const peerSteady = await bullmqSteadyLatency(redis, RATE, STEADY, WORKERS * 10);
 const peerSerial = await bullmqSerialized(redis, SERIAL);
 const peerHops = await bullmqChainHops(redis, RATE, HOPS, WORKERS * 10);
 const peerCallbacks = await bullmqCallbackRoundTrips(redis, CALLBACKS);
+log(`BullMQ: fairness, ${fairness.flood} jobs waiting on one queue`);
+const peerFair = await bullmqFairness(redis, fairness, WORKERS * 10);
 await redis.stop();
 
 // The table.
@@ -218,4 +224,8 @@ scaleRow(`limited (max ${LINE_LIMIT}), ${LINE_SAMPLE} waiting — slot hand-off`
 scaleRow(`limited (max ${LINE_LIMIT}), ${LINE.toLocaleString("en")} waiting — slot hand-off`, lineLong);
 scaleRow(`1 tenant at ${RATE}/s — enqueue → start`, batonSteady);
 scaleRow(`${TENANTS} tenants at ${RATE}/s in turn — enqueue → start`, tenants);
+
+// Fairness.
+console.log("\nFairness: one tenant's task while another tenant keeps thousands waiting:\n");
+for (const line of fairnessRows(fairness, batonFair, peerFair)) console.log(line);
 log("done");

@@ -60,26 +60,29 @@ export function admissionStoreContract(
     });
 
     it("writes a run and its counter change together, and refuses both when the counter says no", async () => {
-      expect(await runs.create(aRun("a", "queued"), { counter: take() })).toEqual({ ok: true });
-      expect(await runs.create(aRun("b", "queued"), { counter: take() })).toEqual({
+      expect(await runs.create(aRun("a", "queued"), { counters: [take()] })).toEqual({ ok: true });
+      expect(await runs.create(aRun("b", "queued"), { counters: [take()] })).toEqual({
         ok: false,
         cause: "counter",
+        definition: "limited",
       });
       expect(await runs.get({ tenant: "acme", id: "b" })).toBeUndefined();
       expect(await counters.get("acme", "limited")).toMatchObject({ running: 1, waiting: 0, version: 1 });
     });
 
     it("caps the waiting line, and never lets a start overtake runs already waiting", async () => {
-      await runs.create(aRun("w1", "waiting", 1), { counter: join() });
-      await runs.create(aRun("w2", "waiting", 2), { counter: join() });
-      expect(await runs.create(aRun("w3", "waiting", 3), { counter: join() })).toEqual({
+      await runs.create(aRun("w1", "waiting", 1), { counters: [join()] });
+      await runs.create(aRun("w2", "waiting", 2), { counters: [join()] });
+      expect(await runs.create(aRun("w3", "waiting", 3), { counters: [join()] })).toEqual({
         ok: false,
         cause: "counter",
+        definition: "limited",
       });
       // A free slot, but two wait: a direct start must not take it.
-      expect(await runs.create(aRun("d", "queued"), { counter: take() })).toEqual({
+      expect(await runs.create(aRun("d", "queued"), { counters: [take()] })).toEqual({
         ok: false,
         cause: "counter",
+        definition: "limited",
       });
       expect(await runs.waiting("acme", "limited", 10)).toEqual([
         { tenant: "acme", id: "w1", timeoutSeconds: 60 },
@@ -89,19 +92,21 @@ export function admissionStoreContract(
     });
 
     it("promotes a waiting run into a slot in one step, once", async () => {
-      await runs.create(aRun("w1", "waiting"), { counter: join() });
+      await runs.create(aRun("w1", "waiting"), { counters: [join()] });
       const promote = () =>
         runs.transition(
           { tenant: "acme", id: "w1" },
           { status: "waiting", attempts: 0 },
           promotedPatch(new Date(T0)),
-          {
-            definition: "limited",
-            running: 1,
-            waiting: -1,
-            require: { runningBelow: 1 },
-            at: at(1),
-          },
+          [
+            {
+              definition: "limited",
+              running: 1,
+              waiting: -1,
+              require: { runningBelow: 1 },
+              at: at(1),
+            },
+          ],
         );
       const [first, second] = await Promise.all([promote(), promote()]);
       expect([first.ok, second.ok].sort()).toEqual([false, true]);
@@ -113,13 +118,13 @@ export function admissionStoreContract(
 
     it("frees the slot with the run's end, and the slot index forgets it", async () => {
       const run = aRun("a", "queued");
-      await runs.create(run, { counter: take() });
+      await runs.create(run, { counters: [take()] });
       await runs.claim(run, { now: at(1), leaseUntil: at(5_000), sweepAt: at(60_000) });
       const result = await runs.transition(
         run,
         { status: "running", attempts: 1 },
         { status: "succeeded", endedAt: at(2), sweepAt: null, leaseUntil: null },
-        { definition: "limited", running: -1, at: at(2) },
+        [{ definition: "limited", running: -1, at: at(2) }],
       );
       expect(result).toEqual({ ok: true });
       expect(await runs.get(run)).toMatchObject({ status: "succeeded" });
@@ -129,12 +134,12 @@ export function admissionStoreContract(
 
     it("tells a refused run write from a refused counter, and changes neither", async () => {
       const run = aRun("a", "queued");
-      await runs.create(run, { counter: take() });
+      await runs.create(run, { counters: [take()] });
       const wrongGuard = await runs.transition(
         run,
         { status: "running", attempts: 1 },
         { status: "succeeded" },
-        { definition: "limited", running: -1, at: at(2) },
+        [{ definition: "limited", running: -1, at: at(2) }],
       );
       expect(wrongGuard).toMatchObject({ ok: false, cause: "run", current: { status: "queued" } });
       expect(await counters.get("acme", "limited")).toMatchObject({ running: 1 });
@@ -184,7 +189,7 @@ export function admissionStoreContract(
     });
 
     it("repairs counters only if nothing changed them since they were read", async () => {
-      await runs.create(aRun("a", "queued"), { counter: take() });
+      await runs.create(aRun("a", "queued"), { counters: [take()] });
       const read = await counters.get("acme", "limited");
       if (read === undefined) throw new Error("no counters");
       expect(await counters.repair(read, { running: 5, waiting: 0, at: at(9) })).toBe(true);

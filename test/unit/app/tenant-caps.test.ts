@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { startDueRuns } from "../../../shared/app/engine.ts";
 import { createTenant, setTenantLimits } from "../../../shared/app/identity.ts";
+import { startScheduled } from "../../../shared/app/schedules.ts";
 import { sweep } from "../../../shared/app/sweeper.ts";
 import { cancelTask } from "../../../shared/app/tasks.ts";
 import { TENANT_LIMITS_CACHE_MS } from "../../../shared/app/tenant-limits.ts";
@@ -243,6 +244,25 @@ describe("a tenant's maxWaiting", () => {
       error: { code: "queue_full", message: expect.stringMatching(/tenant "acme".*maxWaiting/) },
     });
     expect(await counts(h, TENANT_SCOPE)).toEqual({ running: 1, waiting: 1 });
+  });
+});
+
+describe("a cron firing refused by the tenant's line", () => {
+  it("is recorded as a failed run that names the tenant's limit", async () => {
+    const h = await cappedHarness({ maxConcurrency: 1, maxWaiting: 0 });
+    await h.define("nightly", { handler: "counted", schedule: { cron: "0 3 * * *", timezone: "UTC" } });
+    await h.start({ definition: "nightly" });
+    const firedAt = new Date("2026-01-02T03:00:00.000Z");
+    expect(await startScheduled(h.svc, { tenant: "acme", definition: "nightly", firedAt })).toBe(
+      "queue_full",
+    );
+    const refused = (await h.runs.list({ tenant: "acme", status: "failed", limit: 10 })).items;
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({
+      trigger: "schedule",
+      error: { code: "queue_full", message: expect.stringMatching(/tenant had its maxWaiting of 0 runs/) },
+    });
+    expect(await counts(h, TENANT_SCOPE)).toEqual({ running: 1, waiting: 0 });
   });
 });
 

@@ -1,15 +1,178 @@
 /**
- * Admission: whether a start may take one of its definition's `maxConcurrency` slots, must wait
- * in line (in DynamoDB, not in SQS), or is refused because the line is at `maxQueueLength`; and
- * which waiting run takes a slot when one frees. Every decision is one transaction over the run
- * and its definition's counters, so no race can let an extra run in or count one twice.
- * Limits are read live from the definition at each decision.
+ * Admission: whether a start may take a slot, must wait in line (in DynamoDB, not in SQS), or is
+ * refused because the line is full; and which waiting run takes a slot when one frees. Every
+ * decision is one transaction over the run and the counters it changes, so no race can let an
+ * extra run in or count one twice. Limits are read live at each decision.
+ *
+ * Two gates, each with its own slots and line (docs/admission.md "Tenant caps"):
+ * - the definition's `maxConcurrency`, with its line capped by `maxQueueLength`;
+ * - for a tenant the operator capped, the tenant's `maxConcurrency` over all its definitions, with a
+ *   tenant-wide line capped by `maxWaiting`. Its counters are the item TENANT_SCOPE.
+ * A run holding a slot holds one at each gate that applies. A waiting run is in exactly one line,
+ * that of the gate that holds it back: the tenant's when both are full. When promotion finds the
+ * other gate full, the run moves to that gate's line (a move takes no slot), so each line only
+ * ever holds runs its own gate holds back, and whichever slot frees finds its runs in its line.
+ * A run in a definition's line already passed the tenant's line: it takes a freed tenant slot
+ * before the tenant's line does (never the other way round, or the two would hand runs back and forth).
  */
-import type { DefinitionLimits } from "../core/definition.ts";
-import { promotedPatch } from "../core/lifecycle.ts";
-import type { CounterEffect } from "../core/ports.ts";
+import { type DefinitionLimits, isLimited } from "../core/definition.ts";
+import { changeLinePatch, promotedPatch } from "../core/lifecycle.ts";
+import { type CounterEffect, type CounterRefusal, type Counters, TENANT_SCOPE } from "../core/ports.ts";
 import type { Run } from "../core/run.ts";
+import type { TenantLimits } from "../core/tenant.ts";
 import type { Services } from "./services.ts";
+import { tenantLimitsOf } from "./tenant-limits.ts";
+
+/** The limits a start is admitted under: its definition's and its tenant's. */
+export interface AdmissionLimits {
+  definition: DefinitionLimits;
+  tenant: TenantLimits;
+}
+
+/**
+ * Whether the operator capped the tenant's running runs. Only then do its runs touch the tenant's
+ * counters item: a tenant without a cap writes exactly what it wrote before tenant caps existed.
+ */
+export function isCapped(limits: TenantLimits): boolean {
+  return limits.maxConcurrency !== undefined;
+}
+
+/** The limits a start of `definition` in `tenant` is admitted under now. */
+export async function admissionLimits(
+  svc: Services,
+  tenant: string,
+  definition: DefinitionLimits,
+): Promise<AdmissionLimits> {
+  return { definition, tenant: await tenantLimitsOf(svc, tenant) };
+}
+
+/** Where an admitted start goes: its status, what the run records it holds, and the counters changes. */
+export interface Placement {
+  status: "queued" | "waiting";
+  /** Set on the run (a new run, or the patch of a delayed start falling due). */
+  marks: { slot?: true; tenantSlot?: true; tenantLine?: true };
+  counters: CounterEffect[];
+}
+
+/** A store write's answer, as admission reads it (RunStore.create or transition). */
+type WriteResult = { ok: true } | CounterRefusal | { ok: false; cause: "run" | "idempotency" };
+
+export type AdmissionOutcome<R> =
+  /** Written as `placement` says; `promoted` runs of its line took a slot right after (maybe this one). */
+  | { kind: "placed"; placement: Placement; promoted: number }
+  /** The line it had to join is at its limit: nothing was written. */
+  | { kind: "full"; line: "tenant" | "definition" }
+  /** The write refused for a reason of its own (an id or idempotency key taken, a run that moved on). */
+  | { kind: "refused"; result: R };
+
+/**
+ * Admits a start: into a slot if both gates look free and nobody waits at either, else into the
+ * line of the gate that holds it back (the tenant's when both do). `write` writes the run with a
+ * placement in one transaction. Without limits at either gate, the run is written with no
+ * counters change at all.
+ */
+export async function admit<R extends WriteResult>(
+  svc: Services,
+  tenant: string,
+  definition: string,
+  limits: AdmissionLimits,
+  write: (placement: Placement) => Promise<R>,
+): Promise<AdmissionOutcome<Exclude<R, { ok: true } | CounterRefusal>>> {
+  type Refused = Exclude<R, { ok: true } | CounterRefusal>;
+  const at = svc.clock.now().toISOString();
+  if (!isLimited(limits.definition) && !isCapped(limits.tenant)) {
+    const free: Placement = { status: "queued", marks: {}, counters: [] };
+    const result = await write(free);
+    return result.ok
+      ? { kind: "placed", placement: free, promoted: 0 }
+      : { kind: "refused", result: result as Refused };
+  }
+  // Reading the counters first saves a refused transaction whenever runs are already waiting.
+  let heldBy = await gateHoldingBack(svc, tenant, definition, limits);
+  if (heldBy === undefined) {
+    const direct = directPlacement(limits, definition, at);
+    const result = await write(direct);
+    if (result.ok) return { kind: "placed", placement: direct, promoted: 0 };
+    if (result.cause !== "counter") return { kind: "refused", result: result as Refused };
+    heldBy = (result as CounterRefusal).definition === TENANT_SCOPE ? "tenant" : "definition";
+  }
+  const line = linePlacement(heldBy, limits, definition, at);
+  const result = await write(line);
+  if (!result.ok) {
+    return result.cause === "counter"
+      ? { kind: "full", line: heldBy }
+      : { kind: "refused", result: result as Refused };
+  }
+  // A slot may have freed between the two writes, with nobody in line to take it yet.
+  const promoted =
+    heldBy === "tenant"
+      ? await promoteTenantLine(svc, tenant)
+      : await promoteWaiting(svc, tenant, definition);
+  return { kind: "placed", placement: line, promoted };
+}
+
+/** Which gate looks full or has a line (a read; the write decides): the tenant's first. */
+async function gateHoldingBack(
+  svc: Services,
+  tenant: string,
+  definition: string,
+  limits: AdmissionLimits,
+): Promise<"tenant" | "definition" | undefined> {
+  const capped = isCapped(limits.tenant);
+  const limited = isLimited(limits.definition);
+  const [tenantCounters, definitionCounters] = await Promise.all([
+    capped ? svc.counters.get(tenant, TENANT_SCOPE) : undefined,
+    limited ? svc.counters.get(tenant, definition) : undefined,
+  ]);
+  if (capped && !looksFree(tenantCounters, limits.tenant.maxConcurrency)) return "tenant";
+  if (limited && !looksFree(definitionCounters, limits.definition.maxConcurrency)) return "definition";
+  return undefined;
+}
+
+/** A slot is free and nobody waits (a missing item has never counted anything). */
+function looksFree(counters: Counters | undefined, maxConcurrency: number | undefined): boolean {
+  if (counters === undefined) return true;
+  return counters.waiting <= 0 && (maxConcurrency === undefined || counters.running < maxConcurrency);
+}
+
+/** A start that takes a slot at each gate that applies, at once. */
+function directPlacement(limits: AdmissionLimits, definition: string, at: string): Placement {
+  const capped = isCapped(limits.tenant);
+  const limited = isLimited(limits.definition);
+  return {
+    status: "queued",
+    marks: { ...(limited ? { slot: true } : {}), ...(capped ? { tenantSlot: true } : {}) },
+    // The tenant's item first: when both refuse, the refusal names the tenant, whose line comes first.
+    counters: [
+      ...(capped ? [tenantTake(limits.tenant, at)] : []),
+      ...(limited ? [directAdmission(limits.definition, definition, at)] : []),
+    ],
+  };
+}
+
+function linePlacement(
+  line: "tenant" | "definition",
+  limits: AdmissionLimits,
+  definition: string,
+  at: string,
+): Placement {
+  if (line === "definition") {
+    return { status: "waiting", marks: {}, counters: [waitingAdmission(limits.definition, definition, at)] };
+  }
+  const { maxWaiting } = limits.tenant;
+  return {
+    status: "waiting",
+    marks: { tenantLine: true },
+    counters: [
+      {
+        definition: TENANT_SCOPE,
+        waiting: 1,
+        ...(maxWaiting === undefined ? {} : { require: { waitingBelow: maxWaiting } }),
+        at,
+      },
+    ],
+  };
+}
 
 /** The counters change of a start that goes straight to the queue: a free slot and nobody ahead. */
 export function directAdmission(limits: DefinitionLimits, definition: string, at: string): CounterEffect {
@@ -19,6 +182,25 @@ export function directAdmission(limits: DefinitionLimits, definition: string, at
     require: {
       ...(limits.maxConcurrency === undefined ? {} : { runningBelow: limits.maxConcurrency }),
       // Never overtake runs already waiting; they get freed slots first, in order.
+      noneWaiting: true,
+    },
+    at,
+  };
+}
+
+/**
+ * The tenant's half of a direct start. Its counters item is one partition key that every start,
+ * promotion and end of the tenant's runs writes: DynamoDB takes about 1,000 write units/s on it,
+ * 2 per transactional write, so about 500 changes/s, and a run changes it at least twice (its
+ * admission, its end), so a capped tenant runs at most about 250 runs/s on AWS. Accepted because
+ * only capped tenants write it (isCapped); their definitions' items are separate keys.
+ */
+function tenantTake(limits: TenantLimits, at: string): CounterEffect {
+  return {
+    definition: TENANT_SCOPE,
+    running: 1,
+    require: {
+      ...(limits.maxConcurrency === undefined ? {} : { runningBelow: limits.maxConcurrency }),
       noneWaiting: true,
     },
     at,
@@ -39,16 +221,23 @@ export function waitingAdmission(limits: DefinitionLimits, definition: string, a
 const MAX_PROMOTIONS = 50;
 
 /**
- * Moves the oldest waiting runs of a definition into free slots and sends their messages.
- * Safe to call any time, from anywhere, concurrently: each promotion is one transaction,
- * conditional on the run still waiting and a slot still free. Returns how many it promoted.
+ * Moves the oldest waiting runs of a definition into free slots and sends their messages (with
+ * TENANT_SCOPE, the tenant's line: promoteTenantLine). Safe to call any time, from anywhere,
+ * concurrently: each promotion is one transaction, conditional on the run still waiting in this
+ * line and a slot still free. Returns how many it promoted.
  *
  * Concurrent callers (every run that ends frees a slot) would all reach for the same oldest run;
  * each picks at random among the first `free` waiting runs instead. All of those get the free
  * slots anyway, so the line still moves in start order, without the callers colliding.
+ *
+ * In a capped tenant a promoted run takes a tenant slot too. If the tenant has none free, the run
+ * moves to the tenant's line instead (keeping its place by start time), where the next freed
+ * tenant slot finds it.
  */
 export async function promoteWaiting(svc: Services, tenant: string, definitionName: string): Promise<number> {
+  if (definitionName === TENANT_SCOPE) return promoteTenantLine(svc, tenant);
   let limits: DefinitionLimits | undefined;
+  let tenantLimits: TenantLimits | undefined;
   let promoted = 0;
   for (let round = 0; round < MAX_PROMOTIONS * 2 && promoted < MAX_PROMOTIONS; round += 1) {
     const counters = await svc.counters.get(tenant, definitionName);
@@ -60,23 +249,117 @@ export async function promoteWaiting(svc: Services, tenant: string, definitionNa
     const candidates = await svc.runs.waiting(tenant, definitionName, Math.min(free, 10));
     const ref = candidates[Math.floor(svc.random() * candidates.length)];
     if (ref === undefined) return promoted;
+    tenantLimits ??= await tenantLimitsOf(svc, tenant);
     const now = svc.clock.now();
-    const result = await svc.runs.transition(ref, { status: "waiting", attempts: 0 }, promotedPatch(now), {
-      definition: definitionName,
-      running: 1,
-      waiting: -1,
-      ...(limits.maxConcurrency === undefined ? {} : { require: { runningBelow: limits.maxConcurrency } }),
-      at: now.toISOString(),
-    });
+    const at = now.toISOString();
+    const guard = { status: "waiting", attempts: 0, inTenantLine: false } as const;
+    const capped = isCapped(tenantLimits);
+    const result = await svc.runs.transition(
+      ref,
+      guard,
+      promotedPatch(now, { slot: true, tenantSlot: capped }),
+      [
+        {
+          definition: definitionName,
+          running: 1,
+          waiting: -1,
+          ...(limits.maxConcurrency === undefined
+            ? {}
+            : { require: { runningBelow: limits.maxConcurrency } }),
+          at,
+        },
+        // No noneWaiting here: a run in its definition's line already passed the tenant's line.
+        ...(capped ? [tenantSlotTaken(tenantLimits, at)] : []),
+      ],
+    );
     if (result.ok) {
       await sendRun(svc, { ...ref, attempts: 0 });
       promoted += 1;
       // That was the last free slot as of the read: no need to read the counters again.
       if (free === 1) return promoted;
+    } else if (result.cause === "counter" && result.definition === TENANT_SCOPE) {
+      // Its definition has room, its tenant has none: the tenant's gate holds it back now.
+      await svc.runs.transition(ref, guard, changeLinePatch("tenant", now), [
+        { definition: definitionName, waiting: -1, at },
+        { definition: TENANT_SCOPE, waiting: 1, at },
+      ]);
     }
-    // Refused: another caller took that run or that slot first; look at the counters again.
+    // Refused otherwise: another caller took that run or that slot first; look at the counters again.
   }
   return promoted;
+}
+
+/**
+ * Moves the oldest runs of the tenant's line into free tenant slots. A run whose definition has no
+ * free slot (or a line of its own) moves to its definition's line instead, without taking the
+ * tenant slot, and the next run of the tenant's line is tried. Same guarantees as promoteWaiting.
+ */
+export async function promoteTenantLine(svc: Services, tenant: string): Promise<number> {
+  let tenantLimits: TenantLimits | undefined;
+  const definitionLimits = new Map<string, DefinitionLimits>();
+  const movedInto = new Set<string>();
+  let promoted = 0;
+  for (let round = 0; round < MAX_PROMOTIONS * 2 && promoted < MAX_PROMOTIONS; round += 1) {
+    const counters = await svc.counters.get(tenant, TENANT_SCOPE);
+    if (counters === undefined || counters.waiting <= 0) break;
+    tenantLimits ??= await tenantLimitsOf(svc, tenant);
+    const cap = tenantLimits.maxConcurrency;
+    // Lifted cap: everyone in line may go (each still through its definition's gate).
+    const free = cap === undefined ? counters.waiting : cap - counters.running;
+    if (free <= 0) break;
+    const candidates = await svc.runs.waiting(tenant, TENANT_SCOPE, Math.min(free, 10));
+    const ref = candidates[Math.floor(svc.random() * candidates.length)];
+    if (ref === undefined) break;
+    // The index holds no definition: read the run (consistently, so one just moved is seen as such).
+    const run = await svc.runs.get(ref);
+    if (run === undefined || run.status !== "waiting" || run.tenantLine !== true) continue;
+    let limits = definitionLimits.get(run.definition);
+    if (limits === undefined) {
+      limits = (await svc.definitions.get(tenant, run.definition)) ?? run.limits ?? {};
+      definitionLimits.set(run.definition, limits);
+    }
+    const limited = isLimited(limits);
+    const now = svc.clock.now();
+    const at = now.toISOString();
+    const guard = { status: "waiting", attempts: 0, inTenantLine: true } as const;
+    if (limited && !looksFree(await svc.counters.get(tenant, run.definition), limits.maxConcurrency)) {
+      // Its tenant has room, its definition has none (or a line): its definition holds it back now.
+      const moved = await svc.runs.transition(run, guard, changeLinePatch("definition", now), [
+        { definition: TENANT_SCOPE, waiting: -1, at },
+        { definition: run.definition, waiting: 1, at },
+      ]);
+      if (moved.ok) movedInto.add(run.definition);
+      continue;
+    }
+    const result = await svc.runs.transition(
+      run,
+      guard,
+      promotedPatch(now, { slot: limited, tenantSlot: true }),
+      [
+        { ...tenantSlotTaken(tenantLimits, at), waiting: -1 },
+        ...(limited ? [directAdmission(limits, run.definition, at)] : []),
+      ],
+    );
+    if (result.ok) {
+      await sendRun(svc, run);
+      promoted += 1;
+      if (free === 1) break;
+    }
+    // Refused: another caller took that run or a slot first, or its definition filled meanwhile.
+  }
+  // A run just moved may find its definition's slot freed meanwhile, with nobody else to promote it.
+  for (const definition of movedInto) promoted += await promoteWaiting(svc, tenant, definition);
+  return promoted;
+}
+
+/** The tenant's half of a promotion: one more slot taken, if one is free. */
+function tenantSlotTaken(limits: TenantLimits, at: string): CounterEffect {
+  return {
+    definition: TENANT_SCOPE,
+    running: 1,
+    ...(limits.maxConcurrency === undefined ? {} : { require: { runningBelow: limits.maxConcurrency } }),
+    at,
+  };
 }
 
 /** The definition's limits now, or, if it was deleted, those its waiting runs started under. */
@@ -85,20 +368,6 @@ async function liveLimits(svc: Services, tenant: string, definitionName: string)
   if (definition !== undefined) return definition;
   const [oldest] = await svc.runs.waiting(tenant, definitionName, 1);
   return (oldest === undefined ? undefined : (await svc.runs.get(oldest))?.limits) ?? {};
-}
-
-/** Whether a start can take a slot at once: one is free and nobody waits (a read; the write decides). */
-export async function slotLooksFree(
-  svc: Services,
-  tenant: string,
-  limits: DefinitionLimits,
-  definition: string,
-) {
-  const counters = await svc.counters.get(tenant, definition);
-  if (counters === undefined) return true;
-  return (
-    counters.waiting <= 0 && (limits.maxConcurrency === undefined || counters.running < limits.maxConcurrency)
-  );
 }
 
 /**

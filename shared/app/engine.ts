@@ -12,7 +12,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
 import { CHAIN_PARAM, chainSpecsOf } from "../core/chain.ts";
-import { type DefinitionLimits, isLimited, type TaskDefinition } from "../core/definition.ts";
+import type { DefinitionLimits, TaskDefinition } from "../core/definition.ts";
 import {
   ConflictError,
   NotFoundError,
@@ -32,10 +32,11 @@ import {
   queueFullPatch,
 } from "../core/lifecycle.ts";
 import { jsonBytes, LIMITS } from "../core/limits.ts";
-import type { IdempotencyRecord, RunPatch } from "../core/ports.ts";
+import { type CreateResult, type IdempotencyRecord, type RunPatch, TENANT_SCOPE } from "../core/ports.ts";
 import { isTerminal, type Run, type RunRef, type RunTrigger } from "../core/run.ts";
 import { isSealed, SEALED_PREFIX, sealedLookalikeAt } from "../core/sealed.ts";
-import { directAdmission, promoteWaiting, sendRun, slotLooksFree, waitingAdmission } from "./admission.ts";
+import type { TenantLimits } from "../core/tenant.ts";
+import { admissionLimits, admit, promoteTenantLine, promoteWaiting, sendRun } from "./admission.ts";
 import { emitChains, sealChainSpecs } from "./chains.ts";
 import type { TenantPrincipal } from "./identity.ts";
 import { withLogContext } from "./log-context.ts";
@@ -200,42 +201,30 @@ async function admitStart(
     return { run: (await svc.runs.get(run)) ?? run, created: true };
   }
 
-  if (!isLimited(definition)) {
-    const run = newRun(runInput, "queued", now);
-    const created = await svc.runs.create(run, extras);
-    if (!created.ok) return refused(svc, caller, created, idempotency);
+  // Admission: a slot at once, a place in line, or queue_full. Without limits on the definition or
+  // the tenant, the run is written alone, as it always was.
+  const limits = await admissionLimits(svc, caller.tenant, definition);
+  const runFor = (placement: { status: "queued" | "waiting"; marks: Partial<Run> }): Run => ({
+    ...newRun(runInput, placement.status, now),
+    ...placement.marks,
+  });
+  const outcome = await admit(svc, caller.tenant, definition.name, limits, (placement) =>
+    svc.runs.create(
+      runFor(placement),
+      placement.counters.length === 0 ? extras : { ...extras, counters: placement.counters },
+    ),
+  );
+  if (outcome.kind === "refused") return refused(svc, caller, outcome.result, idempotency);
+  if (outcome.kind === "full") {
+    throw outcome.line === "tenant" ? tenantQueueFull(caller.tenant, limits.tenant) : queueFull(definition);
+  }
+  const run = runFor(outcome.placement);
+  if (run.status === "queued") {
     await sendRun(svc, run);
     return { run, created: true };
   }
-
-  const at = now.toISOString();
-  // Reading the counters first saves a refused transaction whenever runs are already waiting.
-  if (await slotLooksFree(svc, caller.tenant, definition, definition.name)) {
-    const direct = newRun(runInput, "queued", now);
-    const first = await svc.runs.create(direct, {
-      ...extras,
-      counter: directAdmission(definition, definition.name, at),
-    });
-    if (first.ok) {
-      await sendRun(svc, direct);
-      return { run: direct, created: true };
-    }
-    if (first.cause !== "counter") return refused(svc, caller, first, idempotency);
-  }
-
-  const waiting = newRun(runInput, "waiting", now);
-  const second = await svc.runs.create(waiting, {
-    ...extras,
-    counter: waitingAdmission(definition, definition.name, at),
-  });
-  if (!second.ok) {
-    if (second.cause === "counter") throw queueFull(definition);
-    return refused(svc, caller, second, idempotency);
-  }
-  // A slot may have freed between the two writes, with nobody in line to take it yet.
-  const promoted = await promoteWaiting(svc, caller.tenant, definition.name);
   // Read it back only if it may have been the one promoted.
-  return { run: promoted === 0 ? waiting : ((await svc.runs.get(waiting)) ?? waiting), created: true };
+  return { run: outcome.promoted === 0 ? run : ((await svc.runs.get(run)) ?? run), created: true };
 }
 
 async function startableDefinition(svc: Services, tenant: string, name: string): Promise<TaskDefinition> {
@@ -317,10 +306,21 @@ function queueFull(definition: TaskDefinition): QueueFullError {
   );
 }
 
+/** The tenant's own line (the operator's cap) is full, whatever its definitions' lines hold. */
+function tenantQueueFull(tenant: string, limits: TenantLimits): QueueFullError {
+  return new QueueFullError(tenantQueueFullMessage(tenant, limits), {
+    details: { limit: "tenant", maxWaiting: limits.maxWaiting, maxConcurrency: limits.maxConcurrency },
+  });
+}
+
+function tenantQueueFullMessage(tenant: string, limits: TenantLimits): string {
+  return `tenant "${tenant}" already has ${limits.maxWaiting} runs waiting for one of its ${limits.maxConcurrency} slots (the tenant's maxWaiting, set by the operator); try again later`;
+}
+
 async function refused(
   svc: Services,
   caller: TenantPrincipal,
-  result: { ok: false; cause: "counter" } | { ok: false; cause: "idempotency"; existing: IdempotencyRecord },
+  result: Exclude<CreateResult, { ok: true }>,
   mine: IdempotencyRecord | undefined,
 ): Promise<Started> {
   if (result.cause === "idempotency" && mine !== undefined) return replay(svc, caller, result.existing, mine);
@@ -385,40 +385,28 @@ export async function startDue(svc: Services, ref: RunRef): Promise<DueOutcome> 
     return "not_due";
   }
   const guard = { status: "scheduled", attempts: 0 } as const;
-  const limits: DefinitionLimits =
+  const definitionLimits: DefinitionLimits =
     (await svc.definitions.get(run.tenant, run.definition)) ?? run.limits ?? {};
-  const at = now.toISOString();
-  if (!isLimited(limits)) {
-    const result = await svc.runs.transition(run, guard, dueQueuedPatch(now, false));
-    if (!result.ok) return "not_scheduled";
+  const limits = await admissionLimits(svc, run.tenant, definitionLimits);
+  const outcome = await admit(svc, run.tenant, run.definition, limits, (placement) =>
+    svc.runs.transition(
+      run,
+      guard,
+      {
+        ...(placement.status === "queued" ? dueQueuedPatch(now, false) : dueWaitingPatch(now)),
+        ...placement.marks,
+      },
+      placement.counters,
+    ),
+  );
+  if (outcome.kind === "refused") return "not_scheduled";
+  if (outcome.kind === "placed") {
+    if (outcome.placement.status === "waiting") return "waiting";
     await sendRun(svc, run);
     return "queued";
   }
-  if (await slotLooksFree(svc, run.tenant, limits, run.definition)) {
-    const result = await svc.runs.transition(
-      run,
-      guard,
-      dueQueuedPatch(now, true),
-      directAdmission(limits, run.definition, at),
-    );
-    if (result.ok) {
-      await sendRun(svc, run);
-      return "queued";
-    }
-    if (result.cause === "run") return "not_scheduled";
-  }
-  const waiting = await svc.runs.transition(
-    run,
-    guard,
-    dueWaitingPatch(now),
-    waitingAdmission(limits, run.definition, at),
-  );
-  if (waiting.ok) {
-    await promoteWaiting(svc, run.tenant, run.definition);
-    return "waiting";
-  }
-  if (waiting.cause === "run") return "not_scheduled";
-  const ended = await endRun(svc, run, { guard, patch: queueFullPatch(run, now) });
+  const message = outcome.line === "tenant" ? tenantQueueFullMessage(run.tenant, limits.tenant) : undefined;
+  const ended = await endRun(svc, run, { guard, patch: queueFullPatch(run, now, message) });
   return ended ? "queue_full" : "not_scheduled";
 }
 
@@ -452,10 +440,17 @@ export interface EndedRun {
 /** One thing that follows an end. Each is safe to run again (the sweeper may repeat it after a crash). */
 type AfterEnd = (svc: Services, ended: EndedRun) => Promise<void>;
 
-/** The next waiting run of the definition takes the slot this run gave back. */
+/**
+ * The next waiting runs take the slots this run gave back: its definition's line first (its next
+ * run needs the definition slot that just freed, and takes the tenant slot with it), then its
+ * tenant's line for a tenant slot still free.
+ */
 const promoteNext: AfterEnd = async (svc, { before, ending }) => {
-  if (ending.counter?.running !== undefined)
-    await promoteWaiting(svc, before.tenant, ending.counter.definition);
+  const freed = (ending.counters ?? []).filter((effect) => effect.running !== undefined);
+  for (const effect of freed) {
+    if (effect.definition !== TENANT_SCOPE) await promoteWaiting(svc, before.tenant, effect.definition);
+  }
+  if (freed.some((effect) => effect.definition === TENANT_SCOPE)) await promoteTenantLine(svc, before.tenant);
 };
 
 /** A workflow step ended: its workflow decides what comes next (only once the step really ended). */
@@ -502,7 +497,7 @@ export async function endRun(svc: Services, run: Run, ending: Ending): Promise<b
     ? { ...ending.patch, sweepAt: new Date(svc.clock.now().getTime() + CHAIN_GRACE_MS).toISOString() }
     : ending.patch;
   const result = await endingWrite.run(true, () =>
-    svc.runs.transition(run, ending.guard, patch, ending.counter),
+    svc.runs.transition(run, ending.guard, patch, ending.counters),
   );
   if (!result.ok) return false;
   for (const effect of AFTER_END) await effect(svc, { before: run, patch, ending });
@@ -534,7 +529,12 @@ export async function cancelRun(svc: Services, caller: TenantPrincipal, id: stri
     if (isTerminal(run.status))
       throw new ConflictError(`task "${id}" already ended ${run.status}; nothing to cancel`);
     const now = svc.clock.now();
-    const guard = { status: run.status, attempts: run.attempts };
+    // A waiting run may change lines without changing status: its release names the line it was read in.
+    const guard = {
+      status: run.status,
+      attempts: run.attempts,
+      ...(run.status === "waiting" ? { inTenantLine: run.tenantLine === true } : {}),
+    };
     if (run.kind === "workflow") {
       if (await cancelWorkflowRun(svc, run, engineOps)) return (await svc.runs.get(run)) ?? run;
       continue;

@@ -19,8 +19,10 @@ import {
   type Tenant,
   type TenantLimits,
 } from "../core/tenant.ts";
+import { promoteTenantLine } from "./admission.ts";
 import { addLogContext } from "./log-context.ts";
 import type { Services } from "./services.ts";
+import { forgetTenantLimits } from "./tenant-limits.ts";
 
 export type TenantPrincipal = Extract<Principal, { kind: "tenant" }>;
 
@@ -76,9 +78,17 @@ export async function createTenant(svc: Services, input: { id: string; name?: st
 
 /** The operator sets a tenant's own limits (replacing any set before; an empty object restores the defaults). */
 export async function setTenantLimits(svc: Services, id: string, limits: TenantLimits): Promise<Tenant> {
+  if (limits.maxWaiting !== undefined && limits.maxConcurrency === undefined) {
+    throw new ValidationError(
+      "maxWaiting needs maxConcurrency: without a tenant cap no run waits in the tenant's line, so there is no line to limit",
+    );
+  }
   if (!(await svc.tenants.setLimits(id, limits))) throw new NotFoundError(`tenant "${id}" does not exist`);
+  forgetTenantLimits(svc, id);
   const tenant = await svc.tenants.getTenant(id);
   if (tenant === undefined) throw new NotFoundError(`tenant "${id}" does not exist`);
+  // A raised or lifted cap lets waiting runs in at once (a lowered one lets running runs finish).
+  await promoteTenantLine(svc, id);
   return tenant;
 }
 

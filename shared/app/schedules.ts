@@ -22,15 +22,17 @@ export async function startScheduled(
   const caller = { kind: "tenant", tenant: firing.tenant, role: "runner", keyId: "schedule" } as const;
   const input = { definition: definition.name, params: definition.schedule.params ?? {} };
   const how = { trigger: "schedule", id } as const;
+  let full: QueueFullError;
   try {
     await startRun(svc, caller, input, how);
     return "started";
   } catch (error) {
     if (error instanceof ConflictError) return "duplicate";
     if (!(error instanceof QueueFullError)) throw error;
+    full = error;
   }
   try {
-    await recordRefusedStart(svc, caller, input, how, queueFullMessage(definition.name));
+    await recordRefusedStart(svc, caller, input, how, queueFullMessage(definition.name, full));
   } catch (error) {
     if (error instanceof ConflictError) return "duplicate";
     throw error;
@@ -38,6 +40,10 @@ export async function startScheduled(
   return "queue_full";
 }
 
-function queueFullMessage(definition: string): string {
-  return `the schedule fired while definition "${definition}" had its maxQueueLength of runs waiting`;
+/** Which line was full: the definition's, or its tenant's (the operator's maxWaiting). */
+function queueFullMessage(definition: string, full: QueueFullError): string {
+  const details = full.details as { limit?: string; maxWaiting?: number } | undefined;
+  return details?.limit === "tenant"
+    ? `the schedule fired while the tenant had its maxWaiting of ${details.maxWaiting} runs waiting (a limit the operator set)`
+    : `the schedule fired while definition "${definition}" had its maxQueueLength of runs waiting`;
 }

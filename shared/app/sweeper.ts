@@ -6,7 +6,8 @@
  * - a queued run whose message may never have been sent: send it again (a repeat is harmless);
  * - a running run whose worker stopped renewing its lease: back to the queue, or ended
  *   (`cancelled` if asked, `timed_out` past its deadline, else `failed`) with its slot freed;
- * - counters that disagree with the runs: set from the runs, then free slots filled in order.
+ * - counters that disagree with the runs: set from the runs, then free slots filled in order
+ *   (a definition's counters and lines, and a capped tenant's own: TENANT_SCOPE).
  */
 import {
   callbackTimedOutEnding,

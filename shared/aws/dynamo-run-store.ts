@@ -13,19 +13,20 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { ConflictError } from "../core/errors.ts";
-import type {
-  ClaimResult,
-  CounterEffect,
-  CreateResult,
-  IdempotencyRecord,
-  Page,
-  RunGuard,
-  RunListQuery,
-  RunPatch,
-  RunStore,
-  StartedRun,
-  TransitionResult,
-  WaitingRun,
+import {
+  type ClaimResult,
+  type CounterEffect,
+  type CreateResult,
+  type IdempotencyRecord,
+  type Page,
+  type RunGuard,
+  type RunListQuery,
+  type RunPatch,
+  type RunStore,
+  type StartedRun,
+  TENANT_SCOPE,
+  type TransitionResult,
+  type WaitingRun,
 } from "../core/ports.ts";
 import { isTerminal, Run, type RunRef } from "../core/run.ts";
 import { isConditionFailure } from "./clients.ts";
@@ -59,6 +60,7 @@ const DERIVED_ATTRIBUTES = [
   "createdKey",
   "waitingFor",
   "slotFor",
+  "tenantSlotFor",
   "sweepShard",
   "dueShard",
   "originKey",
@@ -107,15 +109,16 @@ export class DynamoRunStore implements RunStore {
 
   async create(
     run: Run,
-    extras: { counter?: CounterEffect; idempotency?: IdempotencyRecord } = {},
+    extras: { counters?: readonly CounterEffect[]; idempotency?: IdempotencyRecord } = {},
   ): Promise<CreateResult> {
+    const counters = extras.counters ?? [];
     const expiresAt = isTerminal(run.status) ? this.#expiryOf(run.endedAt) : undefined;
     const put = {
       TableName: this.#table,
       Item: { ...toItem(run), ...(expiresAt === undefined ? {} : { expiresAt }) },
       ConditionExpression: "attribute_not_exists(pk)",
     };
-    if (extras.counter === undefined && extras.idempotency === undefined) {
+    if (counters.length === 0 && extras.idempotency === undefined) {
       try {
         await this.#client.send(new PutCommand(put));
         return { ok: true };
@@ -126,9 +129,8 @@ export class DynamoRunStore implements RunStore {
       }
     }
     const items: TransactItem[] = [{ Put: put }];
-    const counterIndex = extras.counter === undefined ? -1 : items.length;
-    if (extras.counter !== undefined)
-      items.push({ Update: counterUpdate(this.#countersTable, run.tenant, extras.counter) });
+    for (const effect of counters)
+      items.push({ Update: counterUpdate(this.#countersTable, run.tenant, effect) });
     const keyIndex = extras.idempotency === undefined ? -1 : items.length;
     if (extras.idempotency !== undefined) {
       const record = extras.idempotency;
@@ -146,7 +148,8 @@ export class DynamoRunStore implements RunStore {
     const failed = await this.#transact(items);
     if (failed === undefined) return { ok: true };
     if (failed.index === 0) throw new ConflictError(`run ${run.id} already exists`);
-    if (failed.index === counterIndex) return { ok: false, cause: "counter" };
+    const refusing = counters[failed.index - 1];
+    if (refusing !== undefined) return { ok: false, cause: "counter", definition: refusing.definition };
     if (failed.index === keyIndex && failed.item !== undefined) {
       return { ok: false, cause: "idempotency", existing: toIdempotency(failed.item) };
     }
@@ -223,10 +226,10 @@ export class DynamoRunStore implements RunStore {
     ref: RunRef,
     guard: RunGuard,
     patch: RunPatch,
-    counter?: CounterEffect,
+    counters: readonly CounterEffect[] = [],
   ): Promise<TransitionResult> {
     const update = runUpdate(this.#table, ref, guard, patch, this.#expiryFor(patch));
-    if (counter === undefined) {
+    if (counters.length === 0) {
       // Only whether it applied matters here: no item comes back to be parsed (the end of every
       // unlimited run takes this path).
       if (update === undefined)
@@ -242,17 +245,18 @@ export class DynamoRunStore implements RunStore {
     if (update === undefined) throw new Error("a transition needs something to change");
     const failed = await this.#transact([
       { Update: { ...update, ReturnValuesOnConditionCheckFailure: "ALL_OLD" } },
-      { Update: counterUpdate(this.#countersTable, ref.tenant, counter) },
+      ...counters.map((effect) => ({ Update: counterUpdate(this.#countersTable, ref.tenant, effect) })),
     ]);
     if (failed === undefined) return { ok: true };
-    if (failed.index === 0) {
+    const refusing = counters[failed.index - 1];
+    if (failed.index === 0 || refusing === undefined) {
       return {
         ok: false,
         cause: "run",
         ...(failed.item === undefined ? {} : { current: fromItem(failed.item) }),
       };
     }
-    return { ok: false, cause: "counter" };
+    return { ok: false, cause: "counter", definition: refusing.definition };
   }
 
   /** The expiry a write sets: only a write that ends the run (terminal statuses are final). */
@@ -284,7 +288,9 @@ export class DynamoRunStore implements RunStore {
   async countHolders(tenant: string, definition: string): Promise<{ running: number; waiting: number }> {
     const key = `${tenant}#${definition}`;
     const [running, waiting] = await Promise.all([
-      this.#count("bySlot", "slotFor", key),
+      definition === TENANT_SCOPE
+        ? this.#count("byTenantSlot", "tenantSlotFor", tenant)
+        : this.#count("bySlot", "slotFor", key),
       this.#count("byWaiting", "waitingFor", key),
     ]);
     return { running, waiting };
@@ -536,6 +542,16 @@ export class DynamoRunStore implements RunStore {
 /** Keys per BatchGetItem request of a list: 25 items of at most 400 KB stay under its 16 MB answer. */
 const BATCH_GET_CHUNK = 25;
 
+/** The waiting index key of a tenant's line: beside its definitions' lines, as TENANT_SCOPE is beside their counters. */
+function tenantLineKeyOf(tenant: string): string {
+  return `${tenant}#${TENANT_SCOPE}`;
+}
+
+/** Where a waiting run sits in the waiting index: its tenant's line, or its definition's. */
+function waitingForSet(inTenantLine: boolean): string {
+  return inTenantLine ? "waitingFor = :tenantLineKey" : "waitingFor = tenantDefinition";
+}
+
 function keyOf(ref: RunRef): { pk: string; sk: string } {
   return { pk: `${ref.tenant}#${ref.id}`, sk: RUN_SK };
 }
@@ -596,14 +612,25 @@ function runUpdate(table: string, ref: RunRef, guard: RunGuard, patch: RunPatch,
         values[":tenantStatus"] = statusKey;
       }
     }
-    if (patch.status === "waiting") sets.push("waitingFor = tenantDefinition");
+    if (patch.status === "waiting") sets.push(waitingForSet(patch.tenantLine === true));
     else removes.push("waitingFor");
     if (patch.status !== "scheduled") removes.push("dueShard");
-    if (isTerminal(patch.status)) removes.push("slotFor");
+    if (isTerminal(patch.status)) removes.push("slotFor", "tenantSlotFor");
+  } else if (patch.tenantLine !== undefined) {
+    // A waiting run changing lines (it stays waiting): its place in the waiting index moves.
+    sets.push(waitingForSet(patch.tenantLine === true));
   }
+  if (sets.some((set) => set.includes(":tenantLineKey")))
+    values[":tenantLineKey"] = tenantLineKeyOf(ref.tenant);
   // The slot index holds exactly the runs that hold a slot; its key copies tenantDefinition.
   if (patch.slot === true) sets.push("slotFor = tenantDefinition");
   if (patch.slot === null) removes.push("slotFor");
+  // Likewise the tenant slot index, keyed by the tenant alone.
+  if (patch.tenantSlot === true) {
+    sets.push("tenantSlotFor = :tenantSlotKey");
+    values[":tenantSlotKey"] = ref.tenant;
+  }
+  if (patch.tenantSlot === null) removes.push("tenantSlotFor");
   if (typeof patch.sweepAt === "string") {
     sets.push("sweepShard = :sweepShard");
     values[":sweepShard"] = String(sweepShardOf(ref.id));
@@ -628,6 +655,11 @@ function runUpdate(table: string, ref: RunRef, guard: RunGuard, patch: RunPatch,
   if (guard.updatedAt !== undefined) {
     condition += " AND updatedAt = :guardUpdatedAt";
     values[":guardUpdatedAt"] = guard.updatedAt;
+  }
+  if (guard.inTenantLine !== undefined) {
+    condition += guard.inTenantLine
+      ? " AND attribute_exists(tenantLine)"
+      : " AND attribute_not_exists(tenantLine)";
   }
   if (sets.length === 0 && removes.length === 0) return undefined;
   return {
@@ -660,9 +692,12 @@ function toItem(run: Run): Item {
     ...(statusKey === undefined ? {} : { tenantStatus: statusKey }),
     tenantDefinition,
     createdKey: createdKeyOf(run),
-    ...(run.status === "waiting" ? { waitingFor: tenantDefinition } : {}),
+    ...(run.status === "waiting"
+      ? { waitingFor: run.tenantLine === true ? tenantLineKeyOf(run.tenant) : tenantDefinition }
+      : {}),
     ...(run.status === "scheduled" ? { dueShard: String(sweepShardOf(run.id)) } : {}),
     ...(run.slot === true && !isTerminal(run.status) ? { slotFor: tenantDefinition } : {}),
+    ...(run.tenantSlot === true && !isTerminal(run.status) ? { tenantSlotFor: run.tenant } : {}),
     ...(run.sweepAt === undefined ? {} : { sweepShard: String(sweepShardOf(run.id)) }),
     ...(run.origin === undefined ? {} : { originKey: originKeyOf(run.origin) }),
   };

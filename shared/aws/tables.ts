@@ -32,10 +32,18 @@ export const TABLES = {
       /** "<tenant>#active" for unfinished runs, "<tenant>#<status>" for failed/cancelled/timed_out; succeeded runs are not in it. */
       byStatus: { partitionKey: "tenantStatus", sortKey: "createdKey", include: ["definition"] },
       byDefinition: { partitionKey: "tenantDefinition", sortKey: "createdKey" },
-      /** Sparse: only waiting runs carry `waitingFor`; promotion takes the oldest. */
+      /**
+       * Sparse: only waiting runs carry `waitingFor`, "<tenant>#<definition>" in a definition's
+       * line or "<tenant>#*" in the tenant's (TENANT_SCOPE); promotion takes the oldest.
+       */
       byWaiting: { partitionKey: "waitingFor", sortKey: "createdKey", include: ["queue", "timeoutSeconds"] },
       /** Sparse: only runs holding a slot carry `slotFor`; the sweeper counts them. */
       bySlot: { partitionKey: "slotFor", sortKey: "createdKey" },
+      /**
+       * Sparse: only runs holding a slot of a capped tenant carry `tenantSlotFor` (the tenant);
+       * the sweeper counts them. Runs of tenants without a cap never write it.
+       */
+      byTenantSlot: { partitionKey: "tenantSlotFor", sortKey: "createdKey" },
       /** Sparse: unfinished runs, by when the sweeper should look at them, over a few shards. */
       bySweep: { partitionKey: "sweepShard", sortKey: "sweepAt" },
       /** Sparse: delayed starts, by when they are due, over a few shards. */

@@ -12,7 +12,7 @@ import {
   type TaskDefinition,
 } from "./definition.ts";
 import { NonRetriableError, runErrorCodeOf } from "./errors.ts";
-import type { CounterEffect, RunGuard, RunPatch } from "./ports.ts";
+import { type CounterEffect, type RunGuard, type RunPatch, TENANT_SCOPE } from "./ports.ts";
 import {
   canTransition,
   isTerminal,
@@ -184,9 +184,30 @@ export function queueFullPatch(
   return ended(run, "failed", now, { code: "queue_full", message });
 }
 
-/** A waiting run takes a freed slot and goes to the queue. */
-export function promotedPatch(now: Date): RunPatch {
-  return { ...move("waiting", "queued", now), slot: true, sweepAt: after(now, RESEND_AFTER_MS) };
+/**
+ * A waiting run takes a freed slot and goes to the queue: its definition's slot (a limited
+ * definition) and its tenant's (a capped tenant), as `takes` says; by default a definition slot.
+ */
+export function promotedPatch(
+  now: Date,
+  takes: { slot: boolean; tenantSlot: boolean } = SLOT_ONLY,
+): RunPatch {
+  return {
+    ...move("waiting", "queued", now),
+    ...(takes.slot ? { slot: true } : {}),
+    ...(takes.tenantSlot ? { tenantSlot: true, tenantLine: null } : {}),
+    sweepAt: after(now, RESEND_AFTER_MS),
+  };
+}
+
+const SLOT_ONLY = { slot: true, tenantSlot: false } as const;
+
+/**
+ * A waiting run changes lines without changing status: into its tenant's line (its definition has
+ * room, its tenant has none) or back into its definition's line (the other way round).
+ */
+export function changeLinePatch(to: "tenant" | "definition", now: Date): RunPatch {
+  return { tenantLine: to === "tenant" ? true : null, updatedAt: now.toISOString() };
 }
 
 /** The fields a claim sets, besides status, attempts and lease (the store sets those). */
@@ -215,11 +236,11 @@ function secondsUntil(iso: string, now: Date): number {
   return Math.max(0, Math.ceil((Date.parse(iso) - now.getTime()) / 1000));
 }
 
-/** A write that ends a run, with the slot it gives back (limited definitions). */
+/** A write that ends a run, with the slots or place in line it gives back (limited definitions, capped tenants). */
 export interface Ending {
   guard: RunGuard;
   patch: RunPatch;
-  counter?: CounterEffect;
+  counters?: CounterEffect[];
 }
 
 /** What a worker does with a message whose run it could not claim. */
@@ -406,13 +427,22 @@ function timeoutError(run: Run): RunError {
   return { code: "timed_out", message: `attempt ${run.attempts} ran longer than ${run.timeoutSeconds} s` };
 }
 
-/** Gives back what the run holds in its definition's counters: a slot, or a place in line. */
-export function release(run: Run, now: Date): { counter?: CounterEffect } {
-  if (run.status === "waiting")
-    return { counter: { definition: run.definition, waiting: -1, at: now.toISOString() } };
-  if (run.slot === true)
-    return { counter: { definition: run.definition, running: -1, at: now.toISOString() } };
-  return {};
+/**
+ * Gives back what the run holds: a place in its definition's or its tenant's line, or its
+ * definition's slot and its tenant's slot. Decided by what the run records it holds, never by the
+ * limits in force now, so a limit set or lifted meanwhile cannot make a counter drift.
+ */
+export function release(run: Run, now: Date): { counters?: CounterEffect[] } {
+  const at = now.toISOString();
+  if (run.status === "waiting") {
+    return {
+      counters: [{ definition: run.tenantLine === true ? TENANT_SCOPE : run.definition, waiting: -1, at }],
+    };
+  }
+  const counters: CounterEffect[] = [];
+  if (run.slot === true) counters.push({ definition: run.definition, running: -1, at });
+  if (run.tenantSlot === true) counters.push({ definition: TENANT_SCOPE, running: -1, at });
+  return counters.length === 0 ? {} : { counters };
 }
 
 const MAX_ERROR_MESSAGE = 2_000;

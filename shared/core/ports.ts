@@ -49,11 +49,17 @@ export interface RunGuard {
   notCancelRequested?: boolean;
   /** Also require the run unchanged since it was read (read-modify-write of logs, output). */
   updatedAt?: string;
+  /**
+   * Also require a waiting run to be in its tenant's line (true) or its definition's (false): a
+   * run moves between the two without changing status, and each line has its own counter.
+   */
+  inTenantLine?: boolean;
 }
 
 /**
  * A change to a definition's counters made in the same transaction as a run's write, so the
  * counters can never count a run twice or miss one. `require` is checked before the change.
+ * `definition` TENANT_SCOPE means the tenant's own counters (its maxConcurrency and line).
  */
 export interface CounterEffect {
   definition: string;
@@ -62,6 +68,14 @@ export interface CounterEffect {
   require?: { runningBelow?: number; waitingBelow?: number; noneWaiting?: boolean };
   at: string;
 }
+
+/**
+ * The counters key of a tenant's own admission limits (TenantLimits.maxConcurrency/maxWaiting),
+ * beside its definitions' keys: no definition name can be "*" (names.ts), so the counter store,
+ * its conditions and the sweeper's repair serve the tenant scope unchanged. Its `running` counts
+ * the tenant's runs holding a tenant slot, its `waiting` the runs in the tenant-wide line.
+ */
+export const TENANT_SCOPE = "*";
 
 /** A definition's admission counters: runs holding a slot (queued or running) and runs waiting. */
 export interface Counters {
@@ -84,12 +98,19 @@ export interface IdempotencyRecord {
   expiresAt: number;
 }
 
+/** A counters change that its `require` refused: which counters item (a definition, or TENANT_SCOPE). */
+export interface CounterRefusal {
+  ok: false;
+  cause: "counter";
+  definition: string;
+}
+
 export type CreateResult =
   | { ok: true }
-  | { ok: false; cause: "counter" }
+  | CounterRefusal
   | { ok: false; cause: "idempotency"; existing: IdempotencyRecord };
 
-export type TransitionResult = { ok: true } | { ok: false; cause: "run" | "counter"; current?: Run };
+export type TransitionResult = { ok: true } | CounterRefusal | { ok: false; cause: "run"; current?: Run };
 
 /** A waiting run, with what its message needs (read from the waiting index alone). */
 export interface WaitingRun extends RunRef {
@@ -108,6 +129,8 @@ export type RunPatch = {
     | "leaseUntil"
     | "nextAttemptAt"
     | "slot"
+    | "tenantSlot"
+    | "tenantLine"
     | "sweepAt"
     | "cancelRequestedAt"
     | "fileTokensRevokedAt"
@@ -148,12 +171,13 @@ export interface RunListQuery {
 
 export interface RunStore {
   /**
-   * Adds a new run, together with its counters change and idempotency record when given (one
-   * transaction). Throws ConflictError if the id exists; reports a counter or key that refused.
+   * Adds a new run, together with its counters changes and idempotency record when given (one
+   * transaction). Throws ConflictError if the id exists; reports a counter or key that refused
+   * (of several counters refusing, the first in `counters`).
    */
   create(
     run: Run,
-    extras?: { counter?: CounterEffect; idempotency?: IdempotencyRecord },
+    extras?: { counters?: readonly CounterEffect[]; idempotency?: IdempotencyRecord },
   ): Promise<CreateResult>;
   getIdempotency(tenant: string, key: string): Promise<IdempotencyRecord | undefined>;
   get(ref: RunRef): Promise<Run | undefined>;
@@ -165,16 +189,25 @@ export interface RunStore {
   claim(ref: RunRef, at: { now: string; leaseUntil: string; sweepAt: string }): Promise<ClaimResult>;
   /** Applies `patch` if the run matches `guard`; returns the new run, or undefined if it did not match. */
   update(ref: RunRef, guard: RunGuard, patch: RunPatch): Promise<Run | undefined>;
-  /** Like update, optionally with a counters change in the same transaction; tells which side refused. */
+  /**
+   * Like update, optionally with counters changes (a definition's, the tenant's, or both) in the
+   * same transaction; tells which side refused (of several counters, the first in `counters`).
+   */
   transition(
     ref: RunRef,
     guard: RunGuard,
     patch: RunPatch,
-    counter?: CounterEffect,
+    counters?: readonly CounterEffect[],
   ): Promise<TransitionResult>;
-  /** The oldest runs waiting for a slot of a definition, oldest first (an index that holds only waiting runs). */
+  /**
+   * The oldest runs waiting in a definition's line, or with TENANT_SCOPE in the tenant-wide line,
+   * oldest first (an index that holds only waiting runs).
+   */
   waiting(tenant: string, definition: string, limit: number): Promise<WaitingRun[]>;
-  /** What the runs themselves say the counters should be. */
+  /**
+   * What the runs themselves say the counters should be; with TENANT_SCOPE, the runs holding a
+   * tenant slot and those in the tenant-wide line.
+   */
   countHolders(tenant: string, definition: string): Promise<{ running: number; waiting: number }>;
   /** Runs, across tenants, that the sweeper should look at by `now`. */
   dueForSweep(now: string, limit: number): Promise<RunRef[]>;

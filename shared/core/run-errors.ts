@@ -63,7 +63,7 @@ export const RUN_ERRORS = {
   },
   queue_full: {
     meaning:
-      "A delayed, scheduled or chained start found its definition's waiting line full (maxQueueLength).",
+      "A delayed, scheduled or chained start found its definition's waiting line full (maxQueueLength), or its tenant's (maxWaiting).",
     retried: false,
   },
   step_failed: {

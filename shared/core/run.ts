@@ -10,7 +10,7 @@ import { WorkflowStep } from "./workflow.ts";
 export const RunStatus = {
   /** A delayed start (`at`/`after`): nothing is admitted until it is due. */
   scheduled: "scheduled",
-  /** Accepted, in its definition's waiting line (DynamoDB), until a concurrency slot frees. */
+  /** Accepted, in its definition's or its tenant's waiting line (DynamoDB), until a concurrency slot frees. */
   waiting: "waiting",
   /** Its message is in the run queue (SQS); a retry in backoff is queued too. */
   queued: "queued",
@@ -109,6 +109,10 @@ export const Run = z.object({
   timeoutSeconds: z.number().int().positive(),
   /** True while the run holds one of its definition's `maxConcurrency` slots (queued or running). */
   slot: z.boolean().optional(),
+  /** True while the run holds one of its tenant's `maxConcurrency` slots (a tenant the operator capped). */
+  tenantSlot: z.boolean().optional(),
+  /** True while the run waits in its tenant's line (for a tenant slot) rather than its definition's. */
+  tenantLine: z.boolean().optional(),
   /** The limits in force when the run started; live limits come from the definition when it still exists. */
   limits: z
     .object({ maxConcurrency: z.number().int().optional(), maxQueueLength: z.number().int().optional() })

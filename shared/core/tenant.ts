@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
+import { LIMITS } from "./limits.ts";
 
 export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const TenantId = z
@@ -10,12 +11,20 @@ export const Role = z.enum(["admin", "runner"]);
 export type Role = z.infer<typeof Role>;
 
 /**
- * A tenant's own chain tree limits, set by the operator (defaults and ceilings: CHAIN_TREE_LIMITS).
- * They apply to trees the tenant started: a tree is held to its root tenant's limits.
+ * A tenant's own limits, set by the operator.
+ * - Chain trees (defaults and ceilings: CHAIN_TREE_LIMITS): they apply to trees the tenant
+ *   started; a tree is held to its root tenant's limits.
+ * - Admission (docs/admission.md "Tenant caps"): at most `maxConcurrency` of the tenant's runs hold
+ *   a slot (queued or running) at once, across all its definitions and on top of each one's own
+ *   limit; the rest wait in a tenant-wide line, which a start may not grow past `maxWaiting`.
+ *   Unlimited when absent.
  */
 export const TenantLimits = z.strictObject({
   maxChainDepth: z.number().int().min(1).max(16).optional(),
   maxChainTree: z.number().int().min(2).max(10_000).optional(),
+  // Admission caps.
+  maxConcurrency: z.number().int().min(1).max(LIMITS.maxConcurrency).optional(),
+  maxWaiting: z.number().int().min(0).max(LIMITS.maxQueueLength).optional(),
 });
 export type TenantLimits = z.infer<typeof TenantLimits>;
 

@@ -51,6 +51,11 @@ export class MemoryCounterStore implements CounterStore {
     return true;
   }
 
+  /** The first of `effects` whose `require` refuses its change, in order (DynamoRunStore's transaction items). */
+  firstRefusing(tenant: string, effects: readonly CounterEffect[]): CounterEffect | undefined {
+    return effects.find((effect) => this.refuses(tenant, effect));
+  }
+
   /** Whether `effect.require` refuses the change (DynamoDB's condition on the counters item). */
   refuses(tenant: string, effect: CounterEffect): boolean {
     const item = this.#items.get(counterKey(tenant, effect.definition));

@@ -11,19 +11,20 @@ import {
 } from "../aws/run-keys.ts";
 import { ConflictError, ItemTooLargeError } from "../core/errors.ts";
 import { jsonBytes } from "../core/limits.ts";
-import type {
-  ClaimResult,
-  CounterEffect,
-  CreateResult,
-  IdempotencyRecord,
-  Page,
-  RunGuard,
-  RunListQuery,
-  RunPatch,
-  RunStore,
-  StartedRun,
-  TransitionResult,
-  WaitingRun,
+import {
+  type ClaimResult,
+  type CounterEffect,
+  type CreateResult,
+  type IdempotencyRecord,
+  type Page,
+  type RunGuard,
+  type RunListQuery,
+  type RunPatch,
+  type RunStore,
+  type StartedRun,
+  TENANT_SCOPE,
+  type TransitionResult,
+  type WaitingRun,
 } from "../core/ports.ts";
 import { isTerminal, Run, type RunRef } from "../core/run.ts";
 import { jsonCopy } from "./json-copy.ts";
@@ -53,13 +54,14 @@ export class MemoryRunStore implements RunStore {
 
   async create(
     run: Run,
-    extras: { counter?: CounterEffect; idempotency?: IdempotencyRecord } = {},
+    extras: { counters?: readonly CounterEffect[]; idempotency?: IdempotencyRecord } = {},
   ): Promise<CreateResult> {
     const key = keyOf(run);
+    const counters = extras.counters ?? [];
     // Checked in the order of DynamoRunStore's transaction items: the first refusal is reported.
     if (this.#runs.has(key)) throw new ConflictError(`run ${run.id} already exists`);
-    if (extras.counter !== undefined && this.#counters.refuses(run.tenant, extras.counter))
-      return { ok: false, cause: "counter" };
+    const refusing = this.#counters.firstRefusing(run.tenant, counters);
+    if (refusing !== undefined) return { ok: false, cause: "counter", definition: refusing.definition };
     const record = extras.idempotency;
     if (record !== undefined) {
       const existing = this.#idempotency.get(idempotencyKeyOf(record.tenant, record.key));
@@ -69,7 +71,7 @@ export class MemoryRunStore implements RunStore {
         return { ok: false, cause: "idempotency", existing: jsonCopy(existing) };
     }
     this.#runs.set(key, sized(toStored(run)));
-    if (extras.counter !== undefined) this.#counters.apply(run.tenant, extras.counter);
+    for (const effect of counters) this.#counters.apply(run.tenant, effect);
     if (record !== undefined)
       this.#idempotency.set(idempotencyKeyOf(record.tenant, record.key), jsonCopy(record));
     return { ok: true };
@@ -129,10 +131,10 @@ export class MemoryRunStore implements RunStore {
     ref: RunRef,
     guard: RunGuard,
     patch: RunPatch,
-    counter?: CounterEffect,
+    counters: readonly CounterEffect[] = [],
   ): Promise<TransitionResult> {
     const stored = this.#runs.get(keyOf(ref));
-    if (counter === undefined) {
+    if (counters.length === 0) {
       if (isEmpty(patch)) return stored === undefined ? { ok: false, cause: "run" } : { ok: true };
       if (stored === undefined || !matches(stored, guard)) return { ok: false, cause: "run" };
       this.#runs.set(keyOf(ref), sized(applyPatch(stored, patch)));
@@ -141,16 +143,15 @@ export class MemoryRunStore implements RunStore {
     if (isEmpty(patch)) throw new Error("a transition needs something to change");
     if (stored === undefined) return { ok: false, cause: "run" };
     if (!matches(stored, guard)) return { ok: false, cause: "run", current: fromStored(stored) };
-    if (this.#counters.refuses(ref.tenant, counter)) return { ok: false, cause: "counter" };
+    const refusing = this.#counters.firstRefusing(ref.tenant, counters);
+    if (refusing !== undefined) return { ok: false, cause: "counter", definition: refusing.definition };
     this.#runs.set(keyOf(ref), sized(applyPatch(stored, patch)));
-    this.#counters.apply(ref.tenant, counter);
+    for (const effect of counters) this.#counters.apply(ref.tenant, effect);
     return { ok: true };
   }
 
   async waiting(tenant: string, definition: string, limit: number): Promise<WaitingRun[]> {
-    return this.#select(
-      (run) => run.tenant === tenant && run.definition === definition && run.status === "waiting",
-    )
+    return this.#select((run) => run.tenant === tenant && waitsIn(run, definition))
       .sort(byCreatedKey)
       .slice(0, limit)
       .map((run) => ({
@@ -162,10 +163,14 @@ export class MemoryRunStore implements RunStore {
   }
 
   async countHolders(tenant: string, definition: string): Promise<{ running: number; waiting: number }> {
-    const runs = this.#select((run) => run.tenant === tenant && run.definition === definition);
+    const runs = this.#select((run) => run.tenant === tenant);
+    const holds =
+      definition === TENANT_SCOPE
+        ? holdsTenantSlot
+        : (run: Run) => run.definition === definition && holdsSlot(run);
     return {
-      running: runs.filter(holdsSlot).length,
-      waiting: runs.filter((run) => run.status === "waiting").length,
+      running: runs.filter(holds).length,
+      waiting: runs.filter((run) => waitsIn(run, definition)).length,
     };
   }
 
@@ -286,6 +291,17 @@ function holdsSlot(run: Run): boolean {
   return run.slot === true && !isTerminal(run.status);
 }
 
+/** What the tenant slot index holds: runs holding one of their tenant's slots. */
+function holdsTenantSlot(run: Run): boolean {
+  return run.tenantSlot === true && !isTerminal(run.status);
+}
+
+/** Whether the run is in that line of the waiting index: its definition's, or (TENANT_SCOPE) its tenant's. */
+function waitsIn(run: Run, line: string): boolean {
+  if (run.status !== "waiting") return false;
+  return line === TENANT_SCOPE ? run.tenantLine === true : run.definition === line && run.tenantLine !== true;
+}
+
 /** Each shard's due runs in time order, up to `limit` per shard, shard after shard. */
 function dueAcrossShards(runs: Run[], timeOf: (run: Run) => string, limit: number): RunRef[] {
   const shards: Run[][] = Array.from({ length: SWEEP_SHARDS }, () => []);
@@ -308,7 +324,8 @@ function matches(run: Run, guard: RunGuard): boolean {
     run.attempts === guard.attempts &&
     (guard.leaseUntil === undefined || run.leaseUntil === guard.leaseUntil) &&
     (guard.notCancelRequested !== true || run.cancelRequestedAt === undefined) &&
-    (guard.updatedAt === undefined || run.updatedAt === guard.updatedAt)
+    (guard.updatedAt === undefined || run.updatedAt === guard.updatedAt) &&
+    (guard.inTenantLine === undefined || (run.tenantLine === true) === guard.inTenantLine)
   );
 }
 

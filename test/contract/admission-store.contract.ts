@@ -3,8 +3,13 @@
  * happen together or not at all, and the sparse indexes hold exactly the runs they describe.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { newRun, promotedPatch } from "../../shared/core/lifecycle.ts";
-import type { CounterEffect, CounterStore, RunStore } from "../../shared/core/ports.ts";
+import { changeLinePatch, newRun, promotedPatch } from "../../shared/core/lifecycle.ts";
+import {
+  type CounterEffect,
+  type CounterStore,
+  type RunStore,
+  TENANT_SCOPE,
+} from "../../shared/core/ports.ts";
 import type { Run } from "../../shared/core/run.ts";
 
 const T0 = Date.parse("2026-01-01T00:00:00.000Z");
@@ -41,6 +46,13 @@ const take = (require: CounterEffect["require"] = {}): CounterEffect => ({
   require: { runningBelow: 1, noneWaiting: true, ...require },
   at: at(0),
 });
+const tenantTake = (): CounterEffect => ({
+  definition: TENANT_SCOPE,
+  running: 1,
+  require: { runningBelow: 1, noneWaiting: true },
+  at: at(0),
+});
+const tenantJoin = (): CounterEffect => ({ definition: TENANT_SCOPE, waiting: 1, at: at(0) });
 const join = (waitingBelow = 2): CounterEffect => ({
   definition: "limited",
   waiting: 1,
@@ -60,26 +72,29 @@ export function admissionStoreContract(
     });
 
     it("writes a run and its counter change together, and refuses both when the counter says no", async () => {
-      expect(await runs.create(aRun("a", "queued"), { counter: take() })).toEqual({ ok: true });
-      expect(await runs.create(aRun("b", "queued"), { counter: take() })).toEqual({
+      expect(await runs.create(aRun("a", "queued"), { counters: [take()] })).toEqual({ ok: true });
+      expect(await runs.create(aRun("b", "queued"), { counters: [take()] })).toEqual({
         ok: false,
         cause: "counter",
+        definition: "limited",
       });
       expect(await runs.get({ tenant: "acme", id: "b" })).toBeUndefined();
       expect(await counters.get("acme", "limited")).toMatchObject({ running: 1, waiting: 0, version: 1 });
     });
 
     it("caps the waiting line, and never lets a start overtake runs already waiting", async () => {
-      await runs.create(aRun("w1", "waiting", 1), { counter: join() });
-      await runs.create(aRun("w2", "waiting", 2), { counter: join() });
-      expect(await runs.create(aRun("w3", "waiting", 3), { counter: join() })).toEqual({
+      await runs.create(aRun("w1", "waiting", 1), { counters: [join()] });
+      await runs.create(aRun("w2", "waiting", 2), { counters: [join()] });
+      expect(await runs.create(aRun("w3", "waiting", 3), { counters: [join()] })).toEqual({
         ok: false,
         cause: "counter",
+        definition: "limited",
       });
       // A free slot, but two wait: a direct start must not take it.
-      expect(await runs.create(aRun("d", "queued"), { counter: take() })).toEqual({
+      expect(await runs.create(aRun("d", "queued"), { counters: [take()] })).toEqual({
         ok: false,
         cause: "counter",
+        definition: "limited",
       });
       expect(await runs.waiting("acme", "limited", 10)).toEqual([
         { tenant: "acme", id: "w1", timeoutSeconds: 60 },
@@ -89,19 +104,21 @@ export function admissionStoreContract(
     });
 
     it("promotes a waiting run into a slot in one step, once", async () => {
-      await runs.create(aRun("w1", "waiting"), { counter: join() });
+      await runs.create(aRun("w1", "waiting"), { counters: [join()] });
       const promote = () =>
         runs.transition(
           { tenant: "acme", id: "w1" },
           { status: "waiting", attempts: 0 },
           promotedPatch(new Date(T0)),
-          {
-            definition: "limited",
-            running: 1,
-            waiting: -1,
-            require: { runningBelow: 1 },
-            at: at(1),
-          },
+          [
+            {
+              definition: "limited",
+              running: 1,
+              waiting: -1,
+              require: { runningBelow: 1 },
+              at: at(1),
+            },
+          ],
         );
       const [first, second] = await Promise.all([promote(), promote()]);
       expect([first.ok, second.ok].sort()).toEqual([false, true]);
@@ -113,13 +130,13 @@ export function admissionStoreContract(
 
     it("frees the slot with the run's end, and the slot index forgets it", async () => {
       const run = aRun("a", "queued");
-      await runs.create(run, { counter: take() });
+      await runs.create(run, { counters: [take()] });
       await runs.claim(run, { now: at(1), leaseUntil: at(5_000), sweepAt: at(60_000) });
       const result = await runs.transition(
         run,
         { status: "running", attempts: 1 },
         { status: "succeeded", endedAt: at(2), sweepAt: null, leaseUntil: null },
-        { definition: "limited", running: -1, at: at(2) },
+        [{ definition: "limited", running: -1, at: at(2) }],
       );
       expect(result).toEqual({ ok: true });
       expect(await runs.get(run)).toMatchObject({ status: "succeeded" });
@@ -129,12 +146,12 @@ export function admissionStoreContract(
 
     it("tells a refused run write from a refused counter, and changes neither", async () => {
       const run = aRun("a", "queued");
-      await runs.create(run, { counter: take() });
+      await runs.create(run, { counters: [take()] });
       const wrongGuard = await runs.transition(
         run,
         { status: "running", attempts: 1 },
         { status: "succeeded" },
-        { definition: "limited", running: -1, at: at(2) },
+        [{ definition: "limited", running: -1, at: at(2) }],
       );
       expect(wrongGuard).toMatchObject({ ok: false, cause: "run", current: { status: "queued" } });
       expect(await counters.get("acme", "limited")).toMatchObject({ running: 1 });
@@ -183,8 +200,116 @@ export function admissionStoreContract(
       expect(await runs.dueForSweep(at(60 * 60_000), 10)).toEqual([{ tenant: "acme", id: "later" }]);
     });
 
+    it("writes a run with its tenant's and its definition's counters together, and names the item that refused", async () => {
+      const both = () => [tenantTake(), take()];
+      const held = { ...aRun("a", "queued"), tenantSlot: true };
+      expect(await runs.create(held, { counters: both() })).toEqual({ ok: true });
+      // The tenant's item is listed first, so it is the one named when it refuses.
+      expect(await runs.create({ ...aRun("b", "queued"), tenantSlot: true }, { counters: both() })).toEqual({
+        ok: false,
+        cause: "counter",
+        definition: TENANT_SCOPE,
+      });
+      expect(await runs.get({ tenant: "acme", id: "b" })).toBeUndefined();
+      expect(await counters.get("acme", TENANT_SCOPE)).toMatchObject({ running: 1, waiting: 0, version: 1 });
+      expect(await counters.get("acme", "limited")).toMatchObject({ running: 1, waiting: 0, version: 1 });
+      expect(await runs.countHolders("acme", TENANT_SCOPE)).toEqual({ running: 1, waiting: 0 });
+      expect(await runs.countHolders("acme", "limited")).toEqual({ running: 1, waiting: 0 });
+
+      // The end gives both slots back in one step; both slot indexes forget the run.
+      await runs.claim(held, { now: at(1), leaseUntil: at(5_000), sweepAt: at(60_000) });
+      const ended = await runs.transition(
+        held,
+        { status: "running", attempts: 1 },
+        { status: "succeeded", endedAt: at(2), sweepAt: null, leaseUntil: null },
+        [
+          { definition: "limited", running: -1, at: at(2) },
+          { definition: TENANT_SCOPE, running: -1, at: at(2) },
+        ],
+      );
+      expect(ended).toEqual({ ok: true });
+      expect(await counters.get("acme", TENANT_SCOPE)).toMatchObject({ running: 0, version: 2 });
+      expect(await runs.countHolders("acme", TENANT_SCOPE)).toEqual({ running: 0, waiting: 0 });
+      expect(await runs.countHolders("acme", "limited")).toEqual({ running: 0, waiting: 0 });
+    });
+
+    it("keeps the tenant's line apart from its definitions' lines, and moves a run between them once", async () => {
+      const inTenantLine = { ...aRun("t1", "waiting", 1), tenantLine: true };
+      await runs.create(inTenantLine, { counters: [tenantJoin()] });
+      await runs.create(aRun("d1", "waiting", 2), { counters: [join()] });
+      expect((await runs.waiting("acme", TENANT_SCOPE, 10)).map((r) => r.id)).toEqual(["t1"]);
+      expect((await runs.waiting("acme", "limited", 10)).map((r) => r.id)).toEqual(["d1"]);
+      expect(await runs.countHolders("acme", TENANT_SCOPE)).toEqual({ running: 0, waiting: 1 });
+      expect(await runs.countHolders("acme", "limited")).toEqual({ running: 0, waiting: 1 });
+
+      const toDefinitionLine = () =>
+        runs.transition(
+          inTenantLine,
+          { status: "waiting", attempts: 0, inTenantLine: true },
+          changeLinePatch("definition", new Date(T0 + 5)),
+          [
+            { definition: TENANT_SCOPE, waiting: -1, at: at(5) },
+            { definition: "limited", waiting: 1, at: at(5) },
+          ],
+        );
+      const [first, second] = await Promise.all([toDefinitionLine(), toDefinitionLine()]);
+      expect([first.ok, second.ok].sort()).toEqual([false, true]);
+      // Its place in the definition's line is by start time: ahead of d1, started after it.
+      expect((await runs.waiting("acme", "limited", 10)).map((r) => r.id)).toEqual(["t1", "d1"]);
+      expect(await runs.waiting("acme", TENANT_SCOPE, 10)).toEqual([]);
+      expect(await counters.get("acme", TENANT_SCOPE)).toMatchObject({ running: 0, waiting: 0 });
+      expect(await counters.get("acme", "limited")).toMatchObject({ running: 0, waiting: 2 });
+      expect((await runs.get(inTenantLine))?.tenantLine).toBeUndefined();
+
+      // A write that expects it in the tenant's line (a stale cancel, a stale promotion) now misses.
+      const stale = await runs.transition(
+        inTenantLine,
+        { status: "waiting", attempts: 0, inTenantLine: true },
+        { status: "cancelled", endedAt: at(6) },
+        [{ definition: TENANT_SCOPE, waiting: -1, at: at(6) }],
+      );
+      expect(stale).toMatchObject({ ok: false, cause: "run" });
+      expect(await counters.get("acme", TENANT_SCOPE)).toMatchObject({ waiting: 0 });
+
+      // And back into the tenant's line.
+      const back = await runs.transition(
+        inTenantLine,
+        { status: "waiting", attempts: 0, inTenantLine: false },
+        changeLinePatch("tenant", new Date(T0 + 7)),
+        [
+          { definition: "limited", waiting: -1, at: at(7) },
+          { definition: TENANT_SCOPE, waiting: 1, at: at(7) },
+        ],
+      );
+      expect(back).toEqual({ ok: true });
+      expect((await runs.waiting("acme", TENANT_SCOPE, 10)).map((r) => r.id)).toEqual(["t1"]);
+      expect((await runs.waiting("acme", "limited", 10)).map((r) => r.id)).toEqual(["d1"]);
+      expect(await runs.countHolders("acme", TENANT_SCOPE)).toEqual({ running: 0, waiting: 1 });
+    });
+
+    it("promotes a run from the tenant's line into a tenant slot in one step, once", async () => {
+      const waiting = { ...aRun("t1", "waiting"), tenantLine: true };
+      await runs.create(waiting, { counters: [tenantJoin()] });
+      const promote = () =>
+        runs.transition(
+          waiting,
+          { status: "waiting", attempts: 0, inTenantLine: true },
+          promotedPatch(new Date(T0 + 1), { slot: false, tenantSlot: true }),
+          [{ definition: TENANT_SCOPE, running: 1, waiting: -1, require: { runningBelow: 1 }, at: at(1) }],
+        );
+      const [first, second] = await Promise.all([promote(), promote()]);
+      expect([first.ok, second.ok].sort()).toEqual([false, true]);
+      const promoted = await runs.get(waiting);
+      expect(promoted).toMatchObject({ status: "queued", tenantSlot: true });
+      expect(promoted?.tenantLine).toBeUndefined();
+      expect(promoted?.slot).toBeUndefined();
+      expect(await runs.waiting("acme", TENANT_SCOPE, 10)).toEqual([]);
+      expect(await runs.countHolders("acme", TENANT_SCOPE)).toEqual({ running: 1, waiting: 0 });
+      expect(await counters.get("acme", TENANT_SCOPE)).toMatchObject({ running: 1, waiting: 0 });
+    });
+
     it("repairs counters only if nothing changed them since they were read", async () => {
-      await runs.create(aRun("a", "queued"), { counter: take() });
+      await runs.create(aRun("a", "queued"), { counters: [take()] });
       const read = await counters.get("acme", "limited");
       if (read === undefined) throw new Error("no counters");
       expect(await counters.repair(read, { running: 5, waiting: 0, at: at(9) })).toBe(true);

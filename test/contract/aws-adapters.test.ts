@@ -184,12 +184,12 @@ describe("DynamoRunStore: ended runs expire by TTL", () => {
     expect(await expiresAt(plain)).toBe(Math.floor(Date.parse(endedAt) / 1000) + RETENTION_DAYS * 86_400);
 
     const limited = aRun("r3");
-    await store.create(limited, { counter: { definition: "report", running: 1, at: iso(0) } });
+    await store.create(limited, { counters: [{ definition: "report", running: 1, at: iso(0) }] });
     const result = await store.transition(
       limited,
       { status: "queued", attempts: 0 },
       { status: "failed", endedAt },
-      { definition: "report", running: -1, at: endedAt },
+      [{ definition: "report", running: -1, at: endedAt }],
     );
     expect(result).toEqual({ ok: true });
     expect(await expiresAt(limited)).toBe(Math.floor(Date.parse(endedAt) / 1000) + RETENTION_DAYS * 86_400);

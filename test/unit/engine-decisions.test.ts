@@ -104,14 +104,14 @@ describe("afterTimeout", () => {
     const decision = afterTimeout(running({ slot: true }), NOW, random);
     expect(decision.retryInMs).toBeUndefined();
     expect(decision.patch).toMatchObject({ status: "timed_out", error: { code: "timed_out" } });
-    expect(decision.counter).toEqual({ definition: "report", running: -1, at: NOW.toISOString() });
+    expect(decision.counters).toEqual([{ definition: "report", running: -1, at: NOW.toISOString() }]);
   });
 
   it("retries after backoff, keeping the slot, while attempts remain", () => {
     const decision = afterTimeout(running({ retryOnTimeout: true, slot: true }), NOW, random);
     // Attempt 1's window is 1 s: half fixed, half random (0.5 here).
     expect(decision.retryInMs).toBe(750);
-    expect(decision.counter).toBeUndefined();
+    expect(decision.counters).toBeUndefined();
     expect(decision.patch).toMatchObject({
       status: "queued",
       nextAttemptAt: "2026-11-29T12:00:00.750Z",

@@ -70,7 +70,7 @@ const endedAt = (status: string) => ({
   sweepAt: null,
 });
 
-const slotBack = { counter: { definition: "report", running: -1, at: AT } };
+const slotBack = { counters: [{ definition: "report", running: -1, at: AT }] };
 
 describe("backoffMs", () => {
   it("is half the window fixed plus the random share of the other half", () => {
@@ -278,7 +278,7 @@ describe("callbackTimedOutEnding", () => {
       code: "callback_timed_out",
       message: "no final callback arrived by the deadline",
     });
-    expect(ending).not.toHaveProperty("counter");
+    expect(ending).not.toHaveProperty("counters");
   });
 });
 
@@ -413,11 +413,11 @@ describe("ended", () => {
 describe("release", () => {
   it("gives back a place in line, or a slot, or nothing", () => {
     expect(release(run({ status: "waiting" }), NOW)).toStrictEqual({
-      counter: { definition: "report", waiting: -1, at: AT },
+      counters: [{ definition: "report", waiting: -1, at: AT }],
     });
     // A waiting run never holds a slot; if one were set, the place in line is what it holds.
     expect(release(run({ status: "waiting", slot: true }), NOW)).toStrictEqual({
-      counter: { definition: "report", waiting: -1, at: AT },
+      counters: [{ definition: "report", waiting: -1, at: AT }],
     });
     expect(release(run({ status: "queued", slot: true }), NOW)).toStrictEqual(slotBack);
     expect(release(run({ status: "running", slot: false }), NOW)).toStrictEqual({});

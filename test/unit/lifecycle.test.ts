@@ -204,20 +204,20 @@ describe("admission in the lifecycle", () => {
 
   it("releases exactly what a run holds", () => {
     expect(release(start("waiting"), NOW)).toEqual({
-      counter: { definition: "report", waiting: -1, at: NOW.toISOString() },
+      counters: [{ definition: "report", waiting: -1, at: NOW.toISOString() }],
     });
     expect(release({ ...start("queued"), status: "running" }, NOW)).toEqual({
-      counter: { definition: "report", running: -1, at: NOW.toISOString() },
+      counters: [{ definition: "report", running: -1, at: NOW.toISOString() }],
     });
     expect(release(run({ status: "running" }), NOW)).toEqual({});
   });
 
   it("keeps the slot through a retry's backoff and gives it back on the final failure", () => {
     const held = { ...start("queued"), status: "running" as const, attempts: 1 };
-    expect(afterHandlerError(held, new Error("x"), NOW, () => 0).counter).toBeUndefined();
-    expect(afterHandlerError({ ...held, attempts: 3 }, new Error("x"), NOW, () => 0).counter).toMatchObject({
-      running: -1,
-    });
+    expect(afterHandlerError(held, new Error("x"), NOW, () => 0).counters).toBeUndefined();
+    expect(afterHandlerError({ ...held, attempts: 3 }, new Error("x"), NOW, () => 0).counters).toMatchObject([
+      { running: -1 },
+    ]);
   });
 });
 

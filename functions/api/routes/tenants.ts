@@ -62,13 +62,18 @@ export function tenantsRoutes(svc: Services): ApiRoute[] {
       path: "/v1/tenants/{id}/limits",
       doc: {
         operationId: "setTenantLimits",
-        summary: "Set a tenant's chain tree limits (maxChainDepth at most 16, maxChainTree at most 10,000)",
+        summary:
+          "Set a tenant's limits: chain trees (maxChainDepth at most 16, maxChainTree at most 10,000); running tasks and waiting line (maxConcurrency, maxWaiting)",
         tag: "Tenants",
         auth: "operator",
         params: { id: TenantId },
         body: TenantLimits,
         examples: {
           limits: { summary: "Shallow, small trees", value: { maxChainDepth: 4, maxChainTree: 100 } },
+          caps: {
+            summary: "At most 20 running tasks, 1,000 waiting",
+            value: { maxConcurrency: 20, maxWaiting: 1000 },
+          },
         },
         responses: { 200: TenantView },
         errors: [404],

@@ -72,7 +72,7 @@ describe("maxConcurrency and the waiting line", () => {
       first,
       { status: "queued", attempts: 0 },
       { status: "cancelled", endedAt: h.clock.now().toISOString(), sweepAt: null },
-      { definition: "one", running: -1, at: h.clock.now().toISOString() },
+      [{ definition: "one", running: -1, at: h.clock.now().toISOString() }],
     );
     const late = await h.start({ definition: "one" });
     // The newcomer joins the line; the earlier waiting run gets the slot.

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
+import { StartRateFields } from "./start-rate.ts";
 
 export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const TenantId = z
@@ -10,13 +11,21 @@ export const Role = z.enum(["admin", "runner"]);
 export type Role = z.infer<typeof Role>;
 
 /**
- * A tenant's own chain tree limits, set by the operator (defaults and ceilings: CHAIN_TREE_LIMITS).
- * They apply to trees the tenant started: a tree is held to its root tenant's limits.
+ * A tenant's own limits, set by the operator; unset ones are the defaults (tenantLimitsInForce).
+ * Chain tree limits (defaults and ceilings: CHAIN_TREE_LIMITS) apply to trees the tenant started:
+ * a tree is held to its root tenant's limits.
  */
-export const TenantLimits = z.strictObject({
-  maxChainDepth: z.number().int().min(1).max(16).optional(),
-  maxChainTree: z.number().int().min(2).max(10_000).optional(),
-});
+export const TenantLimits = z
+  .strictObject({
+    maxChainDepth: z.number().int().min(1).max(16).optional(),
+    maxChainTree: z.number().int().min(2).max(10_000).optional(),
+    // The start rate: startsPerSecond and burst (shared/core/start-rate.ts).
+    ...StartRateFields,
+  })
+  .refine((limits) => limits.burst === undefined || limits.startsPerSecond !== undefined, {
+    message: "burst needs startsPerSecond",
+    path: ["burst"],
+  });
 export type TenantLimits = z.infer<typeof TenantLimits>;
 
 export const Tenant = z.object({

@@ -4,7 +4,7 @@
  */
 import { App, RemovalPolicy } from "aws-cdk-lib";
 import { ENV } from "../shared/config.ts";
-import { BatonStack } from "./baton-stack.ts";
+import { BATON_DEFAULTS, BatonStack } from "./baton-stack.ts";
 
 /** The stack's name with no `stage`; `-c stage=prod` makes it `Baton-prod`. */
 export const DEFAULT_STACK_NAME = "Baton";
@@ -39,6 +39,17 @@ export function batonApp(env: Record<string, string | undefined>, app = new App(
     throw new Error('context removalPolicy must be "retain" or "destroy"');
   }
 
+  // Either half of the stage throttling may be given; the other keeps its default.
+  const apiRateLimit = number("apiRateLimit");
+  const apiBurstLimit = number("apiBurstLimit");
+  const apiThrottle =
+    apiRateLimit === undefined && apiBurstLimit === undefined
+      ? undefined
+      : {
+          rateLimit: apiRateLimit ?? BATON_DEFAULTS.apiThrottle.rateLimit,
+          burstLimit: apiBurstLimit ?? BATON_DEFAULTS.apiThrottle.burstLimit,
+        };
+
   // No `env`: the stack stays environment-agnostic, so a synth without credentials writes
   // AWS::Region and AWS::AccountId, never the CLI's fallback region, into the template.
   const stack = new BatonStack(
@@ -49,6 +60,7 @@ export function batonApp(env: Record<string, string | undefined>, app = new App(
       workerMaxConcurrency: number("workerMaxConcurrency"),
       triggerMaxConcurrency: number("triggerMaxConcurrency"),
       apiReservedConcurrency: number("apiReservedConcurrency"),
+      apiThrottle,
       retentionDays: number("retentionDays"),
       removalPolicy: removal === "destroy" ? RemovalPolicy.DESTROY : undefined,
       fileTokenSecretArn: text("fileTokenSecretArn"),

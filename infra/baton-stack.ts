@@ -444,7 +444,8 @@ export class BatonStack extends Stack {
       timeout: WORKER_TIMEOUT,
       environment: withFileTokens,
     });
-    // Consuming includes ChangeMessageVisibility (lease heartbeats). No tenants or keys.
+    // Consuming includes ChangeMessageVisibility (lease heartbeats). Tenants read-only (their
+    // limits, through grantStartRuns); no keys.
     this.grantStartRuns(this.workerFunction);
     this.runQueue.grantConsumeMessages(this.workerFunction);
     this.fairRunQueue.grantConsumeMessages(this.workerFunction);
@@ -503,8 +504,8 @@ export class BatonStack extends Stack {
     });
 
     // Delayed and recurring starts fall due here, from the delay queue or from a schedule. It
-    // starts runs like the sweeper does: runs and counters, definitions, chains and grants
-    // read-only, sends to the run queue; no tenants, keys, files or file tokens (it ends no
+    // starts runs like the sweeper does: runs and counters, definitions, chains, grants and
+    // tenants read-only, sends to the run queue; no keys, files or file tokens (it ends no
     // succeeded run, so it hands nothing on).
     this.triggerFunction = this.batonFunction("Trigger", {
       handler: "trigger",
@@ -635,15 +636,17 @@ export class BatonStack extends Stack {
 
   /**
    * What the worker, the sweeper and the trigger need to start, promote and end runs: runs and
-   * admission counters read-write; definitions (live limits when promoting the next waiting run),
-   * chains and grants (ending a run looks up the chain record in the target tenant and the access
-   * grant) read-only; sending to the run queue (promoted, chained and due runs); sealing and
-   * opening chain params (a run's sealed params before its handler; a chain's templates and the
-   * child's values).
+   * admission counters read-write (the runs table also holds each rate-limited tenant's
+   * start-rate item); definitions (live limits when promoting the next waiting run), chains and
+   * grants (ending a run looks up the chain record in the target tenant and the access grant) and
+   * tenants (every start reads its tenant's start rate; chain emission its tree limits)
+   * read-only; sending to the run queue (promoted, chained and due runs); sealing and opening
+   * chain params (a run's sealed params before its handler; a chain's templates and the child's
+   * values).
    */
   private grantStartRuns(fn: NodejsFunction): void {
     this.tables.grantReadWrite(fn, "runs", "counters");
-    this.tables.grantRead(fn, "definitions", "chains", "grants");
+    this.tables.grantRead(fn, "definitions", "chains", "grants", "tenants");
     this.grantSendRuns(fn);
     this.grantSealParams(fn);
   }

@@ -42,7 +42,8 @@ export function emulateFairQueues(): Promise<void> {
     const file = (createRequire(import.meta.url).resolve.paths("fauxqs") ?? [])
       .map((folder) => join(folder, "fauxqs", "dist", "sqs", "sqsStore.js"))
       .find((candidate) => existsSync(candidate));
-    if (file === undefined) throw new Error("fauxqs's queue class was not found (local/fair-queue-emulation.ts)");
+    if (file === undefined)
+      throw new Error("fauxqs's queue class was not found (local/fair-queue-emulation.ts)");
     const store = (await import(pathToFileURL(file).href)) as {
       SqsQueue?: { prototype: FauxqsQueue };
     };

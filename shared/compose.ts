@@ -15,6 +15,7 @@ import { DynamoCounterStore } from "./aws/dynamo-counter-store.ts";
 import { DynamoDefinitionStore } from "./aws/dynamo-definition-store.ts";
 import { DynamoDestinationStore } from "./aws/dynamo-destination-store.ts";
 import { DynamoRunStore } from "./aws/dynamo-run-store.ts";
+import { DynamoStartRateStore } from "./aws/dynamo-start-rate-store.ts";
 import { DynamoTenantStore } from "./aws/dynamo-tenant-store.ts";
 import { EmfMetrics } from "./aws/emf-metrics.ts";
 import { KmsParamCrypto, noParamCrypto } from "./aws/param-crypto.ts";
@@ -81,6 +82,8 @@ export function composeServices(options: ComposeOptions): Services {
       tenantsTable: config.tables.tenants,
       keysTable: config.tables.keys,
     }),
+    // Each rate-limited tenant's bucket is one item in the runs table (see the store).
+    startRates: new DynamoStartRateStore({ client: clients.dynamo, tableName: config.tables.runs }),
     queue: new SqsRunQueue({
       client: clients.sqs,
       fifoQueueUrl: config.runQueueUrl,

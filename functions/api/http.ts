@@ -8,6 +8,7 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   QueueFullError,
+  RateLimitedError,
   UnauthorizedError,
   UnavailableError,
   ValidationError,
@@ -129,6 +130,7 @@ export class InvalidJsonError extends ValidationError {
 const STATUS_BY_ERROR: ReadonlyArray<[new (...args: never[]) => BatonError, number]> = [
   [PayloadTooLargeError, 413],
   [QueueFullError, 429],
+  [RateLimitedError, 429],
   [ValidationError, 400],
   [UnauthorizedError, 401],
   [ForbiddenError, 403],
@@ -149,6 +151,9 @@ export function errorResponse(error: unknown, log: Log, requestId: string | unde
       ...(error.details === undefined ? {} : { details: error.details }),
     });
     if (status === 401) result.headers = { ...result.headers, "www-authenticate": "Bearer" };
+    if (error instanceof RateLimitedError) {
+      result.headers = { ...result.headers, "retry-after": String(error.retryAfterSeconds) };
+    }
     return result;
   }
   if (error instanceof UnavailableError) {

@@ -5,6 +5,7 @@
  */
 import type {
   ComponentsObject,
+  HeaderObject,
   OpenAPIObject,
   OperationObject,
   ParameterObject,
@@ -81,7 +82,12 @@ export function errorStatusesOf(doc: RouteDoc): ErrorStatus[] {
 
 const ERROR_RESPONSES: Record<
   ErrorStatus | 500,
-  { name: string; description: string; examples: Record<string, responseSchemas.ErrorBody> }
+  {
+    name: string;
+    description: string;
+    examples: Record<string, responseSchemas.ErrorBody>;
+    headers?: Record<string, HeaderObject>;
+  }
 > = {
   400: {
     name: "BadRequest",
@@ -133,13 +139,26 @@ const ERROR_RESPONSES: Record<
     },
   },
   429: {
-    name: "QueueFull",
-    description: "The definition's waiting line is full (maxQueueLength): nothing was written; try later.",
+    name: "TooManyRequests",
+    description:
+      "Nothing was written; try later. `queue_full`: the definition's waiting line is full (maxQueueLength). " +
+      "`rate_limited`: the tenant starts faster than its startsPerSecond allows; Retry-After says when to try again.",
     examples: {
       queue_full: {
         error: "queue_full",
         message: 'definition "report" has 100 runs waiting (maxQueueLength 100)',
         details: { maxQueueLength: 100, maxConcurrency: 2 },
+      },
+      rate_limited: {
+        error: "rate_limited",
+        message: 'tenant "acme" may start 1 runs per second (burst 2); try again in 1 s',
+        details: { retryAfterSeconds: 1, startsPerSecond: 1, burst: 2 },
+      },
+    },
+    headers: {
+      "Retry-After": {
+        description: "With rate_limited: whole seconds until a start would be admitted.",
+        schema: { type: "integer", minimum: 1 },
       },
     },
   },
@@ -292,9 +311,10 @@ export function buildOpenApiDocument(routes: readonly DocumentedRoute[]): OpenAP
     paths[route.path] = item;
   }
   const errorResponses: ComponentsObject["responses"] = {};
-  for (const { name, description, examples } of Object.values(ERROR_RESPONSES)) {
+  for (const { name, description, examples, headers } of Object.values(ERROR_RESPONSES)) {
     errorResponses[name] = {
       description,
+      ...(headers === undefined ? {} : { headers }),
       content: {
         "application/json": {
           schema: { $ref: `${COMPONENT_PREFIX}ErrorBody` },

@@ -26,6 +26,7 @@ export const ERROR_CODES = [
   "conflict",
   "payload_too_large",
   "queue_full",
+  "rate_limited",
   "internal_error",
 ] as const;
 
@@ -35,7 +36,9 @@ export const ErrorBody = z.strictObject({
   details: z
     .unknown()
     .optional()
-    .describe("structured context: for validation_failed the list of {path, message} problems"),
+    .describe(
+      "structured context: for validation_failed the list of {path, message} problems; for rate_limited {retryAfterSeconds, startsPerSecond, burst}",
+    ),
 });
 export type ErrorBody = z.infer<typeof ErrorBody>;
 
@@ -48,8 +51,16 @@ export const TenantView = z.strictObject({
   id: z.string(),
   name: z.string().optional(),
   createdAt: Time,
-  /** Set by the operator; absent ones are the defaults (chain depth 8, chain tree 1,000 runs). */
+  /** Set by the operator; absent ones are the defaults (chain depth 8, chain tree 1,000 runs, no start rate). */
   limits: TenantLimits.optional(),
+});
+
+/** The limits in force for a tenant (GET /v1/tenants/{id}/limits): what was set, defaults for the rest. */
+export const TenantLimitsView = z.strictObject({
+  maxChainDepth: z.number().int().describe("hops a chain tree may grow below its root"),
+  maxChainTree: z.number().int().describe("runs a chain tree may hold, its root included"),
+  startsPerSecond: z.number().nullable().describe("starts per second the tenant may make; null: no limit"),
+  burst: z.number().int().nullable().describe("starts allowed at once after idling; null: no limit"),
 });
 
 export const CallerView = z.union([

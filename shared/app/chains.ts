@@ -4,11 +4,11 @@ import { CHAIN_PARAM, type ChainOutcome, type ChainSpec, resolveChainParams } fr
 import { BatonError, ConflictError, NotFoundError, ValidationError } from "../core/errors.ts";
 import { mintFileToken, runFileOf } from "../core/file-token.ts";
 import { provenanceFrom } from "../core/lifecycle.ts";
-import { CHAIN_TREE_LIMITS } from "../core/limits.ts";
 import type { AccessGrant, ChainRecord } from "../core/ports.ts";
 import type { Run } from "../core/run.ts";
 import { isRunErrorCode, type RunErrorCode } from "../core/run-errors.ts";
 import { isSealed, SEALED_PREFIX, type SealContext, sealedLookalikeAt } from "../core/sealed.ts";
+import { tenantLimitsInForce } from "../core/tenant-limits.ts";
 import type { Started, StartHow, StartInput } from "./engine.ts";
 import type { TenantPrincipal } from "./identity.ts";
 import type { Services } from "./services.ts";
@@ -141,14 +141,8 @@ export async function chainTreeLimits(
   svc: Services,
   rootTenant: string,
 ): Promise<{ maxDepth: number; maxRuns: number }> {
-  const limits = (await svc.tenants.getTenant(rootTenant))?.limits;
-  return {
-    maxDepth: Math.min(
-      limits?.maxChainDepth ?? CHAIN_TREE_LIMITS.maxDepth,
-      CHAIN_TREE_LIMITS.maxDepthCeiling,
-    ),
-    maxRuns: Math.min(limits?.maxChainTree ?? CHAIN_TREE_LIMITS.maxRuns, CHAIN_TREE_LIMITS.maxRunsCeiling),
-  };
+  const limits = tenantLimitsInForce((await svc.tenants.getTenant(rootTenant))?.limits);
+  return { maxDepth: limits.maxChainDepth, maxRuns: limits.maxChainTree };
 }
 
 /** The tenant whose decision started the run's tree: every chain in the tree needs its grant. */

@@ -30,6 +30,8 @@ import {
   newWorkflowRun,
   type Provenance,
   queueFullPatch,
+  refusedStartPatch,
+  type StartRefusal,
 } from "../core/lifecycle.ts";
 import { jsonBytes, LIMITS } from "../core/limits.ts";
 import { type CreateResult, type IdempotencyRecord, type RunPatch, TENANT_SCOPE } from "../core/ports.ts";
@@ -42,6 +44,7 @@ import type { TenantPrincipal } from "./identity.ts";
 import { withLogContext } from "./log-context.ts";
 import { recordEnd, recordStart } from "./run-metrics.ts";
 import type { Services } from "./services.ts";
+import { takeStartToken } from "./start-rate.ts";
 import { cancelActiveSteps, cancelWorkflowRun, reconcileWorkflow, type WorkflowOps } from "./workflows.ts";
 
 export interface StartInput {
@@ -182,6 +185,7 @@ async function admitStart(
     // A due start goes through the run queue to a worker, which has no handler for workflows.
     throw new ValidationError("a workflow starts at once: delayed starts of workflows are not supported yet");
   }
+  await takeStartRate(svc, caller.tenant, how, now);
   if (scheduledFor !== undefined) {
     // Admission (and the limits) apply when it falls due; until then it is only a record.
     const run = newRun({ ...runInput, scheduledFor }, "scheduled", now);
@@ -227,6 +231,26 @@ async function admitStart(
   return { run: outcome.promoted === 0 ? run : ((await svc.runs.get(run)) ?? run), created: true };
 }
 
+/**
+ * The tenant's start rate (app/start-rate.ts), taken after everything that could refuse the start
+ * as invalid and before anything is written, so a refused start writes nothing. A delayed start
+ * counts when it is asked for, not when it falls due. A workflow's steps are part of the
+ * workflow's one start and take nothing (refusing one would fail a workflow already admitted).
+ * A start refused after taking its token (queue_full, a lost race on an idempotency key) has
+ * still spent it: that errs on the safe side.
+ */
+async function takeStartRate(svc: Services, tenant: string, how: StartHow, now: Date): Promise<void> {
+  if (how.parent !== undefined) return;
+  const refused = await takeStartToken(svc, tenant, now);
+  if (refused === undefined) return;
+  // A repeat of a start already made (an id derived from what asked: a handler's retried call,
+  // a chain emitted again, a firing delivered twice) is answered as the create would answer it.
+  if (how.id !== undefined && (await svc.runs.get({ tenant, id: how.id })) !== undefined) {
+    throw new ConflictError(`run ${how.id} already exists`);
+  }
+  throw refused;
+}
+
 async function startableDefinition(svc: Services, tenant: string, name: string): Promise<TaskDefinition> {
   const definition = await svc.definitions.get(tenant, name);
   if (definition === undefined) {
@@ -241,17 +265,19 @@ async function startableDefinition(svc: Services, tenant: string, name: string):
 }
 
 /**
- * A start that its definition's full waiting line refused, recorded as a run that ended
- * `failed` with `queue_full` (for starts nobody waits on, such as cron firings, so the refusal
- * shows in the task list). Created `scheduled` and ended through `endRun` like any run: if the
- * process dies in between, the delayed-start path admits it later instead.
+ * A start that its definition's full waiting line (`queue_full`) or its tenant's start rate
+ * (`rate_limited`) refused, recorded as a run that ended `failed` with that code (for starts
+ * nobody waits on, such as cron firings, so the refusal shows in the task list). Created
+ * `scheduled` and ended through `endRun` like any run: if the process dies in between, the
+ * delayed-start path admits it later instead (under the definition's limits; the start rate is
+ * not taken again).
  */
 export async function recordRefusedStart(
   svc: Services,
   caller: TenantPrincipal,
   input: StartInput,
   how: StartHow & { id: string },
-  message: string,
+  refusal: StartRefusal,
 ): Promise<Run> {
   const definition = await startableDefinition(svc, caller.tenant, input.definition);
   const now = svc.clock.now();
@@ -274,7 +300,7 @@ export async function recordRefusedStart(
   await svc.runs.create(run); // a ConflictError here means an earlier delivery recorded it
   await endRun(svc, run, {
     guard: { status: "scheduled", attempts: 0 },
-    patch: queueFullPatch(run, now, message),
+    patch: refusedStartPatch(run, now, refusal),
   });
   return (await svc.runs.get(run)) ?? run;
 }

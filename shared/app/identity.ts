@@ -19,6 +19,7 @@ import {
   type Tenant,
   type TenantLimits,
 } from "../core/tenant.ts";
+import { type TenantLimitsInForce, tenantLimitsInForce } from "../core/tenant-limits.ts";
 import { promoteTenantLine } from "./admission.ts";
 import { addLogContext } from "./log-context.ts";
 import type { Services } from "./services.ts";
@@ -76,7 +77,11 @@ export async function createTenant(svc: Services, input: { id: string; name?: st
   return tenant;
 }
 
-/** The operator sets a tenant's own limits (replacing any set before; an empty object restores the defaults). */
+/**
+ * The operator sets a tenant's own limits. Replace, not merge: the limits sent are all the tenant
+ * has afterwards, a field left out goes back to its default, and `{}` clears them all (which also
+ * lifts the start rate).
+ */
 export async function setTenantLimits(svc: Services, id: string, limits: TenantLimits): Promise<Tenant> {
   if (limits.maxWaiting !== undefined && limits.maxConcurrency === undefined) {
     throw new ValidationError(
@@ -90,6 +95,13 @@ export async function setTenantLimits(svc: Services, id: string, limits: TenantL
   // A raised or lifted cap lets waiting runs in at once (a lowered one lets running runs finish).
   await promoteTenantLine(svc, id);
   return tenant;
+}
+
+/** The limits in force for a tenant: those the operator set, the defaults for the rest. */
+export async function getTenantLimits(svc: Services, id: string): Promise<TenantLimitsInForce> {
+  const tenant = await svc.tenants.getTenant(id);
+  if (tenant === undefined) throw new NotFoundError(`tenant "${id}" does not exist`);
+  return tenantLimitsInForce(tenant.limits);
 }
 
 export interface IssuedKey {

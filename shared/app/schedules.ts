@@ -1,15 +1,17 @@
 /** Cron firings of definitions. */
 import { createHash } from "node:crypto";
-import { ConflictError, QueueFullError } from "../core/errors.ts";
+import { ConflictError, QueueFullError, RateLimitedError } from "../core/errors.ts";
+import type { StartRefusal } from "../core/lifecycle.ts";
 import { recordRefusedStart, startRun } from "./engine.ts";
 import type { Services } from "./services.ts";
 
-export type FiringOutcome = "started" | "queue_full" | "duplicate" | "no_schedule";
+export type FiringOutcome = "started" | "queue_full" | "rate_limited" | "duplicate" | "no_schedule";
 
 /**
  * A definition's cron schedule fired for `firedAt`. The run id is derived from the definition and
  * the firing minute, so a second delivery of the same firing creates nothing. A firing refused by
- * a full waiting line is recorded as a `failed` run (`queue_full`), so it shows in the task list.
+ * a full waiting line or by the tenant's start rate is recorded as a `failed` run (`queue_full`,
+ * `rate_limited`), so it shows in the task list.
  */
 export async function startScheduled(
   svc: Services,
@@ -22,22 +24,28 @@ export async function startScheduled(
   const caller = { kind: "tenant", tenant: firing.tenant, role: "runner", keyId: "schedule" } as const;
   const input = { definition: definition.name, params: definition.schedule.params ?? {} };
   const how = { trigger: "schedule", id } as const;
-  let full: QueueFullError;
+  let refusal: StartRefusal;
   try {
     await startRun(svc, caller, input, how);
     return "started";
   } catch (error) {
     if (error instanceof ConflictError) return "duplicate";
-    if (!(error instanceof QueueFullError)) throw error;
-    full = error;
+    if (error instanceof QueueFullError)
+      refusal = { code: "queue_full", message: queueFullMessage(definition.name, error) };
+    else if (error instanceof RateLimitedError) {
+      refusal = {
+        code: "rate_limited",
+        message: `the schedule fired beyond its tenant's start rate: ${error.message}`,
+      };
+    } else throw error;
   }
   try {
-    await recordRefusedStart(svc, caller, input, how, queueFullMessage(definition.name, full));
+    await recordRefusedStart(svc, caller, input, how, refusal);
   } catch (error) {
     if (error instanceof ConflictError) return "duplicate";
     throw error;
   }
-  return "queue_full";
+  return refusal.code;
 }
 
 /** Which line was full: the definition's, or its tenant's (the operator's maxWaiting). */

@@ -12,6 +12,7 @@ import type {
   RunQueue,
   RunStore,
   RunTimer,
+  StartRateStore,
   TenantStore,
 } from "../core/ports.ts";
 import type { HandlerRegistry } from "../core/task.ts";
@@ -23,6 +24,8 @@ export interface Services {
   chains: ChainStore;
   definitions: DefinitionStore;
   tenants: TenantStore;
+  /** Tenants' start-rate buckets (their `startsPerSecond`). */
+  startRates: StartRateStore;
   queue: RunQueue;
   timer: RunTimer;
   files: FileStore;

@@ -183,7 +183,7 @@ export class BatonClient {
 
   // Tasks.
 
-  /** `POST /v1/tasks`; a full waiting line throws BatonQueueFullError. */
+  /** `POST /v1/tasks`; a full waiting line throws BatonQueueFullError, a tenant over its start rate BatonRateLimitedError. */
   startTask(body: StartTaskRequest): Promise<StartTaskResult> {
     return this.#request("POST", "/v1/tasks", { body });
   }

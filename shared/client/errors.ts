@@ -8,6 +8,7 @@
  *   await client.startTask({ definition: "report" });
  * } catch (error) {
  *   if (error instanceof BatonQueueFullError) return retryLater();
+ *   if (error instanceof BatonRateLimitedError) return retryIn(error.retryAfterSeconds);
  *   throw error;
  * }
  */
@@ -29,6 +30,7 @@ export const ApiErrorKind = {
   conflict: "conflict",
   payload_too_large: "payload_too_large",
   queue_full: "queue_full",
+  rate_limited: "rate_limited",
   server: "server",
   other: "other",
 } as const;
@@ -59,7 +61,7 @@ export class BatonApiError extends BatonClientError {
     this.details = init.body.details;
     this.method = init.method;
     this.path = init.path;
-    this.kind = kindOfStatus(init.status);
+    this.kind = kindOf(init.status, init.body.error);
   }
 }
 
@@ -71,6 +73,14 @@ export class BatonConflictError extends BatonApiError {}
 export class BatonPayloadTooLargeError extends BatonApiError {}
 /** The definition's waiting line is full (`maxQueueLength`): nothing was started; try later. */
 export class BatonQueueFullError extends BatonApiError {}
+/** The tenant starts faster than its `startsPerSecond` allows: nothing was started; try after `retryAfterSeconds`. */
+export class BatonRateLimitedError extends BatonApiError {
+  /** Whole seconds until a start would be admitted (the answer's Retry-After). */
+  get retryAfterSeconds(): number | undefined {
+    const value = (this.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+    return typeof value === "number" ? value : undefined;
+  }
+}
 
 /** The request got no answer: refused, reset, DNS failure or timed out. */
 export class BatonConnectionError extends BatonClientError {
@@ -81,7 +91,9 @@ export class BatonConnectionError extends BatonClientError {
   }
 }
 
-function kindOfStatus(status: number): ApiErrorKind {
+function kindOf(status: number, error: string): ApiErrorKind {
+  // Two different 429s: a full waiting line, and a tenant over its start rate.
+  if (status === 429 && error === "rate_limited") return "rate_limited";
   switch (status) {
     case 400:
       return "validation";
@@ -110,10 +122,11 @@ const ERROR_CLASS_BY_KIND: Partial<Record<ApiErrorKind, typeof BatonApiError>> =
   conflict: BatonConflictError,
   payload_too_large: BatonPayloadTooLargeError,
   queue_full: BatonQueueFullError,
+  rate_limited: BatonRateLimitedError,
 };
 
 /** The typed error for an API answer with an error status. */
 export function apiErrorOf(init: { status: number; body: ApiErrorBody; method: string; path: string }) {
-  const ErrorClass = ERROR_CLASS_BY_KIND[kindOfStatus(init.status)] ?? BatonApiError;
+  const ErrorClass = ERROR_CLASS_BY_KIND[kindOf(init.status, init.body.error)] ?? BatonApiError;
   return new ErrorClass(init);
 }

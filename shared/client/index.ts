@@ -14,6 +14,7 @@ export {
   BatonNotFoundError,
   BatonPayloadTooLargeError,
   BatonQueueFullError,
+  BatonRateLimitedError,
   BatonUnauthorizedError,
   BatonValidationError,
 } from "./errors.ts";

@@ -54,6 +54,21 @@ export class QueueFullError extends BatonError {
   readonly code: string = "queue_full";
 }
 
+/**
+ * The tenant starts faster than its `startsPerSecond` allows (shared/core/start-rate.ts): nothing
+ * was written; the same start may succeed after `retryAfterSeconds`. The API answers 429 with a
+ * Retry-After header; `ctx.tasks.start` throws it for the handler to catch.
+ */
+export class RateLimitedError extends BatonError {
+  readonly code: string = "rate_limited";
+  readonly retryAfterSeconds: number;
+
+  constructor(message: string, options: { retryAfterSeconds: number; details?: Record<string, unknown> }) {
+    super(message, { details: { retryAfterSeconds: options.retryAfterSeconds, ...options.details } });
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+}
+
 /** A run error code: snake_case, so callers can branch on it. */
 const RUN_ERROR_CODE = /^[a-z][a-z0-9_]{0,63}$/;
 

@@ -184,6 +184,17 @@ export function queueFullPatch(
   return ended(run, "failed", now, { code: "queue_full", message });
 }
 
+/** Why a start that nobody waits on (a cron firing) was refused, recorded as a failed run. */
+export interface StartRefusal {
+  code: "queue_full" | "rate_limited";
+  message: string;
+}
+
+/** A start recorded as refused: it ends `failed` with the refusal, never having run. */
+export function refusedStartPatch(run: Run, now: Date, refusal: StartRefusal): RunPatch {
+  return ended(run, "failed", now, refusal);
+}
+
 /**
  * A waiting run takes a freed slot and goes to the queue: its definition's slot (a limited
  * definition) and its tenant's (a capped tenant), as `takes` says; by default a definition slot.

@@ -284,6 +284,20 @@ export interface DestinationStore {
   list(tenant: string): Promise<DestinationRecord[]>;
 }
 
+/** Whether a start was let through a tenant's start rate; when not, how long until one would be. */
+export type StartRateDecision = { admitted: true } | { admitted: false; retryAfterSeconds: number };
+
+/**
+ * Each tenant's start-rate bucket (GCRA, shared/core/start-rate.ts), shared by every process that
+ * starts runs. `take` admits or refuses one start at `now` under `rate` and records an admitted
+ * one, atomically: concurrent takes never admit more than the rate and burst allow together. A
+ * refused take changes nothing. The rate is passed in (it is the tenant's setting), so a changed
+ * rate applies from the next take on.
+ */
+export interface StartRateStore {
+  take(tenant: string, rate: import("./start-rate.ts").StartRate, now: Date): Promise<StartRateDecision>;
+}
+
 export interface CounterStore {
   get(tenant: string, definition: string): Promise<Counters | undefined>;
   /** Every counters item (for the sweeper; a read of the whole, small, counters table). */

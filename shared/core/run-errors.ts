@@ -66,6 +66,11 @@ export const RUN_ERRORS = {
       "A delayed, scheduled or chained start found its definition's waiting line full (maxQueueLength), or its tenant's (maxWaiting).",
     retried: false,
   },
+  rate_limited: {
+    meaning:
+      "A scheduled or chained start came faster than its tenant's start rate (startsPerSecond, burst) allows.",
+    retried: false,
+  },
   step_failed: {
     meaning: "A step of a workflow run ended without succeeding; the steps after it do not start.",
     retried: false,

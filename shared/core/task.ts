@@ -93,8 +93,10 @@ export interface TaskInfo {
 export interface TaskStarter {
   /**
    * Starts a run through the same admission, limits and validation as POST /v1/tasks; a full
-   * waiting line throws `QueueFullError` (code `queue_full`), which the handler may catch. The new
-   * run's `origin` names this run. Safe under at-least-once: see `key`.
+   * waiting line throws `QueueFullError` (code `queue_full`) and a tenant over its start rate
+   * `RateLimitedError` (code `rate_limited`, with `retryAfterSeconds`), which the handler may
+   * catch. The new run's `origin` names this run. Safe under at-least-once: see `key` (a repeated
+   * call answers with the run it started before, whatever the rate).
    *
    * @example
    * await ctx.tasks.start({ definition: "send-email", params: { to }, queue: "email" });

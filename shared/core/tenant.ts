@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import { LIMITS } from "./limits.ts";
+import { StartRateFields } from "./start-rate.ts";
 
 export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const TenantId = z
@@ -11,21 +12,28 @@ export const Role = z.enum(["admin", "runner"]);
 export type Role = z.infer<typeof Role>;
 
 /**
- * A tenant's own limits, set by the operator.
+ * A tenant's own limits, set by the operator; unset ones are the defaults (tenantLimitsInForce).
  * - Chain trees (defaults and ceilings: CHAIN_TREE_LIMITS): they apply to trees the tenant
  *   started; a tree is held to its root tenant's limits.
  * - Admission (docs/admission.md "Tenant caps"): at most `maxConcurrency` of the tenant's runs hold
  *   a slot (queued or running) at once, across all its definitions and on top of each one's own
  *   limit; the rest wait in a tenant-wide line, which a start may not grow past `maxWaiting`.
  *   Unlimited when absent.
+ * - The start rate: startsPerSecond and burst (shared/core/start-rate.ts).
  */
-export const TenantLimits = z.strictObject({
-  maxChainDepth: z.number().int().min(1).max(16).optional(),
-  maxChainTree: z.number().int().min(2).max(10_000).optional(),
-  // Admission caps.
-  maxConcurrency: z.number().int().min(1).max(LIMITS.maxConcurrency).optional(),
-  maxWaiting: z.number().int().min(0).max(LIMITS.maxQueueLength).optional(),
-});
+export const TenantLimits = z
+  .strictObject({
+    maxChainDepth: z.number().int().min(1).max(16).optional(),
+    maxChainTree: z.number().int().min(2).max(10_000).optional(),
+    // Admission caps.
+    maxConcurrency: z.number().int().min(1).max(LIMITS.maxConcurrency).optional(),
+    maxWaiting: z.number().int().min(0).max(LIMITS.maxQueueLength).optional(),
+    ...StartRateFields,
+  })
+  .refine((limits) => limits.burst === undefined || limits.startsPerSecond !== undefined, {
+    message: "burst needs startsPerSecond",
+    path: ["burst"],
+  });
 export type TenantLimits = z.infer<typeof TenantLimits>;
 
 export const Tenant = z.object({

@@ -31,6 +31,7 @@ import { MemoryParamCrypto } from "./memory-param-crypto.ts";
 import { MemoryRunQueue } from "./memory-run-queue.ts";
 import { MemoryRunStore } from "./memory-run-store.ts";
 import { MemoryRunTimer } from "./memory-run-timer.ts";
+import { MemoryStartRateStore } from "./memory-start-rate-store.ts";
 import { MemoryTenantStore } from "./memory-tenant-store.ts";
 import { RecordingLog } from "./recording-log.ts";
 
@@ -69,6 +70,7 @@ export interface MemoryServices {
   chains: MemoryChainStore;
   definitions: MemoryDefinitionStore;
   tenants: MemoryTenantStore;
+  startRates: MemoryStartRateStore;
   queue: MemoryRunQueue;
   timer: MemoryRunTimer;
   scheduler: MemoryDefinitionScheduler;
@@ -101,6 +103,7 @@ export function memoryServices(options: MemoryServicesOptions): MemoryServices {
   const chains = new MemoryChainStore();
   const definitions = new MemoryDefinitionStore();
   const tenants = new MemoryTenantStore();
+  const startRates = new MemoryStartRateStore();
   const leaseSeconds = options.leaseSeconds ?? 30;
   // As on AWS and locally, the queue's visibility timeout is the lease.
   const queue = new MemoryRunQueue({ clock, visibilityTimeoutSeconds: leaseSeconds });
@@ -123,6 +126,7 @@ export function memoryServices(options: MemoryServicesOptions): MemoryServices {
     chains,
     definitions,
     tenants,
+    startRates,
     queue,
     timer,
     files,
@@ -170,6 +174,7 @@ export function memoryServices(options: MemoryServicesOptions): MemoryServices {
     chains,
     definitions,
     tenants,
+    startRates,
     queue,
     timer,
     scheduler,

@@ -12,6 +12,7 @@ import {
   BatonForbiddenError,
   BatonNotFoundError,
   BatonQueueFullError,
+  BatonRateLimitedError,
   BatonUnauthorizedError,
   BatonValidationError,
   BatonWatchTimeoutError,
@@ -92,6 +93,26 @@ describe("errors", () => {
     const conflict = await caught(admin.cancelTask(first.taskId));
     expect(conflict).toBeInstanceOf(BatonConflictError);
     expect(conflict).toMatchObject({ status: 409, error: "conflict" });
+  });
+
+  it("maps 429 rate_limited (a tenant over its start rate) to BatonRateLimitedError, with the wait", async () => {
+    await stack.request("POST", "/v1/tenants", { key: stack.rootKey, body: { id: "slow" } });
+    const issued = await stack.request("POST", "/v1/tenants/slow/keys", {
+      key: stack.rootKey,
+      body: { role: "admin" },
+    });
+    const slow = new BatonClient({ url: stack.url, key: issued.body.key });
+    await slow.putDefinition("echo", { handler: "echo" });
+    await stack.request("PUT", "/v1/tenants/slow/limits", {
+      key: stack.rootKey,
+      body: { startsPerSecond: 0.001, burst: 1 },
+    });
+    await slow.startTask({ definition: "echo" });
+    const limited = await caught(slow.startTask({ definition: "echo" }));
+    expect(limited).toBeInstanceOf(BatonRateLimitedError);
+    expect(limited).not.toBeInstanceOf(BatonQueueFullError);
+    expect(limited).toMatchObject({ status: 429, error: "rate_limited", kind: "rate_limited" });
+    expect((limited as BatonRateLimitedError).retryAfterSeconds).toBeGreaterThan(990);
   });
 
   it("turns a refused connection into BatonConnectionError", async () => {

@@ -11,6 +11,7 @@ import { DynamoCounterStore } from "../../shared/aws/dynamo-counter-store.ts";
 import { DynamoDefinitionStore } from "../../shared/aws/dynamo-definition-store.ts";
 import { DynamoDestinationStore } from "../../shared/aws/dynamo-destination-store.ts";
 import { DynamoRunStore } from "../../shared/aws/dynamo-run-store.ts";
+import { DynamoStartRateStore } from "../../shared/aws/dynamo-start-rate-store.ts";
 import { DynamoTenantStore } from "../../shared/aws/dynamo-tenant-store.ts";
 import { SqsRunQueue } from "../../shared/aws/sqs-run-queue.ts";
 import { newRun } from "../../shared/core/lifecycle.ts";
@@ -22,6 +23,7 @@ import { definitionStoreContract } from "./definition-store.contract.ts";
 import { destinationStoreContract } from "./destination-store.contract.ts";
 import { runQueueContract } from "./run-queue.contract.ts";
 import { runStoreContract } from "./run-store.contract.ts";
+import { startRateStoreContract } from "./start-rate-store.contract.ts";
 import { tenantStoreContract } from "./tenant-store.contract.ts";
 
 const endpoints = inject("endpoints");
@@ -72,6 +74,30 @@ tenantStoreContract("DynamoTenantStore", async () => {
     client: clients.dynamo,
     tenantsTable: names.tenants,
     keysTable: names.keys,
+  });
+});
+
+// Each handle is a store of its own, as in another api or worker process, on one table.
+startRateStoreContract("DynamoStartRateStore", async () => {
+  const names = await freshTables();
+  return () => new DynamoStartRateStore({ client: clients.dynamo, tableName: names.runs });
+});
+
+describe("DynamoStartRateStore: the tenant's one item", () => {
+  it("holds only its TAT and expiry (no index attribute), and outlives its TAT by a day", async () => {
+    const names = await freshTables();
+    const store = new DynamoStartRateStore({ client: clients.dynamo, tableName: names.runs });
+    const now = new Date("2026-01-01T00:00:00.000Z");
+    await store.take("acme", { startsPerSecond: 2, burst: 4 }, now);
+    await store.take("acme", { startsPerSecond: 2, burst: 4 }, now);
+    const item = (
+      await clients.dynamo.send(
+        new GetCommand({ TableName: names.runs, Key: { pk: "acme", sk: "startRate" } }),
+      )
+    ).Item;
+    const tatUs = now.getTime() * 1000 + 1_000_000;
+    expect(item).toEqual({ pk: "acme", sk: "startRate", tatUs, expiresAt: expect.any(Number) });
+    expect(item?.expiresAt).toBeGreaterThanOrEqual(tatUs / 1_000_000 + 86_400);
   });
 });
 

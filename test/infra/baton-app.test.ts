@@ -77,6 +77,24 @@ describe("the app", () => {
     expect(() => batonApp({}, testApp({ workerMaxConcurrency: "many" }))).toThrow(/workerMaxConcurrency/);
   });
 
+  it("takes the HTTP API's stage throttling from context, either half keeping its default", () => {
+    const throttling = (context: Record<string, string>) => {
+      const stages = Template.fromStack(batonApp({}, testApp(context))).findResources(
+        "AWS::ApiGatewayV2::Stage",
+      );
+      return Object.values(stages)[0]?.Properties?.DefaultRouteSettings;
+    };
+    expect(throttling({ apiRateLimit: "50", apiBurstLimit: "20" })).toMatchObject({
+      ThrottlingRateLimit: 50,
+      ThrottlingBurstLimit: 20,
+    });
+    expect(throttling({ stage: "burst", apiBurstLimit: "1000" })).toMatchObject({
+      ThrottlingRateLimit: 500,
+      ThrottlingBurstLimit: 1000,
+    });
+    expect(() => batonApp({}, testApp({ apiRateLimit: "fast" }))).toThrow(/apiRateLimit/);
+  });
+
   it("refuses a file token secret given as plain text, which would land in the template", () => {
     expect(() => batonApp({}, testApp({ fileTokenSecret: "s".repeat(32) }))).toThrow(/fileTokenSecretArn/);
     expect(() => batonApp({ [ENV.fileTokenSecret]: "s".repeat(32) }, testApp())).toThrow(

@@ -870,14 +870,13 @@ describe("HTTP API", () => {
 
 describe("least privilege", () => {
   const table = (name: TableName) => logicalId(stack.tables.tables[name]);
-  const identityTables = (["tenants", "keys"] as const).map(table);
 
   it.each([
     ["worker", () => stack.workerFunction],
     ["sweeper", () => stack.sweeperFunction],
     ["trigger", () => stack.triggerFunction],
   ] as const)(
-    "the %s writes runs and counters, only reads definitions, never touches identities",
+    "the %s writes runs and counters, only reads definitions and tenants (their limits), never touches keys",
     (_, fn) => {
       const policies = rolePolicies(fn());
       for (const name of ["runs", "counters"] as const) {
@@ -888,7 +887,11 @@ describe("least privilege", () => {
       const definitions = actionsOn(fn(), table("definitions"));
       expect(definitions).toEqual(expect.arrayContaining(["dynamodb:GetItem", "dynamodb:Query"]));
       for (const action of DYNAMO_WRITES) expect(definitions).not.toContain(action);
-      for (const id of identityTables) expect(policies).not.toContain(id);
+      // Every start reads its tenant's start rate, chain emission its tree limits; nothing more.
+      const tenants = actionsOn(fn(), table("tenants"));
+      expect(tenants).toEqual(expect.arrayContaining(["dynamodb:GetItem"]));
+      for (const action of DYNAMO_WRITES) expect(tenants).not.toContain(action);
+      expect(policies).not.toContain(table("keys"));
       expect(actionsOn(fn(), logicalId(stack.runQueue))).toContain("sqs:SendMessage");
     },
   );
@@ -1388,6 +1391,17 @@ describe("HTTP API stage", () => {
         ThrottlingBurstLimit: BATON_DEFAULTS.apiThrottle.burstLimit,
       },
     });
+  });
+
+  it("throttles as the deployment says (apiThrottle): the bound on every tenant's requests together", () => {
+    const throttled = Template.fromStack(
+      new BatonStack(testApp(), "Throttled", { apiThrottle: { rateLimit: 50, burstLimit: 20 } }),
+    );
+    throttled.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
+      StageName: "$default",
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 20 },
+    });
+    expect(BATON_DEFAULTS.apiThrottle).toEqual({ rateLimit: 500, burstLimit: 200 });
   });
 
   it("keeps its logical id, so a deployed stack's stage is updated, not replaced", () => {

@@ -170,6 +170,8 @@ describe("real answers match the documented schemas", () => {
     const limits = { maxChainDepth: 4, maxChainTree: 100 };
     expect((await call("PUT", "/v1/tenants/beta/limits", { ...root, body: limits })).status).toBe(200);
     expect((await call("PUT", "/v1/tenants/nobody/limits", { ...root, body: {} })).status).toBe(404);
+    expect((await call("GET", "/v1/tenants/beta/limits", root)).body).toMatchObject({ maxChainDepth: 4 });
+    expect((await call("GET", "/v1/tenants/nobody/limits", root)).status).toBe(404);
     await call("GET", "/v1/tenant", root);
     await call("GET", "/v1/tenant", { key: betaKey });
     expect((await call("GET", "/v1/tenant", { key: null })).status).toBe(401);
@@ -188,6 +190,21 @@ describe("real answers match the documented schemas", () => {
     const second = await call("POST", "/v1/tenants/beta/keys", { ...root, body: { role: "runner" } });
     expect((await call("DELETE", `/v1/tenants/beta/keys/${second.body.keyId}`, root)).status).toBe(204);
     expect((await call("POST", "/v1/keys", { key: betaKey, body: { role: "boss" } })).status).toBe(400);
+
+    // A start over the tenant's start rate: 429 rate_limited, with the documented Retry-After.
+    await call("PUT", "/v1/definitions/echo", { key: betaKey, body: { handler: "echo" } });
+    const rate = { startsPerSecond: 0.001, burst: 1 };
+    expect((await call("PUT", "/v1/tenants/beta/limits", { ...root, body: rate })).status).toBe(200);
+    expect((await call("POST", "/v1/tasks", { key: betaKey, body: { definition: "echo" } })).status).toBe(
+      202,
+    );
+    const limited = await call("POST", "/v1/tasks", { key: betaKey, body: { definition: "echo" } });
+    expect(limited.body.error).toBe("rate_limited");
+    expect(limited.headers.get("retry-after")).toMatch(/^[1-9]\d*$/);
+    expect(served.components?.responses?.TooManyRequests).toMatchObject({
+      headers: { "Retry-After": { schema: { type: "integer" } } },
+    });
+    expect((await call("PUT", "/v1/tenants/beta/limits", { ...root, body: {} })).status).toBe(200);
   });
 
   it("for definitions, runs, callbacks, workflows and cancels", async () => {

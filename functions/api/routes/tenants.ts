@@ -1,6 +1,7 @@
 /** The routes of tenants and their API keys. */
 import {
   createTenant,
+  getTenantLimits,
   issueKey,
   listKeys,
   listTenantKeys,
@@ -8,11 +9,12 @@ import {
   setTenantLimits,
 } from "../../../shared/app/identity.ts";
 import type { Services } from "../../../shared/app/services.ts";
+import { START_RATE_LIMITS } from "../../../shared/core/start-rate.ts";
 import { TenantId, TenantLimits } from "../../../shared/core/tenant.ts";
 import { createKeyExamples, createTenantExamples } from "../examples.ts";
 import { json, noContent, parseBody, pathParam } from "../http.ts";
 import { presentPrincipal } from "../present.ts";
-import { CallerView, IssuedKeyView, KeyList, TenantView } from "../responses.ts";
+import { CallerView, IssuedKeyView, KeyList, TenantLimitsView, TenantView } from "../responses.ts";
 import { CreateKeyBody, CreateTenantBody, KeyId } from "../schemas.ts";
 import { routeAuthz } from "./auth.ts";
 import type { ApiRoute } from "./route.ts";
@@ -63,7 +65,17 @@ export function tenantsRoutes(svc: Services): ApiRoute[] {
       doc: {
         operationId: "setTenantLimits",
         summary:
-          "Set a tenant's limits: chain trees (maxChainDepth at most 16, maxChainTree at most 10,000); running tasks and waiting line (maxConcurrency, maxWaiting)",
+          "Replace a tenant's limits: chain trees, running tasks, waiting line, start rate (`{}` clears them all)",
+        description:
+          "Replaces, never merges: the limits sent are all the tenant has afterwards, and a field left out " +
+          "goes back to its default. `maxChainDepth` (default 8, at most 16) and `maxChainTree` (default " +
+          "1,000, at most 10,000) bound chain trees; `maxConcurrency` caps the tenant's runs holding a slot " +
+          "(queued or running) across its definitions, the rest wait in a tenant-wide line that `maxWaiting` " +
+          "bounds (a start beyond gets 429 `queue_full`); " +
+          `\`startsPerSecond\` (${START_RATE_LIMITS.minStartsPerSecond} ` +
+          `to ${START_RATE_LIMITS.maxStartsPerSecond}) and \`burst\` (default ceil(startsPerSecond), at most ` +
+          `${START_RATE_LIMITS.maxBurst}) bound how fast the tenant starts runs, by any trigger: a start beyond ` +
+          "gets 429 `rate_limited` with Retry-After. The change applies to the next start.",
         tag: "Tenants",
         auth: "operator",
         params: { id: TenantId },
@@ -74,6 +86,11 @@ export function tenantsRoutes(svc: Services): ApiRoute[] {
             summary: "At most 20 running tasks, 1,000 waiting",
             value: { maxConcurrency: 20, maxWaiting: 1000 },
           },
+          rate: {
+            summary: "At most 5 starts a second, 20 at once",
+            value: { startsPerSecond: 5, burst: 20 },
+          },
+          clear: { summary: "Back to the defaults: no start rate", value: {} },
         },
         responses: { 200: TenantView },
         errors: [404],
@@ -83,6 +100,22 @@ export function tenantsRoutes(svc: Services): ApiRoute[] {
           200,
           await setTenantLimits(svc, pathParam(event, "id", TenantId), parseBody(event, TenantLimits)),
         ),
+      ),
+    },
+    {
+      method: "GET",
+      path: "/v1/tenants/{id}/limits",
+      doc: {
+        operationId: "getTenantLimits",
+        summary: "The limits in force for a tenant (defaults filled in; null: no limit)",
+        tag: "Tenants",
+        auth: "operator",
+        params: { id: TenantId },
+        responses: { 200: TenantLimitsView },
+        errors: [404],
+      },
+      handler: asOperator(async (event) =>
+        json(200, await getTenantLimits(svc, pathParam(event, "id", TenantId))),
       ),
     },
     {

@@ -66,6 +66,7 @@ const instrumentClient = (client: InstrumentableClient) => {
 
 let stack: TestStack;
 let sqs: SQSClient;
+const started = Date.now();
 
 beforeAll(async () => {
   stack = await startTestStack({ instrumentClient, runWorker: false, timerIntervalMs: 0 });
@@ -203,6 +204,13 @@ describe("a start while a dependency fails", () => {
     );
     expect(runs.map((run) => run.id).sort()).toEqual([ids.refused, ids.applied, ids.unsent].sort());
     expect(runs.every((run) => run.attempts === 1)).toBe(true);
-    expect(await stack.services.counters.get("acme", "limited")).toMatchObject({ running: 0, waiting: 0 });
+    const counters = await stack.services.counters.get("acme", "limited");
+    expect(counters).toMatchObject({ running: 0, waiting: 0 });
+    console.log(
+      `unavailable-start: transaction refused → 503, every table unchanged; transaction applied, answer lost → 503, ` +
+        `run whole, retry returned and sent it; message refused → 202, sent by the next sweep; ` +
+        `runs=${runs.length} succeeded once each, counters=${counters?.running}/${counters?.waiting}, ` +
+        `${Math.round((Date.now() - started) / 1000)} s`,
+    );
   });
 });

@@ -399,7 +399,8 @@ export class BatonStack extends Stack {
       "grants",
       "destinations",
     );
-    this.grantSendRuns(this.apiFunction);
+    // GET /health also reads each run queue's attributes to tell whether SQS answers.
+    this.grantSendRuns(this.apiFunction, ["sqs:GetQueueAttributes"]);
     // Delayed starts: up to 15 minutes through the delay queue, longer through one-time schedules;
     // definitions keep their recurring (cron) schedules in the same group.
     this.delayQueue.grantSendMessages(this.apiFunction);
@@ -655,10 +656,10 @@ export class BatonStack extends Stack {
    * Sending run messages to either run queue: SendMessage only (the adapter makes no other call),
    * in one statement, which keeps the api role's policy inside IAM's inline size limit.
    */
-  private grantSendRuns(fn: NodejsFunction): void {
+  private grantSendRuns(fn: NodejsFunction, more: string[] = []): void {
     fn.addToRolePolicy(
       new iam.PolicyStatement({
-        actions: ["sqs:SendMessage"],
+        actions: ["sqs:SendMessage", ...more],
         resources: [this.runQueue.queueArn, this.fairRunQueue.queueArn],
       }),
     );

@@ -24,6 +24,9 @@ Environment:
   BATON_DEV_KEY        admin key of tenant "dev" (default: generated once, kept in the data dir)
   BATON_ROOT_KEY       operator key for /v1/tenants (default: generated once, kept in the data dir)
   BATON_WORKERS        concurrent worker batches (default 4; 0 serves the API only)
+  BATON_DYNAMODB_RESTARTS
+                       how often a dead DynamoDB Local is restarted within 10 minutes before
+                       this exits with status 1 (default 3)
 
 Flags:
   --json               print one JSON line {url, tenant, adminKey, rootKey, dataDir, handlers} once started`);
@@ -41,6 +44,9 @@ if (!Number.isInteger(port) || port < 0 || port > 65_535)
 const workers = Number(process.env.BATON_WORKERS ?? 4);
 if (!Number.isInteger(workers) || workers < 0 || workers > 64)
   fail("BATON_WORKERS must be a whole number from 0 to 64");
+const dynamoDbRestarts = Number(process.env.BATON_DYNAMODB_RESTARTS ?? 3);
+if (!Number.isInteger(dynamoDbRestarts) || dynamoDbRestarts < 0 || dynamoDbRestarts > 100)
+  fail("BATON_DYNAMODB_RESTARTS must be a whole number from 0 to 100");
 const dataDir = resolve(process.env.BATON_DATA_DIR ?? ".baton");
 mkdirSync(dataDir, { recursive: true });
 
@@ -80,6 +86,15 @@ const stack = await startLocalStack({
   workerConcurrency: workers,
   runWorker: workers > 0,
   metricsFile: join(dataDir, "metrics.log"),
+  maxDynamoDbRestarts: dynamoDbRestarts,
+  // Without its database the API could only answer 503: say so and stop, so whoever runs this
+  // (a person, a supervisor, a test) sees it at once. The state stays in the data folder.
+  onEmulatorFailure: (error) => {
+    console.error(
+      `baton dev: ${error.message}\nbaton dev: stopping; the data in ${dataDir} is kept, start again with npm run dev`,
+    );
+    process.exit(1);
+  },
 }).catch((error: unknown) =>
   fail(`could not start: ${error instanceof Error ? error.message : String(error)}`),
 );

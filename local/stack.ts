@@ -38,6 +38,13 @@ export interface LocalStackOptions {
   /** Use running emulators; else start them (persisting under `dataDir` if given). */
   endpoints?: { dynamodb: string; sqs: string };
   dataDir?: string;
+  /** Emulators started here: how often a dead DynamoDB Local is restarted (see emulators.ts; default 3). */
+  maxDynamoDbRestarts?: number;
+  /**
+   * Emulators started here: DynamoDB Local died and is not restarted, so nothing works any more.
+   * Default: logged. `npm run dev` exits.
+   */
+  onEmulatorFailure?: (error: Error) => void;
   /** Prefix of table and queue names, so several stacks can share emulators (tests). */
   prefix?: string;
   /** HTTP port; 0 picks a free one. No server when null (a worker-only process). */
@@ -87,6 +94,8 @@ export interface LocalStack {
   /** The cron schedules this process fires. */
   scheduler: LocalScheduler;
   endpoints: { dynamodb: string; sqs: string };
+  /** The emulators this stack started; undefined when it was given endpoints. */
+  emulators: Emulators | undefined;
   /** The run queues: `fifo` for runs on a named queue, `fair` for every other run. */
   queueUrls: RunQueueUrls;
   prefix: string;
@@ -96,12 +105,22 @@ export interface LocalStack {
 }
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const log = options.log ?? defaultLog();
   const emulators =
     options.endpoints === undefined
-      ? await startEmulators(options.dataDir === undefined ? {} : { dataDir: options.dataDir })
+      ? await startEmulators({
+          ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+          ...(options.maxDynamoDbRestarts === undefined
+            ? {}
+            : { maxDynamoDbRestarts: options.maxDynamoDbRestarts }),
+          log: (line) => log.warn(line),
+          onFailure:
+            options.onEmulatorFailure ??
+            ((error) => log.error("the local stack cannot work any more", { error })),
+        })
       : undefined;
   try {
-    return await startOnEmulators(options, emulators);
+    return await startOnEmulators({ ...options, log }, emulators);
   } catch (error) {
     // Never leave a DynamoDB Local process behind when, say, the port is taken.
     await emulators?.stop();
@@ -141,7 +160,7 @@ async function startOnEmulators(
       .Attributes?.QueueArn;
   const queueArns = { fifo: await queueArnOf(queueUrls.fifo), fair: await queueArnOf(queueUrls.fair) };
 
-  const log = options.log ?? new Logger({ serviceName: "baton", logLevel: "WARN" });
+  const log = options.log ?? defaultLog();
   const scheduler = new LocalScheduler({
     ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
     now: () => new Date(),
@@ -259,6 +278,7 @@ async function startOnEmulators(
     metrics,
     scheduler,
     endpoints,
+    emulators,
     queueUrls,
     prefix,
     startWorker,
@@ -279,4 +299,8 @@ async function startOnEmulators(
       await emulators?.stop();
     },
   };
+}
+
+function defaultLog(): Log {
+  return new Logger({ serviceName: "baton", logLevel: "WARN" });
 }

@@ -10,6 +10,7 @@ import { type Services, systemClock, type UploadSettings } from "./app/services.
 import { AwsDefinitionScheduler } from "./aws/aws-definition-scheduler.ts";
 import { AwsRunTimer, polledRunTimer } from "./aws/aws-run-timer.ts";
 import { type AwsClientOptions, createAwsClients } from "./aws/clients.ts";
+import { awsDependencyProbes } from "./aws/dependency-probes.ts";
 import { DynamoChainStore } from "./aws/dynamo-chain-store.ts";
 import { DynamoCounterStore } from "./aws/dynamo-counter-store.ts";
 import { DynamoDefinitionStore } from "./aws/dynamo-definition-store.ts";
@@ -129,6 +130,14 @@ export function composeServices(options: ComposeOptions): Services {
               ? {}
               : { deadLetterArn: config.timers.deadLetterArn }),
           })),
+    dependencies: awsDependencyProbes({
+      dynamo: clients.dynamo,
+      tables: config.tables,
+      sqs: clients.sqs,
+      queueUrls: [config.runQueueUrl, config.fairRunQueueUrl],
+      s3: clients.s3,
+      bucket: config.filesBucket,
+    }),
     registry: options.registry,
     clock,
     // Every line carries the keys of the run or request being processed (log-context.ts).

@@ -141,6 +141,13 @@ const STATUS_BY_ERROR: ReadonlyArray<[new (...args: never[]) => BatonError, numb
 /** What a 503 tells the caller to wait before trying again. */
 const UNAVAILABLE_RETRY_SECONDS = 5;
 
+/** A 503: the platform's failure, not the caller's, with when to try again. */
+export function unavailable<Body extends { error: "unavailable"; message: string }>(body: Body): ApiResult {
+  const result = json(503, body);
+  result.headers = { ...result.headers, "retry-after": String(UNAVAILABLE_RETRY_SECONDS) };
+  return result;
+}
+
 /** The one place errors become HTTP responses. Unknown errors are logged and never leak details. */
 export function errorResponse(error: unknown, log: Log, requestId: string | undefined): ApiResult {
   if (error instanceof BatonError) {
@@ -159,9 +166,7 @@ export function errorResponse(error: unknown, log: Log, requestId: string | unde
   if (error instanceof UnavailableError) {
     // The platform's failure, not the caller's: say so, and when to try again.
     log.warn("a dependency is unavailable", { error, requestId });
-    const result = json(503, { error: "unavailable", message: error.message });
-    result.headers = { ...result.headers, "retry-after": String(UNAVAILABLE_RETRY_SECONDS) };
-    return result;
+    return unavailable({ error: "unavailable", message: error.message });
   }
   const statusCode = (error as { statusCode?: unknown }).statusCode;
   if (statusCode === 404) {

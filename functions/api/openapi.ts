@@ -26,6 +26,9 @@ import * as requestSchemas from "./schemas.ts";
 export type RouteAuth = "none" | "any" | "operator" | "admin" | "runner" | "runner-or-callback-token";
 export type SuccessStatus = 200 | 201 | 202 | 204 | 302;
 export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 429;
+/** Statuses any route may answer with (the shared error body), unless it documents its own. */
+export type PlatformStatus = 500 | 503;
+export const PLATFORM_STATUSES: readonly PlatformStatus[] = [500, 503];
 
 /** What a route entry says about itself; the router ignores it, the document is made of it. */
 export interface RouteDoc {
@@ -42,9 +45,10 @@ export interface RouteDoc {
   examples?: Record<string, { summary: string; value: unknown }>;
   /**
    * Success answers by status; null for none (204) or a redirect (302, with a Location header);
-   * a TextAnswer for a body that is not JSON (the dashboard's page and files).
+   * a TextAnswer for a body that is not JSON (the dashboard's page and files). A 503 here is a
+   * body of the route's own in place of the shared error body (GET /health's names dependencies).
    */
-  responses: Partial<Record<SuccessStatus, z.ZodType | null | TextAnswer>>;
+  responses: Partial<Record<SuccessStatus | 503, z.ZodType | null | TextAnswer>>;
   /**
    * Error statuses the use case answers with. 400 (and 413 with a body) follow from the
    * inputs, 401 and 403 from `auth`, so only the others are listed.
@@ -68,6 +72,10 @@ export interface DocumentedRoute {
 }
 
 const JSON_SCHEMA_TARGET = "draft-2020-12";
+const RETRY_AFTER_HEADER = {
+  description: "Seconds to wait before trying again",
+  schema: { type: "integer", minimum: 1 },
+} as const;
 const COMPONENT_PREFIX = "#/components/schemas/";
 
 /** The error statuses a route can answer with: its own, and those its inputs and auth imply. */
@@ -81,7 +89,7 @@ export function errorStatusesOf(doc: RouteDoc): ErrorStatus[] {
 }
 
 const ERROR_RESPONSES: Record<
-  ErrorStatus | 500,
+  ErrorStatus | PlatformStatus,
   {
     name: string;
     description: string;
@@ -167,6 +175,19 @@ const ERROR_RESPONSES: Record<
     description: "An unexpected failure; the message names the request id to look up in the logs.",
     examples: { internal_error: { error: "internal_error", message: "internal error (request 7f1c…)" } },
   },
+  503: {
+    name: "Unavailable",
+    description:
+      "The database, queue or another AWS service did not answer or was throttled (after retries). " +
+      "Not the caller's fault: try again after the Retry-After header's seconds; a start retried " +
+      "with the same idempotencyKey never makes a second run.",
+    examples: {
+      unavailable: {
+        error: "unavailable",
+        message: "the database (DynamoDB) is unavailable; try again shortly",
+      },
+    },
+  },
 };
 
 /** Exported zod schemas of a module, by export name: these become the named components. */
@@ -249,6 +270,10 @@ function operationOf(
   const responses: ResponsesObject = {};
   for (const [status, schema] of Object.entries(doc.responses) as [string, z.ZodType | null | TextAnswer][]) {
     const response: ResponseObject = { description: status === "302" ? "Redirect" : "Success" };
+    if (status === "503") {
+      response.description = ERROR_RESPONSES[503].description;
+      response.headers = { "Retry-After": RETRY_AFTER_HEADER };
+    }
     if (status === "302") {
       response.description = "A redirect to a short-lived download link.";
       response.headers = { Location: { schema: { type: "string", format: "uri" } } };
@@ -263,7 +288,8 @@ function operationOf(
     }
     responses[status] = response;
   }
-  for (const status of [...errorStatusesOf(doc), 500] as const) {
+  for (const status of [...errorStatusesOf(doc), ...PLATFORM_STATUSES]) {
+    if (String(status) in responses) continue; // the route's own body for it
     responses[String(status)] = { $ref: `#/components/responses/${ERROR_RESPONSES[status].name}` };
   }
   const operation: OperationObject = {
@@ -311,9 +337,10 @@ export function buildOpenApiDocument(routes: readonly DocumentedRoute[]): OpenAP
     paths[route.path] = item;
   }
   const errorResponses: ComponentsObject["responses"] = {};
-  for (const { name, description, examples, headers } of Object.values(ERROR_RESPONSES)) {
+  for (const [status, { name, description, examples, headers }] of Object.entries(ERROR_RESPONSES)) {
     errorResponses[name] = {
       description,
+      ...(status === "503" ? { headers: { "Retry-After": RETRY_AFTER_HEADER } } : {}),
       ...(headers === undefined ? {} : { headers }),
       content: {
         "application/json": {

@@ -28,6 +28,7 @@ export const ERROR_CODES = [
   "queue_full",
   "rate_limited",
   "internal_error",
+  "unavailable",
 ] as const;
 
 export const ErrorBody = z.strictObject({
@@ -45,7 +46,27 @@ export type ErrorBody = z.infer<typeof ErrorBody>;
 /** Exported so the document has it as one component, which runs' and chain outcomes' errors name. */
 export { RunErrorCode };
 
-export const Health = z.strictObject({ ok: z.literal(true) });
+const DependencyState = z
+  .enum(["ok", "unreachable"])
+  .describe("unreachable: it did not answer a cheap read in time, or refused it");
+const Dependencies = z
+  .strictObject({ dynamodb: DependencyState, sqs: DependencyState, s3: DependencyState })
+  .describe("the database (every table), the run queue and the files bucket");
+
+export const Health = z.strictObject({
+  ok: z.literal(true).describe("the same as status; kept for clients of the first release"),
+  status: z.literal("ok"),
+  dependencies: Dependencies,
+});
+export type Health = z.infer<typeof Health>;
+
+/** GET /health's 503: an error body that also says which dependencies did not answer. */
+export const HealthUnavailable = z.strictObject({
+  error: z.literal("unavailable"),
+  message: z.string(),
+  dependencies: Dependencies,
+});
+export type HealthUnavailable = z.infer<typeof HealthUnavailable>;
 
 export const TenantView = z.strictObject({
   id: z.string(),

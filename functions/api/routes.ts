@@ -18,7 +18,7 @@ export type { ApiRoute } from "./routes/route.ts";
 export function apiRoutes(svc: Services): ApiRoute[] {
   // The OpenAPI route documents this very array (and caches its serialization per array).
   const routes: ApiRoute[] = [
-    ...systemRoutes(() => routes),
+    ...systemRoutes(svc, () => routes),
     ...tenantsRoutes(svc),
     ...definitionsRoutes(svc),
     ...chainsRoutes(svc),

@@ -368,6 +368,11 @@ async function replay(
   const run = await svc.runs.get({ tenant: caller.tenant, id: earlier.runId });
   if (run === undefined)
     throw new ConflictError(`idempotency key "${mine.key}" belongs to a run that no longer exists`);
+  // A run still waiting for its first message may be all that a start whose answer was lost
+  // (a 503 after DynamoDB applied it) left: its message was never sent, and the sweeper would
+  // send it only 15 minutes on. Send it now, under the deduplication id of the start's own send,
+  // so SQS drops it if that one did go out in the last 5 minutes.
+  if (run.status === "queued" && run.attempts === 0) await sendRun(svc, run);
   return { run, created: false };
 }
 

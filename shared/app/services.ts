@@ -4,6 +4,7 @@ import type {
   CounterStore,
   DefinitionScheduler,
   DefinitionStore,
+  DependencyProbes,
   DestinationStore,
   FileStore,
   Log,
@@ -35,6 +36,8 @@ export interface Services {
   /** Signs file tokens; absent: @FileToken@ is refused. */
   fileTokenSecret?: string;
   scheduler: DefinitionScheduler;
+  /** Cheap reads of the database, queue and file storage, for GET /health. */
+  dependencies: DependencyProbes;
   registry: HandlerRegistry;
   clock: Clock;
   log: Log;

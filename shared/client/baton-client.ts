@@ -16,6 +16,7 @@ import type {
   CreateKeyRequest,
   CreateTenantRequest,
   DefinitionView,
+  HealthView,
   IssuedKey,
   Items,
   KeyView,
@@ -238,7 +239,8 @@ export class BatonClient {
     return this.#request("GET", `/v1/files/${segment(token)}`, { redirect: true, bearer: "" });
   }
 
-  health(): Promise<{ ok: boolean }> {
+  /** `GET /health`: a 503 (a dependency did not answer) throws, as any error answer does. */
+  health(): Promise<HealthView> {
     return this.#request("GET", "/health", { bearer: "" });
   }
 

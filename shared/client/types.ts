@@ -15,6 +15,7 @@ import type {
   presentStarted,
   presentStartedRun,
 } from "../../functions/api/present.ts";
+import type { Health } from "../../functions/api/responses.ts";
 import type {
   CallbackBody,
   CreateKeyBody,
@@ -57,6 +58,8 @@ export type CancelTaskResult = ReturnType<typeof presentCancelled>;
 export type Whoami = ReturnType<typeof presentPrincipal>;
 export type AccessGrantView = ReturnType<typeof presentGrant>;
 export type TenantView = Tenant;
+/** GET /health when every dependency answered; otherwise the call fails with status 503. */
+export type HealthView = Health;
 export type KeyView = ServerKeyView;
 export type { IssuedKey } from "../app/identity.ts";
 

@@ -389,3 +389,14 @@ export interface RunQueue {
   /** Hides a received message for `seconds` more (heartbeat, or a retry's backoff). */
   setVisibility(receipt: RunReceipt, seconds: number): Promise<void>;
 }
+
+/** The services the API cannot answer without, as GET /health names them. */
+export const DEPENDENCIES = ["dynamodb", "sqs", "s3"] as const;
+export type Dependency = (typeof DEPENDENCIES)[number];
+
+/**
+ * One cheap read per dependency of the API, for GET /health: a probe resolves when its dependency
+ * answered as it should and rejects otherwise (no answer, throttled, refused). It gives up when
+ * `signal` aborts. Reads only, so probing often costs little and changes nothing.
+ */
+export type DependencyProbes = Record<Dependency, (signal: AbortSignal) => Promise<void>>;

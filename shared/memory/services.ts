@@ -24,6 +24,7 @@ import { MemoryChainStore } from "./memory-chain-store.ts";
 import { MemoryCounterStore } from "./memory-counter-store.ts";
 import { MemoryDefinitionScheduler } from "./memory-definition-scheduler.ts";
 import { MemoryDefinitionStore } from "./memory-definition-store.ts";
+import { MemoryDependencyProbes } from "./memory-dependency-probes.ts";
 import { MemoryDestinationStore } from "./memory-destination-store.ts";
 import { MemoryFileStore } from "./memory-file-store.ts";
 import { MemoryMetrics } from "./memory-metrics.ts";
@@ -77,6 +78,8 @@ export interface MemoryServices {
   files: MemoryFileStore;
   crypto: MemoryParamCrypto;
   metrics: MemoryMetrics;
+  /** GET /health's probes: mark a dependency `down` or `silent` to see the route answer 503. */
+  dependencies: MemoryDependencyProbes;
   log: RecordingLog;
   /**
    * Delivers the messages visible now to the worker, a batch of up to 10 at a time, until none
@@ -112,6 +115,7 @@ export function memoryServices(options: MemoryServicesOptions): MemoryServices {
   const files = new MemoryFileStore({ now: () => clock.now() });
   const crypto = new MemoryParamCrypto();
   const metrics = new MemoryMetrics();
+  const dependencies = new MemoryDependencyProbes();
   const recorded = new RecordingLog(options.log === undefined ? {} : { forward: options.log });
   // Ids draw on a stream of their own, so a test that sets `random` still gets the same ids.
   const ulid = monotonicFactory(seededRandom(seed * 7919));
@@ -133,6 +137,7 @@ export function memoryServices(options: MemoryServicesOptions): MemoryServices {
     crypto,
     ...(fileTokenSecret === undefined ? {} : { fileTokenSecret }),
     scheduler,
+    dependencies: dependencies.probes,
     registry: options.registry,
     clock,
     log: contextualLog(recorded),
@@ -181,6 +186,7 @@ export function memoryServices(options: MemoryServicesOptions): MemoryServices {
     files,
     crypto,
     metrics,
+    dependencies,
     log: recorded,
     async drain({ maxBatches = 1_000 } = {}) {
       const report = { batches: 0, deliveries: 0, timersFired: 0 };

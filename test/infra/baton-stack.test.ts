@@ -1048,7 +1048,7 @@ describe("least privilege", () => {
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({
-            Action: "sqs:SendMessage",
+            Action: ["sqs:SendMessage", "sqs:GetQueueAttributes"],
             Resource: [getAtt(stack.runQueue), getAtt(stack.fairRunQueue)],
           }),
         ]),

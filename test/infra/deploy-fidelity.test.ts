@@ -108,7 +108,12 @@ describe("the bundled functions, end to end", () => {
   });
 
   it("api: the operator creates a tenant and its admin key; the admin registers a definition", async () => {
-    expect((await api("GET", "/health")).body).toEqual({ ok: true });
+    // Its probes (a GetItem on every table, GetQueueAttributes, HeadBucket) go through the IAM check below.
+    expect((await api("GET", "/health")).body).toEqual({
+      ok: true,
+      status: "ok",
+      dependencies: { dynamodb: "ok", sqs: "ok", s3: "ok" },
+    });
     expect((await api("POST", "/v1/tenants", { key: rootKey, body: { id: "acme" } })).status).toBe(201);
     const issued = await api("POST", "/v1/tenants/acme/keys", { key: rootKey, body: { role: "admin" } });
     expect(issued.status).toBe(201);

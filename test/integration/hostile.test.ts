@@ -229,7 +229,7 @@ describe("hostile bodies", () => {
 });
 
 describe("a platform failure", () => {
-  it("is a 503 unavailable with Retry-After, never a 500", async () => {
+  it("is a 503 unavailable with Retry-After, never a 500, and /health names it", async () => {
     // The database stops answering (connection refused, after the SDK's retries).
     let down = false;
     const instrumentClient = (client: InstrumentableClient) => {
@@ -255,8 +255,27 @@ describe("a platform failure", () => {
         expect(response.body.error).toBe("unavailable");
         expect(Number(response.headers.get("retry-after"))).toBeGreaterThan(0);
       }
+      // /health says which dependency, and nothing about where it is (no endpoints, no table names).
+      const health = await failing.request("GET", "/health", { key: null });
+      expect(health.status).toBe(503);
+      expect(Number(health.headers.get("retry-after"))).toBeGreaterThan(0);
+      expect(health.body).toEqual({
+        error: "unavailable",
+        message: "dynamodb did not answer; try again shortly",
+        dependencies: { dynamodb: "unreachable", sqs: "ok", s3: "ok" },
+      });
       down = false;
       expect((await failing.request("GET", "/v1/tenant")).status).toBe(200);
+      // Its answer is kept for a moment; then it probes again and finds every dependency.
+      const healthy = await waitFor(async () => {
+        const answer = await failing.request("GET", "/health", { key: null });
+        return answer.status === 200 ? answer : undefined;
+      });
+      expect(healthy.body).toEqual({
+        ok: true,
+        status: "ok",
+        dependencies: { dynamodb: "ok", sqs: "ok", s3: "ok" },
+      });
     } finally {
       down = false;
       await failing.stop();

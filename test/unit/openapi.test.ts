@@ -76,6 +76,29 @@ describe("the OpenAPI document", () => {
     }
   });
 
+  it("documents a 503 with Retry-After on every route; /health's own body names the dependencies", () => {
+    for (const route of routes) {
+      const responses = operation(route).responses as Record<string, ResponseObject | ReferenceObject>;
+      const what = `${route.method} ${route.path}`;
+      if (route.path === "/health") {
+        const own = responses["503"] as ResponseObject;
+        expect(own.headers?.["Retry-After"], what).toBeDefined();
+        const pointer = "/paths/~1health/get/responses/503/content/application~1json/schema";
+        const body = {
+          error: "unavailable",
+          message: "dynamodb did not answer; try again shortly",
+          dependencies: { dynamodb: "unreachable", sqs: "ok", s3: "ok" },
+        };
+        expect(validateAt(pointer, body), what).toEqual([]);
+        expect(validateAt(pointer, { ...body, endpoint: "http://db.internal" }), what).not.toEqual([]);
+      } else {
+        expect(responses["503"], what).toEqual({ $ref: "#/components/responses/Unavailable" });
+      }
+    }
+    const shared = document.components?.responses?.Unavailable as ResponseObject;
+    expect(shared.headers?.["Retry-After"]).toBeDefined();
+  });
+
   it("marks the routes that need no key, and only them, as open", () => {
     const open = routes.filter((route) => operation(route).security?.length === 0).map((r) => r.path);
     expect(open.sort()).toEqual([

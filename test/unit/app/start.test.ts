@@ -6,6 +6,7 @@ import {
   ConflictError,
   NotFoundError,
   PayloadTooLargeError,
+  UnavailableError,
   ValidationError,
 } from "../../../shared/core/errors.ts";
 import { appHarness, caller } from "../../support/memory-app.ts";
@@ -92,8 +93,31 @@ describe("idempotent starts", () => {
     const again = await startTask(h.svc, h.runner, { ...input, params: { b: 2, a: 1 } });
     expect(again).toMatchObject({ created: false, run: { id: first.run.id } });
     expect((await listTasks(h.svc, h.admin, {})).items).toHaveLength(1);
-    expect(h.queue.size).toBe(1);
     expect(h.metrics.total("RunsStarted")).toBe(1);
+    // The repeat may send the queued run's message again (the fair queue does not deduplicate);
+    // the run still runs once.
+    await h.settle();
+    expect(await getTask(h.svc, h.admin, first.run.id)).toMatchObject({ status: "succeeded", attempts: 1 });
+  });
+
+  it("sends a queued run's message again when a repeat finds the run but its message unsent", async () => {
+    const h = appHarness();
+    await h.define("echo", { handler: "echo" });
+    // The first start's send fails (as when its answer is lost after the run was written).
+    const enqueue = h.queue.enqueue;
+    h.queue.enqueue = async () => {
+      throw new UnavailableError("the queue (SQS)");
+    };
+    const input = { definition: "echo", params: { n: 1 }, idempotencyKey: "lost" };
+    const first = await startTask(h.svc, h.runner, input);
+    h.queue.enqueue = enqueue;
+    expect(h.queue.size).toBe(0);
+
+    const again = await startTask(h.svc, h.runner, input);
+    expect(again).toMatchObject({ created: false, run: { id: first.run.id } });
+    expect(h.queue.size).toBe(1);
+    await h.settle();
+    expect((await getTask(h.svc, h.admin, first.run.id)).status).toBe("succeeded");
   });
 
   it("answers 409 when the key was used for a different start, and keys are per tenant", async () => {

@@ -122,8 +122,21 @@ export function fairnessWorkload(): FairnessWorkload {
   };
 }
 
+/**
+ * The two worker set-ups of Baton the rows compare: the same 80 runs at once, as 8 invocations of
+ * batches of 10 (the default batch size) or as 80 invocations of one run each.
+ */
+export const FAIRNESS_SETUPS = [
+  { label: "Baton, batches of 10 (8 invocations)", stack: { workerConcurrency: 8 } },
+  { label: "Baton, batches of 1 (80 invocations)", stack: { workerConcurrency: 80, workerBatchSize: 1 } },
+] as const;
+
 /** The table: the probe's start latency p50 / p95 alone and under the flood, and the ratio at p95. */
-export function fairnessRows(w: FairnessWorkload, baton: FairnessFigures, bullmq: FairnessFigures): string[] {
+export function fairnessRows(
+  w: FairnessWorkload,
+  baton: [label: string, figures: FairnessFigures][],
+  bullmq: FairnessFigures,
+): string[] {
   const p = (values: number[]) => percentiles(values, [50, 95]);
   const cell = (values: number[]) =>
     p(values)
@@ -139,7 +152,7 @@ export function fairnessRows(w: FairnessWorkload, baton: FairnessFigures, bullmq
   return [
     `| probe start latency, another tenant flooding ${w.flood} × ${w.floodMs / 1000} s | alone p50 / p95 | under the flood p50 / p95 | p95 ratio (target ≤ 2×) | flood still waiting |`,
     "|---|---|---|---|---|",
-    row("Baton", baton),
-    row("BullMQ (one queue)", bullmq),
+    ...baton.map(([label, figures]) => row(label, figures)),
+    row("BullMQ (one queue, concurrency 80)", bullmq),
   ];
 }

@@ -23,7 +23,14 @@ import {
   usagePerTask,
 } from "./baton.ts";
 import { formatMs, percentiles, startBenchStack } from "./bench-stack.ts";
-import { batonFairness, bullmqFairness, fairnessRows, fairnessWorkload } from "./fairness.ts";
+import {
+  batonFairness,
+  bullmqFairness,
+  FAIRNESS_SETUPS,
+  type FairnessFigures,
+  fairnessRows,
+  fairnessWorkload,
+} from "./fairness.ts";
 import { Floor, floorSerialized, floorSteadyLatency, floorThroughput } from "./floor.ts";
 import {
   bullmqCallbackRoundTrips,
@@ -86,7 +93,8 @@ const lineBase = counted(await lineDrain(b, LINE_SAMPLE, LINE_SAMPLE, LINE_LIMIT
 const lineLong = counted(await lineDrain(b, LINE, LINE_SAMPLE, LINE_LIMIT));
 const fairness = fairnessWorkload();
 log(`Baton: fairness, one tenant keeping ${fairness.flood} tasks waiting`);
-const batonFair = await batonFairness(b, fairness);
+// The main stack is the first set-up (8 invocations of batches of 10); the second gets its own.
+const batonFair: [string, FairnessFigures][] = [[FAIRNESS_SETUPS[0].label, await batonFairness(b, fairness)]];
 await b.stack.stopWorker();
 
 // The floor, on the same emulators.
@@ -108,6 +116,14 @@ const floorCallbacks: number[] = [];
 for (let i = 0; i < CALLBACKS; i += 1) floorCallbacks.push(await floor.completeAwaiting());
 await floor.stop();
 await b.stack.stop();
+
+{
+  const [, setup] = FAIRNESS_SETUPS;
+  log(`Baton: fairness, ${setup.label}`);
+  const small = await startBenchStack({ ...setup.stack, timerIntervalMs: 0, sweepIntervalMs: 0 });
+  batonFair.push([setup.label, await batonFairness(small, fairness)]);
+  await small.stack.stop();
+}
 
 // The peer.
 const redis = await startRedis();

@@ -58,6 +58,7 @@ export function batonApp(env: Record<string, string | undefined>, app = new App(
     {
       rootKeySha256: text("rootKeySha256") ?? (env[ENV.rootKeySha256] || undefined),
       workerMaxConcurrency: number("workerMaxConcurrency"),
+      workerBatchSize: number("workerBatchSize"),
       triggerMaxConcurrency: number("triggerMaxConcurrency"),
       apiReservedConcurrency: number("apiReservedConcurrency"),
       apiThrottle,

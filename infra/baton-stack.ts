@@ -45,6 +45,14 @@ export interface BatonProps {
    * docs/operations.md ("Sizing concurrency").
    */
   workerMaxConcurrency?: number;
+  /**
+   * Runs per worker invocation from the fair queue (1–10). Default 10: fewest invocations and SQS
+   * requests per run. A batch holds its invocation until its last run ends, so under one tenant's
+   * flood another tenant's run waits for an invocation to free up; batches of 1 (with
+   * workerMaxConcurrency raised to keep the same runs at once) shorten that wait about tenfold
+   * (docs/PERFORMANCE.md, "Fairness between tenants"). Named queues keep batches of 10.
+   */
+  workerBatchSize?: number;
   /** Most trigger invocations the delay queue's event source runs at once (2–1000). Default 10. */
   triggerMaxConcurrency?: number;
   /**
@@ -89,6 +97,7 @@ export interface BatonStackProps extends StackProps, BatonProps {
 /** The defaults of BatonProps (docs/operations.md explains the sizing). */
 export const BATON_DEFAULTS = {
   workerMaxConcurrency: 100,
+  workerBatchSize: 10,
   triggerMaxConcurrency: 10,
   apiReservedConcurrency: 100,
   apiThrottle: { rateLimit: 500, burstLimit: 200 },
@@ -469,7 +478,7 @@ export class BatonStack extends Stack {
     for (const queue of [this.fairRunQueue, this.runQueue]) {
       this.workerFunction.addEventSource(
         new SqsEventSource(queue, {
-          batchSize: 10,
+          batchSize: queue === this.fairRunQueue ? settings.workerBatchSize : 10,
           reportBatchItemFailures: true,
           maxConcurrency: settings.workerMaxConcurrency,
         }),
@@ -801,6 +810,7 @@ function settingsOf(props: BatonProps, stackName: string) {
       2,
       1000,
     ),
+    workerBatchSize: integer("workerBatchSize", props.workerBatchSize ?? BATON_DEFAULTS.workerBatchSize, 1, 10),
     triggerMaxConcurrency: integer(
       "triggerMaxConcurrency",
       props.triggerMaxConcurrency ?? BATON_DEFAULTS.triggerMaxConcurrency,

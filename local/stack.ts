@@ -61,8 +61,14 @@ export interface LocalStackOptions {
   allowPrivateDestinations?: boolean;
   /** How long an upload may take to connect and log in (default 10 s). */
   uploadConnectTimeoutMs?: number;
-  /** Concurrent worker batches, like concurrent Lambda invocations (default 4). */
+  /** Concurrent worker batches per run queue, like concurrent Lambda invocations (default 4). */
   workerConcurrency?: number;
+  /**
+   * Runs per batch from the fair queue (1–10, default 10), like the stack's `workerBatchSize`. A
+   * batch holds its invocation until its last run ends: smaller batches free invocations sooner,
+   * so another tenant's run waits less behind a flood, at more invocations per run.
+   */
+  workerBatchSize?: number;
   /** Start the worker at once (default); false for an api-only process that may call startWorker() later. */
   runWorker?: boolean;
   leaseSeconds?: number;
@@ -229,6 +235,9 @@ async function startOnEmulators(
           handler,
           log,
           concurrency: options.workerConcurrency ?? 4,
+          ...(lane === "fair" && options.workerBatchSize !== undefined
+            ? { batchSize: options.workerBatchSize }
+            : {}),
         }),
     );
   let eventSources: SqsEventSource[] | undefined;

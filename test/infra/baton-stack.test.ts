@@ -548,6 +548,19 @@ describe("worker event source", () => {
     });
   });
 
+  it("takes the fair queue's batch size from workerBatchSize (1–10); named queues keep 10", () => {
+    const small = Template.fromStack(new BatonStack(testApp(), "SmallBatches", { workerBatchSize: 1 }));
+    const mappings = Object.values(small.findResources("AWS::Lambda::EventSourceMapping")).map(
+      (m) => m.Properties as { EventSourceArn: { "Fn::GetAtt": string[] }; BatchSize: number },
+    );
+    const batchOf = (prefix: string) =>
+      mappings.find((m) => new RegExp(`^${prefix}[0-9A-F]{8}$`).test(m.EventSourceArn["Fn::GetAtt"][0] ?? ""))
+        ?.BatchSize;
+    expect(batchOf("FairRunQueue")).toBe(1);
+    expect(batchOf("RunQueue")).toBe(10);
+    expect(() => new BatonStack(testApp(), "NoBatches", { workerBatchSize: 0 })).toThrow(/workerBatchSize/);
+  });
+
   it("sends runs without a named queue to a standard queue (an SQS fair queue), named ones to FIFO", () => {
     const fair = template.toJSON().Resources[logicalId(stack.fairRunQueue)].Properties;
     expect(fair.FifoQueue).toBeUndefined();

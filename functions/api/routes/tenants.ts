@@ -75,7 +75,7 @@ export function tenantsRoutes(svc: Services): ApiRoute[] {
           `\`startsPerSecond\` (${START_RATE_LIMITS.minStartsPerSecond} ` +
           `to ${START_RATE_LIMITS.maxStartsPerSecond}) and \`burst\` (default ceil(startsPerSecond), at most ` +
           `${START_RATE_LIMITS.maxBurst}) bound how fast the tenant starts runs, by any trigger: a start beyond ` +
-          "gets 429 `rate_limited` with Retry-After. The change applies to the next start.",
+          "gets 429 `rate_limited` with Retry-After. The change applies to the next start (within 5 s on other instances).",
         tag: "Tenants",
         auth: "operator",
         params: { id: TenantId },

@@ -22,7 +22,7 @@ const workload = fairnessWorkload();
 const baton: [string, FairnessFigures][] = [];
 for (const setup of FAIRNESS_SETUPS) {
   const b = await startBenchStack({ ...setup.stack, timerIntervalMs: 0, sweepIntervalMs: 0 });
-  baton.push([setup.label, await batonFairness(b, workload)]);
+  baton.push([setup.label, await batonFairness(b, workload, setup.floodCap)]);
   await b.stack.stop();
 }
 const redis = await startRedis();

@@ -6,7 +6,7 @@
  */
 import type { Job } from "bullmq";
 import { Queue, Worker } from "bullmq";
-import { ensureTenantKey } from "../shared/app/identity.ts";
+import { ensureTenantKey, setTenantLimits } from "../shared/app/identity.ts";
 import { startTask } from "../shared/app/tasks.ts";
 import type { Run } from "../shared/core/run.ts";
 import { newApiKey } from "../shared/core/tenant.ts";
@@ -33,7 +33,12 @@ export interface FairnessFigures {
 
 const at = (iso: string | undefined) => Date.parse(iso ?? "");
 
-export async function batonFairness(b: BenchStack, w: FairnessWorkload): Promise<FairnessFigures> {
+/** `floodCap`: the operator's tenant maxConcurrency on the flooding tenant, if any. */
+export async function batonFairness(
+  b: BenchStack,
+  w: FairnessWorkload,
+  floodCap?: number,
+): Promise<FairnessFigures> {
   const probe = newApiKey().key;
   const flooding = newApiKey().key;
   await ensureTenantKey(b.stack.services, { tenant: "fair-probe", role: "admin", key: probe });
@@ -46,6 +51,8 @@ export async function batonFairness(b: BenchStack, w: FairnessWorkload): Promise
     flooding,
   );
   const flooder = { kind: "tenant", tenant: "fair-flood", role: "admin", keyId: "bench" } as const;
+  if (floodCap !== undefined)
+    await setTenantLimits(b.stack.services, "fair-flood", { maxConcurrency: floodCap });
 
   const probeRuns = async (count: number) => {
     const ids = new Set<string>();
@@ -123,13 +130,23 @@ export function fairnessWorkload(): FairnessWorkload {
 }
 
 /**
- * The two worker set-ups of Baton the rows compare: the same 80 runs at once, as 8 invocations of
- * batches of 10 (the default batch size) or as 80 invocations of one run each.
+ * The worker set-ups of Baton the rows compare: the same 80 runs at once, as 8 invocations of
+ * batches of 10 (the default batch size) or as 80 invocations of one run each; and the latter with
+ * the operator's cap on the flooding tenant, which then leaves invocations free for others.
  */
-export const FAIRNESS_SETUPS = [
+export const FAIRNESS_SETUPS: readonly {
+  label: string;
+  stack: { workerConcurrency: number; workerBatchSize?: number };
+  floodCap?: number;
+}[] = [
   { label: "Baton, batches of 10 (8 invocations)", stack: { workerConcurrency: 8 } },
   { label: "Baton, batches of 1 (80 invocations)", stack: { workerConcurrency: 80, workerBatchSize: 1 } },
-] as const;
+  {
+    label: "Baton, batches of 1, flooding tenant capped at maxConcurrency 60",
+    stack: { workerConcurrency: 80, workerBatchSize: 1 },
+    floodCap: 60,
+  },
+];
 
 /** The table: the probe's start latency p50 / p95 alone and under the flood, and the ratio at p95. */
 export function fairnessRows(

@@ -146,7 +146,14 @@ async function startOnEmulators(
   const leaseSeconds = options.leaseSeconds ?? 30;
   const clientOptions = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
   const dynamo = new DynamoDBClient({ ...clientOptions, endpoint: endpoints.dynamodb });
-  const sqs = new SQSClient({ ...clientOptions, endpoint: endpoints.sqs });
+  // Every worker poller holds a socket for its long poll (two run queues, `workerConcurrency`
+  // pollers each), and the SDK's default of 50 sockets would queue receives behind one another.
+  const pollers = 2 * (options.workerConcurrency ?? 4);
+  const sqs = new SQSClient({
+    ...clientOptions,
+    endpoint: endpoints.sqs,
+    requestHandler: { httpAgent: { keepAlive: true, maxSockets: Math.max(50, pollers + 50) } },
+  });
   // fauxqs serves S3 on the same endpoint as SQS.
   const filesBucket = `${prefix}files`;
   await ensureBucket(

@@ -810,7 +810,12 @@ function settingsOf(props: BatonProps, stackName: string) {
       2,
       1000,
     ),
-    workerBatchSize: integer("workerBatchSize", props.workerBatchSize ?? BATON_DEFAULTS.workerBatchSize, 1, 10),
+    workerBatchSize: integer(
+      "workerBatchSize",
+      props.workerBatchSize ?? BATON_DEFAULTS.workerBatchSize,
+      1,
+      10,
+    ),
     triggerMaxConcurrency: integer(
       "triggerMaxConcurrency",
       props.triggerMaxConcurrency ?? BATON_DEFAULTS.triggerMaxConcurrency,

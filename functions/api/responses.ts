@@ -80,6 +80,16 @@ export const TenantView = z.strictObject({
 export const TenantLimitsView = z.strictObject({
   maxChainDepth: z.number().int().describe("hops a chain tree may grow below its root"),
   maxChainTree: z.number().int().describe("runs a chain tree may hold, its root included"),
+  maxConcurrency: z
+    .number()
+    .int()
+    .nullable()
+    .describe("the tenant's runs that may hold a slot at once, across its definitions; null: no cap"),
+  maxWaiting: z
+    .number()
+    .int()
+    .nullable()
+    .describe("runs that may wait in the tenant-wide line; null: no limit"),
   startsPerSecond: z.number().nullable().describe("starts per second the tenant may make; null: no limit"),
   burst: z.number().int().nullable().describe("starts allowed at once after idling; null: no limit"),
 });

@@ -9,6 +9,10 @@ import type { TenantLimits } from "./tenant.ts";
 export interface TenantLimitsInForce {
   maxChainDepth: number;
   maxChainTree: number;
+  /** null: no cap on the tenant's runs holding a slot (each definition's own limit still holds). */
+  maxConcurrency: number | null;
+  /** null: the tenant-wide waiting line is unbounded. */
+  maxWaiting: number | null;
   /** null: no start rate limit. */
   startsPerSecond: number | null;
   burst: number | null;
@@ -25,6 +29,8 @@ export function tenantLimitsInForce(limits: TenantLimits | undefined): TenantLim
       limits?.maxChainTree ?? CHAIN_TREE_LIMITS.maxRuns,
       CHAIN_TREE_LIMITS.maxRunsCeiling,
     ),
+    maxConcurrency: limits?.maxConcurrency ?? null,
+    maxWaiting: limits?.maxWaiting ?? null,
     startsPerSecond: rate?.startsPerSecond ?? null,
     burst: rate?.burst ?? null,
   };

@@ -72,6 +72,8 @@ describe("the API", () => {
     expect((await call("GET", "/v1/tenants/beta/limits", stack.rootKey)).body).toEqual({
       maxChainDepth: 8,
       maxChainTree: 1_000,
+      maxConcurrency: null,
+      maxWaiting: null,
       startsPerSecond: 1,
       burst: 2,
     });

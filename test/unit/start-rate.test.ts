@@ -134,16 +134,27 @@ describe("a tenant's start rate", () => {
     expect(alone.error?.issues[0]).toMatchObject({ path: ["burst"], message: "burst needs startsPerSecond" });
   });
 
+  it("shows the tenant caps in force too", () => {
+    expect(tenantLimitsInForce({ maxConcurrency: 20, maxWaiting: 1_000 })).toMatchObject({
+      maxConcurrency: 20,
+      maxWaiting: 1_000,
+    });
+  });
+
   it("is part of the limits in force, null when there is none", () => {
     expect(tenantLimitsInForce(undefined)).toEqual({
       maxChainDepth: 8,
       maxChainTree: 1_000,
+      maxConcurrency: null,
+      maxWaiting: null,
       startsPerSecond: null,
       burst: null,
     });
     expect(tenantLimitsInForce({ maxChainDepth: 3, startsPerSecond: 1.5 })).toEqual({
       maxChainDepth: 3,
       maxChainTree: 1_000,
+      maxConcurrency: null,
+      maxWaiting: null,
       startsPerSecond: 1.5,
       burst: 2,
     });

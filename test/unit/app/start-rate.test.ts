@@ -112,6 +112,8 @@ describe("a tenant's start rate", () => {
     expect(await getTenantLimits(h.svc, "acme")).toEqual({
       maxChainDepth: 8,
       maxChainTree: 1_000,
+      maxConcurrency: null,
+      maxWaiting: null,
       startsPerSecond: null,
       burst: null,
     });
@@ -120,6 +122,8 @@ describe("a tenant's start rate", () => {
     expect(await getTenantLimits(h.svc, "acme")).toEqual({
       maxChainDepth: 3,
       maxChainTree: 1_000,
+      maxConcurrency: null,
+      maxWaiting: null,
       startsPerSecond: 0.5,
       burst: 1,
     });

@@ -52,9 +52,12 @@ const DAY_NUMBERS = /^[0-7](-[0-7])?(,[0-7](-[0-7])?)*$/;
  * days 1-7 from Sunday where cron numbers them 0-6 (or 7) from Sunday.
  */
 function toEventBridge(
-  [minute, hour, dom, month, dow]: [string, string, string, string, string],
+  [minute, hour, dayOfMonth, month, dayOfWeek]: [string, string, string, string, string],
   source: string,
 ): string {
+  // Cron (and cron-parser) read "?" as "*"; EventBridge puts "?" in exactly one of the two fields.
+  const dom = dayOfMonth === "?" ? "*" : dayOfMonth;
+  const dow = dayOfWeek === "?" ? "*" : dayOfWeek;
   let days = dow;
   if (dow !== "*" && !DAY_NAMES.test(dow)) {
     if (!DAY_NUMBERS.test(dow)) {

@@ -10,6 +10,11 @@ describe("cron schedules", () => {
     ["0 0 * * 1-5", "cron(0 0 ? * 2-6 *)"],
     ["0 0 * * 7", "cron(0 0 ? * 1 *)"],
     ["0 12 1 * *", "cron(0 12 1 * ? *)"],
+    // "?" is cron's "any" too; EventBridge allows it in one day field only.
+    ["0 0 ? * *", "cron(0 0 * * ? *)"],
+    ["0 0 * * ?", "cron(0 0 * * ? *)"],
+    ["0 0 ? * MON", "cron(0 0 ? * MON *)"],
+    ["0 0 15 * ?", "cron(0 0 15 * ? *)"],
   ])("translates %s to EventBridge's %s", (cron, expected) => {
     expect(checkSchedule({ cron, timezone: "UTC" }).eventBridge).toBe(expected);
   });

@@ -11,17 +11,9 @@ import {
   WORKFLOW_HANDLER,
 } from "../../shared/core/definition.ts";
 import { NAME_PATTERN, Name } from "../../shared/core/names.ts";
+import { reportDefinition } from "../support/fixtures.ts";
 
-const definition = {
-  tenant: "acme",
-  name: "report",
-  handler: "echo",
-  params: {},
-  maxAttempts: 3,
-  timeoutSeconds: 60,
-  createdAt: "t",
-  updatedAt: "t",
-};
+const definition = reportDefinition({ createdAt: "t", updatedAt: "t" });
 
 describe("definition names", () => {
   it.each(["a", "Report_2-x", "x".repeat(64)])("accept %s", (name) => {

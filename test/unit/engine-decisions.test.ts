@@ -1,6 +1,5 @@
 /** The pure decisions the engine added: provenance of a started run, and a timed-out attempt. */
 import { describe, expect, it } from "vitest";
-import type { TaskDefinition } from "../../shared/core/definition.ts";
 import {
   afterTimeout,
   newRun,
@@ -9,18 +8,10 @@ import {
   queueFullPatch,
 } from "../../shared/core/lifecycle.ts";
 import type { Run } from "../../shared/core/run.ts";
+import { reportDefinition } from "../support/fixtures.ts";
 
 const NOW = new Date("2026-11-29T12:00:00.000Z");
-const definition: TaskDefinition = {
-  tenant: "acme",
-  name: "report",
-  handler: "echo",
-  params: {},
-  maxAttempts: 3,
-  timeoutSeconds: 60,
-  createdAt: "",
-  updatedAt: "",
-};
+const definition = reportDefinition({ createdAt: "", updatedAt: "" });
 const base = { tenant: "acme", id: "r1", definition, params: {}, createdBy: "key1" };
 
 function running(overrides: Partial<Run> = {}): Run {

@@ -17,22 +17,18 @@ import {
   queueFullPatch,
 } from "../../shared/core/lifecycle.ts";
 import type { Run } from "../../shared/core/run.ts";
+import { reportDefinition } from "../support/fixtures.ts";
 
 const NOW = new Date("2026-01-01T12:00:00.000Z");
 const AT = "2026-01-01T12:00:00.000Z";
 /** NOW plus the 15 minutes after which the sweeper sends a queued run's message again. */
 const RESEND_AT = "2026-01-01T12:15:00.000Z";
 
-const definition: TaskDefinition = {
-  tenant: "acme",
-  name: "report",
-  handler: "echo",
+const definition = reportDefinition({
   params: { format: "pdf", pages: 1 },
-  maxAttempts: 3,
-  timeoutSeconds: 60,
   createdAt: AT,
   updatedAt: AT,
-};
+});
 
 const input = (overrides: Partial<NewRunInput> = {}): NewRunInput => ({
   tenant: "acme",

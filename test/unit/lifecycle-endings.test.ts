@@ -5,7 +5,6 @@
  * constants, so a changed constant fails here too.
  */
 import { describe, expect, it } from "vitest";
-import type { TaskDefinition } from "../../shared/core/definition.ts";
 import { NonRetriableError } from "../../shared/core/errors.ts";
 import {
   afterHandlerError,
@@ -27,21 +26,13 @@ import {
   whenClaimMissed,
 } from "../../shared/core/lifecycle.ts";
 import type { Run } from "../../shared/core/run.ts";
+import { reportDefinition } from "../support/fixtures.ts";
 
 const NOW = new Date("2026-01-01T12:00:00.000Z");
 const AT = "2026-01-01T12:00:00.000Z";
 const at = (ms: number) => new Date(NOW.getTime() + ms).toISOString();
 
-const definition: TaskDefinition = {
-  tenant: "acme",
-  name: "report",
-  handler: "echo",
-  params: {},
-  maxAttempts: 3,
-  timeoutSeconds: 60,
-  createdAt: AT,
-  updatedAt: AT,
-};
+const definition = reportDefinition({ createdAt: AT, updatedAt: AT });
 
 function run(overrides: Partial<Run> = {}): Run {
   return {

@@ -13,21 +13,17 @@ import {
   whenClaimMissed,
 } from "../../shared/core/lifecycle.ts";
 import { canTransition, isTerminal, RUN_STATUSES, RUN_TRANSITIONS, type Run } from "../../shared/core/run.ts";
+import { reportDefinition } from "../support/fixtures.ts";
 
 /** A fixed point in time: lifecycle functions take the clock as an argument. */
 const NOW = new Date("2026-01-01T12:00:00.000Z");
 const later = (ms: number) => new Date(NOW.getTime() + ms);
 
-const definition: TaskDefinition = {
-  tenant: "acme",
-  name: "report",
-  handler: "echo",
+const definition = reportDefinition({
   params: { format: "pdf", pages: 1 },
-  maxAttempts: 3,
-  timeoutSeconds: 60,
   createdAt: NOW.toISOString(),
   updatedAt: NOW.toISOString(),
-};
+});
 
 function run(overrides: Partial<Run> = {}): Run {
   return {

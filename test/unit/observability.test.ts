@@ -9,24 +9,15 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { LocalMetrics } from "../../local/local-metrics.ts";
 import { addLogContext, contextualLog, withLogContext } from "../../shared/app/log-context.ts";
 import { EmfMetrics } from "../../shared/aws/emf-metrics.ts";
-import type { TaskDefinition } from "../../shared/core/definition.ts";
 import { newRun } from "../../shared/core/lifecycle.ts";
 import type { Log } from "../../shared/core/ports.ts";
 import type { Run } from "../../shared/core/run.ts";
 import { claimedValues, endedValues, labelsOf } from "../../shared/core/run-metrics.ts";
+import { reportDefinition } from "../support/fixtures.ts";
 
 const NOW = new Date("2026-01-01T12:00:00.000Z");
 const at = (ms: number) => new Date(NOW.getTime() + ms).toISOString();
-const definition: TaskDefinition = {
-  tenant: "acme",
-  name: "report",
-  handler: "echo",
-  params: {},
-  maxAttempts: 3,
-  timeoutSeconds: 60,
-  createdAt: NOW.toISOString(),
-  updatedAt: NOW.toISOString(),
-};
+const definition = reportDefinition({ createdAt: NOW.toISOString(), updatedAt: NOW.toISOString() });
 const queued = newRun({ tenant: "acme", id: "r1", definition, params: {}, createdBy: "k1" }, "queued", NOW);
 const claimed = (overrides: Partial<Run> = {}): Run => ({
   ...queued,

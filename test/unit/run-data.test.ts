@@ -3,7 +3,6 @@
  * and the metric values of its events. Exact values at the edges.
  */
 import { describe, expect, it } from "vitest";
-import type { TaskDefinition } from "../../shared/core/definition.ts";
 import { newRun } from "../../shared/core/lifecycle.ts";
 import { jsonBytes, LIMITS } from "../../shared/core/limits.ts";
 import type { Run } from "../../shared/core/run.ts";
@@ -16,6 +15,7 @@ import {
   SEALED_PREFIX,
   sealedLookalikeAt,
 } from "../../shared/core/sealed.ts";
+import { reportDefinition } from "../support/fixtures.ts";
 
 const NOW = new Date("2026-01-01T12:00:00.000Z");
 const AT = "2026-01-01T12:00:00.000Z";
@@ -167,16 +167,7 @@ describe("sealed values", () => {
 });
 
 describe("run metrics", () => {
-  const definition: TaskDefinition = {
-    tenant: "acme",
-    name: "report",
-    handler: "echo",
-    params: {},
-    maxAttempts: 3,
-    timeoutSeconds: 60,
-    createdAt: AT,
-    updatedAt: AT,
-  };
+  const definition = reportDefinition({ createdAt: AT, updatedAt: AT });
   const queued = newRun({ tenant: "acme", id: "r1", definition, params: {}, createdBy: "k1" }, "queued", NOW);
   const at = (ms: number) => new Date(NOW.getTime() + ms).toISOString();
   const claimed = (overrides: Partial<Run> = {}): Run => ({

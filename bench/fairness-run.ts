@@ -7,24 +7,19 @@
  *   BENCH_FLOOD=3000 BENCH_FLOOD_MS=3000 BENCH_PROBES=20   (smaller for a quick try)
  */
 import { cpus } from "node:os";
-import { startBenchStack } from "./bench-stack.ts";
 import {
-  batonFairness,
   bullmqFairness,
   FAIRNESS_SETUPS,
   type FairnessFigures,
   fairnessRows,
   fairnessWorkload,
+  measureFairnessSetup,
 } from "./fairness.ts";
 import { startRedis } from "./peer-bullmq.ts";
 
 const workload = fairnessWorkload();
 const baton: [string, FairnessFigures][] = [];
-for (const setup of FAIRNESS_SETUPS) {
-  const b = await startBenchStack({ ...setup.stack, timerIntervalMs: 0, sweepIntervalMs: 0 });
-  baton.push([setup.label, await batonFairness(b, workload, setup.floodCap)]);
-  await b.stack.stop();
-}
+for (const setup of FAIRNESS_SETUPS) baton.push(await measureFairnessSetup(setup, workload));
 const redis = await startRedis();
 const bullmq = await bullmqFairness(redis, workload, 80);
 await redis.stop();

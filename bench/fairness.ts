@@ -10,7 +10,16 @@ import { ensureTenantKey, setTenantLimits } from "../shared/app/identity.ts";
 import { startTask } from "../shared/app/tasks.ts";
 import type { Run } from "../shared/core/run.ts";
 import { newApiKey } from "../shared/core/tenant.ts";
-import { atRate, type BenchStack, flood, formatMs, percentiles, sleep, waitUntil } from "./bench-stack.ts";
+import {
+  atRate,
+  type BenchStack,
+  flood,
+  formatMs,
+  percentiles,
+  sleep,
+  startBenchStack,
+  waitUntil,
+} from "./bench-stack.ts";
 import type { RedisServer } from "./peer-bullmq.ts";
 
 export interface FairnessWorkload {
@@ -147,6 +156,19 @@ export const FAIRNESS_SETUPS: readonly {
     floodCap: 60,
   },
 ];
+
+/** One set-up on a stack of its own (started and stopped here), as a labelled row. */
+export async function measureFairnessSetup(
+  setup: (typeof FAIRNESS_SETUPS)[number],
+  w: FairnessWorkload,
+): Promise<[string, FairnessFigures]> {
+  const b = await startBenchStack({ ...setup.stack, timerIntervalMs: 0, sweepIntervalMs: 0 });
+  try {
+    return [setup.label, await batonFairness(b, w, setup.floodCap)];
+  } finally {
+    await b.stack.stop();
+  }
+}
 
 /** The table: the probe's start latency p50 / p95 alone and under the flood, and the ratio at p95. */
 export function fairnessRows(

@@ -31,6 +31,7 @@ import {
   type FairnessFigures,
   fairnessRows,
   fairnessWorkload,
+  measureFairnessSetup,
 } from "./fairness.ts";
 import { Floor, floorSerialized, floorSteadyLatency, floorThroughput } from "./floor.ts";
 import {
@@ -121,9 +122,7 @@ await b.stack.stop();
 
 for (const setup of otherSetups) {
   log(`Baton: fairness, ${setup.label}`);
-  const other = await startBenchStack({ ...setup.stack, timerIntervalMs: 0, sweepIntervalMs: 0 });
-  batonFair.push([setup.label, await batonFairness(other, fairness, setup.floodCap)]);
-  await other.stack.stop();
+  batonFair.push(await measureFairnessSetup(setup, fairness));
 }
 
 // The peer.

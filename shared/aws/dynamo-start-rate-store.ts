@@ -6,6 +6,7 @@ import {
   admitUpToUs,
   type GcraRule,
   gcraRule,
+  isStaleTat,
   microsOf,
   retryAfterSeconds,
   type StartRate,
@@ -62,10 +63,11 @@ export class DynamoStartRateStore implements StartRateStore {
     const nowUs = microsOf(now);
     let known = this.#seen.get(tenant);
     for (let write = 0; write < MAX_WRITES; write += 1) {
-      if (known !== undefined && known > admitUpToUs(rule, nowUs)) {
+      const stale = known !== undefined && isStaleTat(known, rule, nowUs);
+      if (known !== undefined && !stale && known > admitUpToUs(rule, nowUs)) {
         return { admitted: false, retryAfterSeconds: retryAfterSeconds(known, rule, nowUs) };
       }
-      const idle = known === undefined || known < nowUs;
+      const idle = known === undefined || known < nowUs || stale;
       const result = idle
         ? await this.#restart(tenant, rule, nowUs)
         : await this.#advance(tenant, rule, nowUs);
@@ -81,12 +83,19 @@ export class DynamoStartRateStore implements StartRateStore {
     return { admitted: false, retryAfterSeconds: 1 };
   }
 
-  /** The bucket has filled up while idle (or was never used): start counting again from now. */
+  /**
+   * The bucket has filled up while idle (or was never used), or holds a TAT of a rule that no
+   * longer applies (isStaleTat): start counting again from now.
+   */
   #restart(tenant: string, rule: GcraRule, nowUs: number): Promise<WriteResult> {
     return this.#write(tenant, rule, nowUs, {
       UpdateExpression: "SET tatUs = :tat, expiresAt = :expires",
-      ConditionExpression: "attribute_not_exists(tatUs) OR tatUs < :now",
-      ExpressionAttributeValues: { ":tat": nowUs + rule.intervalUs, ":now": nowUs },
+      ConditionExpression: "attribute_not_exists(tatUs) OR tatUs < :now OR tatUs > :stale",
+      ExpressionAttributeValues: {
+        ":tat": nowUs + rule.intervalUs,
+        ":now": nowUs,
+        ":stale": nowUs + rule.windowUs,
+      },
     });
   }
 

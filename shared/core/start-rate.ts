@@ -102,11 +102,22 @@ export type GcraDecision = { admitted: true; tatUs: number } | { admitted: false
  * gcraDecide(2_000_000, rule, 0); // refused, retry after 1 s
  */
 export function gcraDecide(tatUs: number | undefined, rule: GcraRule, nowUs: number): GcraDecision {
-  const from = tatUs === undefined || tatUs < nowUs ? nowUs : tatUs;
+  const from = tatUs === undefined || tatUs < nowUs || isStaleTat(tatUs, rule, nowUs) ? nowUs : tatUs;
   if (from > admitUpToUs(rule, nowUs)) {
     return { admitted: false, retryAfterSeconds: retryAfterSeconds(from, rule, nowUs) };
   }
   return { admitted: true, tatUs: from + rule.intervalUs };
+}
+
+/**
+ * A TAT beyond now + window cannot come from this rule (admitting never pushes it further): it
+ * was stored under a slower rate or a larger burst the operator has since changed. The bucket then
+ * starts again from now, as if idle, instead of refusing for as long as the old rule would have.
+ * (An instance whose clock runs a few milliseconds behind may take a fresh TAT for a stale one
+ * and admit one start more: clocks are the bucket's precision either way.)
+ */
+export function isStaleTat(tatUs: number, rule: GcraRule, nowUs: number): boolean {
+  return tatUs > nowUs + rule.windowUs;
 }
 
 /**

@@ -97,5 +97,17 @@ export function startRateStoreContract(name: string, makeBuckets: () => Promise<
       // Raised again, with a larger burst: room at once.
       expect(await store.take("acme", { startsPerSecond: 100, burst: 1_000 }, at(100))).toEqual(admitted);
     });
+
+    it("lets a raised rate apply at once: a bucket drained under a slower rule does not hold the new one", async () => {
+      // One start at one per 10,000 s: under that rule the bucket stays drained for 2.8 hours.
+      const slow = { startsPerSecond: 0.0001, burst: 1 };
+      expect(await store.take("acme", slow, at(0))).toEqual(admitted);
+      expect((await store.take("acme", slow, at(60_000))).admitted).toBe(false);
+      // Raised to 100 a second: a minute later it admits, and then holds the new burst.
+      const fast = { startsPerSecond: 100, burst: 2 };
+      expect(await store.take("acme", fast, at(60_000))).toEqual(admitted);
+      expect(await store.take("acme", fast, at(60_000))).toEqual(admitted);
+      expect(await store.take("acme", fast, at(60_000))).toEqual(refused(1));
+    });
   });
 }

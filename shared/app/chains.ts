@@ -12,6 +12,7 @@ import { tenantLimitsInForce } from "../core/tenant-limits.ts";
 import type { Started, StartHow, StartInput } from "./engine.ts";
 import type { TenantPrincipal } from "./identity.ts";
 import type { Services } from "./services.ts";
+import { tenantLimitsOf } from "./tenant-limits.ts";
 
 export async function putChain(
   svc: Services,
@@ -136,12 +137,12 @@ export function chainChildId(run: Pick<Run, "tenant" | "id">, index: number): st
   return `ch-${digest.slice(0, 32)}`;
 }
 
-/** The limits a tree is held to: its root tenant's own, else the defaults. */
+/** The limits a tree is held to: its root tenant's own, else the defaults (the cached read starts use). */
 export async function chainTreeLimits(
   svc: Services,
   rootTenant: string,
 ): Promise<{ maxDepth: number; maxRuns: number }> {
-  const limits = tenantLimitsInForce((await svc.tenants.getTenant(rootTenant))?.limits);
+  const limits = tenantLimitsInForce(await tenantLimitsOf(svc, rootTenant));
   return { maxDepth: limits.maxChainDepth, maxRuns: limits.maxChainTree };
 }
 

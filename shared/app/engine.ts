@@ -370,10 +370,34 @@ async function replay(
     throw new ConflictError(`idempotency key "${mine.key}" belongs to a run that no longer exists`);
   // A run still waiting for its first message may be all that a start whose answer was lost
   // (a 503 after DynamoDB applied it) left: its message was never sent, and the sweeper would
-  // send it only 15 minutes on. Send it now, under the deduplication id of the start's own send,
-  // so SQS drops it if that one did go out in the last 5 minutes.
-  if (run.status === "queued" && run.attempts === 0) await sendRun(svc, run);
+  // send it only 15 minutes on. Send it now.
+  if (run.status === "queued" && run.attempts === 0 && (await mayResendOnRepeat(svc, run))) {
+    await sendRun(svc, run);
+  }
   return { run, created: false };
+}
+
+/**
+ * Whether a repeated start may send its queued run's message again. On a named queue, always:
+ * FIFO drops a send under the start's own deduplication id within 5 minutes. On the fair queue,
+ * which does not deduplicate, once per run: the first repeat marks the run (a conditional write
+ * on `updatedAt`, untouched since the run was created), so a client repeating a start in a loop
+ * cannot pile messages up on the workers.
+ */
+async function mayResendOnRepeat(svc: Services, run: Run): Promise<boolean> {
+  if (run.queue !== undefined) return true;
+  if (run.updatedAt !== run.createdAt) return false;
+  const marked = await svc.runs.update(
+    run,
+    { status: "queued", attempts: 0, updatedAt: run.updatedAt },
+    { updatedAt: laterThan(run.updatedAt, svc.clock.now()) },
+  );
+  return marked !== undefined;
+}
+
+/** `now` as ISO text, at least a millisecond after `since` (so a mark always changes the value). */
+function laterThan(since: string, now: Date): string {
+  return new Date(Math.max(now.getTime(), Date.parse(since) + 1)).toISOString();
 }
 
 /** Canonical JSON (sorted keys), so the same params in another key order are the same request. */

@@ -159,18 +159,10 @@ function linePlacement(
   if (line === "definition") {
     return { status: "waiting", marks: {}, counters: [waitingAdmission(limits.definition, definition, at)] };
   }
-  const { maxWaiting } = limits.tenant;
   return {
     status: "waiting",
     marks: { tenantLine: true },
-    counters: [
-      {
-        definition: TENANT_SCOPE,
-        waiting: 1,
-        ...(maxWaiting === undefined ? {} : { require: { waitingBelow: maxWaiting } }),
-        at,
-      },
-    ],
+    counters: [waitingAdmission({ maxQueueLength: limits.tenant.maxWaiting }, TENANT_SCOPE, at)],
   };
 }
 
@@ -196,15 +188,7 @@ export function directAdmission(limits: DefinitionLimits, definition: string, at
  * only capped tenants write it (isCapped); their definitions' items are separate keys.
  */
 function tenantTake(limits: TenantLimits, at: string): CounterEffect {
-  return {
-    definition: TENANT_SCOPE,
-    running: 1,
-    require: {
-      ...(limits.maxConcurrency === undefined ? {} : { runningBelow: limits.maxConcurrency }),
-      noneWaiting: true,
-    },
-    at,
-  };
+  return directAdmission(limits, TENANT_SCOPE, at);
 }
 
 /** The counters change of a start that joins the waiting line. */

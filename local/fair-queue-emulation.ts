@@ -16,6 +16,7 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { fairOrder } from "../shared/memory/fair-order.ts";
 
 interface FauxqsMessage {
   body: string;
@@ -56,7 +57,7 @@ export function emulateFairQueues(): Promise<void> {
       if (!this.isFifo() && this.name.endsWith(FAIR_QUEUE_SUFFIX)) {
         // Messages whose visibility ran out rejoin the ready list first, as dequeue would do.
         this.processTimers();
-        this.messages = fairOrder(
+        this.messages = fauxqsFairOrder(
           this.messages,
           [...this.inflightMessages.values()].map((e) => e.message),
         );
@@ -67,24 +68,9 @@ export function emulateFairQueues(): Promise<void> {
   return patched;
 }
 
-/**
- * Ready messages in the order a fair queue hands them out: round by round, each group's next
- * message, the groups with fewer messages in flight first. A stable order, so a group's messages
- * keep their send order.
- */
-export function fairOrder<M extends FauxqsMessage>(ready: readonly M[], inFlight: readonly M[]): M[] {
-  const load = new Map<string, number>();
-  for (const message of inFlight) load.set(groupOf(message), (load.get(groupOf(message)) ?? 0) + 1);
-  const turn = new Map<string, number>();
-  const keyed = ready.map((message, index) => {
-    const group = groupOf(message);
-    const nth = turn.get(group) ?? 0;
-    turn.set(group, nth + 1);
-    // A group with k in flight gets its n-th ready message at round k + n.
-    return { message, index, round: (load.get(group) ?? 0) + nth };
-  });
-  keyed.sort((a, b) => a.round - b.round || a.index - b.index);
-  return keyed.map((k) => k.message);
+/** fairOrder over fauxqs's messages, grouped as the run queue adapter groups them. */
+export function fauxqsFairOrder<M extends FauxqsMessage>(ready: readonly M[], inFlight: readonly M[]): M[] {
+  return fairOrder(ready, inFlight, groupOf);
 }
 
 /** Read once per message: a receive reorders the whole ready list, thousands of messages. */

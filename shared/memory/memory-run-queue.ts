@@ -2,6 +2,7 @@ import type { RunMessageBody } from "../app/worker.ts";
 import { AWS_LIMITS } from "../aws/aws-limits.ts";
 import { messageGroupId, RUN_QUEUE, runLaneOf } from "../aws/queues.ts";
 import type { Clock, RunLane, RunMessage, RunQueue, RunReceipt } from "../core/ports.ts";
+import { fairOrder } from "./fair-order.ts";
 
 /** SQS FIFO drops a send whose deduplication id it saw within this long. */
 const DEDUP_WINDOW_MS = 5 * 60_000;
@@ -94,13 +95,9 @@ export class MemoryRunQueue implements RunQueue {
   receive(max = 10): ReceivedRunMessage[] {
     const now = this.#clock.now().getTime();
     const inFlight = (m: StoredMessage) => m.hiddenUntil !== undefined && m.hiddenUntil > now;
-    const blocked = new Set<string>();
-    const busy = new Map<string, number>();
-    for (const message of this.#messages) {
-      if (!inFlight(message)) continue;
-      if (message.lane === "fifo") blocked.add(message.groupId);
-      else busy.set(message.groupId, (busy.get(message.groupId) ?? 0) + 1);
-    }
+    const blocked = new Set(
+      this.#messages.filter((m) => m.lane === "fifo" && inFlight(m)).map((m) => m.groupId),
+    );
     const candidates: StoredMessage[] = [];
     for (const message of [...this.#messages]) {
       if (inFlight(message) || (message.lane === "fifo" && blocked.has(message.groupId))) continue;
@@ -111,15 +108,13 @@ export class MemoryRunQueue implements RunQueue {
       }
       candidates.push(message);
     }
+    const inFlightFair = this.#messages.filter((m) => m.lane === "fair" && inFlight(m));
+    // FIFO messages are never held back by load: each is a group of its own with nothing in flight.
+    const order = fairOrder(candidates, inFlightFair, (m) =>
+      m.lane === "fair" ? `fair:${m.groupId}` : m.messageId,
+    );
     const received: ReceivedRunMessage[] = [];
-    while (received.length < max && candidates.length > 0) {
-      const load = (m: StoredMessage) => (m.lane === "fair" ? (busy.get(m.groupId) ?? 0) : 0);
-      let pick = 0;
-      candidates.forEach((m, i) => {
-        if (load(m) < load(candidates[pick] as StoredMessage)) pick = i;
-      });
-      const [message] = candidates.splice(pick, 1) as [StoredMessage];
-      if (message.lane === "fair") busy.set(message.groupId, (busy.get(message.groupId) ?? 0) + 1);
+    for (const message of order.slice(0, max)) {
       this.#sequence += 1;
       message.receiveCount += 1;
       message.receiptHandle = `${message.messageId}:${this.#sequence}`;

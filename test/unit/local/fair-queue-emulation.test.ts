@@ -1,6 +1,6 @@
 /** The order in which the local SQS emulator hands out a fair queue's messages. */
 import { describe, expect, it } from "vitest";
-import { fairOrder } from "../../../local/fair-queue-emulation.ts";
+import { fauxqsFairOrder as fairOrder } from "../../../local/fair-queue-emulation.ts";
 
 const message = (tenant: string, n: number) => ({
   body: JSON.stringify({ v: 1, tenant, runId: `${tenant}${n}` }),

@@ -5,6 +5,7 @@
  * queue. docs/PERFORMANCE.md explains the rows.
  *
  *   BENCH_FLOOD=3000 BENCH_FLOOD_MS=3000 BENCH_PROBES=20   (smaller for a quick try)
+ *   BENCH_FAIRNESS_SETUPS=1,3   (only those Baton set-ups, numbered from 1; BullMQ always runs)
  */
 import { cpus } from "node:os";
 import {
@@ -19,7 +20,15 @@ import { startRedis } from "./peer-bullmq.ts";
 
 const workload = fairnessWorkload();
 const baton: [string, FairnessFigures][] = [];
-for (const setup of FAIRNESS_SETUPS) baton.push(await measureFairnessSetup(setup, workload));
+const chosen = (process.env.BENCH_FAIRNESS_SETUPS ?? "")
+  .split(",")
+  .filter((n) => n.trim() !== "")
+  .map((n) => Number(n) - 1);
+const setups =
+  chosen.length === 0
+    ? FAIRNESS_SETUPS
+    : chosen.map((i) => FAIRNESS_SETUPS[i]).filter((s) => s !== undefined);
+for (const setup of setups) baton.push(await measureFairnessSetup(setup, workload));
 const redis = await startRedis();
 const bullmq = await bullmqFairness(redis, workload, 80);
 await redis.stop();

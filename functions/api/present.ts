@@ -6,7 +6,7 @@ import type { AccessGrant, ChainRecord, StartedRun } from "../../shared/core/por
 import type { Run } from "../../shared/core/run.ts";
 import { maskSealed } from "../../shared/core/sealed.ts";
 import type { Principal } from "../../shared/core/tenant.ts";
-import { stepRunId } from "../../shared/core/workflow.ts";
+import { stepRunIdOf } from "../../shared/core/workflow.ts";
 import type {
   CallerView,
   CancelledTask,
@@ -56,6 +56,7 @@ export function presentRun(run: Run): TaskView {
     origin: run.origin ?? null,
     root: run.root ?? { taskId: run.id, tenant: run.tenant },
     depth: run.depth ?? 0,
+    replayOf: run.replayOf ?? null,
     retryOnTimeout: run.retryOnTimeout === true,
     timeoutSeconds: run.timeoutSeconds,
     ...(run.kind === "workflow"
@@ -64,7 +65,7 @@ export function presentRun(run: Run): TaskView {
             id: step.id,
             definition: step.definition,
             dependsOn: step.dependsOn ?? [],
-            taskId: stepRunId(run.id, step.id),
+            taskId: stepRunIdOf(run, step.id),
             status: run.stepStatus?.[step.id] ?? "pending",
           })),
         }

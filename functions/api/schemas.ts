@@ -57,6 +57,15 @@ export const PutDefinitionBody = z.strictObject({
 /** The same schema a handler's ctx.tasks.start is checked with. */
 export const StartTaskBody = StartRequest;
 
+export const ReplayTaskBody = z.strictObject({
+  params: StartRequest.shape.params.describe("params over the original's snapshot"),
+  fromFailedStep: z
+    .boolean()
+    .optional()
+    .describe("a failed workflow run: keep the steps that succeeded and run the rest again"),
+  idempotencyKey: StartRequest.shape.idempotencyKey,
+});
+
 export const PutChainBody = z.strictObject({
   definition: Name,
   description: z.string().max(1_000).optional(),

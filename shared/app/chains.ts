@@ -320,6 +320,11 @@ export async function sealChainSpecs(svc: Services, run: { tenant: string; id: s
   );
 }
 
+/** A run's chain specs with their sealed templates opened (in memory only: a replay seals them again). */
+export function openChainSpecs(svc: Services, run: Run): Promise<ChainSpec[]> {
+  return Promise.all((run.chains ?? []).map((spec, index) => openSpec(svc, run, spec, index)));
+}
+
 /** The spec with its sealed templates opened (in memory only, to compute the child's params). */
 async function openSpec(svc: Services, run: Run, spec: ChainSpec, index: number): Promise<ChainSpec> {
   return {

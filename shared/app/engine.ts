@@ -30,6 +30,7 @@ import {
   newWorkflowRun,
   type Provenance,
   queueFullPatch,
+  type ReplayOf,
   refusedStartPatch,
   type StartRefusal,
 } from "../core/lifecycle.ts";
@@ -69,6 +70,8 @@ export interface StartHow {
   origin?: Provenance;
   /** A workflow step's run: its workflow run and step. */
   parent?: { id: string; step: string };
+  /** A replay of an earlier run (shared/app/replay.ts). */
+  replay?: ReplayOf;
 }
 
 export interface Started {
@@ -176,6 +179,7 @@ async function admitStart(
     trigger: how.trigger,
     ...(how.origin === undefined ? {} : { origin: how.origin }),
     ...(how.parent === undefined ? {} : { parent: how.parent }),
+    ...(how.replay === undefined ? {} : { replay: how.replay }),
     chains,
   };
   const extras = idempotency === undefined ? {} : { idempotency };

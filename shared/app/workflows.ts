@@ -13,7 +13,7 @@ import { type Ending, ended, provenanceFrom } from "../core/lifecycle.ts";
 import type { RunPatch } from "../core/ports.ts";
 import { isTerminal, type Run, type RunRef } from "../core/run.ts";
 import type { RunErrorCode } from "../core/run-errors.ts";
-import { planWorkflow, resolveStepParams, type StepState, stepRunId } from "../core/workflow.ts";
+import { planWorkflow, resolveStepParams, type StepState, stepRunId, stepRunIdOf } from "../core/workflow.ts";
 import type { StartHow } from "./engine.ts";
 import { runCaller, type TenantPrincipal } from "./identity.ts";
 import type { Services } from "./services.ts";
@@ -158,13 +158,13 @@ export async function withLiveSteps(svc: Services, workflow: Run): Promise<Run> 
 }
 
 /** Each step's status (pending until its run exists) and the outputs of those that succeeded. */
-async function readSteps(
+export async function readSteps(
   svc: Services,
   workflow: Run,
 ): Promise<{ states: Record<string, StepState>; outputs: Record<string, unknown> }> {
   const steps = workflow.workflowSteps ?? [];
   const children = await Promise.all(
-    steps.map((step) => svc.runs.get({ tenant: workflow.tenant, id: stepRunId(workflow.id, step.id) })),
+    steps.map((step) => svc.runs.get({ tenant: workflow.tenant, id: stepRunIdOf(workflow, step.id) })),
   );
   const states: Record<string, StepState> = {};
   const outputs: Record<string, unknown> = {};

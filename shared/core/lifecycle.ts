@@ -22,6 +22,7 @@ import {
   type RunTrigger,
 } from "./run.ts";
 import { RUN_ERRORS, type RunError, type RunErrorCode } from "./run-errors.ts";
+import type { WorkflowStep } from "./workflow.ts";
 
 export interface NewRunInput {
   tenant: string;
@@ -40,6 +41,24 @@ export interface NewRunInput {
   /** A workflow step's run: its workflow run and step. */
   parent?: { id: string; step: string };
   chains?: ChainSpec[];
+  /** A replay: the run it replays and, for a workflow, what it keeps of it. */
+  replay?: ReplayOf;
+}
+
+export interface ReplayOf {
+  of: string;
+  /** A workflow's steps as the original ran them, and the succeeded ones it keeps. */
+  steps?: WorkflowStep[];
+  keptSteps?: Record<string, string>;
+}
+
+function replayFields(input: NewRunInput): Pick<Run, "replayOf" | "keptSteps"> {
+  if (input.replay === undefined) return {};
+  const { of, keptSteps } = input.replay;
+  return {
+    replayOf: of,
+    ...(keptSteps === undefined || Object.keys(keptSteps).length === 0 ? {} : { keptSteps }),
+  };
 }
 
 /** The starting run, as a new run records it: who, how, and where in its tree. */
@@ -96,6 +115,7 @@ export function newRun(input: NewRunInput, status: "queued" | "waiting" | "sched
     ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
     ...(input.scheduledFor === undefined ? {} : { scheduledFor: input.scheduledFor.toISOString() }),
     ...provenanceFields(input),
+    ...replayFields(input),
     ...(input.parent === undefined ? {} : { parent: input.parent }),
     ...(input.chains === undefined || input.chains.length === 0 ? {} : { chains: input.chains }),
     timeoutSeconds: definition.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
@@ -127,7 +147,7 @@ export function newRun(input: NewRunInput, status: "queued" | "waiting" | "sched
  */
 export function newWorkflowRun(input: NewRunInput, now: Date): Run {
   const at = now.toISOString();
-  const steps = input.definition.steps ?? [];
+  const steps = input.replay?.steps ?? input.definition.steps ?? [];
   return {
     tenant: input.tenant,
     id: input.id,
@@ -136,12 +156,18 @@ export function newWorkflowRun(input: NewRunInput, now: Date): Run {
     params: { ...input.definition.params, ...input.params },
     ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
     ...provenanceFields(input),
+    ...replayFields(input),
     ...(input.parent === undefined ? {} : { parent: input.parent }),
     // Emitted when the workflow succeeds, like any run's chains.
     ...(input.chains === undefined || input.chains.length === 0 ? {} : { chains: input.chains }),
     kind: "workflow",
     workflowSteps: steps,
-    stepStatus: Object.fromEntries(steps.map((step) => [step.id, "pending"])),
+    stepStatus: Object.fromEntries(
+      steps.map((step) => [
+        step.id,
+        input.replay?.keptSteps?.[step.id] === undefined ? "pending" : "succeeded",
+      ]),
+    ),
     timeoutSeconds: input.definition.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
     // One attempt, running from the start: a workflow is not retried as a whole (its steps are).
     status: "running",

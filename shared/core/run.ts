@@ -103,6 +103,13 @@ export const Run = z.object({
   /** The first run of the tree this run belongs to (itself when absent) and how far below it this is. */
   root: z.object({ taskId: z.string(), tenant: z.string() }).optional(),
   depth: z.number().int().nonnegative().optional(),
+  /** A replay's original run (POST /v1/tasks/{id}/replay), in the same tenant. */
+  replayOf: z.string().optional(),
+  /**
+   * A workflow replayed from its failed step: the steps that had succeeded, each with the run
+   * that holds its output. They are not run again; the workflow reads them as its own.
+   */
+  keptSteps: z.record(z.string(), z.string()).optional(),
   /** The start's idempotency key, if it had one. */
   idempotencyKey: z.string().optional(),
   /** Each attempt may run this long before it ends `timed_out`. */

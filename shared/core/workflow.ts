@@ -64,6 +64,14 @@ export function stepRunId(workflowRunId: string, stepId: string): string {
   return `${workflowRunId}-${createHash("sha256").update(stepId).digest("hex").slice(0, 12)}`;
 }
 
+/** The run of a workflow run's step: its own, or the one a replay kept from the original. */
+export function stepRunIdOf(
+  workflow: { id: string; keptSteps?: Record<string, string> },
+  stepId: string,
+): string {
+  return workflow.keptSteps?.[stepId] ?? stepRunId(workflow.id, stepId);
+}
+
 /** `@Step.<step id>.<output key>@`; the output key may hold dots. */
 const REFERENCE_SOURCE = `@Step\\.(${NAME_CHARS})\\.([A-Za-z0-9_.-]{1,128})@`;
 const REFERENCE = new RegExp(REFERENCE_SOURCE, "g");

@@ -1,5 +1,6 @@
 /** The routes of runs: start, list, read, cancel and set a run's subtext. */
 import { setSubtext } from "../../../shared/app/callbacks.ts";
+import { replayTask } from "../../../shared/app/replay.ts";
 import type { Services } from "../../../shared/app/services.ts";
 import {
   cancelTask,
@@ -19,7 +20,15 @@ import {
   presentStartedRun,
 } from "../present.ts";
 import { CancelledTask, StartedRunPage, StartedTask, TaskPage, TaskView } from "../responses.ts";
-import { CancelQuery, ListQuery, ListTasksQuery, PatchTaskBody, StartTaskBody, TaskId } from "../schemas.ts";
+import {
+  CancelQuery,
+  ListQuery,
+  ListTasksQuery,
+  PatchTaskBody,
+  ReplayTaskBody,
+  StartTaskBody,
+  TaskId,
+} from "../schemas.ts";
 import { routeAuthz } from "./auth.ts";
 import type { ApiRoute } from "./route.ts";
 
@@ -131,6 +140,28 @@ export function tasksRoutes(svc: Services): ApiRoute[] {
           return json(200, { ...presentCancelled(run), tree: { cancelled, complete } });
         }
         return json(200, presentCancelled(await cancelTask(svc, who, id)));
+      }),
+    },
+    {
+      method: "POST",
+      path: "/v1/tasks/{id}/replay",
+      doc: {
+        operationId: "replayTask",
+        summary: "Start a run again: same definition, the original's params (with overrides) and chains",
+        description:
+          "A new run naming the original (`replayOf`); the original is unchanged. The body is optional. A failed workflow run replays from its failed step with `fromFailedStep: true`.",
+        tag: "Tasks",
+        auth: "runner",
+        params: { id: TaskId },
+        body: ReplayTaskBody,
+        responses: { 202: StartedTask },
+        errors: [404, 409, 429],
+      },
+      handler: asTenant("runner", async (event, who) => {
+        const id = pathParam(event, "id", TaskId);
+        const input = (event.body ?? "").trim() === "" ? {} : parseBody(event, ReplayTaskBody);
+        const { run, created } = await replayTask(svc, who, id, input);
+        return json(202, presentStarted(run, created));
       }),
     },
     {

@@ -243,6 +243,28 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     });
 
   program
+    .command("replay <taskId>")
+    .description(
+      "start a run again with the original's params (and --param over them); prints the new task id",
+    )
+    .option("-p, --param <key=value>", "a param over the original's (repeatable)", collectKeyValue)
+    .option("--from-failed-step", "a failed workflow run: keep the steps that succeeded, run the rest")
+    .option("-w, --watch", "then follow the new run to its end, like `baton watch`")
+    .action(async (taskId, options) => {
+      const api = client();
+      const started = await api.replayTask(taskId, {
+        ...(options.param === undefined ? {} : { params: options.param }),
+        ...(options.fromFailedStep === true ? { fromFailedStep: true } : {}),
+      });
+      if (flags().json && !options.watch) print(JSON.stringify(started, null, 2));
+      if (!flags().json) {
+        print(started.taskId);
+        note(`replayed ${taskId}: ${started.status}`);
+      }
+      if (options.watch) await follow(api, started.taskId);
+    });
+
+  program
     .command("cancel <taskId>")
     .description("cancel a run (a running one stops at its next heartbeat)")
     .action(async (taskId) => {

@@ -25,6 +25,7 @@ import type {
   Page,
   PutChainRequest,
   PutDefinitionRequest,
+  ReplayTaskRequest,
   StartedRunView,
   StartTaskRequest,
   StartTaskResult,
@@ -206,6 +207,14 @@ export class BatonClient {
   /** Cancels a run; a running one stops at its next heartbeat (`cancelRequested`). */
   cancelTask(taskId: string): Promise<CancelTaskResult> {
     return this.#request("POST", `/v1/tasks/${segment(taskId)}/cancel`);
+  }
+
+  /**
+   * `POST /v1/tasks/{id}/replay`: a new run of the same definition with the original's params
+   * (and `params` over them); a failed workflow with `fromFailedStep` keeps its succeeded steps.
+   */
+  replayTask(taskId: string, body: ReplayTaskRequest = {}): Promise<StartTaskResult> {
+    return this.#request("POST", `/v1/tasks/${segment(taskId)}/replay`, { body });
   }
 
   /** `PATCH /v1/tasks/{id}`: sets the run's subtext, whatever its status. */

@@ -25,6 +25,7 @@ import type {
   PatchTaskBody,
   PutChainBody,
   PutDefinitionBody,
+  ReplayTaskBody,
   StartTaskBody,
 } from "../../functions/api/schemas.ts";
 import type { KeyView as ServerKeyView } from "../app/identity.ts";
@@ -38,6 +39,7 @@ export type CreateTenantRequest = z.input<typeof CreateTenantBody>;
 export type CreateKeyRequest = z.input<typeof CreateKeyBody>;
 export type PutDefinitionRequest = z.input<typeof PutDefinitionBody>;
 export type PutChainRequest = z.input<typeof PutChainBody>;
+export type ReplayTaskRequest = z.input<typeof ReplayTaskBody>;
 export type StartTaskRequest = z.input<typeof StartTaskBody>;
 export type CallbackRequest = z.input<typeof CallbackBody>;
 export type PatchTaskRequest = z.input<typeof PatchTaskBody>;

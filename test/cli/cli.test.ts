@@ -163,6 +163,22 @@ describe("start, watch, status", () => {
     expect(again.stderr).toContain("HTTP 409 conflict");
   });
 
+  it("replays a run with a param over the original's, and follows the new run", async () => {
+    const started = await runBaton(["start", "echo", "-p", "name=Ada", "-p", "n=1", "--watch", "--json"], {
+      env,
+    });
+    const { taskId } = JSON.parse(started.stdout);
+    const replayed = await runBaton(["replay", taskId, "-p", "name=Grace", "--watch"], { env });
+    expect(replayed.code).toBe(0);
+    const replayId = replayed.stdout.trim().split("\n")[0];
+    expect(replayId).not.toBe(taskId);
+    expect(replayed.stderr).toContain(`replayed ${taskId}`);
+    const view = (await stack.request("GET", `/v1/tasks/${replayId}`)).body;
+    expect(view).toMatchObject({ replayOf: taskId, trigger: "replay", params: { name: "Grace", n: 1 } });
+    const unknown = await runBaton(["replay", "no-such-task"], { env });
+    expect(unknown.code).toBe(3);
+  });
+
   it("replays an idempotent start", async () => {
     const first = await runBaton(["start", "echo", "--idempotency-key", "cli-once", "--json"], { env });
     const second = await runBaton(["start", "echo", "--idempotency-key", "cli-once"], { env });

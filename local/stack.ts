@@ -26,6 +26,7 @@ import { DEFAULT_RUN_RETENTION_DAYS } from "../shared/config.ts";
 import type { Log, Metrics, RunStore } from "../shared/core/ports.ts";
 import type { HandlerRegistry } from "../shared/core/task.ts";
 import { hashKey } from "../shared/core/tenant.ts";
+import { startTracing } from "../shared/observability/otel.ts";
 import { ensureBucket, ensureRunQueues, ensureTables, type RunQueueUrls, tableNames } from "./bootstrap.ts";
 import { type Emulators, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from "./emulators.ts";
 import { serveApi } from "./http-server.ts";
@@ -125,9 +126,20 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
             ((error) => log.error("the local stack cannot work any more", { error })),
         })
       : undefined;
+  // OTEL_EXPORTER_OTLP_ENDPOINT set: the local stack exports traces like the Lambda functions do.
+  const tracing = startTracing(process.env);
   try {
-    return await startOnEmulators({ ...options, log }, emulators);
+    const stack = await startOnEmulators({ ...options, log }, emulators);
+    if (tracing === undefined) return stack;
+    return {
+      ...stack,
+      async stop() {
+        await stack.stop();
+        await tracing.shutdown();
+      },
+    };
   } catch (error) {
+    await tracing?.shutdown();
     // Never leave a DynamoDB Local process behind when, say, the port is taken.
     await emulators?.stop();
     throw error;

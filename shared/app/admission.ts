@@ -360,7 +360,7 @@ async function liveLimits(svc: Services, tenant: string, definitionName: string)
  */
 export async function sendRun(
   svc: Services,
-  run: Pick<Run, "tenant" | "id" | "queue" | "timeoutSeconds" | "attempts">,
+  run: Pick<Run, "tenant" | "id" | "queue" | "timeoutSeconds" | "attempts" | "trace">,
   sendId?: string,
 ): Promise<void> {
   try {
@@ -370,6 +370,7 @@ export async function sendRun(
         runId: run.id,
         timeoutSeconds: run.timeoutSeconds,
         ...(run.queue === undefined ? {} : { queue: run.queue }),
+        ...(run.trace === undefined ? {} : { trace: run.trace }),
       },
       sendId,
     );

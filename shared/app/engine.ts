@@ -11,6 +11,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
+import { SpanKind } from "@opentelemetry/api";
 import { CHAIN_PARAM, chainSpecsOf } from "../core/chain.ts";
 import type { DefinitionLimits, TaskDefinition } from "../core/definition.ts";
 import {
@@ -46,6 +47,7 @@ import { withLogContext } from "./log-context.ts";
 import { recordEnd, recordStart } from "./run-metrics.ts";
 import type { Services } from "./services.ts";
 import { takeStartToken } from "./start-rate.ts";
+import { activeTraceparent, inSpan } from "./tracing.ts";
 import { cancelActiveSteps, cancelWorkflowRun, reconcileWorkflow, type WorkflowOps } from "./workflows.ts";
 
 export interface StartInput {
@@ -126,10 +128,14 @@ export async function startRun(
   input: StartInput,
   how: StartHow,
 ): Promise<Started> {
-  const started = await admitStart(svc, caller, input, how);
-  // Only a start that wrote a run counts: an idempotent repeat returns an earlier run.
-  if (started.created) recordStart(svc, started.run);
-  return started;
+  const attributes = { tenant: caller.tenant, definition: input.definition, trigger: how.trigger };
+  return inSpan("baton.start", { kind: SpanKind.PRODUCER, attributes }, async (span) => {
+    const started = await admitStart(svc, caller, input, how);
+    span.setAttribute("taskId", started.run.id);
+    // Only a start that wrote a run counts: an idempotent repeat returns an earlier run.
+    if (started.created) recordStart(svc, started.run);
+    return started;
+  });
 }
 
 async function admitStart(
@@ -152,6 +158,8 @@ async function admitStart(
 
   const now = svc.clock.now();
   const id = how.id ?? svc.newId();
+  // The start's span (startRun): the run's queue wait and attempts join its trace.
+  const traceparent = activeTraceparent();
   const chains = await sealChainSpecs(svc, { tenant: caller.tenant, id }, specs);
   // The async-TaskChain param lives on as the run's chains (sealed where asked), not among its params.
   const { [CHAIN_PARAM]: _chainParam, ...ownParams } = input.params ?? {};
@@ -180,6 +188,7 @@ async function admitStart(
     ...(how.origin === undefined ? {} : { origin: how.origin }),
     ...(how.parent === undefined ? {} : { parent: how.parent }),
     ...(how.replay === undefined ? {} : { replay: how.replay }),
+    ...(traceparent === undefined ? {} : { trace: traceparent }),
     chains,
   };
   const extras = idempotency === undefined ? {} : { idempotency };

@@ -4,6 +4,8 @@
  * attempt holds (status running + attempt number), so a duplicate or stale delivery changes
  * nothing, and anything uncertain leaves the message in the queue to be judged again later.
  */
+
+import { SpanKind } from "@opentelemetry/api";
 import { z } from "zod";
 import { newCallbackToken } from "../core/callback-token.ts";
 import {
@@ -19,7 +21,7 @@ import {
   whenClaimMissed,
 } from "../core/lifecycle.ts";
 import { jsonBytes, LIMITS } from "../core/limits.ts";
-import type { RunReceipt } from "../core/ports.ts";
+import type { RunMessage, RunReceipt } from "../core/ports.ts";
 import type { Run } from "../core/run.ts";
 import type { RunError, RunErrorCode } from "../core/run-errors.ts";
 import { isSealed } from "../core/sealed.ts";
@@ -32,6 +34,7 @@ import { recordClaim } from "./run-metrics.ts";
 import type { Services } from "./services.ts";
 import { withStandardOutputs } from "./standard-outputs.ts";
 import { type AttemptState, taskContext, toJsonValue } from "./task-context.ts";
+import { contextOfTraceparent, inSpan, recordPastSpan } from "./tracing.ts";
 
 /** The SQS message body. Versioned so a later format can be told apart. */
 export const RunMessageBody = z.object({
@@ -39,8 +42,20 @@ export const RunMessageBody = z.object({
   tenant: z.string().min(1),
   runId: z.string().min(1),
   timeoutSeconds: z.number().int().positive().optional(),
+  trace: z.string().max(128).optional(),
 });
 export type RunMessageBody = z.infer<typeof RunMessageBody>;
+
+/** The body both queue adapters send: ids, the attempt bound and the trace context, nothing else. */
+export function runMessageBody(message: RunMessage): RunMessageBody {
+  return {
+    v: 1,
+    tenant: message.tenant,
+    runId: message.runId,
+    ...(message.timeoutSeconds === undefined ? {} : { timeoutSeconds: message.timeoutSeconds }),
+    ...(message.trace === undefined ? {} : { trace: message.trace }),
+  };
+}
 
 export interface Delivery {
   messageId: string;
@@ -72,7 +87,7 @@ export async function processDelivery(svc: Services, delivery: Delivery): Promis
   if (claim.claimed) {
     recordClaim(svc, claim.run);
     addLogContext({ definition: claim.run.definition, attempt: claim.run.attempts });
-    return runAttempt(svc, claim.run, delivery);
+    return tracedAttempt(svc, claim.run, delivery, parsed.trace);
   }
   if (claim.current !== undefined) addLogContext({ definition: claim.current.definition });
 
@@ -96,6 +111,44 @@ export async function processDelivery(svc: Services, delivery: Delivery): Promis
     default:
       return assertNever(miss);
   }
+}
+
+/**
+ * The attempt in its trace: the first attempt records the run's wait in its queue, and every
+ * attempt is a span of the start's trace, active while the handler runs (so its own spans, and the
+ * runs it or its chains start, join the trace).
+ */
+function tracedAttempt(
+  svc: Services,
+  run: Run,
+  delivery: Delivery,
+  messageTrace: string | undefined,
+): Promise<DeliveryResult> {
+  const parent = contextOfTraceparent(run.trace ?? messageTrace);
+  const attributes = {
+    taskId: run.id,
+    tenant: run.tenant,
+    definition: run.definition,
+    attempt: run.attempts,
+  };
+  if (run.attempts === 1 && run.startedAt !== undefined) {
+    const queuedAt = [run.createdAt, run.scheduledFor]
+      .filter((at) => at !== undefined)
+      .sort()
+      .at(-1);
+    recordPastSpan("baton.queue", {
+      kind: SpanKind.INTERNAL,
+      attributes,
+      parent,
+      start: new Date(queuedAt ?? run.createdAt),
+      end: new Date(run.startedAt),
+    });
+  }
+  return inSpan("baton.attempt", { kind: SpanKind.CONSUMER, attributes, parent }, async (span) => {
+    const result = await runAttempt(svc, run, delivery);
+    span.setAttribute("outcome", result.kind === "done" ? "done" : "later");
+    return result;
+  });
 }
 
 /** Runs the handler for the attempt this worker just claimed, and records how it ended. */

@@ -1,5 +1,5 @@
 import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import type { RunMessageBody } from "../app/worker.ts";
+import { runMessageBody } from "../app/worker.ts";
 import type { RunLane, RunMessage, RunQueue, RunReceipt } from "../core/ports.ts";
 import { AWS_LIMITS, checkSqsBody, sqsId } from "./aws-limits.ts";
 import { messageGroupId, RUN_QUEUE, runLaneOf } from "./queues.ts";
@@ -23,12 +23,7 @@ export class SqsRunQueue implements RunQueue {
   }
 
   async enqueue(message: RunMessage, sendId?: string): Promise<void> {
-    const body: RunMessageBody = {
-      v: 1,
-      tenant: message.tenant,
-      runId: message.runId,
-      ...(message.timeoutSeconds === undefined ? {} : { timeoutSeconds: message.timeoutSeconds }),
-    };
+    const body = runMessageBody(message);
     const lane = runLaneOf(message);
     await this.#client.send(
       new SendMessageCommand({

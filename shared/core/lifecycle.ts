@@ -41,6 +41,8 @@ export interface NewRunInput {
   /** A workflow step's run: its workflow run and step. */
   parent?: { id: string; step: string };
   chains?: ChainSpec[];
+  /** The start's trace context (W3C traceparent), when traced. */
+  trace?: string;
   /** A replay: the run it replays and, for a workflow, what it keeps of it. */
   replay?: ReplayOf;
 }
@@ -116,6 +118,7 @@ export function newRun(input: NewRunInput, status: "queued" | "waiting" | "sched
     ...(input.scheduledFor === undefined ? {} : { scheduledFor: input.scheduledFor.toISOString() }),
     ...provenanceFields(input),
     ...replayFields(input),
+    ...(input.trace === undefined ? {} : { trace: input.trace }),
     ...(input.parent === undefined ? {} : { parent: input.parent }),
     ...(input.chains === undefined || input.chains.length === 0 ? {} : { chains: input.chains }),
     timeoutSeconds: definition.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
@@ -157,6 +160,7 @@ export function newWorkflowRun(input: NewRunInput, now: Date): Run {
     ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
     ...provenanceFields(input),
     ...replayFields(input),
+    ...(input.trace === undefined ? {} : { trace: input.trace }),
     ...(input.parent === undefined ? {} : { parent: input.parent }),
     // Emitted when the workflow succeeds, like any run's chains.
     ...(input.chains === undefined || input.chains.length === 0 ? {} : { chains: input.chains }),

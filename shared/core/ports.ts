@@ -344,6 +344,8 @@ export interface RunMessage {
   queue?: string;
   /** Lets a worker skip a run it could not finish within its own remaining time. */
   timeoutSeconds?: number;
+  /** The W3C traceparent of the run's start, when traced (shared/app/tracing.ts). */
+  trace?: string;
 }
 
 /**

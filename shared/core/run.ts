@@ -110,6 +110,8 @@ export const Run = z.object({
    * that holds its output. They are not run again; the workflow reads them as its own.
    */
   keptSteps: z.record(z.string(), z.string()).optional(),
+  /** The W3C traceparent of the span that started the run, when tracing is on. */
+  trace: z.string().max(128).optional(),
   /** The start's idempotency key, if it had one. */
   idempotencyKey: z.string().optional(),
   /** Each attempt may run this long before it ends `timed_out`. */

@@ -1,4 +1,4 @@
-import type { RunMessageBody } from "../app/worker.ts";
+import { type RunMessageBody, runMessageBody } from "../app/worker.ts";
 import { AWS_LIMITS } from "../aws/aws-limits.ts";
 import { messageGroupId, RUN_QUEUE, runLaneOf } from "../aws/queues.ts";
 import type { Clock, RunLane, RunMessage, RunQueue, RunReceipt } from "../core/ports.ts";
@@ -63,12 +63,7 @@ export class MemoryRunQueue implements RunQueue {
       if (sentAt !== undefined && now - sentAt < DEDUP_WINDOW_MS) return;
       this.#sent.set(dedupId, now);
     }
-    const body: RunMessageBody = {
-      v: 1,
-      tenant: message.tenant,
-      runId: message.runId,
-      ...(message.timeoutSeconds === undefined ? {} : { timeoutSeconds: message.timeoutSeconds }),
-    };
+    const body = runMessageBody(message);
     this.#sequence += 1;
     this.#messages.push({
       messageId: `m${this.#sequence}`,
@@ -145,9 +140,14 @@ export class MemoryRunQueue implements RunQueue {
     return times.length === 0 ? undefined : new Date(Math.min(...times));
   }
 
+  /** The bodies of the messages not yet deleted, in order (for assertions). */
+  pendingBodies(): RunMessageBody[] {
+    return this.#messages.map((m) => JSON.parse(m.body) as RunMessageBody);
+  }
+
   /** The run ids of the messages not yet deleted, in order (for assertions). */
   pendingRunIds(): string[] {
-    return this.#messages.map((m) => (JSON.parse(m.body) as RunMessageBody).runId);
+    return this.pendingBodies().map((body) => body.runId);
   }
 
   /** Messages received `maxReceiveCount` times without being deleted. */

@@ -1,6 +1,7 @@
 /** Handlers that exist only for tests: they make timing, counting and crashes observable. */
 import { appendFileSync } from "node:fs";
 import { Readable } from "node:stream";
+import { trace } from "@opentelemetry/api";
 import { exampleTasks } from "../../examples/index.ts";
 import { BatonError } from "../../shared/core/errors.ts";
 import { defineTask, HandlerRegistry, type TaskStartOptions } from "../../shared/core/task.ts";
@@ -112,6 +113,18 @@ export const peekSecretTask = defineTask({
   },
 });
 
+/** Does its work in a span of its own (OpenTelemetry API), as a user's handler would. */
+export const tracedTask = defineTask({
+  handler: "traced",
+  async run(_ctx, params) {
+    return trace.getTracer("user-code").startActiveSpan("user.work", async (span) => {
+      await sleep(Number(params.ms ?? 20));
+      span.end();
+      return { worked: true };
+    });
+  },
+});
+
 /** One start a `starter` run makes: ctx.tasks.start's options, with `at` given relative to now. */
 type StartSpec = Omit<TaskStartOptions, "at"> & { atInMs?: number; withOddValues?: boolean };
 
@@ -198,4 +211,5 @@ export const testRegistry = new HandlerRegistry([
   starterTask,
   hangOnceTask,
   uploadTask,
+  tracedTask,
 ]);

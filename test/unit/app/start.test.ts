@@ -37,6 +37,9 @@ describe("startTask", () => {
     expect(await h.run(run.id)).toEqual(run);
     expect(h.queue.pendingRunIds()).toEqual([run.id]);
     expect(h.metrics.total("RunsStarted")).toBe(1);
+    // No tracing set up: no trace context is stored or sent (tracing costs nothing when off).
+    expect(run.trace).toBeUndefined();
+    expect(JSON.stringify(h.queue.pendingBodies())).not.toContain("trace");
 
     // A later change to the definition does not reach a run already started.
     await h.define("greet", { handler: "echo", params: { greeting: "bye" } });

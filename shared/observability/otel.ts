@@ -1,0 +1,48 @@
+/**
+ * The OpenTelemetry SDK, set up only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (locally and on
+ * Lambda alike): spans are batched and sent over OTLP/HTTP (JSON), the standard exporter reading
+ * the OTEL_EXPORTER_OTLP_* variables itself. Without the variable nothing is registered, and the
+ * API's no-op tracer makes tracing free (shared/app/tracing.ts).
+ */
+import { context, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { BatchSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
+
+export interface Tracing {
+  /** Sends the spans batched so far (a Lambda invocation must not end with spans unsent). */
+  flush(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+let registered: { provider: TracerProvider; contextManager: AsyncLocalStorageContextManager } | undefined;
+
+/** Starts tracing if the environment asks for it; one provider per process. */
+export function startTracing(env: Record<string, string | undefined>): Tracing | undefined {
+  if ((env.OTEL_EXPORTER_OTLP_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? "") === "")
+    return undefined;
+  if (env.OTEL_SDK_DISABLED === "true") return undefined;
+  if (registered === undefined) {
+    const contextManager = new AsyncLocalStorageContextManager().enable();
+    context.setGlobalContextManager(contextManager);
+    const provider = new TracerProvider({
+      resource: resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME ?? "baton" }),
+      spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })],
+    });
+    trace.setGlobalTracerProvider(provider);
+    registered = { provider, contextManager };
+  }
+  const { provider } = registered;
+  return {
+    flush: () => provider.forceFlush(),
+    async shutdown() {
+      if (registered === undefined) return;
+      const current = registered;
+      registered = undefined;
+      await current.provider.shutdown();
+      trace.disable();
+      context.disable();
+    },
+  };
+}

@@ -23,7 +23,14 @@ import * as requestSchemas from "./schemas.ts";
  * Who may call a route. Roles nest: an admin key can do what a runner key can. `any` is any valid
  * key (operator included); `none` needs no key (the file token in the path is the credential).
  */
-export type RouteAuth = "none" | "any" | "operator" | "admin" | "runner" | "runner-or-callback-token";
+export type RouteAuth =
+  | "none"
+  | "any"
+  | "operator"
+  | "admin"
+  | "runner"
+  | "runner-or-callback-token"
+  | "runner-or-read-token";
 export type SuccessStatus = 200 | 201 | 202 | 204 | 302;
 export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 429;
 /** Statuses any route may answer with (the shared error body), unless it documents its own. */
@@ -239,6 +246,8 @@ function describeAuth(auth: RouteAuth): string {
       return "A runner or admin key of the tenant.";
     case "runner-or-callback-token":
       return "A runner or admin key of the tenant, or the run's callback token.";
+    case "runner-or-read-token":
+      return "A runner or admin key of the tenant, or a read token for this run (`POST /v1/tasks/{id}/read-token`).";
     default: {
       const unknown: never = auth;
       throw new Error(`unknown auth ${String(unknown)}`);
@@ -303,7 +312,9 @@ function operationOf(
         ? []
         : doc.auth === "runner-or-callback-token"
           ? [{ apiKey: [] }, { callbackToken: [] }]
-          : [{ apiKey: [] }],
+          : doc.auth === "runner-or-read-token"
+            ? [{ apiKey: [] }, { readToken: [] }]
+            : [{ apiKey: [] }],
     ...(parameters.length === 0 ? {} : { parameters }),
     responses,
   };
@@ -376,6 +387,12 @@ export function buildOpenApiDocument(routes: readonly DocumentedRoute[]): OpenAP
           type: "http",
           scheme: "bearer",
           description: "A run's callback token, handed to the outside system by a callback-mode handler.",
+        },
+        readToken: {
+          type: "http",
+          scheme: "bearer",
+          description:
+            "A short-lived token that reads one run (`POST /v1/tasks/{id}/read-token`), for a frontend.",
         },
       },
     },

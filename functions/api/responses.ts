@@ -201,6 +201,11 @@ export const TaskView = z.strictObject({
 });
 export type TaskView = z.infer<typeof TaskView>;
 
+export const ReadTokenView = z.strictObject({
+  token: z.string().describe("send as `Authorization: Bearer <token>` to read this run"),
+  expiresAt: Time,
+});
+
 export const StartedRunView = z.strictObject({
   taskId: z.string(),
   tenant: z.string().describe("the tenant the run belongs to (another one for a cross-tenant chain)"),

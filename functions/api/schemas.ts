@@ -8,6 +8,7 @@ import {
 } from "../../shared/core/destination.ts";
 import { LIMITS } from "../../shared/core/limits.ts";
 import { Name, RunId } from "../../shared/core/names.ts";
+import { READ_TOKEN_DEFAULT_SECONDS, READ_TOKEN_MAX_SECONDS } from "../../shared/core/read-token.ts";
 import { RUN_STATUSES } from "../../shared/core/run.ts";
 import { StartRequest } from "../../shared/core/start-request.ts";
 import { Role, TenantId } from "../../shared/core/tenant.ts";
@@ -64,6 +65,16 @@ export const ReplayTaskBody = z.strictObject({
     .optional()
     .describe("a failed workflow run: keep the steps that succeeded and run the rest again"),
   idempotencyKey: StartRequest.shape.idempotencyKey,
+});
+
+export const ReadTokenBody = z.strictObject({
+  seconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(READ_TOKEN_MAX_SECONDS)
+    .optional()
+    .describe(`how long the token reads the run (default ${READ_TOKEN_DEFAULT_SECONDS})`),
 });
 
 export const PutChainBody = z.strictObject({

@@ -25,6 +25,7 @@ import type {
   Page,
   PutChainRequest,
   PutDefinitionRequest,
+  ReadTokenView,
   ReplayTaskRequest,
   StartedRunView,
   StartTaskRequest,
@@ -215,6 +216,16 @@ export class BatonClient {
    */
   replayTask(taskId: string, body: ReplayTaskRequest = {}): Promise<StartTaskResult> {
     return this.#request("POST", `/v1/tasks/${segment(taskId)}/replay`, { body });
+  }
+
+  /**
+   * `POST /v1/tasks/{id}/read-token`: a short-lived token for a frontend, which reads this run
+   * (`new BatonClient({ key: token }).getTask(id)`) and nothing else.
+   */
+  issueReadToken(taskId: string, seconds?: number): Promise<ReadTokenView> {
+    return this.#request("POST", `/v1/tasks/${segment(taskId)}/read-token`, {
+      body: seconds === undefined ? {} : { seconds },
+    });
   }
 
   /** `PATCH /v1/tasks/{id}`: sets the run's subtext, whatever its status. */

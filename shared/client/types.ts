@@ -15,7 +15,7 @@ import type {
   presentStarted,
   presentStartedRun,
 } from "../../functions/api/present.ts";
-import type { Health } from "../../functions/api/responses.ts";
+import type { Health, ReadTokenView as ReadTokenViewSchema } from "../../functions/api/responses.ts";
 import type {
   CallbackBody,
   CreateKeyBody,
@@ -56,6 +56,7 @@ export type ChainView = ReturnType<typeof presentChain>;
 export type StartTaskResult = ReturnType<typeof presentStarted>;
 /** A run that another run started, as that run lists it. */
 export type StartedRunView = ReturnType<typeof presentStartedRun>;
+export type ReadTokenView = z.infer<typeof ReadTokenViewSchema>;
 export type CancelTaskResult = ReturnType<typeof presentCancelled>;
 export type Whoami = ReturnType<typeof presentPrincipal>;
 export type AccessGrantView = ReturnType<typeof presentGrant>;

@@ -256,6 +256,12 @@ describe("real answers match the documented schemas", () => {
     ).toBe("succeeded");
     expect((await call("POST", `/v1/tasks/${started.body.taskId}/cancel`)).status).toBe(409);
     await call("PATCH", `/v1/tasks/${started.body.taskId}`, { body: { subtext: "checked" } });
+    expect((await call("POST", `/v1/tasks/${started.body.taskId}/replay`, { body: {} })).status).toBe(202);
+    const readToken = await call("POST", `/v1/tasks/${started.body.taskId}/read-token`, { body: {} });
+    expect(readToken.status).toBe(201);
+    expect(
+      (await call("GET", `/v1/tasks/${started.body.taskId}`, { key: readToken.body.token })).status,
+    ).toBe(200);
 
     const workflow = await call("POST", "/v1/tasks", { body: { definition: "pair" } });
     await waitForEnd(stack, workflow.body.taskId);

@@ -1,5 +1,7 @@
 /** The routes of runs: start, list, read, cancel and set a run's subtext. */
 import { setSubtext } from "../../../shared/app/callbacks.ts";
+import { bearerOf } from "../../../shared/app/identity.ts";
+import { getTaskWithReadToken, issueReadToken } from "../../../shared/app/read-tokens.ts";
 import { replayTask } from "../../../shared/app/replay.ts";
 import type { Services } from "../../../shared/app/services.ts";
 import {
@@ -10,6 +12,11 @@ import {
   startedByTask,
   startTask,
 } from "../../../shared/app/tasks.ts";
+import {
+  isReadToken,
+  READ_TOKEN_DEFAULT_SECONDS,
+  READ_TOKEN_MAX_SECONDS,
+} from "../../../shared/core/read-token.ts";
 import { patchTaskExamples, startTaskExamples } from "../examples.ts";
 import { json, parseBody, parseQuery, pathParam } from "../http.ts";
 import {
@@ -19,12 +26,20 @@ import {
   presentStarted,
   presentStartedRun,
 } from "../present.ts";
-import { CancelledTask, StartedRunPage, StartedTask, TaskPage, TaskView } from "../responses.ts";
+import {
+  CancelledTask,
+  ReadTokenView,
+  StartedRunPage,
+  StartedTask,
+  TaskPage,
+  TaskView,
+} from "../responses.ts";
 import {
   CancelQuery,
   ListQuery,
   ListTasksQuery,
   PatchTaskBody,
+  ReadTokenBody,
   ReplayTaskBody,
   StartTaskBody,
   TaskId,
@@ -85,14 +100,42 @@ export function tasksRoutes(svc: Services): ApiRoute[] {
         operationId: "getTask",
         summary: "Read a run",
         tag: "Tasks",
-        auth: "runner",
+        auth: "runner-or-read-token",
         params: { id: TaskId },
         responses: { 200: TaskView },
         errors: [404],
       },
-      handler: asTenant("runner", async (event, who) =>
-        json(200, presentRun(await getTask(svc, who, pathParam(event, "id", TaskId)))),
-      ),
+      handler: async (event) => {
+        const id = pathParam(event, "id", TaskId);
+        const bearer = bearerOf(event.headers.authorization);
+        if (bearer !== undefined && isReadToken(bearer)) {
+          return json(200, presentRun(await getTaskWithReadToken(svc, bearer, id)));
+        }
+        return asTenant("runner", async (_event, who) => json(200, presentRun(await getTask(svc, who, id))))(
+          event,
+        );
+      },
+    },
+    {
+      method: "POST",
+      path: "/v1/tasks/{id}/read-token",
+      doc: {
+        operationId: "issueReadToken",
+        summary: "Issue a short-lived token that reads this run and nothing else, for a frontend",
+        description: `The token (\`Authorization: Bearer <token>\`) reads \`GET /v1/tasks/{id}\` of this run only; no other route takes it. It lasts \`seconds\` (default ${READ_TOKEN_DEFAULT_SECONDS}, at most ${READ_TOKEN_MAX_SECONDS}). The body is optional.`,
+        tag: "Tasks",
+        auth: "runner",
+        params: { id: TaskId },
+        body: ReadTokenBody,
+        responses: { 201: ReadTokenView },
+        errors: [404],
+      },
+      handler: asTenant("runner", async (event, who) => {
+        const id = pathParam(event, "id", TaskId);
+        const { seconds } = (event.body ?? "").trim() === "" ? {} : parseBody(event, ReadTokenBody);
+        const { token, expiresAt } = await issueReadToken(svc, who, id, seconds);
+        return json(201, { token, expiresAt: expiresAt.toISOString() });
+      }),
     },
     {
       method: "GET",

@@ -4,13 +4,15 @@
  * helpers of timing: percentiles, paced starts, polling.
  */
 
+import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../local/emulators.ts";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "../local/stack.ts";
 import { ensureTenantKey } from "../shared/app/identity.ts";
-import { AwsCallCounter } from "../shared/aws/call-counter.ts";
+import { AwsCallCounter, type KeyAttribution } from "../shared/aws/call-counter.ts";
 import { createAwsClients } from "../shared/aws/clients.ts";
 import { DynamoRunStore } from "../shared/aws/dynamo-run-store.ts";
+import { TABLES, type TableName } from "../shared/aws/tables.ts";
 import type { Log } from "../shared/core/ports.ts";
 import type { Run, RunStatus } from "../shared/core/run.ts";
 import { newApiKey } from "../shared/core/tenant.ts";
@@ -35,6 +37,10 @@ export interface BenchStack {
   apiRequests(): number;
   /** Resets the AWS call counter and the API request count together. */
   resetCounts(): void;
+  /** What the counter needs to attribute write units to partition keys (counter.attributeKeys). */
+  keyAttribution: KeyAttribution;
+  /** The tenants, definitions and named queues the bench made, for key shapes (bench/hot-keys.ts). */
+  names: { tenants: Set<string>; definitions: Set<string>; queues: Set<string> };
 }
 
 export async function startBenchStack(options: Partial<LocalStackOptions> = {}): Promise<BenchStack> {
@@ -79,6 +85,26 @@ export async function startBenchStack(options: Partial<LocalStackOptions> = {}):
     tableName: `${stack.prefix}runs`,
     countersTable: `${stack.prefix}counters`,
   });
+  // The tables' key schemas are the ones the adapters and the CDK stack use (shared/aws/tables.ts),
+  // so the attribution follows any change to the layout. Items are read on a client of its own.
+  const reader = new DynamoDBClient({
+    region: LOCAL_REGION,
+    endpoint: stack.endpoints.dynamodb,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const keyAttribution: KeyAttribution = {
+    tableOf(physical) {
+      if (!physical.startsWith(stack.prefix)) return undefined;
+      const name = physical.slice(stack.prefix.length);
+      return Object.hasOwn(TABLES, name) ? { name, schema: TABLES[name as TableName] } : undefined;
+    },
+    async read(physical, key) {
+      const got = await reader.send(
+        new GetItemCommand({ TableName: physical, Key: key as never, ConsistentRead: true }),
+      );
+      return got.Item;
+    },
+  };
   const succeeded: BenchStack["succeeded"] = async (definition, tenant = "bench") =>
     successes.get(`${tenant}#${definition}`) ?? 0;
   const allRuns: BenchStack["allRuns"] = async (definition, tenant = "bench", status) => {
@@ -106,6 +132,8 @@ export async function startBenchStack(options: Partial<LocalStackOptions> = {}):
     allRuns,
     succeeded,
     apiRequests: () => requests,
+    keyAttribution,
+    names: { tenants: new Set(["bench"]), definitions: new Set(), queues: new Set() },
     resetCounts() {
       counter.reset();
       requests = 0;

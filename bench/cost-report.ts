@@ -26,6 +26,10 @@ export interface CostRow {
   calls: number;
   sqsRequests: number;
   lambdaInvocations: number;
+  /** Write units per task the counter placed on a partition key (equals `wru` when every unit was placed). */
+  keyedWru?: number;
+  /** Of those, units per task it could not place on a key (key "?"). */
+  unplacedWru?: number;
 }
 
 export type CeilingName =
@@ -46,14 +50,19 @@ export interface CostReport {
   measured: { at: string; tasksPerKind: number; machine: string };
 }
 
-const costRow = (m: Measured): CostRow => ({
-  usdPerMillion: round(pricePerMillion(m.usage)),
-  wru: round(m.usage.writeUnits),
-  rru: round(m.usage.readUnits),
-  calls: round(m.callsPerTask),
-  sqsRequests: round(m.usage.sqsRequests),
-  lambdaInvocations: round(m.usage.lambdaInvocations),
-});
+const costRow = (m: Measured): CostRow => {
+  const keyed = (match: (key: string) => boolean) =>
+    round(m.keyUnits.filter((k) => match(k.key)).reduce((sum, k) => sum + k.units, 0) / m.tasks);
+  return {
+    usdPerMillion: round(pricePerMillion(m.usage)),
+    wru: round(m.usage.writeUnits),
+    rru: round(m.usage.readUnits),
+    calls: round(m.callsPerTask),
+    sqsRequests: round(m.usage.sqsRequests),
+    lambdaInvocations: round(m.usage.lambdaInvocations),
+    ...(m.keyUnits.length === 0 ? {} : { keyedWru: keyed(() => true), unplacedWru: keyed((k) => k === "?") }),
+  };
+};
 
 /** Every scope but a run's own keys: what tasks of one definition share. */
 const SHARED: KeyScope[] = ["definition", "queue", "tenant", "global"];

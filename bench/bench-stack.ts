@@ -4,15 +4,14 @@
  * helpers of timing: percentiles, paced starts, polling.
  */
 
-import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../local/emulators.ts";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "../local/stack.ts";
 import { ensureTenantKey } from "../shared/app/identity.ts";
-import { AwsCallCounter, type KeyAttribution } from "../shared/aws/call-counter.ts";
+import { AwsCallCounter, type KeyAttribution, tablesKeyAttribution } from "../shared/aws/call-counter.ts";
 import { createAwsClients } from "../shared/aws/clients.ts";
 import { DynamoRunStore } from "../shared/aws/dynamo-run-store.ts";
-import { TABLES, type TableName } from "../shared/aws/tables.ts";
 import type { Log } from "../shared/core/ports.ts";
 import type { Run, RunStatus } from "../shared/core/run.ts";
 import { newApiKey } from "../shared/core/tenant.ts";
@@ -85,26 +84,15 @@ export async function startBenchStack(options: Partial<LocalStackOptions> = {}):
     tableName: `${stack.prefix}runs`,
     countersTable: `${stack.prefix}counters`,
   });
-  // The tables' key schemas are the ones the adapters and the CDK stack use (shared/aws/tables.ts),
-  // so the attribution follows any change to the layout. Items are read on a client of its own.
-  const reader = new DynamoDBClient({
-    region: LOCAL_REGION,
-    endpoint: stack.endpoints.dynamodb,
-    credentials: LOCAL_CREDENTIALS,
-  });
-  const keyAttribution: KeyAttribution = {
-    tableOf(physical) {
-      if (!physical.startsWith(stack.prefix)) return undefined;
-      const name = physical.slice(stack.prefix.length);
-      return Object.hasOwn(TABLES, name) ? { name, schema: TABLES[name as TableName] } : undefined;
-    },
-    async read(physical, key) {
-      const got = await reader.send(
-        new GetItemCommand({ TableName: physical, Key: key as never, ConsistentRead: true }),
-      );
-      return got.Item;
-    },
-  };
+  // Written items are read on a client of their own, which the counter does not see.
+  const keyAttribution = tablesKeyAttribution(
+    new DynamoDBClient({
+      region: LOCAL_REGION,
+      endpoint: stack.endpoints.dynamodb,
+      credentials: LOCAL_CREDENTIALS,
+    }),
+    stack.prefix,
+  );
   const succeeded: BenchStack["succeeded"] = async (definition, tenant = "bench") =>
     successes.get(`${tenant}#${definition}`) ?? 0;
   const allRuns: BenchStack["allRuns"] = async (definition, tenant = "bench", status) => {

@@ -9,8 +9,8 @@
  *
  * `npm run bench -- --cost` measures only the cost rows (usage per kind of task, the floor, the
  * ceilings and hottest keys, the heartbeat on a large run); `--json` then prints them as one JSON
- * document on stdout and nothing else (progress goes to stderr). BENCH_KIND_TASKS=50 sets the
- * tasks per kind.
+ * document on stdout and nothing else (progress goes to stderr; `npm run -s`, or npm prints its
+ * own banner on stdout first). BENCH_KIND_TASKS=50 sets the tasks per kind.
  */
 import { readFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";

@@ -15,8 +15,9 @@
  * item before and after the write, with a client it does not see, to know which index entries
  * appear, move or disappear. That doubles the load on the store, so it is for measuring only.
  */
+import { type DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import type { InstrumentableClient } from "./instrument.ts";
-import type { TableSchema } from "./tables.ts";
+import { TABLES, type TableName, type TableSchema } from "./tables.ts";
 import {
   attributeReported,
   type KeyUnits,
@@ -66,6 +67,27 @@ export interface KeyAttribution {
   tableOf(physical: string): { name: string; schema: TableSchema } | undefined;
   /** Reads an item (AttributeValues) by its key, strongly consistent, on a client the counter does not see. */
   read(physical: string, key: Record<string, unknown>): Promise<Record<string, unknown> | undefined>;
+}
+
+/**
+ * Attribution over Baton's own tables (named `<prefix><table>`) with the key schemas of
+ * shared/aws/tables.ts, the description the adapters and the CDK stack build from, so it follows
+ * any change to the layout. `reader` must be a client the counter is not attached to.
+ */
+export function tablesKeyAttribution(reader: DynamoDBClient, prefix: string): KeyAttribution {
+  return {
+    tableOf(physical) {
+      if (!physical.startsWith(prefix)) return undefined;
+      const name = physical.slice(prefix.length);
+      return Object.hasOwn(TABLES, name) ? { name, schema: TABLES[name as TableName] } : undefined;
+    },
+    async read(physical, key) {
+      const got = await reader.send(
+        new GetItemCommand({ TableName: physical, Key: key as never, ConsistentRead: true }),
+      );
+      return got.Item;
+    },
+  };
 }
 
 export class AwsCallCounter {

@@ -62,8 +62,8 @@ export interface HotKey {
   scope: KeyScope;
   /**
    * Write units per task on one key of this shape: the busiest key, or for a sharded shape the
-   * mean over the shards seen (a shard is picked by hash, so the busiest one in a short run only
-   * shows sampling noise).
+   * mean over the shards (those written, or up to the highest shard number seen: a shard is
+   * picked by hash, so the busiest one in a short run only shows sampling noise).
    */
   wruPerTask: number;
   /** Keys of this shape that were written. */
@@ -72,18 +72,31 @@ export interface HotKey {
 
 /** Write units per task on each key shape, hottest first. */
 export function hotKeys(units: readonly KeyUnits[], tasks: number, names: Names): HotKey[] {
-  const groups = new Map<string, { table: string; index: string; key: string; perKey: number[] }>();
+  const groups = new Map<
+    string,
+    { table: string; index: string; key: string; perKey: number[]; highestShard: number }
+  >();
   for (const u of units) {
     const shape = shapeOf(u.key, names);
     const id = JSON.stringify([u.table, u.index ?? "", shape]);
-    const group = groups.get(id) ?? { table: u.table, index: u.index ?? "", key: shape, perKey: [] };
+    const group = groups.get(id) ?? {
+      table: u.table,
+      index: u.index ?? "",
+      key: shape,
+      perKey: [],
+      highestShard: -1,
+    };
     group.perKey.push(u.units);
+    for (const part of u.key.split("#"))
+      if (SHARD.test(part)) group.highestShard = Math.max(group.highestShard, Number(part));
     groups.set(id, group);
   }
   return [...groups.values()]
     .map((g) => {
       const total = g.perKey.reduce((sum, n) => sum + n, 0);
-      const perKey = g.key.includes("<shard>") ? total / g.perKey.length : Math.max(...g.perKey);
+      // Shards are numbered from 0: a short run may leave one unwritten, which still counts.
+      const shards = Math.max(g.perKey.length, g.highestShard + 1);
+      const perKey = g.key.includes("<shard>") ? total / shards : Math.max(...g.perKey);
       return {
         table: g.table,
         index: g.index,

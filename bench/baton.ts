@@ -283,7 +283,7 @@ export async function usageByKind(b: BenchStack, count: number): Promise<Record<
 }
 
 export interface HeartbeatFigures {
-  /** The run item's size when the writes were made, bytes (params, feedback and logs). */
+  /** The run's size (as JSON) when the writes were made, bytes: params and logs. */
   runBytes: number;
   /** Write units of one write of each kind, as DynamoDB reports them. */
   wru: { heartbeat: number; progress: number; feedback: number };
@@ -291,7 +291,7 @@ export interface HeartbeatFigures {
 
 /**
  * What one heartbeat, progress or feedback write costs on a large run: a running run with about
- * 300 KB of params, feedback and logs gets the writes its attempt makes (`runs.update` with the
+ * 290 KB of params (250 KB) and logs (32 KB, the most a run keeps) gets the writes its attempt makes (`runs.update` with the
  * attempt's guard, as AttemptLease.write does), one of each kind, each measured alone.
  */
 export async function heartbeatWrites(b: BenchStack): Promise<HeartbeatFigures> {
@@ -312,8 +312,8 @@ export async function heartbeatWrites(b: BenchStack): Promise<HeartbeatFigures> 
   const runs = b.stack.services.runs;
   const guard = { status: "running", attempts: run.attempts, notCancelRequested: true } as const;
   const now = () => new Date().toISOString();
-  const logs = Array.from({ length: 15 }, (_, i) => ({ at: now(), line: `${i} ${"l".repeat(2000)}` }));
-  await runs.update(refOf(run), guard, { feedback: "f".repeat(16_000), logs, updatedAt: now() });
+  const logs = Array.from({ length: 16 }, (_, i) => ({ at: now(), line: `${i} ${"l".repeat(1990)}` }));
+  await runs.update(refOf(run), guard, { logs, updatedAt: now() });
   const large = await b.observer.get({ tenant: "bench", id: taskId });
   const one = async (patch: Parameters<typeof runs.update>[2]) => {
     b.resetCounts();
@@ -321,10 +321,11 @@ export async function heartbeatWrites(b: BenchStack): Promise<HeartbeatFigures> 
     const units = b.counter.units();
     return units.write + units.refusedWrites;
   };
+  // Each as the sleep handler and the lease make them: a lease, a fraction, a short line.
   const wru = {
     heartbeat: await one({ leaseUntil: new Date(Date.now() + 30_000).toISOString() }),
     progress: await one({ progress: 0.5 }),
-    feedback: await one({ feedback: "f".repeat(15_999) }),
+    feedback: await one({ feedback: "step 1/10" }),
   };
   await cancelTask(b.stack.services, caller, taskId);
   return { runBytes: Buffer.byteLength(JSON.stringify(large ?? {})), wru };

@@ -157,7 +157,7 @@ export function costTableLines(report: CostReport, labels: Record<Kind, string>)
     );
   const h = report.heartbeat;
   lines.push(
-    `\nOne write on a running run of ${(h.runBytes / 1024).toFixed(0)} KB (params, feedback, logs), WRU: heartbeat ${h.wru.heartbeat}, progress ${h.wru.progress}, feedback ${h.wru.feedback}`,
+    `\nOne write on a running run of ${(h.runBytes / 1024).toFixed(0)} KB (params and logs), WRU: heartbeat ${h.wru.heartbeat}, progress ${h.wru.progress}, feedback ${h.wru.feedback}`,
   );
   return lines;
 }

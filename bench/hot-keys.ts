@@ -4,8 +4,9 @@
  * workload of known size ran. Pure functions; docs/PERFORMANCE.md ("Ceilings") explains them.
  *
  * Keys are reported by shape, so rows are stable from run to run: the tenants, definitions and
- * named queues the bench made are replaced by <tenant>, <definition> and <queue>, run ids (ULIDs)
- * by <run>, and short all-digit parts (shard suffixes) by <shard>.
+ * named queues the bench made are replaced by <tenant>, <definition> and <queue>, run ids (ULIDs,
+ * and other parts of 20 or more id characters with a digit, such as chain runs' hashed ids) by
+ * <run>, and short all-digit parts (shard suffixes) by <shard>.
  */
 import type { KeyUnits } from "../shared/aws/write-attribution.ts";
 
@@ -27,6 +28,8 @@ export interface Names {
 }
 
 const ULID = /[0-9A-HJKMNP-TV-Z]{26}/g;
+/** Run ids that are not ULIDs (chain and workflow-step runs, hashed ids): long, and with a digit. */
+const LONG_ID = /^(?=.*\d)[A-Za-z0-9_~.:-]{20,}$/;
 const SHARD = /^\d{1,4}$/;
 
 /** A partition key's shape: the bench's own names and ids replaced by placeholders. */
@@ -38,7 +41,8 @@ export function shapeOf(key: string, names: Names): string {
       if (names.definitions.includes(part)) return "<definition>";
       if (names.queues.includes(part)) return "<queue>";
       if (SHARD.test(part)) return "<shard>";
-      return part.replace(ULID, "<run>");
+      const ulids = part.replace(ULID, "<run>");
+      return ulids === part && LONG_ID.test(part) ? "<run>" : ulids;
     })
     .join("#");
 }

@@ -131,6 +131,8 @@ describe("hot keys and ceilings", () => {
     expect(shapeOf("bench#cost-plain", names)).toBe("<tenant>#<definition>");
     expect(shapeOf("bench#01KB2Y7ZQ4V3N8M5X6W9T0R1S2", names)).toBe("<tenant>#<run>");
     expect(shapeOf("5", names)).toBe("<shard>");
+    expect(shapeOf("bench#ch-_zlTpC9YNbx1UnGm-gEET7fOs-ePdCkm", names)).toBe("<tenant>#<run>");
+    expect(shapeOf("bench#timed_out#12", names)).toBe("<tenant>#timed_out#<shard>");
   });
 
   it("derives each ceiling from the hottest shared key: 1,000 WRU/s over its units per task, per shard when sharded", () => {

@@ -154,12 +154,13 @@ export class AwsCallCounter {
           output = await next(args);
         } catch (error) {
           const units = refusedItems(input, error) / Math.max(1, written.length);
-          for (const w of written)
-            this.#addKeyUnits({
-              table: w.name,
-              key: keyText(w.written.key[w.schema.partitionKey]) ?? "?",
-              units,
-            });
+          if (units > 0)
+            for (const w of written)
+              this.#addKeyUnits({
+                table: w.name,
+                key: keyText(w.written.key[w.schema.partitionKey]) ?? "?",
+                units,
+              });
           throw error;
         }
         const after = await Promise.all(

@@ -130,7 +130,7 @@ export function dynamoCeiling(keys: readonly HotKey[], scopes: readonly KeyScope
   if (hottest === undefined) return { perSecond: null, boundBy: "no key shared by these tasks" };
   return {
     perSecond: DYNAMO_WRU_PER_PARTITION / hottest.wruPerTask,
-    boundBy: `DynamoDB ${hottest.table}${hottest.index ? `/${hottest.index}` : ""} key ${hottest.key}: ${round(hottest.wruPerTask)} WRU per task of ${DYNAMO_WRU_PER_PARTITION} WRU/s`,
+    boundBy: `DynamoDB ${hottest.table}${hottest.index ? `/${hottest.index}` : ""} key ${hottest.key}: ${round(hottest.wruPerTask, 3)} WRU per task of ${DYNAMO_WRU_PER_PARTITION} WRU/s`,
   };
 }
 

@@ -10,9 +10,10 @@ import { readFile } from "node:fs/promises";
 import { BatchWriteCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { callbackTokenFile } from "../examples/await-callback.ts";
 import { ensureTenantKey } from "../shared/app/identity.ts";
-import { startTask } from "../shared/app/tasks.ts";
+import { cancelTask, startTask } from "../shared/app/tasks.ts";
 import type { AwsCallCounter } from "../shared/aws/call-counter.ts";
-import type { Run } from "../shared/core/run.ts";
+import type { KeyUnits } from "../shared/aws/write-attribution.ts";
+import { type Run, refOf } from "../shared/core/run.ts";
 import { newApiKey } from "../shared/core/tenant.ts";
 import { atRate, type BenchStack, flood, waitUntil } from "./bench-stack.ts";
 import type { Usage } from "./prices.ts";
@@ -28,6 +29,12 @@ export interface Measured {
   scans: number;
   /** DynamoDB request units per task by "Operation table[/index]". */
   unitsBy: Record<string, number>;
+  /** Tasks the figures are divided by. */
+  tasks: number;
+  /** Write units by partition key, in all (not per task); empty unless keys were attributed. */
+  keyUnits: KeyUnits[];
+  /** Billable SQS requests per task by queue name. */
+  sqsByQueue: Record<string, number>;
 }
 
 /** `apiRequests`: API requests made for these tasks (each an API Lambda invocation on AWS). */
@@ -56,12 +63,18 @@ export function usagePerTask(counter: AwsCallCounter, tasks: number, apiRequests
     unitsBy: Object.fromEntries(
       Object.entries(counter.unitsByTarget()).map(([target, units]) => [target, units / tasks]),
     ),
+    tasks,
+    keyUnits: counter.unitsByKey(),
+    sqsByQueue: Object.fromEntries(
+      Object.entries(counter.sqsRequestsByQueue()).map(([queue, n]) => [queue, n / tasks]),
+    ),
   };
 }
 
 const measure = (b: BenchStack, tasks: number) => usagePerTask(b.counter, tasks, b.apiRequests());
 
 async function define(b: BenchStack, name: string, body: Record<string, unknown>, bearer?: string) {
+  b.names.definitions.add(name);
   await b.call("PUT", `/v1/definitions/${name}`, body, bearer);
 }
 
@@ -193,11 +206,28 @@ export async function callbackRoundTrips(b: BenchStack, count: number): Promise<
   return trips;
 }
 
-/** AWS usage per task of each kind, each measured on its own. */
-export async function usageByKind(b: BenchStack, count: number): Promise<Record<string, Measured>> {
+/** The kinds of task whose usage is measured, and how the table names them. */
+export const KIND_LABELS = {
+  plain: "plain",
+  queued: "queued (named queue)",
+  limited: "limited (maxConcurrency 4)",
+  callback: "callback (start + one callback)",
+  chained: "chained (source + child, per task)",
+  workflowStep: "workflow step (2-step workflow, per step)",
+  limitedWide: "limited (maxConcurrency 500)",
+} as const;
+export type Kind = keyof typeof KIND_LABELS;
+
+/**
+ * AWS usage per task of each kind, each measured on its own, with every write unit attributed
+ * to its partition key (the counter reads each written item before and after: the latencies of
+ * these runs are not representative, their units are).
+ */
+export async function usageByKind(b: BenchStack, count: number): Promise<Record<Kind, Measured>> {
   await define(b, "cost-plain", { handler: "echo" });
   await define(b, "cost-queued", { handler: "echo" });
   await define(b, "cost-limited", { handler: "echo", maxConcurrency: 4 });
+  await define(b, "cost-limited-wide", { handler: "echo", maxConcurrency: 500 });
   await define(b, "cost-callback", { handler: "await-callback", mode: "callback" });
   await define(b, "cost-source", { handler: "echo" });
   await define(b, "cost-child", { handler: "echo" });
@@ -210,6 +240,7 @@ export async function usageByKind(b: BenchStack, count: number): Promise<Record<
       { id: "second", definition: "cost-step", dependsOn: ["first"] },
     ],
   });
+  b.names.queues.add("cost");
   /** Starts `starts` tasks, waits for `expect` succeeded runs of `done`, and divides by `tasks`. */
   const kind = async (
     definition: string,
@@ -222,29 +253,82 @@ export async function usageByKind(b: BenchStack, count: number): Promise<Record<
     return measure(b, wait.tasks);
   };
   const once = (definition: string) => ({ done: definition, expect: count, tasks: count });
-  const result: Record<string, Measured> = {
-    plain: await kind("cost-plain", {}, once("cost-plain")),
-    "queued (named queue)": await kind("cost-queued", { queue: "cost" }, once("cost-queued")),
-    "limited (maxConcurrency 4)": await kind("cost-limited", {}, once("cost-limited")),
+  b.counter.attributeKeys(b.keyAttribution);
+  try {
+    const plain = await kind("cost-plain", {}, once("cost-plain"));
+    const queued = await kind("cost-queued", { queue: "cost" }, once("cost-queued"));
+    const limited = await kind("cost-limited", {}, once("cost-limited"));
+    const limitedWide = await kind("cost-limited-wide", {}, once("cost-limited-wide"));
+    b.resetCounts();
+    const tokens = await awaitingCallbacks(b, "cost-callback", count);
+    for (const [id, token] of tokens) await callback(b, id, token);
+    const callbackKind = measure(b, count);
+    // A chained pair is two tasks: the source and the child it starts.
+    const chained = await kind(
+      "cost-source",
+      { chain: { name: "cost-child" } },
+      { done: "cost-child", expect: count, tasks: 2 * count },
+    );
+    // Two-step workflows: per step, the workflow's own bookkeeping included.
+    const workflows = Math.ceil(count / 2);
+    const workflowStep = await kind(
+      "cost-flow",
+      {},
+      { done: "cost-flow", expect: workflows, tasks: 2 * workflows, starts: workflows },
+    );
+    return { plain, queued, limited, callback: callbackKind, chained, workflowStep, limitedWide };
+  } finally {
+    b.counter.attributeKeys(undefined);
+  }
+}
+
+export interface HeartbeatFigures {
+  /** The run's size (as JSON) when the writes were made, bytes: params and logs. */
+  runBytes: number;
+  /** Write units of one write of each kind, as DynamoDB reports them. */
+  wru: { heartbeat: number; progress: number; feedback: number };
+}
+
+/**
+ * What one heartbeat, progress or feedback write costs on a large run: a running run with about
+ * 290 KB of params (250 KB) and logs (32 KB, the most a run keeps) gets the writes its attempt makes (`runs.update` with the
+ * attempt's guard, as AttemptLease.write does), one of each kind, each measured alone.
+ */
+export async function heartbeatWrites(b: BenchStack): Promise<HeartbeatFigures> {
+  await define(b, "cost-heartbeat", { handler: "sleep" });
+  const caller = { kind: "tenant", tenant: "bench", role: "runner", keyId: "bench" } as const;
+  const started = await startTask(b.stack.services, caller, {
+    definition: "cost-heartbeat",
+    // One step of 60 s: the handler itself writes nothing while the writes below are measured.
+    params: { ms: 60_000, steps: 1, pad: "p".repeat(250 * 1024 - 100) },
+  });
+  const taskId = started.run.id;
+  let run: Run | undefined;
+  await waitUntil("the heartbeat run to start", async () => {
+    run = await b.observer.get({ tenant: "bench", id: taskId });
+    return run?.status === "running";
+  });
+  if (run === undefined) throw new Error("no heartbeat run");
+  const runs = b.stack.services.runs;
+  const guard = { status: "running", attempts: run.attempts, notCancelRequested: true } as const;
+  const now = () => new Date().toISOString();
+  const logs = Array.from({ length: 16 }, (_, i) => ({ at: now(), line: `${i} ${"l".repeat(1990)}` }));
+  await runs.update(refOf(run), guard, { logs, updatedAt: now() });
+  const large = await b.observer.get({ tenant: "bench", id: taskId });
+  const one = async (patch: Parameters<typeof runs.update>[2]) => {
+    b.resetCounts();
+    await runs.update(refOf(run as Run), guard, { ...patch, updatedAt: now() });
+    const units = b.counter.units();
+    return units.write + units.refusedWrites;
   };
-  b.resetCounts();
-  const tokens = await awaitingCallbacks(b, "cost-callback", count);
-  for (const [id, token] of tokens) await callback(b, id, token);
-  result["callback (start + one callback)"] = measure(b, count);
-  // A chained pair is two tasks: the source and the child it starts.
-  result["chained (source + child, per task)"] = await kind(
-    "cost-source",
-    { chain: { name: "cost-child" } },
-    { done: "cost-child", expect: count, tasks: 2 * count },
-  );
-  // Two-step workflows: per step, the workflow's own bookkeeping included.
-  const workflows = Math.ceil(count / 2);
-  result["workflow step (2-step workflow, per step)"] = await kind(
-    "cost-flow",
-    {},
-    { done: "cost-flow", expect: workflows, tasks: 2 * workflows, starts: workflows },
-  );
-  return result;
+  // Each as the sleep handler and the lease make them: a lease, a fraction, a short line.
+  const wru = {
+    heartbeat: await one({ leaseUntil: new Date(Date.now() + 30_000).toISOString() }),
+    progress: await one({ progress: 0.5 }),
+    feedback: await one({ feedback: "step 1/10" }),
+  };
+  await cancelTask(b.stack.services, caller, taskId);
+  return { runBytes: Buffer.byteLength(JSON.stringify(large ?? {})), wru };
 }
 
 export interface ScaleFigures extends Measured {

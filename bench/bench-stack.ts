@@ -4,11 +4,12 @@
  * helpers of timing: percentiles, paced starts, polling.
  */
 
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../local/emulators.ts";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "../local/stack.ts";
 import { ensureTenantKey } from "../shared/app/identity.ts";
-import { AwsCallCounter } from "../shared/aws/call-counter.ts";
+import { AwsCallCounter, type KeyAttribution, tablesKeyAttribution } from "../shared/aws/call-counter.ts";
 import { createAwsClients } from "../shared/aws/clients.ts";
 import { DynamoRunStore } from "../shared/aws/dynamo-run-store.ts";
 import type { Log } from "../shared/core/ports.ts";
@@ -35,6 +36,10 @@ export interface BenchStack {
   apiRequests(): number;
   /** Resets the AWS call counter and the API request count together. */
   resetCounts(): void;
+  /** What the counter needs to attribute write units to partition keys (counter.attributeKeys). */
+  keyAttribution: KeyAttribution;
+  /** The tenants, definitions and named queues the bench made, for key shapes (bench/hot-keys.ts). */
+  names: { tenants: Set<string>; definitions: Set<string>; queues: Set<string> };
 }
 
 export async function startBenchStack(options: Partial<LocalStackOptions> = {}): Promise<BenchStack> {
@@ -79,6 +84,15 @@ export async function startBenchStack(options: Partial<LocalStackOptions> = {}):
     tableName: `${stack.prefix}runs`,
     countersTable: `${stack.prefix}counters`,
   });
+  // Written items are read on a client of their own, which the counter does not see.
+  const keyAttribution = tablesKeyAttribution(
+    new DynamoDBClient({
+      region: LOCAL_REGION,
+      endpoint: stack.endpoints.dynamodb,
+      credentials: LOCAL_CREDENTIALS,
+    }),
+    stack.prefix,
+  );
   const succeeded: BenchStack["succeeded"] = async (definition, tenant = "bench") =>
     successes.get(`${tenant}#${definition}`) ?? 0;
   const allRuns: BenchStack["allRuns"] = async (definition, tenant = "bench", status) => {
@@ -106,6 +120,8 @@ export async function startBenchStack(options: Partial<LocalStackOptions> = {}):
     allRuns,
     succeeded,
     apiRequests: () => requests,
+    keyAttribution,
+    names: { tenants: new Set(["bench"]), definitions: new Set(), queues: new Set() },
     resetCounts() {
       counter.reset();
       requests = 0;

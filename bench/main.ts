@@ -6,6 +6,11 @@
  * The workload is fixed (the counts below); environment variables only shrink it for a quick try:
  *   BENCH_TASKS=2000 BENCH_RATE=20 BENCH_SECONDS=15 BENCH_LINE=10000 BENCH_TENANTS=100
  *   BENCH_FLOOD=3000 BENCH_FLOOD_MS=3000 BENCH_PROBES=20   (the fairness rows, bench/fairness.ts)
+ *
+ * `npm run bench -- --cost` measures only the cost rows (usage per kind of task, the floor, the
+ * ceilings and hottest keys, the heartbeat on a large run); `--json` then prints them as one JSON
+ * document on stdout and nothing else (progress goes to stderr; `npm run -s`, or npm prints its
+ * own banner on stdout first). BENCH_KIND_TASKS=50 sets the tasks per kind.
  */
 import { readFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -13,6 +18,8 @@ import { AwsCallCounter } from "../shared/aws/call-counter.ts";
 import {
   callbackRoundTrips,
   chainHops,
+  heartbeatWrites,
+  KIND_LABELS,
   lineDrain,
   type Measured,
   manyTenants,
@@ -23,7 +30,8 @@ import {
   usageByKind,
   usagePerTask,
 } from "./baton.ts";
-import { formatMs, percentiles, startBenchStack } from "./bench-stack.ts";
+import { type BenchStack, flood, formatMs, percentiles, startBenchStack } from "./bench-stack.ts";
+import { type CostReport, costReport, costTableLines } from "./cost-report.ts";
 import {
   batonFairness,
   bullmqFairness,
@@ -55,7 +63,7 @@ const CLIENTS = 16;
 const SERIAL = 50;
 const HOPS = 100;
 const CALLBACKS = 50;
-const KIND_TASKS = 50;
+const KIND_TASKS = Number(process.env.BENCH_KIND_TASKS ?? 50);
 const LINE_SAMPLE = 100;
 /** Tasks run first and not measured, so no system is measured cold (DynamoDB Local is a JVM). */
 const WARM_UP = 300;
@@ -63,6 +71,63 @@ const LINE_LIMIT = 8;
 
 const began = Date.now();
 const log = (what: string) => console.error(`[${((Date.now() - began) / 1000).toFixed(0)} s] ${what}`);
+const COST_ONLY = process.argv.includes("--cost");
+const JSON_OUT = process.argv.includes("--json");
+if (JSON_OUT && !COST_ONLY) throw new Error("--json prints the cost document: use it with --cost");
+
+const machine = () =>
+  `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.versions.node}`;
+const names = (b: BenchStack) => ({
+  tenants: [...b.names.tenants],
+  definitions: [...b.names.definitions],
+  queues: [...b.names.queues],
+});
+
+if (COST_ONLY) {
+  // Only the cost rows, in one run on the emulators: each kind of task, then the floor, at the same
+  // load (8 clients starting KIND_TASKS tasks).
+  const b = await startBenchStack({ workerConcurrency: WORKERS, timerIntervalMs: 0, sweepIntervalMs: 0 });
+  log("Baton: warm-up (100 tasks)");
+  await throughput(b, 100, CLIENTS, "echo-warm-up");
+  log(`Baton: usage by kind of task (${KIND_TASKS} each), write units attributed to partition keys`);
+  const kinds = await usageByKind(b, KIND_TASKS);
+  log("Baton: heartbeat, progress and feedback writes on a run of about 300 KB");
+  const heartbeat = await heartbeatWrites(b);
+  await b.stack.stopWorker();
+  const floorCounter = new AwsCallCounter();
+  const floor = await Floor.start({
+    endpoints: b.stack.endpoints,
+    prefix: b.stack.prefix,
+    pollers: WORKERS,
+    counter: floorCounter,
+  });
+  log(`floor: ${KIND_TASKS} tasks from 8 clients`);
+  await floorThroughput(floor, 100, CLIENTS);
+  floorCounter.reset();
+  const ids: string[] = [];
+  await flood(8, KIND_TASKS, async () => ids.push(await floor.startTask()));
+  await floor.untilEnded(ids);
+  const floorUsage = usagePerTask(floorCounter, KIND_TASKS, 0);
+  await floor.stop();
+  const report: CostReport = costReport(kinds, floorUsage, heartbeat, names(b), {
+    at: new Date().toISOString(),
+    tasksPerKind: KIND_TASKS,
+    machine: machine(),
+  });
+  await b.stack.stop();
+  if (JSON_OUT) console.log(JSON.stringify(report, null, 2));
+  else {
+    console.log("| kind | $ / M tasks | DynamoDB WRU | DynamoDB RRU | AWS calls |");
+    console.log("|---|---|---|---|---|");
+    for (const [kind, row] of Object.entries(report.cost))
+      console.log(
+        `| ${KIND_LABELS[kind as keyof typeof KIND_LABELS] ?? "the floor"} | ${row.usdPerMillion.toFixed(2)} | ${row.wru.toFixed(2)} | ${row.rru.toFixed(2)} | ${row.calls.toFixed(2)} |`,
+      );
+    for (const line of costTableLines(report, KIND_LABELS)) console.log(line);
+  }
+  log("done");
+  process.exit(0);
+}
 
 // Baton. The local timer loop and the sweeper stand in for AWS services (SQS delays, Scheduler,
 // EventBridge) and are off: no workload here needs them, and their polling is not a task's cost.
@@ -88,6 +153,9 @@ const batonCallbacks = await callbackRoundTrips(b, CALLBACKS);
 log("Baton: usage by kind of task");
 const kinds = await usageByKind(b, KIND_TASKS);
 for (const m of Object.values(kinds)) counted(m);
+log("Baton: heartbeat, progress and feedback writes on a run of about 300 KB");
+const heartbeat = await heartbeatWrites(b);
+const benchNames = names(b);
 log(`Baton: ${TENANTS} tenants`);
 const tenants = counted(await manyTenants(b, TENANTS, RATE, STEADY));
 log(`Baton: a line of ${LINE_SAMPLE}, then of ${LINE}`);
@@ -148,9 +216,7 @@ const latencyRatio = (x: number[], y: number[], ps: number[]) =>
     .join(" / ");
 const bullmqVersion = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"))
   .devDependencies.bullmq;
-console.log(
-  `\nBaton vs the floor vs BullMQ ${bullmqVersion} (Redis ${redis.version}) — ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.versions.node}`,
-);
+console.log(`\nBaton vs the floor vs BullMQ ${bullmqVersion} (Redis ${redis.version}) — ${machine()}`);
 console.log(
   `${WORKERS} worker batches of ≤10 (Baton), ${WORKERS} pollers of ≤10 (floor), concurrency ${WORKERS * 10} (BullMQ); ${CLIENTS} clients for throughput; steady rate ${RATE} starts/s for ${STEADY / RATE} s.`,
 );
@@ -215,17 +281,22 @@ const usageRow = (label: string, m: Measured, states: number) => {
     `| ${label} | ${m.callsPerTask.toFixed(2)} | ${u.sqsRequests.toFixed(2)} | ${u.writeUnits.toFixed(2)} | ${u.readUnits.toFixed(2)} | ${u.lambdaInvocations.toFixed(2)} | ${m.scans} | ${pricePerMillion(u).toFixed(2)} | ${httpApiPerMillion(u).toFixed(2)} | ${sfn.standard.toFixed(0)} / ${sfn.express.toFixed(2)} |`,
   );
 };
-for (const [label, m] of Object.entries(kinds)) usageRow(label, m, label.startsWith("callback") ? 3 : 2);
+for (const [kind, m] of Object.entries(kinds))
+  usageRow(KIND_LABELS[kind as keyof typeof kinds], m, kind === "callback" ? 3 : 2);
 usageRow("the floor (same lifecycle by hand)", floorUsage, 2);
+const report = costReport(kinds, floorUsage, heartbeat, benchNames, {
+  at: new Date().toISOString(),
+  tasksPerKind: KIND_TASKS,
+  machine: machine(),
+});
+for (const line of costTableLines(report, KIND_LABELS)) console.log(line);
 const perTask = (entries: Record<string, number>, divide = 1) =>
   Object.entries(entries)
     .map(([what, n]) => `${what.replaceAll(b.stack.prefix, "")} ${(n / divide).toFixed(2)}`)
     .join(", ");
+console.log(`\nplain task, AWS calls per task by operation: ${perTask(kinds.plain.calls, KIND_TASKS)}`);
 console.log(
-  `\nplain task, AWS calls per task by operation: ${perTask(kinds.plain?.calls ?? {}, KIND_TASKS)}`,
-);
-console.log(
-  `plain task, DynamoDB request units per task by operation and table/index: ${perTask(kinds.plain?.unitsBy ?? {})}`,
+  `plain task, DynamoDB request units per task by operation and table/index: ${perTask(kinds.plain.unitsBy)}`,
 );
 
 // Scale.

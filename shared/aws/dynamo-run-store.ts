@@ -35,11 +35,19 @@ import { counterUpdate } from "./dynamo-counter-store.ts";
 import { fromJsonAttribute, toJsonAttribute } from "./json-attributes.ts";
 import {
   createdKeyOf,
+  DUE_SHARDS,
+  dueShardOf,
+  LIST_ROUNDS,
+  mergeShardPages,
   RunCursor,
+  type ShardPage,
   StartedCursor,
   SWEEP_SHARDS,
   statusKeyOf,
+  statusShardKeys,
   sweepShardOf,
+  tenantShardKeyOf,
+  tenantShardKeys,
 } from "./run-keys.ts";
 
 const RUN_SK = "run";
@@ -55,6 +63,7 @@ const TREE_COUNT_DAYS = 400;
 const DERIVED_ATTRIBUTES = [
   "pk",
   "sk",
+  "tenantShard",
   "tenantStatus",
   "tenantDefinition",
   "createdKey",
@@ -297,16 +306,23 @@ export class DynamoRunStore implements RunStore {
   }
 
   dueForSweep(now: string, limit: number): Promise<RunRef[]> {
-    return this.#dueAcrossShards("bySweep", "sweepShard", "sweepAt", now, limit);
+    return this.#dueAcrossShards("bySweep", "sweepShard", "sweepAt", SWEEP_SHARDS, now, limit);
   }
 
   dueToStart(now: string, limit: number): Promise<RunRef[]> {
-    return this.#dueAcrossShards("byDue", "dueShard", "scheduledFor", now, limit);
+    return this.#dueAcrossShards("byDue", "dueShard", "scheduledFor", DUE_SHARDS, now, limit);
   }
 
-  async #dueAcrossShards(index: string, shardKey: string, timeKey: string, now: string, limit: number) {
+  async #dueAcrossShards(
+    index: string,
+    shardKey: string,
+    timeKey: string,
+    shards: number,
+    now: string,
+    limit: number,
+  ) {
     const pages = await Promise.all(
-      Array.from({ length: SWEEP_SHARDS }, (_, shard) =>
+      Array.from({ length: shards }, (_, shard) =>
         this.#client.send(
           new QueryCommand({
             TableName: this.#table,
@@ -433,58 +449,56 @@ export class DynamoRunStore implements RunStore {
   async list(query: RunListQuery): Promise<Page<Run>> {
     const { tenant, status, definition } = query;
     const position = query.cursor === undefined ? undefined : decodeCursor(query.cursor, RunCursor);
-    const base = { TableName: this.#table, ScanIndexForward: false } as const;
-    const statusKey = status === undefined ? undefined : statusKeyOf(tenant, status);
-    let input: QueryCommandInput;
-    let partition: Record<string, string>;
-    if (statusKey !== undefined) {
-      partition = { tenantStatus: statusKey };
-      input = {
-        ...base,
-        IndexName: "byStatus",
-        KeyConditionExpression: "tenantStatus = :pk",
-        ExpressionAttributeValues: { ":pk": statusKey },
-      };
-      if (definition !== undefined) {
-        input.FilterExpression = "#definition = :definition";
-        input.ExpressionAttributeNames = { "#definition": "definition" };
-        input.ExpressionAttributeValues = { ...input.ExpressionAttributeValues, ":definition": definition };
-      }
-    } else if (definition !== undefined) {
-      partition = { tenantDefinition: `${tenant}#${definition}` };
-      input = {
-        ...base,
-        IndexName: "byDefinition",
-        KeyConditionExpression: "tenantDefinition = :pk",
-        ExpressionAttributeValues: { ":pk": partition.tenantDefinition },
-      };
-    } else {
-      partition = { tenant };
-      input = {
-        ...base,
-        IndexName: "byTenant",
-        KeyConditionExpression: "tenant = :pk",
-        ExpressionAttributeValues: { ":pk": tenant },
-      };
-    }
+    // The tenant's partitions of one index, one per shard: byStatus for a status that has its
+    // own group, else byTenantShard (succeeded runs, the bulk, are only there). The definition is a
+    // filter on the index's copy of it. The partitions come from the caller's tenant, never the
+    // cursor, so a cursor can never reach into another tenant's index partition.
+    const statusKeys = status === undefined ? [] : statusShardKeys(tenant, status);
+    const [index, keyAttribute, partitions] =
+      statusKeys.length > 0
+        ? (["byStatus", "tenantStatus", statusKeys] as const)
+        : (["byTenantShard", "tenantShard", tenantShardKeys(tenant)] as const);
+    const shardQuery = (partition: string, below: string | undefined, need: number): QueryCommandInput => ({
+      TableName: this.#table,
+      IndexName: index,
+      ScanIndexForward: false,
+      KeyConditionExpression: `#partition = :pk${below === undefined ? "" : " AND createdKey < :below"}`,
+      ExpressionAttributeNames: {
+        "#partition": keyAttribute,
+        ...(definition === undefined ? {} : { "#definition": "definition" }),
+      },
+      ExpressionAttributeValues: {
+        ":pk": partition,
+        ...(below === undefined ? {} : { ":below": below }),
+        ...(definition === undefined ? {} : { ":definition": definition }),
+      },
+      ...(definition === undefined ? {} : { FilterExpression: "#definition = :definition" }),
+      Limit: need,
+    });
 
-    // The cursor holds only the run's own position; the tenant parts are rebuilt from the
-    // caller, so a cursor can never reach into another tenant's index partition.
-    let startKey: Record<string, unknown> | undefined =
-      position === undefined
-        ? undefined
-        : { pk: `${tenant}#${position.id}`, sk: RUN_SK, createdKey: position.created, ...partition };
-
+    let below = position?.created;
     const runs: Run[] = [];
-    // A partition may hold runs of other statuses (see statusKeyOf), and a definition filter
+    // A partition may hold runs of other statuses (see statusGroupOf), and a definition filter
     // skips some: read on (bounded) to fill the page. The status is checked on the item read
     // consistently, which also drops index entries that lag behind a run's latest status.
     let cutShort: Run | undefined;
-    for (let round = 0; round < 10 && runs.length < query.limit; round += 1) {
-      const result = await this.#client.send(
-        new QueryCommand({ ...input, Limit: query.limit - runs.length, ExclusiveStartKey: startKey }),
+    for (let round = 0; round < LIST_ROUNDS && runs.length < query.limit; round += 1) {
+      const need = query.limit - runs.length;
+      const pages = await Promise.all(
+        partitions.map(async (partition): Promise<ShardPage<{ pk: unknown; sk: unknown }>> => {
+          const result = await this.#client.send(new QueryCommand(shardQuery(partition, below, need)));
+          const last = result.LastEvaluatedKey;
+          return {
+            entries: (result.Items ?? []).map((item) => ({
+              createdKey: String(item.createdKey),
+              entry: { pk: item.pk, sk: item.sk },
+            })),
+            ...(last === undefined ? {} : { lastKey: String(last.createdKey) }),
+          };
+        }),
       );
-      const keys = (result.Items ?? []).map((item) => ({ pk: item.pk, sk: item.sk }));
+      const merged = mergeShardPages(pages, need);
+      const keys = merged.take.map((taken) => taken.entry);
       const found = await this.#batchGet(keys);
       // Keys DynamoDB left unprocessed (throttling, its 16 MB answer limit) end the page there,
       // and the cursor resumes after the last run read: none is skipped.
@@ -496,18 +510,14 @@ export class DynamoRunStore implements RunStore {
         if (cutShort === undefined) throw new Error("DynamoDB kept refusing the runs of a list page");
         break;
       }
-      startKey = result.LastEvaluatedKey;
-      if (startKey === undefined) break;
+      below = merged.next;
+      if (below === undefined) break;
     }
+    const next = cutShort !== undefined ? createdKeyOf(cutShort) : below;
     const cursor =
-      cutShort !== undefined
-        ? encodeCursor({ id: cutShort.id, created: createdKeyOf(cutShort) })
-        : startKey === undefined
-          ? undefined
-          : encodeCursor({
-              id: String(startKey.pk).slice(tenant.length + 1),
-              created: String(startKey.createdKey),
-            });
+      next === undefined
+        ? undefined
+        : encodeCursor({ id: next.slice(next.lastIndexOf("#") + 1), created: next });
     return { items: runs, ...(cursor === undefined ? {} : { cursor }) };
   }
 
@@ -605,7 +615,7 @@ function runUpdate(table: string, ref: RunRef, guard: RunGuard, patch: RunPatch,
     // Only an end moves a run out of the "active" partition of byStatus (RUN_TRANSITIONS never
     // leaves a terminal status), so the moves between active statuses write no index entry.
     if (isTerminal(patch.status)) {
-      const statusKey = statusKeyOf(ref.tenant, patch.status);
+      const statusKey = statusKeyOf(ref.tenant, patch.status, ref.id);
       if (statusKey === undefined) removes.push("tenantStatus");
       else {
         sets.push("tenantStatus = :tenantStatus");
@@ -677,7 +687,7 @@ function runUpdate(table: string, ref: RunRef, guard: RunGuard, patch: RunPatch,
 
 function toItem(run: Run): Item {
   const tenantDefinition = `${run.tenant}#${run.definition}`;
-  const statusKey = statusKeyOf(run.tenant, run.status);
+  const statusKey = statusKeyOf(run.tenant, run.status, run.id);
   return {
     ...keyOf(run),
     ...run,
@@ -689,13 +699,14 @@ function toItem(run: Run): Item {
         { ...record, result: toJsonAttribute(record.result) },
       ]),
     ),
+    tenantShard: tenantShardKeyOf(run.tenant, run.id),
     ...(statusKey === undefined ? {} : { tenantStatus: statusKey }),
     tenantDefinition,
     createdKey: createdKeyOf(run),
     ...(run.status === "waiting"
       ? { waitingFor: run.tenantLine === true ? tenantLineKeyOf(run.tenant) : tenantDefinition }
       : {}),
-    ...(run.status === "scheduled" ? { dueShard: String(sweepShardOf(run.id)) } : {}),
+    ...(run.status === "scheduled" ? { dueShard: String(dueShardOf(run.id)) } : {}),
     ...(run.slot === true && !isTerminal(run.status) ? { slotFor: tenantDefinition } : {}),
     ...(run.tenantSlot === true && !isTerminal(run.status) ? { tenantSlotFor: run.tenant } : {}),
     ...(run.sweepAt === undefined ? {} : { sweepShard: String(sweepShardOf(run.id)) }),

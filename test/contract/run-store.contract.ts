@@ -1,5 +1,6 @@
 /** What every RunStore must do. Run against each adapter (see aws-adapters.test.ts). */
 import { beforeEach, describe, expect, it } from "vitest";
+import { LIST_SHARDS, listShardOf } from "../../shared/aws/run-keys.ts";
 import { ConflictError, ItemTooLargeError, ValidationError } from "../../shared/core/errors.ts";
 import { newRun } from "../../shared/core/lifecycle.ts";
 import type { RunListQuery, RunStore } from "../../shared/core/ports.ts";
@@ -308,6 +309,66 @@ export function runStoreContract(name: string, makeStore: () => Promise<RunStore
         cursor = page.cursor;
       } while (cursor !== undefined);
       expect(seen).toEqual(["q5", "q3"]);
+    });
+
+    it("merges every listing shard newest first, page by page, under every filter", async () => {
+      const runs: Run[] = [];
+      for (let i = 0; i < 36; i += 1) {
+        // Pairs share a creation time: the id orders them, in every shard.
+        const run = aRun(
+          `m${String(i).padStart(2, "0")}`,
+          { createdAt: at(Math.floor(i / 2) * 10) },
+          "acme",
+          i % 3 === 0 ? "alpha" : "beta",
+        );
+        await store.create(run);
+        runs.push(run);
+      }
+      await store.create(aRun("foreign", { createdAt: at(5) }, "globex", "alpha"));
+      expect(new Set(runs.map((run) => listShardOf(run.id))).size).toBeGreaterThan(LIST_SHARDS / 2);
+      const statusOf = new Map<string, Run["status"]>(runs.map((run) => [run.id, "queued"]));
+      for (const [i, run] of runs.entries()) {
+        if (i % 4 === 0) continue;
+        await store.claim(run, { now: at(1_000), leaseUntil: at(9_000), sweepAt: at(60_000) });
+        statusOf.set(run.id, "running");
+        if (i % 4 === 1) continue;
+        const ended = i % 4 === 2 ? "succeeded" : "failed";
+        await store.update(run, { status: "running", attempts: 1 }, { status: ended, endedAt: at(2_000) });
+        statusOf.set(run.id, ended);
+      }
+      const newestFirst = [...runs].sort((a, b) =>
+        a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1,
+      );
+      const queries: Array<Omit<RunListQuery, "tenant" | "limit">> = [
+        {},
+        { definition: "alpha" },
+        { status: "queued" },
+        { status: "running" },
+        { status: "succeeded" },
+        { status: "failed" },
+        { status: "cancelled" },
+        { status: "running", definition: "beta" },
+        { status: "succeeded", definition: "alpha" },
+      ];
+      for (const query of queries) {
+        const expected = newestFirst
+          .filter((run) => query.status === undefined || statusOf.get(run.id) === query.status)
+          .filter((run) => query.definition === undefined || run.definition === query.definition)
+          .map((run) => run.id);
+        for (const limit of [1, 5]) {
+          const seen: string[] = [];
+          let cursor: string | undefined;
+          let pages = 0;
+          do {
+            const page = await store.list({ tenant: "acme", limit, ...query, ...(cursor ? { cursor } : {}) });
+            expect(page.items.length).toBeLessThanOrEqual(limit);
+            seen.push(...page.items.map((run) => run.id));
+            cursor = page.cursor;
+            pages += 1;
+          } while (cursor !== undefined && pages < 100);
+          expect({ query, limit, seen }).toEqual({ query, limit, seen: expected });
+        }
+      }
     });
 
     it("rejects a cursor it did not make", async () => {

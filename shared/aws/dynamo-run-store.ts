@@ -34,9 +34,12 @@ import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { counterUpdate } from "./dynamo-counter-store.ts";
 import { fromJsonAttribute, toJsonAttribute } from "./json-attributes.ts";
 import {
+  BESIDE_FIELDS,
+  type BesideField,
   createdKeyOf,
   DUE_SHARDS,
   dueShardOf,
+  keptBeside,
   LIST_ROUNDS,
   mergeShardPages,
   RunCursor,
@@ -74,7 +77,16 @@ const DERIVED_ATTRIBUTES = [
   "dueShard",
   "originKey",
   "expiresAt",
+  "paramsBeside",
+  "outputBeside",
+  "logsBeside",
 ] as const;
+/** The hot item's mark that a bulky field lives in its own item beside it (see BESIDE_FIELDS). */
+const BESIDE_MARKERS = {
+  params: "paramsBeside",
+  output: "outputBeside",
+  logs: "logsBeside",
+} as const satisfies Record<BesideField, (typeof DERIVED_ATTRIBUTES)[number]>;
 const DAY_SECONDS = 24 * 60 * 60;
 
 type Item = Record<string, unknown>;
@@ -122,12 +134,14 @@ export class DynamoRunStore implements RunStore {
   ): Promise<CreateResult> {
     const counters = extras.counters ?? [];
     const expiresAt = isTerminal(run.status) ? this.#expiryOf(run.endedAt) : undefined;
+    const expiry = expiresAt === undefined ? {} : { expiresAt };
+    const { item, beside } = toItem(run);
     const put = {
       TableName: this.#table,
-      Item: { ...toItem(run), ...(expiresAt === undefined ? {} : { expiresAt }) },
+      Item: { ...item, ...expiry },
       ConditionExpression: "attribute_not_exists(pk)",
     };
-    if (counters.length === 0 && extras.idempotency === undefined) {
+    if (counters.length === 0 && extras.idempotency === undefined && beside.length === 0) {
       try {
         await this.#client.send(new PutCommand(put));
         return { ok: true };
@@ -154,6 +168,9 @@ export class DynamoRunStore implements RunStore {
         },
       });
     }
+    // The bulky fields' own items go last: they have no condition, so never refuse.
+    for (const aside of beside)
+      items.push({ Put: { TableName: this.#table, Item: { ...aside, ...expiry } } });
     const failed = await this.#transact(items);
     if (failed === undefined) return { ok: true };
     if (failed.index === 0) throw new ConflictError(`run ${run.id} already exists`);
@@ -173,10 +190,71 @@ export class DynamoRunStore implements RunStore {
   }
 
   async get(ref: RunRef): Promise<Run | undefined> {
+    const item = await this.#getItem(ref);
+    return item === undefined ? undefined : this.#complete(item);
+  }
+
+  /** The run's hot item as stored. */
+  async #getItem(ref: RunRef): Promise<Item | undefined> {
     const result = await this.#client.send(
       new GetCommand({ TableName: this.#table, Key: keyOf(ref), ConsistentRead: true }),
     );
-    return result.Item === undefined ? undefined : fromItem(result.Item);
+    return result.Item;
+  }
+
+  /** The run of a hot item, with the bulky fields it keeps beside it read back in. */
+  async #complete(item: Item): Promise<Run> {
+    const fields = besideFieldsOf(item);
+    if (fields.length === 0) return fromItem(item);
+    const ref = refOfPk(String(item.pk));
+    const result = await this.#client.send(
+      new BatchGetCommand({
+        RequestItems: {
+          [this.#table]: { Keys: fields.map((field) => besideKeyOf(ref, field)), ConsistentRead: true },
+        },
+      }),
+    );
+    const beside = new Map<string, Item>();
+    for (const found of result.Responses?.[this.#table] ?? []) beside.set(String(found.sk), found);
+    // Unprocessed keys (throttling) are read one by one rather than failing the read.
+    for (const field of fields) {
+      if (beside.has(field)) continue;
+      const one = await this.#client.send(
+        new GetCommand({ TableName: this.#table, Key: besideKeyOf(ref, field), ConsistentRead: true }),
+      );
+      if (one.Item !== undefined) beside.set(field, one.Item);
+    }
+    return fromItem(item, beside);
+  }
+
+  /**
+   * A run just ended with an expiry: its bulky items that this write did not replace get the same
+   * expiry, so TTL takes them with the run. A crash before this leaves them without one (they
+   * are then only storage, found by `npm run migrate`'s leftovers count, not a wrong answer).
+   */
+  async #expireBeside(hot: Item, expiresAt: number | undefined, rewritten: readonly Item[]): Promise<void> {
+    if (expiresAt === undefined) return;
+    const ref = refOfPk(String(hot.pk));
+    const replaced = new Set(rewritten.map((item) => String(item.sk)));
+    await Promise.all(
+      besideFieldsOf(hot)
+        .filter((field) => !replaced.has(field))
+        .map(async (field) => {
+          try {
+            await this.#client.send(
+              new UpdateCommand({
+                TableName: this.#table,
+                Key: besideKeyOf(ref, field),
+                UpdateExpression: "SET expiresAt = :expiresAt",
+                ConditionExpression: "attribute_exists(pk)",
+                ExpressionAttributeValues: { ":expiresAt": expiresAt },
+              }),
+            );
+          } catch (error) {
+            if (!isConditionFailure(error)) throw error;
+          }
+        }),
+    );
   }
 
   async claim(ref: RunRef, at: { now: string; leaseUntil: string; sweepAt: string }): Promise<ClaimResult> {
@@ -211,24 +289,38 @@ export class DynamoRunStore implements RunStore {
           ReturnValuesOnConditionCheckFailure: "ALL_OLD",
         }),
       );
-      return { claimed: true, run: fromItem(result.Attributes ?? {}) };
+      return { claimed: true, run: await this.#complete(result.Attributes ?? {}) };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       const old = (error as { Item?: Record<string, AttributeValue> }).Item;
-      return { claimed: false, current: old === undefined ? undefined : fromItem(unmarshall(old)) };
+      return {
+        claimed: false,
+        current: old === undefined ? undefined : await this.#complete(unmarshall(old)),
+      };
     }
   }
 
   async update(ref: RunRef, guard: RunGuard, patch: RunPatch): Promise<Run | undefined> {
-    const update = runUpdate(this.#table, ref, guard, patch, this.#expiryFor(patch));
+    const expiresAt = this.#expiryFor(patch);
+    const { update, beside } = runUpdate(this.#table, ref, guard, patch, expiresAt);
     if (update === undefined) return this.get(ref);
-    try {
-      const result = await this.#client.send(new UpdateCommand({ ...update, ReturnValues: "ALL_NEW" }));
-      return fromItem(result.Attributes ?? {});
-    } catch (error) {
-      if (isConditionFailure(error)) return undefined;
-      throw error;
+    if (beside.length === 0) {
+      try {
+        const result = await this.#client.send(new UpdateCommand({ ...update, ReturnValues: "ALL_NEW" }));
+        const item = result.Attributes ?? {};
+        await this.#expireBeside(item, expiresAt, beside);
+        return await this.#complete(item);
+      } catch (error) {
+        if (isConditionFailure(error)) return undefined;
+        throw error;
+      }
     }
+    const failed = await this.#transact([{ Update: update }, ...this.#besidePuts(beside)]);
+    if (failed !== undefined) return undefined;
+    const item = await this.#getItem(ref);
+    if (item === undefined) return undefined;
+    await this.#expireBeside(item, expiresAt, beside);
+    return this.#complete(item);
   }
 
   async transition(
@@ -237,14 +329,18 @@ export class DynamoRunStore implements RunStore {
     patch: RunPatch,
     counters: readonly CounterEffect[] = [],
   ): Promise<TransitionResult> {
-    const update = runUpdate(this.#table, ref, guard, patch, this.#expiryFor(patch));
-    if (counters.length === 0) {
+    const expiresAt = this.#expiryFor(patch);
+    const { update, beside } = runUpdate(this.#table, ref, guard, patch, expiresAt);
+    if (counters.length === 0 && beside.length === 0) {
       // Only whether it applied matters here: no item comes back to be parsed (the end of every
-      // unlimited run takes this path).
+      // unlimited run takes this path), unless its bulky items must expire with it.
       if (update === undefined)
         return (await this.get(ref)) === undefined ? { ok: false, cause: "run" } : { ok: true };
       try {
-        await this.#client.send(new UpdateCommand(update));
+        const result = await this.#client.send(
+          new UpdateCommand(expiresAt === undefined ? update : { ...update, ReturnValues: "ALL_NEW" }),
+        );
+        if (result.Attributes !== undefined) await this.#expireBeside(result.Attributes, expiresAt, beside);
         return { ok: true };
       } catch (error) {
         if (isConditionFailure(error)) return { ok: false, cause: "run" };
@@ -252,20 +348,33 @@ export class DynamoRunStore implements RunStore {
       }
     }
     if (update === undefined) throw new Error("a transition needs something to change");
+    // The bulky fields' items go last: they have no condition, so the index of a refusal still
+    // tells the run (0) from a counter (1…).
     const failed = await this.#transact([
       { Update: { ...update, ReturnValuesOnConditionCheckFailure: "ALL_OLD" } },
       ...counters.map((effect) => ({ Update: counterUpdate(this.#countersTable, ref.tenant, effect) })),
+      ...this.#besidePuts(beside),
     ]);
-    if (failed === undefined) return { ok: true };
+    if (failed === undefined) {
+      if (expiresAt !== undefined) {
+        const item = await this.#getItem(ref);
+        if (item !== undefined) await this.#expireBeside(item, expiresAt, beside);
+      }
+      return { ok: true };
+    }
     const refusing = counters[failed.index - 1];
     if (failed.index === 0 || refusing === undefined) {
       return {
         ok: false,
         cause: "run",
-        ...(failed.item === undefined ? {} : { current: fromItem(failed.item) }),
+        ...(failed.item === undefined ? {} : { current: await this.#complete(failed.item) }),
       };
     }
     return { ok: false, cause: "counter", definition: refusing.definition };
+  }
+
+  #besidePuts(beside: readonly Item[]): TransactItem[] {
+    return beside.map((item) => ({ Put: { TableName: this.#table, Item: item } }));
   }
 
   /** The expiry a write sets: only a write that ends the run (terminal statuses are final). */
@@ -527,7 +636,7 @@ export class DynamoRunStore implements RunStore {
    * of 400 KB) stays under BatchGetItem's 16 MB and comes back whole unless throttled.
    */
   async #batchGet(keys: Record<string, unknown>[]): Promise<Run[]> {
-    const found = new Map<string, Run>();
+    const found = new Map<string, Item>();
     const chunks: Record<string, unknown>[][] = [];
     for (let i = 0; i < keys.length; i += BATCH_GET_CHUNK) chunks.push(keys.slice(i, i + BATCH_GET_CHUNK));
     await Promise.all(
@@ -537,15 +646,18 @@ export class DynamoRunStore implements RunStore {
           const result = await this.#client.send(
             new BatchGetCommand({ RequestItems: { [this.#table]: { Keys: pending, ConsistentRead: true } } }),
           );
-          for (const item of result.Responses?.[this.#table] ?? [])
-            found.set(String(item.pk), fromItem(item));
+          for (const item of result.Responses?.[this.#table] ?? []) found.set(String(item.pk), item);
           pending = (result.UnprocessedKeys?.[this.#table]?.Keys ?? []) as Record<string, unknown>[];
           if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** round));
         }
       }),
     );
     const missing = keys.findIndex((key) => !found.has(String(key.pk)));
-    return (missing < 0 ? keys : keys.slice(0, missing)).flatMap((key) => found.get(String(key.pk)) ?? []);
+    const items = (missing < 0 ? keys : keys.slice(0, missing)).flatMap((key): Item[] => {
+      const item = found.get(String(key.pk));
+      return item === undefined ? [] : [item];
+    });
+    return Promise.all(items.map((item) => this.#complete(item)));
   }
 }
 
@@ -594,16 +706,39 @@ type RunRefLike = { tenant: string; taskId: string };
 
 /**
  * The conditional UpdateItem for a run write: the patch, the index attributes that follow from
- * it, and the guard. Undefined when the patch changes nothing.
+ * it, and the guard (undefined when the patch changes nothing); and the items of bulky fields it
+ * moves beside the run (written whole, in the same transaction as the guarded update).
  */
-function runUpdate(table: string, ref: RunRef, guard: RunGuard, patch: RunPatch, expiresAt?: number) {
+function runUpdate(
+  table: string,
+  ref: RunRef,
+  guard: RunGuard,
+  patch: RunPatch,
+  expiresAt?: number,
+): { update: ReturnType<typeof guardedUpdate>; beside: Item[] } {
   const names: Record<string, string> = { "#status": "status" };
   const values: Record<string, unknown> = { ":guardStatus": guard.status, ":guardAttempts": guard.attempts };
   const sets: string[] = [];
   const removes: string[] = [];
+  const beside: Item[] = [];
   for (const [field, value] of Object.entries(patch)) {
     if (field === "once" || value === undefined) continue;
     names[`#${field}`] = field;
+    if (field === "output" || field === "logs") {
+      const marker = BESIDE_MARKERS[field];
+      if (keptBeside(value)) {
+        removes.push(`#${field}`);
+        sets.push(`${marker} = :beside`);
+        values[":beside"] = true;
+        beside.push({
+          ...besideItemOf(ref, field, value),
+          ...(expiresAt === undefined ? {} : { expiresAt }),
+        });
+        continue;
+      }
+      // Back in the hot item: an item left beside is ignored without its mark.
+      removes.push(marker);
+    }
     if (value === null) {
       removes.push(`#${field}`);
     } else {
@@ -671,6 +806,18 @@ function runUpdate(table: string, ref: RunRef, guard: RunGuard, patch: RunPatch,
       ? " AND attribute_exists(tenantLine)"
       : " AND attribute_not_exists(tenantLine)";
   }
+  return { update: guardedUpdate(table, ref, sets, removes, condition, names, values), beside };
+}
+
+function guardedUpdate(
+  table: string,
+  ref: RunRef,
+  sets: string[],
+  removes: string[],
+  condition: string,
+  names: Record<string, string>,
+  values: Record<string, unknown>,
+) {
   if (sets.length === 0 && removes.length === 0) return undefined;
   return {
     TableName: table,
@@ -685,10 +832,11 @@ function runUpdate(table: string, ref: RunRef, guard: RunGuard, patch: RunPatch,
   };
 }
 
-function toItem(run: Run): Item {
+/** A run as its hot item and the items of the bulky fields kept beside it. */
+function toItem(run: Run): { item: Item; beside: Item[] } {
   const tenantDefinition = `${run.tenant}#${run.definition}`;
   const statusKey = statusKeyOf(run.tenant, run.status, run.id);
-  return {
+  const item: Item = {
     ...keyOf(run),
     ...run,
     params: toJsonAttribute(run.params),
@@ -712,14 +860,43 @@ function toItem(run: Run): Item {
     ...(run.sweepAt === undefined ? {} : { sweepShard: String(sweepShardOf(run.id)) }),
     ...(run.origin === undefined ? {} : { originKey: originKeyOf(run.origin) }),
   };
+  const beside: Item[] = [];
+  for (const field of BESIDE_FIELDS) {
+    const value = run[field];
+    if (!keptBeside(value)) continue;
+    delete item[field];
+    item[BESIDE_MARKERS[field]] = true;
+    beside.push(besideItemOf(run, field, value));
+  }
+  return { item, beside };
+}
+
+/** The bulky fields a hot item keeps beside it. */
+function besideFieldsOf(item: Item): BesideField[] {
+  return BESIDE_FIELDS.filter((field) => item[BESIDE_MARKERS[field]] === true);
+}
+
+function besideKeyOf(ref: RunRef, field: BesideField): { pk: string; sk: string } {
+  return { pk: keyOf(ref).pk, sk: field };
+}
+
+/** A bulky field's own item: its value as one JSON string (as params and output are in the hot item). */
+function besideItemOf(ref: RunRef, field: BesideField, value: unknown): Item {
+  return { ...besideKeyOf(ref, field), [field]: toJsonAttribute(value) };
 }
 
 /** Items are read back through the schema: a malformed item fails loudly here, not deep in core. */
-function fromItem(item: Item): Run {
+function fromItem(item: Item, beside: ReadonlyMap<string, Item> = new Map()): Run {
   const fields = { ...item };
   for (const attribute of DERIVED_ATTRIBUTES) delete fields[attribute];
   fields.params = fromJsonAttribute(fields.params);
   if (fields.output !== undefined) fields.output = fromJsonAttribute(fields.output);
+  for (const field of besideFieldsOf(item)) {
+    const aside = beside.get(field);
+    if (aside === undefined)
+      throw new Error(`run item ${String(item.pk)} keeps its ${field} beside it, but that item is missing`);
+    fields[field] = fromJsonAttribute(aside[field]);
+  }
   const once = (fields.once ?? {}) as Record<string, { result?: unknown }>;
   fields.once = Object.fromEntries(
     Object.entries(once).map(([key, record]) => [

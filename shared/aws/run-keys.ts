@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { jsonBytes } from "../core/limits.ts";
 import { RunId } from "../core/names.ts";
 import { isTerminal, type Run, type RunStatus } from "../core/run.ts";
 
@@ -123,6 +124,25 @@ export function mergeShardPages<T>(
     return { take, next: take[take.length - 1]?.createdKey };
   }
   return { take: certain, ...(frontier === undefined ? {} : { next: frontier }) };
+}
+
+/**
+ * The run's bulky fields. Each is kept in the run's own (hot) item while small, and otherwise in an
+ * item of its own beside it (same pk, sk = the field's name), written once (params) or replaced
+ * whole when it changes (output, logs). The hot item, which every claim, heartbeat, progress and
+ * feedback write rewrites, then stays well under 1 KB, and DynamoDB bills such a write 1 unit
+ * whatever the size of the run's params, output and logs (it bills an update by the larger of the
+ * old and new item).
+ */
+export const BESIDE_FIELDS = ["params", "output", "logs"] as const;
+export type BesideField = (typeof BESIDE_FIELDS)[number];
+
+/** A bulky field above this many bytes of JSON goes beside the run's hot item. */
+export const INLINE_FIELD_BYTES = 200;
+
+/** Whether a field's value is kept beside the hot item rather than in it. */
+export function keptBeside(value: unknown): boolean {
+  return value !== undefined && value !== null && jsonBytes(value) > INLINE_FIELD_BYTES;
 }
 
 /** The sort key of the list indexes: creation time, then id, so equal times still order. */

@@ -2,9 +2,11 @@ import { createHash } from "node:crypto";
 import { AWS_LIMITS } from "../aws/aws-limits.ts";
 import { decodeCursor, encodeCursor } from "../aws/cursor.ts";
 import {
+  BESIDE_FIELDS,
   createdKeyOf,
   DUE_SHARDS,
   dueShardOf,
+  keptBeside,
   LIST_ROUNDS,
   LIST_SHARDS,
   listShardOf,
@@ -366,13 +368,24 @@ function applyPatch(run: Run, patch: RunPatch): Run {
 }
 
 /**
- * DynamoDB refuses an item over 400 KB (DynamoRunStore reports it as ItemTooLargeError); here
- * the run's JSON stands in for the item's size, close enough for the limits Baton keeps far below.
+ * DynamoDB refuses an item over 400 KB (DynamoRunStore reports it as ItemTooLargeError). As there,
+ * a bulky field past INLINE_FIELD_BYTES is an item of its own beside the run's, so each of those
+ * and the rest of the run are measured apart; the JSON stands in for the item's size, close
+ * enough for the limits Baton keeps far below.
  */
 function sized(run: Run): Run {
-  const bytes = jsonBytes(run);
-  if (bytes > AWS_LIMITS.dynamoItemBytes) {
-    throw new ItemTooLargeError(`run ${run.id} would be ${bytes} bytes, over DynamoDB's 400 KB item limit`);
+  const hot: Record<string, unknown> = { ...run };
+  const items: unknown[] = [hot];
+  for (const field of BESIDE_FIELDS) {
+    if (!keptBeside(run[field])) continue;
+    delete hot[field];
+    items.push(run[field]);
+  }
+  for (const item of items) {
+    const bytes = jsonBytes(item);
+    if (bytes > AWS_LIMITS.dynamoItemBytes) {
+      throw new ItemTooLargeError(`run ${run.id} would be ${bytes} bytes, over DynamoDB's 400 KB item limit`);
+    }
   }
   return run;
 }

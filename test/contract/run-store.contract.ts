@@ -55,21 +55,56 @@ export function runStoreContract(name: string, makeStore: () => Promise<RunStore
       expect(await store.get(run)).toBeUndefined();
     });
 
-    it("refuses an update that would take a run past 400 KB, and leaves the run as it was", async () => {
+    it("refuses a write that would take one item past 400 KB, and leaves the run as it was", async () => {
       const run = aRun("r1", { params: { blob: "x".repeat(300 * 1024) } });
       await store.create(run);
       await store.claim(run, { now: at(0), leaseUntil: at(1_000), sweepAt: at(60_000) });
       const before = await store.get(run);
       const guard = { status: "running", attempts: 1 } as const;
-      // Feedback is counted in characters: 3-byte characters make 16 Ki of them 48 KiB, and
-      // output 64 KiB on top passes the item limit.
       const write = store.update(run, guard, {
-        feedback: "€".repeat(16 * 1024),
-        output: { blob: "y".repeat(64 * 1024) },
+        feedback: "done",
+        output: { blob: "y".repeat(410 * 1024) },
         status: "succeeded",
       });
       await expect(write).rejects.toBeInstanceOf(ItemTooLargeError);
       expect(await store.get(run)).toEqual(before);
+    });
+
+    it("keeps bulky params, output and logs beside the run, each up to the item limit, and reads them back on every path", async () => {
+      const params = { blob: "p".repeat(300 * 1024) };
+      const run = aRun("big", { params, createdAt: at(5) });
+      await store.create(run);
+      await store.create(aRun("small", { createdAt: at(6) }));
+      const claimed = await store.claim(run, { now: at(1), leaseUntil: at(10_000), sweepAt: at(60_000) });
+      expect(claimed.claimed && claimed.run.params).toEqual(params);
+      const guard = { status: "running", attempts: 1 } as const;
+      // Feedback (in the run's item) beside 300 KB of params, 200 KB of logs and 300 KB of output:
+      // together far past 400 KB, each within it.
+      const logs = [{ at: at(2), line: "l".repeat(200 * 1024) }];
+      const heartbeat = await store.update(run, guard, { feedback: "half way", progress: 0.5, logs });
+      expect(heartbeat).toMatchObject({ params, logs, feedback: "half way", progress: 0.5 });
+      const output = { blob: "o".repeat(300 * 1024) };
+      const refused = await store.transition(run, { status: "queued", attempts: 1 }, { status: "succeeded" });
+      expect(refused).toMatchObject({ ok: false, cause: "run" });
+      expect(await store.transition(run, guard, { status: "succeeded", output, endedAt: at(3) })).toEqual({
+        ok: true,
+      });
+      const ended = await store.get(run);
+      expect(ended).toMatchObject({ status: "succeeded", params, output, logs, feedback: "half way" });
+      expect((await store.list({ tenant: "acme", limit: 5 })).items.map((r) => [r.id, r.params])).toEqual([
+        ["small", { n: 1 }],
+        ["big", params],
+      ]);
+      // A small output replaces a bulky one.
+      const again = aRun("again", { params });
+      await store.create(again);
+      await store.claim(again, { now: at(1), leaseUntil: at(10_000), sweepAt: at(60_000) });
+      await store.update(again, guard, { output });
+      expect(await store.update(again, guard, { output: { small: true } })).toMatchObject({
+        params,
+        output: { small: true },
+      });
+      expect((await store.get(again))?.output).toEqual({ small: true });
     });
 
     it("keeps any JSON in params, output and once results, even what DynamoDB maps cannot hold", async () => {

@@ -5,6 +5,7 @@
  * cost about 500 per write (DynamoDB bills an update by the larger of the old and new item).
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { ensureTables, tableNames } from "../../local/bootstrap.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/emulators.ts";
@@ -24,9 +25,11 @@ const clients = createAwsClients({
   callCounter: counter,
 });
 let store: DynamoRunStore;
+let runsTable: string;
 
 beforeAll(async () => {
   const names = tableNames(uniquePrefix());
+  runsTable = names.runs;
   const raw = new DynamoDBClient({
     region: LOCAL_REGION,
     endpoint: endpoints.dynamodb,
@@ -37,13 +40,14 @@ beforeAll(async () => {
     client: clients.dynamo,
     tableName: names.runs,
     countersTable: names.counters,
+    retentionDays: 30,
   });
 });
 
 const T0 = new Date("2026-01-01T00:00:00.000Z");
 const at = (ms: number) => new Date(T0.getTime() + ms).toISOString();
 
-function bigRun(id: string): Run {
+function bigRun(id: string, params: Record<string, unknown> = { blob: "p".repeat(300 * 1024) }): Run {
   return newRun(
     {
       tenant: "acme",
@@ -58,7 +62,7 @@ function bigRun(id: string): Run {
         createdAt: "",
         updatedAt: "",
       },
-      params: { blob: "p".repeat(300 * 1024) },
+      params,
       createdBy: "key1",
     },
     "queued",
@@ -99,5 +103,34 @@ describe("the run's hot item", () => {
     expect(read?.params).toEqual(run.params);
     expect(read?.logs).toEqual(logs);
     expect(read).toMatchObject({ progress: 0.5, feedback: "a quarter done", subtext: "half way" });
+
+    // The end gives the bulky items the run's expiry, so TTL takes them with it.
+    await store.transition(run, guard, { status: "succeeded", endedAt: at(3), sweepAt: null });
+    for (const sk of ["run", "params", "logs"]) {
+      const item = await clients.dynamo.send(
+        new GetCommand({ TableName: runsTable, Key: { pk: "acme#big1", sk } }),
+      );
+      expect({ sk, expiresAt: item.Item?.expiresAt }).toEqual({ sk, expiresAt: expect.any(Number) });
+    }
+  });
+
+  it("writes 8 units for a plain task's start, claim and end: 3 to the run, 5 to indexes", async () => {
+    const run = bigRun("plain1", { text: "hello" });
+    const units = await writeUnits(async () => {
+      await store.create(run);
+      await store.claim(run, { now: at(1), leaseUntil: at(60_000), sweepAt: at(120_000) });
+      await store.transition(
+        run,
+        { status: "running", attempts: 1 },
+        { status: "succeeded", endedAt: at(2), output: { text: "hello" }, logs: [], sweepAt: null },
+      );
+    });
+    expect(counter.unitsByTarget()).toMatchObject({
+      [`PutItem ${runsTable}`]: 1,
+      [`PutItem ${runsTable}/byTenantShard`]: 1,
+      [`PutItem ${runsTable}/byStatus`]: 1,
+      [`PutItem ${runsTable}/bySweep`]: 1,
+    });
+    expect(units).toBe(8);
   });
 });

@@ -127,10 +127,12 @@ export async function migrateRunItems(
 
 /**
  * The runs table's indexes to the current layout, on the emulator (on AWS the CDK stack owns
- * them): deletes the ones the layout no longer has, then creates the missing ones (ensureTables).
+ * them): creates the missing ones (ensureTables), then deletes the ones the layout no longer has.
  */
 export async function reconcileLocalIndexes(raw: DynamoDBClient, prefix: string): Promise<string[]> {
   const names = tableNames(prefix);
+  // Creates the tables a fresh data folder lacks and adds the indexes the layout gained.
+  await ensureTables(raw, names);
   const described = await raw.send(new DescribeTableCommand({ TableName: names.runs }));
   const wanted = new Set(Object.keys(TABLES.runs.indexes));
   const dropped: string[] = [];
@@ -145,7 +147,7 @@ export async function reconcileLocalIndexes(raw: DynamoDBClient, prefix: string)
     );
     dropped.push(name);
   }
-  // DynamoDB takes an index down in the background: wait until it is gone before adding others.
+  // DynamoDB takes an index down in the background: wait until it is gone.
   for (let round = 0; dropped.length > 0 && round < 600; round += 1) {
     const now = await raw.send(new DescribeTableCommand({ TableName: names.runs }));
     const left = (now.Table?.GlobalSecondaryIndexes ?? []).filter(
@@ -154,7 +156,6 @@ export async function reconcileLocalIndexes(raw: DynamoDBClient, prefix: string)
     if (left.length === 0) break;
     await new Promise((done) => setTimeout(done, 200));
   }
-  await ensureTables(raw, names);
   return dropped;
 }
 

@@ -20,7 +20,8 @@ export interface TableSchema {
 
 export const TABLES = {
   /**
-   * Runs: pk = "<tenant>#<runId>", sk = "run". Listing goes through KEYS_ONLY-like indexes (only
+   * Runs: pk = "<tenant>#<runId>", sk = "run" (the small hot item), and beside it sk = "params",
+   * "output", "logs" for those fields when bulky (run-keys.ts BESIDE_FIELDS). Listing goes through KEYS_ONLY-like indexes (only
    * the never-changing `definition` is copied, so listing can filter on it) so that the frequent
    * feedback/progress writes never touch an index. Every partition a whole tenant writes is split
    * over LIST_SHARDS (shared/aws/run-keys.ts) and read back merged. Which index earns its writes,

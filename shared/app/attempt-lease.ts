@@ -49,7 +49,7 @@ export class AttemptLease {
       () => {
         const heartbeatDue = Date.now() - lastHeartbeat >= heartbeatEveryMs;
         if (!heartbeatDue && !this.#report.dirty) return;
-        const patch: RunPatch = this.#report.dirty ? this.#report.takePatch() : {};
+        const patch: RunPatch = this.#report.dirty ? this.#report.takePatch({ changedLogsOnly: true }) : {};
         if (heartbeatDue) {
           lastHeartbeat = Date.now();
           patch.leaseUntil = new Date(svc.clock.now().getTime() + leaseMs).toISOString();

@@ -15,6 +15,8 @@ export class AttemptReport {
   #logs: LogLine[];
   #logsDropped: number;
   #dirty = false;
+  /** Whether log lines came since the last patch taken (progress flushes write logs only then). */
+  #logsChanged = false;
 
   constructor(run: Run) {
     this.#feedback = run.feedback;
@@ -52,16 +54,24 @@ export class AttemptReport {
       at,
     ));
     this.#dirty = true;
+    this.#logsChanged = true;
   }
 
-  /** The fields to write, and marks them written (the caller writes them or loses the claim). */
-  takePatch(): RunPatch {
+  /**
+   * The fields to write, and marks them written (the caller writes them or loses the claim).
+   * `changedLogsOnly` (the flushes during an attempt) leaves the logs out unless lines came since
+   * the last patch: a progress or feedback write then stays one small write, however long the
+   * log (kept beside the run in its own item). The last patch of an attempt always has them.
+   */
+  takePatch(options: { changedLogsOnly?: boolean } = {}): RunPatch {
+    const withLogs = options.changedLogsOnly !== true || this.#logsChanged;
     this.#dirty = false;
+    this.#logsChanged = false;
     return {
       ...(this.#feedback === undefined ? {} : { feedback: this.#feedback }),
       ...(this.#progress === undefined ? {} : { progress: this.#progress }),
-      logs: this.#logs,
-      ...(this.#logsDropped === 0 ? {} : { logsDropped: this.#logsDropped }),
+      ...(withLogs ? { logs: this.#logs } : {}),
+      ...(withLogs && this.#logsDropped !== 0 ? { logsDropped: this.#logsDropped } : {}),
     };
   }
 }

@@ -34,12 +34,23 @@ import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { counterUpdate } from "./dynamo-counter-store.ts";
 import { fromJsonAttribute, toJsonAttribute } from "./json-attributes.ts";
 import {
+  BESIDE_FIELDS,
+  type BesideField,
   createdKeyOf,
+  DUE_SHARDS,
+  dueShardOf,
+  keptBeside,
+  LIST_ROUNDS,
+  mergeShardPages,
   RunCursor,
+  type ShardPage,
   StartedCursor,
   SWEEP_SHARDS,
   statusKeyOf,
+  statusShardKeys,
   sweepShardOf,
+  tenantShardKeyOf,
+  tenantShardKeys,
 } from "./run-keys.ts";
 
 const RUN_SK = "run";
@@ -55,6 +66,7 @@ const TREE_COUNT_DAYS = 400;
 const DERIVED_ATTRIBUTES = [
   "pk",
   "sk",
+  "tenantShard",
   "tenantStatus",
   "tenantDefinition",
   "createdKey",
@@ -65,7 +77,16 @@ const DERIVED_ATTRIBUTES = [
   "dueShard",
   "originKey",
   "expiresAt",
+  "paramsBeside",
+  "outputBeside",
+  "logsBeside",
 ] as const;
+/** The hot item's mark that a bulky field lives in its own item beside it (see BESIDE_FIELDS). */
+const BESIDE_MARKERS = {
+  params: "paramsBeside",
+  output: "outputBeside",
+  logs: "logsBeside",
+} as const satisfies Record<BesideField, (typeof DERIVED_ATTRIBUTES)[number]>;
 const DAY_SECONDS = 24 * 60 * 60;
 
 type Item = Record<string, unknown>;
@@ -113,12 +134,14 @@ export class DynamoRunStore implements RunStore {
   ): Promise<CreateResult> {
     const counters = extras.counters ?? [];
     const expiresAt = isTerminal(run.status) ? this.#expiryOf(run.endedAt) : undefined;
+    const expiry = expiresAt === undefined ? {} : { expiresAt };
+    const { item, beside } = toItem(run);
     const put = {
       TableName: this.#table,
-      Item: { ...toItem(run), ...(expiresAt === undefined ? {} : { expiresAt }) },
+      Item: { ...item, ...expiry },
       ConditionExpression: "attribute_not_exists(pk)",
     };
-    if (counters.length === 0 && extras.idempotency === undefined) {
+    if (counters.length === 0 && extras.idempotency === undefined && beside.length === 0) {
       try {
         await this.#client.send(new PutCommand(put));
         return { ok: true };
@@ -145,6 +168,9 @@ export class DynamoRunStore implements RunStore {
         },
       });
     }
+    // The bulky fields' own items go last: they have no condition, so never refuse.
+    for (const aside of beside)
+      items.push({ Put: { TableName: this.#table, Item: { ...aside, ...expiry } } });
     const failed = await this.#transact(items);
     if (failed === undefined) return { ok: true };
     if (failed.index === 0) throw new ConflictError(`run ${run.id} already exists`);
@@ -164,10 +190,71 @@ export class DynamoRunStore implements RunStore {
   }
 
   async get(ref: RunRef): Promise<Run | undefined> {
+    const item = await this.#getItem(ref);
+    return item === undefined ? undefined : this.#complete(item);
+  }
+
+  /** The run's hot item as stored. */
+  async #getItem(ref: RunRef): Promise<Item | undefined> {
     const result = await this.#client.send(
       new GetCommand({ TableName: this.#table, Key: keyOf(ref), ConsistentRead: true }),
     );
-    return result.Item === undefined ? undefined : fromItem(result.Item);
+    return result.Item;
+  }
+
+  /** The run of a hot item, with the bulky fields it keeps beside it read back in. */
+  async #complete(item: Item): Promise<Run> {
+    const fields = besideFieldsOf(item);
+    if (fields.length === 0) return fromItem(item);
+    const ref = refOfPk(String(item.pk));
+    const result = await this.#client.send(
+      new BatchGetCommand({
+        RequestItems: {
+          [this.#table]: { Keys: fields.map((field) => besideKeyOf(ref, field)), ConsistentRead: true },
+        },
+      }),
+    );
+    const beside = new Map<string, Item>();
+    for (const found of result.Responses?.[this.#table] ?? []) beside.set(String(found.sk), found);
+    // Unprocessed keys (throttling) are read one by one rather than failing the read.
+    for (const field of fields) {
+      if (beside.has(field)) continue;
+      const one = await this.#client.send(
+        new GetCommand({ TableName: this.#table, Key: besideKeyOf(ref, field), ConsistentRead: true }),
+      );
+      if (one.Item !== undefined) beside.set(field, one.Item);
+    }
+    return fromItem(item, beside);
+  }
+
+  /**
+   * A run just ended with an expiry: its bulky items that this write did not replace get the same
+   * expiry, so TTL takes them with the run. A crash before this leaves them without one (they
+   * are then only storage, found by `npm run migrate`'s leftovers count, not a wrong answer).
+   */
+  async #expireBeside(hot: Item, expiresAt: number | undefined, rewritten: readonly Item[]): Promise<void> {
+    if (expiresAt === undefined) return;
+    const ref = refOfPk(String(hot.pk));
+    const replaced = new Set(rewritten.map((item) => String(item.sk)));
+    await Promise.all(
+      besideFieldsOf(hot)
+        .filter((field) => !replaced.has(field))
+        .map(async (field) => {
+          try {
+            await this.#client.send(
+              new UpdateCommand({
+                TableName: this.#table,
+                Key: besideKeyOf(ref, field),
+                UpdateExpression: "SET expiresAt = :expiresAt",
+                ConditionExpression: "attribute_exists(pk)",
+                ExpressionAttributeValues: { ":expiresAt": expiresAt },
+              }),
+            );
+          } catch (error) {
+            if (!isConditionFailure(error)) throw error;
+          }
+        }),
+    );
   }
 
   async claim(ref: RunRef, at: { now: string; leaseUntil: string; sweepAt: string }): Promise<ClaimResult> {
@@ -202,24 +289,38 @@ export class DynamoRunStore implements RunStore {
           ReturnValuesOnConditionCheckFailure: "ALL_OLD",
         }),
       );
-      return { claimed: true, run: fromItem(result.Attributes ?? {}) };
+      return { claimed: true, run: await this.#complete(result.Attributes ?? {}) };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       const old = (error as { Item?: Record<string, AttributeValue> }).Item;
-      return { claimed: false, current: old === undefined ? undefined : fromItem(unmarshall(old)) };
+      return {
+        claimed: false,
+        current: old === undefined ? undefined : await this.#complete(unmarshall(old)),
+      };
     }
   }
 
   async update(ref: RunRef, guard: RunGuard, patch: RunPatch): Promise<Run | undefined> {
-    const update = runUpdate(this.#table, ref, guard, patch, this.#expiryFor(patch));
+    const expiresAt = this.#expiryFor(patch);
+    const { update, beside } = runUpdate(this.#table, ref, guard, patch, expiresAt);
     if (update === undefined) return this.get(ref);
-    try {
-      const result = await this.#client.send(new UpdateCommand({ ...update, ReturnValues: "ALL_NEW" }));
-      return fromItem(result.Attributes ?? {});
-    } catch (error) {
-      if (isConditionFailure(error)) return undefined;
-      throw error;
+    if (beside.length === 0) {
+      try {
+        const result = await this.#client.send(new UpdateCommand({ ...update, ReturnValues: "ALL_NEW" }));
+        const item = result.Attributes ?? {};
+        await this.#expireBeside(item, expiresAt, beside);
+        return await this.#complete(item);
+      } catch (error) {
+        if (isConditionFailure(error)) return undefined;
+        throw error;
+      }
     }
+    const failed = await this.#transact([{ Update: update }, ...this.#besidePuts(beside)]);
+    if (failed !== undefined) return undefined;
+    const item = await this.#getItem(ref);
+    if (item === undefined) return undefined;
+    await this.#expireBeside(item, expiresAt, beside);
+    return this.#complete(item);
   }
 
   async transition(
@@ -228,14 +329,18 @@ export class DynamoRunStore implements RunStore {
     patch: RunPatch,
     counters: readonly CounterEffect[] = [],
   ): Promise<TransitionResult> {
-    const update = runUpdate(this.#table, ref, guard, patch, this.#expiryFor(patch));
-    if (counters.length === 0) {
+    const expiresAt = this.#expiryFor(patch);
+    const { update, beside } = runUpdate(this.#table, ref, guard, patch, expiresAt);
+    if (counters.length === 0 && beside.length === 0) {
       // Only whether it applied matters here: no item comes back to be parsed (the end of every
-      // unlimited run takes this path).
+      // unlimited run takes this path), unless its bulky items must expire with it.
       if (update === undefined)
         return (await this.get(ref)) === undefined ? { ok: false, cause: "run" } : { ok: true };
       try {
-        await this.#client.send(new UpdateCommand(update));
+        const result = await this.#client.send(
+          new UpdateCommand(expiresAt === undefined ? update : { ...update, ReturnValues: "ALL_NEW" }),
+        );
+        if (result.Attributes !== undefined) await this.#expireBeside(result.Attributes, expiresAt, beside);
         return { ok: true };
       } catch (error) {
         if (isConditionFailure(error)) return { ok: false, cause: "run" };
@@ -243,20 +348,33 @@ export class DynamoRunStore implements RunStore {
       }
     }
     if (update === undefined) throw new Error("a transition needs something to change");
+    // The bulky fields' items go last: they have no condition, so the index of a refusal still
+    // tells the run (0) from a counter (1…).
     const failed = await this.#transact([
       { Update: { ...update, ReturnValuesOnConditionCheckFailure: "ALL_OLD" } },
       ...counters.map((effect) => ({ Update: counterUpdate(this.#countersTable, ref.tenant, effect) })),
+      ...this.#besidePuts(beside),
     ]);
-    if (failed === undefined) return { ok: true };
+    if (failed === undefined) {
+      if (expiresAt !== undefined) {
+        const item = await this.#getItem(ref);
+        if (item !== undefined) await this.#expireBeside(item, expiresAt, beside);
+      }
+      return { ok: true };
+    }
     const refusing = counters[failed.index - 1];
     if (failed.index === 0 || refusing === undefined) {
       return {
         ok: false,
         cause: "run",
-        ...(failed.item === undefined ? {} : { current: fromItem(failed.item) }),
+        ...(failed.item === undefined ? {} : { current: await this.#complete(failed.item) }),
       };
     }
     return { ok: false, cause: "counter", definition: refusing.definition };
+  }
+
+  #besidePuts(beside: readonly Item[]): TransactItem[] {
+    return beside.map((item) => ({ Put: { TableName: this.#table, Item: item } }));
   }
 
   /** The expiry a write sets: only a write that ends the run (terminal statuses are final). */
@@ -297,16 +415,23 @@ export class DynamoRunStore implements RunStore {
   }
 
   dueForSweep(now: string, limit: number): Promise<RunRef[]> {
-    return this.#dueAcrossShards("bySweep", "sweepShard", "sweepAt", now, limit);
+    return this.#dueAcrossShards("bySweep", "sweepShard", "sweepAt", SWEEP_SHARDS, now, limit);
   }
 
   dueToStart(now: string, limit: number): Promise<RunRef[]> {
-    return this.#dueAcrossShards("byDue", "dueShard", "scheduledFor", now, limit);
+    return this.#dueAcrossShards("byDue", "dueShard", "scheduledFor", DUE_SHARDS, now, limit);
   }
 
-  async #dueAcrossShards(index: string, shardKey: string, timeKey: string, now: string, limit: number) {
+  async #dueAcrossShards(
+    index: string,
+    shardKey: string,
+    timeKey: string,
+    shards: number,
+    now: string,
+    limit: number,
+  ) {
     const pages = await Promise.all(
-      Array.from({ length: SWEEP_SHARDS }, (_, shard) =>
+      Array.from({ length: shards }, (_, shard) =>
         this.#client.send(
           new QueryCommand({
             TableName: this.#table,
@@ -433,58 +558,56 @@ export class DynamoRunStore implements RunStore {
   async list(query: RunListQuery): Promise<Page<Run>> {
     const { tenant, status, definition } = query;
     const position = query.cursor === undefined ? undefined : decodeCursor(query.cursor, RunCursor);
-    const base = { TableName: this.#table, ScanIndexForward: false } as const;
-    const statusKey = status === undefined ? undefined : statusKeyOf(tenant, status);
-    let input: QueryCommandInput;
-    let partition: Record<string, string>;
-    if (statusKey !== undefined) {
-      partition = { tenantStatus: statusKey };
-      input = {
-        ...base,
-        IndexName: "byStatus",
-        KeyConditionExpression: "tenantStatus = :pk",
-        ExpressionAttributeValues: { ":pk": statusKey },
-      };
-      if (definition !== undefined) {
-        input.FilterExpression = "#definition = :definition";
-        input.ExpressionAttributeNames = { "#definition": "definition" };
-        input.ExpressionAttributeValues = { ...input.ExpressionAttributeValues, ":definition": definition };
-      }
-    } else if (definition !== undefined) {
-      partition = { tenantDefinition: `${tenant}#${definition}` };
-      input = {
-        ...base,
-        IndexName: "byDefinition",
-        KeyConditionExpression: "tenantDefinition = :pk",
-        ExpressionAttributeValues: { ":pk": partition.tenantDefinition },
-      };
-    } else {
-      partition = { tenant };
-      input = {
-        ...base,
-        IndexName: "byTenant",
-        KeyConditionExpression: "tenant = :pk",
-        ExpressionAttributeValues: { ":pk": tenant },
-      };
-    }
+    // The tenant's partitions of one index, one per shard: byStatus for a status that has its
+    // own group, else byTenantShard (succeeded runs, the bulk, are only there). The definition is a
+    // filter on the index's copy of it. The partitions come from the caller's tenant, never the
+    // cursor, so a cursor can never reach into another tenant's index partition.
+    const statusKeys = status === undefined ? [] : statusShardKeys(tenant, status);
+    const [index, keyAttribute, partitions] =
+      statusKeys.length > 0
+        ? (["byStatus", "tenantStatus", statusKeys] as const)
+        : (["byTenantShard", "tenantShard", tenantShardKeys(tenant)] as const);
+    const shardQuery = (partition: string, below: string | undefined, need: number): QueryCommandInput => ({
+      TableName: this.#table,
+      IndexName: index,
+      ScanIndexForward: false,
+      KeyConditionExpression: `#partition = :pk${below === undefined ? "" : " AND createdKey < :below"}`,
+      ExpressionAttributeNames: {
+        "#partition": keyAttribute,
+        ...(definition === undefined ? {} : { "#definition": "definition" }),
+      },
+      ExpressionAttributeValues: {
+        ":pk": partition,
+        ...(below === undefined ? {} : { ":below": below }),
+        ...(definition === undefined ? {} : { ":definition": definition }),
+      },
+      ...(definition === undefined ? {} : { FilterExpression: "#definition = :definition" }),
+      Limit: need,
+    });
 
-    // The cursor holds only the run's own position; the tenant parts are rebuilt from the
-    // caller, so a cursor can never reach into another tenant's index partition.
-    let startKey: Record<string, unknown> | undefined =
-      position === undefined
-        ? undefined
-        : { pk: `${tenant}#${position.id}`, sk: RUN_SK, createdKey: position.created, ...partition };
-
+    let below = position?.created;
     const runs: Run[] = [];
-    // A partition may hold runs of other statuses (see statusKeyOf), and a definition filter
+    // A partition may hold runs of other statuses (see statusGroupOf), and a definition filter
     // skips some: read on (bounded) to fill the page. The status is checked on the item read
     // consistently, which also drops index entries that lag behind a run's latest status.
     let cutShort: Run | undefined;
-    for (let round = 0; round < 10 && runs.length < query.limit; round += 1) {
-      const result = await this.#client.send(
-        new QueryCommand({ ...input, Limit: query.limit - runs.length, ExclusiveStartKey: startKey }),
+    for (let round = 0; round < LIST_ROUNDS && runs.length < query.limit; round += 1) {
+      const need = query.limit - runs.length;
+      const pages = await Promise.all(
+        partitions.map(async (partition): Promise<ShardPage<{ pk: unknown; sk: unknown }>> => {
+          const result = await this.#client.send(new QueryCommand(shardQuery(partition, below, need)));
+          const last = result.LastEvaluatedKey;
+          return {
+            entries: (result.Items ?? []).map((item) => ({
+              createdKey: String(item.createdKey),
+              entry: { pk: item.pk, sk: item.sk },
+            })),
+            ...(last === undefined ? {} : { lastKey: String(last.createdKey) }),
+          };
+        }),
       );
-      const keys = (result.Items ?? []).map((item) => ({ pk: item.pk, sk: item.sk }));
+      const merged = mergeShardPages(pages, need);
+      const keys = merged.take.map((taken) => taken.entry);
       const found = await this.#batchGet(keys);
       // Keys DynamoDB left unprocessed (throttling, its 16 MB answer limit) end the page there,
       // and the cursor resumes after the last run read: none is skipped.
@@ -496,18 +619,14 @@ export class DynamoRunStore implements RunStore {
         if (cutShort === undefined) throw new Error("DynamoDB kept refusing the runs of a list page");
         break;
       }
-      startKey = result.LastEvaluatedKey;
-      if (startKey === undefined) break;
+      below = merged.next;
+      if (below === undefined) break;
     }
+    const next = cutShort !== undefined ? createdKeyOf(cutShort) : below;
     const cursor =
-      cutShort !== undefined
-        ? encodeCursor({ id: cutShort.id, created: createdKeyOf(cutShort) })
-        : startKey === undefined
-          ? undefined
-          : encodeCursor({
-              id: String(startKey.pk).slice(tenant.length + 1),
-              created: String(startKey.createdKey),
-            });
+      next === undefined
+        ? undefined
+        : encodeCursor({ id: next.slice(next.lastIndexOf("#") + 1), created: next });
     return { items: runs, ...(cursor === undefined ? {} : { cursor }) };
   }
 
@@ -517,7 +636,7 @@ export class DynamoRunStore implements RunStore {
    * of 400 KB) stays under BatchGetItem's 16 MB and comes back whole unless throttled.
    */
   async #batchGet(keys: Record<string, unknown>[]): Promise<Run[]> {
-    const found = new Map<string, Run>();
+    const found = new Map<string, Item>();
     const chunks: Record<string, unknown>[][] = [];
     for (let i = 0; i < keys.length; i += BATCH_GET_CHUNK) chunks.push(keys.slice(i, i + BATCH_GET_CHUNK));
     await Promise.all(
@@ -527,15 +646,18 @@ export class DynamoRunStore implements RunStore {
           const result = await this.#client.send(
             new BatchGetCommand({ RequestItems: { [this.#table]: { Keys: pending, ConsistentRead: true } } }),
           );
-          for (const item of result.Responses?.[this.#table] ?? [])
-            found.set(String(item.pk), fromItem(item));
+          for (const item of result.Responses?.[this.#table] ?? []) found.set(String(item.pk), item);
           pending = (result.UnprocessedKeys?.[this.#table]?.Keys ?? []) as Record<string, unknown>[];
           if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** round));
         }
       }),
     );
     const missing = keys.findIndex((key) => !found.has(String(key.pk)));
-    return (missing < 0 ? keys : keys.slice(0, missing)).flatMap((key) => found.get(String(key.pk)) ?? []);
+    const items = (missing < 0 ? keys : keys.slice(0, missing)).flatMap((key): Item[] => {
+      const item = found.get(String(key.pk));
+      return item === undefined ? [] : [item];
+    });
+    return Promise.all(items.map((item) => this.#complete(item)));
   }
 }
 
@@ -584,16 +706,39 @@ type RunRefLike = { tenant: string; taskId: string };
 
 /**
  * The conditional UpdateItem for a run write: the patch, the index attributes that follow from
- * it, and the guard. Undefined when the patch changes nothing.
+ * it, and the guard (undefined when the patch changes nothing); and the items of bulky fields it
+ * moves beside the run (written whole, in the same transaction as the guarded update).
  */
-function runUpdate(table: string, ref: RunRef, guard: RunGuard, patch: RunPatch, expiresAt?: number) {
+function runUpdate(
+  table: string,
+  ref: RunRef,
+  guard: RunGuard,
+  patch: RunPatch,
+  expiresAt?: number,
+): { update: ReturnType<typeof guardedUpdate>; beside: Item[] } {
   const names: Record<string, string> = { "#status": "status" };
   const values: Record<string, unknown> = { ":guardStatus": guard.status, ":guardAttempts": guard.attempts };
   const sets: string[] = [];
   const removes: string[] = [];
+  const beside: Item[] = [];
   for (const [field, value] of Object.entries(patch)) {
     if (field === "once" || value === undefined) continue;
     names[`#${field}`] = field;
+    if (field === "output" || field === "logs") {
+      const marker = BESIDE_MARKERS[field];
+      if (keptBeside(value)) {
+        removes.push(`#${field}`);
+        sets.push(`${marker} = :beside`);
+        values[":beside"] = true;
+        beside.push({
+          ...besideItemOf(ref, field, value),
+          ...(expiresAt === undefined ? {} : { expiresAt }),
+        });
+        continue;
+      }
+      // Back in the hot item: an item left beside is ignored without its mark.
+      removes.push(marker);
+    }
     if (value === null) {
       removes.push(`#${field}`);
     } else {
@@ -605,7 +750,7 @@ function runUpdate(table: string, ref: RunRef, guard: RunGuard, patch: RunPatch,
     // Only an end moves a run out of the "active" partition of byStatus (RUN_TRANSITIONS never
     // leaves a terminal status), so the moves between active statuses write no index entry.
     if (isTerminal(patch.status)) {
-      const statusKey = statusKeyOf(ref.tenant, patch.status);
+      const statusKey = statusKeyOf(ref.tenant, patch.status, ref.id);
       if (statusKey === undefined) removes.push("tenantStatus");
       else {
         sets.push("tenantStatus = :tenantStatus");
@@ -661,6 +806,18 @@ function runUpdate(table: string, ref: RunRef, guard: RunGuard, patch: RunPatch,
       ? " AND attribute_exists(tenantLine)"
       : " AND attribute_not_exists(tenantLine)";
   }
+  return { update: guardedUpdate(table, ref, sets, removes, condition, names, values), beside };
+}
+
+function guardedUpdate(
+  table: string,
+  ref: RunRef,
+  sets: string[],
+  removes: string[],
+  condition: string,
+  names: Record<string, string>,
+  values: Record<string, unknown>,
+) {
   if (sets.length === 0 && removes.length === 0) return undefined;
   return {
     TableName: table,
@@ -675,10 +832,11 @@ function runUpdate(table: string, ref: RunRef, guard: RunGuard, patch: RunPatch,
   };
 }
 
-function toItem(run: Run): Item {
+/** A run as its hot item and the items of the bulky fields kept beside it. */
+function toItem(run: Run): { item: Item; beside: Item[] } {
   const tenantDefinition = `${run.tenant}#${run.definition}`;
-  const statusKey = statusKeyOf(run.tenant, run.status);
-  return {
+  const statusKey = statusKeyOf(run.tenant, run.status, run.id);
+  const item: Item = {
     ...keyOf(run),
     ...run,
     params: toJsonAttribute(run.params),
@@ -689,26 +847,56 @@ function toItem(run: Run): Item {
         { ...record, result: toJsonAttribute(record.result) },
       ]),
     ),
+    tenantShard: tenantShardKeyOf(run.tenant, run.id),
     ...(statusKey === undefined ? {} : { tenantStatus: statusKey }),
     tenantDefinition,
     createdKey: createdKeyOf(run),
     ...(run.status === "waiting"
       ? { waitingFor: run.tenantLine === true ? tenantLineKeyOf(run.tenant) : tenantDefinition }
       : {}),
-    ...(run.status === "scheduled" ? { dueShard: String(sweepShardOf(run.id)) } : {}),
+    ...(run.status === "scheduled" ? { dueShard: String(dueShardOf(run.id)) } : {}),
     ...(run.slot === true && !isTerminal(run.status) ? { slotFor: tenantDefinition } : {}),
     ...(run.tenantSlot === true && !isTerminal(run.status) ? { tenantSlotFor: run.tenant } : {}),
     ...(run.sweepAt === undefined ? {} : { sweepShard: String(sweepShardOf(run.id)) }),
     ...(run.origin === undefined ? {} : { originKey: originKeyOf(run.origin) }),
   };
+  const beside: Item[] = [];
+  for (const field of BESIDE_FIELDS) {
+    const value = run[field];
+    if (!keptBeside(value)) continue;
+    delete item[field];
+    item[BESIDE_MARKERS[field]] = true;
+    beside.push(besideItemOf(run, field, value));
+  }
+  return { item, beside };
+}
+
+/** The bulky fields a hot item keeps beside it. */
+function besideFieldsOf(item: Item): BesideField[] {
+  return BESIDE_FIELDS.filter((field) => item[BESIDE_MARKERS[field]] === true);
+}
+
+function besideKeyOf(ref: RunRef, field: BesideField): { pk: string; sk: string } {
+  return { pk: keyOf(ref).pk, sk: field };
+}
+
+/** A bulky field's own item: its value as one JSON string (as params and output are in the hot item). */
+function besideItemOf(ref: RunRef, field: BesideField, value: unknown): Item {
+  return { ...besideKeyOf(ref, field), [field]: toJsonAttribute(value) };
 }
 
 /** Items are read back through the schema: a malformed item fails loudly here, not deep in core. */
-function fromItem(item: Item): Run {
+function fromItem(item: Item, beside: ReadonlyMap<string, Item> = new Map()): Run {
   const fields = { ...item };
   for (const attribute of DERIVED_ATTRIBUTES) delete fields[attribute];
   fields.params = fromJsonAttribute(fields.params);
   if (fields.output !== undefined) fields.output = fromJsonAttribute(fields.output);
+  for (const field of besideFieldsOf(item)) {
+    const aside = beside.get(field);
+    if (aside === undefined)
+      throw new Error(`run item ${String(item.pk)} keeps its ${field} beside it, but that item is missing`);
+    fields[field] = fromJsonAttribute(aside[field]);
+  }
   const once = (fields.once ?? {}) as Record<string, { result?: unknown }>;
   fields.once = Object.fromEntries(
     Object.entries(once).map(([key, record]) => [

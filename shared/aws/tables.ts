@@ -20,18 +20,24 @@ export interface TableSchema {
 
 export const TABLES = {
   /**
-   * Runs: pk = "<tenant>#<runId>", sk = "run". Listing goes through KEYS_ONLY indexes so that the
-   * frequent feedback/progress writes never touch an index. `definition` never changes, so
-   * including it costs nothing extra. What each step writes to the indexes: docs/admission.md.
+   * Runs: pk = "<tenant>#<runId>", sk = "run" (the small hot item), and beside it sk = "params",
+   * "output", "logs" for those fields when bulky (run-keys.ts BESIDE_FIELDS). Listing goes through KEYS_ONLY-like indexes (only
+   * the never-changing `definition` is copied, so listing can filter on it) so that the frequent
+   * feedback/progress writes never touch an index. Every partition a whole tenant writes is split
+   * over LIST_SHARDS (shared/aws/run-keys.ts) and read back merged. Which index earns its writes,
+   * and what a task writes: docs/PERFORMANCE.md "Run table layout"; docs/admission.md.
    */
   runs: {
     partitionKey: "pk",
     sortKey: "sk",
     indexes: {
-      byTenant: { partitionKey: "tenant", sortKey: "createdKey" },
-      /** "<tenant>#active" for unfinished runs, "<tenant>#<status>" for failed/cancelled/timed_out; succeeded runs are not in it. */
+      /** Every run, under "<tenant>#<listing shard>"; the definition filter of a listing reads it. */
+      byTenantShard: { partitionKey: "tenantShard", sortKey: "createdKey", include: ["definition"] },
+      /**
+       * "<tenant>#active#<shard>" for unfinished runs, "<tenant>#<status>#<shard>" for
+       * failed/cancelled/timed_out; succeeded runs are not in it.
+       */
       byStatus: { partitionKey: "tenantStatus", sortKey: "createdKey", include: ["definition"] },
-      byDefinition: { partitionKey: "tenantDefinition", sortKey: "createdKey" },
       /**
        * Sparse: only waiting runs carry `waitingFor`, "<tenant>#<definition>" in a definition's
        * line or "<tenant>#*" in the tenant's (TENANT_SCOPE); promotion takes the oldest.

@@ -2,11 +2,20 @@ import { createHash } from "node:crypto";
 import { AWS_LIMITS } from "../aws/aws-limits.ts";
 import { decodeCursor, encodeCursor } from "../aws/cursor.ts";
 import {
+  BESIDE_FIELDS,
   createdKeyOf,
+  DUE_SHARDS,
+  dueShardOf,
+  keptBeside,
+  LIST_ROUNDS,
+  LIST_SHARDS,
+  listShardOf,
+  mergeShardPages,
   RunCursor,
+  type ShardPage,
   StartedCursor,
   SWEEP_SHARDS,
-  statusKeyOf,
+  statusGroupOf,
   sweepShardOf,
 } from "../aws/run-keys.ts";
 import { ConflictError, ItemTooLargeError } from "../core/errors.ts";
@@ -29,9 +38,6 @@ import {
 import { isTerminal, Run, type RunRef } from "../core/run.ts";
 import { jsonCopy } from "./json-copy.ts";
 import type { MemoryCounterStore } from "./memory-counter-store.ts";
-
-/** DynamoRunStore reads at most this many index pages to fill one page of a list. */
-const LIST_ROUNDS = 10;
 
 /**
  * Runs in memory, behaving as DynamoRunStore does on DynamoDB: every write conditional on the
@@ -178,6 +184,8 @@ export class MemoryRunStore implements RunStore {
     return dueAcrossShards(
       this.#select((run) => run.sweepAt !== undefined && run.sweepAt <= now),
       (run) => run.sweepAt ?? "",
+      SWEEP_SHARDS,
+      sweepShardOf,
       limit,
     );
   }
@@ -188,6 +196,8 @@ export class MemoryRunStore implements RunStore {
         (run) => run.status === "scheduled" && run.scheduledFor !== undefined && run.scheduledFor <= now,
       ),
       (run) => run.scheduledFor ?? "",
+      DUE_SHARDS,
+      dueShardOf,
       limit,
     );
   }
@@ -195,42 +205,49 @@ export class MemoryRunStore implements RunStore {
   async list(query: RunListQuery): Promise<Page<Run>> {
     const { tenant, status, definition } = query;
     const position = query.cursor === undefined ? undefined : decodeCursor(query.cursor, RunCursor);
-    const statusKey = status === undefined ? undefined : statusKeyOf(tenant, status);
-    // The index DynamoRunStore would query, newest first; the definition is a filter only on byStatus.
+    // The index DynamoRunStore would query, shard by shard: byStatus for a status with its own
+    // group, else byTenantShard; the definition is a filter on either.
+    const group = status === undefined ? undefined : statusGroupOf(status);
     const inIndex =
-      statusKey !== undefined
-        ? (run: Run) => run.tenant === tenant && statusKeyOf(run.tenant, run.status) === statusKey
-        : definition !== undefined
-          ? (run: Run) => run.tenant === tenant && run.definition === definition
-          : (run: Run) => run.tenant === tenant;
-    const filter =
-      statusKey !== undefined && definition !== undefined
-        ? (run: Run) => run.definition === definition
-        : () => true;
-    const index = this.#select(inIndex).sort((a, b) => byCreatedKey(b, a));
+      group !== undefined
+        ? (run: Run) => run.tenant === tenant && statusGroupOf(run.status) === group
+        : (run: Run) => run.tenant === tenant;
+    const shards: Run[][] = Array.from({ length: LIST_SHARDS }, () => []);
+    for (const run of this.#select(inIndex)) shards[listShardOf(run.id)]?.push(run);
+    for (const shard of shards) shard.sort((a, b) => byCreatedKey(b, a));
 
-    let start = position?.created;
+    let below = position?.created;
     const runs: Run[] = [];
     for (let round = 0; round < LIST_ROUNDS && runs.length < query.limit; round += 1) {
-      const limit = query.limit - runs.length;
-      const evaluated = index
-        .filter((run) => start === undefined || createdKeyOf(run) < start)
-        .slice(0, limit);
+      const need = query.limit - runs.length;
+      const pages = shards.map((shard): ShardPage<Run> => {
+        const evaluated = shard
+          .filter((run) => below === undefined || createdKeyOf(run) < below)
+          .slice(0, need);
+        // DynamoDB hands back a last evaluated key whenever a page reached its Limit; its filter
+        // applies after the Limit.
+        const last = evaluated.length === need ? evaluated[evaluated.length - 1] : undefined;
+        return {
+          entries: evaluated
+            .filter((run) => definition === undefined || run.definition === definition)
+            .map((run) => ({ createdKey: createdKeyOf(run), entry: run })),
+          ...(last === undefined ? {} : { lastKey: createdKeyOf(last) }),
+        };
+      });
+      const merged = mergeShardPages(pages, need);
       runs.push(
-        ...evaluated
-          .filter(filter)
+        ...merged.take
+          .map((taken) => taken.entry)
           .filter((run) => status === undefined || run.status === status)
           .map(fromStored),
       );
-      // DynamoDB hands back a last evaluated key whenever a page reached its Limit.
-      const last = evaluated.length === limit ? evaluated[evaluated.length - 1] : undefined;
-      start = last === undefined ? undefined : createdKeyOf(last);
-      if (start === undefined) break;
+      below = merged.next;
+      if (below === undefined) break;
     }
     const cursor =
-      start === undefined
+      below === undefined
         ? undefined
-        : encodeCursor({ id: start.slice(start.lastIndexOf("#") + 1), created: start });
+        : encodeCursor({ id: below.slice(below.lastIndexOf("#") + 1), created: below });
     return { items: runs, ...(cursor === undefined ? {} : { cursor }) };
   }
 
@@ -303,9 +320,15 @@ function waitsIn(run: Run, line: string): boolean {
 }
 
 /** Each shard's due runs in time order, up to `limit` per shard, shard after shard. */
-function dueAcrossShards(runs: Run[], timeOf: (run: Run) => string, limit: number): RunRef[] {
-  const shards: Run[][] = Array.from({ length: SWEEP_SHARDS }, () => []);
-  for (const run of runs) shards[sweepShardOf(run.id)]?.push(run);
+function dueAcrossShards(
+  runs: Run[],
+  timeOf: (run: Run) => string,
+  count: number,
+  shardOf: (runId: string) => number,
+  limit: number,
+): RunRef[] {
+  const shards: Run[][] = Array.from({ length: count }, () => []);
+  for (const run of runs) shards[shardOf(run.id)]?.push(run);
   return shards.flatMap((shard) =>
     shard
       .sort((a, b) => (timeOf(a) < timeOf(b) ? -1 : timeOf(a) > timeOf(b) ? 1 : keyOf(a) < keyOf(b) ? -1 : 1))
@@ -345,13 +368,24 @@ function applyPatch(run: Run, patch: RunPatch): Run {
 }
 
 /**
- * DynamoDB refuses an item over 400 KB (DynamoRunStore reports it as ItemTooLargeError); here
- * the run's JSON stands in for the item's size, close enough for the limits Baton keeps far below.
+ * DynamoDB refuses an item over 400 KB (DynamoRunStore reports it as ItemTooLargeError). As there,
+ * a bulky field past INLINE_FIELD_BYTES is an item of its own beside the run's, so each of those
+ * and the rest of the run are measured apart; the JSON stands in for the item's size, close
+ * enough for the limits Baton keeps far below.
  */
 function sized(run: Run): Run {
-  const bytes = jsonBytes(run);
-  if (bytes > AWS_LIMITS.dynamoItemBytes) {
-    throw new ItemTooLargeError(`run ${run.id} would be ${bytes} bytes, over DynamoDB's 400 KB item limit`);
+  const hot: Record<string, unknown> = { ...run };
+  const items: unknown[] = [hot];
+  for (const field of BESIDE_FIELDS) {
+    if (!keptBeside(run[field])) continue;
+    delete hot[field];
+    items.push(run[field]);
+  }
+  for (const item of items) {
+    const bytes = jsonBytes(item);
+    if (bytes > AWS_LIMITS.dynamoItemBytes) {
+      throw new ItemTooLargeError(`run ${run.id} would be ${bytes} bytes, over DynamoDB's 400 KB item limit`);
+    }
   }
   return run;
 }

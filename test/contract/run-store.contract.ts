@@ -1,5 +1,6 @@
 /** What every RunStore must do. Run against each adapter (see aws-adapters.test.ts). */
 import { beforeEach, describe, expect, it } from "vitest";
+import { LIST_SHARDS, listShardOf } from "../../shared/aws/run-keys.ts";
 import { ConflictError, ItemTooLargeError, ValidationError } from "../../shared/core/errors.ts";
 import { newRun } from "../../shared/core/lifecycle.ts";
 import type { RunListQuery, RunStore } from "../../shared/core/ports.ts";
@@ -54,21 +55,56 @@ export function runStoreContract(name: string, makeStore: () => Promise<RunStore
       expect(await store.get(run)).toBeUndefined();
     });
 
-    it("refuses an update that would take a run past 400 KB, and leaves the run as it was", async () => {
+    it("refuses a write that would take one item past 400 KB, and leaves the run as it was", async () => {
       const run = aRun("r1", { params: { blob: "x".repeat(300 * 1024) } });
       await store.create(run);
       await store.claim(run, { now: at(0), leaseUntil: at(1_000), sweepAt: at(60_000) });
       const before = await store.get(run);
       const guard = { status: "running", attempts: 1 } as const;
-      // Feedback is counted in characters: 3-byte characters make 16 Ki of them 48 KiB, and
-      // output 64 KiB on top passes the item limit.
       const write = store.update(run, guard, {
-        feedback: "€".repeat(16 * 1024),
-        output: { blob: "y".repeat(64 * 1024) },
+        feedback: "done",
+        output: { blob: "y".repeat(410 * 1024) },
         status: "succeeded",
       });
       await expect(write).rejects.toBeInstanceOf(ItemTooLargeError);
       expect(await store.get(run)).toEqual(before);
+    });
+
+    it("keeps bulky params, output and logs beside the run, each up to the item limit, and reads them back on every path", async () => {
+      const params = { blob: "p".repeat(300 * 1024) };
+      const run = aRun("big", { params, createdAt: at(5) });
+      await store.create(run);
+      await store.create(aRun("small", { createdAt: at(6) }));
+      const claimed = await store.claim(run, { now: at(1), leaseUntil: at(10_000), sweepAt: at(60_000) });
+      expect(claimed.claimed && claimed.run.params).toEqual(params);
+      const guard = { status: "running", attempts: 1 } as const;
+      // Feedback (in the run's item) beside 300 KB of params, 200 KB of logs and 300 KB of output:
+      // together far past 400 KB, each within it.
+      const logs = [{ at: at(2), line: "l".repeat(200 * 1024) }];
+      const heartbeat = await store.update(run, guard, { feedback: "half way", progress: 0.5, logs });
+      expect(heartbeat).toMatchObject({ params, logs, feedback: "half way", progress: 0.5 });
+      const output = { blob: "o".repeat(300 * 1024) };
+      const refused = await store.transition(run, { status: "queued", attempts: 1 }, { status: "succeeded" });
+      expect(refused).toMatchObject({ ok: false, cause: "run" });
+      expect(await store.transition(run, guard, { status: "succeeded", output, endedAt: at(3) })).toEqual({
+        ok: true,
+      });
+      const ended = await store.get(run);
+      expect(ended).toMatchObject({ status: "succeeded", params, output, logs, feedback: "half way" });
+      expect((await store.list({ tenant: "acme", limit: 5 })).items.map((r) => [r.id, r.params])).toEqual([
+        ["small", { n: 1 }],
+        ["big", params],
+      ]);
+      // A small output replaces a bulky one.
+      const again = aRun("again", { params });
+      await store.create(again);
+      await store.claim(again, { now: at(1), leaseUntil: at(10_000), sweepAt: at(60_000) });
+      await store.update(again, guard, { output });
+      expect(await store.update(again, guard, { output: { small: true } })).toMatchObject({
+        params,
+        output: { small: true },
+      });
+      expect((await store.get(again))?.output).toEqual({ small: true });
     });
 
     it("keeps any JSON in params, output and once results, even what DynamoDB maps cannot hold", async () => {
@@ -308,6 +344,66 @@ export function runStoreContract(name: string, makeStore: () => Promise<RunStore
         cursor = page.cursor;
       } while (cursor !== undefined);
       expect(seen).toEqual(["q5", "q3"]);
+    });
+
+    it("merges every listing shard newest first, page by page, under every filter", async () => {
+      const runs: Run[] = [];
+      for (let i = 0; i < 36; i += 1) {
+        // Pairs share a creation time: the id orders them, in every shard.
+        const run = aRun(
+          `m${String(i).padStart(2, "0")}`,
+          { createdAt: at(Math.floor(i / 2) * 10) },
+          "acme",
+          i % 3 === 0 ? "alpha" : "beta",
+        );
+        await store.create(run);
+        runs.push(run);
+      }
+      await store.create(aRun("foreign", { createdAt: at(5) }, "globex", "alpha"));
+      expect(new Set(runs.map((run) => listShardOf(run.id))).size).toBeGreaterThan(LIST_SHARDS / 2);
+      const statusOf = new Map<string, Run["status"]>(runs.map((run) => [run.id, "queued"]));
+      for (const [i, run] of runs.entries()) {
+        if (i % 4 === 0) continue;
+        await store.claim(run, { now: at(1_000), leaseUntil: at(9_000), sweepAt: at(60_000) });
+        statusOf.set(run.id, "running");
+        if (i % 4 === 1) continue;
+        const ended = i % 4 === 2 ? "succeeded" : "failed";
+        await store.update(run, { status: "running", attempts: 1 }, { status: ended, endedAt: at(2_000) });
+        statusOf.set(run.id, ended);
+      }
+      const newestFirst = [...runs].sort((a, b) =>
+        a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1,
+      );
+      const queries: Array<Omit<RunListQuery, "tenant" | "limit">> = [
+        {},
+        { definition: "alpha" },
+        { status: "queued" },
+        { status: "running" },
+        { status: "succeeded" },
+        { status: "failed" },
+        { status: "cancelled" },
+        { status: "running", definition: "beta" },
+        { status: "succeeded", definition: "alpha" },
+      ];
+      for (const query of queries) {
+        const expected = newestFirst
+          .filter((run) => query.status === undefined || statusOf.get(run.id) === query.status)
+          .filter((run) => query.definition === undefined || run.definition === query.definition)
+          .map((run) => run.id);
+        for (const limit of [1, 5]) {
+          const seen: string[] = [];
+          let cursor: string | undefined;
+          let pages = 0;
+          do {
+            const page = await store.list({ tenant: "acme", limit, ...query, ...(cursor ? { cursor } : {}) });
+            expect(page.items.length).toBeLessThanOrEqual(limit);
+            seen.push(...page.items.map((run) => run.id));
+            cursor = page.cursor;
+            pages += 1;
+          } while (cursor !== undefined && pages < 100);
+          expect({ query, limit, seen }).toEqual({ query, limit, seen: expected });
+        }
+      }
     });
 
     it("rejects a cursor it did not make", async () => {

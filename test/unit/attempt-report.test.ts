@@ -51,6 +51,17 @@ describe("AttemptReport", () => {
     expect(report.dirty).toBe(false);
   });
 
+  it("leaves unchanged logs out of a flush during the attempt, but not out of its last patch", () => {
+    const report = new AttemptReport(run);
+    report.log("first", NOW);
+    expect(report.takePatch({ changedLogsOnly: true }).logs).toEqual([
+      { at: NOW.toISOString(), line: "first" },
+    ]);
+    report.progress(0.5);
+    expect(report.takePatch({ changedLogsOnly: true })).toEqual({ progress: 0.5 });
+    expect(report.takePatch().logs).toEqual([{ at: NOW.toISOString(), line: "first" }]);
+  });
+
   it("clamps progress and rejects non-numbers", () => {
     const report = new AttemptReport(run);
     report.progress(7);

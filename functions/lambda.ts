@@ -1,23 +1,27 @@
 /**
- * Lambda entry points. Config is parsed, and its secrets read, once per cold start (a top-level
- * await: the bundle is ESM); the handler registry is the user's tasks/index.ts, bundled by the
- * CDK stack.
+ * Lambda entry points, for the tasks module the CDK construct bundles with them: the construct
+ * writes a small entry that imports the project's tasks module and this file, and exports the
+ * four handlers `lambdaHandlers` makes (infra/baton-stack.ts, `lambdaEntry`). Config is parsed,
+ * and its secrets read, once per cold start (a top-level await there: the bundle is ESM).
  */
 
 import { sweep } from "../shared/app/sweeper.ts";
 import { composeServices, resolveSecrets } from "../shared/compose.ts";
 import { configFromEnv } from "../shared/config.ts";
-import { registry } from "../tasks/index.ts";
+import { registryFromTaskModule } from "../shared/core/task-module.ts";
 import { createApiHandler } from "./api/handler.ts";
 import { createTriggerHandler } from "./trigger/handler.ts";
 import { createWorkerHandler } from "./worker/handler.ts";
 
-const config = await resolveSecrets(configFromEnv(process.env));
-const services = composeServices({ config, registry });
-
-export const api = createApiHandler(services);
-export const worker = createWorkerHandler(services);
-/** Delayed starts: the SQS delay queue and EventBridge Scheduler invoke it. */
-export const trigger = createTriggerHandler(services);
-/** Invoked every minute by an EventBridge rule. */
-export const sweeper = async () => sweep(services);
+export async function lambdaHandlers(tasks: unknown, source: string) {
+  const config = await resolveSecrets(configFromEnv(process.env));
+  const services = composeServices({ config, registry: registryFromTaskModule(tasks, source) });
+  return {
+    api: createApiHandler(services),
+    worker: createWorkerHandler(services),
+    /** Delayed starts: the SQS delay queue and EventBridge Scheduler invoke it. */
+    trigger: createTriggerHandler(services),
+    /** Invoked every minute by an EventBridge rule. */
+    sweeper: async () => sweep(services),
+  };
+}

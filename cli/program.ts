@@ -96,6 +96,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .description("run Baton on this machine, like `npm run dev` (emulators, API, worker; state in .baton/)")
     .addOption(new Option("--port <port>", "HTTP port (env PORT; default 3000)").argParser(parsePort))
     .option("--data-dir <dir>", "where state and keys are kept (env BATON_DATA_DIR; default .baton)")
+    .option("--tasks <module>", "your handlers: a module whose default export is an array of tasks")
     .addOption(
       new Option("--workers <n>", "concurrent worker batches (env BATON_WORKERS; default 4)").argParser(
         parseCount,

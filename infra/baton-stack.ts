@@ -799,7 +799,9 @@ export class Baton extends Construct {
         // ssh2 (SFTP uploads) tries this optional native speed-up inside a try/catch and runs
         // without it; its install script is declined (package.json allowScripts), so there is no
         // binary to bundle. Left out, the require fails at run time and is caught.
-        externalModules: ["cpu-features"],
+        // The same for ssh2's own native crypto, where a project let its install script build it:
+        // esbuild cannot bundle a .node file, and ssh2 falls back to JavaScript without it.
+        externalModules: ["cpu-features", "*.node"],
         // Every function gets them: one bundle for all four keeps the synth to one esbuild run.
         commandHooks: {
           beforeBundling: () => [],

@@ -849,8 +849,13 @@ export class BatonStack extends Stack {
     const baton = new Baton(this, "Default", {
       ...rest,
       tasks: tasks ?? join(REPO_ROOT, "tasks", "index.ts"),
-      projectRoot: props.projectRoot ?? REPO_ROOT,
-      depsLockFilePath: props.depsLockFilePath ?? join(REPO_ROOT, "package-lock.json"),
+      // In this repository its own root; from the package, the project's (where cdk runs).
+      ...(PACKAGED
+        ? {}
+        : {
+            projectRoot: props.projectRoot ?? REPO_ROOT,
+            depsLockFilePath: props.depsLockFilePath ?? join(REPO_ROOT, "package-lock.json"),
+          }),
       fileTokenSecret:
         props.fileTokenSecret ??
         (fileTokenSecretArn === undefined

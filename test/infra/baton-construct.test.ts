@@ -12,17 +12,17 @@ import { Baton, type BatonConstructProps } from "../../infra/index.ts";
 import { ENV } from "../../shared/config.ts";
 import { testApp } from "../support/cdk.ts";
 
-const PROJECT = join(import.meta.dirname, "..", "support", "fixture-project");
 const REPO = join(import.meta.dirname, "..", "..");
+/** The project's root is this repository (whose node_modules the bundle is built from). */
+const TASKS = "test/support/fixture-project/src/tasks.ts";
 
 /** A stack of a project's app with Baton in it; bundling skipped unless asked for. */
 function projectStack(props: Partial<BatonConstructProps> = {}, options: { bundle?: boolean } = {}) {
   const app = options.bundle ? testApp() : new App({ context: { "aws:cdk:bundling-stacks": [] } });
   const stack = new Stack(app, "MyTasks");
   const baton = new Baton(stack, "Baton", {
-    tasks: "src/tasks.ts",
-    projectRoot: PROJECT,
-    depsLockFilePath: join(REPO, "package-lock.json"),
+    tasks: TASKS,
+    projectRoot: REPO,
     ...props,
   });
   return { stack, baton, template: Template.fromStack(stack) };
@@ -32,8 +32,8 @@ describe("the Baton construct in a project's stack", () => {
   it("bundles exactly the given tasks module into the worker and the api", () => {
     const { stack, baton } = projectStack({}, { bundle: true });
     const entry = readFileSync(baton.lambdaEntry, "utf8");
-    expect(entry).toContain('import * as tasks from "../../../src/tasks.ts"');
-    expect(entry).toContain('lambdaHandlers(tasks, "src/tasks.ts")');
+    expect(entry).toContain(`import * as tasks from "../../../${TASKS}"`);
+    expect(entry).toContain(`lambdaHandlers(tasks, "${TASKS}")`);
     const assembly = stack.node.root as App;
     const out = assembly.synth();
     const resources = out.getStackByName("MyTasks").template.Resources as Record<
@@ -78,8 +78,6 @@ describe("the Baton construct in a project's stack", () => {
   });
 
   it("props tune concurrency, batch size, retention, names, removal, throttling and the alarm topic", () => {
-    const { stack: other } = projectStack();
-    const topic = new sns.Topic(other, "OpsTopic");
     const { template } = projectStack({
       workerMaxConcurrency: 20,
       workerBatchSize: 1,
@@ -112,9 +110,8 @@ describe("the Baton construct in a project's stack", () => {
     const stack = new Stack(app, "WithTopic");
     const ops = new sns.Topic(stack, "Ops");
     new Baton(stack, "Baton", {
-      tasks: "src/tasks.ts",
-      projectRoot: PROJECT,
-      depsLockFilePath: join(REPO, "package-lock.json"),
+      tasks: TASKS,
+      projectRoot: REPO,
       alarmTopic: ops,
     });
     const withTopic = Template.fromStack(stack);
@@ -123,7 +120,6 @@ describe("the Baton construct in a project's stack", () => {
     const alarms = Object.values(withTopic.findResources("AWS::CloudWatch::Alarm"));
     expect(alarms.length).toBeGreaterThan(0);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: opsId }]);
-    expect(topic).toBeDefined();
   });
 
   it("refuses a tasks module that does not exist, at synth", () => {

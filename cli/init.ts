@@ -30,7 +30,8 @@ export function starterFiles(name: string, batonSpec: string): Record<string, st
     },
     dependencies: { baton: batonSpec, zod: dependencies.zod },
     // esbuild's binary is needed; ssh2's optional native speed-ups are not (it runs without them).
-    allowScripts: { esbuild: true, ssh2: false, "cpu-features": false },
+    // baton's own `prepare` builds it from source, which a packed baton never needs.
+    allowScripts: { esbuild: true, ssh2: false, "cpu-features": false, baton: false },
     devDependencies: {
       "@types/node": devDependencies["@types/node"],
       "aws-cdk": devDependencies["aws-cdk"],

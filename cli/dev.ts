@@ -15,18 +15,28 @@ export interface DevOptions {
   dataDir?: string;
   workers?: number;
   json?: boolean;
+  /** The handlers' module (`--tasks`), passed on to the local stack. */
+  tasks?: string;
 }
 
-/** The project folder: the nearest one up from this file that has local/main.ts. */
-function projectRoot(): string {
-  let folder = dirname(fileURLToPath(import.meta.url));
+/**
+ * The program to run and the folder its tsx comes from: inside the Baton repository, the source
+ * local/main.ts (the nearest up from this file); installed as a package, the built dist/dev.mjs
+ * beside this bundle's folder (tsx then loads only the project's TypeScript handlers).
+ */
+function devProgram(): { root: string; main: string } {
+  const here = dirname(fileURLToPath(import.meta.url));
+  let folder = here;
   for (;;) {
-    if (existsSync(join(folder, "local", "main.ts"))) return folder;
+    if (existsSync(join(folder, "local", "main.ts")))
+      return { root: folder, main: join(folder, "local", "main.ts") };
     const parent = dirname(folder);
-    if (parent === folder)
-      throw new UsageError("baton dev runs only inside the Baton project (local/main.ts)");
+    if (parent === folder) break;
     folder = parent;
   }
+  const packaged = join(here, "..", "dev.mjs");
+  if (existsSync(packaged)) return { root: join(here, "..", ".."), main: packaged };
+  throw new UsageError("baton dev: neither local/main.ts nor dist/dev.mjs was found beside the CLI");
 }
 
 /** Starts the local stack in the foreground and resolves with its exit code. */
@@ -38,7 +48,7 @@ export function runDev(options: DevOptions, env: NodeJS.ProcessEnv): Promise<num
         "run it as `npx baton dev` in the project, which uses the project's own Node 22",
     );
   }
-  const root = projectRoot();
+  const { root, main } = devProgram();
   // tsx as a loader in the child Node (not the tsx CLI, whose extra process relays signals on a
   // timer): Ctrl-C and SIGTERM reach local/main.ts directly and it stops its stack cleanly.
   const tsxLoader = pathToFileURL(createRequire(join(root, "package.json")).resolve("tsx")).href;
@@ -52,8 +62,9 @@ export function runDev(options: DevOptions, env: NodeJS.ProcessEnv): Promise<num
       "--import",
       tsxLoader,
       "--disable-warning=ExperimentalWarning",
-      join(root, "local", "main.ts"),
+      main,
       ...(options.json ? ["--json"] : []),
+      ...(options.tasks === undefined ? [] : ["--tasks", options.tasks]),
     ],
     { stdio: "inherit", env: childEnv },
   );

@@ -15,6 +15,7 @@ import {
 import { type ConnectionFlags, clientFor, DEFAULT_URL, type Environment } from "./connection.ts";
 import { runDev } from "./dev.ts";
 import { ExitCode, RunNotSucceededError, UsageError } from "./exit-codes.ts";
+import { initProject } from "./init.ts";
 import { definitionTable, endSummary, taskDetails, taskTable, watchLine } from "./render.ts";
 import {
   collectKeyValue,
@@ -96,6 +97,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .description("run Baton on this machine, like `npm run dev` (emulators, API, worker; state in .baton/)")
     .addOption(new Option("--port <port>", "HTTP port (env PORT; default 3000)").argParser(parsePort))
     .option("--data-dir <dir>", "where state and keys are kept (env BATON_DATA_DIR; default .baton)")
+    .option("--tasks <module>", "your handlers: a module whose default export is an array of tasks")
     .addOption(
       new Option("--workers <n>", "concurrent worker batches (env BATON_WORKERS; default 4)").argParser(
         parseCount,
@@ -107,6 +109,17 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     )
     .action(async (options) => {
       exitCode = await runDev({ ...options, json: flags().json === true }, io.env);
+    });
+
+  program
+    .command("init [dir]")
+    .description("create a project that uses Baton: a handler, baton dev, a CDK app with the Baton construct")
+    .option("--baton <spec>", "the baton dependency in its package.json (default: ^ this version)")
+    .action((dir: string | undefined, options) => {
+      const written = initProject(dir ?? ".", options);
+      out({ dir: dir ?? ".", files: written }, () =>
+        [`created ${written.join(", ")}`, "next: npm install, then npm run dev (README.md)"].join("\n"),
+      );
     });
 
   const definitions = program.command("definitions").alias("defs").description("manage task definitions");

@@ -56,6 +56,8 @@ export function batonApp(env: Record<string, string | undefined>, app = new App(
     app,
     stage === undefined ? DEFAULT_STACK_NAME : `${DEFAULT_STACK_NAME}-${stage}`,
     {
+      // This repository's handlers: the examples (a project of its own names its module here).
+      tasks: "tasks/index.ts",
       rootKeySha256: text("rootKeySha256") ?? (env[ENV.rootKeySha256] || undefined),
       workerMaxConcurrency: number("workerMaxConcurrency"),
       workerBatchSize: number("workerBatchSize"),

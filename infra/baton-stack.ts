@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Token } from "aws-cdk-lib";
 import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
@@ -18,17 +20,14 @@ import * as scheduler from "aws-cdk-lib/aws-scheduler";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import * as sns from "aws-cdk-lib/aws-sns";
 import * as sqs from "aws-cdk-lib/aws-sqs";
-import type { Construct } from "constructs";
+import { Construct } from "constructs";
 import { RUN_QUEUE } from "../shared/aws/queues.ts";
 import { ENV, MAX_RUN_RETENTION_DAYS } from "../shared/config.ts";
 import { acknowledgeNagFindings } from "./nag.ts";
 import { BatonOperations } from "./operations.ts";
 import { BatonTables } from "./tables.ts";
 
-/**
- * Everything a deployment may tune, with safe defaults. Kept apart from StackProps so the stack
- * can become a construct with the same props.
- */
+/** Everything a deployment may tune, with safe defaults. */
 export interface BatonProps {
   /** SHA-256 (hex) of the root API key; without it no root key is accepted. */
   rootKeySha256?: string;
@@ -87,7 +86,29 @@ export interface BatonProps {
   namePrefix?: string;
 }
 
+/** Where the construct finds the project's handlers. */
+export interface BatonConstructProps extends BatonProps {
+  /**
+   * The project's tasks module, e.g. `"src/tasks/index.ts"` (relative to `projectRoot`): its
+   * default export is an array of tasks made with `defineTask`, or a `HandlerRegistry`. Exactly
+   * this module, and what it imports, is bundled into the worker (which runs the handlers) and
+   * the api (which checks a start's params against them).
+   */
+  tasks: string;
+  /**
+   * The folder paths are relative to, whose node_modules the bundles are built from. Default:
+   * the current folder (where `cdk synth` runs, the project's root).
+   */
+  projectRoot?: string;
+  /** The project's lock file. Default: the nearest one up from the current folder. */
+  depsLockFilePath?: string;
+}
+
 export interface BatonStackProps extends StackProps, BatonProps {
+  /** The tasks module (see BatonConstructProps.tasks). Default: this repository's tasks/index.ts. */
+  tasks?: string;
+  projectRoot?: string;
+  depsLockFilePath?: string;
   /** An existing secret by its complete ARN, for `cdk deploy -c` (a construct user passes `fileTokenSecret`). */
   fileTokenSecretArn?: string;
   /** An existing topic by its ARN, for `cdk deploy -c` (a construct user passes `alarmTopic`). */
@@ -106,14 +127,24 @@ export const BATON_DEFAULTS = {
   removalPolicy: RemovalPolicy.RETAIN,
 } as const;
 
-const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
-const ENTRY = fileURLToPath(new URL("../functions/lambda.ts", import.meta.url));
-const LOCK_FILE = fileURLToPath(new URL("../package-lock.json", import.meta.url));
 /**
- * The dashboard's files, relative to the project root. functions/api/dashboard.ts reads them from
- * `./dashboard/` beside itself, which in the bundle is beside index.mjs: so they are copied there.
+ * Where Baton's own files are. Run from this repository (tsx), the construct is infra/baton-stack.ts
+ * and the runtime is the TypeScript source; installed as a package, the construct is bundled into
+ * dist/cdk/index.mjs and the runtime is dist/lambda.mjs (built with the SDK, so a handler's
+ * `import { NonRetriableError } from "baton"` is the very class the worker sees).
  */
-const DASHBOARD_DIR = "functions/api/dashboard";
+const PACKAGED = import.meta.url.endsWith(".mjs");
+const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+const LAMBDA_RUNTIME = fileURLToPath(
+  new URL(PACKAGED ? "../lambda.mjs" : "../functions/lambda.ts", import.meta.url),
+);
+/**
+ * The dashboard's files. functions/api/dashboard.ts reads them from `./dashboard/` beside itself,
+ * which in the bundle is beside index.mjs: so they are copied there.
+ */
+const DASHBOARD_DIR = fileURLToPath(
+  new URL(PACKAGED ? "../dashboard" : "../functions/api/dashboard", import.meta.url),
+);
 
 const LOG_RETENTION = logs.RetentionDays.ONE_MONTH;
 /** HTTP APIs cut every integration at 30 s, so the api Lambda stops just before. */
@@ -182,7 +213,16 @@ const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
 /** Lambda function and schedule group names both allow 64 characters. */
 const MAX_NAME_LENGTH = 64;
 
-export class BatonStack extends Stack {
+/**
+ * Baton in a stack of your CDK app: the HTTP API, the queues, the tables, the files bucket, the
+ * four functions (api, worker, trigger, sweeper) with your handlers bundled in, the schedules,
+ * alarms and dashboard. One per stack (its fixed names begin with the stack name by default).
+ *
+ * @example
+ * import { Baton } from "baton/cdk";
+ * new Baton(stack, "Baton", { tasks: "src/tasks/index.ts", workerMaxConcurrency: 50 });
+ */
+export class Baton extends Construct {
   readonly api: apigwv2.HttpApi;
   /** Runs on a named queue: FIFO, one message group per queue. */
   readonly runQueue: sqs.Queue;
@@ -219,9 +259,17 @@ export class BatonStack extends Stack {
   readonly alarmTopic: sns.ITopic;
   readonly operations: BatonOperations;
 
-  constructor(scope: Construct, id: string, props: BatonStackProps = {}) {
-    super(scope, id, props);
-    const settings = settingsOf(props, this.stackName);
+  /** The generated Lambda entry: the tasks module and Baton's runtime, nothing else. */
+  readonly lambdaEntry: string;
+  readonly #projectRoot: string;
+  readonly #depsLockFilePath: string | undefined;
+
+  constructor(scope: Construct, id: string, props: BatonConstructProps) {
+    super(scope, id);
+    const settings = settingsOf(props, Stack.of(this).stackName);
+    this.#projectRoot = resolve(props.projectRoot ?? process.cwd());
+    this.#depsLockFilePath = props.depsLockFilePath;
+    this.lambdaEntry = lambdaEntry(this.#projectRoot, props.tasks);
     const { rootKeySha256, namePrefix, removalPolicy, retentionDays } = settings;
 
     this.tables = new BatonTables(this, "Tables", { removalPolicy });
@@ -319,13 +367,6 @@ export class BatonStack extends Stack {
 
     this.fileTokenSecret =
       props.fileTokenSecret ??
-      (props.fileTokenSecretArn === undefined
-        ? undefined
-        : secretsmanager.Secret.fromSecretCompleteArn(
-            this,
-            "ImportedFileTokenSecret",
-            props.fileTokenSecretArn,
-          )) ??
       new secretsmanager.Secret(this, "FileTokenSecret", {
         description: `Baton (${namePrefix}): signs file tokens`,
         generateSecretString: { passwordLength: FILE_TOKEN_SECRET_LENGTH, excludePunctuation: true },
@@ -338,7 +379,7 @@ export class BatonStack extends Stack {
     // name fixed before deployment rather than the function itself, it is no reference and so no
     // cycle. The name stays the same for a deployed stack: existing schedules target it.
     const triggerName = physicalName(namePrefix, "trigger");
-    const triggerArn = this.formatArn({
+    const triggerArn = Stack.of(this).formatArn({
       service: "lambda",
       resource: "function",
       resourceName: triggerName,
@@ -350,8 +391,8 @@ export class BatonStack extends Stack {
       assumedBy: new iam.ServicePrincipal("scheduler.amazonaws.com", {
         conditions: {
           StringEquals: {
-            "aws:SourceAccount": this.account,
-            "aws:SourceArn": this.formatArn({
+            "aws:SourceAccount": Stack.of(this).account,
+            "aws:SourceArn": Stack.of(this).formatArn({
               service: "scheduler",
               resource: "schedule-group",
               resourceName: scheduleGroupName,
@@ -422,7 +463,7 @@ export class BatonStack extends Stack {
           "scheduler:GetSchedule",
         ],
         resources: [
-          this.formatArn({
+          Stack.of(this).formatArn({
             service: "scheduler",
             resource: "schedule",
             resourceName: `${scheduleGroupName}/*`,
@@ -567,12 +608,7 @@ export class BatonStack extends Stack {
       },
     });
 
-    this.alarmTopic =
-      props.alarmTopic ??
-      (props.alarmTopicArn === undefined
-        ? undefined
-        : sns.Topic.fromTopicArn(this, "ImportedAlarmTopic", props.alarmTopicArn)) ??
-      this.createAlarmTopic(namePrefix);
+    this.alarmTopic = props.alarmTopic ?? this.createAlarmTopic(namePrefix);
     this.operations = new BatonOperations(this, "Operations", {
       topic: this.alarmTopic,
       functions: {
@@ -638,7 +674,7 @@ export class BatonStack extends Stack {
         principals: [new iam.ServicePrincipal("cloudwatch.amazonaws.com")],
         actions: ["sns:Publish"],
         resources: [topic.topicArn],
-        conditions: { StringEquals: { "aws:SourceAccount": this.account } },
+        conditions: { StringEquals: { "aws:SourceAccount": Stack.of(this).account } },
       }),
     );
     return topic;
@@ -727,11 +763,11 @@ export class BatonStack extends Stack {
     });
     logGroup.grantWrite(role);
     return new NodejsFunction(this, id, {
-      entry: ENTRY,
+      entry: this.lambdaEntry,
       handler: options.handler,
       ...(options.functionName === undefined ? {} : { functionName: options.functionName }),
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: LOCK_FILE,
+      projectRoot: this.#projectRoot,
+      ...(this.#depsLockFilePath === undefined ? {} : { depsLockFilePath: this.#depsLockFilePath }),
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: options.memorySize,
@@ -763,18 +799,130 @@ export class BatonStack extends Stack {
         // ssh2 (SFTP uploads) tries this optional native speed-up inside a try/catch and runs
         // without it; its install script is declined (package.json allowScripts), so there is no
         // binary to bundle. Left out, the require fails at run time and is caught.
-        externalModules: ["cpu-features"],
+        // The same for ssh2's own native crypto, where a project let its install script build it:
+        // esbuild cannot bundle a .node file, and ssh2 falls back to JavaScript without it.
+        externalModules: ["cpu-features", "*.node"],
         // Every function gets them: one bundle for all four keeps the synth to one esbuild run.
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],
-          afterBundling: (inputDir, outputDir) => [
-            `cp -R "${inputDir}/${DASHBOARD_DIR}" "${outputDir}/dashboard"`,
-          ],
+          afterBundling: (_inputDir, outputDir) => [`cp -R "${DASHBOARD_DIR}" "${outputDir}/dashboard"`],
         },
       },
     });
   }
+}
+
+/**
+ * This repository's stack: a Baton construct alone in a stack, which infra/app.ts deploys with the
+ * examples. The construct's id is "Default", which CDK leaves out of logical ids, so a stack
+ * deployed before the construct existed keeps every resource (a fork upgrading can use it too).
+ */
+export class BatonStack extends Stack {
+  readonly baton: Baton;
+  readonly api: apigwv2.HttpApi;
+  readonly runQueue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly fairRunQueue: sqs.Queue;
+  readonly fairDeadLetterQueue: sqs.Queue;
+  readonly bucket: s3.Bucket;
+  readonly tables: BatonTables;
+  readonly apiFunction: NodejsFunction;
+  readonly workerFunction: NodejsFunction;
+  readonly sweeperFunction: NodejsFunction;
+  readonly sweepRule: events.Rule;
+  readonly delayQueue: sqs.Queue;
+  readonly delayDeadLetterQueue: sqs.Queue;
+  readonly scheduleDeadLetterQueue: sqs.Queue;
+  readonly asyncFailureQueue: sqs.Queue;
+  readonly triggerFunction: NodejsFunction;
+  readonly scheduleGroup: scheduler.CfnScheduleGroup;
+  readonly schedulerRole: iam.Role;
+  readonly paramsKey: kms.Key;
+  readonly fileTokenSecret: secretsmanager.ISecret;
+  readonly alarmTopic: sns.ITopic;
+  readonly operations: BatonOperations;
+
+  constructor(scope: Construct, id: string, props: BatonStackProps = {}) {
+    super(scope, id, props);
+    const { fileTokenSecretArn, alarmTopicArn, tasks, ...rest } = props;
+    const baton = new Baton(this, "Default", {
+      ...rest,
+      tasks: tasks ?? join(REPO_ROOT, "tasks", "index.ts"),
+      // In this repository its own root; from the package, the project's (where cdk runs).
+      ...(PACKAGED
+        ? {}
+        : {
+            projectRoot: props.projectRoot ?? REPO_ROOT,
+            depsLockFilePath: props.depsLockFilePath ?? join(REPO_ROOT, "package-lock.json"),
+          }),
+      fileTokenSecret:
+        props.fileTokenSecret ??
+        (fileTokenSecretArn === undefined
+          ? undefined
+          : secretsmanager.Secret.fromSecretCompleteArn(this, "ImportedFileTokenSecret", fileTokenSecretArn)),
+      alarmTopic:
+        props.alarmTopic ??
+        (alarmTopicArn === undefined
+          ? undefined
+          : sns.Topic.fromTopicArn(this, "ImportedAlarmTopic", alarmTopicArn)),
+    });
+    this.baton = baton;
+    this.api = baton.api;
+    this.runQueue = baton.runQueue;
+    this.deadLetterQueue = baton.deadLetterQueue;
+    this.fairRunQueue = baton.fairRunQueue;
+    this.fairDeadLetterQueue = baton.fairDeadLetterQueue;
+    this.bucket = baton.bucket;
+    this.tables = baton.tables;
+    this.apiFunction = baton.apiFunction;
+    this.workerFunction = baton.workerFunction;
+    this.sweeperFunction = baton.sweeperFunction;
+    this.sweepRule = baton.sweepRule;
+    this.delayQueue = baton.delayQueue;
+    this.delayDeadLetterQueue = baton.delayDeadLetterQueue;
+    this.scheduleDeadLetterQueue = baton.scheduleDeadLetterQueue;
+    this.asyncFailureQueue = baton.asyncFailureQueue;
+    this.triggerFunction = baton.triggerFunction;
+    this.scheduleGroup = baton.scheduleGroup;
+    this.schedulerRole = baton.schedulerRole;
+    this.paramsKey = baton.paramsKey;
+    this.fileTokenSecret = baton.fileTokenSecret;
+    this.alarmTopic = baton.alarmTopic;
+    this.operations = baton.operations;
+  }
+}
+
+/**
+ * Writes the Lambda entry for a tasks module: it imports the module and Baton's runtime and
+ * exports the four handlers. It lives in the project's node_modules/.cache/baton and imports both
+ * by relative path, so its bundle (and so the functions' code hash) is the same on every machine.
+ */
+function lambdaEntry(projectRoot: string, tasks: string): string {
+  const module = isAbsolute(tasks) ? tasks : resolve(projectRoot, tasks);
+  if (!existsSync(module)) {
+    throw new Error(
+      `Baton: the tasks module ${module} does not exist (props.tasks, relative to ${projectRoot})`,
+    );
+  }
+  const source = relative(projectRoot, module).split(sep).join("/");
+  const folder = join(projectRoot, "node_modules", ".cache", "baton");
+  const name = createHash("sha256").update(source).digest("hex").slice(0, 12);
+  const file = join(folder, `lambda-${name}.ts`);
+  const specifier = (path: string) => {
+    const text = relative(folder, path).split(sep).join("/");
+    return JSON.stringify(text.startsWith(".") ? text : `./${text}`);
+  };
+  const text = [
+    `// Written by the Baton construct for ${source}: the Lambda entry of the api, worker, trigger and sweeper.`,
+    `import * as tasks from ${specifier(module)};`,
+    `import { lambdaHandlers } from ${specifier(LAMBDA_RUNTIME)};`,
+    `export const { api, worker, trigger, sweeper } = await lambdaHandlers(tasks, ${JSON.stringify(source)});`,
+    "",
+  ].join("\n");
+  mkdirSync(dirname(file), { recursive: true });
+  if (!existsSync(file) || readFileSync(file, "utf8") !== text) writeFileSync(file, text);
+  return file;
 }
 
 /** The props with their defaults, checked: a bad value fails the synth, not a deployment. */

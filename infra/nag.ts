@@ -7,24 +7,24 @@
  * wildcard names the resource as cdk-nag prints it (`<LogicalId.Arn>/index/*`), so those ids are
  * built from the logical ids here rather than copied.
  */
-import { type CfnResource, Validations } from "aws-cdk-lib";
+import { type CfnResource, Stack, Validations } from "aws-cdk-lib";
 import type { IConstruct } from "constructs";
-import type { BatonStack } from "./baton-stack.ts";
+import type { Baton } from "./baton-stack.ts";
 
 function acknowledge(scope: IConstruct, id: string, reason: string): void {
   Validations.of(scope).acknowledge({ id, reason });
 }
 
 /** How cdk-nag prints a resource's ARN attribute inside a finding id. */
-function arnOf(stack: BatonStack, construct: IConstruct): string {
-  return `<${stack.getLogicalId(construct.node.defaultChild as CfnResource)}.Arn>`;
+function arnOf(baton: Baton, construct: IConstruct): string {
+  return `<${Stack.of(baton).getLogicalId(construct.node.defaultChild as CfnResource)}.Arn>`;
 }
 
 const NODE_RUNTIME =
   "Baton runs on Node.js 22, the version its own toolchain pins and its tests run on " +
   "(package.json engines, the node devDependency); the Lambda runtime moves with them.";
 
-export function acknowledgeNagFindings(stack: BatonStack): void {
+export function acknowledgeNagFindings(stack: Baton): void {
   const functions = [stack.apiFunction, stack.workerFunction, stack.sweeperFunction, stack.triggerFunction];
   const runsIndexes = `${arnOf(stack, stack.tables.tables.runs)}/index/*`;
   const files = `${arnOf(stack, stack.bucket)}/*`;

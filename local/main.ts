@@ -8,11 +8,11 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ensureTenantKey } from "../shared/app/identity.ts";
 import { MIN_KEY_LENGTH, newApiKey } from "../shared/core/tenant.ts";
-import { registry } from "../tasks/index.ts";
+import { loadTasks } from "./load-tasks.ts";
 import { startLocalStack } from "./stack.ts";
 
 const { values: flags } = parseArgs({
-  options: { help: { type: "boolean", short: "h" }, json: { type: "boolean" } },
+  options: { help: { type: "boolean", short: "h" }, json: { type: "boolean" }, tasks: { type: "string" } },
   strict: true,
 });
 if (flags.help) {
@@ -29,6 +29,8 @@ Environment:
                        this exits with status 1 (default 3)
 
 Flags:
+  --tasks <module>     the handlers to run: a module whose default export is an array of tasks
+                       (default: this repository's tasks/index.ts)
   --json               print one JSON line {url, tenant, adminKey, rootKey, dataDir, handlers} once started`);
   process.exit(0);
 }
@@ -73,6 +75,10 @@ const encryptionKeyFile = join(dataDir, "encryption-key");
 if (!existsSync(encryptionKeyFile))
   writeFileSync(encryptionKeyFile, randomBytes(32).toString("base64"), { mode: 0o600 });
 const encryptionKey = Buffer.from(readFileSync(encryptionKeyFile, "utf8").trim(), "base64");
+
+const registry = await loadTasks(flags.tasks).catch((error: unknown) =>
+  fail(error instanceof Error ? error.message : String(error)),
+);
 
 const SUMMARY_INTERVAL_MS = 60_000;
 const startedAt = Date.now();

@@ -1,11 +1,25 @@
-// `npm run build` (also run by `prepare`, so `npm install` builds): bundles the `baton` CLI and
-// the typed client into dist/ with esbuild (dependencies stay external: they are installed), then
-// emits the client's type declarations with tsc so `import ... from "baton/client"` is typed.
+// `npm run build` (also run by `prepare`, so `npm install` builds): everything the published
+// package runs, in dist/, built with esbuild (dependencies stay external: they are installed):
+// - dist/index.mjs (`baton`, the handler SDK), dist/lambda.mjs (the Lambda runtime the `Baton`
+//   construct bundles with a project's tasks) and dist/dev.mjs (`baton dev`'s local stack), in
+//   one build with shared chunks: a handler's `NonRetriableError` is the class the worker checks;
+// - dist/dashboard/ (read beside those files), dist/cdk/index.mjs (`baton/cdk`),
+//   dist/client/index.mjs (`baton/client`), dist/cli/baton.mjs (the `baton` CLI);
+// then the public entries' type declarations with tsc, into dist/types.
 // `--no-types` skips the declarations (the slow part): the CLI tests build that way.
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { build } from "esbuild";
@@ -38,17 +52,51 @@ async function bundle(entry, outfile, options = {}) {
   renameSync(temporary, outfile);
 }
 
+/**
+ * The runtime entries in one build whose shared code lands in chunks beside them (dist/, where
+ * the dashboard's `./dashboard/` resolves), written into a fresh folder and moved into place.
+ */
+async function runtime() {
+  const result = await build({
+    entryPoints: { index: "shared/sdk/index.ts", lambda: "functions/lambda.ts", dev: "local/main.ts" },
+    bundle: true,
+    splitting: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    packages: "external",
+    outExtension: { ".js": ".mjs" },
+    chunkNames: "lib-[hash]",
+    logLevel: "warning",
+    write: false,
+    outdir: "dist",
+  });
+  for (const name of existsSync("dist") ? readdirSync("dist") : []) {
+    if (/^lib-.*\.mjs$/.test(name)) rmSync(join("dist", name));
+  }
+  for (const output of result.outputFiles) {
+    const temporary = `${output.path}.${process.pid}.tmp`;
+    writeFileSync(temporary, output.contents);
+    renameSync(temporary, output.path);
+  }
+  rmSync("dist/dashboard", { recursive: true, force: true });
+  cpSync("functions/api/dashboard", "dist/dashboard", { recursive: true });
+}
+
 await Promise.all([
   bundle("cli/main.ts", "dist/cli/baton.mjs", { banner: { js: "#!/usr/bin/env node" } }),
   bundle("shared/client/index.ts", "dist/client/index.mjs"),
+  bundle("infra/index.ts", "dist/cdk/index.mjs"),
+  runtime(),
 ]);
 
 if (flags["no-types"]) {
-  console.log(`built dist/cli/baton.mjs and dist/client/index.mjs in ${Date.now() - started} ms`);
+  console.log(`built dist/ (no declarations) in ${Date.now() - started} ms`);
   process.exit(0);
 }
+rmSync("dist/types", { recursive: true, force: true });
 rmSync("dist/client/types", { recursive: true, force: true });
 const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
-const declarations = spawnSync(process.execPath, [tsc, "-p", "tsconfig.client.json"], { stdio: "inherit" });
+const declarations = spawnSync(process.execPath, [tsc, "-p", "tsconfig.types.json"], { stdio: "inherit" });
 if (declarations.status !== 0) process.exit(declarations.status ?? 1);
-console.log(`built dist/cli/baton.mjs and dist/client in ${Date.now() - started} ms`);
+console.log(`built dist/ in ${Date.now() - started} ms`);

@@ -155,9 +155,11 @@ export interface TaskHandler<P extends Record<string, unknown> = Record<string, 
 }
 
 /**
- * Declares a task handler. Only handlers gathered into the registry (tasks/index.ts) can run.
+ * Declares a task handler. Only handlers listed in the tasks module (the default-exported array
+ * that `baton dev --tasks` and the `Baton` construct's `tasks` name) can run.
  *
  * @example
+ * import { defineTask } from "baton";
  * export default defineTask({ handler: "echo", async run(_ctx, params) { return params; } });
  */
 export function defineTask<P extends Record<string, unknown>>(task: TaskHandler<P>): TaskHandler<P> {

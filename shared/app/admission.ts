@@ -17,7 +17,13 @@
  */
 import { type DefinitionLimits, isLimited } from "../core/definition.ts";
 import { changeLinePatch, promotedPatch } from "../core/lifecycle.ts";
-import { type CounterEffect, type CounterRefusal, type Counters, TENANT_SCOPE } from "../core/ports.ts";
+import {
+  type CounterEffect,
+  type CounterRefusal,
+  type Counters,
+  type RunWrite,
+  TENANT_SCOPE,
+} from "../core/ports.ts";
 import type { Run } from "../core/run.ts";
 import type { TenantLimits } from "../core/tenant.ts";
 import type { Services } from "./services.ts";
@@ -334,6 +340,90 @@ export async function promoteTenantLine(svc: Services, tenant: string): Promise<
   // A run just moved may find its definition's slot freed meanwhile, with nobody else to promote it.
   for (const definition of movedInto) promoted += await promoteWaiting(svc, tenant, definition);
   return promoted;
+}
+
+/** How many of the oldest waiting runs an end picks its successor among (see endWithHandOff). */
+const HANDOFF_CANDIDATES = 10;
+/** Successors an end tries before it gives its slot back the plain way (promoteNext follows). */
+const HANDOFF_TRIES = 2;
+
+/** What an end wrote: nothing (the run had moved on), or its end, with the counters left freed. */
+export type EndWrite = { written: false } | { written: true; freed: readonly CounterEffect[] };
+
+/**
+ * Ends a run that holds a definition slot and, in the same transaction, gives that slot to the
+ * oldest waiting run of its line: the ending run's write, the next run's `waiting → queued`, and
+ * the counters (the definition's line one shorter, its `running` unchanged), all or nothing. So
+ * a slot changes hands with one counters write instead of two, and no promoter races another
+ * for it. Conditional on the next run still waiting in this line and, since limits are live, on
+ * `running` not above `maxConcurrency` (a lowered limit lets the slot go instead). In a capped
+ * tenant the next run takes a tenant slot too (the ending one's, if it held one).
+ *
+ * Undefined when no hand-off applies (no slot given back, nobody waiting, a counters condition
+ * refused, or every candidate taken meanwhile): the caller then writes the plain end and
+ * promotes as before. A crash after the write leaves the next run queued with its sweepAt, so
+ * the sweeper sends its message; a duplicate end changes nothing (the ending run's guard).
+ */
+export async function endWithHandOff(
+  svc: Services,
+  ending: RunWrite & { ref: Pick<Run, "tenant" | "id" | "definition"> },
+  released: readonly CounterEffect[],
+): Promise<EndWrite | undefined> {
+  const { tenant, definition } = ending.ref;
+  const gives = released.some((effect) => effect.definition === definition && effect.running === -1);
+  if (!gives) return undefined;
+  const candidates = await svc.runs.waiting(tenant, definition, HANDOFF_CANDIDATES);
+  if (candidates.length === 0) return undefined;
+  const [limits, tenantLimits] = await Promise.all([
+    liveLimits(svc, tenant, definition),
+    tenantLimitsOf(svc, tenant),
+  ]);
+  const now = svc.clock.now();
+  const at = now.toISOString();
+  const capped = isCapped(tenantLimits);
+  const heldTenantSlot = released.some(
+    (effect) => effect.definition === TENANT_SCOPE && effect.running === -1,
+  );
+  const max = limits.maxConcurrency;
+  const counters: CounterEffect[] = [
+    { definition, waiting: -1, ...(max === undefined ? {} : { require: { runningBelow: max + 1 } }), at },
+  ];
+  const tenantMax = tenantLimits.maxConcurrency;
+  if (capped && tenantMax !== undefined) {
+    // The ending run's tenant slot passes on (running unchanged), or the next run takes a free one.
+    counters.push(
+      heldTenantSlot
+        ? { definition: TENANT_SCOPE, require: { runningBelow: tenantMax + 1 }, at }
+        : tenantSlotTaken(tenantLimits, at),
+    );
+  } else if (heldTenantSlot) {
+    counters.push({ definition: TENANT_SCOPE, running: -1, at });
+  }
+  // A tenant slot given back and not passed on (the cap was lifted) is left for the tenant's line.
+  const freed = !capped && heldTenantSlot ? counters.slice(1) : [];
+  // Ends at once pick among the oldest few (no more than there are slots), not all the oldest one.
+  const pool = candidates.slice(0, Math.max(1, Math.min(max ?? HANDOFF_CANDIDATES, candidates.length)));
+  for (let attempt = 0; attempt < HANDOFF_TRIES && pool.length > 0; attempt += 1) {
+    const [next] = pool.splice(Math.floor(svc.random() * pool.length), 1);
+    if (next === undefined) break;
+    const result = await svc.runs.handOff(
+      ending,
+      {
+        ref: next,
+        guard: { status: "waiting", attempts: 0, inTenantLine: false },
+        patch: promotedPatch(now, { slot: true, tenantSlot: capped }),
+      },
+      counters,
+    );
+    if (result.ok) {
+      await sendRun(svc, { ...next, attempts: 0 });
+      return { written: true, freed };
+    }
+    if (result.cause === "run") return { written: false };
+    if (result.cause === "counter") return undefined;
+    // That run was promoted, moved or cancelled meanwhile: try another.
+  }
+  return undefined;
 }
 
 /** The tenant's half of a promotion: one more slot taken, if one is free. */

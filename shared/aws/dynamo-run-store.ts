@@ -17,12 +17,14 @@ import {
   type ClaimResult,
   type CounterEffect,
   type CreateResult,
+  type HandOffResult,
   type IdempotencyRecord,
   type Page,
   type RunGuard,
   type RunListQuery,
   type RunPatch,
   type RunStore,
+  type RunWrite,
   type StartedRun,
   TENANT_SCOPE,
   type TransitionResult,
@@ -256,6 +258,36 @@ export class DynamoRunStore implements RunStore {
         ...(failed.item === undefined ? {} : { current: fromItem(failed.item) }),
       };
     }
+    return { ok: false, cause: "counter", definition: refusing.definition };
+  }
+
+  async handOff(
+    ending: RunWrite,
+    next: RunWrite,
+    counters: readonly CounterEffect[],
+  ): Promise<HandOffResult> {
+    const endingUpdate = runUpdate(
+      this.#table,
+      ending.ref,
+      ending.guard,
+      ending.patch,
+      this.#expiryFor(ending.patch),
+    );
+    const nextUpdate = runUpdate(this.#table, next.ref, next.guard, next.patch, this.#expiryFor(next.patch));
+    if (endingUpdate === undefined || nextUpdate === undefined)
+      throw new Error("a hand-off needs two changes");
+    const failed = await this.#transact([
+      { Update: endingUpdate },
+      { Update: nextUpdate },
+      ...counters.map((effect) => ({
+        Update: counterUpdate(this.#countersTable, ending.ref.tenant, effect),
+      })),
+    ]);
+    if (failed === undefined) return { ok: true };
+    if (failed.index === 0) return { ok: false, cause: "run" };
+    if (failed.index === 1) return { ok: false, cause: "next" };
+    const refusing = counters[failed.index - 2];
+    if (refusing === undefined) throw new Error(`transaction refused by item ${failed.index}`);
     return { ok: false, cause: "counter", definition: refusing.definition };
   }
 

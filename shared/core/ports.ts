@@ -112,6 +112,16 @@ export type CreateResult =
 
 export type TransitionResult = { ok: true } | CounterRefusal | { ok: false; cause: "run"; current?: Run };
 
+/** One run's conditional write, as part of a transaction over several runs (RunStore.handOff). */
+export interface RunWrite {
+  ref: RunRef;
+  guard: RunGuard;
+  patch: RunPatch;
+}
+
+/** Which part of a hand-off refused: the ending run, the next run, or a counters item. */
+export type HandOffResult = { ok: true } | CounterRefusal | { ok: false; cause: "run" | "next" };
+
 /** A waiting run, with what its message needs (read from the waiting index alone). */
 export interface WaitingRun extends RunRef {
   queue?: string;
@@ -199,6 +209,13 @@ export interface RunStore {
     patch: RunPatch,
     counters?: readonly CounterEffect[],
   ): Promise<TransitionResult>;
+  /**
+   * A slot changes hands in one transaction: `ending` ends (or gives its slot back), `next` takes
+   * the slot (a waiting run promoted), and `counters` change by the difference (for a definition,
+   * only its line gets shorter). All or nothing; tells which part refused (of several counters,
+   * the first in `counters`).
+   */
+  handOff(ending: RunWrite, next: RunWrite, counters: readonly CounterEffect[]): Promise<HandOffResult>;
   /**
    * The oldest runs waiting in a definition's line, or with TENANT_SCOPE in the tenant-wide line,
    * oldest first (an index that holds only waiting runs).

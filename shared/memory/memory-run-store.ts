@@ -15,12 +15,14 @@ import {
   type ClaimResult,
   type CounterEffect,
   type CreateResult,
+  type HandOffResult,
   type IdempotencyRecord,
   type Page,
   type RunGuard,
   type RunListQuery,
   type RunPatch,
   type RunStore,
+  type RunWrite,
   type StartedRun,
   TENANT_SCOPE,
   type TransitionResult,
@@ -147,6 +149,25 @@ export class MemoryRunStore implements RunStore {
     if (refusing !== undefined) return { ok: false, cause: "counter", definition: refusing.definition };
     this.#runs.set(keyOf(ref), sized(applyPatch(stored, patch)));
     for (const effect of counters) this.#counters.apply(ref.tenant, effect);
+    return { ok: true };
+  }
+
+  async handOff(
+    ending: RunWrite,
+    next: RunWrite,
+    counters: readonly CounterEffect[],
+  ): Promise<HandOffResult> {
+    if (isEmpty(ending.patch) || isEmpty(next.patch)) throw new Error("a hand-off needs two changes");
+    // Checked in the order of DynamoRunStore's transaction items: the first refusal is reported.
+    const endingRun = this.#runs.get(keyOf(ending.ref));
+    if (endingRun === undefined || !matches(endingRun, ending.guard)) return { ok: false, cause: "run" };
+    const nextRun = this.#runs.get(keyOf(next.ref));
+    if (nextRun === undefined || !matches(nextRun, next.guard)) return { ok: false, cause: "next" };
+    const refusing = this.#counters.firstRefusing(ending.ref.tenant, counters);
+    if (refusing !== undefined) return { ok: false, cause: "counter", definition: refusing.definition };
+    this.#runs.set(keyOf(ending.ref), sized(applyPatch(endingRun, ending.patch)));
+    this.#runs.set(keyOf(next.ref), sized(applyPatch(nextRun, next.patch)));
+    for (const effect of counters) this.#counters.apply(ending.ref.tenant, effect);
     return { ok: true };
   }
 

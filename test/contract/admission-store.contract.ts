@@ -144,6 +144,50 @@ export function admissionStoreContract(
       expect(await runs.countHolders("acme", "limited")).toEqual({ running: 0, waiting: 0 });
     });
 
+    it("hands a slot from an ending run to a waiting one in one step, once, and names what refused", async () => {
+      const holder = aRun("a", "queued");
+      await runs.create(holder, { counters: [take()] });
+      await runs.create(aRun("w1", "waiting", 1), { counters: [join()] });
+      await runs.create(aRun("w2", "waiting", 2), { counters: [join()] });
+      const ending = (id: string) => ({
+        ref: { tenant: "acme", id },
+        guard: { status: "queued" as const, attempts: 0 },
+        patch: { status: "cancelled" as const, endedAt: at(3), sweepAt: null },
+      });
+      const next = (id: string) => ({
+        ref: { tenant: "acme", id },
+        guard: { status: "waiting" as const, attempts: 0, inTenantLine: false },
+        patch: promotedPatch(new Date(T0 + 3)),
+      });
+      const handOver: CounterEffect = {
+        definition: "limited",
+        waiting: -1,
+        require: { runningBelow: 2 },
+        at: at(3),
+      };
+      // The limit was lowered to 0 meanwhile: the slot may not pass on, and nothing changes.
+      expect(
+        await runs.handOff(ending("a"), next("w1"), [{ ...handOver, require: { runningBelow: 1 } }]),
+      ).toEqual({ ok: false, cause: "counter", definition: "limited" });
+      expect(await runs.get(holder)).toMatchObject({ status: "queued", slot: true });
+      // Two enders reach for the same waiting run: one gets it.
+      const [first, second] = await Promise.all([
+        runs.handOff(ending("a"), next("w1"), [handOver]),
+        runs.handOff(ending("a"), next("w1"), [handOver]),
+      ]);
+      expect([first.ok, second.ok].sort()).toEqual([false, true]);
+      expect(await runs.get(holder)).toMatchObject({ status: "cancelled" });
+      expect(await runs.get({ tenant: "acme", id: "w1" })).toMatchObject({ status: "queued", slot: true });
+      expect(await counters.get("acme", "limited")).toMatchObject({ running: 1, waiting: 1 });
+      expect(await runs.countHolders("acme", "limited")).toEqual({ running: 1, waiting: 1 });
+      expect((await runs.waiting("acme", "limited", 10)).map((r) => r.id)).toEqual(["w2"]);
+      // The ending run already ended; the next one already moved on.
+      expect(await runs.handOff(ending("a"), next("w2"), [handOver])).toEqual({ ok: false, cause: "run" });
+      expect(await runs.handOff(ending("w1"), next("a"), [handOver])).toEqual({ ok: false, cause: "next" });
+      expect(await counters.get("acme", "limited")).toMatchObject({ running: 1, waiting: 1 });
+      expect(await runs.get({ tenant: "acme", id: "w2" })).toMatchObject({ status: "waiting" });
+    });
+
     it("tells a refused run write from a refused counter, and changes neither", async () => {
       const run = aRun("a", "queued");
       await runs.create(run, { counters: [take()] });

@@ -107,6 +107,47 @@ describe("maxConcurrency and the waiting line", () => {
     expect(h.queue.pendingRunIds().sort()).toEqual([...ids].sort());
   });
 
+  it("hands a freed slot to the oldest waiting run in the ending write itself: one counters change, no second promotion", async () => {
+    const h = appHarness();
+    await h.define("one", { handler: "gated", maxConcurrency: 1 });
+    const holder = await h.start({ definition: "one" });
+    h.clock.advance(10);
+    const oldest = await h.start({ definition: "one" });
+    h.clock.advance(10);
+    const younger = await h.start({ definition: "one" });
+    const before = await h.counters.get("acme", "one");
+    const writes: string[] = [];
+    for (const method of ["transition", "handOff"] as const) {
+      const original = h.svc.runs[method].bind(h.svc.runs) as (...args: unknown[]) => Promise<unknown>;
+      (h.svc.runs as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+        writes.push(method);
+        return original(...args);
+      };
+    }
+    await cancelTask(h.svc, h.runner, holder.id);
+    expect(writes).toEqual(["handOff"]);
+    expect(await statuses(h, [holder.id, oldest.id, younger.id])).toEqual(["cancelled", "queued", "waiting"]);
+    expect(await h.run(oldest.id)).toMatchObject({ slot: true });
+    const after = await h.counters.get("acme", "one");
+    expect(after).toMatchObject({ running: 1, waiting: 1, version: (before?.version ?? 0) + 1 });
+    expect(h.queue.pendingRunIds()).toContain(oldest.id);
+  });
+
+  it("lets a lowered limit take the slot instead of handing it on", async () => {
+    const h = appHarness();
+    await h.define("two", { handler: "gated", maxConcurrency: 2 });
+    const [a, b] = [await h.start({ definition: "two" }), await h.start({ definition: "two" })];
+    const waiting = await h.start({ definition: "two" });
+    await h.define("two", { handler: "gated", maxConcurrency: 1 });
+    await cancelTask(h.svc, h.runner, a.id);
+    // Two ran under the old limit; one end brings them down to the new one, and nobody is let in.
+    expect(await statuses(h, [a.id, b.id, waiting.id])).toEqual(["cancelled", "queued", "waiting"]);
+    expect(await counters(h, "two")).toEqual({ running: 1, waiting: 1 });
+    await cancelTask(h.svc, h.runner, b.id);
+    expect((await h.run(waiting.id)).status).toBe("queued");
+    expect(await counters(h, "two")).toEqual({ running: 1, waiting: 0 });
+  });
+
   it("gives a cancelled waiting run's place in line back", async () => {
     const h = appHarness();
     await h.define("one", { handler: "gated", maxConcurrency: 1, maxQueueLength: 1 });

@@ -15,6 +15,7 @@
  * A run in a definition's line already passed the tenant's line: it takes a freed tenant slot
  * before the tenant's line does (never the other way round, or the two would hand runs back and forth).
  */
+import { parseScope, shardCount, shardLimits, shardOf, shardScope } from "../core/admission-shards.ts";
 import { type DefinitionLimits, isLimited } from "../core/definition.ts";
 import { changeLinePatch, promotedPatch } from "../core/lifecycle.ts";
 import {
@@ -56,7 +57,7 @@ export async function admissionLimits(
 export interface Placement {
   status: "queued" | "waiting";
   /** Set on the run (a new run, or the patch of a delayed start falling due). */
-  marks: { slot?: true; tenantSlot?: true; tenantLine?: true };
+  marks: { slot?: true; tenantSlot?: true; tenantLine?: true; shard?: number };
   counters: CounterEffect[];
 }
 
@@ -80,29 +81,37 @@ export type AdmissionOutcome<R> =
 export async function admit<R extends WriteResult>(
   svc: Services,
   tenant: string,
-  definition: string,
-  limits: AdmissionLimits,
+  run: { id: string; definition: string },
+  admission: AdmissionLimits,
   write: (placement: Placement) => Promise<R>,
 ): Promise<AdmissionOutcome<Exclude<R, { ok: true } | CounterRefusal>>> {
   type Refused = Exclude<R, { ok: true } | CounterRefusal>;
   const at = svc.clock.now().toISOString();
-  if (!isLimited(limits.definition) && !isCapped(limits.tenant)) {
+  if (!isLimited(admission.definition) && !isCapped(admission.tenant)) {
     const free: Placement = { status: "queued", marks: {}, counters: [] };
     const result = await write(free);
     return result.ok
       ? { kind: "placed", placement: free, promoted: 0 }
       : { kind: "refused", result: result as Refused };
   }
+  // A limited definition's run is admitted in one counter shard (chosen from its id) with that
+  // shard's share of the limits; with one shard, that is the definition's own counters and limits.
+  const shards = shardsOf(svc, admission.definition);
+  const shard = isLimited(admission.definition) ? shardOf(run.id, shards) : 0;
+  const definition = shardScope(run.definition, shard);
+  const limits = { ...admission, definition: shardLimits(admission.definition, shard, shards) };
+  const inShard = (placement: Placement): Placement =>
+    shard === 0 ? placement : { ...placement, marks: { ...placement.marks, shard } };
   // Reading the counters first saves a refused transaction whenever runs are already waiting.
   let heldBy = await gateHoldingBack(svc, tenant, definition, limits);
   if (heldBy === undefined) {
-    const direct = directPlacement(limits, definition, at);
+    const direct = inShard(directPlacement(limits, definition, at));
     const result = await write(direct);
     if (result.ok) return { kind: "placed", placement: direct, promoted: 0 };
     if (result.cause !== "counter") return { kind: "refused", result: result as Refused };
     heldBy = (result as CounterRefusal).definition === TENANT_SCOPE ? "tenant" : "definition";
   }
-  const line = linePlacement(heldBy, limits, definition, at);
+  const line = inShard(linePlacement(heldBy, limits, definition, at));
   const result = await write(line);
   if (!result.ok) {
     return result.cause === "counter"
@@ -115,6 +124,11 @@ export async function admit<R extends WriteResult>(
       ? await promoteTenantLine(svc, tenant)
       : await promoteWaiting(svc, tenant, definition);
   return { kind: "placed", placement: line, promoted };
+}
+
+/** How many counter shards a definition has under `limits` (shared/core/admission-shards.ts). */
+export function shardsOf(svc: Services, limits: DefinitionLimits): number {
+  return shardCount(limits.maxConcurrency, svc.admission?.slotsPerShard);
 }
 
 /** Which gate looks full or has a line (a read; the write decides): the tenant's first. */
@@ -224,25 +238,33 @@ const MAX_PROMOTIONS = 50;
  * moves to the tenant's line instead (keeping its place by start time), where the next freed
  * tenant slot finds it.
  */
-export async function promoteWaiting(svc: Services, tenant: string, definitionName: string): Promise<number> {
-  if (definitionName === TENANT_SCOPE) return promoteTenantLine(svc, tenant);
+export async function promoteWaiting(svc: Services, tenant: string, scope: string): Promise<number> {
+  if (scope === TENANT_SCOPE) return promoteTenantLine(svc, tenant);
+  // `scope` is a definition's counters key: the definition itself, or one of its shards.
+  const { definition, shard } = parseScope(scope);
   let limits: DefinitionLimits | undefined;
   let tenantLimits: TenantLimits | undefined;
   let promoted = 0;
   for (let round = 0; round < MAX_PROMOTIONS * 2 && promoted < MAX_PROMOTIONS; round += 1) {
-    const counters = await svc.counters.get(tenant, definitionName);
+    const counters = await svc.counters.get(tenant, scope);
     if (counters === undefined || counters.waiting <= 0) return promoted;
-    limits ??= await liveLimits(svc, tenant, definitionName);
+    if (limits === undefined) {
+      const live = await liveLimits(svc, tenant, definition);
+      const shards = shardsOf(svc, live);
+      // A shard left from a higher limit has no slots now: its line moves to the live shards.
+      if (shard >= shards) return promoted + (await moveToLiveShards(svc, tenant, definition, shard, shards));
+      limits = shardLimits(live, shard, shards);
+    }
     const free =
       limits.maxConcurrency === undefined ? counters.waiting : limits.maxConcurrency - counters.running;
     if (free <= 0) return promoted;
-    const candidates = await svc.runs.waiting(tenant, definitionName, Math.min(free, 10));
+    const candidates = await svc.runs.waiting(tenant, scope, Math.min(free, 10));
     const ref = candidates[Math.floor(svc.random() * candidates.length)];
     if (ref === undefined) return promoted;
     tenantLimits ??= await tenantLimitsOf(svc, tenant);
     const now = svc.clock.now();
     const at = now.toISOString();
-    const guard = { status: "waiting", attempts: 0, inTenantLine: false } as const;
+    const guard = { status: "waiting", attempts: 0, inTenantLine: false, shard } as const;
     const capped = isCapped(tenantLimits);
     const result = await svc.runs.transition(
       ref,
@@ -250,7 +272,7 @@ export async function promoteWaiting(svc: Services, tenant: string, definitionNa
       promotedPatch(now, { slot: true, tenantSlot: capped }),
       [
         {
-          definition: definitionName,
+          definition: scope,
           running: 1,
           waiting: -1,
           ...(limits.maxConcurrency === undefined
@@ -270,7 +292,7 @@ export async function promoteWaiting(svc: Services, tenant: string, definitionNa
     } else if (result.cause === "counter" && result.definition === TENANT_SCOPE) {
       // Its definition has room, its tenant has none: the tenant's gate holds it back now.
       await svc.runs.transition(ref, guard, changeLinePatch("tenant", now), [
-        { definition: definitionName, waiting: -1, at },
+        { definition: scope, waiting: -1, at },
         { definition: TENANT_SCOPE, waiting: 1, at },
       ]);
     }
@@ -311,23 +333,35 @@ export async function promoteTenantLine(svc: Services, tenant: string): Promise<
     const limited = isLimited(limits);
     const now = svc.clock.now();
     const at = now.toISOString();
-    const guard = { status: "waiting", attempts: 0, inTenantLine: true } as const;
-    if (limited && !looksFree(await svc.counters.get(tenant, run.definition), limits.maxConcurrency)) {
+    // Its definition's gate is that of its shard; a shard left from a higher limit sends it to a live one.
+    const shards = shardsOf(svc, limits);
+    const from = run.shard ?? 0;
+    const shard = !limited ? from : from < shards ? from : shardOf(run.id, shards);
+    const scope = shardScope(run.definition, shard);
+    const shardLimit = shardLimits(limits, shard, shards);
+    const toShard = shard === from ? {} : { shard };
+    const guard = { status: "waiting", attempts: 0, inTenantLine: true, shard: from } as const;
+    if (limited && !looksFree(await svc.counters.get(tenant, scope), shardLimit.maxConcurrency)) {
       // Its tenant has room, its definition has none (or a line): its definition holds it back now.
-      const moved = await svc.runs.transition(run, guard, changeLinePatch("definition", now), [
-        { definition: TENANT_SCOPE, waiting: -1, at },
-        { definition: run.definition, waiting: 1, at },
-      ]);
-      if (moved.ok) movedInto.add(run.definition);
+      const moved = await svc.runs.transition(
+        run,
+        guard,
+        { ...changeLinePatch("definition", now), ...toShard },
+        [
+          { definition: TENANT_SCOPE, waiting: -1, at },
+          { definition: scope, waiting: 1, at },
+        ],
+      );
+      if (moved.ok) movedInto.add(scope);
       continue;
     }
     const result = await svc.runs.transition(
       run,
       guard,
-      promotedPatch(now, { slot: limited, tenantSlot: true }),
+      { ...promotedPatch(now, { slot: limited, tenantSlot: true }), ...toShard },
       [
         { ...tenantSlotTaken(tenantLimits, at), waiting: -1 },
-        ...(limited ? [directAdmission(limits, run.definition, at)] : []),
+        ...(limited ? [directAdmission(shardLimit, scope, at)] : []),
       ],
     );
     if (result.ok) {
@@ -366,18 +400,25 @@ export type EndWrite = { written: false } | { written: true; freed: readonly Cou
  */
 export async function endWithHandOff(
   svc: Services,
-  ending: RunWrite & { ref: Pick<Run, "tenant" | "id" | "definition"> },
+  ending: RunWrite & { ref: Pick<Run, "tenant" | "id" | "definition" | "shard"> },
   released: readonly CounterEffect[],
 ): Promise<EndWrite | undefined> {
-  const { tenant, definition } = ending.ref;
+  const { tenant } = ending.ref;
+  const shard = ending.ref.shard ?? 0;
+  // The slot is its shard's, and goes to the next run of that shard's line.
+  const definition = shardScope(ending.ref.definition, shard);
   const gives = released.some((effect) => effect.definition === definition && effect.running === -1);
   if (!gives) return undefined;
   const candidates = await svc.runs.waiting(tenant, definition, HANDOFF_CANDIDATES);
   if (candidates.length === 0) return undefined;
-  const [limits, tenantLimits] = await Promise.all([
-    liveLimits(svc, tenant, definition),
+  const [live, tenantLimits] = await Promise.all([
+    liveLimits(svc, tenant, ending.ref.definition),
     tenantLimitsOf(svc, tenant),
   ]);
+  const shards = shardsOf(svc, live);
+  // A shard left from a higher limit keeps no slot: the plain end frees it, and its line moves on.
+  if (shard >= shards) return undefined;
+  const limits = shardLimits(live, shard, shards);
   const now = svc.clock.now();
   const at = now.toISOString();
   const capped = isCapped(tenantLimits);
@@ -410,7 +451,7 @@ export async function endWithHandOff(
       ending,
       {
         ref: next,
-        guard: { status: "waiting", attempts: 0, inTenantLine: false },
+        guard: { status: "waiting", attempts: 0, inTenantLine: false, shard },
         patch: promotedPatch(now, { slot: true, tenantSlot: capped }),
       },
       counters,
@@ -424,6 +465,43 @@ export async function endWithHandOff(
     // That run was promoted, moved or cancelled meanwhile: try another.
   }
   return undefined;
+}
+
+/**
+ * Moves the waiting runs of a shard left from a higher limit (it has no slots now) into the lines
+ * of the live shards, each run to the shard its id picks, keeping its place by start time; then
+ * promotes those lines. Each move is one transaction conditional on the run still waiting in
+ * that shard, so two movers move a run once. Returns how many runs it promoted.
+ */
+async function moveToLiveShards(
+  svc: Services,
+  tenant: string,
+  definition: string,
+  from: number,
+  shards: number,
+): Promise<number> {
+  const fromScope = shardScope(definition, from);
+  const movedInto = new Set<string>();
+  for (let round = 0; round < MAX_PROMOTIONS; round += 1) {
+    const [ref] = await svc.runs.waiting(tenant, fromScope, 1);
+    if (ref === undefined) break;
+    const to = shardOf(ref.id, shards);
+    const now = svc.clock.now();
+    const at = now.toISOString();
+    const moved = await svc.runs.transition(
+      { ...ref, definition },
+      { status: "waiting", attempts: 0, inTenantLine: false, shard: from },
+      { shard: to, updatedAt: at },
+      [
+        { definition: fromScope, waiting: -1, at },
+        { definition: shardScope(definition, to), waiting: 1, at },
+      ],
+    );
+    if (moved.ok) movedInto.add(shardScope(definition, to));
+  }
+  let promoted = 0;
+  for (const scope of movedInto) promoted += await promoteWaiting(svc, tenant, scope);
+  return promoted;
 }
 
 /** The tenant's half of a promotion: one more slot taken, if one is free. */

@@ -226,7 +226,7 @@ async function admitStart(
     ...newRun(runInput, placement.status, now),
     ...placement.marks,
   });
-  const outcome = await admit(svc, caller.tenant, definition.name, limits, (placement) =>
+  const outcome = await admit(svc, caller.tenant, { id, definition: definition.name }, limits, (placement) =>
     svc.runs.create(
       runFor(placement),
       placement.counters.length === 0 ? extras : { ...extras, counters: placement.counters },
@@ -457,7 +457,7 @@ export async function startDue(svc: Services, ref: RunRef): Promise<DueOutcome> 
   const definitionLimits: DefinitionLimits =
     (await svc.definitions.get(run.tenant, run.definition)) ?? run.limits ?? {};
   const limits = await admissionLimits(svc, run.tenant, definitionLimits);
-  const outcome = await admit(svc, run.tenant, run.definition, limits, (placement) =>
+  const outcome = await admit(svc, run.tenant, run, limits, (placement) =>
     svc.runs.transition(
       run,
       guard,
@@ -605,11 +605,11 @@ export async function cancelRun(svc: Services, caller: TenantPrincipal, id: stri
     if (isTerminal(run.status))
       throw new ConflictError(`task "${id}" already ended ${run.status}; nothing to cancel`);
     const now = svc.clock.now();
-    // A waiting run may change lines without changing status: its release names the line it was read in.
+    // A waiting run may change lines (or shards) without changing status: its release names the line it was read in.
     const guard = {
       status: run.status,
       attempts: run.attempts,
-      ...(run.status === "waiting" ? { inTenantLine: run.tenantLine === true } : {}),
+      ...(run.status === "waiting" ? { inTenantLine: run.tenantLine === true, shard: run.shard ?? 0 } : {}),
     };
     if (run.kind === "workflow") {
       if (await cancelWorkflowRun(svc, run, engineOps)) return (await svc.runs.get(run)) ?? run;

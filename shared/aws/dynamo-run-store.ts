@@ -12,6 +12,7 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
+import { shardScope } from "../core/admission-shards.ts";
 import { ConflictError } from "../core/errors.ts";
 import {
   type ClaimResult,
@@ -25,6 +26,7 @@ import {
   type RunPatch,
   type RunStore,
   type RunWrite,
+  type ShardedRef,
   type StartedRun,
   TENANT_SCOPE,
   type TransitionResult,
@@ -62,6 +64,7 @@ const DERIVED_ATTRIBUTES = [
   "createdKey",
   "waitingFor",
   "slotFor",
+  "admissionKey",
   "tenantSlotFor",
   "sweepShard",
   "dueShard",
@@ -225,7 +228,7 @@ export class DynamoRunStore implements RunStore {
   }
 
   async transition(
-    ref: RunRef,
+    ref: ShardedRef,
     guard: RunGuard,
     patch: RunPatch,
     counters: readonly CounterEffect[] = [],
@@ -579,9 +582,21 @@ function tenantLineKeyOf(tenant: string): string {
   return `${tenant}#${TENANT_SCOPE}`;
 }
 
-/** Where a waiting run sits in the waiting index: its tenant's line, or its definition's. */
-function waitingForSet(inTenantLine: boolean): string {
-  return inTenantLine ? "waitingFor = :tenantLineKey" : "waitingFor = tenantDefinition";
+/**
+ * The key of a run's definition line and slots in the byWaiting and bySlot indexes: its
+ * definition's counter shard (`<tenant>#<definition>`, `#<shard>` after it above shard 0), so a
+ * definition with several shards spreads its index writes as it spreads its counters.
+ */
+function admissionKeyOf(tenant: string, definition: string, shard: number | undefined): string {
+  return `${tenant}#${shardScope(definition, shard)}`;
+}
+
+/** The stored admission key; items of shard 0 have none and use tenantDefinition, as before shards. */
+const STORED_ADMISSION_KEY = "if_not_exists(admissionKey, tenantDefinition)";
+
+/** Where a waiting run sits in the waiting index: its tenant's line, or its definition's (shard's). */
+function waitingForSet(inTenantLine: boolean, admissionKey: string): string {
+  return inTenantLine ? "waitingFor = :tenantLineKey" : `waitingFor = ${admissionKey}`;
 }
 
 function keyOf(ref: RunRef): { pk: string; sk: string } {
@@ -618,11 +633,19 @@ type RunRefLike = { tenant: string; taskId: string };
  * The conditional UpdateItem for a run write: the patch, the index attributes that follow from
  * it, and the guard. Undefined when the patch changes nothing.
  */
-function runUpdate(table: string, ref: RunRef, guard: RunGuard, patch: RunPatch, expiresAt?: number) {
+function runUpdate(table: string, ref: ShardedRef, guard: RunGuard, patch: RunPatch, expiresAt?: number) {
   const names: Record<string, string> = { "#status": "status" };
   const values: Record<string, unknown> = { ":guardStatus": guard.status, ":guardAttempts": guard.attempts };
   const sets: string[] = [];
   const removes: string[] = [];
+  // A move to another counter shard rewrites the admission key; otherwise the stored one stands.
+  let admissionKey = STORED_ADMISSION_KEY;
+  if (typeof patch.shard === "number") {
+    if (ref.definition === undefined) throw new Error("a move to another shard needs the run's definition");
+    values[":admissionKey"] = admissionKeyOf(ref.tenant, ref.definition, patch.shard);
+    sets.push("admissionKey = :admissionKey");
+    admissionKey = ":admissionKey";
+  }
   for (const [field, value] of Object.entries(patch)) {
     if (field === "once" || value === undefined) continue;
     names[`#${field}`] = field;
@@ -644,18 +667,20 @@ function runUpdate(table: string, ref: RunRef, guard: RunGuard, patch: RunPatch,
         values[":tenantStatus"] = statusKey;
       }
     }
-    if (patch.status === "waiting") sets.push(waitingForSet(patch.tenantLine === true));
+    if (patch.status === "waiting") sets.push(waitingForSet(patch.tenantLine === true, admissionKey));
     else removes.push("waitingFor");
     if (patch.status !== "scheduled") removes.push("dueShard");
     if (isTerminal(patch.status)) removes.push("slotFor", "tenantSlotFor");
-  } else if (patch.tenantLine !== undefined) {
-    // A waiting run changing lines (it stays waiting): its place in the waiting index moves.
-    sets.push(waitingForSet(patch.tenantLine === true));
+  } else if (patch.tenantLine !== undefined || typeof patch.shard === "number") {
+    // A waiting run changing lines or shards (it stays waiting): its place in the waiting index moves.
+    const inTenantLine =
+      patch.tenantLine === undefined ? guard.inTenantLine === true : patch.tenantLine === true;
+    sets.push(waitingForSet(inTenantLine, admissionKey));
   }
   if (sets.some((set) => set.includes(":tenantLineKey")))
     values[":tenantLineKey"] = tenantLineKeyOf(ref.tenant);
-  // The slot index holds exactly the runs that hold a slot; its key copies tenantDefinition.
-  if (patch.slot === true) sets.push("slotFor = tenantDefinition");
+  // The slot index holds exactly the runs that hold a slot; its key copies the admission key.
+  if (patch.slot === true) sets.push(`slotFor = ${admissionKey}`);
   if (patch.slot === null) removes.push("slotFor");
   // Likewise the tenant slot index, keyed by the tenant alone.
   if (patch.tenantSlot === true) {
@@ -693,6 +718,14 @@ function runUpdate(table: string, ref: RunRef, guard: RunGuard, patch: RunPatch,
       ? " AND attribute_exists(tenantLine)"
       : " AND attribute_not_exists(tenantLine)";
   }
+  if (guard.shard !== undefined) {
+    names["#guardShard"] = "shard";
+    values[":guardShard"] = guard.shard;
+    condition +=
+      guard.shard === 0
+        ? " AND (attribute_not_exists(#guardShard) OR #guardShard = :guardShard)"
+        : " AND #guardShard = :guardShard";
+  }
   if (sets.length === 0 && removes.length === 0) return undefined;
   return {
     TableName: table,
@@ -709,6 +742,7 @@ function runUpdate(table: string, ref: RunRef, guard: RunGuard, patch: RunPatch,
 
 function toItem(run: Run): Item {
   const tenantDefinition = `${run.tenant}#${run.definition}`;
+  const admissionKey = admissionKeyOf(run.tenant, run.definition, run.shard);
   const statusKey = statusKeyOf(run.tenant, run.status);
   return {
     ...keyOf(run),
@@ -723,12 +757,13 @@ function toItem(run: Run): Item {
     ),
     ...(statusKey === undefined ? {} : { tenantStatus: statusKey }),
     tenantDefinition,
+    ...(admissionKey === tenantDefinition ? {} : { admissionKey }),
     createdKey: createdKeyOf(run),
     ...(run.status === "waiting"
-      ? { waitingFor: run.tenantLine === true ? tenantLineKeyOf(run.tenant) : tenantDefinition }
+      ? { waitingFor: run.tenantLine === true ? tenantLineKeyOf(run.tenant) : admissionKey }
       : {}),
     ...(run.status === "scheduled" ? { dueShard: String(sweepShardOf(run.id)) } : {}),
-    ...(run.slot === true && !isTerminal(run.status) ? { slotFor: tenantDefinition } : {}),
+    ...(run.slot === true && !isTerminal(run.status) ? { slotFor: admissionKey } : {}),
     ...(run.tenantSlot === true && !isTerminal(run.status) ? { tenantSlotFor: run.tenant } : {}),
     ...(run.sweepAt === undefined ? {} : { sweepShard: String(sweepShardOf(run.id)) }),
     ...(run.origin === undefined ? {} : { originKey: originKeyOf(run.origin) }),

@@ -39,6 +39,12 @@ export interface Page<T> {
   cursor?: string;
 }
 
+/**
+ * A run to write; a write that moves it to another counter shard (a patch with `shard`) also
+ * names its definition, which the store's shard index keys are made of.
+ */
+export type ShardedRef = RunRef & { definition?: string };
+
 /** What a conditional write on a run expects to find; a mismatch makes the write a no-op. */
 export interface RunGuard {
   status: RunStatus;
@@ -54,6 +60,8 @@ export interface RunGuard {
    * run moves between the two without changing status, and each line has its own counter.
    */
   inTenantLine?: boolean;
+  /** Also require the run to be in this counter shard of its definition (absent on the run: 0). */
+  shard?: number;
 }
 
 /**
@@ -114,7 +122,7 @@ export type TransitionResult = { ok: true } | CounterRefusal | { ok: false; caus
 
 /** One run's conditional write, as part of a transaction over several runs (RunStore.handOff). */
 export interface RunWrite {
-  ref: RunRef;
+  ref: ShardedRef;
   guard: RunGuard;
   patch: RunPatch;
 }
@@ -141,6 +149,7 @@ export type RunPatch = {
     | "slot"
     | "tenantSlot"
     | "tenantLine"
+    | "shard"
     | "sweepAt"
     | "cancelRequestedAt"
     | "fileTokensRevokedAt"
@@ -204,7 +213,7 @@ export interface RunStore {
    * same transaction; tells which side refused (of several counters, the first in `counters`).
    */
   transition(
-    ref: RunRef,
+    ref: ShardedRef,
     guard: RunGuard,
     patch: RunPatch,
     counters?: readonly CounterEffect[],

@@ -9,6 +9,7 @@ import {
   statusKeyOf,
   sweepShardOf,
 } from "../aws/run-keys.ts";
+import { shardScope } from "../core/admission-shards.ts";
 import { ConflictError, ItemTooLargeError } from "../core/errors.ts";
 import { jsonBytes } from "../core/limits.ts";
 import {
@@ -188,7 +189,7 @@ export class MemoryRunStore implements RunStore {
     const holds =
       definition === TENANT_SCOPE
         ? holdsTenantSlot
-        : (run: Run) => run.definition === definition && holdsSlot(run);
+        : (run: Run) => scopeOf(run) === definition && holdsSlot(run);
     return {
       running: runs.filter(holds).length,
       waiting: runs.filter((run) => waitsIn(run, definition)).length,
@@ -308,6 +309,11 @@ function byCreatedKey(a: Run, b: Run): number {
 }
 
 /** What the slot index holds: runs holding one of their definition's slots. */
+/** The counters key of the run's definition shard (the bySlot and byWaiting keys of DynamoRunStore). */
+function scopeOf(run: Run): string {
+  return shardScope(run.definition, run.shard);
+}
+
 function holdsSlot(run: Run): boolean {
   return run.slot === true && !isTerminal(run.status);
 }
@@ -320,7 +326,7 @@ function holdsTenantSlot(run: Run): boolean {
 /** Whether the run is in that line of the waiting index: its definition's, or (TENANT_SCOPE) its tenant's. */
 function waitsIn(run: Run, line: string): boolean {
   if (run.status !== "waiting") return false;
-  return line === TENANT_SCOPE ? run.tenantLine === true : run.definition === line && run.tenantLine !== true;
+  return line === TENANT_SCOPE ? run.tenantLine === true : scopeOf(run) === line && run.tenantLine !== true;
 }
 
 /** Each shard's due runs in time order, up to `limit` per shard, shard after shard. */
@@ -346,7 +352,8 @@ function matches(run: Run, guard: RunGuard): boolean {
     (guard.leaseUntil === undefined || run.leaseUntil === guard.leaseUntil) &&
     (guard.notCancelRequested !== true || run.cancelRequestedAt === undefined) &&
     (guard.updatedAt === undefined || run.updatedAt === guard.updatedAt) &&
-    (guard.inTenantLine === undefined || (run.tenantLine === true) === guard.inTenantLine)
+    (guard.inTenantLine === undefined || (run.tenantLine === true) === guard.inTenantLine) &&
+    (guard.shard === undefined || (run.shard ?? 0) === guard.shard)
   );
 }
 

@@ -352,6 +352,55 @@ export function admissionStoreContract(
       expect(await counters.get("acme", TENANT_SCOPE)).toMatchObject({ running: 1, waiting: 0 });
     });
 
+    it("keeps each counter shard's line and slots apart, and moves a waiting run between shards once", async () => {
+      const inShard = (run: Run, shard: number): Run => ({ ...run, shard });
+      const joinShard = (scope: string): CounterEffect => ({ definition: scope, waiting: 1, at: at(0) });
+      await runs.create(inShard(aRun("s1", "waiting", 1), 1), { counters: [joinShard("limited#1")] });
+      await runs.create(aRun("s0", "waiting", 2), { counters: [joinShard("limited")] });
+      expect((await runs.waiting("acme", "limited#1", 10)).map((r) => r.id)).toEqual(["s1"]);
+      expect((await runs.waiting("acme", "limited", 10)).map((r) => r.id)).toEqual(["s0"]);
+      // Promotion in shard 1: guarded on the shard, counted in the shard's item and slot index.
+      const promote = (shard: number) =>
+        runs.transition(
+          { tenant: "acme", id: "s1" },
+          { status: "waiting", attempts: 0, inTenantLine: false, shard },
+          promotedPatch(new Date(T0)),
+          [{ definition: "limited#1", running: 1, waiting: -1, require: { runningBelow: 1 }, at: at(1) }],
+        );
+      expect(await promote(0)).toMatchObject({ ok: false, cause: "run" });
+      expect(await promote(1)).toEqual({ ok: true });
+      expect(await runs.countHolders("acme", "limited#1")).toEqual({ running: 1, waiting: 0 });
+      expect(await runs.countHolders("acme", "limited")).toEqual({ running: 0, waiting: 1 });
+      expect(await counters.get("acme", "limited#1")).toMatchObject({ running: 1, waiting: 0 });
+      // A waiting run moves from shard 0 to shard 2 (its definition named, for the shard's keys).
+      const move = () =>
+        runs.transition(
+          { tenant: "acme", id: "s0", definition: "limited" },
+          { status: "waiting", attempts: 0, inTenantLine: false, shard: 0 },
+          { shard: 2, updatedAt: at(3) },
+          [
+            { definition: "limited", waiting: -1, at: at(3) },
+            { definition: "limited#2", waiting: 1, at: at(3) },
+          ],
+        );
+      const [first, second] = await Promise.all([move(), move()]);
+      expect([first.ok, second.ok].sort()).toEqual([false, true]);
+      expect(await runs.get({ tenant: "acme", id: "s0" })).toMatchObject({ status: "waiting", shard: 2 });
+      expect(await runs.waiting("acme", "limited", 10)).toEqual([]);
+      expect((await runs.waiting("acme", "limited#2", 10)).map((r) => r.id)).toEqual(["s0"]);
+      expect(await runs.countHolders("acme", "limited#2")).toEqual({ running: 0, waiting: 1 });
+      expect(await counters.get("acme", "limited")).toMatchObject({ waiting: 0 });
+      // Promoted in its new shard, it holds that shard's slot.
+      await runs.transition(
+        { tenant: "acme", id: "s0" },
+        { status: "waiting", attempts: 0, inTenantLine: false, shard: 2 },
+        promotedPatch(new Date(T0)),
+        [{ definition: "limited#2", running: 1, waiting: -1, at: at(4) }],
+      );
+      expect(await runs.countHolders("acme", "limited#2")).toEqual({ running: 1, waiting: 0 });
+      expect(await runs.countHolders("acme", "limited")).toEqual({ running: 0, waiting: 0 });
+    });
+
     it("repairs counters only if nothing changed them since they were read", async () => {
       await runs.create(aRun("a", "queued"), { counters: [take()] });
       const read = await counters.get("acme", "limited");

@@ -2,7 +2,9 @@
 import { describe, expect, it } from "vitest";
 import { startDueRuns } from "../../../shared/app/engine.ts";
 import { cancelTask, startTask } from "../../../shared/app/tasks.ts";
+import { shardScope } from "../../../shared/core/admission-shards.ts";
 import { QueueFullError } from "../../../shared/core/errors.ts";
+import { isTerminal, type Run } from "../../../shared/core/run.ts";
 import { type AppHarness, appHarness } from "../../support/memory-app.ts";
 
 async function statuses(h: AppHarness, ids: string[]) {
@@ -194,5 +196,76 @@ describe("unlimited definitions", () => {
     for (let i = 0; i < 3; i += 1) await startTask(h.svc, h.runner, { definition: "free" });
     expect(await h.counters.get("acme", "free")).toBeUndefined();
     expect((await h.counters.list()).items).toEqual([]);
+  });
+});
+
+describe("sharded counters", () => {
+  async function shardCounts(h: AppHarness, definition: string, shards: number) {
+    const runs = await Promise.all((await h.runs.list({ tenant: "acme", definition, limit: 100 })).items);
+    return Promise.all(
+      Array.from({ length: shards }, async (_, shard) => {
+        const mine = runs.filter((r) => (r.shard ?? 0) === shard);
+        const c = await h.counters.get("acme", shardScope(definition, shard));
+        return {
+          counters: { running: c?.running ?? 0, waiting: c?.waiting ?? 0 },
+          runs: {
+            running: mine.filter((r) => r.slot === true && !isTerminal(r.status)).length,
+            waiting: mine.filter((r) => r.status === "waiting").length,
+          },
+        };
+      }),
+    );
+  }
+
+  it("splits maxConcurrency and maxQueueLength over shards that never pass them together, and runs every accepted run", async () => {
+    const h = appHarness();
+    h.svc.admission = { slotsPerShard: 1 };
+    await h.define("wide", { handler: "counted", maxConcurrency: 4, maxQueueLength: 4 });
+    const started: Run[] = [];
+    for (let i = 0; i < 16; i += 1) {
+      try {
+        started.push(await h.start({ definition: "wide", params: { n: i } }));
+      } catch (error) {
+        if (!(error instanceof QueueFullError)) throw error;
+      }
+    }
+    const shards = new Set((await Promise.all(started.map((r) => h.run(r.id)))).map((r) => r.shard ?? 0));
+    expect(shards.size).toBeGreaterThan(1);
+    // Each shard holds one slot and one place in line: 4 slots and 4 places in all.
+    expect(started.length).toBeLessThanOrEqual(8);
+    for (const shard of await shardCounts(h, "wide", 4)) {
+      expect(shard.counters).toEqual(shard.runs);
+      expect(shard.runs.running).toBeLessThanOrEqual(1);
+      expect(shard.runs.waiting).toBeLessThanOrEqual(1);
+    }
+    await h.settle();
+    expect(
+      new Set(
+        await statuses(
+          h,
+          started.map((r) => r.id),
+        ),
+      ),
+    ).toEqual(new Set(["succeeded"]));
+    for (const shard of await shardCounts(h, "wide", 4))
+      expect(shard.counters).toEqual({ running: 0, waiting: 0 });
+  });
+
+  it("moves the line of a shard a lowered limit left into the live shards, and loses nobody", async () => {
+    const h = appHarness();
+    h.svc.admission = { slotsPerShard: 1 };
+    await h.define("wide", { handler: "counted", maxConcurrency: 4 });
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i += 1) ids.push((await h.start({ definition: "wide", params: { n: i } })).id);
+    const before = await Promise.all(ids.map((id) => h.run(id)));
+    expect(before.some((r) => r.status === "waiting" && (r.shard ?? 0) >= 2)).toBe(true);
+    await h.define("wide", { handler: "counted", maxConcurrency: 2 });
+    const after = await Promise.all(ids.map((id) => h.run(id)));
+    expect(after.filter((r) => r.status === "waiting" && (r.shard ?? 0) >= 2)).toEqual([]);
+    for (const shard of await shardCounts(h, "wide", 4)) expect(shard.counters).toEqual(shard.runs);
+    await h.settle();
+    expect(new Set(await statuses(h, ids))).toEqual(new Set(["succeeded"]));
+    for (const shard of await shardCounts(h, "wide", 4))
+      expect(shard.counters).toEqual({ running: 0, waiting: 0 });
   });
 });

@@ -249,7 +249,7 @@ export async function promoteWaiting(svc: Services, tenant: string, scope: strin
     const counters = await svc.counters.get(tenant, scope);
     if (counters === undefined || counters.waiting <= 0) return promoted;
     if (limits === undefined) {
-      const live = await liveLimits(svc, tenant, definition);
+      const live = await liveLimits(svc, tenant, definition, scope);
       const shards = shardsOf(svc, live);
       // A shard left from a higher limit has no slots now: its line moves to the live shards.
       if (shard >= shards) return promoted + (await moveToLiveShards(svc, tenant, definition, shard, shards));
@@ -412,7 +412,7 @@ export async function endWithHandOff(
   const candidates = await svc.runs.waiting(tenant, definition, HANDOFF_CANDIDATES);
   if (candidates.length === 0) return undefined;
   const [live, tenantLimits] = await Promise.all([
-    liveLimits(svc, tenant, ending.ref.definition),
+    liveLimits(svc, tenant, ending.ref.definition, definition),
     tenantLimitsOf(svc, tenant),
   ]);
   const shards = shardsOf(svc, live);
@@ -514,11 +514,19 @@ function tenantSlotTaken(limits: TenantLimits, at: string): CounterEffect {
   };
 }
 
-/** The definition's limits now, or, if it was deleted, those its waiting runs started under. */
-async function liveLimits(svc: Services, tenant: string, definitionName: string): Promise<DefinitionLimits> {
+/**
+ * The definition's limits now, or, if it was deleted, those its waiting runs started under (read
+ * from the oldest run of the line `scope`, the definition's or one of its shards').
+ */
+async function liveLimits(
+  svc: Services,
+  tenant: string,
+  definitionName: string,
+  scope = definitionName,
+): Promise<DefinitionLimits> {
   const definition = await svc.definitions.get(tenant, definitionName);
   if (definition !== undefined) return definition;
-  const [oldest] = await svc.runs.waiting(tenant, definitionName, 1);
+  const [oldest] = await svc.runs.waiting(tenant, scope, 1);
   return (oldest === undefined ? undefined : (await svc.runs.get(oldest))?.limits) ?? {};
 }
 

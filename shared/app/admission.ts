@@ -96,7 +96,7 @@ export async function admit<R extends WriteResult>(
   }
   // A limited definition's run is admitted in one counter shard (chosen from its id) with that
   // shard's share of the limits; with one shard, that is the definition's own counters and limits.
-  const shards = shardsOf(svc, admission.definition);
+  const shards = shardsOf(admission.definition);
   const shard = isLimited(admission.definition) ? shardOf(run.id, shards) : 0;
   const definition = shardScope(run.definition, shard);
   const limits = { ...admission, definition: shardLimits(admission.definition, shard, shards) };
@@ -126,9 +126,41 @@ export async function admit<R extends WriteResult>(
   return { kind: "placed", placement: line, promoted };
 }
 
-/** How many counter shards a definition has under `limits` (shared/core/admission-shards.ts). */
-export function shardsOf(svc: Services, limits: DefinitionLimits): number {
-  return shardCount(limits.maxConcurrency, svc.admission?.slotsPerShard);
+/**
+ * How many counter shards a definition has: those putDefinition set (counterShardsFor), else one
+ * (a definition put before shards existed keeps one until its next put while idle).
+ */
+export function shardsOf(limits: DefinitionLimits): number {
+  return limits.counterShards ?? 1;
+}
+
+/**
+ * The shard count a definition's new limits get. The rule's, unless it differs from the count in
+ * force and some run still holds a slot or waits in one of those shards: re-splitting the limits
+ * then could let the shards together pass maxConcurrency (a shard over its new share keeps its
+ * runs while another takes its whole new share), so the count in force stays until a put finds
+ * the definition idle. Undefined for one shard (nothing to store).
+ */
+export async function counterShardsFor(
+  svc: Services,
+  tenant: string,
+  definition: string,
+  previous: DefinitionLimits | undefined,
+  next: DefinitionLimits,
+): Promise<number | undefined> {
+  const wanted = shardCount(next.maxConcurrency, svc.admission?.slotsPerShard);
+  const current = previous === undefined || !isLimited(previous) ? wanted : shardsOf(previous);
+  let shards = wanted;
+  if (current !== wanted) {
+    const counters = await Promise.all(
+      Array.from({ length: Math.max(current, wanted) }, (_, shard) =>
+        svc.counters.get(tenant, shardScope(definition, shard)),
+      ),
+    );
+    const busy = counters.some((c) => c !== undefined && (c.running > 0 || c.waiting > 0));
+    if (busy) shards = current;
+  }
+  return shards === 1 ? undefined : shards;
 }
 
 /** Which gate looks full or has a line (a read; the write decides): the tenant's first. */
@@ -250,7 +282,7 @@ export async function promoteWaiting(svc: Services, tenant: string, scope: strin
     if (counters === undefined || counters.waiting <= 0) return promoted;
     if (limits === undefined) {
       const live = await liveLimits(svc, tenant, definition, scope);
-      const shards = shardsOf(svc, live);
+      const shards = shardsOf(live);
       // A shard left from a higher limit has no slots now: its line moves to the live shards.
       if (shard >= shards) return promoted + (await moveToLiveShards(svc, tenant, definition, shard, shards));
       limits = shardLimits(live, shard, shards);
@@ -334,7 +366,7 @@ export async function promoteTenantLine(svc: Services, tenant: string): Promise<
     const now = svc.clock.now();
     const at = now.toISOString();
     // Its definition's gate is that of its shard; a shard left from a higher limit sends it to a live one.
-    const shards = shardsOf(svc, limits);
+    const shards = shardsOf(limits);
     const from = run.shard ?? 0;
     const shard = !limited ? from : from < shards ? from : shardOf(run.id, shards);
     const scope = shardScope(run.definition, shard);
@@ -415,7 +447,7 @@ export async function endWithHandOff(
     liveLimits(svc, tenant, ending.ref.definition, definition),
     tenantLimitsOf(svc, tenant),
   ]);
-  const shards = shardsOf(svc, live);
+  const shards = shardsOf(live);
   // A shard left from a higher limit keeps no slot: the plain end frees it, and its line moves on.
   if (shard >= shards) return undefined;
   const limits = shardLimits(live, shard, shards);

@@ -86,6 +86,8 @@ export function newRun(input: NewRunInput, status: "queued" | "waiting" | "sched
   const limits = {
     ...(definition.maxConcurrency === undefined ? {} : { maxConcurrency: definition.maxConcurrency }),
     ...(definition.maxQueueLength === undefined ? {} : { maxQueueLength: definition.maxQueueLength }),
+    // So a deleted definition's runs keep their shards' shares too.
+    ...(definition.counterShards === undefined ? {} : { counterShards: definition.counterShards }),
   };
   return {
     tenant: input.tenant,

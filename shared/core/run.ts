@@ -120,7 +120,11 @@ export const Run = z.object({
   shard: z.number().int().nonnegative().optional(),
   /** The limits in force when the run started; live limits come from the definition when it still exists. */
   limits: z
-    .object({ maxConcurrency: z.number().int().optional(), maxQueueLength: z.number().int().optional() })
+    .object({
+      maxConcurrency: z.number().int().optional(),
+      maxQueueLength: z.number().int().optional(),
+      counterShards: z.number().int().optional(),
+    })
     .optional(),
   status: z.enum(RUN_STATUSES),
   attempts: z.number().int().nonnegative(),

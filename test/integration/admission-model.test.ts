@@ -9,6 +9,7 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { putDefinition } from "../../shared/app/definitions.ts";
 import { endRun } from "../../shared/app/engine.ts";
 import type { TenantPrincipal } from "../../shared/app/identity.ts";
 import type { Services } from "../../shared/app/services.ts";
@@ -83,13 +84,12 @@ it("keeps every admission invariant under random operations", async () => {
         };
         const defs = limits.map((l, i) => ({ name: `model-${round}-${i}`, ...l }));
         for (const def of defs) {
-          await stack.request("PUT", `/v1/definitions/${def.name}`, {
-            body: {
-              handler: "echo",
-              maxAttempts: 2,
-              maxConcurrency: def.maxConcurrency,
-              maxQueueLength: def.maxQueueLength,
-            },
+          // Through svc, whose admission settings decide the shard count the definition gets.
+          await putDefinition(svc, "acme", def.name, {
+            handler: "echo",
+            maxAttempts: 2,
+            maxConcurrency: def.maxConcurrency,
+            ...(def.maxQueueLength === undefined ? {} : { maxQueueLength: def.maxQueueLength }),
           });
         }
         const ids: string[] = [];

@@ -1,5 +1,6 @@
 /** Limits: maxConcurrency slots, the waiting line, maxQueueLength, promotion order, live limits. */
 import { describe, expect, it } from "vitest";
+import { promoteWaiting } from "../../../shared/app/admission.ts";
 import { startDueRuns } from "../../../shared/app/engine.ts";
 import { cancelTask, startTask } from "../../../shared/app/tasks.ts";
 import { shardScope } from "../../../shared/core/admission-shards.ts";
@@ -251,7 +252,28 @@ describe("sharded counters", () => {
       expect(shard.counters).toEqual({ running: 0, waiting: 0 });
   });
 
-  it("moves the line of a shard a lowered limit left into the live shards, and loses nobody", async () => {
+  it("keeps its shard count while runs hold slots or wait, so a re-split never lets more than maxConcurrency in", async () => {
+    const h = appHarness();
+    h.svc.admission = { slotsPerShard: 1 };
+    await h.define("wide", { handler: "counted", maxConcurrency: 2 });
+    expect((await h.svc.definitions.get("acme", "wide"))?.counterShards).toBe(2);
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i += 1) ids.push((await h.start({ definition: "wide", params: { n: i } })).id);
+    // Raised while busy: 4 shards are wanted, the 2 in force stay (each now with 2 slots).
+    await h.define("wide", { handler: "counted", maxConcurrency: 4 });
+    expect((await h.svc.definitions.get("acme", "wide"))?.counterShards).toBe(2);
+    const runs = await Promise.all(ids.map((id) => h.run(id)));
+    expect(runs.filter((r) => r.slot === true).length).toBeLessThanOrEqual(4);
+    expect(runs.every((r) => (r.shard ?? 0) < 2)).toBe(true);
+    for (const shard of await shardCounts(h, "wide", 2)) expect(shard.counters).toEqual(shard.runs);
+    await h.settle();
+    expect(new Set(await statuses(h, ids))).toEqual(new Set(["succeeded"]));
+    // Idle now: the next put takes the rule's count.
+    await h.define("wide", { handler: "counted", maxConcurrency: 4 });
+    expect((await h.svc.definitions.get("acme", "wide"))?.counterShards).toBe(4);
+  });
+
+  it("moves the line of a shard beyond the count in force into the live shards, and loses nobody", async () => {
     const h = appHarness();
     h.svc.admission = { slotsPerShard: 1 };
     await h.define("wide", { handler: "counted", maxConcurrency: 4 });
@@ -259,7 +281,12 @@ describe("sharded counters", () => {
     for (let i = 0; i < 12; i += 1) ids.push((await h.start({ definition: "wide", params: { n: i } })).id);
     const before = await Promise.all(ids.map((id) => h.run(id)));
     expect(before.some((r) => r.status === "waiting" && (r.shard ?? 0) >= 2)).toBe(true);
-    await h.define("wide", { handler: "counted", maxConcurrency: 2 });
+    // Shards 2 and 3 are left beyond the count (as after a definition deleted and put again smaller).
+    const definition = await h.svc.definitions.get("acme", "wide");
+    if (definition === undefined) throw new Error("no definition");
+    await h.svc.definitions.put({ ...definition, maxConcurrency: 2, counterShards: 2 });
+    await promoteWaiting(h.svc, "acme", "wide#2");
+    await promoteWaiting(h.svc, "acme", "wide#3");
     const after = await Promise.all(ids.map((id) => h.run(id)));
     expect(after.filter((r) => r.status === "waiting" && (r.shard ?? 0) >= 2)).toEqual([]);
     for (const shard of await shardCounts(h, "wide", 4)) expect(shard.counters).toEqual(shard.runs);

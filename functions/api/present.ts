@@ -94,7 +94,8 @@ export function presentRunSummary(run: Run): TaskSummaryView {
 }
 
 export function presentDefinition(definition: TaskDefinition): DefinitionView {
-  const { tenant: _tenant, ...shown } = definition;
+  // counterShards is admission's bookkeeping (docs/admission.md), not part of what was put.
+  const { tenant: _tenant, counterShards: _shards, ...shown } = definition;
   return shown;
 }
 

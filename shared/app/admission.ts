@@ -15,9 +15,16 @@
  * A run in a definition's line already passed the tenant's line: it takes a freed tenant slot
  * before the tenant's line does (never the other way round, or the two would hand runs back and forth).
  */
+import { parseScope, shardCount, shardLimits, shardOf, shardScope } from "../core/admission-shards.ts";
 import { type DefinitionLimits, isLimited } from "../core/definition.ts";
 import { changeLinePatch, promotedPatch } from "../core/lifecycle.ts";
-import { type CounterEffect, type CounterRefusal, type Counters, TENANT_SCOPE } from "../core/ports.ts";
+import {
+  type CounterEffect,
+  type CounterRefusal,
+  type Counters,
+  type RunWrite,
+  TENANT_SCOPE,
+} from "../core/ports.ts";
 import type { Run } from "../core/run.ts";
 import type { TenantLimits } from "../core/tenant.ts";
 import type { Services } from "./services.ts";
@@ -50,7 +57,7 @@ export async function admissionLimits(
 export interface Placement {
   status: "queued" | "waiting";
   /** Set on the run (a new run, or the patch of a delayed start falling due). */
-  marks: { slot?: true; tenantSlot?: true; tenantLine?: true };
+  marks: { slot?: true; tenantSlot?: true; tenantLine?: true; shard?: number };
   counters: CounterEffect[];
 }
 
@@ -74,29 +81,37 @@ export type AdmissionOutcome<R> =
 export async function admit<R extends WriteResult>(
   svc: Services,
   tenant: string,
-  definition: string,
-  limits: AdmissionLimits,
+  run: { id: string; definition: string },
+  admission: AdmissionLimits,
   write: (placement: Placement) => Promise<R>,
 ): Promise<AdmissionOutcome<Exclude<R, { ok: true } | CounterRefusal>>> {
   type Refused = Exclude<R, { ok: true } | CounterRefusal>;
   const at = svc.clock.now().toISOString();
-  if (!isLimited(limits.definition) && !isCapped(limits.tenant)) {
+  if (!isLimited(admission.definition) && !isCapped(admission.tenant)) {
     const free: Placement = { status: "queued", marks: {}, counters: [] };
     const result = await write(free);
     return result.ok
       ? { kind: "placed", placement: free, promoted: 0 }
       : { kind: "refused", result: result as Refused };
   }
+  // A limited definition's run is admitted in one counter shard (chosen from its id) with that
+  // shard's share of the limits; with one shard, that is the definition's own counters and limits.
+  const shards = shardsOf(admission.definition);
+  const shard = isLimited(admission.definition) ? shardOf(run.id, shards) : 0;
+  const definition = shardScope(run.definition, shard);
+  const limits = { ...admission, definition: shardLimits(admission.definition, shard, shards) };
+  const inShard = (placement: Placement): Placement =>
+    shard === 0 ? placement : { ...placement, marks: { ...placement.marks, shard } };
   // Reading the counters first saves a refused transaction whenever runs are already waiting.
   let heldBy = await gateHoldingBack(svc, tenant, definition, limits);
   if (heldBy === undefined) {
-    const direct = directPlacement(limits, definition, at);
+    const direct = inShard(directPlacement(limits, definition, at));
     const result = await write(direct);
     if (result.ok) return { kind: "placed", placement: direct, promoted: 0 };
     if (result.cause !== "counter") return { kind: "refused", result: result as Refused };
     heldBy = (result as CounterRefusal).definition === TENANT_SCOPE ? "tenant" : "definition";
   }
-  const line = linePlacement(heldBy, limits, definition, at);
+  const line = inShard(linePlacement(heldBy, limits, definition, at));
   const result = await write(line);
   if (!result.ok) {
     return result.cause === "counter"
@@ -109,6 +124,43 @@ export async function admit<R extends WriteResult>(
       ? await promoteTenantLine(svc, tenant)
       : await promoteWaiting(svc, tenant, definition);
   return { kind: "placed", placement: line, promoted };
+}
+
+/**
+ * How many counter shards a definition has: those putDefinition set (counterShardsFor), else one
+ * (a definition put before shards existed keeps one until its next put while idle).
+ */
+export function shardsOf(limits: DefinitionLimits): number {
+  return limits.counterShards ?? 1;
+}
+
+/**
+ * The shard count a definition's new limits get. The rule's, unless it differs from the count in
+ * force and some run still holds a slot or waits in one of those shards: re-splitting the limits
+ * then could let the shards together pass maxConcurrency (a shard over its new share keeps its
+ * runs while another takes its whole new share), so the count in force stays until a put finds
+ * the definition idle. Undefined for one shard (nothing to store).
+ */
+export async function counterShardsFor(
+  svc: Services,
+  tenant: string,
+  definition: string,
+  previous: DefinitionLimits | undefined,
+  next: DefinitionLimits,
+): Promise<number | undefined> {
+  const wanted = shardCount(next.maxConcurrency, svc.admission?.slotsPerShard);
+  const current = previous === undefined || !isLimited(previous) ? wanted : shardsOf(previous);
+  let shards = wanted;
+  if (current !== wanted) {
+    const counters = await Promise.all(
+      Array.from({ length: Math.max(current, wanted) }, (_, shard) =>
+        svc.counters.get(tenant, shardScope(definition, shard)),
+      ),
+    );
+    const busy = counters.some((c) => c !== undefined && (c.running > 0 || c.waiting > 0));
+    if (busy) shards = current;
+  }
+  return shards === 1 ? undefined : shards;
 }
 
 /** Which gate looks full or has a line (a read; the write decides): the tenant's first. */
@@ -218,25 +270,33 @@ const MAX_PROMOTIONS = 50;
  * moves to the tenant's line instead (keeping its place by start time), where the next freed
  * tenant slot finds it.
  */
-export async function promoteWaiting(svc: Services, tenant: string, definitionName: string): Promise<number> {
-  if (definitionName === TENANT_SCOPE) return promoteTenantLine(svc, tenant);
+export async function promoteWaiting(svc: Services, tenant: string, scope: string): Promise<number> {
+  if (scope === TENANT_SCOPE) return promoteTenantLine(svc, tenant);
+  // `scope` is a definition's counters key: the definition itself, or one of its shards.
+  const { definition, shard } = parseScope(scope);
   let limits: DefinitionLimits | undefined;
   let tenantLimits: TenantLimits | undefined;
   let promoted = 0;
   for (let round = 0; round < MAX_PROMOTIONS * 2 && promoted < MAX_PROMOTIONS; round += 1) {
-    const counters = await svc.counters.get(tenant, definitionName);
+    const counters = await svc.counters.get(tenant, scope);
     if (counters === undefined || counters.waiting <= 0) return promoted;
-    limits ??= await liveLimits(svc, tenant, definitionName);
+    if (limits === undefined) {
+      const live = await liveLimits(svc, tenant, definition, scope);
+      const shards = shardsOf(live);
+      // A shard left from a higher limit has no slots now: its line moves to the live shards.
+      if (shard >= shards) return promoted + (await moveToLiveShards(svc, tenant, definition, shard, shards));
+      limits = shardLimits(live, shard, shards);
+    }
     const free =
       limits.maxConcurrency === undefined ? counters.waiting : limits.maxConcurrency - counters.running;
     if (free <= 0) return promoted;
-    const candidates = await svc.runs.waiting(tenant, definitionName, Math.min(free, 10));
+    const candidates = await svc.runs.waiting(tenant, scope, Math.min(free, 10));
     const ref = candidates[Math.floor(svc.random() * candidates.length)];
     if (ref === undefined) return promoted;
     tenantLimits ??= await tenantLimitsOf(svc, tenant);
     const now = svc.clock.now();
     const at = now.toISOString();
-    const guard = { status: "waiting", attempts: 0, inTenantLine: false } as const;
+    const guard = { status: "waiting", attempts: 0, inTenantLine: false, shard } as const;
     const capped = isCapped(tenantLimits);
     const result = await svc.runs.transition(
       ref,
@@ -244,7 +304,7 @@ export async function promoteWaiting(svc: Services, tenant: string, definitionNa
       promotedPatch(now, { slot: true, tenantSlot: capped }),
       [
         {
-          definition: definitionName,
+          definition: scope,
           running: 1,
           waiting: -1,
           ...(limits.maxConcurrency === undefined
@@ -264,7 +324,7 @@ export async function promoteWaiting(svc: Services, tenant: string, definitionNa
     } else if (result.cause === "counter" && result.definition === TENANT_SCOPE) {
       // Its definition has room, its tenant has none: the tenant's gate holds it back now.
       await svc.runs.transition(ref, guard, changeLinePatch("tenant", now), [
-        { definition: definitionName, waiting: -1, at },
+        { definition: scope, waiting: -1, at },
         { definition: TENANT_SCOPE, waiting: 1, at },
       ]);
     }
@@ -305,23 +365,35 @@ export async function promoteTenantLine(svc: Services, tenant: string): Promise<
     const limited = isLimited(limits);
     const now = svc.clock.now();
     const at = now.toISOString();
-    const guard = { status: "waiting", attempts: 0, inTenantLine: true } as const;
-    if (limited && !looksFree(await svc.counters.get(tenant, run.definition), limits.maxConcurrency)) {
+    // Its definition's gate is that of its shard; a shard left from a higher limit sends it to a live one.
+    const shards = shardsOf(limits);
+    const from = run.shard ?? 0;
+    const shard = !limited ? from : from < shards ? from : shardOf(run.id, shards);
+    const scope = shardScope(run.definition, shard);
+    const shardLimit = shardLimits(limits, shard, shards);
+    const toShard = shard === from ? {} : { shard };
+    const guard = { status: "waiting", attempts: 0, inTenantLine: true, shard: from } as const;
+    if (limited && !looksFree(await svc.counters.get(tenant, scope), shardLimit.maxConcurrency)) {
       // Its tenant has room, its definition has none (or a line): its definition holds it back now.
-      const moved = await svc.runs.transition(run, guard, changeLinePatch("definition", now), [
-        { definition: TENANT_SCOPE, waiting: -1, at },
-        { definition: run.definition, waiting: 1, at },
-      ]);
-      if (moved.ok) movedInto.add(run.definition);
+      const moved = await svc.runs.transition(
+        run,
+        guard,
+        { ...changeLinePatch("definition", now), ...toShard },
+        [
+          { definition: TENANT_SCOPE, waiting: -1, at },
+          { definition: scope, waiting: 1, at },
+        ],
+      );
+      if (moved.ok) movedInto.add(scope);
       continue;
     }
     const result = await svc.runs.transition(
       run,
       guard,
-      promotedPatch(now, { slot: limited, tenantSlot: true }),
+      { ...promotedPatch(now, { slot: limited, tenantSlot: true }), ...toShard },
       [
         { ...tenantSlotTaken(tenantLimits, at), waiting: -1 },
-        ...(limited ? [directAdmission(limits, run.definition, at)] : []),
+        ...(limited ? [directAdmission(shardLimit, scope, at)] : []),
       ],
     );
     if (result.ok) {
@@ -336,6 +408,134 @@ export async function promoteTenantLine(svc: Services, tenant: string): Promise<
   return promoted;
 }
 
+/** How many of the oldest waiting runs an end picks its successor among (see endWithHandOff). */
+const HANDOFF_CANDIDATES = 10;
+/** Successors an end tries before it gives its slot back the plain way (promoteNext follows). */
+const HANDOFF_TRIES = 2;
+
+/** What an end wrote: nothing (the run had moved on), or its end, with the counters left freed. */
+export type EndWrite = { written: false } | { written: true; freed: readonly CounterEffect[] };
+
+/**
+ * Ends a run that holds a definition slot and, in the same transaction, gives that slot to the
+ * oldest waiting run of its line: the ending run's write, the next run's `waiting → queued`, and
+ * the counters (the definition's line one shorter, its `running` unchanged), all or nothing. So
+ * a slot changes hands with one counters write instead of two, and no promoter races another
+ * for it. Conditional on the next run still waiting in this line and, since limits are live, on
+ * `running` not above `maxConcurrency` (a lowered limit lets the slot go instead). In a capped
+ * tenant the next run takes a tenant slot too (the ending one's, if it held one).
+ *
+ * Undefined when no hand-off applies (no slot given back, nobody waiting, a counters condition
+ * refused, or every candidate taken meanwhile): the caller then writes the plain end and
+ * promotes as before. A crash after the write leaves the next run queued with its sweepAt, so
+ * the sweeper sends its message; a duplicate end changes nothing (the ending run's guard).
+ */
+export async function endWithHandOff(
+  svc: Services,
+  ending: RunWrite & { ref: Pick<Run, "tenant" | "id" | "definition" | "shard"> },
+  released: readonly CounterEffect[],
+): Promise<EndWrite | undefined> {
+  const { tenant } = ending.ref;
+  const shard = ending.ref.shard ?? 0;
+  // The slot is its shard's, and goes to the next run of that shard's line.
+  const definition = shardScope(ending.ref.definition, shard);
+  const gives = released.some((effect) => effect.definition === definition && effect.running === -1);
+  if (!gives) return undefined;
+  const candidates = await svc.runs.waiting(tenant, definition, HANDOFF_CANDIDATES);
+  if (candidates.length === 0) return undefined;
+  const [live, tenantLimits] = await Promise.all([
+    liveLimits(svc, tenant, ending.ref.definition, definition),
+    tenantLimitsOf(svc, tenant),
+  ]);
+  const shards = shardsOf(live);
+  // A shard left from a higher limit keeps no slot: the plain end frees it, and its line moves on.
+  if (shard >= shards) return undefined;
+  const limits = shardLimits(live, shard, shards);
+  const now = svc.clock.now();
+  const at = now.toISOString();
+  const capped = isCapped(tenantLimits);
+  const heldTenantSlot = released.some(
+    (effect) => effect.definition === TENANT_SCOPE && effect.running === -1,
+  );
+  const max = limits.maxConcurrency;
+  const counters: CounterEffect[] = [
+    { definition, waiting: -1, ...(max === undefined ? {} : { require: { runningBelow: max + 1 } }), at },
+  ];
+  const tenantMax = tenantLimits.maxConcurrency;
+  if (capped && tenantMax !== undefined) {
+    // The ending run's tenant slot passes on (running unchanged), or the next run takes a free one.
+    counters.push(
+      heldTenantSlot
+        ? { definition: TENANT_SCOPE, require: { runningBelow: tenantMax + 1 }, at }
+        : tenantSlotTaken(tenantLimits, at),
+    );
+  } else if (heldTenantSlot) {
+    counters.push({ definition: TENANT_SCOPE, running: -1, at });
+  }
+  // A tenant slot given back and not passed on (the cap was lifted) is left for the tenant's line.
+  const freed = !capped && heldTenantSlot ? counters.slice(1) : [];
+  // Ends at once pick among the oldest few (no more than there are slots), not all the oldest one.
+  const pool = candidates.slice(0, Math.max(1, Math.min(max ?? HANDOFF_CANDIDATES, candidates.length)));
+  for (let attempt = 0; attempt < HANDOFF_TRIES && pool.length > 0; attempt += 1) {
+    const [next] = pool.splice(Math.floor(svc.random() * pool.length), 1);
+    if (next === undefined) break;
+    const result = await svc.runs.handOff(
+      ending,
+      {
+        ref: next,
+        guard: { status: "waiting", attempts: 0, inTenantLine: false, shard },
+        patch: promotedPatch(now, { slot: true, tenantSlot: capped }),
+      },
+      counters,
+    );
+    if (result.ok) {
+      await sendRun(svc, { ...next, attempts: 0 });
+      return { written: true, freed };
+    }
+    if (result.cause === "run") return { written: false };
+    if (result.cause === "counter") return undefined;
+    // That run was promoted, moved or cancelled meanwhile: try another.
+  }
+  return undefined;
+}
+
+/**
+ * Moves the waiting runs of a shard left from a higher limit (it has no slots now) into the lines
+ * of the live shards, each run to the shard its id picks, keeping its place by start time; then
+ * promotes those lines. Each move is one transaction conditional on the run still waiting in
+ * that shard, so two movers move a run once. Returns how many runs it promoted.
+ */
+async function moveToLiveShards(
+  svc: Services,
+  tenant: string,
+  definition: string,
+  from: number,
+  shards: number,
+): Promise<number> {
+  const fromScope = shardScope(definition, from);
+  const movedInto = new Set<string>();
+  for (let round = 0; round < MAX_PROMOTIONS; round += 1) {
+    const [ref] = await svc.runs.waiting(tenant, fromScope, 1);
+    if (ref === undefined) break;
+    const to = shardOf(ref.id, shards);
+    const now = svc.clock.now();
+    const at = now.toISOString();
+    const moved = await svc.runs.transition(
+      { ...ref, definition },
+      { status: "waiting", attempts: 0, inTenantLine: false, shard: from },
+      { shard: to, updatedAt: at },
+      [
+        { definition: fromScope, waiting: -1, at },
+        { definition: shardScope(definition, to), waiting: 1, at },
+      ],
+    );
+    if (moved.ok) movedInto.add(shardScope(definition, to));
+  }
+  let promoted = 0;
+  for (const scope of movedInto) promoted += await promoteWaiting(svc, tenant, scope);
+  return promoted;
+}
+
 /** The tenant's half of a promotion: one more slot taken, if one is free. */
 function tenantSlotTaken(limits: TenantLimits, at: string): CounterEffect {
   return {
@@ -346,11 +546,19 @@ function tenantSlotTaken(limits: TenantLimits, at: string): CounterEffect {
   };
 }
 
-/** The definition's limits now, or, if it was deleted, those its waiting runs started under. */
-async function liveLimits(svc: Services, tenant: string, definitionName: string): Promise<DefinitionLimits> {
+/**
+ * The definition's limits now, or, if it was deleted, those its waiting runs started under (read
+ * from the oldest run of the line `scope`, the definition's or one of its shards').
+ */
+async function liveLimits(
+  svc: Services,
+  tenant: string,
+  definitionName: string,
+  scope = definitionName,
+): Promise<DefinitionLimits> {
   const definition = await svc.definitions.get(tenant, definitionName);
   if (definition !== undefined) return definition;
-  const [oldest] = await svc.runs.waiting(tenant, definitionName, 1);
+  const [oldest] = await svc.runs.waiting(tenant, scope, 1);
   return (oldest === undefined ? undefined : (await svc.runs.get(oldest))?.limits) ?? {};
 }
 

@@ -1,5 +1,6 @@
 /** Registering task definitions: the only things a start can name. */
 
+import { shardScope } from "../core/admission-shards.ts";
 import { type CronSchedule, checkSchedule } from "../core/cron.ts";
 import {
   DEFAULT_MAX_ATTEMPTS,
@@ -13,7 +14,7 @@ import { jsonBytes, LIMITS } from "../core/limits.ts";
 import type { Page } from "../core/ports.ts";
 import { SEALED_PREFIX, sealedLookalikeAt } from "../core/sealed.ts";
 import { checkWorkflow, type WorkflowStep } from "../core/workflow.ts";
-import { promoteWaiting } from "./admission.ts";
+import { counterShardsFor, promoteWaiting, shardsOf } from "./admission.ts";
 import type { Services } from "./services.ts";
 
 export interface DefinitionInput {
@@ -97,12 +98,21 @@ export async function putDefinition(
     createdAt: previous?.createdAt ?? now,
     updatedAt: now,
   };
+  if (isLimited(definition)) {
+    const counterShards = await counterShardsFor(svc, tenant, name, previous, definition);
+    if (counterShards !== undefined) definition.counterShards = counterShards;
+  }
   // The schedule first: if it cannot be set, the definition is not stored either.
   if (definition.schedule !== undefined || previous?.schedule !== undefined)
     await svc.scheduler.put(definition);
   const { created } = await svc.definitions.put(definition);
   // Limits are live: a raised or removed limit lets waiting runs in now.
-  if (isLimited(previous) || isLimited(definition)) await promoteWaiting(svc, tenant, name);
+  if (isLimited(previous) || isLimited(definition)) {
+    // Each counter shard, of the old limits too: a shard a lowered limit left moves its line to the live ones.
+    const shards = Math.max(shardsOf(previous ?? {}), shardsOf(definition));
+    for (let shard = 0; shard < shards; shard += 1)
+      await promoteWaiting(svc, tenant, shardScope(name, shard));
+  }
   return { definition, created };
 }
 

@@ -36,11 +36,25 @@ import {
   type StartRefusal,
 } from "../core/lifecycle.ts";
 import { jsonBytes, LIMITS } from "../core/limits.ts";
-import { type CreateResult, type IdempotencyRecord, type RunPatch, TENANT_SCOPE } from "../core/ports.ts";
+import {
+  type CounterEffect,
+  type CreateResult,
+  type IdempotencyRecord,
+  type RunPatch,
+  TENANT_SCOPE,
+} from "../core/ports.ts";
 import { isTerminal, type Run, type RunRef, type RunTrigger } from "../core/run.ts";
 import { isSealed, SEALED_PREFIX, sealedLookalikeAt } from "../core/sealed.ts";
 import type { TenantLimits } from "../core/tenant.ts";
-import { admissionLimits, admit, promoteTenantLine, promoteWaiting, sendRun } from "./admission.ts";
+import {
+  admissionLimits,
+  admit,
+  type EndWrite,
+  endWithHandOff,
+  promoteTenantLine,
+  promoteWaiting,
+  sendRun,
+} from "./admission.ts";
 import { emitChains, sealChainSpecs } from "./chains.ts";
 import type { TenantPrincipal } from "./identity.ts";
 import { withLogContext } from "./log-context.ts";
@@ -225,7 +239,7 @@ async function admitStart(
     ...newRun(runInput, placement.status, now),
     ...placement.marks,
   });
-  const outcome = await admit(svc, caller.tenant, definition.name, limits, (placement) =>
+  const outcome = await admit(svc, caller.tenant, { id, definition: definition.name }, limits, (placement) =>
     svc.runs.create(
       runFor(placement),
       placement.counters.length === 0 ? extras : { ...extras, counters: placement.counters },
@@ -456,7 +470,7 @@ export async function startDue(svc: Services, ref: RunRef): Promise<DueOutcome> 
   const definitionLimits: DefinitionLimits =
     (await svc.definitions.get(run.tenant, run.definition)) ?? run.limits ?? {};
   const limits = await admissionLimits(svc, run.tenant, definitionLimits);
-  const outcome = await admit(svc, run.tenant, run.definition, limits, (placement) =>
+  const outcome = await admit(svc, run.tenant, run, limits, (placement) =>
     svc.runs.transition(
       run,
       guard,
@@ -503,18 +517,20 @@ export interface EndedRun {
   before: Run;
   patch: RunPatch;
   ending: Ending;
+  /** The slots it gave back that nobody took in the same write (see endWithHandOff). */
+  freed: readonly CounterEffect[];
 }
 
 /** One thing that follows an end. Each is safe to run again (the sweeper may repeat it after a crash). */
 type AfterEnd = (svc: Services, ended: EndedRun) => Promise<void>;
 
 /**
- * The next waiting runs take the slots this run gave back: its definition's line first (its next
- * run needs the definition slot that just freed, and takes the tenant slot with it), then its
- * tenant's line for a tenant slot still free.
+ * The next waiting runs take the slots this run gave back and nobody took in the ending write
+ * itself: its definition's line first (its next run needs the definition slot that just freed,
+ * and takes the tenant slot with it), then its tenant's line for a tenant slot still free.
  */
-const promoteNext: AfterEnd = async (svc, { before, ending }) => {
-  const freed = (ending.counters ?? []).filter((effect) => effect.running !== undefined);
+const promoteNext: AfterEnd = async (svc, { before, freed: given }) => {
+  const freed = given.filter((effect) => effect.running !== undefined);
   for (const effect of freed) {
     if (effect.definition !== TENANT_SCOPE) await promoteWaiting(svc, before.tenant, effect.definition);
   }
@@ -564,11 +580,16 @@ export async function endRun(svc: Services, run: Run, ending: Ending): Promise<b
   const patch = chained
     ? { ...ending.patch, sweepAt: new Date(svc.clock.now().getTime() + CHAIN_GRACE_MS).toISOString() }
     : ending.patch;
-  const result = await endingWrite.run(true, () =>
-    svc.runs.transition(run, ending.guard, patch, ending.counters),
-  );
-  if (!result.ok) return false;
-  for (const effect of AFTER_END) await effect(svc, { before: run, patch, ending });
+  const released = ending.counters ?? [];
+  const write = await endingWrite.run(true, async (): Promise<EndWrite> => {
+    // A run giving back its definition's slot hands it to the next waiting run in the same write.
+    const handed = await endWithHandOff(svc, { ref: run, guard: ending.guard, patch }, released);
+    if (handed !== undefined) return handed;
+    const result = await svc.runs.transition(run, ending.guard, patch, ending.counters);
+    return result.ok ? { written: true, freed: released } : { written: false };
+  });
+  if (!write.written) return false;
+  for (const effect of AFTER_END) await effect(svc, { before: run, patch, ending, freed: write.freed });
   return true;
 }
 
@@ -597,11 +618,11 @@ export async function cancelRun(svc: Services, caller: TenantPrincipal, id: stri
     if (isTerminal(run.status))
       throw new ConflictError(`task "${id}" already ended ${run.status}; nothing to cancel`);
     const now = svc.clock.now();
-    // A waiting run may change lines without changing status: its release names the line it was read in.
+    // A waiting run may change lines (or shards) without changing status: its release names the line it was read in.
     const guard = {
       status: run.status,
       attempts: run.attempts,
-      ...(run.status === "waiting" ? { inTenantLine: run.tenantLine === true } : {}),
+      ...(run.status === "waiting" ? { inTenantLine: run.tenantLine === true, shard: run.shard ?? 0 } : {}),
     };
     if (run.kind === "workflow") {
       if (await cancelWorkflowRun(svc, run, engineOps)) return (await svc.runs.get(run)) ?? run;

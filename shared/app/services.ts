@@ -49,6 +49,16 @@ export interface Services {
   /** SHA-256 of the operator key (BATON_ROOT_KEY); operator routes answer 401 without it. */
   rootKeyHash?: string;
   worker: WorkerSettings;
+  /** Admission tuning; absent: the documented defaults. */
+  admission?: AdmissionSettings;
+}
+
+export interface AdmissionSettings {
+  /**
+   * Slots per counter shard of a limited definition (shared/core/admission-shards.ts,
+   * SLOTS_PER_SHARD by default). Tests set it low to put small limits through the sharded path.
+   */
+  slotsPerShard?: number;
 }
 
 export interface WorkerSettings {

@@ -12,17 +12,21 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
+import { shardScope } from "../core/admission-shards.ts";
 import { ConflictError } from "../core/errors.ts";
 import {
   type ClaimResult,
   type CounterEffect,
   type CreateResult,
+  type HandOffResult,
   type IdempotencyRecord,
   type Page,
   type RunGuard,
   type RunListQuery,
   type RunPatch,
   type RunStore,
+  type RunWrite,
+  type ShardedRef,
   type StartedRun,
   TENANT_SCOPE,
   type TransitionResult,
@@ -72,6 +76,7 @@ const DERIVED_ATTRIBUTES = [
   "createdKey",
   "waitingFor",
   "slotFor",
+  "admissionKey",
   "tenantSlotFor",
   "sweepShard",
   "dueShard",
@@ -324,7 +329,7 @@ export class DynamoRunStore implements RunStore {
   }
 
   async transition(
-    ref: RunRef,
+    ref: ShardedRef,
     guard: RunGuard,
     patch: RunPatch,
     counters: readonly CounterEffect[] = [],
@@ -375,6 +380,40 @@ export class DynamoRunStore implements RunStore {
 
   #besidePuts(beside: readonly Item[]): TransactItem[] {
     return beside.map((item) => ({ Put: { TableName: this.#table, Item: item } }));
+  }
+
+  async handOff(
+    ending: RunWrite,
+    next: RunWrite,
+    counters: readonly CounterEffect[],
+  ): Promise<HandOffResult> {
+    const endingExpiry = this.#expiryFor(ending.patch);
+    const endingWrite = runUpdate(this.#table, ending.ref, ending.guard, ending.patch, endingExpiry);
+    const nextWrite = runUpdate(this.#table, next.ref, next.guard, next.patch, this.#expiryFor(next.patch));
+    if (endingWrite.update === undefined || nextWrite.update === undefined)
+      throw new Error("a hand-off needs two changes");
+    // The bulky fields' items go last: they have no condition, so a refusal's index still names
+    // the ending run (0), the next one (1) or a counter (2…).
+    const failed = await this.#transact([
+      { Update: endingWrite.update },
+      { Update: nextWrite.update },
+      ...counters.map((effect) => ({
+        Update: counterUpdate(this.#countersTable, ending.ref.tenant, effect),
+      })),
+      ...this.#besidePuts([...endingWrite.beside, ...nextWrite.beside]),
+    ]);
+    if (failed === undefined) {
+      if (endingExpiry !== undefined) {
+        const item = await this.#getItem(ending.ref);
+        if (item !== undefined) await this.#expireBeside(item, endingExpiry, endingWrite.beside);
+      }
+      return { ok: true };
+    }
+    if (failed.index === 0) return { ok: false, cause: "run" };
+    if (failed.index === 1) return { ok: false, cause: "next" };
+    const refusing = counters[failed.index - 2];
+    if (refusing === undefined) throw new Error(`transaction refused by item ${failed.index}`);
+    return { ok: false, cause: "counter", definition: refusing.definition };
   }
 
   /** The expiry a write sets: only a write that ends the run (terminal statuses are final). */
@@ -669,9 +708,21 @@ function tenantLineKeyOf(tenant: string): string {
   return `${tenant}#${TENANT_SCOPE}`;
 }
 
-/** Where a waiting run sits in the waiting index: its tenant's line, or its definition's. */
-function waitingForSet(inTenantLine: boolean): string {
-  return inTenantLine ? "waitingFor = :tenantLineKey" : "waitingFor = tenantDefinition";
+/**
+ * The key of a run's definition line and slots in the byWaiting and bySlot indexes: its
+ * definition's counter shard (`<tenant>#<definition>`, `#<shard>` after it above shard 0), so a
+ * definition with several shards spreads its index writes as it spreads its counters.
+ */
+function admissionKeyOf(tenant: string, definition: string, shard: number | undefined): string {
+  return `${tenant}#${shardScope(definition, shard)}`;
+}
+
+/** The stored admission key; items of shard 0 have none and use tenantDefinition, as before shards. */
+const STORED_ADMISSION_KEY = "if_not_exists(admissionKey, tenantDefinition)";
+
+/** Where a waiting run sits in the waiting index: its tenant's line, or its definition's (shard's). */
+function waitingForSet(inTenantLine: boolean, admissionKey: string): string {
+  return inTenantLine ? "waitingFor = :tenantLineKey" : `waitingFor = ${admissionKey}`;
 }
 
 function keyOf(ref: RunRef): { pk: string; sk: string } {
@@ -711,7 +762,7 @@ type RunRefLike = { tenant: string; taskId: string };
  */
 function runUpdate(
   table: string,
-  ref: RunRef,
+  ref: ShardedRef,
   guard: RunGuard,
   patch: RunPatch,
   expiresAt?: number,
@@ -721,6 +772,14 @@ function runUpdate(
   const sets: string[] = [];
   const removes: string[] = [];
   const beside: Item[] = [];
+  // A move to another counter shard rewrites the admission key; otherwise the stored one stands.
+  let admissionKey = STORED_ADMISSION_KEY;
+  if (typeof patch.shard === "number") {
+    if (ref.definition === undefined) throw new Error("a move to another shard needs the run's definition");
+    values[":admissionKey"] = admissionKeyOf(ref.tenant, ref.definition, patch.shard);
+    sets.push("admissionKey = :admissionKey");
+    admissionKey = ":admissionKey";
+  }
   for (const [field, value] of Object.entries(patch)) {
     if (field === "once" || value === undefined) continue;
     names[`#${field}`] = field;
@@ -757,18 +816,20 @@ function runUpdate(
         values[":tenantStatus"] = statusKey;
       }
     }
-    if (patch.status === "waiting") sets.push(waitingForSet(patch.tenantLine === true));
+    if (patch.status === "waiting") sets.push(waitingForSet(patch.tenantLine === true, admissionKey));
     else removes.push("waitingFor");
     if (patch.status !== "scheduled") removes.push("dueShard");
     if (isTerminal(patch.status)) removes.push("slotFor", "tenantSlotFor");
-  } else if (patch.tenantLine !== undefined) {
-    // A waiting run changing lines (it stays waiting): its place in the waiting index moves.
-    sets.push(waitingForSet(patch.tenantLine === true));
+  } else if (patch.tenantLine !== undefined || typeof patch.shard === "number") {
+    // A waiting run changing lines or shards (it stays waiting): its place in the waiting index moves.
+    const inTenantLine =
+      patch.tenantLine === undefined ? guard.inTenantLine === true : patch.tenantLine === true;
+    sets.push(waitingForSet(inTenantLine, admissionKey));
   }
   if (sets.some((set) => set.includes(":tenantLineKey")))
     values[":tenantLineKey"] = tenantLineKeyOf(ref.tenant);
-  // The slot index holds exactly the runs that hold a slot; its key copies tenantDefinition.
-  if (patch.slot === true) sets.push("slotFor = tenantDefinition");
+  // The slot index holds exactly the runs that hold a slot; its key copies the admission key.
+  if (patch.slot === true) sets.push(`slotFor = ${admissionKey}`);
   if (patch.slot === null) removes.push("slotFor");
   // Likewise the tenant slot index, keyed by the tenant alone.
   if (patch.tenantSlot === true) {
@@ -806,6 +867,14 @@ function runUpdate(
       ? " AND attribute_exists(tenantLine)"
       : " AND attribute_not_exists(tenantLine)";
   }
+  if (guard.shard !== undefined) {
+    names["#guardShard"] = "shard";
+    values[":guardShard"] = guard.shard;
+    condition +=
+      guard.shard === 0
+        ? " AND (attribute_not_exists(#guardShard) OR #guardShard = :guardShard)"
+        : " AND #guardShard = :guardShard";
+  }
   return { update: guardedUpdate(table, ref, sets, removes, condition, names, values), beside };
 }
 
@@ -835,6 +904,7 @@ function guardedUpdate(
 /** A run as its hot item and the items of the bulky fields kept beside it. */
 function toItem(run: Run): { item: Item; beside: Item[] } {
   const tenantDefinition = `${run.tenant}#${run.definition}`;
+  const admissionKey = admissionKeyOf(run.tenant, run.definition, run.shard);
   const statusKey = statusKeyOf(run.tenant, run.status, run.id);
   const item: Item = {
     ...keyOf(run),
@@ -850,12 +920,13 @@ function toItem(run: Run): { item: Item; beside: Item[] } {
     tenantShard: tenantShardKeyOf(run.tenant, run.id),
     ...(statusKey === undefined ? {} : { tenantStatus: statusKey }),
     tenantDefinition,
+    ...(admissionKey === tenantDefinition ? {} : { admissionKey }),
     createdKey: createdKeyOf(run),
     ...(run.status === "waiting"
-      ? { waitingFor: run.tenantLine === true ? tenantLineKeyOf(run.tenant) : tenantDefinition }
+      ? { waitingFor: run.tenantLine === true ? tenantLineKeyOf(run.tenant) : admissionKey }
       : {}),
     ...(run.status === "scheduled" ? { dueShard: String(dueShardOf(run.id)) } : {}),
-    ...(run.slot === true && !isTerminal(run.status) ? { slotFor: tenantDefinition } : {}),
+    ...(run.slot === true && !isTerminal(run.status) ? { slotFor: admissionKey } : {}),
     ...(run.tenantSlot === true && !isTerminal(run.status) ? { tenantSlotFor: run.tenant } : {}),
     ...(run.sweepAt === undefined ? {} : { sweepShard: String(sweepShardOf(run.id)) }),
     ...(run.origin === undefined ? {} : { originKey: originKeyOf(run.origin) }),

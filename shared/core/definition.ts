@@ -16,6 +16,12 @@ export const TaskDefinition = z.object({
   maxConcurrency: z.number().int().min(1).max(LIMITS.maxConcurrency).optional(),
   /** At most this many runs wait for a slot; a start beyond answers 429 queue_full. Unlimited when absent. */
   maxQueueLength: z.number().int().min(0).max(LIMITS.maxQueueLength).optional(),
+  /**
+   * The counter shards its limits are split over (shared/core/admission-shards.ts), kept while any
+   * of its runs holds a slot or waits so a re-split never lets more than maxConcurrency in.
+   * Absent: shardCount(maxConcurrency). Stored by putDefinition, never taken from a request.
+   */
+  counterShards: z.number().int().min(1).optional(),
   timeoutSeconds: z.number().int().min(1).max(LIMITS.maxTimeoutSeconds),
   /**
    * A timed-out attempt is retried (with backoff, like a thrown error) while attempts remain;
@@ -45,7 +51,7 @@ export const WORKFLOW_HANDLER = "workflow";
 export const DEFAULT_TIMEOUT_SECONDS = 600;
 export const DEFAULT_CALLBACK_TIMEOUT_SECONDS = 24 * 60 * 60;
 
-export type DefinitionLimits = Pick<TaskDefinition, "maxConcurrency" | "maxQueueLength">;
+export type DefinitionLimits = Pick<TaskDefinition, "maxConcurrency" | "maxQueueLength" | "counterShards">;
 
 export function isLimited(limits: DefinitionLimits | undefined): boolean {
   return limits?.maxConcurrency !== undefined || limits?.maxQueueLength !== undefined;

@@ -4,6 +4,7 @@
  * decision made on stale data simply fails to apply.
  */
 
+import { shardScope } from "./admission-shards.ts";
 import type { ChainSpec } from "./chain.ts";
 import {
   DEFAULT_CALLBACK_TIMEOUT_SECONDS,
@@ -106,6 +107,8 @@ export function newRun(input: NewRunInput, status: "queued" | "waiting" | "sched
   const limits = {
     ...(definition.maxConcurrency === undefined ? {} : { maxConcurrency: definition.maxConcurrency }),
     ...(definition.maxQueueLength === undefined ? {} : { maxQueueLength: definition.maxQueueLength }),
+    // So a deleted definition's runs keep their shards' shares too.
+    ...(definition.counterShards === undefined ? {} : { counterShards: definition.counterShards }),
   };
   return {
     tenant: input.tenant,
@@ -475,13 +478,15 @@ function timeoutError(run: Run): RunError {
  */
 export function release(run: Run, now: Date): { counters?: CounterEffect[] } {
   const at = now.toISOString();
+  // Its definition's counters are those of the shard it was admitted to (admission-shards.ts).
+  const scope = shardScope(run.definition, run.shard);
   if (run.status === "waiting") {
     return {
-      counters: [{ definition: run.tenantLine === true ? TENANT_SCOPE : run.definition, waiting: -1, at }],
+      counters: [{ definition: run.tenantLine === true ? TENANT_SCOPE : scope, waiting: -1, at }],
     };
   }
   const counters: CounterEffect[] = [];
-  if (run.slot === true) counters.push({ definition: run.definition, running: -1, at });
+  if (run.slot === true) counters.push({ definition: scope, running: -1, at });
   if (run.tenantSlot === true) counters.push({ definition: TENANT_SCOPE, running: -1, at });
   return counters.length === 0 ? {} : { counters };
 }

@@ -39,6 +39,12 @@ export interface Page<T> {
   cursor?: string;
 }
 
+/**
+ * A run to write; a write that moves it to another counter shard (a patch with `shard`) also
+ * names its definition, which the store's shard index keys are made of.
+ */
+export type ShardedRef = RunRef & { definition?: string };
+
 /** What a conditional write on a run expects to find; a mismatch makes the write a no-op. */
 export interface RunGuard {
   status: RunStatus;
@@ -54,6 +60,8 @@ export interface RunGuard {
    * run moves between the two without changing status, and each line has its own counter.
    */
   inTenantLine?: boolean;
+  /** Also require the run to be in this counter shard of its definition (absent on the run: 0). */
+  shard?: number;
 }
 
 /**
@@ -112,6 +120,16 @@ export type CreateResult =
 
 export type TransitionResult = { ok: true } | CounterRefusal | { ok: false; cause: "run"; current?: Run };
 
+/** One run's conditional write, as part of a transaction over several runs (RunStore.handOff). */
+export interface RunWrite {
+  ref: ShardedRef;
+  guard: RunGuard;
+  patch: RunPatch;
+}
+
+/** Which part of a hand-off refused: the ending run, the next run, or a counters item. */
+export type HandOffResult = { ok: true } | CounterRefusal | { ok: false; cause: "run" | "next" };
+
 /** A waiting run, with what its message needs (read from the waiting index alone). */
 export interface WaitingRun extends RunRef {
   queue?: string;
@@ -131,6 +149,7 @@ export type RunPatch = {
     | "slot"
     | "tenantSlot"
     | "tenantLine"
+    | "shard"
     | "sweepAt"
     | "cancelRequestedAt"
     | "fileTokensRevokedAt"
@@ -194,11 +213,18 @@ export interface RunStore {
    * same transaction; tells which side refused (of several counters, the first in `counters`).
    */
   transition(
-    ref: RunRef,
+    ref: ShardedRef,
     guard: RunGuard,
     patch: RunPatch,
     counters?: readonly CounterEffect[],
   ): Promise<TransitionResult>;
+  /**
+   * A slot changes hands in one transaction: `ending` ends (or gives its slot back), `next` takes
+   * the slot (a waiting run promoted), and `counters` change by the difference (for a definition,
+   * only its line gets shorter). All or nothing; tells which part refused (of several counters,
+   * the first in `counters`).
+   */
+  handOff(ending: RunWrite, next: RunWrite, counters: readonly CounterEffect[]): Promise<HandOffResult>;
   /**
    * The oldest runs waiting in a definition's line, or with TENANT_SCOPE in the tenant-wide line,
    * oldest first (an index that holds only waiting runs).

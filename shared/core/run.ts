@@ -122,9 +122,18 @@ export const Run = z.object({
   tenantSlot: z.boolean().optional(),
   /** True while the run waits in its tenant's line (for a tenant slot) rather than its definition's. */
   tenantLine: z.boolean().optional(),
+  /**
+   * The counter shard of its definition it takes a slot, waits or holds a slot in (admission-shards.ts);
+   * absent: shard 0, the only one of a definition with fewer than 100 slots.
+   */
+  shard: z.number().int().nonnegative().optional(),
   /** The limits in force when the run started; live limits come from the definition when it still exists. */
   limits: z
-    .object({ maxConcurrency: z.number().int().optional(), maxQueueLength: z.number().int().optional() })
+    .object({
+      maxConcurrency: z.number().int().optional(),
+      maxQueueLength: z.number().int().optional(),
+      counterShards: z.number().int().optional(),
+    })
     .optional(),
   status: z.enum(RUN_STATUSES),
   attempts: z.number().int().nonnegative(),

@@ -18,18 +18,21 @@ import {
   statusGroupOf,
   sweepShardOf,
 } from "../aws/run-keys.ts";
+import { shardScope } from "../core/admission-shards.ts";
 import { ConflictError, ItemTooLargeError } from "../core/errors.ts";
 import { jsonBytes } from "../core/limits.ts";
 import {
   type ClaimResult,
   type CounterEffect,
   type CreateResult,
+  type HandOffResult,
   type IdempotencyRecord,
   type Page,
   type RunGuard,
   type RunListQuery,
   type RunPatch,
   type RunStore,
+  type RunWrite,
   type StartedRun,
   TENANT_SCOPE,
   type TransitionResult,
@@ -156,6 +159,25 @@ export class MemoryRunStore implements RunStore {
     return { ok: true };
   }
 
+  async handOff(
+    ending: RunWrite,
+    next: RunWrite,
+    counters: readonly CounterEffect[],
+  ): Promise<HandOffResult> {
+    if (isEmpty(ending.patch) || isEmpty(next.patch)) throw new Error("a hand-off needs two changes");
+    // Checked in the order of DynamoRunStore's transaction items: the first refusal is reported.
+    const endingRun = this.#runs.get(keyOf(ending.ref));
+    if (endingRun === undefined || !matches(endingRun, ending.guard)) return { ok: false, cause: "run" };
+    const nextRun = this.#runs.get(keyOf(next.ref));
+    if (nextRun === undefined || !matches(nextRun, next.guard)) return { ok: false, cause: "next" };
+    const refusing = this.#counters.firstRefusing(ending.ref.tenant, counters);
+    if (refusing !== undefined) return { ok: false, cause: "counter", definition: refusing.definition };
+    this.#runs.set(keyOf(ending.ref), sized(applyPatch(endingRun, ending.patch)));
+    this.#runs.set(keyOf(next.ref), sized(applyPatch(nextRun, next.patch)));
+    for (const effect of counters) this.#counters.apply(ending.ref.tenant, effect);
+    return { ok: true };
+  }
+
   async waiting(tenant: string, definition: string, limit: number): Promise<WaitingRun[]> {
     return this.#select((run) => run.tenant === tenant && waitsIn(run, definition))
       .sort(byCreatedKey)
@@ -173,7 +195,7 @@ export class MemoryRunStore implements RunStore {
     const holds =
       definition === TENANT_SCOPE
         ? holdsTenantSlot
-        : (run: Run) => run.definition === definition && holdsSlot(run);
+        : (run: Run) => scopeOf(run) === definition && holdsSlot(run);
     return {
       running: runs.filter(holds).length,
       waiting: runs.filter((run) => waitsIn(run, definition)).length,
@@ -304,6 +326,11 @@ function byCreatedKey(a: Run, b: Run): number {
 }
 
 /** What the slot index holds: runs holding one of their definition's slots. */
+/** The counters key of the run's definition shard (the bySlot and byWaiting keys of DynamoRunStore). */
+function scopeOf(run: Run): string {
+  return shardScope(run.definition, run.shard);
+}
+
 function holdsSlot(run: Run): boolean {
   return run.slot === true && !isTerminal(run.status);
 }
@@ -316,7 +343,7 @@ function holdsTenantSlot(run: Run): boolean {
 /** Whether the run is in that line of the waiting index: its definition's, or (TENANT_SCOPE) its tenant's. */
 function waitsIn(run: Run, line: string): boolean {
   if (run.status !== "waiting") return false;
-  return line === TENANT_SCOPE ? run.tenantLine === true : run.definition === line && run.tenantLine !== true;
+  return line === TENANT_SCOPE ? run.tenantLine === true : scopeOf(run) === line && run.tenantLine !== true;
 }
 
 /** Each shard's due runs in time order, up to `limit` per shard, shard after shard. */
@@ -348,7 +375,8 @@ function matches(run: Run, guard: RunGuard): boolean {
     (guard.leaseUntil === undefined || run.leaseUntil === guard.leaseUntil) &&
     (guard.notCancelRequested !== true || run.cancelRequestedAt === undefined) &&
     (guard.updatedAt === undefined || run.updatedAt === guard.updatedAt) &&
-    (guard.inTenantLine === undefined || (run.tenantLine === true) === guard.inTenantLine)
+    (guard.inTenantLine === undefined || (run.tenantLine === true) === guard.inTenantLine) &&
+    (guard.shard === undefined || (run.shard ?? 0) === guard.shard)
   );
 }
 

@@ -144,6 +144,50 @@ export function admissionStoreContract(
       expect(await runs.countHolders("acme", "limited")).toEqual({ running: 0, waiting: 0 });
     });
 
+    it("hands a slot from an ending run to a waiting one in one step, once, and names what refused", async () => {
+      const holder = aRun("a", "queued");
+      await runs.create(holder, { counters: [take()] });
+      await runs.create(aRun("w1", "waiting", 1), { counters: [join()] });
+      await runs.create(aRun("w2", "waiting", 2), { counters: [join()] });
+      const ending = (id: string) => ({
+        ref: { tenant: "acme", id },
+        guard: { status: "queued" as const, attempts: 0 },
+        patch: { status: "cancelled" as const, endedAt: at(3), sweepAt: null },
+      });
+      const next = (id: string) => ({
+        ref: { tenant: "acme", id },
+        guard: { status: "waiting" as const, attempts: 0, inTenantLine: false },
+        patch: promotedPatch(new Date(T0 + 3)),
+      });
+      const handOver: CounterEffect = {
+        definition: "limited",
+        waiting: -1,
+        require: { runningBelow: 2 },
+        at: at(3),
+      };
+      // The limit was lowered to 0 meanwhile: the slot may not pass on, and nothing changes.
+      expect(
+        await runs.handOff(ending("a"), next("w1"), [{ ...handOver, require: { runningBelow: 1 } }]),
+      ).toEqual({ ok: false, cause: "counter", definition: "limited" });
+      expect(await runs.get(holder)).toMatchObject({ status: "queued", slot: true });
+      // Two enders reach for the same waiting run: one gets it.
+      const [first, second] = await Promise.all([
+        runs.handOff(ending("a"), next("w1"), [handOver]),
+        runs.handOff(ending("a"), next("w1"), [handOver]),
+      ]);
+      expect([first.ok, second.ok].sort()).toEqual([false, true]);
+      expect(await runs.get(holder)).toMatchObject({ status: "cancelled" });
+      expect(await runs.get({ tenant: "acme", id: "w1" })).toMatchObject({ status: "queued", slot: true });
+      expect(await counters.get("acme", "limited")).toMatchObject({ running: 1, waiting: 1 });
+      expect(await runs.countHolders("acme", "limited")).toEqual({ running: 1, waiting: 1 });
+      expect((await runs.waiting("acme", "limited", 10)).map((r) => r.id)).toEqual(["w2"]);
+      // The ending run already ended; the next one already moved on.
+      expect(await runs.handOff(ending("a"), next("w2"), [handOver])).toEqual({ ok: false, cause: "run" });
+      expect(await runs.handOff(ending("w1"), next("a"), [handOver])).toEqual({ ok: false, cause: "next" });
+      expect(await counters.get("acme", "limited")).toMatchObject({ running: 1, waiting: 1 });
+      expect(await runs.get({ tenant: "acme", id: "w2" })).toMatchObject({ status: "waiting" });
+    });
+
     it("tells a refused run write from a refused counter, and changes neither", async () => {
       const run = aRun("a", "queued");
       await runs.create(run, { counters: [take()] });
@@ -306,6 +350,55 @@ export function admissionStoreContract(
       expect(await runs.waiting("acme", TENANT_SCOPE, 10)).toEqual([]);
       expect(await runs.countHolders("acme", TENANT_SCOPE)).toEqual({ running: 1, waiting: 0 });
       expect(await counters.get("acme", TENANT_SCOPE)).toMatchObject({ running: 1, waiting: 0 });
+    });
+
+    it("keeps each counter shard's line and slots apart, and moves a waiting run between shards once", async () => {
+      const inShard = (run: Run, shard: number): Run => ({ ...run, shard });
+      const joinShard = (scope: string): CounterEffect => ({ definition: scope, waiting: 1, at: at(0) });
+      await runs.create(inShard(aRun("s1", "waiting", 1), 1), { counters: [joinShard("limited#1")] });
+      await runs.create(aRun("s0", "waiting", 2), { counters: [joinShard("limited")] });
+      expect((await runs.waiting("acme", "limited#1", 10)).map((r) => r.id)).toEqual(["s1"]);
+      expect((await runs.waiting("acme", "limited", 10)).map((r) => r.id)).toEqual(["s0"]);
+      // Promotion in shard 1: guarded on the shard, counted in the shard's item and slot index.
+      const promote = (shard: number) =>
+        runs.transition(
+          { tenant: "acme", id: "s1" },
+          { status: "waiting", attempts: 0, inTenantLine: false, shard },
+          promotedPatch(new Date(T0)),
+          [{ definition: "limited#1", running: 1, waiting: -1, require: { runningBelow: 1 }, at: at(1) }],
+        );
+      expect(await promote(0)).toMatchObject({ ok: false, cause: "run" });
+      expect(await promote(1)).toEqual({ ok: true });
+      expect(await runs.countHolders("acme", "limited#1")).toEqual({ running: 1, waiting: 0 });
+      expect(await runs.countHolders("acme", "limited")).toEqual({ running: 0, waiting: 1 });
+      expect(await counters.get("acme", "limited#1")).toMatchObject({ running: 1, waiting: 0 });
+      // A waiting run moves from shard 0 to shard 2 (its definition named, for the shard's keys).
+      const move = () =>
+        runs.transition(
+          { tenant: "acme", id: "s0", definition: "limited" },
+          { status: "waiting", attempts: 0, inTenantLine: false, shard: 0 },
+          { shard: 2, updatedAt: at(3) },
+          [
+            { definition: "limited", waiting: -1, at: at(3) },
+            { definition: "limited#2", waiting: 1, at: at(3) },
+          ],
+        );
+      const [first, second] = await Promise.all([move(), move()]);
+      expect([first.ok, second.ok].sort()).toEqual([false, true]);
+      expect(await runs.get({ tenant: "acme", id: "s0" })).toMatchObject({ status: "waiting", shard: 2 });
+      expect(await runs.waiting("acme", "limited", 10)).toEqual([]);
+      expect((await runs.waiting("acme", "limited#2", 10)).map((r) => r.id)).toEqual(["s0"]);
+      expect(await runs.countHolders("acme", "limited#2")).toEqual({ running: 0, waiting: 1 });
+      expect(await counters.get("acme", "limited")).toMatchObject({ waiting: 0 });
+      // Promoted in its new shard, it holds that shard's slot.
+      await runs.transition(
+        { tenant: "acme", id: "s0" },
+        { status: "waiting", attempts: 0, inTenantLine: false, shard: 2 },
+        promotedPatch(new Date(T0)),
+        [{ definition: "limited#2", running: 1, waiting: -1, at: at(4) }],
+      );
+      expect(await runs.countHolders("acme", "limited#2")).toEqual({ running: 1, waiting: 0 });
+      expect(await runs.countHolders("acme", "limited")).toEqual({ running: 0, waiting: 0 });
     });
 
     it("repairs counters only if nothing changed them since they were read", async () => {

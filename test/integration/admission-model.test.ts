@@ -4,14 +4,18 @@
  * the real use cases and store. After every step: no more runs running (or holding slots) than
  * maxConcurrency, no more waiting than maxQueueLength, counters equal to what the runs say,
  * finished runs unchanged. At the end every accepted run finishes in exactly one terminal state.
+ * Half the rounds shard the counters (one slot per shard, so 1-3 shards here): the limits hold
+ * over all shards together, and each shard's counters equal what its runs say.
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { putDefinition } from "../../shared/app/definitions.ts";
 import { endRun } from "../../shared/app/engine.ts";
 import type { TenantPrincipal } from "../../shared/app/identity.ts";
 import type { Services } from "../../shared/app/services.ts";
 import { COUNTERS_QUIET_MS, sweep } from "../../shared/app/sweeper.ts";
 import { cancelTask, startTask } from "../../shared/app/tasks.ts";
+import { shardCount, shardScope } from "../../shared/core/admission-shards.ts";
 import { ConflictError, QueueFullError } from "../../shared/core/errors.ts";
 import {
   afterHandlerError,
@@ -68,19 +72,24 @@ it("keeps every admission invariant under random operations", async () => {
     fc.asyncProperty(
       fc.tuple(limitsArb, limitsArb),
       fc.array(opArb, { minLength: 5, maxLength: 30 }),
-      async (limits, ops) => {
+      fc.boolean(),
+      async (limits, ops, sharded) => {
         round += 1;
         let t = Date.now();
-        const svc: Services = { ...stack.services, clock: { now: () => new Date(t) }, random: () => 0.5 };
+        const svc: Services = {
+          ...stack.services,
+          clock: { now: () => new Date(t) },
+          random: () => 0.5,
+          ...(sharded ? { admission: { slotsPerShard: 1 } } : {}),
+        };
         const defs = limits.map((l, i) => ({ name: `model-${round}-${i}`, ...l }));
         for (const def of defs) {
-          await stack.request("PUT", `/v1/definitions/${def.name}`, {
-            body: {
-              handler: "echo",
-              maxAttempts: 2,
-              maxConcurrency: def.maxConcurrency,
-              maxQueueLength: def.maxQueueLength,
-            },
+          // Through svc, whose admission settings decide the shard count the definition gets.
+          await putDefinition(svc, "acme", def.name, {
+            handler: "echo",
+            maxAttempts: 2,
+            maxConcurrency: def.maxConcurrency,
+            ...(def.maxQueueLength === undefined ? {} : { maxQueueLength: def.maxQueueLength }),
           });
         }
         const ids: string[] = [];
@@ -113,14 +122,20 @@ it("keeps every admission invariant under random operations", async () => {
             expect(holders, `${when}: slots`).toBeLessThanOrEqual(def.maxConcurrency);
             if (def.maxQueueLength !== undefined)
               expect(waiting, `${when}: waiting`).toBeLessThanOrEqual(def.maxQueueLength);
-            const counters = await svc.counters.get("acme", def.name);
-            expect(
-              { running: counters?.running ?? 0, waiting: counters?.waiting ?? 0 },
-              `${when}: counters`,
-            ).toEqual({
-              running: holders,
-              waiting,
-            });
+            // Every shard's counters equal what its own runs say (one shard when not sharded).
+            const shards = shardCount(def.maxConcurrency, sharded ? 1 : undefined);
+            for (let shard = 0; shard < shards; shard += 1) {
+              const inShard = mine.filter((r) => (r.shard ?? 0) === shard);
+              const counters = await svc.counters.get("acme", shardScope(def.name, shard));
+              expect(
+                { running: counters?.running ?? 0, waiting: counters?.waiting ?? 0 },
+                `${when}: counters of shard ${shard}`,
+              ).toEqual({
+                running: inShard.filter((r) => r.slot === true && !isTerminal(r.status)).length,
+                waiting: inShard.filter((r) => r.status === "waiting").length,
+              });
+            }
+            expect(mine.filter((r) => (r.shard ?? 0) >= shards)).toEqual([]);
           }
         };
 
@@ -212,14 +227,16 @@ it("keeps every admission invariant under random operations", async () => {
         for (const run of finished)
           expect(isTerminal(run.status), `run ${run.id} still ${run.status}`).toBe(true);
         for (const def of defs) {
-          const counters = await svc.counters.get("acme", def.name);
-          expect({ running: counters?.running ?? 0, waiting: counters?.waiting ?? 0 }).toEqual({
-            running: 0,
-            waiting: 0,
-          });
+          for (let shard = 0; shard < shardCount(def.maxConcurrency, sharded ? 1 : undefined); shard += 1) {
+            const counters = await svc.counters.get("acme", shardScope(def.name, shard));
+            expect({ running: counters?.running ?? 0, waiting: counters?.waiting ?? 0 }).toEqual({
+              running: 0,
+              waiting: 0,
+            });
+          }
         }
       },
     ),
-    { numRuns: 12 },
+    { numRuns: 16 },
   );
 }, 240_000);

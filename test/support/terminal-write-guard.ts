@@ -27,6 +27,13 @@ export function guardTerminalWrites(store: RunStore): RunStore {
           return target.create(run, extras);
         };
       }
+      if (property === "handOff") {
+        return async (...args: Parameters<RunStore["handOff"]>) => {
+          check(args[0].patch.status, "handOff");
+          check(args[1].patch.status, "handOff (the next run)");
+          return target.handOff(...args);
+        };
+      }
       if (property === "update" || property === "transition") {
         return async (...args: [unknown, unknown, RunPatch, ...unknown[]]) => {
           check(args[2].status, String(property));

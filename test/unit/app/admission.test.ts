@@ -1,8 +1,11 @@
 /** Limits: maxConcurrency slots, the waiting line, maxQueueLength, promotion order, live limits. */
 import { describe, expect, it } from "vitest";
+import { promoteWaiting } from "../../../shared/app/admission.ts";
 import { startDueRuns } from "../../../shared/app/engine.ts";
 import { cancelTask, startTask } from "../../../shared/app/tasks.ts";
+import { shardScope } from "../../../shared/core/admission-shards.ts";
 import { QueueFullError } from "../../../shared/core/errors.ts";
+import { isTerminal, type Run } from "../../../shared/core/run.ts";
 import { type AppHarness, appHarness } from "../../support/memory-app.ts";
 
 async function statuses(h: AppHarness, ids: string[]) {
@@ -107,6 +110,47 @@ describe("maxConcurrency and the waiting line", () => {
     expect(h.queue.pendingRunIds().sort()).toEqual([...ids].sort());
   });
 
+  it("hands a freed slot to the oldest waiting run in the ending write itself: one counters change, no second promotion", async () => {
+    const h = appHarness();
+    await h.define("one", { handler: "gated", maxConcurrency: 1 });
+    const holder = await h.start({ definition: "one" });
+    h.clock.advance(10);
+    const oldest = await h.start({ definition: "one" });
+    h.clock.advance(10);
+    const younger = await h.start({ definition: "one" });
+    const before = await h.counters.get("acme", "one");
+    const writes: string[] = [];
+    for (const method of ["transition", "handOff"] as const) {
+      const original = h.svc.runs[method].bind(h.svc.runs) as (...args: unknown[]) => Promise<unknown>;
+      (h.svc.runs as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+        writes.push(method);
+        return original(...args);
+      };
+    }
+    await cancelTask(h.svc, h.runner, holder.id);
+    expect(writes).toEqual(["handOff"]);
+    expect(await statuses(h, [holder.id, oldest.id, younger.id])).toEqual(["cancelled", "queued", "waiting"]);
+    expect(await h.run(oldest.id)).toMatchObject({ slot: true });
+    const after = await h.counters.get("acme", "one");
+    expect(after).toMatchObject({ running: 1, waiting: 1, version: (before?.version ?? 0) + 1 });
+    expect(h.queue.pendingRunIds()).toContain(oldest.id);
+  });
+
+  it("lets a lowered limit take the slot instead of handing it on", async () => {
+    const h = appHarness();
+    await h.define("two", { handler: "gated", maxConcurrency: 2 });
+    const [a, b] = [await h.start({ definition: "two" }), await h.start({ definition: "two" })];
+    const waiting = await h.start({ definition: "two" });
+    await h.define("two", { handler: "gated", maxConcurrency: 1 });
+    await cancelTask(h.svc, h.runner, a.id);
+    // Two ran under the old limit; one end brings them down to the new one, and nobody is let in.
+    expect(await statuses(h, [a.id, b.id, waiting.id])).toEqual(["cancelled", "queued", "waiting"]);
+    expect(await counters(h, "two")).toEqual({ running: 1, waiting: 1 });
+    await cancelTask(h.svc, h.runner, b.id);
+    expect((await h.run(waiting.id)).status).toBe("queued");
+    expect(await counters(h, "two")).toEqual({ running: 1, waiting: 0 });
+  });
+
   it("gives a cancelled waiting run's place in line back", async () => {
     const h = appHarness();
     await h.define("one", { handler: "gated", maxConcurrency: 1, maxQueueLength: 1 });
@@ -153,5 +197,102 @@ describe("unlimited definitions", () => {
     for (let i = 0; i < 3; i += 1) await startTask(h.svc, h.runner, { definition: "free" });
     expect(await h.counters.get("acme", "free")).toBeUndefined();
     expect((await h.counters.list()).items).toEqual([]);
+  });
+});
+
+describe("sharded counters", () => {
+  async function shardCounts(h: AppHarness, definition: string, shards: number) {
+    const runs = await Promise.all((await h.runs.list({ tenant: "acme", definition, limit: 100 })).items);
+    return Promise.all(
+      Array.from({ length: shards }, async (_, shard) => {
+        const mine = runs.filter((r) => (r.shard ?? 0) === shard);
+        const c = await h.counters.get("acme", shardScope(definition, shard));
+        return {
+          counters: { running: c?.running ?? 0, waiting: c?.waiting ?? 0 },
+          runs: {
+            running: mine.filter((r) => r.slot === true && !isTerminal(r.status)).length,
+            waiting: mine.filter((r) => r.status === "waiting").length,
+          },
+        };
+      }),
+    );
+  }
+
+  it("splits maxConcurrency and maxQueueLength over shards that never pass them together, and runs every accepted run", async () => {
+    const h = appHarness();
+    h.svc.admission = { slotsPerShard: 1 };
+    await h.define("wide", { handler: "counted", maxConcurrency: 4, maxQueueLength: 4 });
+    const started: Run[] = [];
+    for (let i = 0; i < 16; i += 1) {
+      try {
+        started.push(await h.start({ definition: "wide", params: { n: i } }));
+      } catch (error) {
+        if (!(error instanceof QueueFullError)) throw error;
+      }
+    }
+    const shards = new Set((await Promise.all(started.map((r) => h.run(r.id)))).map((r) => r.shard ?? 0));
+    expect(shards.size).toBeGreaterThan(1);
+    // Each shard holds one slot and one place in line: 4 slots and 4 places in all.
+    expect(started.length).toBeLessThanOrEqual(8);
+    for (const shard of await shardCounts(h, "wide", 4)) {
+      expect(shard.counters).toEqual(shard.runs);
+      expect(shard.runs.running).toBeLessThanOrEqual(1);
+      expect(shard.runs.waiting).toBeLessThanOrEqual(1);
+    }
+    await h.settle();
+    expect(
+      new Set(
+        await statuses(
+          h,
+          started.map((r) => r.id),
+        ),
+      ),
+    ).toEqual(new Set(["succeeded"]));
+    for (const shard of await shardCounts(h, "wide", 4))
+      expect(shard.counters).toEqual({ running: 0, waiting: 0 });
+  });
+
+  it("keeps its shard count while runs hold slots or wait, so a re-split never lets more than maxConcurrency in", async () => {
+    const h = appHarness();
+    h.svc.admission = { slotsPerShard: 1 };
+    await h.define("wide", { handler: "counted", maxConcurrency: 2 });
+    expect((await h.svc.definitions.get("acme", "wide"))?.counterShards).toBe(2);
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i += 1) ids.push((await h.start({ definition: "wide", params: { n: i } })).id);
+    // Raised while busy: 4 shards are wanted, the 2 in force stay (each now with 2 slots).
+    await h.define("wide", { handler: "counted", maxConcurrency: 4 });
+    expect((await h.svc.definitions.get("acme", "wide"))?.counterShards).toBe(2);
+    const runs = await Promise.all(ids.map((id) => h.run(id)));
+    expect(runs.filter((r) => r.slot === true).length).toBeLessThanOrEqual(4);
+    expect(runs.every((r) => (r.shard ?? 0) < 2)).toBe(true);
+    for (const shard of await shardCounts(h, "wide", 2)) expect(shard.counters).toEqual(shard.runs);
+    await h.settle();
+    expect(new Set(await statuses(h, ids))).toEqual(new Set(["succeeded"]));
+    // Idle now: the next put takes the rule's count.
+    await h.define("wide", { handler: "counted", maxConcurrency: 4 });
+    expect((await h.svc.definitions.get("acme", "wide"))?.counterShards).toBe(4);
+  });
+
+  it("moves the line of a shard beyond the count in force into the live shards, and loses nobody", async () => {
+    const h = appHarness();
+    h.svc.admission = { slotsPerShard: 1 };
+    await h.define("wide", { handler: "counted", maxConcurrency: 4 });
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i += 1) ids.push((await h.start({ definition: "wide", params: { n: i } })).id);
+    const before = await Promise.all(ids.map((id) => h.run(id)));
+    expect(before.some((r) => r.status === "waiting" && (r.shard ?? 0) >= 2)).toBe(true);
+    // Shards 2 and 3 are left beyond the count (as after a definition deleted and put again smaller).
+    const definition = await h.svc.definitions.get("acme", "wide");
+    if (definition === undefined) throw new Error("no definition");
+    await h.svc.definitions.put({ ...definition, maxConcurrency: 2, counterShards: 2 });
+    await promoteWaiting(h.svc, "acme", "wide#2");
+    await promoteWaiting(h.svc, "acme", "wide#3");
+    const after = await Promise.all(ids.map((id) => h.run(id)));
+    expect(after.filter((r) => r.status === "waiting" && (r.shard ?? 0) >= 2)).toEqual([]);
+    for (const shard of await shardCounts(h, "wide", 4)) expect(shard.counters).toEqual(shard.runs);
+    await h.settle();
+    expect(new Set(await statuses(h, ids))).toEqual(new Set(["succeeded"]));
+    for (const shard of await shardCounts(h, "wide", 4))
+      expect(shard.counters).toEqual({ running: 0, waiting: 0 });
   });
 });

@@ -339,3 +339,26 @@ describe("the sweeper and the tenant's counters", () => {
     expect(await counts(h, TENANT_SCOPE)).toEqual({ running: 1, waiting: 0 });
   });
 });
+
+describe("a tenant's cap over a sharded definition", () => {
+  it("holds both gates with the definition's counters in shards, hands slots on, and runs every accepted run", async () => {
+    const h = await cappedHarness({ maxConcurrency: 3, maxWaiting: 20 });
+    h.svc.admission = { slotsPerShard: 1 };
+    await h.define("wide", { handler: "counted", maxConcurrency: 4 });
+    const runs: Run[] = [];
+    for (let i = 0; i < 12; i += 1) {
+      runs.push(await h.start({ definition: "wide", params: { n: i } }));
+      h.clock.advance(10);
+    }
+    const stored = await Promise.all(runs.map((r) => h.run(r.id)));
+    expect(stored.filter((r) => r.tenantSlot === true)).toHaveLength(3);
+    expect(stored.filter((r) => r.slot === true).length).toBeLessThanOrEqual(3);
+    expect(new Set(stored.map((r) => r.shard ?? 0)).size).toBeGreaterThan(1);
+    const scopes = [0, 1, 2, 3].map((shard) => (shard === 0 ? "wide" : `wide#${shard}`));
+    await expectCountersTrue(h, scopes);
+    await h.settle();
+    expect(new Set(await statuses(h, runs))).toEqual(new Set(["succeeded"]));
+    await expectCountersTrue(h, scopes);
+    expect(await counts(h, TENANT_SCOPE)).toEqual({ running: 0, waiting: 0 });
+  });
+});

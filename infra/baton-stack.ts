@@ -84,6 +84,13 @@ export interface BatonProps {
    * deletes every schedule in it.
    */
   namePrefix?: string;
+  /**
+   * OpenTelemetry traces (docs/observability.md#traces): every function exports its spans over
+   * OTLP/HTTP to `endpoint` (e.g. a collector, or the ADOT Lambda layer's `http://localhost:4318`),
+   * with `headers` (`key=value,…`: a vendor's API key; it lands in the functions' environment, so
+   * prefer a collector that holds the key). Default: no tracing, at no cost.
+   */
+  tracing?: { endpoint: string; headers?: string };
 }
 
 /** Where the construct finds the project's handlers. */
@@ -422,6 +429,13 @@ export class Baton extends Construct {
       [ENV.runRetentionDays]: String(retentionDays),
       [ENV.serviceName]: namePrefix,
       ...(rootKeySha256 === undefined ? {} : { [ENV.rootKeySha256]: rootKeySha256 }),
+      ...(props.tracing === undefined
+        ? {}
+        : {
+            OTEL_EXPORTER_OTLP_ENDPOINT: props.tracing.endpoint,
+            OTEL_SERVICE_NAME: namePrefix,
+            ...(props.tracing.headers === undefined ? {} : { OTEL_EXPORTER_OTLP_HEADERS: props.tracing.headers }),
+          }),
       NODE_OPTIONS: "--enable-source-maps",
     };
     // Only the secret's ARN, and only where file tokens are minted (a chain hand-off when a run

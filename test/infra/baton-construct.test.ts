@@ -122,6 +122,27 @@ describe("the Baton construct in a project's stack", () => {
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: opsId }]);
   });
 
+  it("exports traces only when asked: every function gets the OTLP endpoint, none by default", () => {
+    const functions = (template: Template) =>
+      Object.values(template.findResources("AWS::Lambda::Function")).filter(
+        (fn) => fn.Properties.Environment?.Variables?.[ENV.serviceName] !== undefined,
+      );
+    const untraced = functions(projectStack().template);
+    expect(untraced.length).toBeGreaterThanOrEqual(4);
+    for (const fn of untraced)
+      expect(fn.Properties.Environment.Variables.OTEL_EXPORTER_OTLP_ENDPOINT).toBeUndefined();
+    const traced = functions(
+      projectStack({ tracing: { endpoint: "http://localhost:4318", headers: "x-api-key=abc" } }).template,
+    );
+    expect(traced.length).toBe(untraced.length);
+    for (const fn of traced) {
+      expect(fn.Properties.Environment.Variables).toMatchObject({
+        OTEL_EXPORTER_OTLP_ENDPOINT: "http://localhost:4318",
+        OTEL_EXPORTER_OTLP_HEADERS: "x-api-key=abc",
+      });
+    }
+  });
+
   it("refuses a tasks module that does not exist, at synth", () => {
     expect(() => projectStack({ tasks: "src/missing.ts" })).toThrow(
       /tasks module .*missing\.ts does not exist/,

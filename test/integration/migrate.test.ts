@@ -159,5 +159,5 @@ describe("npm run migrate", () => {
       { status: "succeeded", endedAt: at(11) },
     );
     expect(ended).toMatchObject({ status: "succeeded", params: big.params });
-  });
+  }, 180_000); // creating tables with indexes on DynamoDB Local is slow on a busy machine
 });

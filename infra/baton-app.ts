@@ -68,6 +68,9 @@ export function batonApp(env: Record<string, string | undefined>, app = new App(
       removalPolicy: removal === "destroy" ? RemovalPolicy.DESTROY : undefined,
       fileTokenSecretArn: text("fileTokenSecretArn"),
       alarmTopicArn: text("alarmTopicArn"),
+      ...(text("otlpEndpoint") === undefined
+        ? {}
+        : { tracing: { endpoint: text("otlpEndpoint") as string } }),
     },
   );
   return stack;

@@ -93,7 +93,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
   program
     .command("dev")
-    .description("run Baton on this machine, like `npm run dev` (emulators, API, worker; state in .baton/)")
+    .description("run Baton on this machine with your handlers (emulators, API, worker; state in .baton/)")
     .addOption(new Option("--port <port>", "HTTP port (env PORT; default 3000)").argParser(parsePort))
     .option("--data-dir <dir>", "where state and keys are kept (env BATON_DATA_DIR; default .baton)")
     .addOption(
@@ -101,12 +101,17 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         parseCount,
       ),
     )
+    .option(
+      "--tasks <module>",
+      "your handlers: a module whose default export is an array of tasks (defineTask) or a registry; TypeScript needs no build, edits reload the worker",
+    )
+    .option("--examples", "also run the example handlers the docs use (echo, sleep, fail, …)")
     .addHelpText(
       "after",
-      "\nWith --json it prints one JSON line {url, tenant, adminKey, rootKey, dataDir, handlers} once started.",
+      "\nOne baton dev per data folder (a second one refuses to start). Stopping it by any signal stops its emulators.\nWith --json it prints one JSON line {url, tenant, adminKey, rootKey, dataDir, handlers} once started.",
     )
     .action(async (options) => {
-      exitCode = await runDev({ ...options, json: flags().json === true }, io.env);
+      exitCode = await runDev({ ...options, json: flags().json === true }, io.env, io.cwd);
     });
 
   const definitions = program.command("definitions").alias("defs").description("manage task definitions");

@@ -107,6 +107,12 @@ export interface LocalStack {
   prefix: string;
   startWorker(): void;
   stopWorker(): Promise<void>;
+  /**
+   * Swaps the handlers (`baton dev` reloading an edited module): the worker finishes the runs it
+   * has, then polls again with the new registry; the api validates with it at once. Tables,
+   * queues and emulators stay as they are.
+   */
+  replaceRegistry(registry: HandlerRegistry): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -248,6 +254,7 @@ async function startOnEmulators(
         }),
     );
   let eventSources: SqsEventSource[] | undefined;
+  let stopped = false;
   const startWorker = () => {
     if (eventSources !== undefined) return;
     eventSources = makeEventSources();
@@ -299,7 +306,14 @@ async function startOnEmulators(
     prefix,
     startWorker,
     stopWorker,
+    async replaceRegistry(registry) {
+      const wasRunning = eventSources !== undefined;
+      await stopWorker();
+      services.registry = registry;
+      if (wasRunning && !stopped) startWorker();
+    },
     async stop() {
+      stopped = true;
       clearInterval(sweeper);
       clearInterval(timer);
       await firing;

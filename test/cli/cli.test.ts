@@ -126,7 +126,9 @@ describe("start, watch, status", () => {
 
   it("shows attempts while watching, and how many the run took", async () => {
     await stack.request("PUT", "/v1/definitions/fail-twice", { body: { handler: "fail", maxAttempts: 2 } });
-    const { stdout, code } = await runBaton(["start", "fail-twice", "-p", "message=flaky", "--watch"], { env });
+    const { stdout, code } = await runBaton(["start", "fail-twice", "-p", "message=flaky", "--watch"], {
+      env,
+    });
     expect(code).toBe(1);
     expect(stdout).toMatch(/failed\s+attempt 2 of 2/);
     expect(stdout).toMatch(/has failed in [\d.]+ s after 2 attempts: handler_error: flaky/);

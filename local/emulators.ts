@@ -72,7 +72,8 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
 
 const DEFAULT_MAX_RESTARTS = 3;
 const RESTART_WINDOW_MS = 10 * 60_000;
-const READY_WITHIN_MS = 30_000;
+// Generous: on a busy machine (CI, several stacks starting at once) Java alone can take 30 s.
+const READY_WITHIN_MS = 90_000;
 
 interface Supervision {
   path: string | undefined;

@@ -120,7 +120,7 @@ describe("start, watch, status", () => {
     expect(code).toBe(0);
     const lines = stdout.trim().split("\n");
     expect(lines[0]).toMatch(/^[A-Za-z0-9_-]+$/); // the task id first
-    expect(stdout).toMatch(/\[#{24}\] 100%\s+succeeded\s+step 3\/3/);
+    expect(stdout).toMatch(/\[#{24}\] 100%\s+succeeded\s+attempt 1 of 3\s+step 3\/3/);
     expect(lines.at(-1)).toBe('output: {"slept":900}');
   });
 
@@ -196,7 +196,7 @@ describe("callbacks", () => {
     const progress = await runBaton(["callback", taskId, "--log", "half way", "--subtext", "50/100"], {
       env,
     });
-    expect(progress).toMatchObject({ code: 0, stdout: `task ${taskId} is awaiting\n` });
+    expect(progress).toMatchObject({ code: 0, stdout: `task ${taskId} is awaiting its callback\n` });
 
     // The outside system has no API key, only the token.
     const done = await runBaton(

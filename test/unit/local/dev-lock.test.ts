@@ -1,5 +1,4 @@
 /** One `baton dev` per data folder: the pid lock file, and taking over a dead owner's lock. */
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,12 +6,8 @@ import { expect, it } from "vitest";
 import { DataDirLockedError, LOCK_FILE, lockDataDir } from "../../../local/dev-lock.ts";
 
 const folder = () => mkdtempSync(join(tmpdir(), "baton-lock-"));
-/** A pid that was alive a moment ago and is not any more. */
-const deadPid = () =>
-  Number(
-    spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" })
-      .stdout,
-  );
+/** A pid no process has (above any system's pid_max), standing in for a SIGKILLed owner's. */
+const deadPid = () => 2_147_483_646;
 
 it("writes the owner's pid, refuses a second owner while the first lives, and releases", () => {
   const dataDir = folder();

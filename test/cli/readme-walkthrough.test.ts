@@ -1,12 +1,12 @@
 /**
- * The README's shell walkthroughs, run top to bottom as written against `baton dev --examples`
- * (what this repo's `npm run dev` starts). Every ```sh block runs, in order, in one bash
- * session, unless the line before it is `<!-- readme-test: skip (why) -->` (blocks that install,
+ * The README's and docs/'s shell walkthroughs, run top to bottom as written against
+ * `baton dev --examples` (what this repo's `npm run dev` starts). Every ```sh block runs, in order
+ * (README.md, then docs/*.md by name), in one bash session, unless the line before it is `<!-- readme-test: skip (why) -->` (blocks that install,
  * run the whole suite or need AWS). Each `curl` fails the script on an HTTP error, so a step that
  * uses something not yet registered, or an undefined variable, is caught.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -28,6 +28,15 @@ function runnableShellBlocks(markdown: string): string[] {
   return blocks;
 }
 
+/** README.md first (it sets BATON_URL and BATON_KEY up), then every doc. */
+function walkthroughs(): Array<{ file: string; markdown: string }> {
+  const docs = readdirSync(join(ROOT, "docs"))
+    .filter((name) => name.endsWith(".md"))
+    .sort()
+    .map((name) => join("docs", name));
+  return ["README.md", ...docs].map((file) => ({ file, markdown: readFileSync(join(ROOT, file), "utf8") }));
+}
+
 let dev: DevProcess;
 let started: DevStarted;
 
@@ -45,15 +54,18 @@ afterAll(async () => {
 });
 
 it("finds the walkthroughs and skips only marked blocks", () => {
-  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-  const all = readme.split("\n").filter((line) => line === "```sh").length;
-  const skipped = readme.split("\n").filter((line) => SKIP.test(line)).length;
-  expect(runnableShellBlocks(readme)).toHaveLength(all - skipped);
-  expect(runnableShellBlocks(readme).length).toBeGreaterThanOrEqual(6);
+  for (const { file, markdown } of walkthroughs()) {
+    const all = markdown.split("\n").filter((line) => line === "```sh").length;
+    const skipped = markdown.split("\n").filter((line) => SKIP.test(line)).length;
+    expect(runnableShellBlocks(markdown), file).toHaveLength(all - skipped);
+  }
+  expect(runnableShellBlocks(readFileSync(join(ROOT, "README.md"), "utf8")).length).toBeGreaterThanOrEqual(6);
 });
 
-it("runs every README shell walkthrough top to bottom against a local stack", async () => {
-  const blocks = runnableShellBlocks(readFileSync(join(ROOT, "README.md"), "utf8"));
+it("runs every README and docs shell walkthrough top to bottom against a local stack", async () => {
+  const blocks = walkthroughs().flatMap(({ file, markdown }) =>
+    runnableShellBlocks(markdown).map((block) => `# ${file}\n${block}`),
+  );
   const script = [
     "set -euo pipefail",
     // An HTTP error fails the step (the body is still printed): nothing a reader would miss passes.

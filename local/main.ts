@@ -233,7 +233,7 @@ function reload(): Promise<void> {
     watcher.close();
     handlers = next;
     watcher = watchFiles(handlers.files, () => void reload());
-    await running.replaceRegistry(handlers.registry);
+    running.replaceRegistry(handlers.registry);
     const keys = handlers.registry.keys();
     if (flags.json) console.log(JSON.stringify({ reloaded: keys }));
     else console.log(`${new Date().toISOString().slice(11, 19)} reloaded handlers: ${keys.join(", ")}`);

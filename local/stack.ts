@@ -108,11 +108,13 @@ export interface LocalStack {
   startWorker(): void;
   stopWorker(): Promise<void>;
   /**
-   * Swaps the handlers (`baton dev` reloading an edited module): the worker finishes the runs it
-   * has, then polls again with the new registry; the api validates with it at once. Tables,
-   * queues and emulators stay as they are.
+   * Swaps the handlers (`baton dev` reloading an edited module): every delivery from now on runs
+   * the new registry's handler and the api validates with it, while attempts in flight finish on
+   * the handler they started with. The worker keeps polling: stopping it would abort receives,
+   * and a message an aborted receive took stays invisible for the whole lease. Tables, queues
+   * and emulators stay as they are.
    */
-  replaceRegistry(registry: HandlerRegistry): Promise<void>;
+  replaceRegistry(registry: HandlerRegistry): void;
   stop(): Promise<void>;
 }
 
@@ -254,7 +256,6 @@ async function startOnEmulators(
         }),
     );
   let eventSources: SqsEventSource[] | undefined;
-  let stopped = false;
   const startWorker = () => {
     if (eventSources !== undefined) return;
     eventSources = makeEventSources();
@@ -306,14 +307,10 @@ async function startOnEmulators(
     prefix,
     startWorker,
     stopWorker,
-    async replaceRegistry(registry) {
-      const wasRunning = eventSources !== undefined;
-      await stopWorker();
+    replaceRegistry(registry) {
       services.registry = registry;
-      if (wasRunning && !stopped) startWorker();
     },
     async stop() {
-      stopped = true;
       clearInterval(sweeper);
       clearInterval(timer);
       await firing;

@@ -1,12 +1,12 @@
 /**
  * `baton dev`: runs local/main.ts — the very program behind `npm run dev` — in a child Node with
- * tsx, so the local stack and the handlers in tasks/ are always today's source, never a stale
- * copy bundled into the CLI.
+ * tsx, so the local stack and the user's handlers (--tasks) are always today's source, never a
+ * stale copy bundled into the CLI.
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { UsageError } from "./exit-codes.ts";
 
@@ -15,8 +15,9 @@ export interface DevOptions {
   dataDir?: string;
   workers?: number;
   json?: boolean;
-  /** The handlers' module (`--tasks`), passed on to the local stack. */
+  /** The handler module (path from `cwd`). */
   tasks?: string;
+  examples?: boolean;
 }
 
 /**
@@ -40,7 +41,7 @@ function devProgram(): { root: string; main: string } {
 }
 
 /** Starts the local stack in the foreground and resolves with its exit code. */
-export function runDev(options: DevOptions, env: NodeJS.ProcessEnv): Promise<number> {
+export function runDev(options: DevOptions, env: NodeJS.ProcessEnv, cwd: string): Promise<number> {
   const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
   if (major < 22 || (major === 22 && minor < 5)) {
     throw new UsageError(
@@ -49,6 +50,8 @@ export function runDev(options: DevOptions, env: NodeJS.ProcessEnv): Promise<num
     );
   }
   const { root, main } = devProgram();
+  const tasks = options.tasks === undefined ? undefined : resolve(cwd, options.tasks);
+  if (tasks !== undefined && !existsSync(tasks)) throw new UsageError(`--tasks: there is no file ${tasks}`);
   // tsx as a loader in the child Node (not the tsx CLI, whose extra process relays signals on a
   // timer): Ctrl-C and SIGTERM reach local/main.ts directly and it stops its stack cleanly.
   const tsxLoader = pathToFileURL(createRequire(join(root, "package.json")).resolve("tsx")).href;
@@ -64,9 +67,12 @@ export function runDev(options: DevOptions, env: NodeJS.ProcessEnv): Promise<num
       "--disable-warning=ExperimentalWarning",
       main,
       ...(options.json ? ["--json"] : []),
-      ...(options.tasks === undefined ? [] : ["--tasks", options.tasks]),
+      ...(tasks === undefined ? [] : ["--tasks", tasks]),
+      ...(options.examples ? ["--examples"] : []),
     ],
-    { stdio: "inherit", env: childEnv },
+    // The IPC channel is the child's lifeline: it closes when this process dies, by any signal,
+    // and the child then stops its emulators (local/main.ts).
+    { stdio: ["inherit", "inherit", "inherit", "ipc"], env: childEnv, cwd },
   );
   // Ctrl-C reaches the child too (same process group); it stops cleanly and we follow its exit.
   // A SIGTERM sent to us alone is handed on.

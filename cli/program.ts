@@ -16,7 +16,7 @@ import { type ConnectionFlags, clientFor, DEFAULT_URL, type Environment } from "
 import { runDev } from "./dev.ts";
 import { ExitCode, RunNotSucceededError, UsageError } from "./exit-codes.ts";
 import { initProject } from "./init.ts";
-import { definitionTable, endSummary, taskDetails, taskTable, watchLine } from "./render.ts";
+import { definitionTable, endSummary, statusSentence, taskDetails, taskTable, watchLine } from "./render.ts";
 import {
   collectKeyValue,
   collectString,
@@ -51,6 +51,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let exitCode: number = ExitCode.ok;
   const print = (text: string) => io.stdout.write(`${text}\n`);
   const note = (text: string) => io.stderr.write(`${text}\n`);
+  // Known before parsing, so that even commander's own refusals come out as JSON.
+  const args = argv.slice(2);
+  const jsonErrors = args.slice(0, args.includes("--") ? args.indexOf("--") : undefined).includes("--json");
+  const noteError = ({ hint, ...error }: CliErrorJson) =>
+    note(jsonErrors ? JSON.stringify(error) : `baton: ${error.message}${hint ? `\n${hint}` : ""}`);
 
   const program = new Command("baton")
     .description("Start, follow and manage Baton background tasks.")
@@ -58,11 +63,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option("--url <url>", "API base URL (env BATON_URL)")
     .option("--key <key>", "API key (env BATON_KEY; falls back to .baton/dev-key)")
     .option("--json", "print machine-readable JSON instead of text")
-    .showHelpAfterError("(add --help for usage)")
+    .showHelpAfterError(!jsonErrors && "(add --help for usage)")
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
+      outputError: (text, write) =>
+        jsonErrors
+          ? noteError({ error: "usage_error", message: text.trim().replace(/^error: /, "") })
+          : write(text),
     })
     .addHelpText("after", HELP_FOOTER);
 
@@ -88,27 +97,31 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (tty) io.stdout.write("\n");
     if (flags().json) print(JSON.stringify(final, null, 2));
     else print(endSummary(final));
-    if (final.status !== "succeeded") throw new RunNotSucceededError(`task ${taskId} ${final.status}`);
+    if (final.status !== "succeeded") throw new RunNotSucceededError(statusSentence(taskId, final.status));
     return final;
   };
 
   program
     .command("dev")
-    .description("run Baton on this machine, like `npm run dev` (emulators, API, worker; state in .baton/)")
+    .description("run Baton on this machine with your handlers (emulators, API, worker; state in .baton/)")
     .addOption(new Option("--port <port>", "HTTP port (env PORT; default 3000)").argParser(parsePort))
     .option("--data-dir <dir>", "where state and keys are kept (env BATON_DATA_DIR; default .baton)")
-    .option("--tasks <module>", "your handlers: a module whose default export is an array of tasks")
     .addOption(
       new Option("--workers <n>", "concurrent worker batches (env BATON_WORKERS; default 4)").argParser(
         parseCount,
       ),
     )
+    .option(
+      "--tasks <module>",
+      "your handlers: a module whose default export is an array of tasks (defineTask) or a registry; TypeScript needs no build, edits reload the worker",
+    )
+    .option("--examples", "also run the example handlers the docs use (echo, sleep, fail, …)")
     .addHelpText(
       "after",
-      "\nWith --json it prints one JSON line {url, tenant, adminKey, rootKey, dataDir, handlers} once started.",
+      "\nOne baton dev per data folder (a second one refuses to start). Stopping it by any signal stops its emulators.\nWith --json it prints one JSON line {url, tenant, adminKey, rootKey, dataDir, handlers} once started.",
     )
     .action(async (options) => {
-      exitCode = await runDev({ ...options, json: flags().json === true }, io.env);
+      exitCode = await runDev({ ...options, json: flags().json === true }, io.env, io.cwd);
     });
 
   program
@@ -284,8 +297,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const result = await client().cancelTask(taskId);
       out(result, () =>
         result.cancelRequested && !isTerminalStatus(result.status)
-          ? `cancel requested: ${taskId} is ${result.status} and stops at its next heartbeat`
-          : `${taskId} is ${result.status}`,
+          ? `cancel requested: task ${taskId} is ${result.status} and stops at its next heartbeat`
+          : statusSentence(taskId, result.status),
       );
     });
 
@@ -323,7 +336,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         body,
         token === undefined ? {} : { token },
       );
-      out(task, () => `task ${task.taskId} is ${task.status}`);
+      out(task, () => statusSentence(task.taskId, task.status));
     });
 
   const tasks = program.command("tasks").description("list runs");
@@ -344,39 +357,74 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     await program.parseAsync(argv);
     return exitCode;
   } catch (error) {
-    return report(error, note);
+    return report(error, noteError, jsonErrors);
   }
 }
 
-function report(error: unknown, note: (text: string) => void): number {
+/**
+ * An error as `--json` prints it on stderr: one line, the API's own `{error, message, details?}`
+ * shape (plus `status`, the HTTP status, for an API error), so a script parses both alike.
+ */
+interface CliErrorJson {
+  error: string;
+  message: string;
+  status?: number;
+  details?: unknown;
+  /** Text mode only: a second line of advice. */
+  hint?: string;
+}
+
+function report(error: unknown, noteError: (error: CliErrorJson) => void, json: boolean): number {
   if (error instanceof CommanderError) {
     // Help and version exit 0; everything else commander refused is a usage error (already printed).
     return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
   }
   if (error instanceof UsageError) {
-    note(`baton: ${error.message}\n(add --help for usage)`);
+    noteError({ error: "usage_error", message: error.message, hint: "(add --help for usage)" });
     return ExitCode.usage;
   }
+  // The run's summary (or, with --json, the run itself) is already printed.
   if (error instanceof RunNotSucceededError) return ExitCode.runNotSucceeded;
   if (error instanceof BatonApiError) {
-    note(`baton: ${error.message} (HTTP ${error.status} ${error.error})`);
-    if (Array.isArray(error.details)) {
-      for (const detail of error.details as Array<{ path?: string; message?: string }>) {
-        note(`  ${detail.path ? `${detail.path}: ` : ""}${detail.message ?? JSON.stringify(detail)}`);
-      }
-    }
-    return ExitCode.api;
-  }
-  if (error instanceof BatonConnectionError) {
-    note(
-      `baton: ${error.message}\nIs Baton running there? Start it with \`baton dev\`, or set --url / BATON_URL.`,
+    const details = Array.isArray(error.details)
+      ? (error.details as Array<{ path?: string; message?: string }>)
+          .map(
+            (detail) =>
+              `  ${detail.path ? `${detail.path}: ` : ""}${detail.message ?? JSON.stringify(detail)}`,
+          )
+          .join("\n")
+      : "";
+    noteError(
+      json
+        ? {
+            error: error.error,
+            message: error.message,
+            status: error.status,
+            ...(error.details === undefined ? {} : { details: error.details }),
+          }
+        : {
+            error: error.error,
+            message: `${error.message} (HTTP ${error.status} ${error.error})`,
+            hint: details,
+          },
     );
     return ExitCode.api;
   }
-  if (error instanceof BatonClientError) {
-    note(`baton: ${error.message}`);
+  if (error instanceof BatonConnectionError) {
+    noteError({
+      error: "connection_failed",
+      message: error.message,
+      hint: "Is Baton running there? Start it with `baton dev`, or set --url / BATON_URL.",
+    });
     return ExitCode.api;
   }
-  note(`baton: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  if (error instanceof BatonClientError) {
+    noteError({ error: "client_error", message: error.message });
+    return ExitCode.api;
+  }
+  noteError({
+    error: "internal_error",
+    message: `unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+  });
   return ExitCode.internal;
 }

@@ -30,9 +30,42 @@ export function lastFeedbackLine(feedback: string | null): string | undefined {
   return lines.at(-1);
 }
 
-/** One line for the watch view: bar, status, newest feedback, subtext. */
+/** "task X has succeeded", "task X is running": a run's status as an English sentence. */
+export function statusSentence(taskId: string, status: TaskView["status"]): string {
+  const phrases: Record<TaskView["status"], string> = {
+    scheduled: "is scheduled",
+    waiting: "is waiting for a free slot",
+    queued: "is queued",
+    running: "is running",
+    awaiting: "is awaiting its callback",
+    succeeded: "has succeeded",
+    failed: "has failed",
+    cancelled: "was cancelled",
+    timed_out: "has timed out",
+  };
+  return `task ${taskId} ${phrases[status]}`;
+}
+
+/**
+ * Where the run is in its attempts: `attempt 2 of 3`, and while it waits for a retry, which
+ * attempt failed and why. Nothing before the first attempt.
+ */
+export function attemptsNote(
+  task: Pick<TaskView, "attempts" | "maxAttempts" | "status" | "error" | "nextAttemptAt">,
+): string | undefined {
+  if (task.attempts === 0) return undefined;
+  const count = `attempt ${task.attempts} of ${task.maxAttempts}`;
+  const retrying = (task.status === "queued" || task.status === "waiting") && task.error !== null;
+  if (!retrying || task.error === null) return count;
+  const when = task.nextAttemptAt === null ? "" : ` at ${task.nextAttemptAt.slice(11, 19)}`;
+  return `${count} failed (${task.error.code}: ${task.error.message}); retrying${when}`;
+}
+
+/** One line for the watch view: bar, status, attempts (and a pending retry), newest feedback, subtext. */
 export function watchLine(task: TaskView): string {
   const parts = [progressBar(task), task.status.padEnd(9)];
+  const attempts = attemptsNote(task);
+  if (attempts !== undefined) parts.push(attempts);
   const feedback = lastFeedbackLine(task.feedback);
   if (feedback !== undefined) parts.push(feedback);
   if (task.subtext !== null) parts.push(`— ${task.subtext}`);
@@ -45,7 +78,8 @@ export function endSummary(task: TaskView): string {
     task.startedAt !== null && task.endedAt !== null
       ? ` in ${formatSeconds(Date.parse(task.endedAt) - Date.parse(task.startedAt))}`
       : "";
-  const head = `task ${task.taskId} ${task.status}${took}`;
+  const attempts = task.attempts > 1 ? ` after ${task.attempts} attempts` : "";
+  const head = `${statusSentence(task.taskId, task.status)}${took}${attempts}`;
   if (task.status === "succeeded") {
     return task.output === null ? head : `${head}\noutput: ${JSON.stringify(task.output)}`;
   }

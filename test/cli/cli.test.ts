@@ -103,7 +103,7 @@ describe("start, watch, status", () => {
     const watched = await runBaton(["watch", taskId], { env });
     expect(watched.code).toBe(0);
     expect(watched.stdout).toContain("100%");
-    expect(watched.stdout).toContain(`task ${taskId} succeeded`);
+    expect(watched.stdout).toContain(`task ${taskId} has succeeded`);
 
     const status = await runBaton(["status", taskId, "--json"], { env });
     const view = JSON.parse(status.stdout);
@@ -120,8 +120,18 @@ describe("start, watch, status", () => {
     expect(code).toBe(0);
     const lines = stdout.trim().split("\n");
     expect(lines[0]).toMatch(/^[A-Za-z0-9_-]+$/); // the task id first
-    expect(stdout).toMatch(/\[#{24}\] 100%\s+succeeded\s+step 3\/3/);
+    expect(stdout).toMatch(/\[#{24}\] 100%\s+succeeded\s+attempt 1 of 3\s+step 3\/3/);
     expect(lines.at(-1)).toBe('output: {"slept":900}');
+  });
+
+  it("shows attempts while watching, and how many the run took", async () => {
+    await stack.request("PUT", "/v1/definitions/fail-twice", { body: { handler: "fail", maxAttempts: 2 } });
+    const { stdout, code } = await runBaton(["start", "fail-twice", "-p", "message=flaky", "--watch"], {
+      env,
+    });
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/failed\s+attempt 2 of 2/);
+    expect(stdout).toMatch(/has failed in [\d.]+ s after 2 attempts: handler_error: flaky/);
   });
 
   it("exits 1 when the watched run fails, with its error", async () => {
@@ -131,7 +141,7 @@ describe("start, watch, status", () => {
     const taskId = started.stdout.trim();
     const watched = await runBaton(["watch", taskId], { env });
     expect(watched.code).toBe(1);
-    expect(watched.stdout).toContain(`task ${taskId} failed`);
+    expect(watched.stdout).toContain(`task ${taskId} has failed`);
     expect(watched.stdout).toContain("boom");
     const json = await runBaton(["watch", taskId, "--json"], { env });
     expect(json.code).toBe(1);
@@ -157,7 +167,7 @@ describe("start, watch, status", () => {
     expect(delay).toBeLessThanOrEqual(3_600_000);
 
     const cancelled = await runBaton(["cancel", taskId], { env });
-    expect(cancelled).toMatchObject({ code: 0, stdout: `${taskId} is cancelled\n` });
+    expect(cancelled).toMatchObject({ code: 0, stdout: `task ${taskId} was cancelled\n` });
     const again = await runBaton(["cancel", taskId], { env });
     expect(again.code).toBe(3);
     expect(again.stderr).toContain("HTTP 409 conflict");
@@ -202,7 +212,7 @@ describe("callbacks", () => {
     const progress = await runBaton(["callback", taskId, "--log", "half way", "--subtext", "50/100"], {
       env,
     });
-    expect(progress).toMatchObject({ code: 0, stdout: `task ${taskId} is awaiting\n` });
+    expect(progress).toMatchObject({ code: 0, stdout: `task ${taskId} is awaiting its callback\n` });
 
     // The outside system has no API key, only the token.
     const done = await runBaton(
@@ -317,6 +327,29 @@ describe("usage and API errors", () => {
     const down = await runBaton(["status", "x", "--url", `http://127.0.0.1:${port}`], { env });
     expect(down.code).toBe(3);
     expect(down.stderr).toContain(`cannot reach Baton at http://127.0.0.1:${port} (ECONNREFUSED)`);
+  });
+
+  it("with --json, prints its errors as JSON too: API errors, usage errors, no connection", async () => {
+    const unknown = await runBaton(["--json", "status", "no-such-task"], { env });
+    expect(unknown.code).toBe(3);
+    expect(JSON.parse(unknown.stderr)).toEqual({
+      error: "not_found",
+      message: 'task "no-such-task" does not exist',
+      status: 404,
+    });
+
+    const usage = await runBaton(["start", "echo", "--after", "10", "--json"], { env });
+    expect(usage.code).toBe(2);
+    expect(JSON.parse(usage.stderr)).toMatchObject({ error: "usage_error" });
+    expect(JSON.parse(usage.stderr).message).toContain("give a number with a unit");
+    const unknownCommand = await runBaton(["--json", "frobnicate"], { env });
+    expect(unknownCommand.code).toBe(2);
+    expect(JSON.parse(unknownCommand.stderr).message).toContain("unknown command 'frobnicate'");
+
+    const port = await getPort();
+    const down = await runBaton(["--json", "tasks", "list", "--url", `http://127.0.0.1:${port}`], { env });
+    expect(down.code).toBe(3);
+    expect(JSON.parse(down.stderr)).toMatchObject({ error: "connection_failed" });
   });
 
   it("asks for a key when there is none, and falls back to .baton/dev-key", async () => {

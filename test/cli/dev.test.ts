@@ -25,7 +25,7 @@ it("starts the local stack, serves the CLI with its dev key, and stops cleanly",
   const dataDir = mkdtempSync(join(tmpdir(), "baton-dev-"));
   dev = spawn(
     process.execPath,
-    [BATON_BIN, "dev", "--port", "0", "--data-dir", dataDir, "--workers", "1", "--json"],
+    [BATON_BIN, "dev", "--examples", "--port", "0", "--data-dir", dataDir, "--workers", "1", "--json"],
     {
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
       stdio: ["ignore", "pipe", "pipe"],

@@ -137,5 +137,5 @@ it("npm run dev exits with status 1, saying why, when DynamoDB Local dies and ma
   expect(stderr).toContain(
     "baton dev: DynamoDB Local exited (SIGKILL) and is not restarted: restarting it is turned off",
   );
-  expect(stderr).toContain("start again with npm run dev");
+  expect(stderr).toContain("start again with baton dev");
 }, 120_000);

@@ -138,9 +138,10 @@ describe("cancel", () => {
   });
 
   it("cancels a queued run before it starts", async () => {
+    await stack.request("PUT", "/v1/definitions/cancel-before-start", { body: { handler: "echo" } });
     await stack.stopWorker();
     try {
-      const queued = await start("after-stuck");
+      const queued = await start("cancel-before-start");
       const cancelled = await stack.request("POST", `/v1/tasks/${queued.body.taskId}/cancel`, {
         key: stack.runnerKey,
       });
@@ -156,8 +157,10 @@ describe("cancel", () => {
 
 describe("idempotent starts", () => {
   it("returns the same task for the same key and request, and 409 for another request", async () => {
+    // Its own definition, so it runs alone and its list below counts only its own runs.
+    await stack.request("PUT", "/v1/definitions/idempotent-echo", { body: { handler: "echo" } });
     const body = {
-      definition: "after-stuck",
+      definition: "idempotent-echo",
       params: { order: 7, lines: [1, 2] },
       idempotencyKey: "order-7",
     };
@@ -176,7 +179,7 @@ describe("idempotent starts", () => {
     const conflict = await stack.request("POST", "/v1/tasks", { body: { ...body, params: { order: 8 } } });
     expect(conflict.status).toBe(409);
     expect(conflict.body.message).toMatch(/order-7/);
-    const listed = await stack.request("GET", "/v1/tasks?definition=after-stuck&limit=100");
+    const listed = await stack.request("GET", "/v1/tasks?definition=idempotent-echo&limit=100");
     const withKey = listed.body.items.filter(
       (t: { idempotencyKey: string | null }) => t.idempotencyKey !== null,
     );

@@ -434,7 +434,9 @@ export class Baton extends Construct {
         : {
             OTEL_EXPORTER_OTLP_ENDPOINT: props.tracing.endpoint,
             OTEL_SERVICE_NAME: namePrefix,
-            ...(props.tracing.headers === undefined ? {} : { OTEL_EXPORTER_OTLP_HEADERS: props.tracing.headers }),
+            ...(props.tracing.headers === undefined
+              ? {}
+              : { OTEL_EXPORTER_OTLP_HEADERS: props.tracing.headers }),
           }),
       NODE_OPTIONS: "--enable-source-maps",
     };

@@ -6,17 +6,23 @@ import { ConflictError } from "../../../shared/core/errors.ts";
 import { isSealed } from "../../../shared/core/sealed.ts";
 import { appHarness } from "../../support/memory-app.ts";
 
+/** A run that succeeded with a chain carrying an encrypted value, and the hop that chain started. */
+async function chainedWithSecret() {
+  const h = appHarness();
+  await h.define("next", { handler: "echo" });
+  await putChain(h.svc, "acme", "then-echo", { definition: "next" });
+  await h.define("first", { handler: "echo" });
+  const run = await h.start({
+    definition: "first",
+    chain: { name: "then-echo", params: [{ name: "password", value: "hunter2-secret", encrypt: true }] },
+  });
+  await h.drain();
+  return { h, run };
+}
+
 describe("replay", () => {
   it("seals a run's encrypted chain templates again, bound to the replay, and its chain still opens them", async () => {
-    const h = appHarness();
-    await h.define("next", { handler: "echo" });
-    await putChain(h.svc, "acme", "then-echo", { definition: "next" });
-    await h.define("first", { handler: "echo" });
-    const run = await h.start({
-      definition: "first",
-      chain: { name: "then-echo", params: [{ name: "password", value: "hunter2-secret", encrypt: true }] },
-    });
-    await h.drain();
+    const { h, run } = await chainedWithSecret();
     const { run: replayed } = await replayTask(h.svc, h.runner, run.id, {});
     const stored = await h.run(replayed.id);
     const sealed = stored.chains?.[0]?.params[0]?.value;
@@ -28,15 +34,7 @@ describe("replay", () => {
   });
 
   it("refuses a run whose params are sealed to it (a chain hop's encrypted values), writing nothing", async () => {
-    const h = appHarness();
-    await h.define("next", { handler: "echo" });
-    await putChain(h.svc, "acme", "then-echo", { definition: "next" });
-    await h.define("first", { handler: "echo" });
-    const run = await h.start({
-      definition: "first",
-      chain: { name: "then-echo", params: [{ name: "password", value: "hunter2-secret", encrypt: true }] },
-    });
-    await h.drain();
+    const { h, run } = await chainedWithSecret();
     const hop = chainChildId(run, 0);
     const before = (await h.svc.runs.list({ tenant: "acme", limit: 100 })).items.length;
     const refused = replayTask(h.svc, h.runner, hop, {});

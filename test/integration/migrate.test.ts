@@ -6,9 +6,9 @@
 import { createHash } from "node:crypto";
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTableInput, tableNames } from "../../local/bootstrap.ts";
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/emulators.ts";
+import { type Emulators, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from "../../local/emulators.ts";
 import { migrate } from "../../scripts/migrate.ts";
 import { DynamoRunStore } from "../../shared/aws/dynamo-run-store.ts";
 import { TABLES, type TableSchema } from "../../shared/aws/tables.ts";
@@ -16,13 +16,24 @@ import { newRun } from "../../shared/core/lifecycle.ts";
 import type { Run } from "../../shared/core/run.ts";
 import { uniquePrefix } from "../support/stack.ts";
 
-const endpoints = inject("endpoints");
-const raw = new DynamoDBClient({
-  region: LOCAL_REGION,
-  endpoint: endpoints.dynamodb,
-  credentials: LOCAL_CREDENTIALS,
+// A DynamoDB Local of its own: adding an index to a table (what the local migration does) waits
+// for its backfill, which the shared emulator, busy with the other test files, can stall for minutes.
+let emulators: Emulators | undefined;
+let raw: DynamoDBClient;
+let documents: DynamoDBDocumentClient;
+beforeAll(async () => {
+  emulators = await startEmulators({ log: () => undefined });
+  raw = new DynamoDBClient({
+    region: LOCAL_REGION,
+    endpoint: emulators.dynamodbEndpoint,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  documents = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+}, 120_000);
+afterAll(async () => {
+  raw?.destroy();
+  await emulators?.stop();
 });
-const documents = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
 
 /** The runs table as the previous layout built it: unsharded byTenant, and byDefinition. */
 const { byTenantShard: _new, ...kept } = TABLES.runs.indexes;

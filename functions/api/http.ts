@@ -36,6 +36,12 @@ export function noContent(): ApiResult {
   return { statusCode: 204, headers: { "cache-control": "no-store" } };
 }
 
+/** A body whose every field is optional: absent or blank reads as `{}`, anything else as parseBody does. */
+export function parseOptionalBody<T>(event: ApiEvent, schema: z.ZodType<T>): T {
+  if ((event.body ?? "").trim() === "") return validate({}, schema, "request body");
+  return parseBody(event, schema);
+}
+
 /** Reads and validates a JSON body; every failure is a 400 or 413 that names the problem. */
 export function parseBody<T>(event: ApiEvent, schema: z.ZodType<T>): T {
   const raw =

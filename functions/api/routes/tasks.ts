@@ -18,7 +18,7 @@ import {
   READ_TOKEN_MAX_SECONDS,
 } from "../../../shared/core/read-token.ts";
 import { patchTaskExamples, startTaskExamples } from "../examples.ts";
-import { json, parseBody, parseQuery, pathParam } from "../http.ts";
+import { json, parseBody, parseOptionalBody, parseQuery, pathParam } from "../http.ts";
 import {
   presentCancelled,
   presentRun,
@@ -132,7 +132,7 @@ export function tasksRoutes(svc: Services): ApiRoute[] {
       },
       handler: asTenant("runner", async (event, who) => {
         const id = pathParam(event, "id", TaskId);
-        const { seconds } = (event.body ?? "").trim() === "" ? {} : parseBody(event, ReadTokenBody);
+        const { seconds } = parseOptionalBody(event, ReadTokenBody);
         const { token, expiresAt } = await issueReadToken(svc, who, id, seconds);
         return json(201, { token, expiresAt: expiresAt.toISOString() });
       }),
@@ -202,7 +202,7 @@ export function tasksRoutes(svc: Services): ApiRoute[] {
       },
       handler: asTenant("runner", async (event, who) => {
         const id = pathParam(event, "id", TaskId);
-        const input = (event.body ?? "").trim() === "" ? {} : parseBody(event, ReplayTaskBody);
+        const input = parseOptionalBody(event, ReplayTaskBody);
         const { run, created } = await replayTask(svc, who, id, input);
         return json(202, presentStarted(run, created));
       }),

@@ -132,15 +132,14 @@ function tracedAttempt(
     attempt: run.attempts,
   };
   if (run.attempts === 1 && run.startedAt !== undefined) {
-    const queuedAt = [run.createdAt, run.scheduledFor]
-      .filter((at) => at !== undefined)
-      .sort()
-      .at(-1);
+    // A delayed start waited in the queue from its due time, any other run from its creation.
+    const queuedAt =
+      run.scheduledFor !== undefined && run.scheduledFor > run.createdAt ? run.scheduledFor : run.createdAt;
     recordPastSpan("baton.queue", {
       kind: SpanKind.INTERNAL,
       attributes,
       parent,
-      start: new Date(queuedAt ?? run.createdAt),
+      start: new Date(queuedAt),
       end: new Date(run.startedAt),
     });
   }

@@ -237,6 +237,22 @@ export class DynamoRunStore implements RunStore {
    * expiry, so TTL takes them with the run. A crash before this leaves them without one (they
    * are then only storage, found by `npm run migrate`'s leftovers count, not a wrong answer).
    */
+  /**
+   * After a transactional end, the bulky items already beside the run expire with it. The engine
+   * passes the whole run as the ref: when every bulky field of it is inline there is nothing
+   * beside to expire, so the end of a small run reads nothing more.
+   */
+  async #expireBesideAfterEnd(
+    ref: RunRef | Run,
+    expiresAt: number | undefined,
+    rewritten: readonly Item[],
+  ): Promise<void> {
+    if (expiresAt === undefined) return;
+    if ("params" in ref && !BESIDE_FIELDS.some((field) => keptBeside(ref[field]))) return;
+    const item = await this.#getItem(ref);
+    if (item !== undefined) await this.#expireBeside(item, expiresAt, rewritten);
+  }
+
   async #expireBeside(hot: Item, expiresAt: number | undefined, rewritten: readonly Item[]): Promise<void> {
     if (expiresAt === undefined) return;
     const ref = refOfPk(String(hot.pk));
@@ -361,10 +377,7 @@ export class DynamoRunStore implements RunStore {
       ...this.#besidePuts(beside),
     ]);
     if (failed === undefined) {
-      if (expiresAt !== undefined) {
-        const item = await this.#getItem(ref);
-        if (item !== undefined) await this.#expireBeside(item, expiresAt, beside);
-      }
+      await this.#expireBesideAfterEnd(ref, expiresAt, beside);
       return { ok: true };
     }
     const refusing = counters[failed.index - 1];
@@ -403,10 +416,7 @@ export class DynamoRunStore implements RunStore {
       ...this.#besidePuts([...endingWrite.beside, ...nextWrite.beside]),
     ]);
     if (failed === undefined) {
-      if (endingExpiry !== undefined) {
-        const item = await this.#getItem(ending.ref);
-        if (item !== undefined) await this.#expireBeside(item, endingExpiry, endingWrite.beside);
-      }
+      await this.#expireBesideAfterEnd(ending.ref, endingExpiry, endingWrite.beside);
       return { ok: true };
     }
     if (failed.index === 0) return { ok: false, cause: "run" };

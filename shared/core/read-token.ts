@@ -4,11 +4,12 @@
  * expiry (epoch s)}`, signed with HMAC-SHA256 under the deployment's token secret with a prefix
  * of its own, so no file token is ever a read token or the other way round.
  */
-import { createHmac, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import { UnauthorizedError, ValidationError } from "./errors.ts";
+import { sign, signatureMatches } from "./file-token.ts";
 
 export const READ_TOKEN_PREFIX = "rt.";
+const SIGNING_DOMAIN = "read-token:";
 export const READ_TOKEN_DEFAULT_SECONDS = 15 * 60;
 export const READ_TOKEN_MAX_SECONDS = 24 * 60 * 60;
 
@@ -41,7 +42,7 @@ export function mintReadToken(
     "base64url",
   );
   return {
-    token: `${READ_TOKEN_PREFIX}${payload}.${sign(secret, payload)}`,
+    token: `${READ_TOKEN_PREFIX}${payload}.${sign(secret, payload, SIGNING_DOMAIN)}`,
     expiresAt: new Date(expires * 1000),
   };
 }
@@ -52,9 +53,7 @@ export function verifyReadToken(secret: string, token: string, now: Date): ReadG
   if (!isReadToken(token) || payload === undefined || signature === undefined || extra !== undefined) {
     throw new UnauthorizedError("not a read token");
   }
-  const expected = Buffer.from(sign(secret, payload));
-  const given = Buffer.from(signature);
-  if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
+  if (!signatureMatches(secret, payload, signature, SIGNING_DOMAIN)) {
     throw new UnauthorizedError("the read token's signature does not match");
   }
   let decoded: unknown;
@@ -67,8 +66,4 @@ export function verifyReadToken(secret: string, token: string, now: Date): ReadG
   if (!parsed.success) throw new UnauthorizedError("not a read token");
   if (parsed.data.e * 1000 <= now.getTime()) throw new UnauthorizedError("the read token has expired");
   return { tenant: parsed.data.t, taskId: parsed.data.r, expiresAt: new Date(parsed.data.e * 1000) };
-}
-
-function sign(secret: string, payload: string): string {
-  return createHmac("sha256", secret).update(`read-token:${payload}`).digest("base64url");
 }

@@ -28,6 +28,10 @@ vi.mock("../../functions/api/http.ts", async (importOriginal) => {
       parsed.body.push(schema);
       return {};
     },
+    parseOptionalBody: (_event: unknown, schema: ZodType) => {
+      parsed.body.push(schema);
+      return {};
+    },
     parseQuery: (_event: unknown, schema: ZodType) => {
       parsed.query.push(schema);
       return {};

@@ -35,12 +35,12 @@ export function runCaller(run: Pick<Run, "tenant" | "createdBy">): TenantPrincip
   return { kind: "tenant", tenant: run.tenant, role: "runner", keyId: run.createdBy };
 }
 
-/** Resolves an `Authorization` header to the caller; 401 for anything missing or unknown. */
 /** The credential of an `Authorization: Bearer <credential>` header. */
 export function bearerOf(authorization: string | undefined): string | undefined {
   return /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "")?.[1];
 }
 
+/** Resolves an `Authorization` header to the caller; 401 for anything missing or unknown. */
 export async function authenticate(svc: Services, authorization: string | undefined): Promise<Principal> {
   const key = bearerOf(authorization);
   if (key === undefined) throw new UnauthorizedError("send an API key as 'Authorization: Bearer <key>'");

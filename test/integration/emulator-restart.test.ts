@@ -68,7 +68,10 @@ it("restarts a killed DynamoDB Local on its port and data folder, and the stack 
     async () => {
       const health = await fetch(`${running.url}/health`);
       const pid = running.emulators?.dynamodbPid();
-      return health.status === 200 && pid !== undefined && pid !== killed ? true : undefined;
+      // The health answer may be cached for 2 s and the new process may exist before it serves:
+      // back means the stack has said so too.
+      const said = log.entries.some((entry) => entry.message.startsWith("DynamoDB Local is back"));
+      return health.status === 200 && pid !== undefined && pid !== killed && said ? true : undefined;
     },
     60_000,
     "DynamoDB Local to be restarted",

@@ -5,7 +5,10 @@
 //   one build with shared chunks: a handler's `NonRetriableError` is the class the worker checks;
 // - dist/dashboard/ (read beside those files), dist/cdk/index.mjs (`baton/cdk`),
 //   dist/client/index.mjs (`baton/client`), dist/cli/baton.mjs (the `baton` CLI);
-// then the public entries' type declarations with tsc, into dist/types.
+// then the public entries' type declarations: tsc writes per-file declarations into a scratch
+// folder and API Extractor rolls each entry's up into one file beside its bundle (dist/index.d.ts,
+// dist/client/index.d.ts, dist/cdk/index.d.ts) holding only what that entry exports and the types
+// those signatures reach, so the package ships no declarations of Baton's internals.
 // `--no-types` skips the declarations (the slow part): the CLI tests build that way.
 import { spawnSync } from "node:child_process";
 import {
@@ -22,6 +25,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { CompilerState, Extractor, ExtractorConfig } from "@microsoft/api-extractor";
 import { build } from "esbuild";
 
 const { values: flags } = parseArgs({ options: { "no-types": { type: "boolean" } } });
@@ -94,9 +98,64 @@ if (flags["no-types"]) {
   console.log(`built dist/ (no declarations) in ${Date.now() - started} ms`);
   process.exit(0);
 }
-rmSync("dist/types", { recursive: true, force: true });
-rmSync("dist/client/types", { recursive: true, force: true });
+const scratch = "dist/types";
+rmSync(scratch, { recursive: true, force: true });
 const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
 const declarations = spawnSync(process.execPath, [tsc, "-p", "tsconfig.types.json"], { stdio: "inherit" });
 if (declarations.status !== 0) process.exit(declarations.status ?? 1);
+/** The public entries: where tsc leaves each one's declarations, and where its roll-up goes. */
+const entries = [
+  { from: `${scratch}/shared/sdk/index.d.ts`, to: "dist/index.d.ts" },
+  { from: `${scratch}/shared/client/index.d.ts`, to: "dist/client/index.d.ts" },
+  { from: `${scratch}/infra/index.d.ts`, to: "dist/cdk/index.d.ts" },
+];
+// One TypeScript program for the three entries: building it (aws-cdk-lib's declarations) is the slow part.
+let compilerState;
+for (const { from, to } of entries) rollUpDeclarations(from, to);
+rmSync(scratch, { recursive: true, force: true });
 console.log(`built dist/ in ${Date.now() - started} ms`);
+
+/**
+ * One entry's declarations in one file. API Extractor reports are off (no API review files in
+ * this repo); its messages that only matter for such reports (release tags, TSDoc style) are
+ * silenced, and anything else it finds fails the build.
+ */
+function rollUpDeclarations(entry, rollUp) {
+  const config = ExtractorConfig.prepare({
+    configObjectFullPath: undefined,
+    packageJsonFullPath: join(process.cwd(), "package.json"),
+    configObject: {
+      projectFolder: process.cwd(),
+      mainEntryPointFilePath: join(process.cwd(), entry),
+      compiler: { tsconfigFilePath: join(process.cwd(), "tsconfig.types.json") },
+      apiReport: { enabled: false },
+      docModel: { enabled: false },
+      tsdocMetadata: { enabled: false },
+      dtsRollup: { enabled: true, untrimmedFilePath: join(process.cwd(), rollUp) },
+      messages: {
+        compilerMessageReporting: { default: { logLevel: "warning" } },
+        extractorMessageReporting: {
+          default: { logLevel: "warning" },
+          "ae-missing-release-tag": { logLevel: "none" },
+          "ae-forgotten-export": { logLevel: "none" },
+        },
+        tsdocMessageReporting: { default: { logLevel: "none" } },
+      },
+    },
+  });
+  compilerState ??= CompilerState.create(config, {
+    additionalEntryPoints: entries.map(({ from }) => join(process.cwd(), from)),
+  });
+  const result = Extractor.invoke(config, {
+    localBuild: true,
+    compilerState,
+    // Which TypeScript it analyses with is news to nobody running `npm install`.
+    messageCallback: (message) => {
+      if (message.category === "console" && message.logLevel === "info") message.handled = true;
+    },
+  });
+  if (!result.succeeded || result.warningCount > 0) {
+    console.error(`declarations for ${entry}: ${result.errorCount} errors, ${result.warningCount} warnings`);
+    process.exit(1);
+  }
+}

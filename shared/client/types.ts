@@ -29,10 +29,13 @@ import type {
   StartTaskBody,
 } from "../../functions/api/schemas.ts";
 import type { KeyView as ServerKeyView } from "../app/identity.ts";
-import type { RunStatus } from "../core/run.ts";
-import type { Role, Tenant } from "../core/tenant.ts";
+import type { RunStatus as CoreRunStatus } from "../core/run.ts";
+import type { Role as CoreRole, Tenant } from "../core/tenant.ts";
 
-export type { Role, RunStatus };
+// Aliases rather than `export type { … }`: in core these names are values too, and a re-export
+// would make the rolled-up declarations promise a value this module does not export at run time.
+export type Role = CoreRole;
+export type RunStatus = CoreRunStatus;
 
 // Requests: what the schemas accept (z.input: defaults may be left out).
 export type CreateTenantRequest = z.input<typeof CreateTenantBody>;

@@ -7,6 +7,9 @@
  *
  * @packageDocumentation
  */
+import type { RunStatus as CoreRunStatus } from "../core/run.ts";
+import type { RunError as CoreRunError } from "../core/run-errors.ts";
+
 export {
   BatonError,
   NonRetriableError,
@@ -16,8 +19,6 @@ export {
   RetriableError,
   ValidationError,
 } from "../core/errors.ts";
-export type { RunStatus } from "../core/run.ts";
-export type { RunError } from "../core/run-errors.ts";
 export {
   defineTask,
   type FeedbackOptions,
@@ -32,3 +33,11 @@ export {
   type UploadedFile,
 } from "../core/task.ts";
 export type { TaskModule } from "../core/task-module.ts";
+
+// Aliases rather than `export type { … }`: in core these names are values too (a constant and a
+// schema), and a re-export would make the rolled-up declarations promise values that this entry
+// does not export at run time.
+/** Where a run is in its lifecycle. */
+export type RunStatus = CoreRunStatus;
+/** Why a run failed, as its handler or Baton recorded it. */
+export type RunError = CoreRunError;

@@ -9,6 +9,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
+import ts from "typescript";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
 const REPO = join(import.meta.dirname, "..", "..");
@@ -115,11 +116,57 @@ it("installs with no file of this repository beside it, and its handlers type-ch
       else packagesReached.add(specifier);
     }
   };
-  visit(join(installed, "dist", "types", "shared", "sdk", "index.d.ts"));
+  visit(join(installed, "dist", "index.d.ts"));
   expect([...packagesReached].filter((name) => name !== "zod" && !name.startsWith("node:"))).toEqual([]);
   timed("tsc --noEmit", () =>
     run(process.execPath, [join(project, "node_modules", "typescript", "bin", "tsc"), "--noEmit"], project),
   );
+}, 300_000);
+
+/** The names a declarations file exports as values (classes, functions, constants), not types only. */
+function declaredValues(declarations: string): string[] {
+  const program = ts.createProgram([declarations], {
+    noEmit: true,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+  });
+  const checker = program.getTypeChecker();
+  const source = program.getSourceFile(declarations);
+  const module = source === undefined ? undefined : checker.getSymbolAtLocation(source);
+  if (module === undefined) throw new Error(`${declarations} is not a module`);
+  return checker
+    .getExportsOfModule(module)
+    .filter((symbol) => {
+      const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+      return (target.flags & ts.SymbolFlags.Value) !== 0;
+    })
+    .map((symbol) => symbol.name)
+    .sort();
+}
+
+it("ships one declarations file per entry, holding only that entry's API and promising exactly its values", async () => {
+  const installed = join(project, "node_modules", "baton");
+  const declarationFiles = execFileSync("find", ["dist", "-name", "*.d.ts"], {
+    cwd: installed,
+    encoding: "utf8",
+  })
+    .split("\n")
+    .filter(Boolean)
+    .sort();
+  // No per-file declarations of Baton's internals (stores, adapters, the engine) ship.
+  expect(declarationFiles).toEqual(["dist/cdk/index.d.ts", "dist/client/index.d.ts", "dist/index.d.ts"]);
+  for (const [entry, bundle] of [
+    ["dist/index.d.ts", "dist/index.mjs"],
+    ["dist/client/index.d.ts", "dist/client/index.mjs"],
+    ["dist/cdk/index.d.ts", "dist/cdk/index.mjs"],
+  ] as const) {
+    const text = readFileSync(join(installed, entry), "utf8");
+    // Self-contained: nothing imported from a path inside the package.
+    expect(text).not.toMatch(/^(?:import|export)\b[^;\n]*from ['"]\.\.?\//m);
+    // A value the declarations promise but the bundle lacks would type-check and then fail at run time.
+    const runtime = Object.keys(await import(join(installed, bundle))).sort();
+    expect({ entry, values: declaredValues(join(installed, entry)) }).toEqual({ entry, values: runtime });
+  }
 }, 300_000);
 
 it("runs its handlers with baton dev --tasks and runs a task started over HTTP", async () => {

@@ -7,8 +7,7 @@
  *
  * @packageDocumentation
  */
-import type { RunStatus as CoreRunStatus } from "../core/run.ts";
-import type { RunError as CoreRunError } from "../core/run-errors.ts";
+import type { RunErrorCode as CoreRunErrorCode } from "../core/run-errors.ts";
 
 export {
   BatonError,
@@ -34,10 +33,24 @@ export {
 } from "../core/task.ts";
 export type { TaskModule } from "../core/task-module.ts";
 
-// Aliases rather than `export type { … }`: in core these names are values too (a constant and a
-// schema), and a re-export would make the rolled-up declarations promise values that this entry
-// does not export at run time.
-/** Where a run is in its lifecycle. */
-export type RunStatus = CoreRunStatus;
-/** Why a run failed, as its handler or Baton recorded it. */
-export type RunError = CoreRunError;
+// Written out here rather than re-exported: in core these names are also values (a constant and
+// a schema) that this entry does not export, and the reference should show the statuses and
+// fields themselves. test/unit/sdk-types.test.ts checks they stay equal to core's.
+/** Where a run is in its lifecycle (docs/lifecycle.md). */
+export type RunStatus =
+  | "scheduled"
+  | "waiting"
+  | "queued"
+  | "running"
+  | "awaiting"
+  | "succeeded"
+  | "failed"
+  | "cancelled"
+  | "timed_out";
+/** The closed set of codes a run's error carries (docs/lifecycle.md lists each with its meaning). */
+export type RunErrorCode = CoreRunErrorCode;
+/** Why a run failed: a code to branch on and a message for people. */
+export interface RunError {
+  code: RunErrorCode;
+  message: string;
+}

@@ -18,6 +18,9 @@ function sdkExports(): string[] {
       if (name !== "") names.push(name);
     }
   }
+  for (const [, name] of source.matchAll(/^export (?:type|interface|class|function|const) (\w+)/gm)) {
+    if (name !== undefined) names.push(name);
+  }
   return names.sort();
 }
 

@@ -4,6 +4,7 @@ import httpRouterHandler from "@middy/http-router";
 import type { Context } from "aws-lambda";
 import { withLogContext } from "../../shared/app/log-context.ts";
 import type { Services } from "../../shared/app/services.ts";
+import { inCallerTrace } from "../../shared/app/tracing.ts";
 import {
   DEFAULT_FAILED_AUTH_LIMITS,
   FailedAuthLimiter,
@@ -48,10 +49,13 @@ export function createApiHandler(svc: Services, options: ApiHandlerOptions = {})
       refused.headers = { ...refused.headers, "retry-after": String(wait) };
       return Promise.resolve(refused);
     }
-    return withLogContext(keys, async () => {
-      const result = await handler(event, context);
-      if (result.statusCode === 401) limiter.failed(source);
-      return result;
-    });
+    return withLogContext(keys, () =>
+      // A caller that traces its own work passes `traceparent`: the start joins its trace.
+      inCallerTrace(event.headers?.traceparent, async () => {
+        const result = await handler(event, context);
+        if (result.statusCode === 401) limiter.failed(source);
+        return result;
+      }),
+    );
   };
 }

@@ -36,6 +36,16 @@ export function contextOfTraceparent(traceparent: string | undefined): Context {
 }
 
 /**
+ * Runs `work` with a caller's trace context active (the W3C `traceparent` header of an API
+ * request), so the start it makes is a span of the caller's trace. A malformed value is ignored,
+ * as the propagator ignores it: the start then begins a trace of its own.
+ */
+export function inCallerTrace<T>(traceparent: string | undefined, work: () => T): T {
+  if (traceparent === undefined) return work();
+  return context.with(contextOfTraceparent(traceparent), work);
+}
+
+/**
  * Runs `work` in a new active span (a child of `parent`, else of the active span), ending it when
  * `work` settles and recording a thrown error on it.
  */

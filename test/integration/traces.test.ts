@@ -101,6 +101,21 @@ describe("traces", () => {
     const childId = started.output.results[0].taskId as string;
     expect((await waitForEnd(api, childId)).status).toBe("succeeded");
 
+    const joined = (
+      await api.request("POST", "/v1/tasks", {
+        body: { definition: "echo" },
+        headers: { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" },
+      })
+    ).body;
+    const malformed = (
+      await api.request("POST", "/v1/tasks", {
+        body: { definition: "echo" },
+        headers: { traceparent: "00-not-a-trace-01" },
+      })
+    ).body;
+    expect((await waitForEnd(api, joined.taskId)).status).toBe("succeeded");
+    expect((await waitForEnd(api, malformed.taskId)).status).toBe("succeeded");
+
     // Stopping the stack flushes the spans still batched.
     await api.stop();
     stack = undefined;
@@ -136,5 +151,16 @@ describe("traces", () => {
     });
     expect(byTask(childId, "baton.attempt")?.traceId).toBe(starterAttempt?.traceId);
     expect(starterAttempt?.traceId).not.toBe(traceId);
+
+    // The caller's own trace, sent as `traceparent`: the start is a child of the caller's span.
+    const callerTrace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const callerSpan = "00f067aa0ba902b7";
+    expect(byTask(joined.taskId, "baton.start")).toMatchObject({
+      traceId: callerTrace,
+      parentSpanId: callerSpan,
+    });
+    expect(byTask(joined.taskId, "baton.attempt")?.traceId).toBe(callerTrace);
+    // A malformed one is ignored: the start begins a trace of its own.
+    expect(byTask(malformed.taskId, "baton.start")?.parentSpanId).toBeFalsy();
   });
 });

@@ -19,7 +19,13 @@ export interface TestStack extends LocalStack {
   request(
     method: string,
     path: string,
-    options?: { key?: string | null; body?: unknown; raw?: string; redirect?: "manual" },
+    options?: {
+      key?: string | null;
+      body?: unknown;
+      raw?: string;
+      redirect?: "manual";
+      headers?: Record<string, string>;
+    },
   ): Promise<TestResponse>;
 }
 
@@ -64,6 +70,7 @@ export async function startTestStack(options: Partial<LocalStackOptions> = {}): 
       headers: {
         ...(key === null ? {} : { authorization: `Bearer ${key}` }),
         "content-type": "application/json",
+        ...opts.headers,
       },
       ...(opts.raw !== undefined
         ? { body: opts.raw }

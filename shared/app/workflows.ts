@@ -107,6 +107,11 @@ export async function reconcileWorkflow(svc: Services, ref: RunRef, ops: Workflo
     if (plan.kind === "succeeded") {
       const final = { ...patch, ...ended(workflow, "succeeded", now), output: outputs };
       if (await ops.end(svc, workflow, { guard, patch: final })) return;
+    } else if (onlyStepsStarted(workflow, states, patch.progress ?? 0)) {
+      // Nothing a reader sees would change: a running workflow's steps are shown live
+      // (withLiveSteps) and its stored statuses catch up when a step ends. Skipping the write saves
+      // every workflow's start one (issue #14); the steps' starts are idempotent by their ids.
+      return;
     } else if ((await svc.runs.update(workflow, guard, patch)) !== undefined) return;
     // Someone else changed the workflow run meanwhile: derive it again from fresh state.
   }
@@ -174,6 +179,16 @@ export async function readSteps(
     if (child?.status === "succeeded") outputs[step.id] = child.output;
   });
   return { states, outputs };
+}
+
+/** Whether the derived state differs from the stored one only by steps that left `pending` for an unfinished status. */
+function onlyStepsStarted(workflow: Run, states: Record<string, StepState>, progress: number): boolean {
+  if (progress !== (workflow.progress ?? 0)) return false;
+  const stored = workflow.stepStatus ?? {};
+  return Object.entries(states).every(
+    ([step, state]) =>
+      state === stored[step] || (stored[step] === "pending" && state !== "pending" && !isTerminal(state)),
+  );
 }
 
 /** The statuses an ended workflow shows: a step that never started is shown cancelled. */

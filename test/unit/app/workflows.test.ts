@@ -66,6 +66,21 @@ describe("workflows", () => {
     });
   });
 
+  it("start with one write of the workflow run: its stored step statuses wait for a step's end, reads show them live", async () => {
+    const h = appHarness();
+    await diamond(h);
+    const flow = await h.start({ definition: "flow" });
+    expect((await h.run(stepRunId(flow.id, "fetch"))).status).toBe("queued");
+    // Only the create wrote it (issue #14: a workflow's start costs no second write).
+    const stored = await h.run(flow.id);
+    expect(stored.updatedAt).toBe(stored.createdAt);
+    expect(stored.stepStatus).toMatchObject({ fetch: "pending", join: "pending" });
+    expect((await getTask(h.svc, h.admin, flow.id)).stepStatus).toMatchObject({
+      fetch: "queued",
+      join: "pending",
+    });
+  });
+
   it("fail when a step fails; the steps after it never start, and running ones are cancelled", async () => {
     const h = appHarness();
     await diamond(h);

@@ -28,8 +28,11 @@ export interface Names {
 }
 
 const ULID = /[0-9A-HJKMNP-TV-Z]{26}/g;
-/** Run ids that are not ULIDs (chain and workflow-step runs, hashed ids): long, and with a digit. */
-const LONG_ID = /^(?=.*\d)[A-Za-z0-9_~.:-]{20,}$/;
+/**
+ * Run ids that are not ULIDs (chain and workflow-step runs, hashed ids): long, and with a digit or
+ * both cases of letters (a base64url hash may hold no digit: "ch-WxDVUBpUnpDFSWHZtxSjqtEPCBLwWQet").
+ */
+const LONG_ID = /^(?=.*(?:\d|[a-z].*[A-Z]|[A-Z].*[a-z]))[A-Za-z0-9_~.:-]{20,}$/;
 const SHARD = /^\d{1,4}$/;
 
 /** A partition key's shape: the bench's own names and ids replaced by placeholders. */

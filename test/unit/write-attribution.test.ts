@@ -133,6 +133,10 @@ describe("hot keys and ceilings", () => {
     expect(shapeOf("5", names)).toBe("<shard>");
     expect(shapeOf("bench#ch-_zlTpC9YNbx1UnGm-gEET7fOs-ePdCkm", names)).toBe("<tenant>#<run>");
     expect(shapeOf("bench#timed_out#12", names)).toBe("<tenant>#timed_out#<shard>");
+    expect(shapeOf("bench#ch-WxDVUBpUnpDFSWHZtxSjqtEPCBLwWQet", names)).toBe("<tenant>#<run>");
+    expect(shapeOf("bench#a_long_lowercase_index_group", names)).toBe(
+      "<tenant>#a_long_lowercase_index_group",
+    );
   });
 
   it("derives each ceiling from the hottest shared key: 1,000 WRU/s over its units per task, per shard when sharded", () => {

@@ -70,6 +70,8 @@ describe("workflows", () => {
     const h = appHarness();
     await diamond(h);
     const flow = await h.start({ definition: "flow" });
+    // The start's answer shows the first step started, without reading the run back.
+    expect(flow.stepStatus).toMatchObject({ fetch: "queued", join: "pending" });
     expect((await h.run(stepRunId(flow.id, "fetch"))).status).toBe("queued");
     // Only the create wrote it (issue #14: a workflow's start costs no second write).
     const stored = await h.run(flow.id);

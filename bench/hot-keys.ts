@@ -28,8 +28,11 @@ export interface Names {
 }
 
 const ULID = /[0-9A-HJKMNP-TV-Z]{26}/g;
-/** Run ids that are not ULIDs (chain and workflow-step runs, hashed ids): long, and with a digit. */
-const LONG_ID = /^(?=.*\d)[A-Za-z0-9_~.:-]{20,}$/;
+/**
+ * Run ids that are not ULIDs (chain and workflow-step runs, hashed ids): long, and with a digit or
+ * both cases of letters (a base64url hash may hold no digit: "ch-WxDVUBpUnpDFSWHZtxSjqtEPCBLwWQet").
+ */
+const LONG_ID = /^(?=.*(?:\d|[a-z].*[A-Z]|[A-Z].*[a-z]))[A-Za-z0-9_~.:-]{20,}$/;
 const SHARD = /^\d{1,4}$/;
 
 /** A partition key's shape: the bench's own names and ids replaced by placeholders. */
@@ -80,8 +83,17 @@ export function hotKeys(units: readonly KeyUnits[], tasks: number, names: Names)
     string,
     { table: string; index: string; key: string; perKey: number[]; highestShard: number }
   >();
-  for (const u of units) {
-    const shape = shapeOf(u.key, names);
+  const shaped = units.map((u) => ({ ...u, shape: shapeOf(u.key, names) }));
+  const sharded = new Set(
+    shaped
+      .filter((u) => u.shape.endsWith("#<shard>"))
+      .map((u) => JSON.stringify([u.table, u.index ?? "", u.shape])),
+  );
+  for (const u of shaped) {
+    // A sharded key's shard 0 keeps the key without a suffix (counter shards, docs/admission.md:
+    // "shard 0 keeps <tenant>#<definition>"), so it is one of the shards, not a key of its own.
+    const asShard = JSON.stringify([u.table, u.index ?? "", `${u.shape}#<shard>`]);
+    const shape = sharded.has(asShard) ? `${u.shape}#<shard>` : u.shape;
     const id = JSON.stringify([u.table, u.index ?? "", shape]);
     const group = groups.get(id) ?? {
       table: u.table,

@@ -3,6 +3,7 @@
  * environment. infra/app.ts runs it; the infra tests build it the same way.
  */
 import { App, RemovalPolicy } from "aws-cdk-lib";
+import type { PreviousRunIndex } from "../shared/aws/tables.ts";
 import { ENV } from "../shared/config.ts";
 import { BATON_DEFAULTS, BatonStack } from "./baton-stack.ts";
 
@@ -39,6 +40,12 @@ export function batonApp(env: Record<string, string | undefined>, app = new App(
     throw new Error('context removalPolicy must be "retain" or "destroy"');
   }
 
+  // `-c keepPreviousRunIndexes=byTenant,byDefinition`: a staged upgrade from the layout before
+  // issue #14's, one index change per deploy (docs/PERFORMANCE.md "Upgrading").
+  const keep = text("keepPreviousRunIndexes");
+  const keepPreviousRunIndexes =
+    keep === undefined ? undefined : keep.split(",").map((name) => name.trim() as PreviousRunIndex);
+
   // Either half of the stage throttling may be given; the other keeps its default.
   const apiRateLimit = number("apiRateLimit");
   const apiBurstLimit = number("apiBurstLimit");
@@ -66,6 +73,7 @@ export function batonApp(env: Record<string, string | undefined>, app = new App(
       apiThrottle,
       retentionDays: number("retentionDays"),
       removalPolicy: removal === "destroy" ? RemovalPolicy.DESTROY : undefined,
+      keepPreviousRunIndexes,
       fileTokenSecretArn: text("fileTokenSecretArn"),
       alarmTopicArn: text("alarmTopicArn"),
       ...(text("otlpEndpoint") === undefined

@@ -22,6 +22,7 @@ import * as sns from "aws-cdk-lib/aws-sns";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { RUN_QUEUE } from "../shared/aws/queues.ts";
+import type { PreviousRunIndex } from "../shared/aws/tables.ts";
 import { ENV, MAX_RUN_RETENTION_DAYS } from "../shared/config.ts";
 import { acknowledgeNagFindings } from "./nag.ts";
 import { BatonOperations } from "./operations.ts";
@@ -76,6 +77,12 @@ export interface BatonProps {
    * throwaway stage (a bucket that still holds files must be emptied first).
    */
   removalPolicy?: RemovalPolicy;
+  /**
+   * Indexes of the runs table's layout before issue #14's to keep through a staged upgrade of a
+   * stack deployed with it (one index change per deploy: docs/PERFORMANCE.md "Upgrading").
+   * Default none, what a new stack needs.
+   */
+  keepPreviousRunIndexes?: readonly PreviousRunIndex[];
   /**
    * Begins the names that must be fixed before deployment (the trigger function, the schedule
    * group, the params key's alias, the dashboard) and is the `service` of every log line and
@@ -279,7 +286,10 @@ export class Baton extends Construct {
     this.lambdaEntry = lambdaEntry(this.#projectRoot, props.tasks);
     const { rootKeySha256, namePrefix, removalPolicy, retentionDays } = settings;
 
-    this.tables = new BatonTables(this, "Tables", { removalPolicy });
+    this.tables = new BatonTables(this, "Tables", {
+      removalPolicy,
+      keepPreviousRunIndexes: props.keepPreviousRunIndexes,
+    });
 
     this.deadLetterQueue = new sqs.Queue(this, "RunDeadLetterQueue", {
       fifo: true,

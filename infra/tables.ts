@@ -2,7 +2,14 @@ import { RemovalPolicy } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import type * as iam from "aws-cdk-lib/aws-iam";
 import { Construct } from "constructs";
-import { TABLES, type TableName, type TableSchema } from "../shared/aws/tables.ts";
+import {
+  type IndexSchema,
+  PREVIOUS_RUN_INDEXES,
+  type PreviousRunIndex,
+  TABLES,
+  type TableName,
+  type TableSchema,
+} from "../shared/aws/tables.ts";
 import { ENV } from "../shared/config.ts";
 
 /** The variable that carries each table's name into the functions; shared/config.ts reads it back. */
@@ -34,6 +41,28 @@ export interface BatonTablesProps {
    * never be deleted.
    */
   removalPolicy: RemovalPolicy;
+  /**
+   * Indexes of the runs table's previous layout to keep for now (a staged upgrade of a stack
+   * deployed before issue #14's layout: docs/PERFORMANCE.md "Upgrading"). CloudFormation creates
+   * or deletes one global secondary index per table update, so the three changes (create
+   * byTenantShard, delete byDefinition, delete byTenant) take three deploys: with both kept, then
+   * byTenant, then none. Default none: the current layout, what a new stack gets.
+   */
+  keepPreviousRunIndexes?: readonly PreviousRunIndex[];
+}
+
+/** The runs table's indexes at a stage of the upgrade: the current ones plus those still kept. */
+export function runIndexesKeeping(kept: readonly PreviousRunIndex[] = []): Record<string, IndexSchema> {
+  const indexes: Record<string, IndexSchema> = { ...TABLES.runs.indexes };
+  for (const name of kept) {
+    if (!Object.hasOwn(PREVIOUS_RUN_INDEXES, name)) {
+      throw new Error(
+        `keepPreviousRunIndexes: ${name} is not an index of the previous layout (${Object.keys(PREVIOUS_RUN_INDEXES).join(", ")})`,
+      );
+    }
+    indexes[name] = PREVIOUS_RUN_INDEXES[name];
+  }
+  return indexes;
 }
 
 export class BatonTables extends Construct {
@@ -56,7 +85,8 @@ export class BatonTables extends Construct {
         deletionProtection: props.removalPolicy !== RemovalPolicy.DESTROY,
         ...(schema.ttlAttribute === undefined ? {} : { timeToLiveAttribute: schema.ttlAttribute }),
       });
-      for (const [indexName, index] of Object.entries(schema.indexes)) {
+      const indexes = name === "runs" ? runIndexesKeeping(props.keepPreviousRunIndexes) : schema.indexes;
+      for (const [indexName, index] of Object.entries(indexes)) {
         table.addGlobalSecondaryIndex({
           indexName,
           partitionKey: stringKey(index.partitionKey),

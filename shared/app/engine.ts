@@ -228,8 +228,8 @@ async function admitStart(
     const run = newWorkflowRun(runInput, now);
     const created = await svc.runs.create(run, extras);
     if (!created.ok) return refused(svc, caller, created, idempotency);
-    await reconcileWorkflow(svc, run, engineOps);
-    return { run: (await svc.runs.get(run)) ?? run, created: true };
+    const unchanged = await reconcileWorkflow(svc, run, engineOps, run);
+    return { run: unchanged ?? (await svc.runs.get(run)) ?? run, created: true };
   }
 
   // Admission: a slot at once, a place in line, or queue_full. Without limits on the definition or

@@ -32,18 +32,34 @@ export interface WorkflowOps {
 
 const ACTIVE = new Set<StepState>(["scheduled", "waiting", "queued", "running", "awaiting"]);
 
-export async function reconcileWorkflow(svc: Services, ref: RunRef, ops: WorkflowOps): Promise<void> {
+/**
+ * Derives the workflow run from its steps (above). `created` is the run this process has just
+ * created: the first round takes it as read and, unless it keeps steps of a replayed run, knows
+ * that no step has a run yet, so a workflow's start reads nothing back (issue #14).
+ * Returns the workflow run, with its steps' live states, when this wrote nothing to it; undefined
+ * when it wrote (or found no workflow), so a caller that shows the run reads it again.
+ */
+export async function reconcileWorkflow(
+  svc: Services,
+  ref: RunRef,
+  ops: WorkflowOps,
+  created?: Run,
+): Promise<Run | undefined> {
   for (let round = 0; round < 5; round += 1) {
-    const workflow = await svc.runs.get(ref);
-    if (workflow?.kind !== "workflow") return;
+    const fresh = round === 0 ? created : undefined;
+    const workflow = fresh ?? (await svc.runs.get(ref));
+    if (workflow?.kind !== "workflow") return undefined;
     const steps = workflow.workflowSteps ?? [];
-    const { states, outputs } = await readSteps(svc, workflow);
+    const { states, outputs } =
+      fresh !== undefined && fresh.keptSteps === undefined
+        ? { states: Object.fromEntries(steps.map((step) => [step.id, "pending" as StepState])), outputs: {} }
+        : await readSteps(svc, workflow);
     if (isTerminal(workflow.status)) {
       // Ended already: only keep the steps' statuses shown on it current (a cancelled step ends later).
       const shown = shownAfterEnd(states);
-      if (JSON.stringify(shown) === JSON.stringify(workflow.stepStatus)) return;
+      if (JSON.stringify(shown) === JSON.stringify(workflow.stepStatus)) return undefined;
       const guard = { status: workflow.status, attempts: workflow.attempts, updatedAt: workflow.updatedAt };
-      if ((await svc.runs.update(workflow, guard, { stepStatus: shown })) !== undefined) return;
+      if ((await svc.runs.update(workflow, guard, { stepStatus: shown })) !== undefined) return undefined;
       continue;
     }
     const caller = runCaller(workflow);
@@ -87,13 +103,13 @@ export async function reconcileWorkflow(svc: Services, ref: RunRef, ops: Workflo
             ops,
           )
         )
-          return;
+          return undefined;
         continue;
       }
     }
     if (plan.kind === "failed") {
       const message = `step "${plan.step}" ended ${plan.status}; the steps after it do not start`;
-      if (await endWorkflow(svc, workflow, guard, states, "step_failed", message, ops)) return;
+      if (await endWorkflow(svc, workflow, guard, states, "step_failed", message, ops)) return undefined;
       continue;
     }
     const patch: RunPatch = {
@@ -106,10 +122,16 @@ export async function reconcileWorkflow(svc: Services, ref: RunRef, ops: Workflo
     };
     if (plan.kind === "succeeded") {
       const final = { ...patch, ...ended(workflow, "succeeded", now), output: outputs };
-      if (await ops.end(svc, workflow, { guard, patch: final })) return;
-    } else if ((await svc.runs.update(workflow, guard, patch)) !== undefined) return;
+      if (await ops.end(svc, workflow, { guard, patch: final })) return undefined;
+    } else if (onlyStepsStarted(workflow, states, patch.progress ?? 0)) {
+      // Nothing a reader sees would change: a running workflow's steps are shown live
+      // (withLiveSteps) and its stored statuses catch up when a step ends. Skipping the write saves
+      // every workflow's start one (issue #14); the steps' starts are idempotent by their ids.
+      return { ...workflow, stepStatus: states };
+    } else if ((await svc.runs.update(workflow, guard, patch)) !== undefined) return undefined;
     // Someone else changed the workflow run meanwhile: derive it again from fresh state.
   }
+  return undefined;
 }
 
 /** Fails the workflow run (its steps that never started show cancelled); the engine stops the active ones. */
@@ -174,6 +196,16 @@ export async function readSteps(
     if (child?.status === "succeeded") outputs[step.id] = child.output;
   });
   return { states, outputs };
+}
+
+/** Whether the derived state differs from the stored one only by steps that left `pending` for an unfinished status. */
+function onlyStepsStarted(workflow: Run, states: Record<string, StepState>, progress: number): boolean {
+  if (progress !== (workflow.progress ?? 0)) return false;
+  const stored = workflow.stepStatus ?? {};
+  return Object.entries(states).every(
+    ([step, state]) =>
+      state === stored[step] || (stored[step] === "pending" && state !== "pending" && !isTerminal(state)),
+  );
 }
 
 /** The statuses an ended workflow shows: a step that never started is shown cancelled. */

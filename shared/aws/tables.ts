@@ -86,4 +86,17 @@ export const TABLES = {
 } as const satisfies Record<string, TableSchema>;
 
 export type TableName = keyof typeof TABLES;
+
+/**
+ * The runs table's indexes of the layout before issue #14's that the current one dropped
+ * (byTenantShard and a definition filter replace them); no code reads or writes them. A stack
+ * deployed with that layout keeps them through a staged upgrade (infra/tables.ts
+ * `keepPreviousRunIndexes`): CloudFormation, like DynamoDB's UpdateTable, creates or deletes only
+ * one global secondary index per table update.
+ */
+export const PREVIOUS_RUN_INDEXES = {
+  byTenant: { partitionKey: "tenant", sortKey: "createdKey" },
+  byDefinition: { partitionKey: "tenantDefinition", sortKey: "createdKey" },
+} as const satisfies Record<string, IndexSchema>;
+export type PreviousRunIndex = keyof typeof PREVIOUS_RUN_INDEXES;
 export type TableNames = Record<TableName, string>;

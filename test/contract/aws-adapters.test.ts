@@ -2,7 +2,7 @@
 
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
-import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { describe, expect, inject, it } from "vitest";
 import { ensureRunQueues, ensureTables, tableNames } from "../../local/bootstrap.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/emulators.ts";
@@ -13,6 +13,7 @@ import { DynamoDestinationStore } from "../../shared/aws/dynamo-destination-stor
 import { DynamoRunStore } from "../../shared/aws/dynamo-run-store.ts";
 import { DynamoStartRateStore } from "../../shared/aws/dynamo-start-rate-store.ts";
 import { DynamoTenantStore } from "../../shared/aws/dynamo-tenant-store.ts";
+import { SWEEP_SHARDS, sweepShardOf } from "../../shared/aws/run-keys.ts";
 import { SqsRunQueue } from "../../shared/aws/sqs-run-queue.ts";
 import { newRun } from "../../shared/core/lifecycle.ts";
 import type { RunLane } from "../../shared/core/ports.ts";
@@ -136,6 +137,55 @@ runQueueContract("SqsRunQueue", async () => {
       );
     },
   };
+});
+
+describe("DynamoRunStore: sweep shards", () => {
+  it("finds a sweep entry written when the index had 64 shards, and moves it to its shard at its next sweepAt", async () => {
+    const names = await freshTables();
+    const store = new DynamoRunStore({
+      client: clients.dynamo,
+      tableName: names.runs,
+      countersTable: names.counters,
+    });
+    // A run whose shard among 128 is not its shard among 64 (a hash byte of 64 or more).
+    const id = Array.from({ length: 64 }, (_, i) => `old-sweep-${i}`).find(
+      (candidate) => sweepShardOf(candidate) >= 64,
+    );
+    if (id === undefined) throw new Error("no run id with a shard above 63");
+    expect(SWEEP_SHARDS).toBe(128);
+    const definition = {
+      tenant: "acme",
+      name: "report",
+      handler: "echo",
+      params: {},
+      maxAttempts: 2,
+      timeoutSeconds: 60,
+      createdAt: "",
+      updatedAt: "",
+    };
+    const run = newRun(
+      { tenant: "acme", id, definition, params: {}, createdBy: "key1" },
+      "queued",
+      new Date(0),
+    );
+    await store.create(run);
+    const key = { pk: `acme#${id}`, sk: "run" };
+    const oldShard = String(sweepShardOf(id) - 64);
+    await clients.dynamo.send(
+      new UpdateCommand({
+        TableName: names.runs,
+        Key: key,
+        UpdateExpression: "SET sweepShard = :old",
+        ExpressionAttributeValues: { ":old": oldShard },
+      }),
+    );
+    const due = new Date(Date.parse(run.sweepAt ?? "") + 1).toISOString();
+    expect(await store.dueForSweep(due, 10)).toContainEqual({ tenant: "acme", id });
+    await store.update(run, { status: "queued", attempts: 0 }, { sweepAt: due });
+    const item = await clients.dynamo.send(new GetCommand({ TableName: names.runs, Key: key }));
+    expect(item.Item?.sweepShard).toBe(String(sweepShardOf(id)));
+    expect(await store.dueForSweep(due, 10)).toContainEqual({ tenant: "acme", id });
+  });
 });
 
 describe("DynamoRunStore: ended runs expire by TTL", () => {

@@ -11,7 +11,7 @@ import { createTableInput, tableNames } from "../../local/bootstrap.ts";
 import { type Emulators, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from "../../local/emulators.ts";
 import { migrate } from "../../scripts/migrate.ts";
 import { DynamoRunStore } from "../../shared/aws/dynamo-run-store.ts";
-import { TABLES, type TableSchema } from "../../shared/aws/tables.ts";
+import { PREVIOUS_RUN_INDEXES, TABLES, type TableSchema } from "../../shared/aws/tables.ts";
 import { newRun } from "../../shared/core/lifecycle.ts";
 import type { Run } from "../../shared/core/run.ts";
 import { uniquePrefix } from "../support/stack.ts";
@@ -37,14 +37,7 @@ afterAll(async () => {
 
 /** The runs table as the previous layout built it: unsharded byTenant, and byDefinition. */
 const { byTenantShard: _new, ...kept } = TABLES.runs.indexes;
-const PREVIOUS_RUNS: TableSchema = {
-  ...TABLES.runs,
-  indexes: {
-    ...kept,
-    byTenant: { partitionKey: "tenant", sortKey: "createdKey" },
-    byDefinition: { partitionKey: "tenantDefinition", sortKey: "createdKey" },
-  },
-};
+const PREVIOUS_RUNS: TableSchema = { ...TABLES.runs, indexes: { ...kept, ...PREVIOUS_RUN_INDEXES } };
 
 const T0 = Date.parse("2026-01-01T00:00:00.000Z");
 const at = (ms: number) => new Date(T0 + ms).toISOString();

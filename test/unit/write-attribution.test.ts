@@ -133,6 +133,10 @@ describe("hot keys and ceilings", () => {
     expect(shapeOf("5", names)).toBe("<shard>");
     expect(shapeOf("bench#ch-_zlTpC9YNbx1UnGm-gEET7fOs-ePdCkm", names)).toBe("<tenant>#<run>");
     expect(shapeOf("bench#timed_out#12", names)).toBe("<tenant>#timed_out#<shard>");
+    expect(shapeOf("bench#ch-WxDVUBpUnpDFSWHZtxSjqtEPCBLwWQet", names)).toBe("<tenant>#<run>");
+    expect(shapeOf("bench#a_long_lowercase_index_group", names)).toBe(
+      "<tenant>#a_long_lowercase_index_group",
+    );
   });
 
   it("derives each ceiling from the hottest shared key: 1,000 WRU/s over its units per task, per shard when sharded", () => {
@@ -177,5 +181,31 @@ describe("hot keys and ceilings", () => {
     ).toBeNull();
     expect(sqsGroupCeiling(3).perSecond).toBe(100);
     expect(lowest(dynamoCeiling(keys, ["definition"]), sqsGroupCeiling(3)).perSecond).toBe(100);
+  });
+
+  it("counts a sharded key's unsuffixed shard 0 as one of its shards, not as a key of its own", () => {
+    // 100 tasks over 4 counter shards: shard 0 keeps "<tenant>#<definition>", and hashing gave it
+    // the most runs in this short sample.
+    const units: KeyUnits[] = [
+      { table: "counters", key: "bench#cost-plain", units: 160 },
+      { table: "counters", key: "bench#cost-plain#1", units: 80 },
+      { table: "counters", key: "bench#cost-plain#2", units: 80 },
+      { table: "counters", key: "bench#cost-plain#3", units: 80 },
+    ];
+    expect(hotKeys(units, 100, names)).toEqual([
+      {
+        table: "counters",
+        index: "",
+        key: "<tenant>#<definition>#<shard>",
+        scope: "definition",
+        wruPerTask: 1,
+        keys: 4,
+      },
+    ]);
+    // Without sharded keys beside it, the key stands alone.
+    expect(hotKeys(units.slice(0, 1), 100, names)[0]).toMatchObject({
+      key: "<tenant>#<definition>",
+      wruPerTask: 1.6,
+    });
   });
 });

@@ -66,6 +66,23 @@ describe("workflows", () => {
     });
   });
 
+  it("start with one write of the workflow run: its stored step statuses wait for a step's end, reads show them live", async () => {
+    const h = appHarness();
+    await diamond(h);
+    const flow = await h.start({ definition: "flow" });
+    // The start's answer shows the first step started, without reading the run back.
+    expect(flow.stepStatus).toMatchObject({ fetch: "queued", join: "pending" });
+    expect((await h.run(stepRunId(flow.id, "fetch"))).status).toBe("queued");
+    // Only the create wrote it (issue #14: a workflow's start costs no second write).
+    const stored = await h.run(flow.id);
+    expect(stored.updatedAt).toBe(stored.createdAt);
+    expect(stored.stepStatus).toMatchObject({ fetch: "pending", join: "pending" });
+    expect((await getTask(h.svc, h.admin, flow.id)).stepStatus).toMatchObject({
+      fetch: "queued",
+      join: "pending",
+    });
+  });
+
   it("fail when a step fails; the steps after it never start, and running ones are cancelled", async () => {
     const h = appHarness();
     await diamond(h);

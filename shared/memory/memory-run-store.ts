@@ -20,7 +20,7 @@ import {
 } from "../aws/run-keys.ts";
 import { shardScope } from "../core/admission-shards.ts";
 import { ConflictError, ItemTooLargeError } from "../core/errors.ts";
-import { CLAIM_CHECK_BYTES, jsonBytes } from "../core/limits.ts";
+import { jsonBytes } from "../core/limits.ts";
 import {
   type ClaimResult,
   type CounterEffect,
@@ -399,8 +399,7 @@ function applyPatch(run: Run, patch: RunPatch): Run {
  * DynamoDB refuses an item over 400 KB (DynamoRunStore reports it as ItemTooLargeError). As there,
  * a bulky field past INLINE_FIELD_BYTES is an item of its own beside the run's, so each of those
  * and the rest of the run are measured apart; the JSON stands in for the item's size, close
- * enough for the limits Baton keeps far below. A field above CLAIM_CHECK_BYTES is in S3 there
- * (its item holds a pointer), so it is not measured.
+ * enough for the limits Baton keeps far below.
  */
 function sized(run: Run): Run {
   const hot: Record<string, unknown> = { ...run };
@@ -408,7 +407,7 @@ function sized(run: Run): Run {
   for (const field of BESIDE_FIELDS) {
     if (!keptBeside(run[field])) continue;
     delete hot[field];
-    if (jsonBytes(run[field]) <= CLAIM_CHECK_BYTES) items.push(run[field]);
+    items.push(run[field]);
   }
   for (const item of items) {
     const bytes = jsonBytes(item);

@@ -144,6 +144,35 @@ describe("claim check", () => {
     expect(failed.output).toBeNull();
   });
 
+  it("passes claim-checked step outputs on in a workflow, and fails one whose outputs together pass 1 MiB", async () => {
+    const half = Math.floor(LIMITS.outputBytes / 2);
+    const flow = (name: string, bytes: number) =>
+      stack.request("PUT", `/v1/definitions/${name}`, {
+        body: {
+          kind: "workflow",
+          steps: [
+            { id: "a", definition: "sized", params: { bytes } },
+            { id: "b", definition: "echo", params: { copied: "@Step.a.blob@" }, dependsOn: ["a"] },
+          ],
+        },
+      });
+    expect((await flow("fits", 300 * 1024)).status).toBe(201);
+    const fits = await stack.request("POST", "/v1/tasks", { body: { definition: "fits" } });
+    const done = await waitForEnd(stack, fits.body.taskId, 30_000);
+    expect(done.status).toBe("succeeded");
+    expect(done.output.b.copied).toBe(done.output.a.blob);
+    expect(done.output.a.blob.length).toBe(300 * 1024 - 11);
+
+    expect((await flow("too-much", half + 1024)).status).toBe(201);
+    const over = await stack.request("POST", "/v1/tasks", { body: { definition: "too-much" } });
+    const failed = await waitForEnd(stack, over.body.taskId, 30_000);
+    expect(failed.status).toBe("failed");
+    expect(failed.error).toMatchObject({
+      code: "output_too_large",
+      message: `the steps' outputs together exceed ${LIMITS.outputBytes} bytes`,
+    });
+  });
+
   it("takes params of exactly 1 MiB and refuses a byte more with 413 payload_too_large", async () => {
     // {"blob":"…"} is 11 bytes around the string.
     const atMax = { blob: "q".repeat(LIMITS.paramsBytes - 11) };

@@ -64,7 +64,8 @@ export interface BatonProps {
   apiThrottle?: { rateLimit: number; burstLimit: number };
   /**
    * Days an ended run is kept before DynamoDB's TTL deletes it; task files expire on the same
-   * horizon (an S3 lifecycle rule, counted from each file's upload). 1–3650. Default 90.
+   * horizon (an S3 lifecycle rule, counted from each file's upload), claim-checked payloads that
+   * long after PAYLOAD_RUN_HORIZON_DAYS. 1–3650. Default 90.
    */
   retentionDays?: number;
   /** Where every alarm notifies. Default: a topic the stack creates (its ARN is the AlarmTopicArn output). */
@@ -208,6 +209,14 @@ const TRIGGER_MAX_EVENT_AGE = Duration.hours(1);
 const FAILURE_RETENTION = Duration.days(14);
 /** The generated file-token secret: letters and digits (no quoting trouble), about 380 bits. */
 const FILE_TOKEN_SECRET_LENGTH = 64;
+/**
+ * How long a claim-checked payload (shared/aws/payload-store.ts) may be needed before its run
+ * ends: a start delayed a year, then 20 attempts each waiting up to 7 days for a callback, and a
+ * month to spare. Payload objects expire this long plus `retentionDays` after they are written,
+ * so the object of a run that DynamoDB still holds is there (a run unfinished for longer — one
+ * left waiting in a limited line for over a year — would find its payload gone).
+ */
+export const PAYLOAD_RUN_HORIZON_DAYS = 365 + 20 * 7 + 30;
 const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
   JSON.stringify({
     requestId: "$context.requestId",
@@ -245,6 +254,8 @@ export class Baton extends Construct {
   readonly fairRunQueue: sqs.Queue;
   readonly fairDeadLetterQueue: sqs.Queue;
   readonly bucket: s3.Bucket;
+  /** Run params and output above 256 KiB (claim check); only Baton's functions read or write it. */
+  readonly payloadsBucket: s3.Bucket;
   readonly tables: BatonTables;
   readonly apiFunction: NodejsFunction;
   readonly workerFunction: NodejsFunction;
@@ -328,8 +339,8 @@ export class Baton extends Construct {
       deadLetterQueue: { queue: this.fairDeadLetterQueue, maxReceiveCount: RUN_QUEUE.maxReceiveCount },
     });
 
-    // Files and payloads too large for a queue message or an item (claim check). They expire on
-    // the runs' horizon: a run's files are written while it runs, so none outlives its run by much.
+    // Task files. They expire on the runs' horizon: a run's files are written while it runs, so
+    // none outlives its run by much.
     this.bucket = new s3.Bucket(this, "Files", {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       encryption: s3.BucketEncryption.S3_MANAGED,
@@ -342,6 +353,19 @@ export class Baton extends Construct {
           // lib-storage aborts a failed multipart upload itself; this catches a worker that died.
           abortIncompleteMultipartUploadAfter: Duration.days(1),
         },
+      ],
+    });
+    // Params and output too large for an item, in a bucket of their own: their lifecycle must
+    // outlast any run, where task files expire on the runs' horizon from upload. Objects are
+    // written before the item that points to them; one nothing points to (a write that failed
+    // after the put) is deleted by the same rule.
+    this.payloadsBucket = new s3.Bucket(this, "Payloads", {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      removalPolicy,
+      lifecycleRules: [
+        { id: "expire-after-runs", expiration: Duration.days(retentionDays + PAYLOAD_RUN_HORIZON_DAYS) },
       ],
     });
 
@@ -433,6 +457,7 @@ export class Baton extends Construct {
       [ENV.scheduleDeadLetterArn]: this.scheduleDeadLetterQueue.queueArn,
       // Every function: they share one config, which requires it.
       [ENV.filesBucket]: this.bucket.bucketName,
+      [ENV.payloadsBucket]: this.payloadsBucket.bucketName,
       [ENV.leaseSeconds]: String(LEASE_SECONDS),
       // Without it the functions refuse encrypted params; with it each may seal and open them.
       [ENV.kmsKeyId]: this.paramsKey.keyArn,
@@ -513,6 +538,7 @@ export class Baton extends Construct {
     // chains, which opens the source's templates and seals the child's values; a destination's
     // PUT seals its credentials.
     this.grantSealParams(this.apiFunction);
+    this.grantPayloads(this.apiFunction);
     this.fileTokenSecret.grantRead(this.apiFunction);
 
     this.workerFunction = this.batonFunction("Worker", {
@@ -670,6 +696,7 @@ export class Baton extends Construct {
     new CfnOutput(this, "AsyncFailureQueueUrl", { value: this.asyncFailureQueue.queueUrl });
     new CfnOutput(this, "ScheduleGroupName", { value: scheduleGroupName });
     new CfnOutput(this, "FilesBucketName", { value: this.bucket.bucketName });
+    new CfnOutput(this, "PayloadsBucketName", { value: this.payloadsBucket.bucketName });
     new CfnOutput(this, "ParamsKeyArn", { value: this.paramsKey.keyArn });
     new CfnOutput(this, "FileTokenSecretArn", { value: this.fileTokenSecret.secretArn });
     new CfnOutput(this, "AlarmTopicArn", {
@@ -721,6 +748,20 @@ export class Baton extends Construct {
     this.tables.grantRead(fn, "definitions", "chains", "grants", "tenants");
     this.grantSendRuns(fn);
     this.grantSealParams(fn);
+    this.grantPayloads(fn);
+  }
+
+  /**
+   * Claim-checked run payloads: every function that writes or reads runs puts and gets them
+   * (PutObject, GetObject on objects only). No listing, no deletes: the lifecycle rule deletes.
+   */
+  private grantPayloads(fn: NodejsFunction): void {
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ["s3:PutObject", "s3:GetObject"],
+        resources: [this.payloadsBucket.arnForObjects("*")],
+      }),
+    );
   }
 
   /**
@@ -852,6 +893,8 @@ export class BatonStack extends Stack {
   readonly fairRunQueue: sqs.Queue;
   readonly fairDeadLetterQueue: sqs.Queue;
   readonly bucket: s3.Bucket;
+  /** Run params and output above 256 KiB (claim check); only Baton's functions read or write it. */
+  readonly payloadsBucket: s3.Bucket;
   readonly tables: BatonTables;
   readonly apiFunction: NodejsFunction;
   readonly workerFunction: NodejsFunction;
@@ -900,6 +943,7 @@ export class BatonStack extends Stack {
     this.fairRunQueue = baton.fairRunQueue;
     this.fairDeadLetterQueue = baton.fairDeadLetterQueue;
     this.bucket = baton.bucket;
+    this.payloadsBucket = baton.payloadsBucket;
     this.tables = baton.tables;
     this.apiFunction = baton.apiFunction;
     this.workerFunction = baton.workerFunction;

@@ -28,6 +28,7 @@ export function acknowledgeNagFindings(stack: Baton): void {
   const functions = [stack.apiFunction, stack.workerFunction, stack.sweeperFunction, stack.triggerFunction];
   const runsIndexes = `${arnOf(stack, stack.tables.tables.runs)}/index/*`;
   const files = `${arnOf(stack, stack.bucket)}/*`;
+  const payloads = `${arnOf(stack, stack.payloadsBucket)}/*`;
 
   for (const fn of functions) {
     acknowledge(fn, "AwsSolutions-L1", NODE_RUNTIME);
@@ -45,6 +46,12 @@ export function acknowledgeNagFindings(stack: Baton): void {
       `AwsSolutions-IAM5[Resource::${runsIndexes}]`,
       "Queries go through the runs table's indexes (status, definition, sweep, due, slot, waiting); " +
         "the wildcard is the table's own indexes, no other table's.",
+    );
+    acknowledge(
+      role,
+      `AwsSolutions-IAM5[Resource::${payloads}]`,
+      "Claim-checked payloads are keyed <tenant>/<runId>/<field>/<sha256>.json, made at run time; " +
+        "the wildcard is objects of the payloads bucket only, and the actions are exactly PutObject and GetObject.",
     );
   }
   acknowledge(
@@ -112,6 +119,12 @@ export function acknowledgeNagFindings(stack: Baton): void {
     "Files are only read through short-lived presigned links the api issues to callers it has " +
       "authenticated (and logs); server access logs would need a second bucket and add nothing " +
       "the api's logs and CloudTrail data events (if wanted) do not give.",
+  );
+  acknowledge(
+    stack.payloadsBucket,
+    "AwsSolutions-S1",
+    "Only Baton's functions read and write payloads, as part of reading and writing runs, which " +
+      "their own logs record; no caller ever reaches the bucket, so access logs would add nothing.",
   );
   acknowledge(
     stack.api.node.findChild("DefaultRoute"),

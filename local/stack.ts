@@ -176,10 +176,10 @@ async function startOnEmulators(
   });
   // fauxqs serves S3 on the same endpoint as SQS.
   const filesBucket = `${prefix}files`;
-  await ensureBucket(
-    new S3Client({ ...clientOptions, endpoint: endpoints.sqs, forcePathStyle: true }),
-    filesBucket,
-  );
+  const payloadsBucket = `${prefix}payloads`;
+  const s3 = new S3Client({ ...clientOptions, endpoint: endpoints.sqs, forcePathStyle: true });
+  await ensureBucket(s3, filesBucket);
+  await ensureBucket(s3, payloadsBucket);
   options.callCounter?.attach(sqs);
   options.instrumentClient?.(sqs);
   const tables = tableNames(prefix);
@@ -209,6 +209,7 @@ async function startOnEmulators(
       runQueueUrl: queueUrls.fifo,
       fairRunQueueUrl: queueUrls.fair,
       filesBucket,
+      payloadsBucket,
       fileTokenSecret: options.fileTokenSecret ?? randomBytes(32).toString("base64url"),
       ...(options.rootKey === undefined ? {} : { rootKeyHash: hashKey(options.rootKey) }),
       leaseSeconds,

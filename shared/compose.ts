@@ -20,6 +20,7 @@ import { DynamoStartRateStore } from "./aws/dynamo-start-rate-store.ts";
 import { DynamoTenantStore } from "./aws/dynamo-tenant-store.ts";
 import { EmfMetrics } from "./aws/emf-metrics.ts";
 import { KmsParamCrypto, noParamCrypto } from "./aws/param-crypto.ts";
+import { S3PayloadStore } from "./aws/payload-store.ts";
 import { S3FileStore } from "./aws/s3-file-store.ts";
 import { createSecretsClient, readSecretString } from "./aws/secrets.ts";
 import { SqsRunQueue } from "./aws/sqs-run-queue.ts";
@@ -70,6 +71,9 @@ export function composeServices(options: ComposeOptions): Services {
       tableName: config.tables.runs,
       countersTable: config.tables.counters,
       retentionDays: config.runRetentionDays,
+      ...(config.payloadsBucket === undefined
+        ? {}
+        : { payloads: new S3PayloadStore({ client: clients.s3, bucket: config.payloadsBucket }) }),
     }),
     counters: new DynamoCounterStore({ client: clients.dynamo, tableName: config.tables.counters }),
     chains: new DynamoChainStore({

@@ -15,6 +15,7 @@ export const ENV = {
   grantsTable: "BATON_GRANTS_TABLE",
   destinationsTable: "BATON_DESTINATIONS_TABLE",
   filesBucket: "BATON_FILES_BUCKET",
+  payloadsBucket: "BATON_PAYLOADS_BUCKET",
   fileTokenSecret: "BATON_FILE_TOKEN_SECRET",
   fileTokenSecretArn: "BATON_FILE_TOKEN_SECRET_ARN",
   kmsKeyId: "BATON_KMS_KEY_ID",
@@ -52,6 +53,7 @@ const Env = z.object({
   [ENV.grantsTable]: z.string().min(1),
   [ENV.destinationsTable]: z.string().min(1),
   [ENV.filesBucket]: z.string().min(3),
+  [ENV.payloadsBucket]: z.string().min(3).optional(),
   [ENV.fileTokenSecret]: z.string().min(MIN_FILE_TOKEN_SECRET_LENGTH).optional(),
   [ENV.fileTokenSecretArn]: z.string().startsWith("arn:").optional(),
   [ENV.kmsKeyId]: z.string().min(1).optional(),
@@ -100,6 +102,11 @@ export interface BatonConfig {
   /** The fair run queue (every other run; an SQS standard queue, message group = tenant). */
   fairRunQueueUrl: string;
   filesBucket: string;
+  /**
+   * Run params and output above 256 KiB (claim check, shared/aws/payload-store.ts). Without it
+   * they stay in DynamoDB, which refuses a payload near 400 KB (413).
+   */
+  payloadsBucket?: string;
   /** Signs file tokens (@FileToken@); without it, file tokens are refused. */
   fileTokenSecret?: string;
   /**
@@ -190,6 +197,7 @@ export function configFromEnv(env: Record<string, string | undefined>): BatonCon
     runQueueUrl: e[ENV.runQueueUrl],
     fairRunQueueUrl: e[ENV.fairRunQueueUrl],
     filesBucket: e[ENV.filesBucket],
+    ...(e[ENV.payloadsBucket] === undefined ? {} : { payloadsBucket: e[ENV.payloadsBucket] }),
     ...(e[ENV.fileTokenSecret] === undefined ? {} : { fileTokenSecret: e[ENV.fileTokenSecret] }),
     ...(e[ENV.fileTokenSecretArn] === undefined ? {} : { fileTokenSecretArn: e[ENV.fileTokenSecretArn] }),
     ...(e[ENV.kmsKeyId] === undefined ? {} : { kmsKeyId: e[ENV.kmsKeyId] }),

@@ -53,8 +53,8 @@ export async function putDefinition(
     );
   }
   const params = input.params ?? {};
-  if (jsonBytes(params) > LIMITS.paramsBytes) {
-    throw new PayloadTooLargeError(`default params exceed ${LIMITS.paramsBytes} bytes`);
+  if (jsonBytes(params) > LIMITS.defaultParamsBytes) {
+    throw new PayloadTooLargeError(`default params exceed ${LIMITS.defaultParamsBytes} bytes`);
   }
   const lookalike = sealedLookalikeAt({ params, steps: input.steps });
   if (lookalike !== undefined) {

@@ -10,6 +10,7 @@
  */
 import { BatonError, ConflictError } from "../core/errors.ts";
 import { type Ending, ended, provenanceFrom } from "../core/lifecycle.ts";
+import { jsonBytes, LIMITS } from "../core/limits.ts";
 import type { RunPatch } from "../core/ports.ts";
 import { isTerminal, type Run, type RunRef } from "../core/run.ts";
 import type { RunErrorCode } from "../core/run-errors.ts";
@@ -120,6 +121,12 @@ export async function reconcileWorkflow(
           : steps.filter((step) => states[step.id] === "succeeded").length / steps.length,
       updatedAt: now.toISOString(),
     };
+    if (plan.kind === "succeeded" && jsonBytes(outputs) > LIMITS.outputBytes) {
+      // Its output is every step's together: bounded like a handler's, or no GET could answer it.
+      const message = `the steps' outputs together exceed ${LIMITS.outputBytes} bytes`;
+      if (await endWorkflow(svc, workflow, guard, states, "output_too_large", message, ops)) return;
+      continue;
+    }
     if (plan.kind === "succeeded") {
       const final = { ...patch, ...ended(workflow, "succeeded", now), output: outputs };
       if (await ops.end(svc, workflow, { guard, patch: final })) return undefined;

@@ -14,6 +14,7 @@ import {
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { shardScope } from "../core/admission-shards.ts";
 import { ConflictError } from "../core/errors.ts";
+import { CLAIM_CHECK_BYTES } from "../core/limits.ts";
 import {
   type ClaimResult,
   type CounterEffect,
@@ -37,6 +38,7 @@ import { isConditionFailure } from "./clients.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { counterUpdate } from "./dynamo-counter-store.ts";
 import { fromJsonAttribute, toJsonAttribute } from "./json-attributes.ts";
+import { PayloadPointer, type PayloadStore } from "./payload-store.ts";
 import {
   BESIDE_FIELDS,
   type BesideField,
@@ -93,6 +95,8 @@ const BESIDE_MARKERS = {
   logs: "logsBeside",
 } as const satisfies Record<BesideField, (typeof DERIVED_ATTRIBUTES)[number]>;
 const DAY_SECONDS = 24 * 60 * 60;
+/** A bulky item's pointer to its field's JSON in S3, in place of the JSON (payload-store.ts). */
+const CLAIM_ATTRIBUTE = "claim";
 
 type Item = Record<string, unknown>;
 type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
@@ -106,6 +110,7 @@ export class DynamoRunStore implements RunStore {
   readonly #table: string;
   readonly #countersTable: string;
   readonly #retentionDays: number | undefined;
+  readonly #payloads: PayloadStore | undefined;
 
   constructor(options: {
     client: DynamoDBDocumentClient;
@@ -117,11 +122,50 @@ export class DynamoRunStore implements RunStore {
      * Runs that have not ended never expire. Absent: ended runs are kept for good.
      */
     retentionDays?: number;
+    /**
+     * Where params and output above CLAIM_CHECK_BYTES go (S3); the item beside the run then holds
+     * a pointer. Absent: they stay in that item, up to DynamoDB's 400 KB item limit.
+     */
+    payloads?: PayloadStore;
   }) {
     this.#client = options.client;
     this.#table = options.tableName;
     this.#countersTable = options.countersTable;
     this.#retentionDays = options.retentionDays;
+    this.#payloads = options.payloads;
+  }
+
+  /**
+   * The bulky items with every payload above CLAIM_CHECK_BYTES moved to S3 and replaced by its
+   * pointer. The objects are written here, before the DynamoDB write that points to them: a
+   * failed write leaves an object nothing points to (the lifecycle rule deletes it), never a
+   * pointer to nothing.
+   */
+  async #claimCheck(beside: readonly Item[]): Promise<Item[]> {
+    const payloads = this.#payloads;
+    if (payloads === undefined) return [...beside];
+    return Promise.all(
+      beside.map(async (item) => {
+        const field = String(item.sk);
+        const json = item[field];
+        if (typeof json !== "string" || Buffer.byteLength(json, "utf8") <= CLAIM_CHECK_BYTES) return item;
+        const { [field]: _inline, ...rest } = item;
+        return { ...rest, [CLAIM_ATTRIBUTE]: await payloads.put(refOfPk(String(item.pk)), field, json) };
+      }),
+    );
+  }
+
+  /** A bulky item as its field's JSON: a claim-checked one read back from S3. */
+  async #redeemed(aside: Item): Promise<Item> {
+    const claim = aside[CLAIM_ATTRIBUTE];
+    if (claim === undefined) return aside;
+    const pointer = PayloadPointer.parse(claim);
+    if (this.#payloads === undefined) {
+      throw new Error(
+        `run item ${String(aside.pk)} keeps its ${String(aside.sk)} in S3, but no payload store is set`,
+      );
+    }
+    return { ...aside, [String(aside.sk)]: await this.#payloads.get(pointer) };
   }
 
   /** The TTL (epoch seconds) of a run that ended at `endedAt`, if ended runs expire. */
@@ -140,7 +184,8 @@ export class DynamoRunStore implements RunStore {
     const counters = extras.counters ?? [];
     const expiresAt = isTerminal(run.status) ? this.#expiryOf(run.endedAt) : undefined;
     const expiry = expiresAt === undefined ? {} : { expiresAt };
-    const { item, beside } = toItem(run);
+    const { item, beside: inline } = toItem(run);
+    const beside = await this.#claimCheck(inline);
     const put = {
       TableName: this.#table,
       Item: { ...item, ...expiry },
@@ -229,7 +274,8 @@ export class DynamoRunStore implements RunStore {
       );
       if (one.Item !== undefined) beside.set(field, one.Item);
     }
-    return fromItem(item, beside);
+    const redeemed = await Promise.all([...beside.values()].map((aside) => this.#redeemed(aside)));
+    return fromItem(item, new Map(redeemed.map((aside) => [String(aside.sk), aside])));
   }
 
   /**
@@ -323,8 +369,10 @@ export class DynamoRunStore implements RunStore {
 
   async update(ref: RunRef, guard: RunGuard, patch: RunPatch): Promise<Run | undefined> {
     const expiresAt = this.#expiryFor(patch);
-    const { update, beside } = runUpdate(this.#table, ref, guard, patch, expiresAt);
+    const planned = runUpdate(this.#table, ref, guard, patch, expiresAt);
+    const update = planned.update;
     if (update === undefined) return this.get(ref);
+    const beside = await this.#claimCheck(planned.beside);
     if (beside.length === 0) {
       try {
         const result = await this.#client.send(new UpdateCommand({ ...update, ReturnValues: "ALL_NEW" }));
@@ -351,7 +399,9 @@ export class DynamoRunStore implements RunStore {
     counters: readonly CounterEffect[] = [],
   ): Promise<TransitionResult> {
     const expiresAt = this.#expiryFor(patch);
-    const { update, beside } = runUpdate(this.#table, ref, guard, patch, expiresAt);
+    const planned = runUpdate(this.#table, ref, guard, patch, expiresAt);
+    const update = planned.update;
+    const beside = await this.#claimCheck(planned.beside);
     if (counters.length === 0 && beside.length === 0) {
       // Only whether it applied matters here: no item comes back to be parsed (the end of every
       // unlimited run takes this path), unless its bulky items must expire with it.
@@ -413,7 +463,7 @@ export class DynamoRunStore implements RunStore {
       ...counters.map((effect) => ({
         Update: counterUpdate(this.#countersTable, ending.ref.tenant, effect),
       })),
-      ...this.#besidePuts([...endingWrite.beside, ...nextWrite.beside]),
+      ...this.#besidePuts(await this.#claimCheck([...endingWrite.beside, ...nextWrite.beside])),
     ]);
     if (failed === undefined) {
       await this.#expireBesideAfterEnd(ending.ref, endingExpiry, endingWrite.beside);

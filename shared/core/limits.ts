@@ -1,15 +1,26 @@
 /**
- * Size limits. A run is one DynamoDB item (400 KB at most), so its parts share that budget:
- * params 256 KiB + output 64 KiB + feedback 16 KiB + logs 32 KiB + once results 16 KiB
- * leaves room for the bookkeeping attributes.
+ * Size limits. A run's small hot item holds its state; params, output and logs above 200 bytes
+ * live in items beside it, and params or output above 256 KiB in S3 (claim check,
+ * shared/aws/payload-store.ts). What bounds params and output is then the API path: API Gateway
+ * takes 10 MB, but a Lambda request or response is at most 6 MB as the JSON it travels in, where
+ * the body is one JSON string and each `"` or `\` in it doubles. A run's GET answers its params
+ * and output together: 1 MiB each, with logs, feedback and once results, stays under the 2.5 MB
+ * that fits a Lambda response whatever it holds (`responseBodyBytes`).
  */
 export const LIMITS = {
-  paramsBytes: 256 * 1024,
-  /** Whole request bodies; params are measured separately and get the precise message. */
-  requestBodyBytes: 300 * 1024,
+  /** A run's params (defaults merged in), as JSON: the API's documented maximum. */
+  paramsBytes: 1024 * 1024,
+  /** A definition's default params: they live in the definition's own DynamoDB item (400 KB). */
+  defaultParamsBytes: 256 * 1024,
+  /**
+   * Whole request bodies: params at their maximum and the rest of a start. Params are measured
+   * separately and get the precise message.
+   */
+  requestBodyBytes: 1024 * 1024 + 64 * 1024,
   /** Objects and arrays in a request body nest at most this deep (checked before parsing). */
   requestBodyDepth: 64,
-  outputBytes: 64 * 1024,
+  /** A run's output, as JSON: the API's documented maximum (see paramsBytes). */
+  outputBytes: 1024 * 1024,
   feedbackChars: 16 * 1024,
   logLineChars: 2 * 1024,
   /** Total characters of stored log lines; older lines are dropped first and counted. */
@@ -43,6 +54,13 @@ export const LIMITS = {
   /** AWS Lambda's limit on a synchronous response payload (API Gateway answers 5xx above it). */
   lambdaResponseBytes: 6 * 1024 * 1024,
 } as const;
+
+/**
+ * A run's params or output whose JSON is above this many bytes is kept in S3, its item beside the
+ * run holding a pointer (claim check, shared/aws/payload-store.ts): well under DynamoDB's 400 KB
+ * item limit, so that item keeps room for its keys and expiry.
+ */
+export const CLAIM_CHECK_BYTES = 256 * 1024;
 
 /**
  * How far a chain tree (a run and everything its chains start, hop after hop, in any tenant) may

@@ -4,7 +4,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { describe, expect, inject, it } from "vitest";
-import { ensureRunQueues, ensureTables, tableNames } from "../../local/bootstrap.ts";
+import { ensureBucket, ensureRunQueues, ensureTables, tableNames } from "../../local/bootstrap.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/emulators.ts";
 import { createAwsClients } from "../../shared/aws/clients.ts";
 import { DynamoCounterStore } from "../../shared/aws/dynamo-counter-store.ts";
@@ -13,6 +13,7 @@ import { DynamoDestinationStore } from "../../shared/aws/dynamo-destination-stor
 import { DynamoRunStore } from "../../shared/aws/dynamo-run-store.ts";
 import { DynamoStartRateStore } from "../../shared/aws/dynamo-start-rate-store.ts";
 import { DynamoTenantStore } from "../../shared/aws/dynamo-tenant-store.ts";
+import { S3PayloadStore } from "../../shared/aws/payload-store.ts";
 import { SWEEP_SHARDS, sweepShardOf } from "../../shared/aws/run-keys.ts";
 import { SqsRunQueue } from "../../shared/aws/sqs-run-queue.ts";
 import { newRun } from "../../shared/core/lifecycle.ts";
@@ -28,7 +29,12 @@ import { startRateStoreContract } from "./start-rate-store.contract.ts";
 import { tenantStoreContract } from "./tenant-store.contract.ts";
 
 const endpoints = inject("endpoints");
-const clients = createAwsClients({ region: LOCAL_REGION, endpoints, credentials: LOCAL_CREDENTIALS });
+// fauxqs serves S3 on the SQS endpoint.
+const clients = createAwsClients({
+  region: LOCAL_REGION,
+  endpoints: { ...endpoints, s3: endpoints.sqs },
+  credentials: LOCAL_CREDENTIALS,
+});
 const rawDynamo = new DynamoDBClient({
   region: LOCAL_REGION,
   endpoint: endpoints.dynamodb,
@@ -46,6 +52,22 @@ runStoreContract("DynamoRunStore", async () => {
   const names = await freshTables();
   return new DynamoRunStore({ client: clients.dynamo, tableName: names.runs, countersTable: names.counters });
 });
+
+runStoreContract(
+  "DynamoRunStore with S3 payloads",
+  async () => {
+    const names = await freshTables();
+    const bucket = `${uniquePrefix()}payloads`;
+    await ensureBucket(clients.s3, bucket);
+    return new DynamoRunStore({
+      client: clients.dynamo,
+      tableName: names.runs,
+      countersTable: names.counters,
+      payloads: new S3PayloadStore({ client: clients.s3, bucket }),
+    });
+  },
+  { claimCheck: true },
+);
 
 admissionStoreContract("DynamoRunStore + DynamoCounterStore", async () => {
   const names = await freshTables();

@@ -35,7 +35,15 @@ function aRun(id: string, overrides: Partial<Run> = {}, tenant = "acme", definit
   };
 }
 
-export function runStoreContract(name: string, makeStore: () => Promise<RunStore>): void {
+/**
+ * `claimCheck`: the store keeps params and output above CLAIM_CHECK_BYTES in S3 (DynamoRunStore
+ * with a payload store), so DynamoDB's item limit no longer bounds them.
+ */
+export function runStoreContract(
+  name: string,
+  makeStore: () => Promise<RunStore>,
+  options: { claimCheck?: boolean } = {},
+): void {
   describe(`RunStore contract: ${name}`, () => {
     let store: RunStore;
     beforeEach(async () => {
@@ -49,26 +57,46 @@ export function runStoreContract(name: string, makeStore: () => Promise<RunStore
       expect(await store.get({ tenant: "other", id: "r1" })).toBeUndefined();
     });
 
-    it("refuses a run past DynamoDB's 400 KB item limit with ItemTooLargeError, writing nothing", async () => {
-      const run = aRun("r1", { params: { blob: "x".repeat(410 * 1024) } });
-      await expect(store.create(run)).rejects.toBeInstanceOf(ItemTooLargeError);
-      expect(await store.get(run)).toBeUndefined();
-    });
-
-    it("refuses a write that would take one item past 400 KB, and leaves the run as it was", async () => {
-      const run = aRun("r1", { params: { blob: "x".repeat(300 * 1024) } });
-      await store.create(run);
-      await store.claim(run, { now: at(0), leaseUntil: at(1_000), sweepAt: at(60_000) });
-      const before = await store.get(run);
-      const guard = { status: "running", attempts: 1 } as const;
-      const write = store.update(run, guard, {
-        feedback: "done",
-        output: { blob: "y".repeat(410 * 1024) },
-        status: "succeeded",
+    if (options.claimCheck === true) {
+      it("keeps params and output past DynamoDB's 400 KB item limit in S3, and reads them back", async () => {
+        const params = { blob: "x".repeat(410 * 1024) };
+        const run = aRun("r1", { params });
+        await store.create(run);
+        await store.claim(run, { now: at(0), leaseUntil: at(1_000), sweepAt: at(60_000) });
+        const guard = { status: "running", attempts: 1 } as const;
+        const output = { blob: "y".repeat(900 * 1024) };
+        // A write its guard refuses changes nothing: the run still points to what it had.
+        const refused = await store.update(run, { status: "queued", attempts: 0 }, { output: { no: 1 } });
+        expect(refused).toBeUndefined();
+        expect(await store.update(run, guard, { feedback: "done", output })).toMatchObject({
+          params,
+          output,
+        });
+        expect(await store.get(run)).toMatchObject({ params, output, feedback: "done" });
+        expect((await store.list({ tenant: "acme", limit: 5 })).items.map((r) => r.params)).toEqual([params]);
       });
-      await expect(write).rejects.toBeInstanceOf(ItemTooLargeError);
-      expect(await store.get(run)).toEqual(before);
-    });
+    } else {
+      it("refuses a run past DynamoDB's 400 KB item limit with ItemTooLargeError, writing nothing", async () => {
+        const run = aRun("r1", { params: { blob: "x".repeat(410 * 1024) } });
+        await expect(store.create(run)).rejects.toBeInstanceOf(ItemTooLargeError);
+        expect(await store.get(run)).toBeUndefined();
+      });
+
+      it("refuses a write that would take one item past 400 KB, and leaves the run as it was", async () => {
+        const run = aRun("r1", { params: { blob: "x".repeat(300 * 1024) } });
+        await store.create(run);
+        await store.claim(run, { now: at(0), leaseUntil: at(1_000), sweepAt: at(60_000) });
+        const before = await store.get(run);
+        const guard = { status: "running", attempts: 1 } as const;
+        const write = store.update(run, guard, {
+          feedback: "done",
+          output: { blob: "y".repeat(410 * 1024) },
+          status: "succeeded",
+        });
+        await expect(write).rejects.toBeInstanceOf(ItemTooLargeError);
+        expect(await store.get(run)).toEqual(before);
+      });
+    }
 
     it("keeps bulky params, output and logs beside the run, each up to the item limit, and reads them back on every path", async () => {
       const params = { blob: "p".repeat(300 * 1024) };

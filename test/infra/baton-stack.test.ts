@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import {
   BATON_DEFAULTS,
   BatonStack,
+  PAYLOAD_RUN_HORIZON_DAYS,
   physicalName,
   SWEEPER_TIMEOUT,
   TRIGGER_TIMEOUT,
@@ -124,6 +125,8 @@ const covers = (pattern: string, action: string): boolean =>
 
 /** The ARN of every object in the files bucket, as the template spells it. */
 const bucketObjects = () => stack.resolve(stack.bucket.arnForObjects("*"));
+/** The ARN of every object in the payloads bucket (claim check), as the template spells it. */
+const payloadObjects = () => stack.resolve(stack.payloadsBucket.arnForObjects("*"));
 
 /** Whether the function's role allows the action on the resource (given as template JSON). */
 function allows(fn: typeof stack.apiFunction, action: string, target: unknown): boolean {
@@ -312,6 +315,61 @@ describe("files bucket", () => {
   });
 });
 
+describe("payloads bucket (claim check)", () => {
+  const payloads = () => resource(logicalId(stack.payloadsBucket));
+
+  it("blocks public access, encrypts, and is retained", () => {
+    expect(payloads()).toMatchObject({
+      DeletionPolicy: "Retain",
+      Properties: {
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } }],
+        },
+      },
+    });
+  });
+
+  it("expires objects after any run that may point to them: the longest unfinished run, then the retention", () => {
+    expect(PAYLOAD_RUN_HORIZON_DAYS).toBe(535);
+    expect(payloads().Properties.LifecycleConfiguration).toEqual({
+      Rules: [
+        {
+          Id: "expire-after-runs",
+          Status: "Enabled",
+          ExpirationInDays: BATON_DEFAULTS.retentionDays + PAYLOAD_RUN_HORIZON_DAYS,
+        },
+      ],
+    });
+    const shortLived = Template.fromStack(new BatonStack(testApp(), "ShortPayloads", { retentionDays: 7 }));
+    shortLived.hasResourceProperties("AWS::S3::Bucket", {
+      LifecycleConfiguration: {
+        Rules: [Match.objectLike({ ExpirationInDays: 7 + PAYLOAD_RUN_HORIZON_DAYS })],
+      },
+    });
+  });
+
+  it("every function puts and gets payload objects, and none may list or delete them", () => {
+    for (const fn of functions()) {
+      for (const action of ["s3:PutObject", "s3:GetObject"]) {
+        expect(allows(fn, action, payloadObjects()), `${fn.node.id} ${action}`).toBe(true);
+      }
+      for (const action of ["s3:DeleteObject", "s3:PutObjectAcl"]) {
+        expect(allows(fn, action, payloadObjects()), `${fn.node.id} ${action}`).toBe(false);
+      }
+      const onBucket = roleStatements(fn).filter((statement) =>
+        JSON.stringify(statement.Resource).includes(logicalId(stack.payloadsBucket)),
+      );
+      expect(onBucket.flatMap((statement) => [statement.Resource].flat())).toEqual([payloadObjects()]);
+    }
+  });
+});
+
 describe("params key", () => {
   it("is one customer-managed symmetric key with rotation on, retained with the stack gone", () => {
     template.resourceCountIs("AWS::KMS::Key", 1);
@@ -392,6 +450,8 @@ describe("functions", () => {
       [ENV.scheduleDeadLetterArn]: getAtt(stack.scheduleDeadLetterQueue),
       // Task files: the config requires the bucket name in every function.
       [ENV.filesBucket]: ref(stack.bucket),
+      // Claim-checked params and output: without it they could not pass DynamoDB's item limit.
+      [ENV.payloadsBucket]: ref(stack.payloadsBucket),
       // Heartbeats every lease/3 = 10 s: how fast a cancel reaches a running handler.
       [ENV.leaseSeconds]: "30",
       // Sealed chain params: without it the functions refuse encrypted params.
@@ -410,6 +470,7 @@ describe("functions", () => {
       expect(variables).toHaveProperty("BATON_CHAINS_TABLE", ref(stack.tables.tables.chains));
       expect(variables).toHaveProperty("BATON_GRANTS_TABLE", ref(stack.tables.tables.grants));
       expect(variables).toHaveProperty(ENV.filesBucket, ref(stack.bucket));
+      expect(variables).toHaveProperty(ENV.payloadsBucket, ref(stack.payloadsBucket));
       expect(variables).toHaveProperty(ENV.kmsKeyId, getAtt(stack.paramsKey));
       expect(variables).not.toHaveProperty(ENV.fileTokenSecret);
       for (const name of [
@@ -1005,9 +1066,11 @@ describe("least privilege", () => {
   ] as const)("the %s has no access to the files bucket", (_, fn) => {
     expect(rolePolicies(fn())).not.toContain(logicalId(stack.bucket));
     expect(bucketActions(fn())).toEqual([]);
-    expect(roleStatements(fn()).flatMap((statement) => [statement.Action].flat())).not.toContainEqual(
-      expect.stringMatching(/^s3:/),
+    // Its only S3 statement: the claim-checked payloads of the runs it reads and writes.
+    const s3Statements = roleStatements(fn()).filter((statement) =>
+      [statement.Action].flat().some((action) => /^s3:/.test(action)),
     );
+    expect(s3Statements.map((statement) => [statement.Resource].flat())).toEqual([[payloadObjects()]]);
   });
 
   it("no role may delete files, and writes reach objects only, never the bucket itself", () => {
@@ -1018,7 +1081,8 @@ describe("least privilege", () => {
         const writes = actions.some(
           (pattern) => /^s3:(Put|Delete|Abort)/i.test(pattern) || pattern === "s3:*",
         );
-        if (writes) expect([statement.Resource].flat()).toEqual([bucketObjects()]);
+        if (writes)
+          expect([[bucketObjects()], [payloadObjects()]]).toContainEqual([statement.Resource].flat());
       }
     }
   });

@@ -280,16 +280,19 @@ describe("answers stay within Lambda's 6 MB response limit", () => {
     expect(pages).toBeGreaterThanOrEqual(2);
   });
 
-  it("a single run is bounded by its 400 KB item: even at its limits it answers far below 6 MB", async () => {
-    // Params at their 256 KiB limit, all characters that JSON escapes.
-    const blob = "\u0001".repeat(Math.floor((LIMITS.paramsBytes - 20) / 6));
+  it("a single run at its limits (1 MiB params, 1 MiB output) answers under 6 MB, whatever it holds", async () => {
+    // Params at their 1 MiB limit (claim-checked to S3), all characters that JSON escapes: each
+    // '"' is 2 bytes of the body and 4 of the Lambda payload. echo answers them as its output.
+    const blob = '"'.repeat(Math.floor((LIMITS.paramsBytes - 20) / 2));
     const started = await api("POST", "/v1/tasks", { body: { definition: "bulky", params: { blob } } });
     expect(started.status).toBe(202);
+    await deliver(stack.functions.worker, queueId("FairRunQueue"), ended(started.body.taskId));
     const run = await api("GET", `/v1/tasks/${started.body.taskId}`);
     expect(run.status).toBe(200);
-    // Every byte of an item becomes at most 7 bytes of the Lambda payload (\u0001 escaped again).
-    expect(run.bytes).toBeLessThan(7 * 400 * 1024);
-    expect(7 * 400 * 1024).toBeLessThan(LIMITS.lambdaResponseBytes);
+    expect(run.body.params.blob).toBe(blob);
+    expect(run.body.output?.blob).toBe(blob);
+    expect(run.bytes).toBeGreaterThan(4 * LIMITS.paramsBytes - 1024);
+    expect(run.bytes).toBeLessThan(LIMITS.lambdaResponseBytes);
   });
 });
 

@@ -331,14 +331,14 @@ describe("bad input gets a clear 4xx and writes nothing", () => {
     ["params that are an array", { body: { definition: "echo", params: [1] } }, 400, "validation_failed"],
     ["an unknown field", { body: { definition: "echo", priority: 1 } }, 400, "validation_failed"],
     [
-      "params over 256 KiB",
-      { body: { definition: "echo", params: { blob: "x".repeat(256 * 1024) } } },
+      "params over 1 MiB",
+      { body: { definition: "echo", params: { blob: "x".repeat(1024 * 1024) } } },
       413,
       "payload_too_large",
     ],
     [
       "a body over the request limit",
-      { raw: JSON.stringify({ definition: "echo", params: { b: "x".repeat(400_000) } }) },
+      { raw: JSON.stringify({ definition: "echo", params: { b: "x".repeat(1_200_000) } }) },
       413,
       "payload_too_large",
     ],

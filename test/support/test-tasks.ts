@@ -113,6 +113,14 @@ export const peekSecretTask = defineTask({
   },
 });
 
+/** Returns an output of about `params.bytes` bytes of JSON: `{ blob: "xxx…" }`. */
+export const sizedOutputTask = defineTask({
+  handler: "sized-output",
+  async run(_ctx, params) {
+    return { blob: "x".repeat(Math.max(0, Number(params.bytes ?? 0) - 11)) };
+  },
+});
+
 /** Does its work in a span of its own (OpenTelemetry API), as a user's handler would. */
 export const tracedTask = defineTask({
   handler: "traced",
@@ -212,4 +220,5 @@ export const testRegistry = new HandlerRegistry([
   hangOnceTask,
   uploadTask,
   tracedTask,
+  sizedOutputTask,
 ]);

@@ -23,10 +23,11 @@ const AT = "2026-01-01T12:00:00.000Z";
 describe("LIMITS", () => {
   it("are these, in bytes, characters, seconds and counts", () => {
     expect(LIMITS).toStrictEqual({
-      paramsBytes: 262_144,
-      requestBodyBytes: 307_200,
+      paramsBytes: 1_048_576,
+      defaultParamsBytes: 262_144,
+      requestBodyBytes: 1_114_112,
       requestBodyDepth: 64,
-      outputBytes: 65_536,
+      outputBytes: 1_048_576,
       feedbackChars: 16_384,
       logLineChars: 2_048,
       logChars: 32_768,
@@ -45,6 +46,18 @@ describe("LIMITS", () => {
       responseBodyBytes: 2_500_000,
       lambdaResponseBytes: 6_291_456,
     });
+  });
+
+  it("let a run's GET at the maximum travel as a Lambda request and response, whatever it holds", () => {
+    // The body is one JSON string in the Lambda payload: each byte of it at most doubles there
+    // (a `"` or `\\` gains a `\\`). Logs are counted in characters (at most 3 UTF-8 bytes
+    // each); the hot item holds the rest and is at most one DynamoDB item.
+    const hotItemBytes = 400 * 1024;
+    const headroom = 64 * 1024;
+    const getBody = LIMITS.paramsBytes + LIMITS.outputBytes + 3 * LIMITS.logChars + hotItemBytes;
+    expect(2 * getBody + headroom).toBeLessThanOrEqual(LIMITS.lambdaResponseBytes);
+    expect(2 * LIMITS.requestBodyBytes + headroom).toBeLessThanOrEqual(LIMITS.lambdaResponseBytes);
+    expect(LIMITS.requestBodyBytes).toBeGreaterThan(LIMITS.paramsBytes);
   });
 
   it("measure JSON in UTF-8 bytes, and nothing as zero", () => {

@@ -9,6 +9,7 @@ import {
   UnavailableError,
   ValidationError,
 } from "../../../shared/core/errors.ts";
+import { LIMITS } from "../../../shared/core/limits.ts";
 import { appHarness, caller } from "../../support/memory-app.ts";
 
 describe("startTask", () => {
@@ -72,7 +73,7 @@ describe("startTask", () => {
     );
     await h.define("echo", { handler: "echo" });
     await expect(
-      h.start({ definition: "echo", params: { blob: "x".repeat(300 * 1024) } }),
+      h.start({ definition: "echo", params: { blob: "x".repeat(LIMITS.paramsBytes) } }),
     ).rejects.toBeInstanceOf(PayloadTooLargeError);
     expect((await listTasks(h.svc, h.admin, {})).items).toEqual([]);
     expect(h.queue.size).toBe(0);

@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { processDelivery } from "../../../shared/app/worker.ts";
 import { BACKOFF } from "../../../shared/core/lifecycle.ts";
+import { LIMITS } from "../../../shared/core/limits.ts";
 import { defineTask } from "../../../shared/core/task.ts";
 import { appHarness } from "../../support/memory-app.ts";
 
@@ -125,7 +126,10 @@ describe("processDelivery", () => {
   });
 
   it("fails without retrying on params the handler rejects, and on output that is too large", async () => {
-    const big = defineTask({ handler: "big-output", run: async () => ({ blob: "x".repeat(70 * 1024) }) });
+    const big = defineTask({
+      handler: "big-output",
+      run: async () => ({ blob: "x".repeat(LIMITS.outputBytes) }),
+    });
     const h = appHarness({ handlers: [big] });
     await h.define("big", { handler: "big-output", maxAttempts: 3 });
     await h.define("file", { handler: "write-file", maxAttempts: 3 });

@@ -6,6 +6,7 @@ import {
   PrivateKeyText,
   parseDestinationUrl,
 } from "../../shared/core/destination.ts";
+import { BULK_ACTIONS, BulkFilter } from "../../shared/core/bulk.ts";
 import { LIMITS } from "../../shared/core/limits.ts";
 import { Name, RunId } from "../../shared/core/names.ts";
 import { READ_TOKEN_DEFAULT_SECONDS, READ_TOKEN_MAX_SECONDS } from "../../shared/core/read-token.ts";
@@ -66,6 +67,14 @@ export const ReplayTaskBody = z.strictObject({
     .describe("a failed workflow run: keep the steps that succeeded and run the rest again"),
   idempotencyKey: StartRequest.shape.idempotencyKey,
 });
+
+export const BulkTaskBody = z.strictObject({
+  action: z.enum(BULK_ACTIONS),
+  filter: BulkFilter.describe("the runs to act on; every condition given must hold ({} matches every run)"),
+  dryRun: z.boolean().optional().describe("count the matching runs, act on none"),
+});
+
+export const BulkId = RunId;
 
 export const ReadTokenBody = z.strictObject({
   seconds: z

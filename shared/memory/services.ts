@@ -29,6 +29,7 @@ import { MemoryDestinationStore } from "./memory-destination-store.ts";
 import { MemoryFileStore } from "./memory-file-store.ts";
 import { MemoryMetrics } from "./memory-metrics.ts";
 import { MemoryParamCrypto } from "./memory-param-crypto.ts";
+import { MemoryBulkStore } from "./memory-bulk-store.ts";
 import { MemoryRunQueue } from "./memory-run-queue.ts";
 import { MemoryRunStore } from "./memory-run-store.ts";
 import { MemoryRunTimer } from "./memory-run-timer.ts";
@@ -126,6 +127,7 @@ export function memoryServices(options: MemoryServicesOptions): MemoryServices {
     // Test servers listen on loopback.
     uploads: { allowPrivateAddresses: true, connectTimeoutMs: 2_000 },
     runs,
+    bulks: new MemoryBulkStore(),
     counters,
     chains,
     definitions,

@@ -289,7 +289,9 @@ export const StartedBulkView = z.strictObject({
   matched: z
     .number()
     .int()
-    .describe("runs the filter matched in the first page (up to the page size); the GET gives the running total"),
+    .describe(
+      "runs the filter matched in the first page (up to the page size); the GET gives the running total",
+    ),
   matchedAll: z.boolean().describe("false when more pages may match: `matched` is then a lower bound"),
 });
 export type StartedBulkView = z.infer<typeof StartedBulkView>;

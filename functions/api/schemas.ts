@@ -1,12 +1,12 @@
 /** Request schemas of the v1 API: the trust boundary. Unknown fields are rejected everywhere. */
 import { z } from "zod";
+import { BULK_ACTIONS, BulkFilter } from "../../shared/core/bulk.ts";
 import {
   CredentialText,
   HostKeyFingerprint,
   PrivateKeyText,
   parseDestinationUrl,
 } from "../../shared/core/destination.ts";
-import { BULK_ACTIONS, BulkFilter } from "../../shared/core/bulk.ts";
 import { LIMITS } from "../../shared/core/limits.ts";
 import { Name, RunId } from "../../shared/core/names.ts";
 import { READ_TOKEN_DEFAULT_SECONDS, READ_TOKEN_MAX_SECONDS } from "../../shared/core/read-token.ts";

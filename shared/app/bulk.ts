@@ -28,7 +28,13 @@ import {
   countReason,
   emptyTally,
 } from "../core/bulk.ts";
-import { BatonError, ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../core/errors.ts";
+import {
+  BatonError,
+  ConflictError,
+  NotFoundError,
+  RateLimitedError,
+  ValidationError,
+} from "../core/errors.ts";
 import type { BulkPageMessage } from "../core/ports.ts";
 import { isTerminal, type Run } from "../core/run.ts";
 import { cancelRun } from "./engine.ts";
@@ -62,7 +68,11 @@ function pageSizeOf(svc: Services): number {
 /** Acts run by run, this many at a time: a page's acts are independent of each other. */
 const ACTS_AT_ONCE = 8;
 
-export async function startBulk(svc: Services, caller: TenantPrincipal, input: BulkInput): Promise<StartedBulk> {
+export async function startBulk(
+  svc: Services,
+  caller: TenantPrincipal,
+  input: BulkInput,
+): Promise<StartedBulk> {
   const now = svc.clock.now();
   const at = now.toISOString();
   const bulk: BulkRecord = {
@@ -87,10 +97,12 @@ export async function startBulk(svc: Services, caller: TenantPrincipal, input: B
       { retryAfterSeconds: 10, details: { maxRunning: BULK_LIMITS.maxRunning } },
     );
   }
-  await svc.queue.enqueueBulkPage({ tenant: bulk.tenant, bulkId: bulk.id, page: 0 }).catch((error: unknown) => {
-    // The bulk is recorded: answering an error would invite a second one. The sweeper sends it.
-    svc.log.error("could not send a bulk's first page; the sweeper will", { bulkId: bulk.id, error });
-  });
+  await svc.queue
+    .enqueueBulkPage({ tenant: bulk.tenant, bulkId: bulk.id, page: 0 })
+    .catch((error: unknown) => {
+      // The bulk is recorded: answering an error would invite a second one. The sweeper sends it.
+      svc.log.error("could not send a bulk's first page; the sweeper will", { bulkId: bulk.id, error });
+    });
   return { bulk, matched: first.runs.length, matchedAll: first.cursor === undefined };
 }
 
@@ -129,7 +141,12 @@ export async function processBulkPage(svc: Services, message: BulkPageMessage): 
     }
     throw error;
   }
-  const saved = await save(svc, bulk, tally, page.cursor === undefined ? { done: true } : { cursor: page.cursor });
+  const saved = await save(
+    svc,
+    bulk,
+    tally,
+    page.cursor === undefined ? { done: true } : { cursor: page.cursor },
+  );
   if (saved !== undefined && saved.status === "running") {
     await svc.queue.enqueueBulkPage({ tenant: bulk.tenant, bulkId: bulk.id, page: saved.page });
   }
@@ -146,7 +163,8 @@ export async function sweepBulks(svc: Services, now: Date, limit: number): Promi
   for (const ref of await svc.bulks.dueForSweep(now.toISOString(), limit)) {
     const bulk = await svc.bulks.get(ref.tenant, ref.id);
     if (bulk?.status !== "running" || bulk.sweepAt === undefined) continue;
-    if (!(await svc.bulks.moveSweepAt(ref, { page: bulk.page, was: bulk.sweepAt }, stallDeadline(now)))) continue;
+    if (!(await svc.bulks.moveSweepAt(ref, { page: bulk.page, was: bulk.sweepAt }, stallDeadline(now))))
+      continue;
     await svc.queue.enqueueBulkPage({ tenant: bulk.tenant, bulkId: bulk.id, page: bulk.page });
     resent += 1;
   }
@@ -181,7 +199,8 @@ async function matchingPage(
     ...(filter.createdAfter === undefined ? {} : { createdAfter: filter.createdAfter }),
     ...(cursor === undefined ? {} : { cursor }),
   });
-  const runs = filter.queue === undefined ? page.items : page.items.filter((run) => run.queue === filter.queue);
+  const runs =
+    filter.queue === undefined ? page.items : page.items.filter((run) => run.queue === filter.queue);
   return { runs, ...(page.cursor === undefined ? {} : { cursor: page.cursor }) };
 }
 

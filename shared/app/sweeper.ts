@@ -76,7 +76,12 @@ export async function sweep(svc: Services): Promise<SweepReport> {
     cursor = page.cursor;
   } while (cursor !== undefined);
   if (
-    report.resent + report.requeued + report.ended + report.countersRepaired + report.started + report.bulksResent >
+    report.resent +
+      report.requeued +
+      report.ended +
+      report.countersRepaired +
+      report.started +
+      report.bulksResent >
     0
   ) {
     svc.log.info("sweep repaired runs", { ...report });

@@ -243,7 +243,9 @@ export class MemoryRunStore implements RunStore {
 
     const before = query.createdBefore;
     let below =
-      position === undefined || (before !== undefined && before < position.created) ? before : position.created;
+      position === undefined || (before !== undefined && before < position.created)
+        ? before
+        : position.created;
     const runs: Run[] = [];
     for (let round = 0; round < LIST_ROUNDS && runs.length < query.limit; round += 1) {
       const need = query.limit - runs.length;

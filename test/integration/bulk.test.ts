@@ -3,6 +3,7 @@
  * the emulators, with pages of 25 runs so that a few dozen runs cross several pages.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BulkView, StartedBulkView } from "../../functions/api/responses.ts";
 import { processBulkPage, sweepBulks } from "../../shared/app/bulk.ts";
 import { ensureTenantKey } from "../../shared/app/identity.ts";
 import { AwsCallCounter } from "../../shared/aws/call-counter.ts";
@@ -85,7 +86,11 @@ describe("bulk cancel", () => {
     expect(all.status).toBe(202);
     // The answer counts the first page only, and says so.
     expect(all.body).toEqual({ bulkId: expect.any(String), matched: PAGE, matchedAll: false });
-    expect(await ended(all.body.bulkId)).toMatchObject({
+    StartedBulkView.parse(all.body);
+    const counted = await ended(all.body.bulkId);
+    // The answer is what the OpenAPI document says it is (strict: no field more or less).
+    BulkView.parse(counted);
+    expect(counted).toMatchObject({
       action: "cancel",
       dryRun: true,
       status: "done",

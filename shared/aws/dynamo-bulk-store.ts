@@ -65,6 +65,16 @@ export class DynamoBulkStore implements BulkStore {
   }
 
   async create(bulk: BulkRecord, maxRunning: number): Promise<boolean> {
+    // Two creates of one tenant at once conflict as transactions: the loser tries again.
+    for (let round = 0; ; round += 1) {
+      const created = await this.#tryCreate(bulk, maxRunning);
+      if (created !== "conflict") return created;
+      if (round === 2) throw new Error("bulk create kept conflicting with another transaction");
+      await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** round));
+    }
+  }
+
+  async #tryCreate(bulk: BulkRecord, maxRunning: number): Promise<boolean | "conflict"> {
     try {
       await this.#client.send(
         new TransactWriteCommand({
@@ -90,8 +100,11 @@ export class DynamoBulkStore implements BulkStore {
       );
       return true;
     } catch (error) {
-      if (error instanceof Error && error.name === "TransactionCanceledException") return false;
-      throw error;
+      if (!(error instanceof Error) || error.name !== "TransactionCanceledException") throw error;
+      const reasons = (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
+      // The running set is full (or, never in practice, the bulk id is taken).
+      if (reasons.some((reason) => reason.Code === "ConditionalCheckFailed")) return false;
+      return "conflict";
     }
   }
 

@@ -6,6 +6,7 @@ import {
   type BatonClient,
   BatonClientError,
   BatonConnectionError,
+  type BulkView,
   type CallbackRequest,
   isTerminalStatus,
   RUN_STATUS_NAMES,
@@ -16,7 +17,15 @@ import { type ConnectionFlags, clientFor, DEFAULT_URL, type Environment } from "
 import { runDev } from "./dev.ts";
 import { ExitCode, RunNotSucceededError, UsageError } from "./exit-codes.ts";
 import { initProject } from "./init.ts";
-import { definitionTable, endSummary, statusSentence, taskDetails, taskTable, watchLine } from "./render.ts";
+import {
+  bulkSummary,
+  definitionTable,
+  endSummary,
+  statusSentence,
+  taskDetails,
+  taskTable,
+  watchLine,
+} from "./render.ts";
 import {
   collectKeyValue,
   collectString,
@@ -352,6 +361,74 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       out(page, () => (page.items.length === 0 ? "no runs" : taskTable(page.items)));
       if (!flags().json && page.cursor !== null) note(`more: --cursor ${page.cursor}`);
     });
+
+  const bulk = program
+    .command("bulk")
+    .description("cancel or replay every run a filter matches, in the background (--dry-run: count them)");
+  for (const action of ["cancel", "replay"] as const) {
+    bulk
+      .command(action)
+      .description(
+        action === "cancel"
+          ? "cancel every matching run (ended ones are skipped)"
+          : "replay every matching run once, with the original's params",
+      )
+      .addOption(new Option("--status <status>", "only runs with this status").choices(RUN_STATUS_NAMES))
+      .option("--definition <name>", "only runs of this definition")
+      .option("--queue <name>", "only runs on this named queue")
+      .option("--created-after <time>", "only runs created at or after this ISO 8601 time", parseIsoTime)
+      .option("--created-before <time>", "only runs created before this ISO 8601 time", parseIsoTime)
+      .option("--dry-run", "count the matching runs, act on none")
+      .option("-w, --wait", "then follow the bulk until it ends, like `baton bulk status --wait`")
+      .action(async (options) => {
+        const api = client();
+        const started = await api.startBulk({
+          action,
+          filter: {
+            ...(options.status === undefined ? {} : { status: options.status }),
+            ...(options.definition === undefined ? {} : { definition: options.definition }),
+            ...(options.queue === undefined ? {} : { queue: options.queue }),
+            ...(options.createdAfter === undefined ? {} : { createdAfter: options.createdAfter }),
+            ...(options.createdBefore === undefined ? {} : { createdBefore: options.createdBefore }),
+          },
+          ...(options.dryRun === true ? { dryRun: true } : {}),
+        });
+        if (options.wait === true) {
+          const final = await followBulk(api, started.bulkId);
+          out(final, () => bulkSummary(final));
+          return;
+        }
+        out(started, () => started.bulkId);
+        if (!flags().json) {
+          note(
+            `bulk ${action}${options.dryRun === true ? " (dry run)" : ""}: ${started.matched}${started.matchedAll ? "" : "+"} runs match so far; follow it with \`baton bulk status ${started.bulkId}\``,
+          );
+        }
+      });
+  }
+  bulk
+    .command("status <bulkId>")
+    .description("a bulk action's progress")
+    .option("-w, --wait", "wait until it ends")
+    .action(async (bulkId, options) => {
+      const api = client();
+      const view = options.wait === true ? await followBulk(api, bulkId) : await api.getBulk(bulkId);
+      out(view, () => bulkSummary(view));
+    });
+
+  /** Polls a bulk until it leaves `running`; on a terminal, one line of progress as it goes. */
+  const followBulk = async (api: BatonClient, bulkId: string): Promise<BulkView> => {
+    const tty = io.stdout.isTTY === true && !flags().json;
+    for (;;) {
+      const view = await api.getBulk(bulkId);
+      if (view.status !== "running") {
+        if (tty) io.stdout.write("\r\x1b[2K");
+        return view;
+      }
+      if (tty) io.stdout.write(`\r\x1b[2K${bulkSummary(view)}`);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+  };
 
   try {
     await program.parseAsync(argv);

@@ -1,5 +1,11 @@
 /** How runs, definitions and lists look to a person (`--json` prints the API's answers instead). */
-import type { DefinitionView, StartedRunView, TaskSummaryView, TaskView } from "../shared/client/index.ts";
+import type {
+  BulkView,
+  DefinitionView,
+  StartedRunView,
+  TaskSummaryView,
+  TaskView,
+} from "../shared/client/index.ts";
 
 const BAR_WIDTH = 24;
 
@@ -177,4 +183,24 @@ function table(header: string[], rows: string[][]): string {
 
 function formatSeconds(ms: number): string {
   return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
+}
+
+/** A bulk action in one line: where it stands and what it did, with reasons when any run was left. */
+export function bulkSummary(bulk: BulkView): string {
+  const verb = bulk.dryRun ? "would act on" : bulk.action === "cancel" ? "cancelled" : "replayed";
+  const done = bulk.dryRun ? bulk.matched : bulk.acted;
+  const reasons = (label: string, part: BulkView["skipped"]) =>
+    part.count === 0
+      ? []
+      : [
+          `${label} ${part.count} (${Object.entries(part.reasons)
+            .map(([reason, count]) => `${reason}: ${count}`)
+            .join(", ")})`,
+        ];
+  return [
+    `bulk ${bulk.bulkId} ${bulk.status}: matched ${bulk.matched}, ${verb} ${done}`,
+    ...reasons("skipped", bulk.skipped),
+    ...reasons("failed", bulk.failed),
+    ...(bulk.error === null ? [] : [`error: ${bulk.error}`]),
+  ].join("; ");
 }

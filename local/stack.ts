@@ -85,6 +85,8 @@ export interface LocalStackOptions {
   metricsFile?: string;
   /** Sees every run metric as it is recorded (the bench counts successes per definition with it). */
   onRunMetrics?: Metrics["record"];
+  /** Runs per page of a bulk action (default BULK_LIMITS.pageSize); tests cross pages with few runs. */
+  bulkPageSize?: number;
   /** Wraps the run store (tests check every write with it). */
   wrapRunStore?: (store: RunStore) => RunStore;
   /** Counts AWS calls: the api's, the worker's and the event source's (SQS bills Lambda's polling too). */
@@ -237,6 +239,7 @@ async function startOnEmulators(
   const services = {
     ...composed,
     runs: options.wrapRunStore === undefined ? composed.runs : options.wrapRunStore(composed.runs),
+    ...(options.bulkPageSize === undefined ? {} : { bulk: { pageSize: options.bulkPageSize } }),
   };
 
   let server: Server | undefined;

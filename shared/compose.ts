@@ -11,6 +11,7 @@ import { AwsDefinitionScheduler } from "./aws/aws-definition-scheduler.ts";
 import { AwsRunTimer, polledRunTimer } from "./aws/aws-run-timer.ts";
 import { type AwsClientOptions, createAwsClients } from "./aws/clients.ts";
 import { awsDependencyProbes } from "./aws/dependency-probes.ts";
+import { DynamoBulkStore } from "./aws/dynamo-bulk-store.ts";
 import { DynamoChainStore } from "./aws/dynamo-chain-store.ts";
 import { DynamoCounterStore } from "./aws/dynamo-counter-store.ts";
 import { DynamoDefinitionStore } from "./aws/dynamo-definition-store.ts";
@@ -75,6 +76,8 @@ export function composeServices(options: ComposeOptions): Services {
         ? {}
         : { payloads: new S3PayloadStore({ client: clients.s3, bucket: config.payloadsBucket }) }),
     }),
+    // A tenant's bulks are items of the runs table, under a partition of their own (see the store).
+    bulks: new DynamoBulkStore({ client: clients.dynamo, tableName: config.tables.runs }),
     counters: new DynamoCounterStore({ client: clients.dynamo, tableName: config.tables.counters }),
     chains: new DynamoChainStore({
       client: clients.dynamo,

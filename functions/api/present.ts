@@ -1,4 +1,5 @@
 /** What the API shows of stored records: no keys, hashes, leases or other internals. */
+import { type BulkRecord, sumReasons } from "../../shared/core/bulk.ts";
 import type { TaskDefinition } from "../../shared/core/definition.ts";
 import { credentialKindsOf, type DestinationRecord } from "../../shared/core/destination.ts";
 import { LIMITS } from "../../shared/core/limits.ts";
@@ -8,6 +9,7 @@ import { maskSealed } from "../../shared/core/sealed.ts";
 import type { Principal } from "../../shared/core/tenant.ts";
 import { stepRunIdOf } from "../../shared/core/workflow.ts";
 import type {
+  BulkView,
   CallerView,
   CancelledTask,
   ChainView,
@@ -127,6 +129,25 @@ export function presentStarted(run: Run, created: boolean): StartedTask {
 
 export function presentCancelled(run: Run): CancelledTask {
   return { taskId: run.id, status: run.status, cancelRequested: run.cancelRequestedAt !== undefined };
+}
+
+export function presentBulk(bulk: BulkRecord): BulkView {
+  return {
+    bulkId: bulk.id,
+    action: bulk.action,
+    filter: bulk.filter,
+    dryRun: bulk.dryRun,
+    status: bulk.status,
+    matched: bulk.matched,
+    acted: bulk.acted,
+    skipped: { count: sumReasons(bulk.skipped), reasons: bulk.skipped },
+    failed: { count: sumReasons(bulk.failed), reasons: bulk.failed },
+    pages: bulk.page,
+    createdAt: bulk.createdAt,
+    updatedAt: bulk.updatedAt,
+    endedAt: bulk.endedAt ?? null,
+    error: bulk.error ?? null,
+  };
 }
 
 /** Who the caller is (GET /v1/tenant). */

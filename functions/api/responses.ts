@@ -4,6 +4,7 @@
  * answers against them. Strict objects, so a field added to an answer without its schema fails.
  */
 import { z } from "zod";
+import { BULK_ACTIONS, BULK_STATUSES } from "../../shared/core/bulk.ts";
 import { ChainOutcome, ChainSpec } from "../../shared/core/chain.ts";
 import { TaskDefinition } from "../../shared/core/definition.ts";
 import { LIMITS } from "../../shared/core/limits.ts";
@@ -282,6 +283,44 @@ export const CancelledTask = z.strictObject({
     .describe("with ?tree=true: what was done below the run"),
 });
 export type CancelledTask = z.infer<typeof CancelledTask>;
+
+export const StartedBulkView = z.strictObject({
+  bulkId: z.string(),
+  matched: z
+    .number()
+    .int()
+    .describe(
+      "runs the filter matched in the first page (up to the page size); the GET gives the running total",
+    ),
+  matchedAll: z.boolean().describe("false when more pages may match: `matched` is then a lower bound"),
+});
+export type StartedBulkView = z.infer<typeof StartedBulkView>;
+
+const ReasonCounts = z.record(z.string(), z.number().int()).describe("runs by reason (snake_case)");
+
+export const BulkView = z.strictObject({
+  bulkId: z.string(),
+  action: z.enum(BULK_ACTIONS),
+  filter: z.strictObject({
+    status: z.enum(RUN_STATUSES).optional(),
+    definition: z.string().optional(),
+    queue: z.string().optional(),
+    createdAfter: Time.optional(),
+    createdBefore: Time.optional(),
+  }),
+  dryRun: z.boolean(),
+  status: z.enum(BULK_STATUSES).describe("`done` once every page is done; `failed` names its `error`"),
+  matched: z.number().int().describe("runs the filter matched in the pages done so far (final once ended)"),
+  acted: z.number().int().describe("runs cancelled (or asked to stop) or replayed; 0 for a dry run"),
+  skipped: z.strictObject({ count: z.number().int(), reasons: ReasonCounts }),
+  failed: z.strictObject({ count: z.number().int(), reasons: ReasonCounts }),
+  pages: z.number().int().describe("pages done"),
+  createdAt: Time,
+  updatedAt: Time,
+  endedAt: Time.nullable(),
+  error: z.string().nullable(),
+});
+export type BulkView = z.infer<typeof BulkView>;
 
 const Cursor = z.string().nullable().describe("pass back as `cursor` for the next page; null on the last");
 

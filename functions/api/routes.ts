@@ -3,6 +3,7 @@
  * calling one use case and shaping the answer. The OpenAPI document is generated from this table.
  */
 import type { Services } from "../../shared/app/services.ts";
+import { bulkRoutes } from "./routes/bulk.ts";
 import { callbacksRoutes } from "./routes/callbacks.ts";
 import { chainsRoutes } from "./routes/chains.ts";
 import { definitionsRoutes } from "./routes/definitions.ts";
@@ -22,6 +23,7 @@ export function apiRoutes(svc: Services): ApiRoute[] {
     ...tenantsRoutes(svc),
     ...definitionsRoutes(svc),
     ...chainsRoutes(svc),
+    ...bulkRoutes(svc),
     ...tasksRoutes(svc),
     ...filesRoutes(svc),
     ...callbacksRoutes(svc),

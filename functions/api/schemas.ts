@@ -1,5 +1,6 @@
 /** Request schemas of the v1 API: the trust boundary. Unknown fields are rejected everywhere. */
 import { z } from "zod";
+import { BULK_ACTIONS, BulkFilter } from "../../shared/core/bulk.ts";
 import {
   CredentialText,
   HostKeyFingerprint,
@@ -66,6 +67,14 @@ export const ReplayTaskBody = z.strictObject({
     .describe("a failed workflow run: keep the steps that succeeded and run the rest again"),
   idempotencyKey: StartRequest.shape.idempotencyKey,
 });
+
+export const BulkTaskBody = z.strictObject({
+  action: z.enum(BULK_ACTIONS),
+  filter: BulkFilter.describe("the runs to act on; every condition given must hold ({} matches every run)"),
+  dryRun: z.boolean().optional().describe("count the matching runs, act on none"),
+});
+
+export const BulkId = RunId;
 
 export const ReadTokenBody = z.strictObject({
   seconds: z

@@ -34,6 +34,7 @@ export async function replayTask(
   caller: TenantPrincipal,
   id: string,
   input: ReplayInput,
+  options: { id?: string } = {},
 ): Promise<Started> {
   const original = await findRun(svc, caller, id);
   // Encrypted chain params are sealed to the run they were sent to; opening them here would
@@ -54,7 +55,8 @@ export async function replayTask(
       ...(original.chains === undefined ? {} : { chain: await openChainSpecs(svc, original) }),
       ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
     },
-    { trigger: "replay", replay },
+    // An id derived from what asked (a bulk's page): a repeat creates nothing.
+    { trigger: "replay", replay, ...(options.id === undefined ? {} : { id: options.id }) },
   );
 }
 

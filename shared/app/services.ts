@@ -1,4 +1,5 @@
 import type {
+  BulkStore,
   ChainStore,
   Clock,
   CounterStore,
@@ -21,6 +22,8 @@ import type { HandlerRegistry } from "../core/task.ts";
 /** Everything the use cases need, wired once by a composition root (functions/compose.ts, local/). */
 export interface Services {
   runs: RunStore;
+  /** Bulk actions' records (shared/app/bulk.ts). */
+  bulks: BulkStore;
   counters: CounterStore;
   chains: ChainStore;
   definitions: DefinitionStore;
@@ -51,6 +54,13 @@ export interface Services {
   worker: WorkerSettings;
   /** Admission tuning; absent: the documented defaults. */
   admission?: AdmissionSettings;
+  /** Bulk actions' tuning; absent: BULK_LIMITS. */
+  bulk?: BulkSettings;
+}
+
+export interface BulkSettings {
+  /** Runs per page (BULK_LIMITS.pageSize by default); tests set it low to cross pages with few runs. */
+  pageSize?: number;
 }
 
 export interface AdmissionSettings {

@@ -6,6 +6,7 @@
  * - a queued run whose message may never have been sent: send it again (a repeat is harmless);
  * - a running run whose worker stopped renewing its lease: back to the queue, or ended
  *   (`cancelled` if asked, `timed_out` past its deadline, else `failed`) with its slot freed;
+ * - a bulk action that saved no page for a while: its page message sent again;
  * - counters that disagree with the runs: set from the runs, then free slots filled in order
  *   (a definition's counters and lines, and a capped tenant's own: TENANT_SCOPE).
  */
@@ -20,6 +21,7 @@ import {
 import type { Counters } from "../core/ports.ts";
 import type { Run } from "../core/run.ts";
 import { promoteWaiting, sendRun } from "./admission.ts";
+import { sweepBulks } from "./bulk.ts";
 import { emitChains } from "./chains.ts";
 import { endRun, engineOps, startDueRuns, startRun } from "./engine.ts";
 import { withLogContext } from "./log-context.ts";
@@ -33,6 +35,8 @@ export interface SweepReport {
   countersRepaired: number;
   promoted: number;
   started: number;
+  /** Bulk actions whose page message was sent again (shared/app/bulk.ts). */
+  bulksResent: number;
 }
 
 const OVERDUE_MS = 60_000;
@@ -52,6 +56,7 @@ export async function sweep(svc: Services): Promise<SweepReport> {
     countersRepaired: 0,
     promoted: 0,
     started: 0,
+    bulksResent: 0,
   };
   const now = svc.clock.now();
   // Delayed starts whose timer did not fire (a lost message, a failed schedule): start them late
@@ -63,13 +68,22 @@ export async function sweep(svc: Services): Promise<SweepReport> {
     const keys = { tenant: run.tenant, taskId: run.id, definition: run.definition, attempt: run.attempts };
     await withLogContext(keys, () => sweepRun(svc, run, now, report));
   }
+  report.bulksResent = await sweepBulks(svc, now, RUNS_PER_SWEEP);
   let cursor: string | undefined;
   do {
     const page = await svc.counters.list(cursor);
     for (const counters of page.items) await sweepCounters(svc, counters, now, report);
     cursor = page.cursor;
   } while (cursor !== undefined);
-  if (report.resent + report.requeued + report.ended + report.countersRepaired + report.started > 0) {
+  if (
+    report.resent +
+      report.requeued +
+      report.ended +
+      report.countersRepaired +
+      report.started +
+      report.bulksResent >
+    0
+  ) {
     svc.log.info("sweep repaired runs", { ...report });
   }
   return report;

@@ -28,6 +28,8 @@ import { isSealed } from "../core/sealed.ts";
 import type { TaskContext } from "../core/task.ts";
 import { AttemptLease } from "./attempt-lease.ts";
 import { AttemptReport } from "./attempt-report.ts";
+import { processBulkPage } from "./bulk.ts";
+import { parseBulkPageMessage } from "./bulk-message.ts";
 import { endRun } from "./engine.ts";
 import { addLogContext } from "./log-context.ts";
 import { recordClaim } from "./run-metrics.ts";
@@ -71,6 +73,9 @@ const DONE: DeliveryResult = { kind: "done" };
 const RECHECK_SOON: DeliveryResult = { kind: "later", seconds: 1 };
 
 export async function processDelivery(svc: Services, delivery: Delivery): Promise<DeliveryResult> {
+  // A bulk's page message shares the fair queue with run messages (shared/app/bulk.ts).
+  const bulkPage = parseBulkPageMessage(delivery.body);
+  if (bulkPage !== undefined) return processBulkPage(svc, bulkPage);
   const parsed = parseRunMessage(delivery.body);
   if (parsed === undefined) {
     // A body we cannot read will never become readable: drop it rather than block its group.

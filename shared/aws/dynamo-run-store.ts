@@ -666,11 +666,14 @@ export class DynamoRunStore implements RunStore {
       statusKeys.length > 0
         ? (["byStatus", "tenantStatus", statusKeys] as const)
         : (["byTenantShard", "tenantShard", tenantShardKeys(tenant)] as const);
+    // Creation times bound the sort key (never a filter): a key condition has one sort-key
+    // clause, so with both bounds it is BETWEEN, whose inclusive top is dropped below.
+    const after = query.createdAfter;
     const shardQuery = (partition: string, below: string | undefined, need: number): QueryCommandInput => ({
       TableName: this.#table,
       IndexName: index,
       ScanIndexForward: false,
-      KeyConditionExpression: `#partition = :pk${below === undefined ? "" : " AND createdKey < :below"}`,
+      KeyConditionExpression: `#partition = :pk${sortKeyRange(below, after)}`,
       ExpressionAttributeNames: {
         "#partition": keyAttribute,
         ...(definition === undefined ? {} : { "#definition": "definition" }),
@@ -678,13 +681,14 @@ export class DynamoRunStore implements RunStore {
       ExpressionAttributeValues: {
         ":pk": partition,
         ...(below === undefined ? {} : { ":below": below }),
+        ...(after === undefined ? {} : { ":after": after }),
         ...(definition === undefined ? {} : { ":definition": definition }),
       },
       ...(definition === undefined ? {} : { FilterExpression: "#definition = :definition" }),
       Limit: need,
     });
 
-    let below = position?.created;
+    let below = lowerKey(position?.created, query.createdBefore);
     const runs: Run[] = [];
     // A partition may hold runs of other statuses (see statusGroupOf), and a definition filter
     // skips some: read on (bounded) to fill the page. The status is checked on the item read
@@ -697,10 +701,12 @@ export class DynamoRunStore implements RunStore {
           const result = await this.#client.send(new QueryCommand(shardQuery(partition, below, need)));
           const last = result.LastEvaluatedKey;
           return {
-            entries: (result.Items ?? []).map((item) => ({
-              createdKey: String(item.createdKey),
-              entry: { pk: item.pk, sk: item.sk },
-            })),
+            entries: (result.Items ?? [])
+              .filter((item) => item.createdKey !== below)
+              .map((item) => ({
+                createdKey: String(item.createdKey),
+                entry: { pk: item.pk, sk: item.sk },
+              })),
             ...(last === undefined ? {} : { lastKey: String(last.createdKey) }),
           };
         }),
@@ -758,6 +764,18 @@ export class DynamoRunStore implements RunStore {
     });
     return Promise.all(items.map((item) => this.#complete(item)));
   }
+}
+
+/** The sort-key clause of a listing query: below the position, at or above `after`. */
+function sortKeyRange(below: string | undefined, after: string | undefined): string {
+  if (below === undefined) return after === undefined ? "" : " AND createdKey >= :after";
+  return after === undefined ? " AND createdKey < :below" : " AND createdKey BETWEEN :after AND :below";
+}
+
+/** The lower of two exclusive upper bounds of the sort key (a cursor's position, createdBefore). */
+function lowerKey(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined) return b;
+  return b === undefined || a < b ? a : b;
 }
 
 /** Keys per BatchGetItem request of a list: 25 items of at most 400 KB stay under its 16 MB answer. */

@@ -1,6 +1,7 @@
 import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { bulkPageBody } from "../app/bulk-message.ts";
 import { runMessageBody } from "../app/worker.ts";
-import type { RunLane, RunMessage, RunQueue, RunReceipt } from "../core/ports.ts";
+import type { BulkPageMessage, RunLane, RunMessage, RunQueue, RunReceipt } from "../core/ports.ts";
 import { AWS_LIMITS, checkSqsBody, sqsId } from "./aws-limits.ts";
 import { messageGroupId, RUN_QUEUE, runLaneOf } from "./queues.ts";
 
@@ -38,6 +39,17 @@ export class SqsRunQueue implements RunQueue {
               ),
             }
           : {}),
+      }),
+    );
+  }
+
+  async enqueueBulkPage(message: BulkPageMessage): Promise<void> {
+    // The fair lane, grouped by tenant: one tenant's bulk never holds back another tenant's runs.
+    await this.#client.send(
+      new SendMessageCommand({
+        QueueUrl: this.#urls.fair,
+        MessageBody: checkSqsBody(JSON.stringify(bulkPageBody(message)), RUN_QUEUE.maximumMessageSizeBytes),
+        MessageGroupId: sqsId(message.tenant),
       }),
     );
   }

@@ -10,6 +10,8 @@
 import { type ApiErrorBody, apiErrorOf, BatonApiError, BatonConnectionError } from "./errors.ts";
 import type {
   AccessGrantView,
+  BulkTaskRequest,
+  BulkView,
   CallbackRequest,
   CancelTaskResult,
   ChainView,
@@ -27,6 +29,7 @@ import type {
   PutDefinitionRequest,
   ReadTokenView,
   ReplayTaskRequest,
+  StartedBulkView,
   StartedRunView,
   StartTaskRequest,
   StartTaskResult,
@@ -216,6 +219,19 @@ export class BatonClient {
    */
   replayTask(taskId: string, body: ReplayTaskRequest = {}): Promise<StartTaskResult> {
     return this.#request("POST", `/v1/tasks/${segment(taskId)}/replay`, { body });
+  }
+
+  /**
+   * `POST /v1/tasks/bulk`: cancels or replays, in the background, every run the filter matches
+   * (`dryRun` only counts them). `matched` counts the first page; follow it with getBulk.
+   */
+  startBulk(body: BulkTaskRequest): Promise<StartedBulkView> {
+    return this.#request("POST", "/v1/tasks/bulk", { body });
+  }
+
+  /** `GET /v1/tasks/bulk/{bulkId}`: a bulk action's progress; `status` leaves `running` when it ends. */
+  getBulk(bulkId: string): Promise<BulkView> {
+    return this.#request("GET", `/v1/tasks/bulk/${segment(bulkId)}`);
   }
 
   /**

@@ -5,6 +5,7 @@
  */
 import type { z } from "zod";
 import type {
+  presentBulk,
   presentCancelled,
   presentChain,
   presentDefinition,
@@ -15,8 +16,13 @@ import type {
   presentStarted,
   presentStartedRun,
 } from "../../functions/api/present.ts";
-import type { Health, ReadTokenView as ReadTokenViewSchema } from "../../functions/api/responses.ts";
 import type {
+  Health,
+  ReadTokenView as ReadTokenViewSchema,
+  StartedBulkView as StartedBulkViewSchema,
+} from "../../functions/api/responses.ts";
+import type {
+  BulkTaskBody,
   CallbackBody,
   CreateKeyBody,
   CreateTenantBody,
@@ -43,6 +49,7 @@ export type CreateKeyRequest = z.input<typeof CreateKeyBody>;
 export type PutDefinitionRequest = z.input<typeof PutDefinitionBody>;
 export type PutChainRequest = z.input<typeof PutChainBody>;
 export type ReplayTaskRequest = z.input<typeof ReplayTaskBody>;
+export type BulkTaskRequest = z.input<typeof BulkTaskBody>;
 export type StartTaskRequest = z.input<typeof StartTaskBody>;
 export type CallbackRequest = z.input<typeof CallbackBody>;
 export type PatchTaskRequest = z.input<typeof PatchTaskBody>;
@@ -61,6 +68,9 @@ export type StartTaskResult = ReturnType<typeof presentStarted>;
 export type StartedRunView = ReturnType<typeof presentStartedRun>;
 export type ReadTokenView = z.infer<typeof ReadTokenViewSchema>;
 export type CancelTaskResult = ReturnType<typeof presentCancelled>;
+export type StartedBulkView = z.infer<typeof StartedBulkViewSchema>;
+/** A bulk action's progress (GET /v1/tasks/bulk/{bulkId}). */
+export type BulkView = ReturnType<typeof presentBulk>;
 export type Whoami = ReturnType<typeof presentPrincipal>;
 export type AccessGrantView = ReturnType<typeof presentGrant>;
 export type TenantView = Tenant;

@@ -2,6 +2,7 @@
  * Ports: the only ways core reaches the world. Adapters in shared/aws implement them on AWS SDK v3
  * (DynamoDB, SQS); test/contract holds one suite per port that every adapter must pass.
  */
+import type { BulkRecord } from "./bulk.ts";
 import type { TaskDefinition } from "./definition.ts";
 import type { DestinationRecord } from "./destination.ts";
 import type { OnceRecord, Run, RunRef, RunStatus } from "./run.ts";
@@ -184,6 +185,10 @@ export interface RunListQuery {
   tenant: string;
   status?: RunStatus;
   definition?: string;
+  /** Runs created at or after this time (canonical ISO 8601): a bound of the index's sort key. */
+  createdAfter?: string;
+  /** Runs created before this time (canonical ISO 8601): a bound of the index's sort key. */
+  createdBefore?: string;
   limit: number;
   cursor?: string;
 }
@@ -249,6 +254,35 @@ export interface RunStore {
   countTreeRun(root: RunRef, below: number, at: string): Promise<boolean>;
   /** The runs `origin` started (in any tenant), oldest first, by index. Throws ValidationError on a bad cursor. */
   startedBy(origin: RunRef, page: { limit: number; cursor?: string }): Promise<Page<StartedRun>>;
+}
+
+/** A bulk, as the sweeper finds it. */
+export interface BulkRef {
+  tenant: string;
+  id: string;
+}
+
+/**
+ * Bulk actions' records (shared/core/bulk.ts): one per bulk, and per tenant the set of its running
+ * bulks. Every write is conditional; none touches a run's keys.
+ */
+export interface BulkStore {
+  /**
+   * Adds a running bulk, and it to its tenant's running set, in one transaction, if the tenant
+   * runs fewer than `maxRunning`; false (and nothing written) otherwise.
+   */
+  create(bulk: BulkRecord, maxRunning: number): Promise<boolean>;
+  get(tenant: string, id: string): Promise<BulkRecord | undefined>;
+  /**
+   * Replaces the record with `next` if it is still running at page `expectedPage` (so of two
+   * tries of one page, one saves). When `next` has ended, it leaves its tenant's running set in
+   * the same transaction. False when the record had moved on.
+   */
+  savePage(next: BulkRecord, expectedPage: number): Promise<boolean>;
+  /** Running bulks, across tenants, whose `sweepAt` is at or before `now`, by index. */
+  dueForSweep(now: string, limit: number): Promise<BulkRef[]>;
+  /** Moves a running bulk's sweepAt if it is still at `page` with sweepAt `was`; false otherwise. */
+  moveSweepAt(ref: BulkRef, expect: { page: number; was: string }, sweepAt: string): Promise<boolean>;
 }
 
 /** Seals (encrypts) and opens chain params and destination credentials, bound to their context. */
@@ -374,6 +408,14 @@ export interface RunMessage {
   trace?: string;
 }
 
+/** The message that asks a worker to do one page of a bulk (shared/app/bulk.ts). */
+export interface BulkPageMessage {
+  tenant: string;
+  bulkId: string;
+  /** The page number: a message for a page already saved is a duplicate, and does nothing. */
+  page: number;
+}
+
 /**
  * Fires delayed starts at their time (SQS delay queue or EventBridge Scheduler on AWS; locally a
  * loop over the scheduled runs themselves). A firing calls `startDue`; firing twice is harmless.
@@ -414,6 +456,8 @@ export interface RunQueue {
    * claim makes a duplicate harmless.
    */
   enqueue(message: RunMessage, sendId?: string): Promise<void>;
+  /** Sends a bulk's page message on the fair lane, its message group the tenant. */
+  enqueueBulkPage(message: BulkPageMessage): Promise<void>;
   /** Hides a received message for `seconds` more (heartbeat, or a retry's backoff). */
   setVisibility(receipt: RunReceipt, seconds: number): Promise<void>;
 }

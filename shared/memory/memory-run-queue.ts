@@ -1,7 +1,8 @@
+import { bulkPageBody } from "../app/bulk-message.ts";
 import { type RunMessageBody, runMessageBody } from "../app/worker.ts";
 import { AWS_LIMITS } from "../aws/aws-limits.ts";
 import { messageGroupId, RUN_QUEUE, runLaneOf } from "../aws/queues.ts";
-import type { Clock, RunLane, RunMessage, RunQueue, RunReceipt } from "../core/ports.ts";
+import type { BulkPageMessage, Clock, RunLane, RunMessage, RunQueue, RunReceipt } from "../core/ports.ts";
 import { fairOrder } from "./fair-order.ts";
 
 /** SQS FIFO drops a send whose deduplication id it saw within this long. */
@@ -70,6 +71,17 @@ export class MemoryRunQueue implements RunQueue {
       body: JSON.stringify(body),
       lane,
       groupId: messageGroupId(message),
+      receiveCount: 0,
+    });
+  }
+
+  async enqueueBulkPage(message: BulkPageMessage): Promise<void> {
+    this.#sequence += 1;
+    this.#messages.push({
+      messageId: `m${this.#sequence}`,
+      body: JSON.stringify(bulkPageBody(message)),
+      lane: "fair",
+      groupId: message.tenant,
       receiveCount: 0,
     });
   }

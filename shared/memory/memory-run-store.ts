@@ -235,10 +235,17 @@ export class MemoryRunStore implements RunStore {
         ? (run: Run) => run.tenant === tenant && statusGroupOf(run.status) === group
         : (run: Run) => run.tenant === tenant;
     const shards: Run[][] = Array.from({ length: LIST_SHARDS }, () => []);
-    for (const run of this.#select(inIndex)) shards[listShardOf(run.id)]?.push(run);
+    const after = query.createdAfter;
+    for (const run of this.#select(inIndex)) {
+      if (after === undefined || createdKeyOf(run) >= after) shards[listShardOf(run.id)]?.push(run);
+    }
     for (const shard of shards) shard.sort((a, b) => byCreatedKey(b, a));
 
-    let below = position?.created;
+    const before = query.createdBefore;
+    let below =
+      position === undefined || (before !== undefined && before < position.created)
+        ? before
+        : position.created;
     const runs: Run[] = [];
     for (let round = 0; round < LIST_ROUNDS && runs.length < query.limit; round += 1) {
       const need = query.limit - runs.length;

@@ -20,6 +20,7 @@ import type { Log } from "../core/ports.ts";
 import type { HandlerRegistry } from "../core/task.ts";
 import { hashKey } from "../core/tenant.ts";
 import { ManualClock } from "./manual-clock.ts";
+import { MemoryBulkStore } from "./memory-bulk-store.ts";
 import { MemoryChainStore } from "./memory-chain-store.ts";
 import { MemoryCounterStore } from "./memory-counter-store.ts";
 import { MemoryDefinitionScheduler } from "./memory-definition-scheduler.ts";
@@ -126,6 +127,7 @@ export function memoryServices(options: MemoryServicesOptions): MemoryServices {
     // Test servers listen on loopback.
     uploads: { allowPrivateAddresses: true, connectTimeoutMs: 2_000 },
     runs,
+    bulks: new MemoryBulkStore(),
     counters,
     chains,
     definitions,

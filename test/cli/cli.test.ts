@@ -197,6 +197,50 @@ describe("start, watch, status", () => {
   });
 });
 
+describe("bulk", () => {
+  it("counts with --dry-run, cancels what a filter matches and waits for the end, then shows its status", async () => {
+    await stack.request("PUT", "/v1/definitions/bulk-later", { body: { handler: "echo" } });
+    const ids = await Promise.all(
+      [1, 2, 3].map(
+        async () =>
+          JSON.parse((await runBaton(["start", "bulk-later", "--after", "1h", "--json"], { env })).stdout)
+            .taskId,
+      ),
+    );
+    const counted = await runBaton(
+      [
+        "bulk",
+        "cancel",
+        "--definition",
+        "bulk-later",
+        "--status",
+        "scheduled",
+        "--dry-run",
+        "--wait",
+        "--json",
+      ],
+      { env },
+    );
+    expect(counted.code).toBe(0);
+    expect(JSON.parse(counted.stdout)).toMatchObject({ status: "done", dryRun: true, matched: 3, acted: 0 });
+
+    const cancelled = await runBaton(["bulk", "cancel", "--definition", "bulk-later", "--wait"], { env });
+    expect(cancelled.code).toBe(0);
+    expect(cancelled.stdout).toMatch(/^bulk \S+ done: matched 3, cancelled 3\n$/);
+    for (const id of ids)
+      expect((await stack.request("GET", `/v1/tasks/${id}`)).body.status).toBe("cancelled");
+
+    const started = await runBaton(["bulk", "cancel", "--definition", "bulk-later"], { env });
+    const bulkId = started.stdout.trim();
+    expect(started.stderr).toContain(`baton bulk status ${bulkId}`);
+    const status = await runBaton(["bulk", "status", bulkId, "--wait"], { env });
+    expect(status.stdout).toBe(`bulk ${bulkId} done: matched 3, cancelled 0; skipped 3 (already_ended: 3)\n`);
+
+    const bad = await runBaton(["bulk", "replay", "--created-after", "yesterday"], { env });
+    expect(bad.code).toBe(2);
+  });
+});
+
 describe("callbacks", () => {
   it("reports progress with the key, then ends the run with its callback token", async () => {
     await stack.request("PUT", "/v1/definitions/await-callback", {
@@ -304,6 +348,8 @@ describe("usage and API errors", () => {
       ["logs"],
       ["callback"],
       ["tasks", "list"],
+      ["bulk", "cancel"],
+      ["bulk", "status"],
     ];
     const helps = await Promise.all(commands.map((command) => runBaton([...command, "--help"])));
     commands.forEach((command, index) => {

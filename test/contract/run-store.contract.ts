@@ -333,6 +333,40 @@ export function runStoreContract(
       expect(await ids({ status: "queued", definition: "alpha" })).toEqual(["a"]);
     });
 
+    it("bounds a listing by creation time (createdAfter inclusive, createdBefore exclusive), page by page", async () => {
+      for (let i = 0; i < 8; i += 1) {
+        await store.create(aRun(`t${i}`, { createdAt: at(i * 1000) }, "acme", i % 2 === 0 ? "even" : "odd"));
+      }
+      const ids = async (query: { createdAfter?: string; createdBefore?: string; definition?: string }) => {
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await store.list({
+            tenant: "acme",
+            limit: 2,
+            ...query,
+            ...(cursor ? { cursor } : {}),
+          });
+          seen.push(...page.items.map((r) => r.id));
+          cursor = page.cursor;
+        } while (cursor !== undefined);
+        return seen;
+      };
+      expect(await ids({ createdAfter: at(2000) })).toEqual(["t7", "t6", "t5", "t4", "t3", "t2"]);
+      expect(await ids({ createdBefore: at(3000) })).toEqual(["t2", "t1", "t0"]);
+      expect(await ids({ createdAfter: at(2000), createdBefore: at(6000) })).toEqual([
+        "t5",
+        "t4",
+        "t3",
+        "t2",
+      ]);
+      expect(await ids({ createdAfter: at(1000), createdBefore: at(6000), definition: "odd" })).toEqual([
+        "t5",
+        "t3",
+        "t1",
+      ]);
+    });
+
     it("lists ended runs by status, and pages a status through runs of other statuses", async () => {
       for (let i = 0; i < 6; i += 1) {
         await store.create(aRun(`q${i}`, { createdAt: at(i * 10) }, "acme", i % 2 === 0 ? "alpha" : "beta"));

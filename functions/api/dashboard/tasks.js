@@ -1,5 +1,6 @@
 // The task list (live, filtered, paged) and one task's page (live until it ends).
 import { ApiError, api, listAll } from "./api.js";
+import { bulkActions } from "./bulk.js";
 import {
   announce,
   dateTime,
@@ -122,6 +123,7 @@ export function renderTaskList(main, query) {
       h("div", { class: "field" }, h("label", { for: "filter-definition" }, "Definition"), definitionSelect),
       h("p", { class: "refresh-note" }, updated),
     ),
+    bulkActions(() => filters),
     problem,
     h("div", { class: "table-wrap" }, table),
     empty,

@@ -19,7 +19,15 @@ async function claimAndDie(h: AppHarness, run: Run) {
   for (const message of h.queue.receive()) h.queue.delete(message.receipt);
 }
 
-const nothing = { resent: 0, requeued: 0, ended: 0, countersRepaired: 0, promoted: 0, started: 0 };
+const nothing = {
+  resent: 0,
+  requeued: 0,
+  ended: 0,
+  countersRepaired: 0,
+  promoted: 0,
+  started: 0,
+  bulksResent: 0,
+};
 
 describe("sweep", () => {
   it("resends a queued run whose message was never sent, and the run then runs once", async () => {
@@ -30,6 +38,7 @@ describe("sweep", () => {
       enqueue: async () => {
         throw new Error("SQS unavailable");
       },
+      enqueueBulkPage: working.enqueueBulkPage.bind(working),
       setVisibility: working.setVisibility.bind(working),
     };
     h.svc.queue = down;

@@ -17,7 +17,7 @@ import { isConditionFailure } from "./clients.ts";
  * run's pk is "<tenant>#<run id>", and its items' sks are "run", "params", "output", "logs" and
  * "tree"), so a bulk's writes — one per page — never contend with runs, and the migration script
  * (which reads sk "run" only) passes them by. A running bulk is in the bySweep index under the
- * shard "bulk", which no run uses (runs use "0".."63"), so the sweeper finds stalled bulks with one
+ * shard "bulk", which no run uses (runs use "0".."127"), so the sweeper finds stalled bulks with one
  * query and runs' sweep queries never see them.
  */
 const SWEEP_SHARD = "bulk";

@@ -57,6 +57,7 @@ export function presentRun(run: Run): TaskView {
     root: run.root ?? { taskId: run.id, tenant: run.tenant },
     depth: run.depth ?? 0,
     replayOf: run.replayOf ?? null,
+    priority: run.priority ?? 0,
     retryOnTimeout: run.retryOnTimeout === true,
     timeoutSeconds: run.timeoutSeconds,
     ...(run.kind === "workflow"

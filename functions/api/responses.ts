@@ -162,6 +162,7 @@ export const TaskView = z.strictObject({
     .describe("the first run of this run's tree (itself for a run nothing started)"),
   depth: z.number().int().describe("how many starts below its root this run is (0 for a root)"),
   replayOf: z.string().nullable().describe("the run this one replays (POST /v1/tasks/{id}/replay), or null"),
+  priority: z.number().int().describe("its place in a waiting line: 0-9, higher first, then start order"),
   retryOnTimeout: z.boolean(),
   timeoutSeconds: z.number().int(),
   mode: z.enum(["sync", "callback"]),

@@ -76,6 +76,8 @@ export interface StartInput {
   after?: number;
   /** What to start when this run succeeds (see docs); also read from the `async-TaskChain` param. */
   chain?: unknown;
+  /** 0–9, higher first in a waiting line; default the definition's `priority`, else 0. Not with `queue`. */
+  priority?: number;
 }
 
 /** How a start came about: what asked for it and, when a run did, which one. */
@@ -169,6 +171,7 @@ async function admitStart(
     svc.registry.parseParams(definition.handler, params);
   }
   const specs = chainSpecsOf(input.chain, params);
+  const priority = startPriority(input, definition);
 
   const now = svc.clock.now();
   const id = how.id ?? svc.newId();
@@ -203,6 +206,7 @@ async function admitStart(
     ...(how.parent === undefined ? {} : { parent: how.parent }),
     ...(how.replay === undefined ? {} : { replay: how.replay }),
     ...(traceparent === undefined ? {} : { trace: traceparent }),
+    ...(priority === undefined ? {} : { priority }),
     chains,
   };
   const extras = idempotency === undefined ? {} : { idempotency };
@@ -276,6 +280,21 @@ async function takeStartRate(svc: Services, tenant: string, how: StartHow, now: 
     throw new ConflictError(`run ${how.id} already exists`);
   }
   throw refused;
+}
+
+/**
+ * A start's priority: its own, else its definition's. A named queue keeps strict FIFO order (its
+ * runs start in the order of their starts, one at a time), so a priority there is refused, and a
+ * definition's default does not apply to it.
+ */
+function startPriority(input: StartInput, definition: TaskDefinition): number | undefined {
+  if (input.queue === undefined) return input.priority ?? definition.priority;
+  if (input.priority !== undefined && input.priority !== 0) {
+    throw new ValidationError(
+      `"priority" does not apply to a named queue: queue "${input.queue}" starts its runs in strict FIFO order; leave out "queue" or "priority"`,
+    );
+  }
+  return undefined;
 }
 
 async function startableDefinition(svc: Services, tenant: string, name: string): Promise<TaskDefinition> {
@@ -447,6 +466,8 @@ function requestHash(input: StartInput): string {
     at: input.at ?? null,
     after: input.after ?? null,
     chain: input.chain ?? null,
+    // Only when given, so records made before priority existed still match their repeats.
+    ...(input.priority === undefined ? {} : { priority: input.priority }),
   };
   return createHash("sha256")
     .update(JSON.stringify(canonical(request)))

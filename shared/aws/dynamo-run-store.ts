@@ -45,6 +45,8 @@ import {
   dueShardOf,
   keptBeside,
   LIST_ROUNDS,
+  lineKeyOf,
+  mayWait,
   mergeShardPages,
   RunCursor,
   type ShardPage,
@@ -75,6 +77,7 @@ const DERIVED_ATTRIBUTES = [
   "tenantDefinition",
   "createdKey",
   "waitingFor",
+  "lineKey",
   "slotFor",
   "admissionKey",
   "tenantSlotFor",
@@ -438,7 +441,7 @@ export class DynamoRunStore implements RunStore {
     const result = await this.#client.send(
       new QueryCommand({
         TableName: this.#table,
-        IndexName: "byWaiting",
+        IndexName: "byWaitingLine",
         KeyConditionExpression: "waitingFor = :key",
         ExpressionAttributeValues: { ":key": `${tenant}#${definition}` },
         ScanIndexForward: true,
@@ -458,7 +461,7 @@ export class DynamoRunStore implements RunStore {
       definition === TENANT_SCOPE
         ? this.#count("byTenantSlot", "tenantSlotFor", tenant)
         : this.#count("bySlot", "slotFor", key),
-      this.#count("byWaiting", "waitingFor", key),
+      this.#count("byWaitingLine", "waitingFor", key),
     ]);
     return { running, waiting };
   }
@@ -719,7 +722,7 @@ function tenantLineKeyOf(tenant: string): string {
 }
 
 /**
- * The key of a run's definition line and slots in the byWaiting and bySlot indexes: its
+ * The key of a run's definition line and slots in the byWaitingLine and bySlot indexes: its
  * definition's counter shard (`<tenant>#<definition>`, `#<shard>` after it above shard 0), so a
  * definition with several shards spreads its index writes as it spreads its counters.
  */
@@ -935,6 +938,7 @@ function toItem(run: Run): { item: Item; beside: Item[] } {
     ...(run.status === "waiting"
       ? { waitingFor: run.tenantLine === true ? tenantLineKeyOf(run.tenant) : admissionKey }
       : {}),
+    ...(mayWait(run.status) ? { lineKey: lineKeyOf(run) } : {}),
     ...(run.status === "scheduled" ? { dueShard: String(dueShardOf(run.id)) } : {}),
     ...(run.slot === true && !isTerminal(run.status) ? { slotFor: admissionKey } : {}),
     ...(run.tenantSlot === true && !isTerminal(run.status) ? { tenantSlotFor: run.tenant } : {}),

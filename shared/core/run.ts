@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ChainOutcome, ChainSpec } from "./chain.ts";
+import { Priority } from "./priority.ts";
 import { RunError } from "./run-errors.ts";
 import { WorkflowStep } from "./workflow.ts";
 
@@ -127,6 +128,8 @@ export const Run = z.object({
    * absent: shard 0, the only one of a definition with fewer than 100 slots.
    */
   shard: z.number().int().nonnegative().optional(),
+  /** Its place in a waiting line: 0–9, higher first, then start order; absent: 0. */
+  priority: Priority.optional(),
   /** The limits in force when the run started; live limits come from the definition when it still exists. */
   limits: z
     .object({

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { LIMITS } from "./limits.ts";
 import { Name } from "./names.ts";
+import { Priority } from "./priority.ts";
 
 export const StartRequest = z.strictObject({
   definition: Name,
@@ -16,6 +17,8 @@ export const StartRequest = z.strictObject({
     .datetime({ offset: true, message: "must be an ISO 8601 time with a zone, e.g. 2026-05-01T09:00:00Z" })
     .optional(),
   after: z.number().int().min(0).max(LIMITS.maxDelayMs).optional(),
+  /** 0–9, higher first in a waiting line (default: the definition's, else 0); not with `queue`. */
+  priority: Priority.optional(),
   /** One chain spec or a list; checked in full by the start (shared/core/chain.ts). */
   chain: z
     .union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown())).max(10)])

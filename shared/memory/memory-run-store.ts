@@ -9,6 +9,7 @@ import {
   keptBeside,
   LIST_ROUNDS,
   LIST_SHARDS,
+  lineKeyOf,
   listShardOf,
   mergeShardPages,
   RunCursor,
@@ -180,7 +181,7 @@ export class MemoryRunStore implements RunStore {
 
   async waiting(tenant: string, definition: string, limit: number): Promise<WaitingRun[]> {
     return this.#select((run) => run.tenant === tenant && waitsIn(run, definition))
-      .sort(byCreatedKey)
+      .sort(byLineKey)
       .slice(0, limit)
       .map((run) => ({
         tenant: run.tenant,
@@ -319,6 +320,13 @@ function idempotencyKeyOf(tenant: string, key: string): string {
   return `${tenant}#idem#${createHash("sha256").update(key).digest("hex")}`;
 }
 
+/** The waiting index's order (DynamoRunStore's byWaitingLine): highest priority, then oldest. */
+function byLineKey(a: Run, b: Run): number {
+  const left = lineKeyOf(a);
+  const right = lineKeyOf(b);
+  return left < right ? -1 : left > right ? 1 : 0;
+}
+
 function byCreatedKey(a: Run, b: Run): number {
   const left = createdKeyOf(a);
   const right = createdKeyOf(b);
@@ -326,7 +334,7 @@ function byCreatedKey(a: Run, b: Run): number {
 }
 
 /** What the slot index holds: runs holding one of their definition's slots. */
-/** The counters key of the run's definition shard (the bySlot and byWaiting keys of DynamoRunStore). */
+/** The counters key of the run's definition shard (the bySlot and byWaitingLine keys of DynamoRunStore). */
 function scopeOf(run: Run): string {
   return shardScope(run.definition, run.shard);
 }

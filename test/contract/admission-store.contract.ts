@@ -15,7 +15,7 @@ import type { Run } from "../../shared/core/run.ts";
 const T0 = Date.parse("2026-01-01T00:00:00.000Z");
 const at = (ms: number) => new Date(T0 + ms).toISOString();
 
-function aRun(id: string, status: "queued" | "waiting", createdMs = 0): Run {
+function aRun(id: string, status: "queued" | "waiting" | "scheduled", createdMs = 0, priority?: number): Run {
   return newRun(
     {
       tenant: "acme",
@@ -34,6 +34,7 @@ function aRun(id: string, status: "queued" | "waiting", createdMs = 0): Run {
       },
       params: {},
       createdBy: "k",
+      ...(priority === undefined ? {} : { priority }),
     },
     status,
     new Date(T0 + createdMs),
@@ -101,6 +102,34 @@ export function admissionStoreContract(
         { tenant: "acme", id: "w2", timeoutSeconds: 60 },
       ]);
       expect(await runs.countHolders("acme", "limited")).toEqual({ running: 0, waiting: 2 });
+    });
+
+    it("orders a line by priority, highest first, then by start time, whichever way a run joined it", async () => {
+      await runs.create(aRun("low-old", "waiting", 1, 0), { counters: [join(10)] });
+      await runs.create(aRun("high", "waiting", 2, 7), { counters: [join(10)] });
+      await runs.create(aRun("low-new", "waiting", 3), { counters: [join(10)] });
+      await runs.create(aRun("top", "waiting", 4, 9), { counters: [join(10)] });
+      await runs.create(aRun("high-new", "waiting", 5, 7), { counters: [join(10)] });
+      // A delayed start falling due joins the line later, in the place its priority and start time give it.
+      const delayed = aRun("delayed", "scheduled", 0, 7);
+      await runs.create(delayed);
+      const due = await runs.transition(
+        delayed,
+        { status: "scheduled", attempts: 0 },
+        { status: "waiting", updatedAt: at(6) },
+        [join(10)],
+      );
+      expect(due).toEqual({ ok: true });
+      expect((await runs.waiting("acme", "limited", 10)).map((r) => r.id)).toEqual([
+        "top",
+        "delayed",
+        "high",
+        "high-new",
+        "low-old",
+        "low-new",
+      ]);
+      expect((await runs.waiting("acme", "limited", 2)).map((r) => r.id)).toEqual(["top", "delayed"]);
+      expect(await runs.countHolders("acme", "limited")).toEqual({ running: 0, waiting: 6 });
     });
 
     it("promotes a waiting run into a slot in one step, once", async () => {

@@ -117,8 +117,19 @@ export function presentStartedRun(run: StartedRun, callerTenant: string): Starte
   };
 }
 
-/** The answer to a start; an idempotent repeat says it started nothing new. */
-export function presentStarted(run: Run, created: boolean): StartedTask {
+/**
+ * The answer to a start; an idempotent repeat says it started nothing new, a debounced start says
+ * so, and whether it joined a window an earlier start opened (nothing new started either).
+ */
+export function presentStarted(run: Run, created: boolean, debounced?: "opened" | "joined"): StartedTask {
+  if (debounced !== undefined) {
+    return {
+      taskId: run.id,
+      status: run.status,
+      debounced: true as const,
+      ...(debounced === "joined" ? { joined: true as const } : {}),
+    };
+  }
   return {
     taskId: run.id,
     status: run.status,

@@ -267,6 +267,18 @@ export const StartedTask = z.strictObject({
     .literal(true)
     .optional()
     .describe("present when an idempotency key matched an earlier start: nothing new was started"),
+  debounced: z
+    .literal(true)
+    .optional()
+    .describe(
+      "present on a debounced start: taskId is the run of its key's window, which every start in the window answers",
+    ),
+  joined: z
+    .literal(true)
+    .optional()
+    .describe(
+      "present when the debounced start joined a window an earlier start opened: nothing new was started",
+    ),
 });
 export type StartedTask = z.infer<typeof StartedTask>;
 

@@ -48,6 +48,8 @@ export interface NewRunInput {
   replay?: ReplayOf;
   /** Its place in a waiting line (0–9, higher first); 0 when absent. */
   priority?: number;
+  /** The debounce key of the window it opens. */
+  debounceKey?: string;
 }
 
 export interface ReplayOf {
@@ -120,6 +122,7 @@ export function newRun(input: NewRunInput, status: "queued" | "waiting" | "sched
     ...(input.queue === undefined ? {} : { queue: input.queue }),
     params: { ...definition.params, ...input.params },
     ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
+    ...(input.debounceKey === undefined ? {} : { debounceKey: input.debounceKey }),
     // Stored only when it changes the order: a run without it is priority 0.
     ...(input.priority === undefined || input.priority === 0 ? {} : { priority: input.priority }),
     ...(input.scheduledFor === undefined ? {} : { scheduledFor: input.scheduledFor.toISOString() }),

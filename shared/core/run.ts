@@ -113,6 +113,11 @@ export const Run = z.object({
   keptSteps: z.record(z.string(), z.string()).optional(),
   /** The W3C traceparent of the span that started the run, when tracing is on. */
   trace: z.string().max(128).optional(),
+  /**
+   * The debounce key of the window this run is (shared/core/debounce.ts): a trailing run's due
+   * time moves with each start that joins it, so its timer may fire early and be set again.
+   */
+  debounceKey: z.string().optional(),
   /** The start's idempotency key, if it had one. */
   idempotencyKey: z.string().optional(),
   /** Each attempt may run this long before it ends `timed_out`. */

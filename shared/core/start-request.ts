@@ -4,6 +4,7 @@
  * input with the same message.
  */
 import { z } from "zod";
+import { DebounceRequest } from "./debounce.ts";
 import { LIMITS } from "./limits.ts";
 import { Name } from "./names.ts";
 import { Priority } from "./priority.ts";
@@ -19,6 +20,8 @@ export const StartRequest = z.strictObject({
   after: z.number().int().min(0).max(LIMITS.maxDelayMs).optional(),
   /** 0–9, higher first in a waiting line (default: the definition's, else 0); not with `queue`. */
   priority: Priority.optional(),
+  /** Collapse starts with the same key inside a window into one run (shared/core/debounce.ts). */
+  debounce: DebounceRequest.optional(),
   /** One chain spec or a list; checked in full by the start (shared/core/chain.ts). */
   chain: z
     .union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown())).max(10)])

@@ -13,6 +13,8 @@ import {
   type StartTaskRequest,
   type TaskView,
 } from "../shared/client/index.ts";
+import { DEBOUNCE_MAX_MS } from "../shared/core/debounce.ts";
+import { MAX_PRIORITY } from "../shared/core/priority.ts";
 import { type ConnectionFlags, clientFor, DEFAULT_URL, type Environment } from "./connection.ts";
 import { runDev } from "./dev.ts";
 import { ExitCode, RunNotSucceededError, UsageError } from "./exit-codes.ts";
@@ -35,6 +37,7 @@ import {
   parseLimit,
   parsePort,
   readJsonObject,
+  wholeNumber,
 } from "./values.ts";
 
 export interface CliIo extends Environment {
@@ -201,8 +204,44 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     )
     .addOption(new Option("--at <time>", "start at an ISO 8601 time with a zone").argParser(parseIsoTime))
     .option("--idempotency-key <key>", "a repeat with the same key (24 h) starts nothing new")
+    .addOption(
+      new Option("--priority <0-9>", "its place in a waiting line: higher first (default: the definition's)")
+        .argParser(wholeNumber(0, MAX_PRIORITY))
+        .conflicts("queue"),
+    )
+    .addOption(
+      new Option(
+        "--debounce-key <key>",
+        "collapse starts with this key inside a window into one run",
+      ).conflicts(["after", "at", "idempotencyKey"]),
+    )
+    .addOption(
+      new Option(
+        "--debounce-ms <ms>",
+        "the window: ms after the last start (trailing) or the first (leading)",
+      ).argParser(wholeNumber(1, DEBOUNCE_MAX_MS)),
+    )
+    .addOption(
+      new Option(
+        "--debounce-mode <mode>",
+        "trailing (default): run once the window closes; leading: run the first",
+      ).choices(["trailing", "leading"]),
+    )
+    .addOption(
+      new Option(
+        "--debounce-max-ms <ms>",
+        "trailing: start no later than this after the first start",
+      ).argParser(wholeNumber(1, DEBOUNCE_MAX_MS)),
+    )
     .option("-w, --watch", "then follow the run to its end, like `baton watch`")
     .action(async (definition, options) => {
+      const debounceKey = options.debounceKey;
+      if ((debounceKey === undefined) !== (options.debounceMs === undefined)) {
+        throw new UsageError("--debounce-key and --debounce-ms go together");
+      }
+      if (debounceKey === undefined && (options.debounceMode ?? options.debounceMaxMs) !== undefined) {
+        throw new UsageError("--debounce-mode and --debounce-max-ms need --debounce-key and --debounce-ms");
+      }
       const params = {
         ...(options.paramsFile === undefined ? {} : readJsonObject(options.paramsFile, "params file")),
         ...(options.param ?? {}),
@@ -214,6 +253,17 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         ...(options.after === undefined ? {} : { after: options.after }),
         ...(options.at === undefined ? {} : { at: options.at }),
         ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey }),
+        ...(options.priority === undefined ? {} : { priority: options.priority }),
+        ...(debounceKey === undefined || options.debounceMs === undefined
+          ? {}
+          : {
+              debounce: {
+                key: debounceKey,
+                delayMs: options.debounceMs,
+                ...(options.debounceMode === undefined ? {} : { mode: options.debounceMode }),
+                ...(options.debounceMaxMs === undefined ? {} : { maxDelayMs: options.debounceMaxMs }),
+              },
+            }),
       };
       const api = client();
       const started = await api.startTask(body);
@@ -221,7 +271,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       if (!flags().json) {
         print(started.taskId);
         note(
-          `started ${definition}: ${started.status}${started.idempotentReplay ? " (idempotent repeat: nothing new started)" : ""}`,
+          `started ${definition}: ${started.status}${started.idempotentReplay ? " (idempotent repeat: nothing new started)" : ""}${started.joined ? " (debounced: joined the open window's run)" : started.debounced ? " (debounced: opened a window)" : ""}`,
         );
       }
       if (options.watch) await follow(api, started.taskId);

@@ -60,6 +60,17 @@ export function parseLimit(raw: string): number {
   return value;
 }
 
+/** A whole number from `min` to `max`, for flags such as --priority and --debounce-ms. */
+export function wholeNumber(min: number, max: number): (raw: string) => number {
+  return (raw) => {
+    const value = Number(raw);
+    if (raw.trim() === "" || !Number.isInteger(value) || value < min || value > max) {
+      throw new InvalidArgumentError(`"${raw}" is not a whole number from ${min} to ${max}`);
+    }
+    return value;
+  };
+}
+
 export function parsePort(raw: string): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0 || value > 65_535) {

@@ -10,9 +10,12 @@
  * What it changes, idempotently (a second run finds nothing to do and writes nothing):
  * - every run item gets the shard of the listing indexes: `tenantShard` (byTenantShard) and
  *   `tenantStatus` with its shard suffix (byStatus), and its sweep entry moves to its shard among
- *   SWEEP_SHARDS. Each write is conditional on the run's status as read, so a run that moves
- *   meanwhile is read again, never overwritten with a stale status.
- * - locally, the runs table's indexes: the ones the layout dropped (byTenant, byDefinition) are
+ *   SWEEP_SHARDS; a waiting or delayed run gets its `lineKey` (its place in the waiting index
+ *   `byWaitingLine`, by priority then age, which replaced `byWaiting`). Each write is
+ *   conditional on the run's status as read, so a run that moves meanwhile is read again, never
+ *   overwritten with a stale status.
+ * - locally, the runs table's indexes: the ones the layout dropped (byTenant, byDefinition,
+ *   byWaiting) are
  *   deleted and the new ones created. On AWS the CDK stack owns the indexes (deploy it, then run
  *   this); until this has run, listing misses the runs it has not reached.
  * Runs of the previous layout keep their params, output and logs in their own item; they read
@@ -26,7 +29,7 @@ import { DynamoDBDocumentClient, GetCommand, ScanCommand, UpdateCommand } from "
 import { ensureTables, tableNames } from "../local/bootstrap.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from "../local/emulators.ts";
 import { isConditionFailure } from "../shared/aws/clients.ts";
-import { statusKeyOf, sweepShardOf, tenantShardKeyOf } from "../shared/aws/run-keys.ts";
+import { lineKeyOf, mayWait, statusKeyOf, sweepShardOf, tenantShardKeyOf } from "../shared/aws/run-keys.ts";
 import { TABLES } from "../shared/aws/tables.ts";
 import type { RunStatus } from "../shared/core/run.ts";
 
@@ -42,14 +45,21 @@ export interface MigrationReport {
 type Item = Record<string, unknown>;
 
 /** The index attributes a run item has in the current layout, undefined where it has none. */
-function wantedKeys(item: Item): Record<"tenantShard" | "tenantStatus" | "sweepShard", string | undefined> {
+function wantedKeys(
+  item: Item,
+): Record<"tenantShard" | "tenantStatus" | "sweepShard" | "lineKey", string | undefined> {
   const tenant = String(item.tenant);
   const id = String(item.id);
+  const status = item.status as RunStatus;
   return {
     tenantShard: tenantShardKeyOf(tenant, id),
     tenantStatus: statusKeyOf(tenant, item.status as RunStatus, id),
     // Only runs the sweeper should look at are in the sweep index.
     sweepShard: item.sweepShard === undefined ? undefined : String(sweepShardOf(id)),
+    // A run that waits, or may (delayed), is in the waiting index by priority, then age (byWaitingLine).
+    lineKey: mayWait(status)
+      ? lineKeyOf({ createdAt: String(item.createdAt), id, priority: item.priority as number | undefined })
+      : (item.lineKey as string | undefined),
   };
 }
 

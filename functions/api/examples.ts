@@ -10,6 +10,18 @@ export const startTaskExamples: Examples = {
     summary: "In a named queue, once per key, in 30 s",
     value: { definition: "report", queue: "nightly", idempotencyKey: "report-2026-11-22", after: 30_000 },
   },
+  debounced: {
+    summary: "Collapse a burst: one run 2 s after the last start, with its params",
+    value: {
+      definition: "reindex",
+      params: { page: "pricing" },
+      debounce: { key: "pricing", delayMs: 2_000 },
+    },
+  },
+  urgent: {
+    summary: "Ahead of the line: promoted before lower priorities",
+    value: { definition: "report", params: { customer: "acme" }, priority: 9 },
+  },
   chained: {
     summary: "Start another task when this one succeeds",
     value: {

@@ -59,6 +59,7 @@ export function presentRun(run: Run): TaskView {
     root: run.root ?? { taskId: run.id, tenant: run.tenant },
     depth: run.depth ?? 0,
     replayOf: run.replayOf ?? null,
+    priority: run.priority ?? 0,
     retryOnTimeout: run.retryOnTimeout === true,
     timeoutSeconds: run.timeoutSeconds,
     ...(run.kind === "workflow"
@@ -118,8 +119,19 @@ export function presentStartedRun(run: StartedRun, callerTenant: string): Starte
   };
 }
 
-/** The answer to a start; an idempotent repeat says it started nothing new. */
-export function presentStarted(run: Run, created: boolean): StartedTask {
+/**
+ * The answer to a start; an idempotent repeat says it started nothing new, a debounced start says
+ * so, and whether it joined a window an earlier start opened (nothing new started either).
+ */
+export function presentStarted(run: Run, created: boolean, debounced?: "opened" | "joined"): StartedTask {
+  if (debounced !== undefined) {
+    return {
+      taskId: run.id,
+      status: run.status,
+      debounced: true as const,
+      ...(debounced === "joined" ? { joined: true as const } : {}),
+    };
+  }
   return {
     taskId: run.id,
     status: run.status,

@@ -163,6 +163,7 @@ export const TaskView = z.strictObject({
     .describe("the first run of this run's tree (itself for a run nothing started)"),
   depth: z.number().int().describe("how many starts below its root this run is (0 for a root)"),
   replayOf: z.string().nullable().describe("the run this one replays (POST /v1/tasks/{id}/replay), or null"),
+  priority: z.number().int().describe("its place in a waiting line: 0-9, higher first, then start order"),
   retryOnTimeout: z.boolean(),
   timeoutSeconds: z.number().int(),
   mode: z.enum(["sync", "callback"]),
@@ -267,6 +268,18 @@ export const StartedTask = z.strictObject({
     .literal(true)
     .optional()
     .describe("present when an idempotency key matched an earlier start: nothing new was started"),
+  debounced: z
+    .literal(true)
+    .optional()
+    .describe(
+      "present on a debounced start: taskId is the run of its key's window, which every start in the window answers",
+    ),
+  joined: z
+    .literal(true)
+    .optional()
+    .describe(
+      "present when the debounced start joined a window an earlier start opened: nothing new was started",
+    ),
 });
 export type StartedTask = z.infer<typeof StartedTask>;
 

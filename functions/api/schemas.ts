@@ -9,6 +9,7 @@ import {
 } from "../../shared/core/destination.ts";
 import { LIMITS } from "../../shared/core/limits.ts";
 import { Name, RunId } from "../../shared/core/names.ts";
+import { Priority } from "../../shared/core/priority.ts";
 import { READ_TOKEN_DEFAULT_SECONDS, READ_TOKEN_MAX_SECONDS } from "../../shared/core/read-token.ts";
 import { RUN_STATUSES } from "../../shared/core/run.ts";
 import { StartRequest } from "../../shared/core/start-request.ts";
@@ -35,6 +36,9 @@ export const PutDefinitionBody = z.strictObject({
   maxAttempts: z.number().int().min(1).max(LIMITS.maxAttempts).optional(),
   maxConcurrency: z.number().int().min(1).max(LIMITS.maxConcurrency).optional(),
   maxQueueLength: z.number().int().min(0).max(LIMITS.maxQueueLength).optional(),
+  priority: Priority.optional().describe(
+    "the priority of its runs in a waiting line when a start gives none (0-9, higher first; default 0)",
+  ),
   timeoutSeconds: z
     .number()
     .int()

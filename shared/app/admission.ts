@@ -62,7 +62,7 @@ export interface Placement {
 }
 
 /** A store write's answer, as admission reads it (RunStore.create or transition). */
-type WriteResult = { ok: true } | CounterRefusal | { ok: false; cause: "run" | "idempotency" };
+type WriteResult = { ok: true } | CounterRefusal | { ok: false; cause: "run" | "idempotency" | "debounce" };
 
 export type AdmissionOutcome<R> =
   /** Written as `placement` says; `promoted` runs of its line took a slot right after (maybe this one). */

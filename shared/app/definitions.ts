@@ -25,6 +25,8 @@ export interface DefinitionInput {
   maxAttempts?: number;
   maxConcurrency?: number;
   maxQueueLength?: number;
+  /** Its runs' place in a waiting line when a start gives none (0–9, higher first). */
+  priority?: number;
   timeoutSeconds?: number;
   retryOnTimeout?: boolean;
   mode?: "sync" | "callback";
@@ -89,6 +91,7 @@ export async function putDefinition(
     timeoutSeconds: input.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
     ...(input.maxConcurrency === undefined ? {} : { maxConcurrency: input.maxConcurrency }),
     ...(input.maxQueueLength === undefined ? {} : { maxQueueLength: input.maxQueueLength }),
+    ...(input.priority === undefined ? {} : { priority: input.priority }),
     ...(input.retryOnTimeout === undefined ? {} : { retryOnTimeout: input.retryOnTimeout }),
     ...(input.mode === undefined ? {} : { mode: input.mode }),
     ...(input.callbackTimeoutSeconds === undefined

@@ -13,6 +13,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
 import { SpanKind } from "@opentelemetry/api";
 import { CHAIN_PARAM, chainSpecsOf } from "../core/chain.ts";
+import { type DebounceRequest, openWindow } from "../core/debounce.ts";
 import type { DefinitionLimits, TaskDefinition } from "../core/definition.ts";
 import {
   ConflictError,
@@ -39,6 +40,7 @@ import { jsonBytes, LIMITS } from "../core/limits.ts";
 import {
   type CounterEffect,
   type CreateResult,
+  type DebounceWrite,
   type IdempotencyRecord,
   type RunPatch,
   TENANT_SCOPE,
@@ -56,6 +58,7 @@ import {
   sendRun,
 } from "./admission.ts";
 import { emitChains, sealChainSpecs } from "./chains.ts";
+import { joinWindow } from "./debounce.ts";
 import type { TenantPrincipal } from "./identity.ts";
 import { withLogContext } from "./log-context.ts";
 import { recordEnd, recordStart } from "./run-metrics.ts";
@@ -76,6 +79,10 @@ export interface StartInput {
   after?: number;
   /** What to start when this run succeeds (see docs); also read from the `async-TaskChain` param. */
   chain?: unknown;
+  /** 0–9, higher first in a waiting line; default the definition's `priority`, else 0. Not with `queue`. */
+  priority?: number;
+  /** Collapse starts with this key inside a window into one run (docs/lifecycle.md "Debounce"). */
+  debounce?: DebounceRequest;
 }
 
 /** How a start came about: what asked for it and, when a run did, which one. */
@@ -92,8 +99,10 @@ export interface StartHow {
 
 export interface Started {
   run: Run;
-  /** False when an idempotency key matched an earlier start: nothing new was started. */
+  /** False when an idempotency key matched an earlier start, or it joined a debounce window: nothing new was started. */
   created: boolean;
+  /** A debounced start: it opened its key's window (a new run), or joined the open one. */
+  debounced?: "opened" | "joined";
 }
 
 /** How the workflow engine and chain emission start, end and cancel runs: with this engine. */
@@ -144,12 +153,37 @@ export async function startRun(
 ): Promise<Started> {
   const attributes = { tenant: caller.tenant, definition: input.definition, trigger: how.trigger };
   return inSpan("baton.start", { kind: SpanKind.PRODUCER, attributes }, async (span) => {
-    const started = await admitStart(svc, caller, input, how);
+    const started = await admitDebounced(svc, caller, input, how);
     span.setAttribute("taskId", started.run.id);
     // Only a start that wrote a run counts: an idempotent repeat returns an earlier run.
     if (started.created) recordStart(svc, started.run);
     return started;
   });
+}
+
+/** Raised when a concurrent start opened the same debounce window first: this one then joins it. */
+class DebounceRaceError extends Error {}
+
+/**
+ * A start, debounced or not. Two debounced starts that both find their key's window closed race
+ * on the window's record (written in the create transaction): the loser starts over and joins the
+ * winner's window.
+ */
+async function admitDebounced(
+  svc: Services,
+  caller: TenantPrincipal,
+  input: StartInput,
+  how: StartHow,
+): Promise<Started> {
+  if (input.debounce === undefined) return admitStart(svc, caller, input, how);
+  for (let round = 0; ; round += 1) {
+    try {
+      const started = await admitStart(svc, caller, input, how);
+      return started.debounced === undefined ? { ...started, debounced: "opened" } : started;
+    } catch (error) {
+      if (!(error instanceof DebounceRaceError) || round >= 3) throw error;
+    }
+  }
 }
 
 async function admitStart(
@@ -169,6 +203,8 @@ async function admitStart(
     svc.registry.parseParams(definition.handler, params);
   }
   const specs = chainSpecsOf(input.chain, params);
+  const priority = startPriority(input, definition);
+  const debounce = checkDebounce(input, how, definition);
 
   const now = svc.clock.now();
   const id = how.id ?? svc.newId();
@@ -203,16 +239,42 @@ async function admitStart(
     ...(how.parent === undefined ? {} : { parent: how.parent }),
     ...(how.replay === undefined ? {} : { replay: how.replay }),
     ...(traceparent === undefined ? {} : { trace: traceparent }),
+    ...(priority === undefined ? {} : { priority }),
+    ...(debounce === undefined ? {} : { debounceKey: debounce.key }),
     chains,
   };
-  const extras = idempotency === undefined ? {} : { idempotency };
 
-  const scheduledFor = dueTime(input, now);
+  // A trailing debounce window's run starts delayMs after its first start (later starts move it).
+  const scheduledFor =
+    debounce !== undefined && (debounce.mode ?? "trailing") === "trailing"
+      ? new Date(now.getTime() + debounce.delayMs)
+      : dueTime(input, now);
   if (scheduledFor !== undefined && definition.kind === "workflow") {
     // A due start goes through the run queue to a worker, which has no handler for workflows.
-    throw new ValidationError("a workflow starts at once: delayed starts of workflows are not supported yet");
+    throw new ValidationError(
+      debounce === undefined
+        ? "a workflow starts at once: delayed starts of workflows are not supported yet"
+        : 'a workflow starts at once: debounce it with "mode": "leading"',
+    );
   }
   await takeStartRate(svc, caller.tenant, how, now);
+  let window: DebounceWrite | undefined;
+  if (debounce !== undefined) {
+    // Params as a new run would snapshot them: the definition's defaults with the start's over them.
+    const answer = await joinWindow(svc, caller.tenant, definition.name, debounce.key, {
+      ...definition.params,
+      ...ownParams,
+    });
+    if (answer.kind === "joined") return { run: answer.run, created: false, debounced: "joined" };
+    window = {
+      record: openWindow(caller.tenant, definition.name, debounce, id, now),
+      ...(answer.replaces === undefined ? {} : { replaces: answer.replaces }),
+    };
+  }
+  const extras = {
+    ...(idempotency === undefined ? {} : { idempotency }),
+    ...(window === undefined ? {} : { debounce: window }),
+  };
   if (scheduledFor !== undefined) {
     // Admission (and the limits) apply when it falls due; until then it is only a record.
     const run = newRun({ ...runInput, scheduledFor }, "scheduled", now);
@@ -276,6 +338,51 @@ async function takeStartRate(svc: Services, tenant: string, how: StartHow, now: 
     throw new ConflictError(`run ${how.id} already exists`);
   }
   throw refused;
+}
+
+/**
+ * A start's debounce, checked against the rest of the start: only a start over the API (a
+ * handler's, a chain's or a schedule's start already has an id that makes a repeat start nothing),
+ * never with a time of its own (the window decides when its run starts) or an idempotency key
+ * (a debounced start is already safe to repeat inside its window).
+ */
+function checkDebounce(
+  input: StartInput,
+  how: StartHow,
+  definition: TaskDefinition,
+): DebounceRequest | undefined {
+  const debounce = input.debounce;
+  if (debounce === undefined) return undefined;
+  if (how.id !== undefined || how.parent !== undefined) {
+    throw new ValidationError('"debounce" applies to starts over the API (POST /v1/tasks)');
+  }
+  if (input.at !== undefined || input.after !== undefined) {
+    throw new ValidationError('"debounce" decides when the run starts: leave out "at" and "after"');
+  }
+  if (input.idempotencyKey !== undefined) {
+    throw new ValidationError(
+      'give "idempotencyKey" or "debounce", not both: a debounced start is already safe to repeat inside its window',
+    );
+  }
+  if (definition.kind === "workflow" && (debounce.mode ?? "trailing") === "trailing") {
+    throw new ValidationError('a workflow starts at once: debounce it with "mode": "leading"');
+  }
+  return debounce;
+}
+
+/**
+ * A start's priority: its own, else its definition's. A named queue keeps strict FIFO order (its
+ * runs start in the order of their starts, one at a time), so a priority there is refused, and a
+ * definition's default does not apply to it.
+ */
+function startPriority(input: StartInput, definition: TaskDefinition): number | undefined {
+  if (input.queue === undefined) return input.priority ?? definition.priority;
+  if (input.priority !== undefined && input.priority !== 0) {
+    throw new ValidationError(
+      `"priority" does not apply to a named queue: queue "${input.queue}" starts its runs in strict FIFO order; leave out "queue" or "priority"`,
+    );
+  }
+  return undefined;
 }
 
 async function startableDefinition(svc: Services, tenant: string, name: string): Promise<TaskDefinition> {
@@ -377,6 +484,7 @@ async function refused(
   mine: IdempotencyRecord | undefined,
 ): Promise<Started> {
   if (result.cause === "idempotency" && mine !== undefined) return replay(svc, caller, result.existing, mine);
+  if (result.cause === "debounce") throw new DebounceRaceError("another start opened the debounce window");
   throw new Error(`start refused by ${result.cause}`);
 }
 
@@ -447,26 +555,37 @@ function requestHash(input: StartInput): string {
     at: input.at ?? null,
     after: input.after ?? null,
     chain: input.chain ?? null,
+    // Only when given, so records made before priority existed still match their repeats.
+    ...(input.priority === undefined ? {} : { priority: input.priority }),
   };
   return createHash("sha256")
     .update(JSON.stringify(canonical(request)))
     .digest("hex");
 }
 
-export type DueOutcome = "queued" | "waiting" | "queue_full" | "not_due" | "not_scheduled";
+export type DueOutcome = "queued" | "waiting" | "queue_full" | "not_due" | "rearmed" | "not_scheduled";
 
 /**
  * A delayed start fell due: admit it now, under the limits in force now. Every step is guarded on
  * the run still being `scheduled`, so a timer that fires twice starts it once.
  */
-export async function startDue(svc: Services, ref: RunRef): Promise<DueOutcome> {
+export async function startDue(svc: Services, ref: RunRef, rounds = 3): Promise<DueOutcome> {
   const run = await svc.runs.get(ref);
   if (run === undefined || run.status !== "scheduled") return "not_scheduled";
   const now = svc.clock.now();
   if (run.scheduledFor !== undefined && Date.parse(run.scheduledFor) > now.getTime() + EARLY_TOLERANCE_MS) {
-    return "not_due";
+    if (run.debounceKey === undefined) return "not_due";
+    // A debounce window's run whose due time later starts moved: its timer is set again for then.
+    await svc.timer.scheduleStart(run, new Date(run.scheduledFor));
+    return "rearmed";
   }
-  const guard = { status: "scheduled", attempts: 0 } as const;
+  // A debounced run is also guarded on updatedAt: a start that joins it meanwhile (new params, a
+  // later due time) makes this write miss, and the run is looked at again.
+  const guard = {
+    status: "scheduled",
+    attempts: 0,
+    ...(run.debounceKey === undefined ? {} : { updatedAt: run.updatedAt }),
+  } as const;
   const definitionLimits: DefinitionLimits =
     (await svc.definitions.get(run.tenant, run.definition)) ?? run.limits ?? {};
   const limits = await admissionLimits(svc, run.tenant, definitionLimits);
@@ -481,7 +600,9 @@ export async function startDue(svc: Services, ref: RunRef): Promise<DueOutcome> 
       placement.counters,
     ),
   );
-  if (outcome.kind === "refused") return "not_scheduled";
+  if (outcome.kind === "refused") {
+    return run.debounceKey !== undefined && rounds > 1 ? startDue(svc, ref, rounds - 1) : "not_scheduled";
+  }
   if (outcome.kind === "placed") {
     if (outcome.placement.status === "waiting") return "waiting";
     await sendRun(svc, run);

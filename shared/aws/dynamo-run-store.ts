@@ -13,11 +13,13 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { shardScope } from "../core/admission-shards.ts";
+import type { DebounceRecord } from "../core/debounce.ts";
 import { ConflictError } from "../core/errors.ts";
 import { CLAIM_CHECK_BYTES } from "../core/limits.ts";
 import {
   type ClaimResult,
   type CounterEffect,
+  type CreateExtras,
   type CreateResult,
   type HandOffResult,
   type IdempotencyRecord,
@@ -47,6 +49,8 @@ import {
   dueShardOf,
   keptBeside,
   LIST_ROUNDS,
+  lineKeyOf,
+  mayWait,
   mergeShardPages,
   RunCursor,
   type ShardPage,
@@ -61,6 +65,7 @@ import {
 
 const RUN_SK = "run";
 const IDEMPOTENCY_SK = "idempotency";
+const DEBOUNCE_SK = "debounce";
 /**
  * A chain tree's run count: item pk "<root tenant>#<root run id>", sk "tree", beside the root run's
  * item. One partition per tree (not a hot key: a tree holds at most its limit of runs), in no index.
@@ -77,6 +82,7 @@ const DERIVED_ATTRIBUTES = [
   "tenantDefinition",
   "createdKey",
   "waitingFor",
+  "lineKey",
   "slotFor",
   "admissionKey",
   "tenantSlotFor",
@@ -177,10 +183,7 @@ export class DynamoRunStore implements RunStore {
     return Math.floor(from / 1000) + this.#retentionDays * DAY_SECONDS;
   }
 
-  async create(
-    run: Run,
-    extras: { counters?: readonly CounterEffect[]; idempotency?: IdempotencyRecord } = {},
-  ): Promise<CreateResult> {
+  async create(run: Run, extras: CreateExtras = {}): Promise<CreateResult> {
     const counters = extras.counters ?? [];
     const expiresAt = isTerminal(run.status) ? this.#expiryOf(run.endedAt) : undefined;
     const expiry = expiresAt === undefined ? {} : { expiresAt };
@@ -191,7 +194,12 @@ export class DynamoRunStore implements RunStore {
       Item: { ...item, ...expiry },
       ConditionExpression: "attribute_not_exists(pk)",
     };
-    if (counters.length === 0 && extras.idempotency === undefined && beside.length === 0) {
+    if (
+      counters.length === 0 &&
+      extras.idempotency === undefined &&
+      extras.debounce === undefined &&
+      beside.length === 0
+    ) {
       try {
         await this.#client.send(new PutCommand(put));
         return { ok: true };
@@ -218,6 +226,22 @@ export class DynamoRunStore implements RunStore {
         },
       });
     }
+    const debounceIndex = extras.debounce === undefined ? -1 : items.length;
+    if (extras.debounce !== undefined) {
+      const { record, replaces } = extras.debounce;
+      items.push({
+        Put: {
+          TableName: this.#table,
+          Item: { ...debounceKeyOf(record.tenant, record.definition, record.key), ...record },
+          // The window is free if nobody opened one, or if the one there is the window that closed.
+          ConditionExpression:
+            replaces === undefined
+              ? "attribute_not_exists(pk)"
+              : "attribute_not_exists(pk) OR runId = :replaces",
+          ...(replaces === undefined ? {} : { ExpressionAttributeValues: { ":replaces": replaces } }),
+        },
+      });
+    }
     // The bulky fields' own items go last: they have no condition, so never refuse.
     for (const aside of beside)
       items.push({ Put: { TableName: this.#table, Item: { ...aside, ...expiry } } });
@@ -229,6 +253,7 @@ export class DynamoRunStore implements RunStore {
     if (failed.index === keyIndex && failed.item !== undefined) {
       return { ok: false, cause: "idempotency", existing: toIdempotency(failed.item) };
     }
+    if (failed.index === debounceIndex) return { ok: false, cause: "debounce" };
     throw new Error(`transaction refused by item ${failed.index}`);
   }
 
@@ -237,6 +262,17 @@ export class DynamoRunStore implements RunStore {
       new GetCommand({ TableName: this.#table, Key: idempotencyKeyOf(tenant, key), ConsistentRead: true }),
     );
     return result.Item === undefined ? undefined : toIdempotency(result.Item);
+  }
+
+  async getDebounce(tenant: string, definition: string, key: string): Promise<DebounceRecord | undefined> {
+    const result = await this.#client.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: debounceKeyOf(tenant, definition, key),
+        ConsistentRead: true,
+      }),
+    );
+    return result.Item === undefined ? undefined : toDebounce(result.Item);
   }
 
   async get(ref: RunRef): Promise<Run | undefined> {
@@ -488,7 +524,7 @@ export class DynamoRunStore implements RunStore {
     const result = await this.#client.send(
       new QueryCommand({
         TableName: this.#table,
-        IndexName: "byWaiting",
+        IndexName: "byWaitingLine",
         KeyConditionExpression: "waitingFor = :key",
         ExpressionAttributeValues: { ":key": `${tenant}#${definition}` },
         ScanIndexForward: true,
@@ -508,7 +544,7 @@ export class DynamoRunStore implements RunStore {
       definition === TENANT_SCOPE
         ? this.#count("byTenantSlot", "tenantSlotFor", tenant)
         : this.#count("bySlot", "slotFor", key),
-      this.#count("byWaiting", "waitingFor", key),
+      this.#count("byWaitingLine", "waitingFor", key),
     ]);
     return { running, waiting };
   }
@@ -787,7 +823,7 @@ function tenantLineKeyOf(tenant: string): string {
 }
 
 /**
- * The key of a run's definition line and slots in the byWaiting and bySlot indexes: its
+ * The key of a run's definition line and slots in the byWaitingLine and bySlot indexes: its
  * definition's counter shard (`<tenant>#<definition>`, `#<shard>` after it above shard 0), so a
  * definition with several shards spreads its index writes as it spreads its counters.
  */
@@ -815,6 +851,29 @@ function refOfPk(pk: string): RunRef {
 function idempotencyKeyOf(tenant: string, key: string): { pk: string; sk: string } {
   // Hashed: keys are the caller's free text, and '#' in them must not reach the key structure.
   return { pk: `${tenant}#idem#${createHash("sha256").update(key).digest("hex")}`, sk: IDEMPOTENCY_SK };
+}
+
+/**
+ * A debounce window's item: pk "<tenant>#debounce#<sha256 of definition and key>", sk "debounce".
+ * Beside the runs, in no index; one partition per (tenant, definition, key), read and written
+ * only by the starts of that key. The tenant comes from the caller's key, never from the request.
+ */
+function debounceKeyOf(tenant: string, definition: string, key: string): { pk: string; sk: string } {
+  const hash = createHash("sha256").update(`${definition}\n${key}`).digest("hex");
+  return { pk: `${tenant}#debounce#${hash}`, sk: DEBOUNCE_SK };
+}
+
+function toDebounce(item: Item): DebounceRecord {
+  return {
+    tenant: String(item.tenant),
+    definition: String(item.definition),
+    key: String(item.key),
+    runId: String(item.runId),
+    mode: item.mode === "leading" ? "leading" : "trailing",
+    delayMs: Number(item.delayMs),
+    closesAt: String(item.closesAt),
+    expiresAt: Number(item.expiresAt),
+  };
 }
 
 function toIdempotency(item: Item): IdempotencyRecord {
@@ -861,7 +920,7 @@ function runUpdate(
   for (const [field, value] of Object.entries(patch)) {
     if (field === "once" || value === undefined) continue;
     names[`#${field}`] = field;
-    if (field === "output" || field === "logs") {
+    if (field === "output" || field === "logs" || field === "params") {
       const marker = BESIDE_MARKERS[field];
       if (keptBeside(value)) {
         removes.push(`#${field}`);
@@ -880,7 +939,7 @@ function runUpdate(
       removes.push(`#${field}`);
     } else {
       sets.push(`#${field} = :${field}`);
-      values[`:${field}`] = field === "output" ? toJsonAttribute(value) : value;
+      values[`:${field}`] = field === "output" || field === "params" ? toJsonAttribute(value) : value;
     }
   }
   if (patch.status !== undefined && patch.status !== null) {
@@ -1003,6 +1062,7 @@ function toItem(run: Run): { item: Item; beside: Item[] } {
     ...(run.status === "waiting"
       ? { waitingFor: run.tenantLine === true ? tenantLineKeyOf(run.tenant) : admissionKey }
       : {}),
+    ...(mayWait(run.status) ? { lineKey: lineKeyOf(run) } : {}),
     ...(run.status === "scheduled" ? { dueShard: String(dueShardOf(run.id)) } : {}),
     ...(run.slot === true && !isTerminal(run.status) ? { slotFor: admissionKey } : {}),
     ...(run.tenantSlot === true && !isTerminal(run.status) ? { tenantSlotFor: run.tenant } : {}),

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { jsonBytes } from "../core/limits.ts";
 import { RunId } from "../core/names.ts";
+import { lineOrderOf } from "../core/priority.ts";
 import { isTerminal, type Run, type RunStatus } from "../core/run.ts";
 
 /**
@@ -152,6 +153,21 @@ export function keptBeside(value: unknown): boolean {
 /** The sort key of the list indexes: creation time, then id, so equal times still order. */
 export function createdKeyOf(run: Pick<Run, "createdAt" | "id">): string {
   return `${run.createdAt}#${run.id}`;
+}
+
+/**
+ * The sort key of the waiting index (byWaitingLine): the run's priority first (9 − priority, so
+ * the highest sorts first), then its created key. Written when a run is created `waiting` or
+ * `scheduled` (the only runs that may ever wait) and never changed, so a run that moves between
+ * lines keeps its place.
+ */
+export function lineKeyOf(run: Pick<Run, "createdAt" | "id" | "priority">): string {
+  return lineOrderOf(run.priority, createdKeyOf(run));
+}
+
+/** Whether a run may ever wait in a line, and so carries a lineKey: created waiting, or delayed. */
+export function mayWait(status: RunStatus): boolean {
+  return status === "waiting" || status === "scheduled";
 }
 
 /** A list cursor: the run's own position only; the tenant parts come from the caller. */

@@ -40,9 +40,11 @@ export const TABLES = {
       byStatus: { partitionKey: "tenantStatus", sortKey: "createdKey", include: ["definition"] },
       /**
        * Sparse: only waiting runs carry `waitingFor`, "<tenant>#<definition>" in a definition's
-       * line or "<tenant>#*" in the tenant's (TENANT_SCOPE); promotion takes the oldest.
+       * line or "<tenant>#*" in the tenant's (TENANT_SCOPE); promotion takes the first. Sorted by
+       * `lineKey` (shared/core/priority.ts): highest priority first, then oldest. It replaced
+       * `byWaiting` (sorted by `createdKey` alone); `npm run migrate` gives older runs their lineKey.
        */
-      byWaiting: { partitionKey: "waitingFor", sortKey: "createdKey", include: ["queue", "timeoutSeconds"] },
+      byWaitingLine: { partitionKey: "waitingFor", sortKey: "lineKey", include: ["queue", "timeoutSeconds"] },
       /** Sparse: only runs holding a slot carry `slotFor`; the sweeper counts them. */
       bySlot: { partitionKey: "slotFor", sortKey: "createdKey" },
       /**
@@ -97,6 +99,7 @@ export type TableName = keyof typeof TABLES;
 export const PREVIOUS_RUN_INDEXES = {
   byTenant: { partitionKey: "tenant", sortKey: "createdKey" },
   byDefinition: { partitionKey: "tenantDefinition", sortKey: "createdKey" },
+  byWaiting: { partitionKey: "waitingFor", sortKey: "createdKey", include: ["queue", "timeoutSeconds"] },
 } as const satisfies Record<string, IndexSchema>;
 export type PreviousRunIndex = keyof typeof PREVIOUS_RUN_INDEXES;
 export type TableNames = Record<TableName, string>;

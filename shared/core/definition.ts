@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { LIMITS } from "./limits.ts";
 import { Name } from "./names.ts";
+import { Priority } from "./priority.ts";
 import { WorkflowStep } from "./workflow.ts";
 
 /** A task definition (template): the only thing a start request may name. */
@@ -22,6 +23,8 @@ export const TaskDefinition = z.object({
    * Absent: shardCount(maxConcurrency). Stored by putDefinition, never taken from a request.
    */
   counterShards: z.number().int().min(1).optional(),
+  /** The priority of its runs in a waiting line when a start gives none (0 when absent). */
+  priority: Priority.optional(),
   timeoutSeconds: z.number().int().min(1).max(LIMITS.maxTimeoutSeconds),
   /**
    * A timed-out attempt is retried (with backoff, like a thrown error) while attempts remain;

@@ -46,6 +46,10 @@ export interface NewRunInput {
   trace?: string;
   /** A replay: the run it replays and, for a workflow, what it keeps of it. */
   replay?: ReplayOf;
+  /** Its place in a waiting line (0–9, higher first); 0 when absent. */
+  priority?: number;
+  /** The debounce key of the window it opens. */
+  debounceKey?: string;
 }
 
 export interface ReplayOf {
@@ -118,6 +122,9 @@ export function newRun(input: NewRunInput, status: "queued" | "waiting" | "sched
     ...(input.queue === undefined ? {} : { queue: input.queue }),
     params: { ...definition.params, ...input.params },
     ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
+    ...(input.debounceKey === undefined ? {} : { debounceKey: input.debounceKey }),
+    // Stored only when it changes the order: a run without it is priority 0.
+    ...(input.priority === undefined || input.priority === 0 ? {} : { priority: input.priority }),
     ...(input.scheduledFor === undefined ? {} : { scheduledFor: input.scheduledFor.toISOString() }),
     ...provenanceFields(input),
     ...replayFields(input),

@@ -3,6 +3,7 @@
  * (DynamoDB, SQS); test/contract holds one suite per port that every adapter must pass.
  */
 import type { BulkRecord } from "./bulk.ts";
+import type { DebounceRecord } from "./debounce.ts";
 import type { TaskDefinition } from "./definition.ts";
 import type { DestinationRecord } from "./destination.ts";
 import type { OnceRecord, Run, RunRef, RunStatus } from "./run.ts";
@@ -117,7 +118,25 @@ export interface CounterRefusal {
 export type CreateResult =
   | { ok: true }
   | CounterRefusal
-  | { ok: false; cause: "idempotency"; existing: IdempotencyRecord };
+  | { ok: false; cause: "idempotency"; existing: IdempotencyRecord }
+  /** Another start opened the debounce window meanwhile: read it again and join it. */
+  | { ok: false; cause: "debounce" };
+
+/**
+ * A debounce window a new run opens, written in the run's create transaction: only if no record
+ * exists, or if the one there still names `replaces` (the run of the window that closed).
+ */
+export interface DebounceWrite {
+  record: DebounceRecord;
+  replaces?: string;
+}
+
+/** What a create writes with the run, in the same transaction. */
+export interface CreateExtras {
+  counters?: readonly CounterEffect[];
+  idempotency?: IdempotencyRecord;
+  debounce?: DebounceWrite;
+}
 
 export type TransitionResult = { ok: true } | CounterRefusal | { ok: false; cause: "run"; current?: Run };
 
@@ -141,6 +160,8 @@ export interface WaitingRun extends RunRef {
 export type RunPatch = {
   [K in
     | "status"
+    | "params"
+    | "scheduledFor"
     | "attempts"
     | "updatedAt"
     | "startedAt"
@@ -199,11 +220,10 @@ export interface RunStore {
    * transaction). Throws ConflictError if the id exists; reports a counter or key that refused
    * (of several counters refusing, the first in `counters`).
    */
-  create(
-    run: Run,
-    extras?: { counters?: readonly CounterEffect[]; idempotency?: IdempotencyRecord },
-  ): Promise<CreateResult>;
+  create(run: Run, extras?: CreateExtras): Promise<CreateResult>;
   getIdempotency(tenant: string, key: string): Promise<IdempotencyRecord | undefined>;
+  /** The debounce window of (tenant, definition, key), open or closed, if a start wrote one. */
+  getDebounce(tenant: string, definition: string, key: string): Promise<DebounceRecord | undefined>;
   get(ref: RunRef): Promise<Run | undefined>;
   /**
    * Takes the run for one attempt: succeeds only if it is `queued` and due, or `running` with a

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ChainOutcome, ChainSpec } from "./chain.ts";
+import { Priority } from "./priority.ts";
 import { RunError } from "./run-errors.ts";
 import { WorkflowStep } from "./workflow.ts";
 
@@ -112,6 +113,11 @@ export const Run = z.object({
   keptSteps: z.record(z.string(), z.string()).optional(),
   /** The W3C traceparent of the span that started the run, when tracing is on. */
   trace: z.string().max(128).optional(),
+  /**
+   * The debounce key of the window this run is (shared/core/debounce.ts): a trailing run's due
+   * time moves with each start that joins it, so its timer may fire early and be set again.
+   */
+  debounceKey: z.string().optional(),
   /** The start's idempotency key, if it had one. */
   idempotencyKey: z.string().optional(),
   /** Each attempt may run this long before it ends `timed_out`. */
@@ -127,6 +133,8 @@ export const Run = z.object({
    * absent: shard 0, the only one of a definition with fewer than 100 slots.
    */
   shard: z.number().int().nonnegative().optional(),
+  /** Its place in a waiting line: 0–9, higher first, then start order; absent: 0. */
+  priority: Priority.optional(),
   /** The limits in force when the run started; live limits come from the definition when it still exists. */
   limits: z
     .object({

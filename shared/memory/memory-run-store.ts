@@ -9,6 +9,7 @@ import {
   keptBeside,
   LIST_ROUNDS,
   LIST_SHARDS,
+  lineKeyOf,
   listShardOf,
   mergeShardPages,
   RunCursor,
@@ -19,11 +20,13 @@ import {
   sweepShardOf,
 } from "../aws/run-keys.ts";
 import { shardScope } from "../core/admission-shards.ts";
+import type { DebounceRecord } from "../core/debounce.ts";
 import { ConflictError, ItemTooLargeError } from "../core/errors.ts";
 import { jsonBytes } from "../core/limits.ts";
 import {
   type ClaimResult,
   type CounterEffect,
+  type CreateExtras,
   type CreateResult,
   type HandOffResult,
   type IdempotencyRecord,
@@ -53,6 +56,8 @@ import type { MemoryCounterStore } from "./memory-counter-store.ts";
 export class MemoryRunStore implements RunStore {
   readonly #runs = new Map<string, Run>();
   readonly #idempotency = new Map<string, IdempotencyRecord>();
+  /** Debounce windows by "<tenant>#debounce#<definition>#<key>" (DynamoRunStore's debounce item). */
+  readonly #debounce = new Map<string, DebounceRecord>();
   /** Chain-started runs counted per tree, by "<root tenant>#<root id>" (DynamoRunStore's tree item). */
   readonly #treeRuns = new Map<string, number>();
   readonly #counters: MemoryCounterStore;
@@ -61,10 +66,7 @@ export class MemoryRunStore implements RunStore {
     this.#counters = options.counters;
   }
 
-  async create(
-    run: Run,
-    extras: { counters?: readonly CounterEffect[]; idempotency?: IdempotencyRecord } = {},
-  ): Promise<CreateResult> {
+  async create(run: Run, extras: CreateExtras = {}): Promise<CreateResult> {
     const key = keyOf(run);
     const counters = extras.counters ?? [];
     // Checked in the order of DynamoRunStore's transaction items: the first refusal is reported.
@@ -79,11 +81,29 @@ export class MemoryRunStore implements RunStore {
       if (existing !== undefined && !(existing.expiresAt < now))
         return { ok: false, cause: "idempotency", existing: jsonCopy(existing) };
     }
+    const window = extras.debounce;
+    const windowKey =
+      window === undefined
+        ? undefined
+        : debounceKeyOf(window.record.tenant, window.record.definition, window.record.key);
+    if (window !== undefined && windowKey !== undefined) {
+      // Free if nobody opened one, or if the one there is the window that closed (DynamoRunStore's condition).
+      const open = this.#debounce.get(windowKey);
+      if (open !== undefined && (window.replaces === undefined || open.runId !== window.replaces))
+        return { ok: false, cause: "debounce" };
+    }
     this.#runs.set(key, sized(toStored(run)));
     for (const effect of counters) this.#counters.apply(run.tenant, effect);
     if (record !== undefined)
       this.#idempotency.set(idempotencyKeyOf(record.tenant, record.key), jsonCopy(record));
+    if (window !== undefined && windowKey !== undefined)
+      this.#debounce.set(windowKey, jsonCopy(window.record));
     return { ok: true };
+  }
+
+  async getDebounce(tenant: string, definition: string, key: string): Promise<DebounceRecord | undefined> {
+    const record = this.#debounce.get(debounceKeyOf(tenant, definition, key));
+    return record === undefined ? undefined : jsonCopy(record);
   }
 
   async getIdempotency(tenant: string, key: string): Promise<IdempotencyRecord | undefined> {
@@ -180,7 +200,7 @@ export class MemoryRunStore implements RunStore {
 
   async waiting(tenant: string, definition: string, limit: number): Promise<WaitingRun[]> {
     return this.#select((run) => run.tenant === tenant && waitsIn(run, definition))
-      .sort(byCreatedKey)
+      .sort(byLineKey)
       .slice(0, limit)
       .map((run) => ({
         tenant: run.tenant,
@@ -322,8 +342,19 @@ function keyOf(ref: RunRef): string {
   return `${ref.tenant}#${ref.id}`;
 }
 
+function debounceKeyOf(tenant: string, definition: string, key: string): string {
+  return `${tenant}#debounce#${definition}#${key}`;
+}
+
 function idempotencyKeyOf(tenant: string, key: string): string {
   return `${tenant}#idem#${createHash("sha256").update(key).digest("hex")}`;
+}
+
+/** The waiting index's order (DynamoRunStore's byWaitingLine): highest priority, then oldest. */
+function byLineKey(a: Run, b: Run): number {
+  const left = lineKeyOf(a);
+  const right = lineKeyOf(b);
+  return left < right ? -1 : left > right ? 1 : 0;
 }
 
 function byCreatedKey(a: Run, b: Run): number {
@@ -333,7 +364,7 @@ function byCreatedKey(a: Run, b: Run): number {
 }
 
 /** What the slot index holds: runs holding one of their definition's slots. */
-/** The counters key of the run's definition shard (the bySlot and byWaiting keys of DynamoRunStore). */
+/** The counters key of the run's definition shard (the bySlot and byWaitingLine keys of DynamoRunStore). */
 function scopeOf(run: Run): string {
   return shardScope(run.definition, run.shard);
 }

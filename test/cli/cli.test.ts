@@ -189,6 +189,23 @@ describe("start, watch, status", () => {
     expect(unknown.code).toBe(3);
   });
 
+  it("starts with a priority, and debounced: a second start in the window joins the first's run", async () => {
+    const urgent = await runBaton(["start", "echo", "--priority", "7", "--json"], { env });
+    expect(urgent.code).toBe(0);
+    const urgentId = JSON.parse(urgent.stdout).taskId;
+    expect((await stack.request("GET", `/v1/tasks/${urgentId}`)).body.priority).toBe(7);
+    const debounce = ["--debounce-key", "cli-burst", "--debounce-ms", "60000"];
+    const first = await runBaton(["start", "echo", "-p", "n=1", ...debounce], { env });
+    const second = await runBaton(["start", "echo", "-p", "n=2", ...debounce], { env });
+    expect(first.code).toBe(0);
+    expect(first.stderr).toContain("debounced: opened a window");
+    expect(second.stdout.trim()).toBe(first.stdout.trim());
+    expect(second.stderr).toContain("scheduled (debounced: joined the open window's run)");
+    const run = (await stack.request("GET", `/v1/tasks/${first.stdout.trim()}`)).body;
+    expect(run).toMatchObject({ status: "scheduled", params: { n: 2 } });
+    await stack.request("POST", `/v1/tasks/${run.taskId}/cancel`);
+  });
+
   it("replays an idempotent start", async () => {
     const first = await runBaton(["start", "echo", "--idempotency-key", "cli-once", "--json"], { env });
     const second = await runBaton(["start", "echo", "--idempotency-key", "cli-once"], { env });
@@ -323,6 +340,10 @@ describe("usage and API errors", () => {
     [["start", "echo", "--at", "2026-05-01T09:00:00"], "with a zone"],
     [["start", "echo", "-p", "novalue"], 'expected key=value, got "novalue"'],
     [["start", "echo", "--after", "1s", "--at", "2030-01-01T00:00:00Z"], "cannot be used with"],
+    [["start", "echo", "--priority", "10"], "from 0 to 9"],
+    [["start", "echo", "--priority", "1", "--queue", "q"], "cannot be used with"],
+    [["start", "echo", "--debounce-key", "k"], "--debounce-key and --debounce-ms go together"],
+    [["start", "echo", "--debounce-key", "k", "--debounce-ms", "5", "--after", "1s"], "cannot be used with"],
     [["tasks", "list", "--status", "done"], "Allowed choices are scheduled, waiting"],
     [["tasks", "list", "--limit", "500"], "from 1 to 100"],
     [["watch"], "missing required argument 'taskId'"],

@@ -15,7 +15,7 @@ import type { Run } from "../../shared/core/run.ts";
 const T0 = Date.parse("2026-01-01T00:00:00.000Z");
 const at = (ms: number) => new Date(T0 + ms).toISOString();
 
-function aRun(id: string, status: "queued" | "waiting", createdMs = 0): Run {
+function aRun(id: string, status: "queued" | "waiting" | "scheduled", createdMs = 0, priority?: number): Run {
   return newRun(
     {
       tenant: "acme",
@@ -34,6 +34,7 @@ function aRun(id: string, status: "queued" | "waiting", createdMs = 0): Run {
       },
       params: {},
       createdBy: "k",
+      ...(priority === undefined ? {} : { priority }),
     },
     status,
     new Date(T0 + createdMs),
@@ -101,6 +102,89 @@ export function admissionStoreContract(
         { tenant: "acme", id: "w2", timeoutSeconds: 60 },
       ]);
       expect(await runs.countHolders("acme", "limited")).toEqual({ running: 0, waiting: 2 });
+    });
+
+    it("orders a line by priority, highest first, then by start time, whichever way a run joined it", async () => {
+      await runs.create(aRun("low-old", "waiting", 1, 0), { counters: [join(10)] });
+      await runs.create(aRun("high", "waiting", 2, 7), { counters: [join(10)] });
+      await runs.create(aRun("low-new", "waiting", 3), { counters: [join(10)] });
+      await runs.create(aRun("top", "waiting", 4, 9), { counters: [join(10)] });
+      await runs.create(aRun("high-new", "waiting", 5, 7), { counters: [join(10)] });
+      // A delayed start falling due joins the line later, in the place its priority and start time give it.
+      const delayed = aRun("delayed", "scheduled", 0, 7);
+      await runs.create(delayed);
+      const due = await runs.transition(
+        delayed,
+        { status: "scheduled", attempts: 0 },
+        { status: "waiting", updatedAt: at(6) },
+        [join(10)],
+      );
+      expect(due).toEqual({ ok: true });
+      expect((await runs.waiting("acme", "limited", 10)).map((r) => r.id)).toEqual([
+        "top",
+        "delayed",
+        "high",
+        "high-new",
+        "low-old",
+        "low-new",
+      ]);
+      expect((await runs.waiting("acme", "limited", 2)).map((r) => r.id)).toEqual(["top", "delayed"]);
+      expect(await runs.countHolders("acme", "limited")).toEqual({ running: 0, waiting: 6 });
+    });
+
+    it("opens a debounce window with its run, once: a second opener is refused unless it replaces the closed window", async () => {
+      const record = (runId: string) => ({
+        tenant: "acme",
+        definition: "limited",
+        key: "burst:1",
+        runId,
+        mode: "trailing" as const,
+        delayMs: 1_000,
+        closesAt: at(60_000),
+        expiresAt: Math.floor((T0 + 60_000) / 1000) + 86_400,
+      });
+      expect(await runs.getDebounce("acme", "limited", "burst:1")).toBeUndefined();
+      expect(await runs.create(aRun("d1", "scheduled"), { debounce: { record: record("d1") } })).toEqual({
+        ok: true,
+      });
+      expect(await runs.getDebounce("acme", "limited", "burst:1")).toEqual(record("d1"));
+      // A concurrent opener: neither its run nor its window is written.
+      expect(await runs.create(aRun("d2", "scheduled"), { debounce: { record: record("d2") } })).toEqual({
+        ok: false,
+        cause: "debounce",
+      });
+      expect(await runs.get({ tenant: "acme", id: "d2" })).toBeUndefined();
+      // One that read another closed window than the one there: refused too.
+      expect(
+        await runs.create(aRun("d3", "scheduled"), { debounce: { record: record("d3"), replaces: "old" } }),
+      ).toEqual({ ok: false, cause: "debounce" });
+      // The window of d1 closed: replacing it opens the next.
+      expect(
+        await runs.create(aRun("d4", "scheduled"), { debounce: { record: record("d4"), replaces: "d1" } }),
+      ).toEqual({ ok: true });
+      expect((await runs.getDebounce("acme", "limited", "burst:1"))?.runId).toBe("d4");
+      // Keys, definitions and tenants each have their own windows.
+      expect(await runs.getDebounce("acme", "limited", "burst:2")).toBeUndefined();
+      expect(await runs.getDebounce("acme", "other", "burst:1")).toBeUndefined();
+      expect(await runs.getDebounce("globex", "limited", "burst:1")).toBeUndefined();
+
+      // A join rewrites the scheduled run's params (bulky ones beside the item, then small again) and due time.
+      const bulky = { n: 2, pad: "x".repeat(1_000) };
+      const joined = await runs.update(
+        { tenant: "acme", id: "d4" },
+        { status: "scheduled", attempts: 0 },
+        { params: bulky, scheduledFor: at(5_000), updatedAt: at(1) },
+      );
+      expect(joined).toMatchObject({ params: bulky, scheduledFor: at(5_000) });
+      expect(await runs.get({ tenant: "acme", id: "d4" })).toMatchObject({ params: bulky });
+      await runs.update(
+        { tenant: "acme", id: "d4" },
+        { status: "scheduled", attempts: 0, updatedAt: at(1) },
+        { params: { n: 3 }, updatedAt: at(2) },
+      );
+      expect((await runs.get({ tenant: "acme", id: "d4" }))?.params).toEqual({ n: 3 });
+      expect((await runs.dueToStart(at(5_000), 10)).map((ref) => ref.id)).toContain("d4");
+      expect((await runs.dueToStart(at(4_999), 10)).map((ref) => ref.id)).not.toContain("d4");
     });
 
     it("promotes a waiting run into a slot in one step, once", async () => {

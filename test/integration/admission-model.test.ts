@@ -6,6 +6,9 @@
  * finished runs unchanged. At the end every accepted run finishes in exactly one terminal state.
  * Half the rounds shard the counters (one slot per shard, so 1-3 shards here): the limits hold
  * over all shards together, and each shard's counters equal what its runs say.
+ * Starts carry random priorities: a run promoted from a line never passes as many runs ranked
+ * above it (higher priority, or the same and started earlier) as its line has slots; with one
+ * slot (every sharded round, and maxConcurrency 1) that is exactly (priority desc, start order).
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -39,13 +42,20 @@ const caller: TenantPrincipal = { kind: "tenant", tenant: "acme", role: "admin",
 const LEASE_MS = 30_000;
 
 type Op =
-  | { op: "start"; def: number }
+  | { op: "start"; def: number; priority: number | undefined }
   | { op: "claim" | "succeed" | "fail" | "crash" | "cancel" | "timeout"; pick: number }
   | { op: "advance"; ms: number }
   | { op: "sweep" };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ op: fc.constant("start" as const), def: fc.nat(1) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      op: fc.constant("start" as const),
+      def: fc.nat(1),
+      priority: fc.constantFrom(undefined, 0, 1, 5, 9),
+    }),
+  },
   {
     weight: 8,
     arbitrary: fc.record({
@@ -147,6 +157,31 @@ it("keeps every admission invariant under random operations", async () => {
           });
         const guardOf = (run: Run) => ({ status: "running" as const, attempts: run.attempts });
 
+        /** Ranked above: a higher priority, or the same one and started earlier (ids are in start order). */
+        const ranksAbove = (a: Run, b: Run) =>
+          (a.priority ?? 0) !== (b.priority ?? 0)
+            ? (a.priority ?? 0) > (b.priority ?? 0)
+            : ids.indexOf(a.id) < ids.indexOf(b.id);
+        const lineOf = (r: Run) => `${r.definition}#${r.shard ?? 0}`;
+        /** Runs promoted in this step passed fewer runs ranked above them than their line has slots. */
+        const checkOrder = async (before: Run[], when: string) => {
+          const wasWaiting = new Map(before.filter((r) => r.status === "waiting").map((r) => [r.id, r]));
+          const after = await runsOf();
+          const stillWaiting = after.filter((r) => r.status === "waiting");
+          for (const run of after) {
+            const was = wasWaiting.get(run.id);
+            if (was === undefined || run.status === "waiting" || run.status === "cancelled") continue;
+            const def = defs.find((d) => d.name === run.definition);
+            // One slot per shard when sharded; else the definition's slots.
+            const slots = sharded ? 1 : (def?.maxConcurrency ?? 1);
+            const passed = stillWaiting.filter((r) => lineOf(r) === lineOf(was) && ranksAbove(r, was));
+            expect(
+              passed.map((r) => `${r.id} (priority ${r.priority ?? 0})`),
+              `${when}: ${run.id} (priority ${run.priority ?? 0}) promoted past`,
+            ).toHaveLength(Math.min(passed.length, slots - 1));
+          }
+        };
+
         for (const [step, op] of ops.entries()) {
           const runs = await runsOf();
           const now = new Date(t);
@@ -154,7 +189,10 @@ it("keeps every admission invariant under random operations", async () => {
             case "start": {
               const def = defs[op.def] ?? defs[0];
               try {
-                const { run } = await startTask(svc, caller, { definition: def?.name ?? "" });
+                const { run } = await startTask(svc, caller, {
+                  definition: def?.name ?? "",
+                  ...(op.priority === undefined ? {} : { priority: op.priority }),
+                });
                 ids.push(run.id);
               } catch (error) {
                 if (!(error instanceof QueueFullError)) throw error;
@@ -207,6 +245,7 @@ it("keeps every admission invariant under random operations", async () => {
               break;
           }
           await check(`step ${step} (${op.op})`);
+          await checkOrder(runs, `step ${step} (${op.op})`);
         }
 
         // Drain: keep working and sweeping until every accepted run has finished.
@@ -222,6 +261,7 @@ it("keeps every admission invariant under random operations", async () => {
           }
           await sweep(svc);
           await check(`drain ${i}`);
+          await checkOrder(runs, `drain ${i}`);
         }
         const finished = await runsOf();
         for (const run of finished)

@@ -35,8 +35,8 @@ afterAll(async () => {
   await emulators?.stop();
 });
 
-/** The runs table as the previous layout built it: unsharded byTenant, and byDefinition. */
-const { byTenantShard: _new, ...kept } = TABLES.runs.indexes;
+/** The runs table as the previous layout built it: unsharded byTenant, byDefinition, byWaiting by age alone. */
+const { byTenantShard: _new, byWaitingLine: _line, ...kept } = TABLES.runs.indexes;
 const PREVIOUS_RUNS: TableSchema = { ...TABLES.runs, indexes: { ...kept, ...PREVIOUS_RUN_INDEXES } };
 
 const T0 = Date.parse("2026-01-01T00:00:00.000Z");
@@ -87,6 +87,7 @@ function previousItem(run: Run): Record<string, unknown> {
     tenantDefinition: `${run.tenant}#${run.definition}`,
     createdKey: `${run.createdAt}#${run.id}`,
     ...(run.sweepAt === undefined ? {} : { sweepShard: String(oldShard) }),
+    ...(run.status === "waiting" ? { waitingFor: `${run.tenant}#${run.definition}` } : {}),
   };
 }
 
@@ -120,19 +121,21 @@ describe("npm run migrate", () => {
         sweepAt: at(60_000),
       }),
       aRun("a6", "beta", { createdAt: at(6), params: { blob: "b".repeat(300 * 1024) } }),
+      aRun("a7", "gamma", { createdAt: at(7), status: "waiting" }),
+      aRun("a8", "gamma", { createdAt: at(8), status: "waiting", priority: 3 }),
     ];
     for (const run of runs)
       await documents.send(new PutCommand({ TableName: names.runs, Item: previousItem(run) }));
 
     const first = await migrate({ raw, table: names.runs, localPrefix: prefix });
     expect(first).toEqual({
-      runs: 6,
-      updated: 6,
-      droppedIndexes: expect.arrayContaining(["byTenant", "byDefinition"]),
+      runs: 8,
+      updated: 8,
+      droppedIndexes: expect.arrayContaining(["byTenant", "byDefinition", "byWaiting"]),
     });
-    expect(first.droppedIndexes).toHaveLength(2);
+    expect(first.droppedIndexes).toHaveLength(3);
     const second = await migrate({ raw, table: names.runs, localPrefix: prefix });
-    expect(second).toEqual({ runs: 6, updated: 0, droppedIndexes: [] });
+    expect(second).toEqual({ runs: 8, updated: 0, droppedIndexes: [] });
     const indexes = (await raw.send(new DescribeTableCommand({ TableName: names.runs }))).Table
       ?.GlobalSecondaryIndexes;
     expect(new Set(indexes?.map((index) => index.IndexName))).toEqual(
@@ -147,7 +150,9 @@ describe("npm run migrate", () => {
     for (const run of runs) expect(await store.get(run)).toEqual(run);
     const ids = async (query: { status?: Run["status"]; definition?: string }) =>
       (await store.list({ tenant: "acme", limit: 10, ...query })).items.map((run) => run.id);
-    expect(await ids({})).toEqual(["a6", "a5", "a4", "a3", "a2", "a1"]);
+    expect(await ids({})).toEqual(["a8", "a7", "a6", "a5", "a4", "a3", "a2", "a1"]);
+    // The waiting runs are in the waiting index, by priority then age.
+    expect((await store.waiting("acme", "gamma", 10)).map((ref) => ref.id)).toEqual(["a8", "a7"]);
     expect(await ids({ definition: "alpha" })).toEqual(["a5", "a3", "a1"]);
     expect(await ids({ status: "running" })).toEqual(["a5", "a2"]);
     expect(await ids({ status: "queued", definition: "beta" })).toEqual(["a6"]);

@@ -56,7 +56,8 @@ export function tasksRoutes(svc: Services): ApiRoute[] {
       doc: {
         operationId: "startTask",
         summary: "Start a run of a definition",
-        description: "Answers `queued`, `waiting` (for a concurrency slot) or `scheduled` (`at`/`after`).",
+        description:
+          "Answers `queued`, `waiting` (for a concurrency slot) or `scheduled` (`at`/`after`, or a trailing `debounce` window).",
         tag: "Tasks",
         auth: "runner",
         body: StartTaskBody,
@@ -65,8 +66,8 @@ export function tasksRoutes(svc: Services): ApiRoute[] {
         errors: [409, 429],
       },
       handler: asTenant("runner", async (event, who) => {
-        const { run, created } = await startTask(svc, who, parseBody(event, StartTaskBody));
-        return json(202, presentStarted(run, created));
+        const { run, created, debounced } = await startTask(svc, who, parseBody(event, StartTaskBody));
+        return json(202, presentStarted(run, created, debounced));
       }),
     },
     {

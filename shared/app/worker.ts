@@ -7,6 +7,7 @@
 
 import { SpanKind } from "@opentelemetry/api";
 import { z } from "zod";
+import { type AttemptRecord, attemptRecordOf } from "../core/attempts.ts";
 import { newCallbackToken } from "../core/callback-token.ts";
 import {
   afterHandlerError,
@@ -188,10 +189,15 @@ async function runAttempt(svc: Services, run: Run, delivery: Delivery): Promise<
     return RECHECK_SOON;
   }
   const decision = attemptEnding(svc, run, lease.interruption, outcome, state);
+  const failedAttempt = failedAttemptOf(run, lease.interruption, outcome, decision, svc.clock.now());
   const recorded = await endRun(svc, run, {
     guard: { status: "running", attempts: run.attempts },
     ...decision,
-    patch: { ...report.takePatch(), ...decision.patch },
+    patch: {
+      ...report.takePatch(),
+      ...decision.patch,
+      ...(failedAttempt === undefined ? {} : { failedAttempt }),
+    },
   });
   if (!recorded) {
     svc.log.warn("attempt lost its claim before recording its outcome");
@@ -240,6 +246,32 @@ function attemptEnding(
   const decision = afterHandlerError(run, outcome.error, now, svc.random);
   svc.log.warn("handler failed", { error: outcome.error, retryInMs: decision.retryInMs });
   return decision;
+}
+
+/**
+ * The record of an attempt that did not succeed (core/attempts.ts), written in the same write as
+ * its outcome; undefined for a success, an awaiting handoff or a cancel. The stack is kept only
+ * when this run's handler threw (not for Baton's own refusals or a timeout).
+ */
+function failedAttemptOf(
+  run: Run,
+  interruption: "cancelled" | "timed_out" | undefined,
+  outcome: HandlerOutcome,
+  decision: ErrorDecision,
+  now: Date,
+): AttemptRecord | undefined {
+  const error = decision.patch.error;
+  if (error === undefined || error === null || interruption === "cancelled") return undefined;
+  const thrownByHandler =
+    interruption === undefined && !outcome.ok && !(outcome.error instanceof PermanentFailure)
+      ? outcome.error
+      : undefined;
+  return attemptRecordOf(
+    run,
+    { outcome: interruption === "timed_out" ? "timed_out" : "failed", error },
+    now,
+    thrownByHandler,
+  );
 }
 
 /** The run's params with sealed (encrypted) values opened: for the handler only, never stored. */

@@ -2,6 +2,7 @@
  * Ports: the only ways core reaches the world. Adapters in shared/aws implement them on AWS SDK v3
  * (DynamoDB, SQS); test/contract holds one suite per port that every adapter must pass.
  */
+import type { AttemptRecord } from "./attempts.ts";
 import type { TaskDefinition } from "./definition.ts";
 import type { DestinationRecord } from "./destination.ts";
 import type { OnceRecord, Run, RunRef, RunStatus } from "./run.ts";
@@ -167,6 +168,11 @@ export type RunPatch = {
 } & {
   /** Set one `ctx.once` record without rewriting the others. */
   once?: { key: string; record: OnceRecord };
+  /**
+   * An attempt that did not succeed: its record, kept beside the run (not in it) and written with
+   * this write or not at all. See core/attempts.ts.
+   */
+  failedAttempt?: AttemptRecord;
 };
 
 export type ClaimResult = { claimed: true; run: Run } | { claimed: false; current: Run | undefined };
@@ -247,8 +253,30 @@ export interface RunStore {
    * per-tree item, so concurrent hops of one tree never pass the limit together.
    */
   countTreeRun(root: RunRef, below: number, at: string): Promise<boolean>;
-  /** The runs `origin` started (in any tenant), oldest first, by index. Throws ValidationError on a bad cursor. */
+  /**
+   * The runs `origin` started (in any tenant), and its replays, oldest first, by index. Throws
+   * ValidationError on a bad cursor.
+   */
   startedBy(origin: RunRef, page: { limit: number; cursor?: string }): Promise<Page<StartedRun>>;
+  /** The records of the run's attempts that did not succeed (core/attempts.ts), in attempt order. */
+  attemptRecords(ref: RunRef): Promise<AttemptRecord[]>;
+  /**
+   * How many of a tenant's runs were created at or after `since`, by definition, read from the
+   * listing indexes (never a scan): `total` all of them, `groups` those in each byStatus group
+   * (succeeded runs are in none). At most `maxPerShard` entries are read from each index shard;
+   * `complete` is false when that cut a count short.
+   */
+  countSince(tenant: string, since: string, maxPerShard: number): Promise<RunCountsByDefinition>;
+}
+
+/** The byStatus groups (run-keys.ts): unfinished runs share `active`; succeeded runs are in none. */
+export const COUNTED_GROUPS = ["active", "failed", "cancelled", "timed_out"] as const;
+export type CountedGroup = (typeof COUNTED_GROUPS)[number];
+
+export interface RunCountsByDefinition {
+  total: Record<string, number>;
+  groups: Record<CountedGroup, Record<string, number>>;
+  complete: boolean;
 }
 
 /** Seals (encrypts) and opens chain params and destination credentials, bound to their context. */

@@ -175,7 +175,7 @@ async function runAttempt(svc: Services, run: Run, delivery: Delivery): Promise<
         state.callbackToken = token;
       }
       state.openedParams = await openParams(svc, run);
-      return execute(svc, run, ctx, state.openedParams);
+      return runHandler(svc, run, ctx, state.openedParams);
     };
     outcome = { ok: true, output: await Promise.race([attempt(), aborted]) };
   } catch (error) {
@@ -271,6 +271,7 @@ function failedAttemptOf(
     { outcome: interruption === "timed_out" ? "timed_out" : "failed", error },
     now,
     thrownByHandler,
+    HANDLER_CALLER,
   );
 }
 
@@ -295,6 +296,9 @@ async function openParams(svc: Services, run: Run): Promise<Record<string, unkno
   return Object.fromEntries(entries);
 }
 
+/** runHandler's frame in a stack trace (`at runHandler (…` or `at async runHandler (…`), named as the bundle names it. */
+const HANDLER_CALLER = ` ${runHandler.name} (`;
+
 /** The run cannot succeed on any attempt: fail it without retrying. */
 class PermanentFailure extends Error {
   constructor(
@@ -305,7 +309,11 @@ class PermanentFailure extends Error {
   }
 }
 
-async function execute(
+/**
+ * Calls the run's handler. Its name marks where a handler's stack trace leaves the handler's own
+ * code (HANDLER_CALLER): the frames from it down are the worker's, cut from attempt records.
+ */
+async function runHandler(
   svc: Services,
   run: Run,
   ctx: TaskContext,

@@ -60,14 +60,24 @@ export interface Attempt {
   error: AttemptError | null;
 }
 
+/** What stands in for the frames of Baton's own worker below the handler (see boundedStack). */
+export const WORKER_FRAMES = "    at … (Baton's worker)";
+
 /**
  * The stack trace of an error the handler threw, bounded: at most ATTEMPT_STACK_FRAMES frames and
  * ATTEMPT_STACK_BYTES bytes, cut at a line, saying how much was cut. Only `error.stack` itself is
- * read (never `cause` or any other property), so nothing else the error holds is kept.
+ * read (never `cause` or any other property), so nothing else the error holds is kept. With
+ * `workerFrame`, the frames from the first that names it on (the worker that called the handler,
+ * and what called it) are one line: they are Baton's, the same for every run.
  */
-export function boundedStack(error: unknown): string | undefined {
+export function boundedStack(error: unknown, workerFrame?: string): string | undefined {
   if (!(error instanceof Error) || typeof error.stack !== "string" || error.stack === "") return undefined;
-  const lines = error.stack.split("\n");
+  let lines = error.stack.split("\n");
+  const below =
+    workerFrame === undefined
+      ? -1
+      : lines.findIndex((line) => /^\s+at /.test(line) && line.includes(workerFrame));
+  if (below >= 0) lines = [...lines.slice(0, below), WORKER_FRAMES];
   const kept: string[] = [];
   let frames = 0;
   let bytes = 0;
@@ -103,9 +113,10 @@ export function attemptRecordOf(
   ending: { outcome: AttemptRecord["outcome"]; error: { code: RunErrorCode; message: string } },
   now: Date,
   thrown?: unknown,
+  workerFrame?: string,
 ): AttemptRecord {
   const name = thrown === undefined ? undefined : errorNameOf(thrown);
-  const stack = thrown === undefined ? undefined : boundedStack(thrown);
+  const stack = thrown === undefined ? undefined : boundedStack(thrown, workerFrame);
   return {
     attempt: Math.max(1, run.attempts),
     ...(run.attemptStartedAt === undefined ? {} : { startedAt: run.attemptStartedAt }),

@@ -7,6 +7,7 @@ import {
   ATTEMPT_STACK_FRAMES,
   attemptHistoryOf,
   boundedStack,
+  WORKER_FRAMES,
 } from "../../shared/core/attempts.ts";
 import { requeueAbandoned } from "../../shared/core/lifecycle.ts";
 import { defineTask } from "../../shared/core/task.ts";
@@ -36,6 +37,11 @@ describe("boundedStack", () => {
     const short = new Error("shallow");
     short.stack = "Error: shallow\n    at one (a.js:1:1)";
     expect(boundedStack(short)).toBe("Error: shallow\n    at one (a.js:1:1)");
+    short.stack =
+      "Error: shallow\n    at one (a.js:1:1)\n    at async runHandler (worker.js:9:9)\n    at loop (worker.js:1:1)";
+    expect(boundedStack(short, " runHandler (")).toBe(
+      `Error: shallow\n    at one (a.js:1:1)\n${WORKER_FRAMES}`,
+    );
     // Only an Error's own stack is read: anything else thrown has none.
     expect(boundedStack({ stack: "not an error" })).toBeUndefined();
     expect(boundedStack("text")).toBeUndefined();
@@ -73,6 +79,11 @@ describe("attempt history", () => {
       error: { code: "handler_error", name: "TypeError", message: "cannot read properties of undefined" },
     });
     expect(history[0]?.error?.stack).toMatch(/^TypeError: cannot read properties of undefined\n\s+at /);
+    // The handler's own frames, then one line for the worker's: nothing of Baton's internals.
+    const frames = history[0]?.error?.stack?.split("\n") ?? [];
+    expect(frames[1]).toContain("attempts.test.ts");
+    expect(frames.at(-1)).toBe(WORKER_FRAMES);
+    expect(frames.some((line) => line.includes("worker.ts"))).toBe(false);
     expect(history[1]).toEqual({
       attempt: 2,
       startedAt: "2026-01-01T00:00:05.100Z",

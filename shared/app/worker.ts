@@ -332,7 +332,8 @@ async function runHandler(
   } catch (error) {
     throw new PermanentFailure("invalid_params", error instanceof Error ? error.message : String(error));
   }
-  return handler.run(ctx, params);
+  // Awaited here, so that this frame is in the stack of an error the handler throws after an await.
+  return await handler.run(ctx, params);
 }
 
 type CheckedOutput = { ok: true; value: unknown } | { ok: false; error: RunError };

@@ -1,5 +1,7 @@
 /** What the API shows of stored records: no keys, hashes, leases or other internals. */
 import { type BulkRecord, sumReasons } from "../../shared/core/bulk.ts";
+import type { TaskCounts } from "../../shared/app/task-counts.ts";
+import { type Attempt, attemptHistoryOf } from "../../shared/core/attempts.ts";
 import type { TaskDefinition } from "../../shared/core/definition.ts";
 import { credentialKindsOf, type DestinationRecord } from "../../shared/core/destination.ts";
 import { LIMITS } from "../../shared/core/limits.ts";
@@ -18,6 +20,7 @@ import type {
   GrantView,
   StartedRunView,
   StartedTask,
+  TaskCountsView,
   TaskSummaryView,
   TaskView,
 } from "./responses.ts";
@@ -51,7 +54,11 @@ function runFields(run: Run): Omit<TaskSummaryView, "feedback"> {
   };
 }
 
-export function presentRun(run: Run): TaskView {
+/**
+ * A run in full. `attempts` is its attempt history (app/attempt-history.ts); without it, only what
+ * the run itself tells (its current or last attempt).
+ */
+export function presentRun(run: Run, attempts: readonly Attempt[] = attemptHistoryOf(run, [])): TaskView {
   return {
     ...runFields(run),
     tenant: run.tenant,
@@ -80,6 +87,17 @@ export function presentRun(run: Run): TaskView {
     feedback: run.feedback ?? null,
     logs: run.logs,
     logsDropped: run.logsDropped ?? 0,
+    attemptHistory: [...attempts],
+  };
+}
+
+export function presentCounts(counts: TaskCounts): TaskCountsView {
+  return {
+    since: counts.since,
+    total: counts.total,
+    byStatus: counts.byStatus,
+    byDefinition: counts.byDefinition,
+    complete: counts.complete,
   };
 }
 

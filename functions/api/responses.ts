@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { BULK_ACTIONS, BULK_STATUSES } from "../../shared/core/bulk.ts";
+import { ATTEMPT_OUTCOMES, ATTEMPT_STACK_BYTES, ATTEMPT_STACK_FRAMES } from "../../shared/core/attempts.ts";
 import { ChainOutcome, ChainSpec } from "../../shared/core/chain.ts";
 import { TaskDefinition } from "../../shared/core/definition.ts";
 import { LIMITS } from "../../shared/core/limits.ts";
@@ -140,6 +141,32 @@ export const DestinationView = z.strictObject({
 export type DestinationView = z.infer<typeof DestinationView>;
 export type GrantView = z.infer<typeof GrantView>;
 
+export const AttemptView = z.strictObject({
+  attempt: z.number().int().describe("1 for the first attempt"),
+  startedAt: Time.nullable(),
+  endedAt: Time.nullable().describe("null while it runs (or when not known)"),
+  durationMs: z.number().int().nullable(),
+  outcome: z
+    .enum(ATTEMPT_OUTCOMES)
+    .describe(
+      "how the attempt ended; a callback-mode run's attempt `succeeded` once its handler returned, whatever the callback then said",
+    ),
+  error: z
+    .strictObject({
+      code: RunErrorCode,
+      name: z.string().optional().describe("the thrown error's name (its class)"),
+      message: z.string(),
+      stack: z
+        .string()
+        .optional()
+        .describe(
+          `the handler's own stack trace, at most ${ATTEMPT_STACK_FRAMES} frames and ${ATTEMPT_STACK_BYTES} bytes`,
+        ),
+    })
+    .nullable(),
+});
+export type AttemptView = z.infer<typeof AttemptView>;
+
 export const TaskView = z.strictObject({
   taskId: z.string(),
   tenant: z.string(),
@@ -154,7 +181,9 @@ export const TaskView = z.strictObject({
     .strictObject({
       taskId: z.string(),
       tenant: z.string(),
-      via: z.string().describe("how: chain:<name>, step:<id> or task:<call key>"),
+      via: z
+        .string()
+        .describe("how: chain:<name>, step:<id>, task:<call key> or replay (a replay of this run)"),
     })
     .nullable()
     .describe("the run that started this one (null when the API or a schedule did)"),
@@ -200,8 +229,34 @@ export const TaskView = z.strictObject({
   subtext: z.string().nullable(),
   logs: z.array(z.strictObject({ at: Time, line: z.string() })),
   logsDropped: z.number().int(),
+  attemptHistory: z
+    .array(AttemptView)
+    .describe(
+      "each attempt, oldest first: those that did not succeed with their error (and the handler's stack), then the current or last one",
+    ),
 });
 export type TaskView = z.infer<typeof TaskView>;
+
+const StatusCounts = z.strictObject({
+  active: z.number().int().describe("scheduled, waiting, queued, running or awaiting"),
+  succeeded: z.number().int(),
+  failed: z.number().int(),
+  cancelled: z.number().int(),
+  timed_out: z.number().int(),
+});
+
+export const TaskCountsView = z.strictObject({
+  since: Time.describe("the runs counted are those created at or after this time"),
+  total: z.number().int(),
+  byStatus: StatusCounts,
+  byDefinition: z.array(
+    z.strictObject({ definition: z.string(), total: z.number().int(), byStatus: StatusCounts }),
+  ),
+  complete: z
+    .boolean()
+    .describe("false when a very busy window was read in part: the counts are lower bounds"),
+});
+export type TaskCountsView = z.infer<typeof TaskCountsView>;
 
 export const ReadTokenView = z.strictObject({
   token: z.string().describe("send as `Authorization: Bearer <token>` to read this run"),
@@ -216,7 +271,7 @@ export const StartedRunView = z.strictObject({
     .nullable()
     .describe("null for a run in another tenant: which definition its chain starts is that tenant's own"),
   trigger: z.enum(RUN_TRIGGERS),
-  via: z.string().describe("how: chain:<name>, step:<id> or task:<call key>"),
+  via: z.string().describe("how: chain:<name>, step:<id>, task:<call key> or replay (a replay of this run)"),
   createdAt: Time,
 });
 export type StartedRunView = z.infer<typeof StartedRunView>;

@@ -103,7 +103,8 @@ export async function cancelTaskTree(
     do {
       const page = await svc.runs.startedBy(ref, { limit: 100, ...(cursor === undefined ? {} : { cursor }) });
       for (const child of page.items) {
-        if (child.tenant !== caller.tenant) continue;
+        // A replay is listed beside what a run started, but it is not below it: it stays.
+        if (child.tenant !== caller.tenant || child.trigger === "replay") continue;
         if (seen >= CANCEL_TREE_MAX_RUNS) return { run: cancelledRoot, cancelled, complete: false };
         seen += 1;
         const run = await svc.runs.get(child);

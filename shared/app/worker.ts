@@ -7,6 +7,7 @@
 
 import { SpanKind } from "@opentelemetry/api";
 import { z } from "zod";
+import { type AttemptRecord, attemptRecordOf } from "../core/attempts.ts";
 import { newCallbackToken } from "../core/callback-token.ts";
 import {
   afterHandlerError,
@@ -179,7 +180,7 @@ async function runAttempt(svc: Services, run: Run, delivery: Delivery): Promise<
         state.callbackToken = token;
       }
       state.openedParams = await openParams(svc, run);
-      return execute(svc, run, ctx, state.openedParams);
+      return runHandler(svc, run, ctx, state.openedParams);
     };
     outcome = { ok: true, output: await Promise.race([attempt(), aborted]) };
   } catch (error) {
@@ -193,10 +194,15 @@ async function runAttempt(svc: Services, run: Run, delivery: Delivery): Promise<
     return RECHECK_SOON;
   }
   const decision = attemptEnding(svc, run, lease.interruption, outcome, state);
+  const failedAttempt = failedAttemptOf(run, lease.interruption, outcome, decision, svc.clock.now());
   const recorded = await endRun(svc, run, {
     guard: { status: "running", attempts: run.attempts },
     ...decision,
-    patch: { ...report.takePatch(), ...decision.patch },
+    patch: {
+      ...report.takePatch(),
+      ...decision.patch,
+      ...(failedAttempt === undefined ? {} : { failedAttempt }),
+    },
   });
   if (!recorded) {
     svc.log.warn("attempt lost its claim before recording its outcome");
@@ -247,6 +253,33 @@ function attemptEnding(
   return decision;
 }
 
+/**
+ * The record of an attempt that did not succeed (core/attempts.ts), written in the same write as
+ * its outcome; undefined for a success, an awaiting handoff or a cancel. The stack is kept only
+ * when this run's handler threw (not for Baton's own refusals or a timeout).
+ */
+function failedAttemptOf(
+  run: Run,
+  interruption: "cancelled" | "timed_out" | undefined,
+  outcome: HandlerOutcome,
+  decision: ErrorDecision,
+  now: Date,
+): AttemptRecord | undefined {
+  const error = decision.patch.error;
+  if (error === undefined || error === null || interruption === "cancelled") return undefined;
+  const thrownByHandler =
+    interruption === undefined && !outcome.ok && !(outcome.error instanceof PermanentFailure)
+      ? outcome.error
+      : undefined;
+  return attemptRecordOf(
+    run,
+    { outcome: interruption === "timed_out" ? "timed_out" : "failed", error },
+    now,
+    thrownByHandler,
+    HANDLER_CALLER,
+  );
+}
+
 /** The run's params with sealed (encrypted) values opened: for the handler only, never stored. */
 async function openParams(svc: Services, run: Run): Promise<Record<string, unknown>> {
   const entries = await Promise.all(
@@ -268,6 +301,9 @@ async function openParams(svc: Services, run: Run): Promise<Record<string, unkno
   return Object.fromEntries(entries);
 }
 
+/** runHandler's frame in a stack trace (`at runHandler (…` or `at async runHandler (…`), named as the bundle names it. */
+const HANDLER_CALLER = ` ${runHandler.name} (`;
+
 /** The run cannot succeed on any attempt: fail it without retrying. */
 class PermanentFailure extends Error {
   constructor(
@@ -278,7 +314,11 @@ class PermanentFailure extends Error {
   }
 }
 
-async function execute(
+/**
+ * Calls the run's handler. Its name marks where a handler's stack trace leaves the handler's own
+ * code (HANDLER_CALLER): the frames from it down are the worker's, cut from attempt records.
+ */
+async function runHandler(
   svc: Services,
   run: Run,
   ctx: TaskContext,
@@ -297,7 +337,8 @@ async function execute(
   } catch (error) {
     throw new PermanentFailure("invalid_params", error instanceof Error ? error.message : String(error));
   }
-  return handler.run(ctx, params);
+  // Awaited here, so that this frame is in the stack of an error the handler throws after an await.
+  return await handler.run(ctx, params);
 }
 
 type CheckedOutput = { ok: true; value: unknown } | { ok: false; error: RunError };

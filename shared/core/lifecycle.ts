@@ -5,6 +5,7 @@
  */
 
 import { shardScope } from "./admission-shards.ts";
+import { attemptRecordOf } from "./attempts.ts";
 import type { ChainSpec } from "./chain.ts";
 import {
   DEFAULT_CALLBACK_TIMEOUT_SECONDS,
@@ -358,20 +359,28 @@ export function endAbandoned(run: Run, now: Date): Ending | undefined {
   if (run.attempts < run.maxAttempts) return undefined;
   const deadline = deadlineOf(run);
   const timedOut = deadline !== undefined && deadline <= now.getTime();
+  const error: RunError = timedOut
+    ? timeoutError(run)
+    : {
+        code: "worker_lost",
+        message: `the worker stopped responding during attempt ${run.attempts} of ${run.maxAttempts}; no attempts left`,
+      };
   return {
     guard,
-    patch: timedOut
-      ? ended(run, "timed_out", now, timeoutError(run))
-      : ended(run, "failed", now, {
-          code: "worker_lost",
-          message: `the worker stopped responding during attempt ${run.attempts} of ${run.maxAttempts}; no attempts left`,
-        }),
+    patch: {
+      ...ended(run, timedOut ? "timed_out" : "failed", now, error),
+      failedAttempt: attemptRecordOf(run, { outcome: timedOut ? "timed_out" : "worker_lost", error }, now),
+    },
     ...release(run, now),
   };
 }
 
 /** A running run whose worker vanished but which has attempts left goes back to the queue. */
 export function requeueAbandoned(run: Run, now: Date): Ending {
+  const error: RunError = {
+    code: "worker_lost",
+    message: `the worker stopped responding during attempt ${run.attempts}`,
+  };
   return {
     guard: leaseGuard(run),
     patch: {
@@ -379,7 +388,8 @@ export function requeueAbandoned(run: Run, now: Date): Ending {
       leaseUntil: null,
       nextAttemptAt: null,
       sweepAt: after(now, RESEND_AFTER_MS),
-      error: { code: "worker_lost", message: `the worker stopped responding during attempt ${run.attempts}` },
+      error,
+      failedAttempt: attemptRecordOf(run, { outcome: "worker_lost", error }, now),
     },
   };
 }

@@ -4,6 +4,7 @@
  */
 import type { BulkRecord } from "./bulk.ts";
 import type { DebounceRecord } from "./debounce.ts";
+import type { AttemptRecord } from "./attempts.ts";
 import type { TaskDefinition } from "./definition.ts";
 import type { DestinationRecord } from "./destination.ts";
 import type { OnceRecord, Run, RunRef, RunStatus } from "./run.ts";
@@ -189,6 +190,11 @@ export type RunPatch = {
 } & {
   /** Set one `ctx.once` record without rewriting the others. */
   once?: { key: string; record: OnceRecord };
+  /**
+   * An attempt that did not succeed: its record, kept beside the run (not in it) and written with
+   * this write or not at all. See core/attempts.ts.
+   */
+  failedAttempt?: AttemptRecord;
 };
 
 export type ClaimResult = { claimed: true; run: Run } | { claimed: false; current: Run | undefined };
@@ -272,8 +278,30 @@ export interface RunStore {
    * per-tree item, so concurrent hops of one tree never pass the limit together.
    */
   countTreeRun(root: RunRef, below: number, at: string): Promise<boolean>;
-  /** The runs `origin` started (in any tenant), oldest first, by index. Throws ValidationError on a bad cursor. */
+  /**
+   * The runs `origin` started (in any tenant), and its replays, oldest first, by index. Throws
+   * ValidationError on a bad cursor.
+   */
   startedBy(origin: RunRef, page: { limit: number; cursor?: string }): Promise<Page<StartedRun>>;
+  /** The records of the run's attempts that did not succeed (core/attempts.ts), in attempt order. */
+  attemptRecords(ref: RunRef): Promise<AttemptRecord[]>;
+  /**
+   * How many of a tenant's runs were created at or after `since`, by definition, read from the
+   * listing indexes (never a scan): `total` all of them, `groups` those in each byStatus group
+   * (succeeded runs are in none). At most `maxPerShard` entries are read from each index shard;
+   * `complete` is false when that cut a count short.
+   */
+  countSince(tenant: string, since: string, maxPerShard: number): Promise<RunCountsByDefinition>;
+}
+
+/** The byStatus groups (run-keys.ts): unfinished runs share `active`; succeeded runs are in none. */
+export const COUNTED_GROUPS = ["active", "failed", "cancelled", "timed_out"] as const;
+export type CountedGroup = (typeof COUNTED_GROUPS)[number];
+
+export interface RunCountsByDefinition {
+  total: Record<string, number>;
+  groups: Record<CountedGroup, Record<string, number>>;
+  complete: boolean;
 }
 
 /** A bulk, as the sweeper finds it. */

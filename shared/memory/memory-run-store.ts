@@ -21,16 +21,19 @@ import {
 } from "../aws/run-keys.ts";
 import { shardScope } from "../core/admission-shards.ts";
 import type { DebounceRecord } from "../core/debounce.ts";
+import type { AttemptRecord } from "../core/attempts.ts";
 import { ConflictError, ItemTooLargeError } from "../core/errors.ts";
 import { jsonBytes } from "../core/limits.ts";
 import {
   type ClaimResult,
+  type CountedGroup,
   type CounterEffect,
   type CreateExtras,
   type CreateResult,
   type HandOffResult,
   type IdempotencyRecord,
   type Page,
+  type RunCountsByDefinition,
   type RunGuard,
   type RunListQuery,
   type RunPatch,
@@ -60,6 +63,8 @@ export class MemoryRunStore implements RunStore {
   readonly #debounce = new Map<string, DebounceRecord>();
   /** Chain-started runs counted per tree, by "<root tenant>#<root id>" (DynamoRunStore's tree item). */
   readonly #treeRuns = new Map<string, number>();
+  /** Attempt records by run key, then attempt number (DynamoRunStore's "attempt#…" items beside the run). */
+  readonly #attemptRecords = new Map<string, Map<number, AttemptRecord>>();
   readonly #counters: MemoryCounterStore;
 
   constructor(options: { counters: MemoryCounterStore }) {
@@ -153,6 +158,7 @@ export class MemoryRunStore implements RunStore {
     if (stored === undefined || !matches(stored, guard)) return undefined;
     const next = sized(applyPatch(stored, patch));
     this.#runs.set(keyOf(ref), next);
+    this.#keepAttemptRecord(ref, patch);
     return fromStored(next);
   }
 
@@ -167,6 +173,7 @@ export class MemoryRunStore implements RunStore {
       if (isEmpty(patch)) return stored === undefined ? { ok: false, cause: "run" } : { ok: true };
       if (stored === undefined || !matches(stored, guard)) return { ok: false, cause: "run" };
       this.#runs.set(keyOf(ref), sized(applyPatch(stored, patch)));
+      this.#keepAttemptRecord(ref, patch);
       return { ok: true };
     }
     if (isEmpty(patch)) throw new Error("a transition needs something to change");
@@ -175,6 +182,7 @@ export class MemoryRunStore implements RunStore {
     const refusing = this.#counters.firstRefusing(ref.tenant, counters);
     if (refusing !== undefined) return { ok: false, cause: "counter", definition: refusing.definition };
     this.#runs.set(keyOf(ref), sized(applyPatch(stored, patch)));
+    this.#keepAttemptRecord(ref, patch);
     for (const effect of counters) this.#counters.apply(ref.tenant, effect);
     return { ok: true };
   }
@@ -194,6 +202,8 @@ export class MemoryRunStore implements RunStore {
     if (refusing !== undefined) return { ok: false, cause: "counter", definition: refusing.definition };
     this.#runs.set(keyOf(ending.ref), sized(applyPatch(endingRun, ending.patch)));
     this.#runs.set(keyOf(next.ref), sized(applyPatch(nextRun, next.patch)));
+    this.#keepAttemptRecord(ending.ref, ending.patch);
+    this.#keepAttemptRecord(next.ref, next.patch);
     for (const effect of counters) this.#counters.apply(ending.ref.tenant, effect);
     return { ok: true };
   }
@@ -310,8 +320,11 @@ export class MemoryRunStore implements RunStore {
 
   async startedBy(origin: RunRef, page: { limit: number; cursor?: string }): Promise<Page<StartedRun>> {
     const position = page.cursor === undefined ? undefined : decodeCursor(page.cursor, StartedCursor);
-    const children = this.#select(
-      (run) => run.origin?.tenant === origin.tenant && run.origin.taskId === origin.id,
+    // byOrigin holds the runs it started and, beside them, its replays (in its own tenant).
+    const children = this.#select((run) =>
+      run.origin === undefined
+        ? run.replayOf === origin.id && run.tenant === origin.tenant
+        : run.origin.tenant === origin.tenant && run.origin.taskId === origin.id,
     )
       .sort(byCreatedKey)
       .filter((run) => position === undefined || createdKeyOf(run) > position.created);
@@ -324,13 +337,61 @@ export class MemoryRunStore implements RunStore {
         id: run.id,
         definition: run.definition,
         trigger: run.trigger ?? "api",
-        via: run.origin?.via ?? "",
+        via: run.origin?.via ?? (run.trigger === "replay" ? "replay" : ""),
         createdAt: run.createdAt,
       })),
       ...(last === undefined
         ? {}
         : { cursor: encodeCursor({ tenant: last.tenant, id: last.id, created: createdKeyOf(last) }) }),
     };
+  }
+
+  async attemptRecords(ref: RunRef): Promise<AttemptRecord[]> {
+    const records = this.#attemptRecords.get(keyOf(ref));
+    return records === undefined
+      ? []
+      : [...records.values()].sort((a, b) => a.attempt - b.attempt).map(jsonCopy);
+  }
+
+  async countSince(tenant: string, since: string, maxPerShard: number): Promise<RunCountsByDefinition> {
+    let complete = true;
+    // What each index shard holds for the tenant since then, read up to maxPerShard entries, as DynamoRunStore does.
+    const count = (inShard: (run: Run) => boolean): Record<string, number> => {
+      const byDefinition: Record<string, number> = {};
+      for (let shard = 0; shard < LIST_SHARDS; shard += 1) {
+        const entries = this.#select(
+          (run) =>
+            run.tenant === tenant &&
+            listShardOf(run.id) === shard &&
+            createdKeyOf(run) >= since &&
+            inShard(run),
+        );
+        if (entries.length > maxPerShard) complete = false;
+        for (const run of entries.sort(byCreatedKey).slice(0, maxPerShard))
+          byDefinition[run.definition] = (byDefinition[run.definition] ?? 0) + 1;
+      }
+      return byDefinition;
+    };
+    const inGroup = (group: CountedGroup) => (run: Run) => statusGroupOf(run.status) === group;
+    return {
+      total: count(() => true),
+      groups: {
+        active: count(inGroup("active")),
+        failed: count(inGroup("failed")),
+        cancelled: count(inGroup("cancelled")),
+        timed_out: count(inGroup("timed_out")),
+      },
+      complete,
+    };
+  }
+
+  /** The attempt record a write carried, kept only once that write applied. */
+  #keepAttemptRecord(ref: RunRef, patch: RunPatch): void {
+    if (patch.failedAttempt === undefined) return;
+    const key = keyOf(ref);
+    const records = this.#attemptRecords.get(key) ?? new Map<number, AttemptRecord>();
+    records.set(patch.failedAttempt.attempt, jsonCopy(patch.failedAttempt));
+    this.#attemptRecords.set(key, records);
   }
 
   #select(predicate: (run: Run) => boolean): Run[] {
@@ -422,7 +483,7 @@ function matches(run: Run, guard: RunGuard): boolean {
 function applyPatch(run: Run, patch: RunPatch): Run {
   const next: Record<string, unknown> = { ...run };
   for (const [field, value] of Object.entries(patch)) {
-    if (field === "once" || value === undefined) continue;
+    if (field === "once" || field === "failedAttempt" || value === undefined) continue;
     if (value === null) delete next[field];
     else next[field] = jsonCopy(value);
   }

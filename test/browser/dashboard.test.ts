@@ -11,6 +11,10 @@ import { type Browser, CHROMIUM_INSTALL_MS, launchBrowser } from "../support/chr
 import { startTestStack, type TestStack, waitFor, waitForEnd } from "../support/stack.ts";
 
 const SHOTS = "test-output";
+/** The screenshots docs/dashboard.md shows, refreshed by every run of this test. */
+const DOC_SHOTS = "docs/images";
+/** A phone's width: the list and the run page must fit it without the page scrolling sideways. */
+const PHONE = { width: 390, height: 844 };
 /** What the page shows within a couple of polls (1.5 s each), with room for a busy machine. */
 const SOON = { timeout: 15_000 };
 
@@ -23,11 +27,14 @@ const pageErrors: string[] = [];
 beforeAll(async () => {
   [stack, browser] = await Promise.all([startTestStack(), launchBrowser()]);
   mkdirSync(SHOTS, { recursive: true });
+  mkdirSync(DOC_SHOTS, { recursive: true });
   await stack.request("PUT", "/v1/definitions/sleep", {
     body: { handler: "sleep", params: { ms: 2500, steps: 5 }, description: "Sleeps, reporting progress" },
   });
   await stack.request("PUT", "/v1/definitions/write-file", { body: { handler: "write-file" } });
   await stack.request("PUT", "/v1/definitions/echo", { body: { handler: "echo" } });
+  // Fails its first attempt (after its starts, here none), succeeds on the second.
+  await stack.request("PUT", "/v1/definitions/flaky", { body: { handler: "starter", maxAttempts: 2 } });
   // The chained task must not echo its params: its output would show what the API masks.
   await stack.request("PUT", "/v1/chains/receive", { body: { definition: "sleep" } });
   page = await browser.context.newPage();
@@ -254,6 +261,19 @@ describe("the dashboard", () => {
     const params = page.locator("section", { has: page.getByRole("heading", { name: "Params" }) });
     await expect.poll(() => params.textContent(), SOON).toContain("encrypted");
     expect(await page.locator("main").textContent()).not.toContain("hunter2");
+    // And back: the chained child names its source, linked, and the source lists it among the runs it started.
+    const summary = page.locator("section", { has: page.getByRole("heading", { name: "Summary" }) });
+    await expect.poll(() => summary.textContent(), SOON).toContain("chain:receive");
+    await summary.getByRole("definition").filter({ hasText: "chain:receive" }).getByRole("link").click();
+    await expect.poll(() => new URL(page.url()).hash, SOON).toBe(`#/tasks/${source.body.taskId}`);
+    const started = page.locator("section", { has: page.getByRole("heading", { name: "Runs it started" }) });
+    await expect.poll(() => started.textContent(), SOON).toContain(childId);
+    expect(
+      await started
+        .getByRole("row", { name: /chain:receive/ })
+        .getByRole("link")
+        .textContent(),
+    ).toBe(childId);
   });
 
   it("hands out a file link as JSON only to the task's tenant, and only for a file that exists", async () => {
@@ -301,6 +321,22 @@ describe("the dashboard", () => {
     expect(await second.getByRole("link").getAttribute("href")).toMatch(/^#\/tasks\/.+/);
     expect(await steps.getByRole("row", { name: /second/ }).textContent()).toContain("first");
 
+    // Its steps on the workflow's own time axis, each linked to its run, the second after the first.
+    const timeline = page.locator('section[data-section="timeline"]');
+    const stepRows = timeline.locator('li[data-kind^="step-"]');
+    await expect.poll(() => stepRows.count(), SOON).toBe(2);
+    expect(await stepRows.nth(0).textContent()).toMatch(/^Step first · .+ · succeeded/);
+    expect(await stepRows.nth(1).textContent()).toMatch(/^Step second · .+ · succeeded/);
+    const lefts = await stepRows
+      .locator(".tl-bar")
+      .evaluateAll((bars) =>
+        bars.map((bar) => Number.parseFloat((bar as unknown as { style: { left: string } }).style.left)),
+      );
+    expect(lefts[1]).toBeGreaterThan(lefts[0] ?? 100);
+    expect(await stepRows.nth(1).getByRole("link").getAttribute("href")).toMatch(/^#\/tasks\/.+/);
+    expect(await timeline.locator('li[data-kind="end-succeeded"]').count()).toBe(1);
+    await timeline.screenshot({ path: `${DOC_SHOTS}/dashboard-workflow.png` });
+
     // Both ways: the workflow lists the runs it started, and a step names the run that started it.
     const started = page.locator("section", { has: page.getByRole("heading", { name: "Runs it started" }) });
     await expect.poll(() => started.getByRole("row").count(), SOON).toBe(3);
@@ -313,6 +349,140 @@ describe("the dashboard", () => {
     await expect.poll(() => summary.textContent(), SOON).toContain("step:first");
     await summary.getByRole("definition").filter({ hasText: "step:first" }).getByRole("link").click();
     await page.getByRole("heading", { name: "Runs it started" }).waitFor();
+  });
+
+  it("shows each attempt with its duration, error and stack trace, on the run's timeline", async () => {
+    const started = await stack.request("POST", "/v1/tasks", {
+      body: { definition: "flaky", params: { failFirst: true } },
+    });
+    const taskId: string = started.body.taskId;
+    expect((await waitForEnd(stack, taskId)).status).toBe("succeeded");
+    await page.goto(`${stack.url}/#/tasks/${taskId}`);
+    const attempts = page.locator('section[data-section="attempts"] li.attempt');
+    await expect.poll(() => attempts.count(), SOON).toBe(2);
+    const first = attempts.nth(0);
+    expect(await first.getAttribute("data-outcome")).toBe("failed");
+    expect(await first.textContent()).toContain("handler_error");
+    expect(await first.textContent()).toContain("Error: first attempt fails after its starts");
+    expect(await attempts.nth(1).getAttribute("data-outcome")).toBe("succeeded");
+    expect(await attempts.nth(1).locator("details").count()).toBe(0);
+    // The stack trace is behind a disclosure, and it is the handler's own.
+    const trace = first.locator("details.stack pre");
+    expect(await trace.isVisible()).toBe(false);
+    await first.getByText("Stack trace").click();
+    expect(await trace.isVisible()).toBe(true);
+    expect(await trace.textContent()).toMatch(
+      /^Error: first attempt fails after its starts\n\s+at .*test-tasks/,
+    );
+
+    // Queued, both attempts and the end on one axis, in that order.
+    const timeline = page.locator('section[data-section="timeline"]');
+    const kinds = await timeline
+      .locator("li.tl-row")
+      .evaluateAll((rows) => rows.map((row) => row.getAttribute("data-kind")));
+    expect(kinds).toEqual(["queued", "attempt-failed", "attempt-succeeded", "end-succeeded"]);
+    expect(await timeline.locator('li[data-kind="attempt-failed"]').textContent()).toMatch(
+      /^Attempt 1 · [\d.]+ m?s · failed · handler_error/,
+    );
+    await page.screenshot({ path: `${DOC_SHOTS}/dashboard-task.png`, fullPage: true });
+  });
+
+  it("replays a run after confirming, and links the replay and its original both ways", async () => {
+    const original = await stack.request("POST", "/v1/tasks", {
+      body: { definition: "echo", params: { n: 1 } },
+    });
+    const originalId: string = original.body.taskId;
+    await waitForEnd(stack, originalId);
+    await page.goto(`${stack.url}/#/tasks/${originalId}`);
+    const replayButton = page.getByRole("button", { name: "Replay…" });
+    await replayButton.waitFor();
+    const dialog = page.getByRole("dialog", { name: "Replay this task?" });
+    const replays: string[] = [];
+    const seeReplay = (request: { method(): string; url(): string }) => {
+      if (request.method() === "POST" && request.url().endsWith("/replay")) replays.push(request.url());
+    };
+    page.on("request", seeReplay);
+    await replayButton.click();
+    await dialog.getByRole("button", { name: "Don't replay" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    expect(replays).toEqual([]);
+    await replayButton.click();
+    await dialog.getByRole("button", { name: "Replay task" }).click();
+    await expect.poll(() => new URL(page.url()).hash, SOON).not.toBe(`#/tasks/${originalId}`);
+    page.off("request", seeReplay);
+    expect(replays).toHaveLength(1);
+    const replayId = decodeURIComponent(new URL(page.url()).hash.replace("#/tasks/", ""));
+    const replay = await waitForEnd(stack, replayId);
+    expect(replay.replayOf).toBe(originalId);
+    // The replay names its original, linked; the original lists its replay.
+    const summary = page.locator("section", { has: page.getByRole("heading", { name: "Summary" }) });
+    await expect.poll(() => summary.textContent(), SOON).toContain("Replay of");
+    await summary.getByRole("link", { name: originalId }).click();
+    const started = page.locator("section", { has: page.getByRole("heading", { name: "Runs it started" }) });
+    await expect.poll(() => started.textContent(), SOON).toContain(replayId);
+    expect(
+      await started
+        .getByRole("row", { name: /replay/ })
+        .getByRole("link")
+        .textContent(),
+    ).toBe(replayId);
+  });
+
+  it("counts the last 24 hours by status and by definition above the list", async () => {
+    // The API's counts first: the list reads its own once a minute, from when it opens (so not before these).
+    const api = (await stack.request("GET", "/v1/tasks/counts")).body;
+    expect(api.byStatus.succeeded).toBeGreaterThan(5);
+    await page.getByRole("link", { name: "Tasks", exact: true }).click();
+    const counts = page.locator("section.counts");
+    await counts.locator(".count-chips").waitFor();
+    const shown = async (status: string) =>
+      Number(await counts.locator(`li[data-status="${status}"] .count-number`).textContent());
+    await expect.poll(() => shown("succeeded"), SOON).toBeGreaterThanOrEqual(api.byStatus.succeeded);
+    expect(await shown("cancelled")).toBeGreaterThanOrEqual(1);
+    const flaky = counts.locator('li[data-definition="flaky"]');
+    expect(await flaky.textContent()).toContain("1 succeeded");
+    // A status count is a link to the list filtered by it.
+    await counts.locator('li[data-status="cancelled"] a').click();
+    expect(new URL(page.url()).hash).toBe("#/tasks?status=cancelled");
+    await expect.poll(() => page.locator("tbody tr").count(), SOON).toBeGreaterThanOrEqual(1);
+    await page.getByRole("link", { name: "Tasks", exact: true }).click();
+    await page.locator("tbody tr").first().waitFor();
+    await page.screenshot({ path: `${DOC_SHOTS}/dashboard.png`, fullPage: true });
+  });
+
+  it("fits a 390 px wide phone: the list as cards, the run page without sideways scrolling", async () => {
+    const wide = page.viewportSize();
+    await page.setViewportSize(PHONE);
+    try {
+      await page.getByRole("link", { name: "Tasks", exact: true }).click();
+      const row = page.locator("tbody tr").first();
+      await row.waitFor();
+      await page.locator("section.counts .count-chips").waitFor();
+      const scrollWidth = () => page.evaluate<number>("document.scrollingElement.scrollWidth");
+      expect(await scrollWidth()).toBeLessThanOrEqual(PHONE.width);
+      // Cards: one cell under the other, each saying what it is.
+      expect(
+        await row.evaluate(
+          (element) =>
+            (globalThis as unknown as { getComputedStyle(e: unknown): { display: string } }).getComputedStyle(
+              element,
+            ).display,
+        ),
+      ).toBe("block");
+      // The column heads are there for screen readers only.
+      expect((await page.locator("table.tasks thead").boundingBox())?.width ?? 0).toBeLessThanOrEqual(1);
+      await page.screenshot({ path: `${DOC_SHOTS}/dashboard-mobile.png`, fullPage: true });
+
+      const flaky = await stack.request("GET", "/v1/tasks?definition=flaky");
+      const flakyId: string | undefined = flaky.body?.items?.[0]?.taskId;
+      await page.goto(`${stack.url}/#/tasks/${flakyId ?? ""}`);
+      await page.locator('section[data-section="attempts"] li.attempt').first().waitFor();
+      await page.locator("details.stack summary").first().click();
+      expect(await scrollWidth()).toBeLessThanOrEqual(PHONE.width);
+      await page.screenshot({ path: `${DOC_SHOTS}/dashboard-mobile-task.png`, fullPage: true });
+    } finally {
+      if (wide !== null) await page.setViewportSize(wide);
+    }
   });
 
   it("lists definitions, chains and grants for admins, and tells a runner politely", async () => {
@@ -346,16 +516,16 @@ describe("the dashboard", () => {
     const rows = page.locator("tbody tr");
     await expect.poll(() => rows.count(), SOON).toBe(25);
     await page.getByRole("button", { name: "Load more" }).click();
-    // 30 started here and one chained source earlier: every echo run, and no button left.
-    await expect.poll(() => rows.count(), SOON).toBe(31);
+    // 30 started here, one chained source and a replayed run and its replay earlier: every echo run, and no button left.
+    await expect.poll(() => rows.count(), SOON).toBe(33);
     await page.getByRole("button", { name: "Load more" }).waitFor({ state: "hidden" });
     const oldest = ids.toSorted()[0] ?? "";
     await expect
       .poll(() => page.locator(`tr[data-task-id="${oldest}"] .badge`).textContent(), { timeout: 20_000 })
       .toBe("succeeded");
-    // Later polls keep all 31 rows rather than falling back to the first page.
+    // Later polls keep all 33 rows rather than falling back to the first page.
     await new Promise((resolve) => setTimeout(resolve, 3_500));
-    expect(await rows.count()).toBe(31);
+    expect(await rows.count()).toBe(33);
   });
 
   it("signs out, saying why, when the key is revoked mid-session", async () => {

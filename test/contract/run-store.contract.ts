@@ -522,6 +522,96 @@ export function runStoreContract(
       ).rejects.toBeInstanceOf(ValidationError);
     });
 
+    it("lists a run's replays with what it started, and keeps attempt records only with the write that carries them", async () => {
+      await store.create(aRun("original", { createdAt: at(0) }));
+      await store.create(aRun("again", { createdAt: at(1_000), trigger: "replay", replayOf: "original" }));
+      // Another tenant's run of the same id and its replay are not this original's.
+      await store.create(
+        aRun("else", { createdAt: at(2_000), trigger: "replay", replayOf: "original" }, "globex"),
+      );
+      expect((await store.startedBy({ tenant: "acme", id: "original" }, { limit: 10 })).items).toEqual([
+        {
+          tenant: "acme",
+          id: "again",
+          definition: "report",
+          trigger: "replay",
+          via: "replay",
+          createdAt: at(1_000),
+        },
+      ]);
+
+      const run = aRun("tried", { status: "running", attempts: 1, attemptStartedAt: at(10) });
+      await store.create(run);
+      const record = {
+        attempt: 1,
+        startedAt: at(10),
+        endedAt: at(20),
+        outcome: "failed" as const,
+        error: {
+          code: "handler_error" as const,
+          name: "TypeError",
+          message: "boom",
+          stack: "TypeError: boom\n    at run (task.ts:1:1)",
+        },
+      };
+      const guard = { status: "running" as const, attempts: 1 };
+      // A write whose guard no longer holds leaves no record either.
+      expect(
+        await store.transition(run, { ...guard, attempts: 7 }, { status: "queued", failedAttempt: record }),
+      ).toMatchObject({ ok: false });
+      expect(await store.attemptRecords(run)).toEqual([]);
+      expect(
+        await store.transition(run, guard, {
+          status: "queued",
+          error: { code: "handler_error", message: "boom" },
+          failedAttempt: record,
+        }),
+      ).toEqual({ ok: true });
+      const second = {
+        ...record,
+        attempt: 2,
+        outcome: "timed_out" as const,
+        error: { code: "timed_out" as const, message: "slow" },
+      };
+      await store.update(run, { status: "queued", attempts: 1 }, { status: "running", attempts: 2 });
+      await store.transition(
+        run,
+        { status: "running", attempts: 2 },
+        { status: "failed", endedAt: at(30), failedAttempt: second },
+      );
+      expect(await store.attemptRecords(run)).toEqual([record, second]);
+      // The records live beside the run: reading the run does not carry them.
+      expect(await store.get(run)).not.toHaveProperty("failedAttempt");
+      expect(await store.attemptRecords({ tenant: "globex", id: "tried" })).toEqual([]);
+    });
+
+    it("counts a tenant's runs since a time by definition and status group, from the listing indexes", async () => {
+      await store.create(aRun("old", { createdAt: at(0) }));
+      await store.create(aRun("q1", { createdAt: at(5_000) }));
+      await store.create(aRun("s1", { createdAt: at(6_000), status: "succeeded", endedAt: at(7_000) }));
+      await store.create(
+        aRun("s2", { createdAt: at(6_500), status: "succeeded", endedAt: at(7_000) }, "acme", "mail"),
+      );
+      await store.create(
+        aRun("f1", { createdAt: at(7_000), status: "failed", endedAt: at(8_000) }, "acme", "mail"),
+      );
+      await store.create(aRun("c1", { createdAt: at(8_000), status: "cancelled", endedAt: at(9_000) }));
+      await store.create(aRun("other", { createdAt: at(8_000) }, "globex"));
+      const counts = await store.countSince("acme", at(1_000), 100);
+      expect(counts).toEqual({
+        total: { report: 3, mail: 2 },
+        groups: { active: { report: 1 }, failed: { mail: 1 }, cancelled: { report: 1 }, timed_out: {} },
+        complete: true,
+      });
+      // Past the per-shard bound the counts are lower bounds, and say so.
+      const many = Array.from({ length: 3 * LIST_SHARDS }, (_, i) => `m${i}`);
+      for (const id of many) await store.create(aRun(id, { createdAt: at(10_000) }, "busy"));
+      const bounded = await store.countSince("busy", at(1_000), 1);
+      // 48 runs over 16 shards: some shard holds more than one.
+      expect(bounded.complete).toBe(false);
+      expect(bounded.total.report ?? 0).toBeLessThanOrEqual(LIST_SHARDS);
+    });
+
     it("counts a tree's runs up to the limit, concurrently, per tree, without touching the root run or its lists", async () => {
       const root = aRun("root");
       await store.create(root);

@@ -1,5 +1,6 @@
 /** The api handler, over HTTP, on the emulators: auth, definitions, starts, reads, and bad input. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AttemptView } from "../../functions/api/responses.ts";
 import { LIMITS } from "../../shared/core/limits.ts";
 import { startTask, startTestStack, type TestStack, waitForEnd } from "../support/stack.ts";
 
@@ -222,6 +223,38 @@ describe("starting and reading tasks", () => {
     // The second attempt waited for its backoff (at least half the 1 s base).
     const [first, second] = task.logs.map((l: { at: string }) => Date.parse(l.at));
     expect(second - first).toBeGreaterThanOrEqual(500);
+    // Each attempt with its own error and the handler's stack, cut where the worker's frames begin.
+    expect(task.attemptHistory).toHaveLength(2);
+    task.attemptHistory.forEach((attempt: AttemptView, index: number) => {
+      expect(attempt).toMatchObject({
+        attempt: index + 1,
+        outcome: "failed",
+        error: { code: "handler_error", name: "Error", message: `fail on attempt ${index + 1}` },
+      });
+      expect(attempt.durationMs).toBe(
+        Date.parse(attempt.endedAt ?? "") - Date.parse(attempt.startedAt ?? ""),
+      );
+      const frames = attempt.error?.stack?.split("\n") ?? [];
+      expect(frames[0]).toBe(`Error: fail on attempt ${index + 1}`);
+      expect(frames[1]).toContain("examples/fail.ts");
+      expect(frames.at(-1)).toBe("    at … (Baton's worker)");
+      expect(frames.some((frame) => frame.includes("shared/app/"))).toBe(false);
+    });
+    // A run that succeeds at once has one attempt, derived from the run itself.
+    const plain = await waitForEnd(
+      stack,
+      (await stack.request("POST", "/v1/tasks", { body: { definition: "echo" } })).body.taskId,
+    );
+    expect(plain.attemptHistory).toEqual([
+      {
+        attempt: 1,
+        startedAt: plain.startedAt,
+        endedAt: plain.endedAt,
+        durationMs: Date.parse(plain.endedAt) - Date.parse(plain.startedAt),
+        outcome: "succeeded",
+        error: null,
+      },
+    ]);
   });
 
   it("refuses to start a definition whose handler this deployment no longer has", async () => {

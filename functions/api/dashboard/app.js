@@ -2,8 +2,9 @@
 import { renderAdmin } from "./admin.js";
 import { ApiError, api, forgetKey, storedKey, storeKey } from "./api.js";
 import { announce, errorBox, fill, h } from "./dom.js";
+import { renderTask } from "./run-page.js";
 import { renderStart } from "./start.js";
-import { renderTask, renderTaskList } from "./tasks.js";
+import { renderTaskList } from "./tasks.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");

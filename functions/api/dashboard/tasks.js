@@ -1,20 +1,16 @@
-// The task list (live, filtered, paged) and one task's page (live until it ends).
-import { ApiError, api, listAll } from "./api.js";
+// The task list (live, filtered, paged) under the counts of the last 24 hours; a run's page is run-page.js.
+import { api, listAll } from "./api.js";
 import { bulkActions } from "./bulk.js";
 import {
   announce,
-  dateTime,
   errorBox,
   fill,
   h,
-  jsonBlock,
   lastLine,
-  paramValue,
   poll,
   progressBar,
   STATUSES,
   statusBadge,
-  TERMINAL,
   timeAgo,
 } from "./dom.js";
 
@@ -22,6 +18,9 @@ const POLL_MS = 1500;
 const PAGE_SIZE = 25;
 /** A refresh reads at most this many pages; rows further down stay as they were loaded. */
 const MAX_REFRESH_PAGES = 5;
+/** The counts cost 80 index queries (docs/dashboard.md#counts): read once a minute, not every poll. */
+const COUNTS_EVERY_POLLS = 40;
+const COUNTED = ["active", "succeeded", "failed", "cancelled", "timed_out"];
 
 /** A message for the next list view (set by the start form). */
 let flash;
@@ -79,6 +78,9 @@ export function renderTaskList(main, query) {
     ),
     tbody,
   );
+  const counts = h("section", { class: "counts", "aria-labelledby": "counts-title" });
+  let countsSerial;
+  let polls = 0;
   const empty = h("p", { class: "muted empty", hidden: true }, "No tasks match these filters.");
   const problem = h("div", { class: "problem" });
   const updated = h("span", { class: "muted" });
@@ -111,6 +113,7 @@ export function renderTaskList(main, query) {
       h("a", { href: "#/start", class: "button" }, "Start a task"),
     ),
     flash ?? null,
+    counts,
     h(
       "form",
       {
@@ -217,7 +220,18 @@ export function renderTaskList(main, query) {
     }
   });
 
+  /** The counts of the last 24 hours by status and by definition, redrawn only when they changed. */
+  async function refreshCounts() {
+    const answer = await api("GET", "/v1/tasks/counts");
+    const serial = JSON.stringify(answer);
+    if (serial === countsSerial) return;
+    countsSerial = serial;
+    fill(counts, countsView(answer));
+  }
+
   return poll(async () => {
+    if (polls % COUNTS_EVERY_POLLS === 0) refreshCounts().catch(() => undefined);
+    polls += 1;
     try {
       await refresh();
     } catch (error) {
@@ -226,6 +240,16 @@ export function renderTaskList(main, query) {
     }
   }, POLL_MS);
 }
+
+/** What each cell is, for the cards a narrow screen shows instead of the table's columns. */
+const CELL_LABELS = {
+  task: "Task",
+  status: "Status",
+  progress: "Progress",
+  feedback: "Feedback",
+  subtext: "Subtext",
+  age: "Age",
+};
 
 /** Updates one row's cells, touching only those whose content changed. */
 function updateRow(row, task) {
@@ -249,7 +273,9 @@ function updateRow(row, task) {
     ["age", `${task.createdAt}|${Math.floor(Date.now() / 1000)}`, () => timeAgo(task.createdAt)],
   ];
   if (row.children.length !== cells.length) {
-    row.replaceChildren(...cells.map(([name]) => h("td", { "data-cell": name })));
+    row.replaceChildren(
+      ...cells.map(([name]) => h("td", { "data-cell": name, "data-label": CELL_LABELS[name] })),
+    );
   }
   cells.forEach(([, key, render], index) => {
     const cell = row.children[index];
@@ -259,477 +285,55 @@ function updateRow(row, task) {
   });
 }
 
-/** #/tasks/{id}: everything about one run, refreshed until it ends. */
-export function renderTask(main, taskId) {
-  const heading = h("h1", {}, "Task");
-  const idLine = h("p", { class: "id" }, taskId);
-  const badge = h("span", { class: "badge-slot" });
-  const problem = h("div", { class: "problem" });
-  const cancelButton = h("button", { type: "button", class: "danger", hidden: true }, "Cancel task…");
-  const sections = h("div", { class: "sections" });
-  const parts = new Map();
-
-  const dialog = h(
-    "dialog",
-    { "aria-labelledby": "cancel-title" },
-    h("h2", { id: "cancel-title" }, "Cancel this task?"),
-    h("p", {}, "A running task stops at its next heartbeat. This cannot be undone."),
-    h(
-      "form",
-      { method: "dialog", class: "actions" },
-      h("button", { value: "keep", class: "secondary", autofocus: true }, "Keep it running"),
-      h("button", { value: "cancel", class: "danger" }, "Cancel task"),
-    ),
-  );
-  dialog.addEventListener("close", async () => {
-    if (dialog.returnValue !== "cancel") return;
-    cancelButton.disabled = true;
-    try {
-      const answer = await api("POST", `/v1/tasks/${encodeURIComponent(taskId)}/cancel`);
-      announce(
-        answer.cancelRequested
-          ? "Cancel requested; the task stops at its next heartbeat"
-          : `Task ${answer.status}`,
-      );
-      await refresh();
-    } catch (error) {
-      fill(problem, errorBox(error, "Could not cancel"));
-      cancelButton.disabled = false;
-    }
-  });
-  cancelButton.addEventListener("click", () => dialog.showModal());
-
-  fill(
-    main,
-    h("p", { class: "back" }, h("a", { href: "#/tasks" }, "← All tasks")),
-    h(
-      "div",
-      { class: "title-row" },
-      h("div", {}, heading, idLine),
-      h("div", { class: "title-actions" }, badge, cancelButton),
-    ),
-    problem,
-    sections,
-    dialog,
-  );
-
-  let status;
-  let stopPolling = () => undefined;
-  /** The last section placed in this round of renderSections. */
-  let previousSection = null;
-
-  /** One section, re-rendered only when its data changed (so reading or selecting is not disturbed). */
-  function section(key, title, data, render) {
-    const serial = JSON.stringify(data);
-    let part = parts.get(key);
-    if (data === undefined) {
-      part?.node.remove();
-      parts.delete(key);
-      return;
-    }
-    if (part === undefined) {
-      const body = h("div", { class: "section-body" });
-      const node = h(
-        "section",
-        { "aria-labelledby": `section-${key}` },
-        h("h2", { id: `section-${key}` }, title),
-        body,
-      );
-      part = { node, body, serial: undefined };
-      parts.set(key, part);
-    }
-    // Sections keep a fixed order whatever appears when; a node is moved only when out of place,
-    // since moving it would take the focus from anything inside.
-    const wanted = previousSection === null ? sections.firstChild : previousSection.nextSibling;
-    if (wanted !== part.node) sections.insertBefore(part.node, wanted);
-    previousSection = part.node;
-    if (part.serial === serial) return;
-    part.serial = serial;
-    fill(part.body, render(data));
-  }
-
-  // What the run started changes only when the run does (a step, a heartbeat of the handler that
-  // starts, its chain outcomes, which are recorded without a new updatedAt): read it again only
-  // then, not on every poll.
-  let startedRuns = [];
-  let startedAsOf;
-
-  async function refresh() {
-    let task;
-    try {
-      task = await api("GET", `/v1/tasks/${encodeURIComponent(taskId)}`);
-      const asOf = `${task.updatedAt}|${task.chainOutcomes.length}`;
-      if (asOf !== startedAsOf) {
-        const page = await api("GET", `/v1/tasks/${encodeURIComponent(taskId)}/started`, {
-          query: { limit: 100 },
-        });
-        startedRuns = page.items;
-        startedAsOf = asOf;
-      }
-    } catch (error) {
-      fill(
-        problem,
-        errorBox(
-          error,
-          error instanceof ApiError && error.status === 404 ? "No such task" : "Could not load the task",
-        ),
-      );
-      if (error instanceof ApiError && error.status === 404) stopPolling();
-      return;
-    }
-    problem.replaceChildren();
-    heading.textContent = task.definition;
-    document.title = `${task.definition} · ${task.status} · Baton`;
-    if (status !== task.status) {
-      if (status !== undefined) announce(`Task is now ${task.status}`);
-      status = task.status;
-      fill(badge, statusBadge(task.status));
-    }
-    cancelButton.hidden = TERMINAL.has(task.status);
-    if (TERMINAL.has(task.status)) stopPolling();
-    renderSections(task, startedRuns);
-  }
-
-  function renderSections(task, startedRuns) {
-    previousSection = null;
-    section("summary", "Summary", summaryOf(task), (summary) => summaryList(summary));
-    section(
-      "progress",
-      "Progress",
-      { progress: task.progress, subtext: task.subtext },
-      ({ progress, subtext }) => [
-        progressBar(progress, "Progress"),
-        subtext ? h("p", { class: "subtext" }, subtext) : null,
-      ],
-    );
-    section("feedback", "Feedback", task.feedback ?? undefined, (feedback) =>
-      h("pre", { class: "feedback", tabindex: "0" }, feedback),
-    );
-    section("error", "Error", task.error ?? undefined, (error) =>
-      h(
-        "div",
-        { class: "error-box" },
-        h("p", {}, h("code", { class: "code" }, error.code)),
-        h("p", {}, error.message),
-      ),
-    );
-    section("output", "Output", task.output ?? undefined, (output) => jsonBlock(output, "Output"));
-    section("files", "Files", fileNameOf(task), (name) => fileLink(task.taskId, name));
-    section("params", "Params", task.params, (params) => paramsTable(params));
-    section("steps", "Workflow steps", task.steps, (steps) => stepsTable(steps));
-    section("chains", "Chains", task.chains.length > 0 ? task.chains : undefined, (chains) =>
-      chainsList(chains),
-    );
-    section(
-      "chain-outcomes",
-      "Chain outcomes",
-      task.chainOutcomes.length > 0 ? task.chainOutcomes : undefined,
-      (outcomes) => outcomesTable(outcomes),
-    );
-    section("started-runs", "Runs it started", startedRuns.length > 0 ? startedRuns : undefined, (runs) =>
-      startedRunsTable(runs, task.tenant),
-    );
-    section("logs", "Logs", { logs: task.logs, dropped: task.logsDropped }, ({ logs, dropped }) =>
-      logList(logs, dropped),
-    );
-  }
-
-  stopPolling = poll(refresh, POLL_MS);
-  return () => stopPolling();
-}
-
-function summaryOf(task) {
+/** Counts by status (each a link to the list filtered by it) and by definition, as cards, not a table. */
+function countsView(answer) {
+  const link = (params, ...content) => h("a", { href: `#/tasks?${new URLSearchParams(params)}` }, ...content);
   return [
-    ["Status", task.status],
-    ["Attempts", `${task.attempts} of ${task.maxAttempts}`],
-    ["Queue", task.queue],
-    ["Kind", task.kind === "workflow" ? "workflow" : `${task.kind}, ${task.mode}`],
-    ["Trigger", task.trigger],
-    [
-      "Started by run",
-      task.origin ? { ...task.origin, own: task.origin.tenant === task.tenant } : null,
-      "origin",
-    ],
-    ["Created", task.createdAt, "time"],
-    ["Scheduled for", task.scheduledFor, "time"],
-    ["Started", task.startedAt, "time"],
-    ["Ended", task.endedAt, "time"],
-    ["Next attempt", task.nextAttemptAt, "time"],
-    ["Cancel requested", task.cancelRequestedAt, "time"],
-    ["Callback deadline", task.callbackDeadline, "time"],
-    ["Timeout per attempt", `${task.timeoutSeconds} s`],
-    ["Idempotency key", task.idempotencyKey],
-    ["Started by key", task.createdBy],
-    ["Workflow", task.parent ? `${task.parent.taskId}|${task.parent.step}` : null, "parent"],
-  ].filter(([, value]) => value !== null && value !== undefined);
-}
-
-function summaryList(summary) {
-  return h(
-    "dl",
-    { class: "summary" },
-    summary.map(([label, value, type]) =>
-      h(
-        "div",
-        {},
-        h("dt", {}, label),
-        h(
-          "dd",
-          {},
-          type === "time"
-            ? dateTime(value)
-            : type === "parent"
-              ? parentLink(value)
-              : type === "origin"
-                ? originLink(value)
-                : label === "Status"
-                  ? statusBadge(value)
-                  : value,
-        ),
-      ),
-    ),
-  );
-}
-
-function parentLink(value) {
-  const [taskId, step] = value.split("|");
-  return [h("a", { href: `#/tasks/${encodeURIComponent(taskId)}` }, taskId), ` (step ${step})`];
-}
-
-/** The run that started this one: a link when it is in this run's tenant, else named. */
-function originLink(origin) {
-  const target = origin.own
-    ? h("a", { href: `#/tasks/${encodeURIComponent(origin.taskId)}` }, origin.taskId)
-    : origin.taskId;
-  return [target, ` (${origin.via}${origin.own ? "" : `, tenant ${origin.tenant}`})`];
-}
-
-/** Runs this run started; those of another tenant (a chain's hop) are named, not linked. */
-function startedRunsTable(runs, tenant) {
-  return h(
-    "table",
-    { class: "list" },
     h(
-      "thead",
-      {},
-      h(
-        "tr",
-        {},
-        ["Task", "Definition", "How", "Tenant", "Created"].map((c) => h("th", {}, c)),
-      ),
+      "h2",
+      { id: "counts-title" },
+      "Last 24 hours",
+      h("span", { class: "muted" }, ` · ${answer.total} tasks${answer.complete ? "" : " or more"}`),
     ),
     h(
-      "tbody",
-      {},
-      runs.map((run) =>
-        h(
-          "tr",
-          {},
-          h(
-            "td",
-            {},
-            run.tenant === tenant
-              ? h("a", { href: `#/tasks/${encodeURIComponent(run.taskId)}` }, run.taskId)
-              : run.taskId,
-          ),
-          h("td", {}, run.definition ?? "—"),
-          h("td", {}, run.via),
-          h("td", {}, run.tenant),
-          h("td", {}, dateTime(run.createdAt)),
-        ),
-      ),
+      "ul",
+      { class: "count-chips" },
+      COUNTED.map((status) => {
+        const content = [
+          h("span", { class: "count-number" }, String(answer.byStatus[status])),
+          " ",
+          h("span", { class: `count-label status-${status}` }, status.replace("_", " ")),
+        ];
+        // "active" is several statuses: it has no filter of its own.
+        return h(
+          "li",
+          { "data-status": status },
+          status === "active" ? content : link({ status }, ...content),
+        );
+      }),
     ),
-  );
-}
-
-/** The file a task wrote, named by its standard output `FileName`. */
-function fileNameOf(task) {
-  const name = task.output?.FileName;
-  return typeof name === "string" ? name : undefined;
-}
-
-/**
- * A file link: the API hands out a short-lived presigned link for the key in the Authorization
- * header, which a plain <a href> cannot send; so the click asks for the link and then follows it.
- */
-function fileLink(taskId, name) {
-  const status = h("span", { class: "muted", role: "status" });
-  const button = h(
-    "button",
-    {
-      type: "button",
-      class: "link",
-      onclick: async () => {
-        button.disabled = true;
-        status.textContent = "Preparing download…";
-        try {
-          const { url } = await api(
-            "GET",
-            `/v1/tasks/${encodeURIComponent(taskId)}/files/${encodeURIComponent(name)}/link`,
-          );
-          // A new tab, so the dashboard stays put: S3 answers with Content-Disposition: attachment
-          // and the tab becomes a download, but a store that ignores it (the local S3 emulator)
-          // shows the file there. Still within the click's user activation, so no popup blocker.
-          window.open(url, "_blank", "noopener");
-          status.textContent = `Opened the download link of ${name} (valid for 5 minutes)`;
-        } catch (error) {
-          status.replaceChildren(errorBox(error, "Could not download"));
-        } finally {
-          button.disabled = false;
-        }
-      },
-    },
-    `Download ${name}`,
-  );
-  return h("p", {}, button, " ", status);
-}
-
-function paramsTable(params) {
-  const entries = Object.entries(params);
-  if (entries.length === 0) return h("p", { class: "muted" }, "No params.");
-  return h(
-    "table",
-    { class: "kv" },
-    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Value"))),
-    h(
-      "tbody",
-      {},
-      entries.map(([name, value]) =>
-        h("tr", {}, h("th", { scope: "row" }, name), h("td", {}, paramValue(value))),
-      ),
-    ),
-  );
-}
-
-function stepsTable(steps) {
-  return h(
-    "table",
-    {},
-    h(
-      "thead",
-      {},
-      h(
-        "tr",
-        {},
-        ["Step", "Definition", "Depends on", "Status", "Task"].map((title) =>
-          h("th", { scope: "col" }, title),
-        ),
-      ),
-    ),
-    h(
-      "tbody",
-      {},
-      steps.map((step) =>
-        h(
-          "tr",
-          {},
-          h("th", { scope: "row" }, step.id),
-          h("td", {}, step.definition),
-          h("td", {}, step.dependsOn.join(", ") || "—"),
-          h(
-            "td",
-            {},
-            step.status === "pending" ? h("span", { class: "badge" }, "pending") : statusBadge(step.status),
-          ),
-          h(
-            "td",
-            {},
-            step.status === "pending"
-              ? "—"
-              : h("a", { href: `#/tasks/${encodeURIComponent(step.taskId)}` }, step.taskId),
-          ),
-        ),
-      ),
-    ),
-  );
-}
-
-function chainsList(chains) {
-  return h(
-    "ul",
-    { class: "chains" },
-    chains.map((chain) =>
-      h(
-        "li",
-        {},
-        h("strong", {}, chain.name),
-        chain.customerId ? ` in tenant ${chain.customerId}` : "",
-        Array.isArray(chain.params) && chain.params.length > 0
-          ? h(
-              "table",
-              { class: "kv" },
+    answer.byDefinition.length === 0
+      ? null
+      : h(
+          "ul",
+          { class: "count-definitions" },
+          answer.byDefinition.slice(0, 12).map((row) =>
+            h(
+              "li",
+              { "data-definition": row.definition },
+              link({ definition: row.definition }, row.definition),
+              " ",
+              h("span", { class: "count-number" }, String(row.total)),
+              " ",
               h(
-                "tbody",
-                {},
-                chain.params.map((param) =>
-                  h("tr", {}, h("th", { scope: "row" }, param.name), h("td", {}, paramValue(param.value))),
-                ),
+                "span",
+                { class: "muted" },
+                COUNTED.filter((status) => row.byStatus[status] > 0)
+                  .map((status) => `${row.byStatus[status]} ${status.replace("_", " ")}`)
+                  .join(" · "),
               ),
-            )
-          : null,
-      ),
-    ),
-  );
-}
-
-function outcomesTable(outcomes) {
-  return h(
-    "table",
-    {},
-    h(
-      "thead",
-      {},
-      h(
-        "tr",
-        {},
-        ["Chain", "Tenant", "Outcome", "Started task"].map((title) => h("th", { scope: "col" }, title)),
-      ),
-    ),
-    h(
-      "tbody",
-      {},
-      outcomes.map((outcome) =>
-        h(
-          "tr",
-          {},
-          h("th", { scope: "row" }, outcome.name),
-          h("td", {}, outcome.customerId),
-          h(
-            "td",
-            {},
-            outcome.status === "started"
-              ? h("span", { class: "badge status-succeeded" }, "started")
-              : [
-                  h("span", { class: "badge status-failed" }, "failed"),
-                  " ",
-                  h("code", {}, outcome.error?.code ?? ""),
-                  " ",
-                  outcome.error?.message ?? "",
-                ],
-          ),
-          h(
-            "td",
-            {},
-            outcome.childTaskId
-              ? h("a", { href: `#/tasks/${encodeURIComponent(outcome.childTaskId)}` }, outcome.childTaskId)
-              : "—",
+            ),
           ),
         ),
-      ),
-    ),
-  );
-}
-
-function logList(logs, dropped) {
-  if (logs.length === 0) return h("p", { class: "muted" }, "No log lines.");
-  return [
-    dropped > 0 ? h("p", { class: "muted" }, `${dropped} older lines were dropped.`) : null,
-    h(
-      "ol",
-      { class: "logs", tabindex: "0", "aria-label": "Log lines" },
-      logs.map((entry) =>
-        h("li", {}, h("time", { datetime: entry.at }, entry.at.slice(11, 23)), " ", entry.line),
-      ),
-    ),
   ];
 }

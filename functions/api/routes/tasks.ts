@@ -1,9 +1,16 @@
 /** The routes of runs: start, list, read, cancel and set a run's subtext. */
+import { attemptHistory } from "../../../shared/app/attempt-history.ts";
 import { setSubtext } from "../../../shared/app/callbacks.ts";
 import { bearerOf } from "../../../shared/app/identity.ts";
 import { getTaskWithReadToken, issueReadToken } from "../../../shared/app/read-tokens.ts";
 import { replayTask } from "../../../shared/app/replay.ts";
 import type { Services } from "../../../shared/app/services.ts";
+import {
+  COUNTS_DEFAULT_HOURS,
+  COUNTS_MAX_DAYS,
+  COUNTS_MAX_PER_SHARD,
+  countTasks,
+} from "../../../shared/app/task-counts.ts";
 import {
   cancelTask,
   cancelTaskTree,
@@ -17,10 +24,12 @@ import {
   READ_TOKEN_DEFAULT_SECONDS,
   READ_TOKEN_MAX_SECONDS,
 } from "../../../shared/core/read-token.ts";
+import type { Run } from "../../../shared/core/run.ts";
 import { patchTaskExamples, startTaskExamples } from "../examples.ts";
 import { json, parseBody, parseOptionalBody, parseQuery, pathParam } from "../http.ts";
 import {
   presentCancelled,
+  presentCounts,
   presentRun,
   presentRunSummary,
   presentStarted,
@@ -31,11 +40,13 @@ import {
   ReadTokenView,
   StartedRunPage,
   StartedTask,
+  TaskCountsView,
   TaskPage,
   TaskView,
 } from "../responses.ts";
 import {
   CancelQuery,
+  CountTasksQuery,
   ListQuery,
   ListTasksQuery,
   PatchTaskBody,
@@ -96,10 +107,29 @@ export function tasksRoutes(svc: Services): ApiRoute[] {
     },
     {
       method: "GET",
+      path: "/v1/tasks/counts",
+      doc: {
+        operationId: "countTasks",
+        summary: "Count recent runs by status and by definition",
+        description: `The runs created since \`since\` (default the last ${COUNTS_DEFAULT_HOURS} h, at most ${COUNTS_MAX_DAYS} days back), read from the listing indexes: no scan and no counter written by runs. \`active\` counts runs not yet ended. A very busy window is read in part (at most ${COUNTS_MAX_PER_SHARD} entries per index shard): \`complete\` is then false.`,
+        tag: "Tasks",
+        auth: "runner",
+        query: CountTasksQuery,
+        responses: { 200: TaskCountsView },
+      },
+      handler: asTenant("runner", async (event, who) => {
+        const { since } = parseQuery(event, CountTasksQuery);
+        return json(200, presentCounts(await countTasks(svc, who, since === undefined ? {} : { since })));
+      }),
+    },
+    {
+      method: "GET",
       path: "/v1/tasks/{id}",
       doc: {
         operationId: "getTask",
         summary: "Read a run",
+        description:
+          "With `attemptHistory`: each attempt's times, outcome and error, and the handler's stack trace for an attempt whose handler threw.",
         tag: "Tasks",
         auth: "runner-or-read-token",
         params: { id: TaskId },
@@ -109,12 +139,11 @@ export function tasksRoutes(svc: Services): ApiRoute[] {
       handler: async (event) => {
         const id = pathParam(event, "id", TaskId);
         const bearer = bearerOf(event.headers.authorization);
+        const present = async (run: Run) => json(200, presentRun(run, await attemptHistory(svc, run)));
         if (bearer !== undefined && isReadToken(bearer)) {
-          return json(200, presentRun(await getTaskWithReadToken(svc, bearer, id)));
+          return present(await getTaskWithReadToken(svc, bearer, id));
         }
-        return asTenant("runner", async (_event, who) => json(200, presentRun(await getTask(svc, who, id))))(
-          event,
-        );
+        return asTenant("runner", async (_event, who) => present(await getTask(svc, who, id)))(event);
       },
     },
     {
@@ -143,7 +172,8 @@ export function tasksRoutes(svc: Services): ApiRoute[] {
       path: "/v1/tasks/{id}/started",
       doc: {
         operationId: "listStartedTasks",
-        summary: "List the runs a run started (chain hops, workflow steps, handler starts), oldest first",
+        summary:
+          "List the runs a run started (chain hops, workflow steps, handler starts) and its replays, oldest first",
         tag: "Tasks",
         auth: "runner",
         params: { id: TaskId },

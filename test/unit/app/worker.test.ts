@@ -231,5 +231,11 @@ describe("timeouts", () => {
     expect((await h.run(next.id)).status).toBe("succeeded");
     expect((await h.run(slow.id)).status).toBe("timed_out");
     expect(h.metrics.total("RunsTimedOut")).toBe(1);
+    // Its attempt is recorded in the same write that handed its slot on, without a stack (the handler threw nothing).
+    const [record, ...others] = await h.runs.attemptRecords(slow);
+    expect(others).toEqual([]);
+    expect(record).toMatchObject({ attempt: 1, outcome: "timed_out", error: { code: "timed_out" } });
+    expect(record?.error.stack).toBeUndefined();
+    expect(record?.startedAt).toBeDefined();
   });
 });

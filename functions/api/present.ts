@@ -1,7 +1,8 @@
 /** What the API shows of stored records: no keys, hashes, leases or other internals. */
-import { type BulkRecord, sumReasons } from "../../shared/core/bulk.ts";
+
 import type { TaskCounts } from "../../shared/app/task-counts.ts";
 import { type Attempt, attemptHistoryOf } from "../../shared/core/attempts.ts";
+import { type BulkRecord, sumReasons } from "../../shared/core/bulk.ts";
 import type { TaskDefinition } from "../../shared/core/definition.ts";
 import { credentialKindsOf, type DestinationRecord } from "../../shared/core/destination.ts";
 import { LIMITS } from "../../shared/core/limits.ts";

@@ -4,8 +4,8 @@
  * answers against them. Strict objects, so a field added to an answer without its schema fails.
  */
 import { z } from "zod";
-import { BULK_ACTIONS, BULK_STATUSES } from "../../shared/core/bulk.ts";
 import { ATTEMPT_OUTCOMES, ATTEMPT_STACK_BYTES, ATTEMPT_STACK_FRAMES } from "../../shared/core/attempts.ts";
+import { BULK_ACTIONS, BULK_STATUSES } from "../../shared/core/bulk.ts";
 import { ChainOutcome, ChainSpec } from "../../shared/core/chain.ts";
 import { TaskDefinition } from "../../shared/core/definition.ts";
 import { LIMITS } from "../../shared/core/limits.ts";

@@ -13,8 +13,8 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { shardScope } from "../core/admission-shards.ts";
-import type { DebounceRecord } from "../core/debounce.ts";
 import { AttemptRecord } from "../core/attempts.ts";
+import type { DebounceRecord } from "../core/debounce.ts";
 import { ConflictError } from "../core/errors.ts";
 import { CLAIM_CHECK_BYTES } from "../core/limits.ts";
 import {
@@ -52,9 +52,9 @@ import {
   dueShardOf,
   keptBeside,
   LIST_ROUNDS,
+  LIST_SHARDS,
   lineKeyOf,
   mayWait,
-  LIST_SHARDS,
   mergeShardPages,
   RunCursor,
   type ShardPage,

@@ -2,9 +2,10 @@
  * Ports: the only ways core reaches the world. Adapters in shared/aws implement them on AWS SDK v3
  * (DynamoDB, SQS); test/contract holds one suite per port that every adapter must pass.
  */
+
+import type { AttemptRecord } from "./attempts.ts";
 import type { BulkRecord } from "./bulk.ts";
 import type { DebounceRecord } from "./debounce.ts";
-import type { AttemptRecord } from "./attempts.ts";
 import type { TaskDefinition } from "./definition.ts";
 import type { DestinationRecord } from "./destination.ts";
 import type { OnceRecord, Run, RunRef, RunStatus } from "./run.ts";

@@ -20,8 +20,8 @@ import {
   sweepShardOf,
 } from "../aws/run-keys.ts";
 import { shardScope } from "../core/admission-shards.ts";
-import type { DebounceRecord } from "../core/debounce.ts";
 import type { AttemptRecord } from "../core/attempts.ts";
+import type { DebounceRecord } from "../core/debounce.ts";
 import { ConflictError, ItemTooLargeError } from "../core/errors.ts";
 import { jsonBytes } from "../core/limits.ts";
 import {

@@ -3,9 +3,9 @@
  * environment. infra/app.ts runs it; the infra tests build it the same way.
  */
 import { App, RemovalPolicy } from "aws-cdk-lib";
-import type { PreviousRunIndex } from "../shared/aws/tables.ts";
 import { ENV } from "../shared/config.ts";
 import { BATON_DEFAULTS, BatonStack } from "./baton-stack.ts";
+import { runIndexUpgradeStageOf } from "./tables.ts";
 
 /** The stack's name with no `stage`; `-c stage=prod` makes it `Baton-prod`. */
 export const DEFAULT_STACK_NAME = "Baton";
@@ -40,11 +40,16 @@ export function batonApp(env: Record<string, string | undefined>, app = new App(
     throw new Error('context removalPolicy must be "retain" or "destroy"');
   }
 
-  // `-c keepPreviousRunIndexes=byTenant,byDefinition`: a staged upgrade from the layout before
-  // issue #14's, one index change per deploy (docs/PERFORMANCE.md "Upgrading").
-  const keep = text("keepPreviousRunIndexes");
-  const keepPreviousRunIndexes =
-    keep === undefined ? undefined : keep.split(",").map((name) => name.trim() as PreviousRunIndex);
+  // `-c runIndexUpgradeStage=1` … `=5`: the staged upgrade of a runs table deployed with the layout
+  // before issue #14's, one index change per deploy (docs/PERFORMANCE.md "Upgrading").
+  if (text("keepPreviousRunIndexes") !== undefined) {
+    throw new Error(
+      "context keepPreviousRunIndexes is replaced by runIndexUpgradeStage (1 to 5), which also creates the new " +
+        'indexes one at a time: see docs/PERFORMANCE.md "Upgrading" for the stage your table is at',
+    );
+  }
+  const stageNumber = number("runIndexUpgradeStage");
+  const runIndexUpgradeStage = stageNumber === undefined ? undefined : runIndexUpgradeStageOf(stageNumber);
 
   // Either half of the stage throttling may be given; the other keeps its default.
   const apiRateLimit = number("apiRateLimit");
@@ -73,7 +78,7 @@ export function batonApp(env: Record<string, string | undefined>, app = new App(
       apiThrottle,
       retentionDays: number("retentionDays"),
       removalPolicy: removal === "destroy" ? RemovalPolicy.DESTROY : undefined,
-      keepPreviousRunIndexes,
+      runIndexUpgradeStage,
       fileTokenSecretArn: text("fileTokenSecretArn"),
       alarmTopicArn: text("alarmTopicArn"),
       ...(text("otlpEndpoint") === undefined

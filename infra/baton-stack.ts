@@ -22,11 +22,10 @@ import * as sns from "aws-cdk-lib/aws-sns";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { RUN_QUEUE } from "../shared/aws/queues.ts";
-import type { PreviousRunIndex } from "../shared/aws/tables.ts";
 import { ENV, MAX_RUN_RETENTION_DAYS } from "../shared/config.ts";
 import { acknowledgeNagFindings } from "./nag.ts";
 import { BatonOperations } from "./operations.ts";
-import { BatonTables } from "./tables.ts";
+import { BatonTables, type RunIndexUpgradeStage } from "./tables.ts";
 
 /** Everything a deployment may tune, with safe defaults. */
 export interface BatonProps {
@@ -79,11 +78,11 @@ export interface BatonProps {
    */
   removalPolicy?: RemovalPolicy;
   /**
-   * Indexes of the runs table's layout before issue #14's to keep through a staged upgrade of a
-   * stack deployed with it (one index change per deploy: docs/PERFORMANCE.md "Upgrading").
-   * Default none, what a new stack needs.
+   * A stage (1–5) of the staged upgrade of a stack deployed with the runs table's layout before
+   * issue #14's, one index change per deploy (infra/tables.ts RUN_INDEX_UPGRADE;
+   * docs/PERFORMANCE.md "Upgrading"). Default none: the current layout, what a new stack needs.
    */
-  keepPreviousRunIndexes?: readonly PreviousRunIndex[];
+  runIndexUpgradeStage?: RunIndexUpgradeStage;
   /**
    * Begins the names that must be fixed before deployment (the trigger function, the schedule
    * group, the params key's alias, the dashboard) and is the `service` of every log line and
@@ -299,7 +298,7 @@ export class Baton extends Construct {
 
     this.tables = new BatonTables(this, "Tables", {
       removalPolicy,
-      keepPreviousRunIndexes: props.keepPreviousRunIndexes,
+      runIndexUpgradeStage: props.runIndexUpgradeStage,
     });
 
     this.deadLetterQueue = new sqs.Queue(this, "RunDeadLetterQueue", {

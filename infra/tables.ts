@@ -42,27 +42,67 @@ export interface BatonTablesProps {
    */
   removalPolicy: RemovalPolicy;
   /**
-   * Indexes of the runs table's previous layout to keep for now (a staged upgrade of a stack
-   * deployed before issue #14's layout: docs/PERFORMANCE.md "Upgrading"). CloudFormation creates
-   * or deletes one global secondary index per table update, so the three changes (create
-   * byTenantShard, delete byDefinition, delete byTenant) take three deploys: with both kept, then
-   * byTenant, then none. Default none: the current layout, what a new stack gets.
+   * A stage of the staged upgrade of a runs table deployed with the layout before issue #14's
+   * (RUN_INDEX_UPGRADE: stage n has the first n of its index changes; docs/PERFORMANCE.md
+   * "Upgrading"). Default none: the current layout, what a new stack gets and what the last stage
+   * also is.
    */
-  keepPreviousRunIndexes?: readonly PreviousRunIndex[];
+  runIndexUpgradeStage?: RunIndexUpgradeStage;
 }
 
-/** The runs table's indexes at a stage of the upgrade: the current ones plus those still kept. */
-export function runIndexesKeeping(kept: readonly PreviousRunIndex[] = []): Record<string, IndexSchema> {
-  const indexes: Record<string, IndexSchema> = { ...TABLES.runs.indexes };
-  for (const name of kept) {
-    if (!Object.hasOwn(PREVIOUS_RUN_INDEXES, name)) {
-      throw new Error(
-        `keepPreviousRunIndexes: ${name} is not an index of the previous layout (${Object.keys(PREVIOUS_RUN_INDEXES).join(", ")})`,
-      );
-    }
-    indexes[name] = PREVIOUS_RUN_INDEXES[name];
+/** One change of the runs table's indexes: what a single table update may do. */
+type RunIndexChange = { create: keyof typeof TABLES.runs.indexes } | { delete: PreviousRunIndex };
+
+/**
+ * From the runs table's layout before issue #14's (the current indexes less the two created here,
+ * plus PREVIOUS_RUN_INDEXES) to the current one, one index per deploy: CloudFormation, like
+ * DynamoDB's UpdateTable, creates or deletes one global secondary index per table update and
+ * changes none in place. The functions the first deploy updates already use the new indexes, so
+ * the new ones come first, the waiting line before the listing one: admission and promotion query
+ * byWaitingLine, only listing queries byTenantShard. No code reads the old ones, so they go last;
+ * byWaiting last of all, so that a stack on the layout between #14 and priorities (byTenantShard
+ * and byWaiting) is one change from stage 4.
+ */
+export const RUN_INDEX_UPGRADE = [
+  { create: "byWaitingLine" },
+  { create: "byTenantShard" },
+  { delete: "byDefinition" },
+  { delete: "byTenant" },
+  { delete: "byWaiting" },
+] as const satisfies readonly RunIndexChange[];
+
+/** Stage n: the previous layout with the first n changes of RUN_INDEX_UPGRADE made. */
+export type RunIndexUpgradeStage = 1 | 2 | 3 | 4 | 5;
+
+/** The stage a `runIndexUpgradeStage` value names, or a clear error. */
+export function runIndexUpgradeStageOf(value: number): RunIndexUpgradeStage {
+  if (!Number.isInteger(value) || value < 1 || value > RUN_INDEX_UPGRADE.length) {
+    throw new Error(
+      `runIndexUpgradeStage must be a whole number from 1 to ${RUN_INDEX_UPGRADE.length}, not ${value}: ` +
+        'the stages of the runs table\'s index upgrade (docs/PERFORMANCE.md "Upgrading")',
+    );
   }
-  return indexes;
+  return value as RunIndexUpgradeStage;
+}
+
+/**
+ * The runs table's indexes at a stage of the upgrade; without one, the current layout. Always in
+ * the same order (the current indexes as tables.ts lists them, then the previous ones), so the
+ * last stage's template is exactly the current layout's.
+ */
+export function runIndexesAtStage(stage?: number): Record<string, IndexSchema> {
+  const present = new Set<string>(Object.keys(TABLES.runs.indexes));
+  if (stage !== undefined) {
+    const made = RUN_INDEX_UPGRADE.slice(0, runIndexUpgradeStageOf(stage));
+    for (const change of RUN_INDEX_UPGRADE) if ("create" in change) present.delete(change.create);
+    for (const name of Object.keys(PREVIOUS_RUN_INDEXES)) present.add(name);
+    for (const change of made) {
+      if ("create" in change) present.add(change.create);
+      else present.delete(change.delete);
+    }
+  }
+  const every: Record<string, IndexSchema> = { ...TABLES.runs.indexes, ...PREVIOUS_RUN_INDEXES };
+  return Object.fromEntries(Object.entries(every).filter(([name]) => present.has(name)));
 }
 
 export class BatonTables extends Construct {
@@ -85,7 +125,7 @@ export class BatonTables extends Construct {
         deletionProtection: props.removalPolicy !== RemovalPolicy.DESTROY,
         ...(schema.ttlAttribute === undefined ? {} : { timeToLiveAttribute: schema.ttlAttribute }),
       });
-      const indexes = name === "runs" ? runIndexesKeeping(props.keepPreviousRunIndexes) : schema.indexes;
+      const indexes = name === "runs" ? runIndexesAtStage(props.runIndexUpgradeStage) : schema.indexes;
       for (const [indexName, index] of Object.entries(indexes)) {
         table.addGlobalSecondaryIndex({
           indexName,

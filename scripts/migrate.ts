@@ -15,9 +15,10 @@
  *   conditional on the run's status as read, so a run that moves meanwhile is read again, never
  *   overwritten with a stale status.
  * - locally, the runs table's indexes: the ones the layout dropped (byTenant, byDefinition,
- *   byWaiting) are
- *   deleted and the new ones created. On AWS the CDK stack owns the indexes (deploy it, then run
- *   this); until this has run, listing misses the runs it has not reached.
+ *   byWaiting) are deleted and the new ones created. On AWS the CDK stack owns the indexes and
+ *   changes them one per deploy (`-c runIndexUpgradeStage=…`, docs/PERFORMANCE.md "Upgrading"):
+ *   run this right after stage 1 creates byWaitingLine, and again after stage 2. Until it has
+ *   run, listing misses the runs it has not reached, and those of them that wait are not promoted.
  * Runs of the previous layout keep their params, output and logs in their own item; they read
  * as before, and their next write of output or logs moves those beside it.
  */

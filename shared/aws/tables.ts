@@ -91,10 +91,10 @@ export type TableName = keyof typeof TABLES;
 
 /**
  * The runs table's indexes of the layout before issue #14's that the current one dropped
- * (byTenantShard and a definition filter replace them); no code reads or writes them. A stack
- * deployed with that layout keeps them through a staged upgrade (infra/tables.ts
- * `keepPreviousRunIndexes`): CloudFormation, like DynamoDB's UpdateTable, creates or deletes only
- * one global secondary index per table update.
+ * (byTenantShard with a definition filter replaces byTenant and byDefinition, byWaitingLine
+ * replaces byWaiting); no code reads them. A stack deployed with that layout keeps them through a
+ * staged upgrade (infra/tables.ts RUN_INDEX_UPGRADE, `runIndexUpgradeStage`): CloudFormation, like
+ * DynamoDB's UpdateTable, creates or deletes only one global secondary index per table update.
  */
 export const PREVIOUS_RUN_INDEXES = {
   byTenant: { partitionKey: "tenant", sortKey: "createdKey" },

@@ -144,7 +144,7 @@ describe("definitions", () => {
 
   it("rejects unknown fields and a body name that differs from the path", async () => {
     expect(
-      (await stack.request("PUT", "/v1/definitions/d", { body: { handler: "echo", priority: 2 } })).status,
+      (await stack.request("PUT", "/v1/definitions/d", { body: { handler: "echo", urgency: 2 } })).status,
     ).toBe(400);
     expect(
       (await stack.request("PUT", "/v1/definitions/d", { body: { handler: "echo", name: "e" } })).status,
@@ -362,7 +362,7 @@ describe("bad input gets a clear 4xx and writes nothing", () => {
       "validation_failed",
     ],
     ["params that are an array", { body: { definition: "echo", params: [1] } }, 400, "validation_failed"],
-    ["an unknown field", { body: { definition: "echo", priority: 1 } }, 400, "validation_failed"],
+    ["an unknown field", { body: { definition: "echo", urgency: 1 } }, 400, "validation_failed"],
     [
       "params over 1 MiB",
       { body: { definition: "echo", params: { blob: "x".repeat(1024 * 1024) } } },

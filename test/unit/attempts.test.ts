@@ -10,6 +10,7 @@ import {
   WORKER_FRAMES,
 } from "../../shared/core/attempts.ts";
 import { requeueAbandoned } from "../../shared/core/lifecycle.ts";
+import { LIMITS } from "../../shared/core/limits.ts";
 import { defineTask } from "../../shared/core/task.ts";
 import { appHarness } from "../support/memory-app.ts";
 
@@ -95,7 +96,10 @@ describe("attempt history", () => {
   });
 
   it("writes no record for a run that succeeds at once, and no stack for Baton's own refusals", async () => {
-    const big = defineTask({ handler: "big-output", run: async () => ({ blob: "x".repeat(70 * 1024) }) });
+    const big = defineTask({
+      handler: "big-output",
+      run: async () => ({ blob: "x".repeat(LIMITS.outputBytes + 1) }),
+    });
     const h = appHarness({ handlers: [big] });
     await h.define("echo", { handler: "echo" });
     await h.define("big", { handler: "big-output", maxAttempts: 3 });

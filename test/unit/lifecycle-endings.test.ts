@@ -188,25 +188,45 @@ describe("endAbandoned", () => {
       patch: {
         ...endedAt("timed_out"),
         error: { code: "timed_out", message: "attempt 3 ran longer than 10 s" },
+        // The attempt's record, beside the run (attempt history).
+        failedAttempt: {
+          attempt: 3,
+          startedAt: at(-10_000),
+          endedAt: AT,
+          outcome: "timed_out",
+          error: { code: "timed_out", message: "attempt 3 ran longer than 10 s" },
+        },
       },
       ...slotBack,
     });
   });
 
   it("ends failed, worker lost, on the last attempt before the deadline", () => {
-    const failed = {
+    const error = {
+      code: "worker_lost",
+      message: "the worker stopped responding during attempt 3 of 3; no attempts left",
+    };
+    const failed = (startedAt?: string) => ({
       guard: guard(3),
       patch: {
         ...endedAt("failed"),
-        error: {
-          code: "worker_lost",
-          message: "the worker stopped responding during attempt 3 of 3; no attempts left",
+        error,
+        failedAttempt: {
+          attempt: 3,
+          ...(startedAt === undefined ? {} : { startedAt }),
+          endedAt: AT,
+          outcome: "worker_lost",
+          error,
         },
       },
-    };
-    expect(endAbandoned(abandoned({ attempts: 3, timeoutSeconds: 11 }), NOW)).toStrictEqual(failed);
+    });
+    expect(endAbandoned(abandoned({ attempts: 3, timeoutSeconds: 11 }), NOW)).toStrictEqual(
+      failed(at(-10_000)),
+    );
     // No attempt start recorded: no deadline to have passed.
-    expect(endAbandoned(abandoned({ attempts: 3, attemptStartedAt: undefined }), NOW)).toStrictEqual(failed);
+    expect(endAbandoned(abandoned({ attempts: 3, attemptStartedAt: undefined }), NOW)).toStrictEqual(
+      failed(),
+    );
   });
 });
 
@@ -221,6 +241,13 @@ describe("requeueAbandoned", () => {
         nextAttemptAt: null,
         sweepAt: "2026-01-01T12:15:00.000Z",
         error: { code: "worker_lost", message: "the worker stopped responding during attempt 1" },
+        failedAttempt: {
+          attempt: 1,
+          startedAt: at(-10_000),
+          endedAt: AT,
+          outcome: "worker_lost",
+          error: { code: "worker_lost", message: "the worker stopped responding during attempt 1" },
+        },
       },
     });
   });

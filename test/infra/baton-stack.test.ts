@@ -401,7 +401,8 @@ describe("functions", () => {
       [ENV.serviceName]: "Baton",
       NODE_OPTIONS: "--enable-source-maps",
     };
-    template.resourceCountIs("AWS::Lambda::Function", 4);
+    // The four of functions() and the events function (its own tests: baton-construct.test.ts).
+    template.resourceCountIs("AWS::Lambda::Function", 5);
     for (const fn of functions()) {
       const variables = (resource(logicalId(fn)).Properties.Environment as { Variables: object }).Variables;
       // Config parsing requires it: a function without it would fail every cold start.
@@ -434,7 +435,7 @@ describe("functions", () => {
     const variables = withRootTemplate.findResources("AWS::Lambda::Function", {
       Properties: { Environment: { Variables: { [ENV.rootKeySha256]: ROOT_HASH } } },
     });
-    expect(Object.keys(variables)).toHaveLength(4);
+    expect(Object.keys(variables)).toHaveLength(5);
   });
 
   it("rejects a malformed root key hash or bad tunables at synth time", () => {
@@ -460,7 +461,8 @@ describe("functions", () => {
   });
 
   it("keeps a month of logs per function, and of the HTTP API's access logs", () => {
-    template.resourceCountIs("AWS::Logs::LogGroup", 5);
+    // One per function (the events function's too) and the access logs.
+    template.resourceCountIs("AWS::Logs::LogGroup", 6);
     template.allResourcesProperties("AWS::Logs::LogGroup", { RetentionInDays: 30 });
     const groups = functions().map((fn) => {
       const config = resource(logicalId(fn)).Properties.LoggingConfig as { LogGroup: { Ref: string } };
@@ -1384,7 +1386,7 @@ describe("safe defaults", () => {
           Properties: { Environment: { Variables: { [ENV.runRetentionDays]: "7" } } },
         }),
       ),
-    ).toHaveLength(4);
+    ).toHaveLength(5);
   });
 });
 

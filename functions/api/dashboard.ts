@@ -14,6 +14,7 @@ const ASSET_TYPES: ReadonlyMap<string, string> = new Map([
   ["api.js", "text/javascript; charset=utf-8"],
   ["dom.js", "text/javascript; charset=utf-8"],
   ["tasks.js", "text/javascript; charset=utf-8"],
+  ["live.js", "text/javascript; charset=utf-8"],
   ["start.js", "text/javascript; charset=utf-8"],
   ["admin.js", "text/javascript; charset=utf-8"],
   ["style.css", "text/css; charset=utf-8"],

@@ -16,6 +16,7 @@ import {
   TERMINAL,
   timeAgo,
 } from "./dom.js";
+import { followTask, withEvent } from "./live.js";
 
 const POLL_MS = 1500;
 const PAGE_SIZE = 25;
@@ -385,8 +386,10 @@ export function renderTask(main, taskId) {
     }
     cancelButton.hidden = TERMINAL.has(task.status);
     if (TERMINAL.has(task.status)) stopPolling();
+    current = task;
     renderSections(task, startedRuns);
   }
+  let current;
 
   function renderSections(task, startedRuns) {
     previousSection = null;
@@ -432,7 +435,16 @@ export function renderTask(main, taskId) {
     );
   }
 
-  stopPolling = poll(refresh, POLL_MS);
+  // Live from the run's event stream; polling only if the stream cannot be had.
+  stopPolling = followTask(taskId, {
+    refresh,
+    apply: (event) => {
+      if (current === undefined) return;
+      current = withEvent(current, event);
+      renderSections(current, startedRuns);
+    },
+    poll: () => poll(refresh, POLL_MS),
+  });
   return () => stopPolling();
 }
 

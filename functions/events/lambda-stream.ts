@@ -21,12 +21,14 @@ interface AwsLambdaGlobal {
 
 /** The exported Lambda handler, or one that says why it cannot run outside Lambda's runtime. */
 export function streamingLambda(handler: EventsHandler): unknown {
-  const runtime = (globalThis as { awslambda?: AwsLambdaGlobal }).awslambda;
-  if (runtime === undefined) {
+  // Other code may make the global (the SDK's invoke store sets `awslambda = {}`): look for the method.
+  const runtime = (globalThis as { awslambda?: Partial<AwsLambdaGlobal> }).awslambda;
+  if (typeof runtime?.streamifyResponse !== "function" || runtime.HttpResponseStream === undefined) {
     return () => {
       throw new Error("the events handler streams: it runs only in AWS Lambda's Node.js runtime");
     };
   }
+  const { HttpResponseStream } = runtime;
   return runtime.streamifyResponse(async (event, responseStream, context) => {
     const closed = new AbortController();
     let stream: Writable | undefined;
@@ -35,7 +37,7 @@ export function streamingLambda(handler: EventsHandler): unknown {
     responseStream.on("error", () => closed.abort());
     await handler(event, context, {
       start: (statusCode, headers) => {
-        stream = runtime.HttpResponseStream.from(responseStream, { statusCode, headers });
+        stream = HttpResponseStream.from(responseStream, { statusCode, headers });
       },
       write: (text) =>
         new Promise<void>((resolve) => {

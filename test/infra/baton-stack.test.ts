@@ -1231,12 +1231,13 @@ describe("bounded concurrency", () => {
   });
 
   it("the defaults fit an account's default quota of 1000, with the 100 Lambda keeps unreserved", () => {
-    // docs/operations.md, "Sizing concurrency": api reserved + worker cap (once per run queue) +
-    // trigger cap + overlapping sweeps (a 5-minute sweeper started every minute) must leave the
-    // account's 100 unreserved.
+    // docs/operations.md, "Sizing concurrency": api and events reserved + worker cap (once per
+    // run queue) + trigger cap + overlapping sweeps (a 5-minute sweeper started every minute)
+    // must leave the account's 100 unreserved.
     const sweeps = SWEEPER_TIMEOUT.toMinutes();
     const worst =
       BATON_DEFAULTS.apiReservedConcurrency +
+      BATON_DEFAULTS.eventsReservedConcurrency +
       2 * BATON_DEFAULTS.workerMaxConcurrency +
       BATON_DEFAULTS.triggerMaxConcurrency +
       sweeps;

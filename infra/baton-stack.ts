@@ -666,6 +666,8 @@ export class Baton extends Construct {
         maxAge: Duration.minutes(10),
       },
     });
+    // The dashboard (served by the api) opens its run pages' streams there.
+    this.apiFunction.addEnvironment(ENV.eventsUrl, this.eventsUrl.url);
 
     this.alarmTopic = props.alarmTopic ?? this.createAlarmTopic(namePrefix);
     this.operations = new BatonOperations(this, "Operations", {

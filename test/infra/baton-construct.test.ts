@@ -183,6 +183,22 @@ describe("the events URL", () => {
     });
   });
 
+  it("is named to the api, whose dashboard opens its run pages' streams there", () => {
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Handler: "index.api",
+      Environment: {
+        Variables: {
+          [ENV.eventsUrl]: {
+            "Fn::GetAtt": [
+              stack.getLogicalId(baton.eventsUrl.node.defaultChild as CfnResource),
+              "FunctionUrl",
+            ],
+          },
+        },
+      },
+    });
+  });
+
   it("reads runs and keys and writes nothing", () => {
     const role = stack.getLogicalId(baton.eventsFunction.role?.node.defaultChild as CfnResource);
     const statements = Object.values(template.findResources("AWS::IAM::Policy"))

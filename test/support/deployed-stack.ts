@@ -381,6 +381,8 @@ function resolveExpression(
       return `arn:${PARTITION}:iam::${ACCOUNT}:role/${id}`;
     if (attribute === "Arn" && type === "AWS::Lambda::Function")
       return `arn:${PARTITION}:lambda:${LOCAL_REGION}:${ACCOUNT}:function:${id}`;
+    if (attribute === "FunctionUrl" && type === "AWS::Lambda::Url")
+      return `https://${id.toLowerCase()}.lambda-url.${LOCAL_REGION}.on.aws/`;
     return `${id}.${attribute}`;
   }
   if ("Fn::Join" in expression) {

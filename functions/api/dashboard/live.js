@@ -10,6 +10,12 @@ const PATCHED = new Set(["progress", "feedback", "subtext", "log"]);
 /** Streams that fail this many times in a row without one event give way to polling. */
 const MAX_FAILURES = 3;
 
+/** Where streams are served: the events URL the page names (AWS), else the page's own origin. */
+function eventsBase() {
+  const named = document.querySelector('meta[name="baton-events-url"]')?.content;
+  return named ? new URL(named, document.baseURI) : document.baseURI;
+}
+
 /** The run with one event's change applied: what GET /v1/tasks/{id} would now say of those fields. */
 export function withEvent(task, event) {
   switch (event.type) {
@@ -51,7 +57,7 @@ export function followTask(taskId, { refresh, apply, poll }) {
       return fallBack();
     }
     if (stopped) return;
-    const url = new URL(`v1/tasks/${encodeURIComponent(taskId)}/events`, document.baseURI);
+    const url = new URL(`v1/tasks/${encodeURIComponent(taskId)}/events`, eventsBase());
     url.searchParams.set("token", token);
     source = new EventSource(url);
     const onEvent = (message) => {

@@ -102,7 +102,11 @@ export function createEventsHandler(
     // A read token stops reading when it expires, even inside an open stream.
     const token = bearer.authorization.slice("Bearer ".length);
     if (isReadToken(token) && svc.fileTokenSecret !== undefined) {
-      deadlines.push(verifyReadToken(svc.fileTokenSecret, token, svc.clock.now()).expiresAt.getTime());
+      try {
+        deadlines.push(verifyReadToken(svc.fileTokenSecret, token, svc.clock.now()).expiresAt.getTime());
+      } catch {
+        deadlines.push(now); // it expired since the API checked it: the opening frames only
+      }
     }
     const seenLogs = parseLastEventId(event.headers["last-event-id"]);
     response.start(200, STREAM_HEADERS);

@@ -11,6 +11,8 @@ import { configFromEnv } from "../shared/config.ts";
 import { registryFromTaskModule } from "../shared/core/task-module.ts";
 import { startTracing, type Tracing } from "../shared/observability/otel.ts";
 import { createApiHandler } from "./api/handler.ts";
+import { createEventsHandler } from "./events/handler.ts";
+import { streamingLambda } from "./events/lambda-stream.ts";
 import { createTriggerHandler } from "./trigger/handler.ts";
 import { createWorkerHandler } from "./worker/handler.ts";
 
@@ -33,8 +35,11 @@ export async function lambdaHandlers(tasks: unknown, source: string) {
   const services = composeServices({ config, registry: registryFromTaskModule(tasks, source) });
   /** Set up only when OTEL_EXPORTER_OTLP_ENDPOINT is set (docs/observability.md#traces). */
   const flushed = flushedBy(startTracing(process.env));
+  const api = createApiHandler(services);
   return {
-    api: flushed(createApiHandler(services)),
+    api: flushed(api),
+    /** GET /v1/tasks/{id}/events behind a function URL with response streaming (an HTTP API cannot stream). */
+    events: streamingLambda(createEventsHandler(services, api)),
     worker: flushed(createWorkerHandler(services)),
     /** Delayed starts: the SQS delay queue and EventBridge Scheduler invoke it. */
     trigger: flushed(createTriggerHandler(services)),

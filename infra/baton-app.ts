@@ -75,6 +75,7 @@ export function batonApp(env: Record<string, string | undefined>, app = new App(
       workerBatchSize: number("workerBatchSize"),
       triggerMaxConcurrency: number("triggerMaxConcurrency"),
       apiReservedConcurrency: number("apiReservedConcurrency"),
+      eventsReservedConcurrency: number("eventsReservedConcurrency"),
       apiThrottle,
       retentionDays: number("retentionDays"),
       removalPolicy: removal === "destroy" ? RemovalPolicy.DESTROY : undefined,

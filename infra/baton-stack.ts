@@ -59,6 +59,13 @@ export interface BatonProps {
    * api can never take more. The account must keep 100 unreserved on top. Default 100.
    */
   apiReservedConcurrency?: number;
+  /**
+   * Concurrency reserved for the events Lambda (GET /v1/tasks/{id}/events behind its function
+   * URL): each open stream holds one invocation for up to five minutes, so this is the most
+   * streams open at once; one more is answered 429 (the dashboard then polls). It comes out of the
+   * account's unreserved concurrency like the api's. Default 20.
+   */
+  eventsReservedConcurrency?: number;
   /** The HTTP API's default route throttling (requests per second; burst). Default 500; 200. */
   apiThrottle?: { rateLimit: number; burstLimit: number };
   /**
@@ -135,6 +142,7 @@ export const BATON_DEFAULTS = {
   workerBatchSize: 10,
   triggerMaxConcurrency: 10,
   apiReservedConcurrency: 100,
+  eventsReservedConcurrency: 20,
   apiThrottle: { rateLimit: 500, burstLimit: 200 },
   retentionDays: 90,
   queueAgeAlarmThreshold: Duration.hours(1),
@@ -163,6 +171,8 @@ const DASHBOARD_DIR = fileURLToPath(
 const LOG_RETENTION = logs.RetentionDays.ONE_MONTH;
 /** HTTP APIs cut every integration at 30 s, so the api Lambda stops just before. */
 const API_TIMEOUT = Duration.seconds(29);
+/** Longer than a stream's maximum (EVENTS_MAX_STREAM_MS, 5 minutes), which ends it cleanly first. */
+const EVENTS_TIMEOUT = Duration.minutes(6);
 export const WORKER_TIMEOUT = Duration.minutes(15);
 /**
  * Must exceed the worker timeout, or SQS re-delivers a message while its batch is still running.
@@ -237,7 +247,7 @@ const MAX_NAME_LENGTH = 64;
 
 /**
  * Baton in a stack of your CDK app: the HTTP API, the queues, the tables, the files bucket, the
- * four functions (api, worker, trigger, sweeper) with your handlers bundled in, the schedules,
+ * five functions (api, events, worker, trigger, sweeper) with your handlers bundled in, the schedules,
  * alarms and dashboard. One per stack (its fixed names begin with the stack name by default).
  *
  * @example
@@ -257,6 +267,13 @@ export class Baton extends Construct {
   readonly payloadsBucket: s3.Bucket;
   readonly tables: BatonTables;
   readonly apiFunction: NodejsFunction;
+  /** Streams GET /v1/tasks/{id}/events (Server-Sent Events) behind `eventsUrl`. */
+  readonly eventsFunction: NodejsFunction;
+  /**
+   * The events URL: a function URL with response streaming, since an HTTP API cannot stream. Auth
+   * NONE at the URL: Baton's own keys and read tokens are checked in the handler.
+   */
+  readonly eventsUrl: lambda.FunctionUrl;
   readonly workerFunction: NodejsFunction;
   readonly sweeperFunction: NodejsFunction;
   readonly sweepRule: events.Rule;
@@ -659,6 +676,34 @@ export class Baton extends Construct {
       },
     });
 
+    // GET /v1/tasks/{id}/events. The handler asks the api's own code (bundled in) whether the
+    // caller may read the run, so it reads what GET /v1/tasks/{id} reads: runs (a workflow's step
+    // runs too) and keys, and the token secret for read tokens. It writes nothing.
+    this.eventsFunction = this.batonFunction("Events", {
+      handler: "events",
+      memorySize: 256,
+      timeout: EVENTS_TIMEOUT,
+      environment: withFileTokens,
+      // Each open stream holds an invocation: this caps them, and keeps them off the worker's share.
+      reservedConcurrentExecutions: settings.eventsReservedConcurrency,
+    });
+    this.tables.grantRead(this.eventsFunction, "runs", "keys");
+    this.fileTokenSecret.grantRead(this.eventsFunction);
+    this.eventsUrl = this.eventsFunction.addFunctionUrl({
+      authType: lambda.FunctionUrlAuthType.NONE,
+      invokeMode: lambda.InvokeMode.RESPONSE_STREAM,
+      // A frontend on any origin opens an EventSource with a read token in the URL: no cookies,
+      // so no credentialed CORS. Lambda answers the preflight of a fetch that sends a key.
+      cors: {
+        allowedOrigins: ["*"],
+        allowedMethods: [lambda.HttpMethod.GET],
+        allowedHeaders: ["authorization", "last-event-id"],
+        maxAge: Duration.minutes(10),
+      },
+    });
+    // The dashboard (served by the api) opens its run pages' streams there.
+    this.apiFunction.addEnvironment(ENV.eventsUrl, this.eventsUrl.url);
+
     this.alarmTopic = props.alarmTopic ?? this.createAlarmTopic(namePrefix);
     this.operations = new BatonOperations(this, "Operations", {
       topic: this.alarmTopic,
@@ -685,6 +730,10 @@ export class Baton extends Construct {
     });
 
     new CfnOutput(this, "ApiUrl", { value: this.api.apiEndpoint });
+    new CfnOutput(this, "EventsUrl", {
+      value: this.eventsUrl.url,
+      description: "GET <EventsUrl>v1/tasks/{id}/events streams a run's events (docs/events.md)",
+    });
     new CfnOutput(this, "RunQueueUrl", { value: this.runQueue.queueUrl });
     new CfnOutput(this, "RunDeadLetterQueueUrl", { value: this.deadLetterQueue.queueUrl });
     new CfnOutput(this, "FairRunQueueUrl", { value: this.fairRunQueue.queueUrl });
@@ -806,7 +855,7 @@ export class Baton extends Construct {
   private batonFunction(
     id: string,
     options: {
-      handler: "api" | "worker" | "sweeper" | "trigger";
+      handler: "api" | "events" | "worker" | "sweeper" | "trigger";
       /** Only where something must know the name before the function exists. */
       functionName?: string;
       memorySize: number;
@@ -868,7 +917,7 @@ export class Baton extends Construct {
         // The same for ssh2's own native crypto, where a project let its install script build it:
         // esbuild cannot bundle a .node file, and ssh2 falls back to JavaScript without it.
         externalModules: ["cpu-features", "*.node"],
-        // Every function gets them: one bundle for all four keeps the synth to one esbuild run.
+        // Every function gets them: one bundle for all five keeps the synth to one esbuild run.
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],
@@ -896,6 +945,8 @@ export class BatonStack extends Stack {
   readonly payloadsBucket: s3.Bucket;
   readonly tables: BatonTables;
   readonly apiFunction: NodejsFunction;
+  readonly eventsFunction: NodejsFunction;
+  readonly eventsUrl: lambda.FunctionUrl;
   readonly workerFunction: NodejsFunction;
   readonly sweeperFunction: NodejsFunction;
   readonly sweepRule: events.Rule;
@@ -945,6 +996,8 @@ export class BatonStack extends Stack {
     this.payloadsBucket = baton.payloadsBucket;
     this.tables = baton.tables;
     this.apiFunction = baton.apiFunction;
+    this.eventsFunction = baton.eventsFunction;
+    this.eventsUrl = baton.eventsUrl;
     this.workerFunction = baton.workerFunction;
     this.sweeperFunction = baton.sweeperFunction;
     this.sweepRule = baton.sweepRule;
@@ -964,7 +1017,7 @@ export class BatonStack extends Stack {
 
 /**
  * Writes the Lambda entry for a tasks module: it imports the module and Baton's runtime and
- * exports the four handlers. It lives in the project's node_modules/.cache/baton and imports both
+ * exports the five handlers. It lives in the project's node_modules/.cache/baton and imports both
  * by relative path, so its bundle (and so the functions' code hash) is the same on every machine.
  */
 function lambdaEntry(projectRoot: string, tasks: string): string {
@@ -983,10 +1036,10 @@ function lambdaEntry(projectRoot: string, tasks: string): string {
     return JSON.stringify(text.startsWith(".") ? text : `./${text}`);
   };
   const text = [
-    `// Written by the Baton construct for ${source}: the Lambda entry of the api, worker, trigger and sweeper.`,
+    `// Written by the Baton construct for ${source}: the Lambda entry of the api, events, worker, trigger and sweeper.`,
     `import * as tasks from ${specifier(module)};`,
     `import { lambdaHandlers } from ${specifier(LAMBDA_RUNTIME)};`,
-    `export const { api, worker, trigger, sweeper } = await lambdaHandlers(tasks, ${JSON.stringify(source)});`,
+    `export const { api, events, worker, trigger, sweeper } = await lambdaHandlers(tasks, ${JSON.stringify(source)});`,
     "",
   ].join("\n");
   mkdirSync(dirname(file), { recursive: true });
@@ -1042,6 +1095,12 @@ function settingsOf(props: BatonProps, stackName: string) {
     apiReservedConcurrency: integer(
       "apiReservedConcurrency",
       props.apiReservedConcurrency ?? BATON_DEFAULTS.apiReservedConcurrency,
+      1,
+      10_000,
+    ),
+    eventsReservedConcurrency: integer(
+      "eventsReservedConcurrency",
+      props.eventsReservedConcurrency ?? BATON_DEFAULTS.eventsReservedConcurrency,
       1,
       10_000,
     ),

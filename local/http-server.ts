@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Context } from "aws-lambda";
 import type { ApiHandler } from "../functions/api/handler.ts";
 import type { ApiEvent } from "../functions/api/http.ts";
+import { type EventsHandler, isEventsPath } from "../functions/events/handler.ts";
 import { LIMITS } from "../shared/core/limits.ts";
 
 /** API Gateway rejects bodies over 10 MB before the Lambda sees them; so does this server. */
@@ -14,10 +15,22 @@ const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
 export async function serveApi(
   handler: ApiHandler,
-  options: { port: number; host?: string },
+  options: {
+    port: number;
+    host?: string;
+    /** GET /v1/tasks/{id}/events, streamed on the same port (on AWS: the events function URL). */
+    events?: EventsHandler;
+  },
 ): Promise<Server> {
   const server = createServer((req, res) => {
-    respond(handler, req, res).catch((error: unknown) => {
+    const { events } = options;
+    const streamed =
+      events !== undefined && isEventsPath(new URL(req.url ?? "/", "http://localhost").pathname);
+    (streamed ? stream(events, req, res) : respond(handler, req, res)).catch((error: unknown) => {
+      if (res.headersSent) {
+        res.end();
+        return;
+      }
       res.statusCode = 500;
       res.setHeader("content-type", "application/json");
       res.end(JSON.stringify({ error: "internal_error", message: String(error) }));
@@ -71,6 +84,29 @@ async function respond(handler: ApiHandler, req: IncomingMessage, res: ServerRes
       ? undefined
       : Buffer.from(result.body, result.isBase64Encoded ? "base64" : "utf8"),
   );
+}
+
+/** An event stream: written as it comes (chunked), never buffered into one answer. */
+async function stream(events: EventsHandler, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  req.resume(); // a GET has no body worth reading
+  const closed = new AbortController();
+  res.on("close", () => closed.abort());
+  // No Lambda timeout here: the stream's own maximum duration is what ends it.
+  await events(toEvent(req, Buffer.alloc(0)), lambdaContext("baton-events-local", 24 * 3_600_000), {
+    start: (statusCode, headers) => {
+      res.writeHead(statusCode, headers);
+      res.flushHeaders();
+    },
+    write: (text) =>
+      new Promise<void>((resolve) => {
+        if (res.writableEnded || res.destroyed) return resolve();
+        res.write(text, () => resolve());
+      }),
+    end: () => {
+      if (!res.writableEnded) res.end();
+    },
+    closed: closed.signal,
+  });
 }
 
 function toEvent(req: IncomingMessage, body: Buffer): ApiEvent {

@@ -13,6 +13,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { FailedAuthLimits } from "../functions/api/failed-auth-limiter.ts";
 import { createApiHandler } from "../functions/api/handler.ts";
+import { createEventsHandler, type EventsHandlerOptions } from "../functions/events/handler.ts";
 import { createWorkerHandler } from "../functions/worker/handler.ts";
 import { startDueRuns } from "../shared/app/engine.ts";
 import { startScheduled } from "../shared/app/schedules.ts";
@@ -74,6 +75,8 @@ export interface LocalStackOptions {
   runWorker?: boolean;
   leaseSeconds?: number;
   flushIntervalMs?: number;
+  /** The event stream's poll interval and maximum duration (defaults: shared/app/run-watch.ts). */
+  events?: EventsHandlerOptions;
   /** How often the sweeper runs, as EventBridge runs it on AWS (default 60 s; 0: never). */
   sweepIntervalMs?: number;
   /** How often due delayed starts are looked for, standing in for SQS delays and Scheduler (default 250 ms). */
@@ -245,12 +248,13 @@ async function startOnEmulators(
   let server: Server | undefined;
   let url = "";
   if (options.port !== null) {
-    server = await serveApi(
-      createApiHandler(services, {
-        ...(options.failedAuthLimits === undefined ? {} : { failedAuthLimits: options.failedAuthLimits }),
-      }),
-      { port: options.port ?? 0 },
-    );
+    const api = createApiHandler(services, {
+      ...(options.failedAuthLimits === undefined ? {} : { failedAuthLimits: options.failedAuthLimits }),
+    });
+    server = await serveApi(api, {
+      port: options.port ?? 0,
+      events: createEventsHandler(services, api, options.events ?? {}),
+    });
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
 

@@ -153,6 +153,7 @@ export function composeServices(options: ComposeOptions): Services {
     newId: () => ulid(),
     random: Math.random,
     ...(config.rootKeyHash === undefined ? {} : { rootKeyHash: config.rootKeyHash }),
+    ...(config.eventsUrl === undefined ? {} : { eventsUrl: config.eventsUrl }),
     worker: { leaseSeconds: config.leaseSeconds, flushIntervalMs: config.flushIntervalMs },
   };
 }

@@ -28,6 +28,7 @@ export const ENV = {
   scheduleDeadLetterArn: "BATON_SCHEDULE_DLQ_ARN",
   runRetentionDays: "BATON_RUN_RETENTION_DAYS",
   serviceName: "BATON_SERVICE_NAME",
+  eventsUrl: "BATON_EVENTS_URL",
   rootKey: "BATON_ROOT_KEY",
   rootKeySha256: "BATON_ROOT_KEY_SHA256",
   leaseSeconds: "BATON_LEASE_SECONDS",
@@ -70,6 +71,7 @@ const Env = z.object({
     .min(1)
     .max(MAX_RUN_RETENTION_DAYS)
     .default(DEFAULT_RUN_RETENTION_DAYS),
+  [ENV.eventsUrl]: z.url().optional(),
   [ENV.serviceName]: z
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/)
@@ -132,6 +134,8 @@ export interface BatonConfig {
   runRetentionDays: number;
   /** The `service` of every log line and metric: tells two Baton stacks in one account apart. */
   serviceName: string;
+  /** Where live event streams are served when not on the API's own URL (AWS: the events function URL). */
+  eventsUrl?: string;
   /** One endpoint for every service (LocalStack); absent on AWS. */
   endpoint?: string;
 }
@@ -207,6 +211,7 @@ export function configFromEnv(env: Record<string, string | undefined>): BatonCon
     flushIntervalMs: e[ENV.flushIntervalMs],
     runRetentionDays: e[ENV.runRetentionDays],
     serviceName: e[ENV.serviceName],
+    ...(e[ENV.eventsUrl] === undefined ? {} : { eventsUrl: e[ENV.eventsUrl] }),
     ...(e[ENV.endpoint] === undefined ? {} : { endpoint: e[ENV.endpoint] }),
   };
 }

@@ -17,6 +17,7 @@ const ASSET_TYPES: ReadonlyMap<string, string> = new Map([
   ["bulk.js", "text/javascript; charset=utf-8"],
   ["run-page.js", "text/javascript; charset=utf-8"],
   ["timeline.js", "text/javascript; charset=utf-8"],
+  ["live.js", "text/javascript; charset=utf-8"],
   ["start.js", "text/javascript; charset=utf-8"],
   ["admin.js", "text/javascript; charset=utf-8"],
   ["style.css", "text/css; charset=utf-8"],
@@ -24,22 +25,29 @@ const ASSET_TYPES: ReadonlyMap<string, string> = new Map([
 
 /** Where index.html names the versioned asset folder. */
 const VERSION_PLACEHOLDER = "%VERSION%";
+/** Where index.html names the URL live event streams are opened on (empty: this origin). */
+const EVENTS_URL_PLACEHOLDER = "%EVENTS_URL%";
 
 /**
  * Scripts and styles only from this origin (no inline code at all), requests only to this API,
  * no frames, no plugins, no form posts elsewhere. Files are downloaded by navigating to a
  * presigned link, which connect-src does not govern.
  */
-export const DASHBOARD_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "form-action 'none'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-].join("; ");
+export const DASHBOARD_CSP = dashboardCsp();
+
+/** The CSP, with the events URL's origin among the places the page may connect to, if it has one. */
+export function dashboardCsp(eventsUrl?: string): string {
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    eventsUrl === undefined ? "connect-src 'self'" : `connect-src 'self' ${new URL(eventsUrl).origin}`,
+    "form-action 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+}
 
 const SECURITY_HEADERS = {
   "content-security-policy": DASHBOARD_CSP,
@@ -68,13 +76,26 @@ function dashboard(): Dashboard {
   return loaded;
 }
 
-/** GET /: the page itself, revalidated on every load so a deployment shows at once. */
-export function dashboardPage(): ApiResult {
+/**
+ * GET /: the page itself, revalidated on every load so a deployment shows at once. `eventsUrl`:
+ * where the run page opens its event stream (on AWS the events function URL); the page's own
+ * origin without it.
+ */
+export function dashboardPage(eventsUrl?: string): ApiResult {
   return {
     statusCode: 200,
-    headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache", ...SECURITY_HEADERS },
-    body: dashboard().page,
+    headers: {
+      "content-type": "text/html; charset=utf-8",
+      "cache-control": "no-cache",
+      ...SECURITY_HEADERS,
+      "content-security-policy": dashboardCsp(eventsUrl),
+    },
+    body: dashboard().page.replace(EVENTS_URL_PLACEHOLDER, escapeAttribute(eventsUrl ?? "")),
   };
+}
+
+function escapeAttribute(text: string): string {
+  return text.replaceAll("&", "&amp;").replaceAll('"', "&quot;").replaceAll("<", "&lt;");
 }
 
 /**

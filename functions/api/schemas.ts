@@ -160,6 +160,16 @@ export const CountTasksQuery = z.strictObject({
     ),
 });
 
+export const EventsQuery = z.strictObject({
+  token: z
+    .string()
+    .max(2048)
+    .optional()
+    .describe(
+      "A read token of this run, for a browser's EventSource, which cannot send headers. API keys never go in the URL.",
+    ),
+});
+
 export const CancelQuery = z.strictObject({
   tree: z
     .enum(["true", "false"])

@@ -49,6 +49,11 @@ export interface Services {
   newId: () => string;
   /** [0, 1), for backoff jitter. */
   random: () => number;
+  /**
+   * Where live event streams are served when not on the API's own URL (AWS: the events function
+   * URL, since the HTTP API cannot stream); the dashboard opens them there.
+   */
+  eventsUrl?: string;
   /** SHA-256 of the operator key (BATON_ROOT_KEY); operator routes answer 401 without it. */
   rootKeyHash?: string;
   worker: WorkerSettings;

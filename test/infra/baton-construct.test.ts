@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { App, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { App, type CfnResource, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import * as sns from "aws-cdk-lib/aws-sns";
 import { describe, expect, it } from "vitest";
@@ -52,7 +52,7 @@ describe("the Baton construct in a project's stack", () => {
 
   it("deploys what the Baton stack deploys, named after the project's stack", () => {
     const { template } = projectStack();
-    template.resourceCountIs("AWS::Lambda::Function", 4);
+    template.resourceCountIs("AWS::Lambda::Function", 5);
     template.resourceCountIs("AWS::DynamoDB::Table", 8);
     template.resourceCountIs("AWS::ApiGatewayV2::Api", 1);
     template.resourceCountIs("AWS::SNS::Topic", 1);
@@ -128,7 +128,7 @@ describe("the Baton construct in a project's stack", () => {
         (fn) => fn.Properties.Environment?.Variables?.[ENV.serviceName] !== undefined,
       );
     const untraced = functions(projectStack().template);
-    expect(untraced.length).toBeGreaterThanOrEqual(4);
+    expect(untraced.length).toBeGreaterThanOrEqual(5);
     for (const fn of untraced)
       expect(fn.Properties.Environment.Variables.OTEL_EXPORTER_OTLP_ENDPOINT).toBeUndefined();
     const traced = functions(
@@ -147,5 +147,78 @@ describe("the Baton construct in a project's stack", () => {
     expect(() => projectStack({ tasks: "src/missing.ts" })).toThrow(
       /tasks module .*missing\.ts does not exist/,
     );
+  });
+});
+
+describe("the events URL", () => {
+  const { stack, baton, template } = projectStack();
+  const eventsId = stack.getLogicalId(baton.eventsFunction.node.defaultChild as CfnResource);
+
+  it("streams: a function URL in RESPONSE_STREAM mode on the events function, its URL an output", () => {
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Handler: "index.events",
+      // Longer than a stream's 5-minute maximum, so a stream always ends with its closing comment.
+      Timeout: 360,
+      ReservedConcurrentExecutions: 20,
+    });
+    template.resourceCountIs("AWS::Lambda::Url", 1);
+    template.hasResourceProperties("AWS::Lambda::Url", {
+      TargetFunctionArn: { "Fn::GetAtt": [eventsId, "Arn"] },
+      InvokeMode: "RESPONSE_STREAM",
+      // Baton's keys and read tokens are checked by the handler, as the api checks them.
+      AuthType: "NONE",
+      Cors: {
+        AllowOrigins: ["*"],
+        AllowMethods: ["GET"],
+        AllowHeaders: ["authorization", "last-event-id"],
+      },
+    });
+    // No cookies ride along: a credentialed CORS answer would let any site use a visitor's session.
+    const url = Object.values(template.findResources("AWS::Lambda::Url"))[0];
+    expect(url?.Properties.Cors.AllowCredentials).toBeUndefined();
+    const outputs = Object.entries(template.findOutputs("*")).filter(([id]) => id.includes("EventsUrl"));
+    expect(outputs).toHaveLength(1);
+    expect(outputs[0]?.[1].Value).toEqual({
+      "Fn::GetAtt": [stack.getLogicalId(baton.eventsUrl.node.defaultChild as CfnResource), "FunctionUrl"],
+    });
+  });
+
+  it("is named to the api, whose dashboard opens its run pages' streams there", () => {
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Handler: "index.api",
+      Environment: {
+        Variables: {
+          [ENV.eventsUrl]: {
+            "Fn::GetAtt": [
+              stack.getLogicalId(baton.eventsUrl.node.defaultChild as CfnResource),
+              "FunctionUrl",
+            ],
+          },
+        },
+      },
+    });
+  });
+
+  it("reads runs and keys and writes nothing", () => {
+    const role = stack.getLogicalId(baton.eventsFunction.role?.node.defaultChild as CfnResource);
+    const statements = Object.values(template.findResources("AWS::IAM::Policy"))
+      .filter((policy) => JSON.stringify(policy.Properties.Roles).includes(role))
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement as { Action: string | string[] }[]);
+    const actions = statements.flatMap((statement) => [statement.Action].flat());
+    expect(actions).toContain("dynamodb:GetItem");
+    expect(actions).toContain("secretsmanager:GetSecretValue");
+    // Its own log lines aside.
+    const writes = actions.filter(
+      (action) => !action.startsWith("logs:") && /Put|Update|Delete|Write|Send|Create/.test(action),
+    );
+    expect(writes).toEqual([]);
+  });
+
+  it("takes its reserved concurrency from the props and refuses a bad one at synth", () => {
+    projectStack({ eventsReservedConcurrency: 3 }).template.hasResourceProperties("AWS::Lambda::Function", {
+      Handler: "index.events",
+      ReservedConcurrentExecutions: 3,
+    });
+    expect(() => projectStack({ eventsReservedConcurrency: 0 })).toThrow(/eventsReservedConcurrency/);
   });
 });

@@ -461,7 +461,8 @@ describe("functions", () => {
       [ENV.serviceName]: "Baton",
       NODE_OPTIONS: "--enable-source-maps",
     };
-    template.resourceCountIs("AWS::Lambda::Function", 4);
+    // The four of functions() and the events function (its own tests: baton-construct.test.ts).
+    template.resourceCountIs("AWS::Lambda::Function", 5);
     for (const fn of functions()) {
       const variables = (resource(logicalId(fn)).Properties.Environment as { Variables: object }).Variables;
       // Config parsing requires it: a function without it would fail every cold start.
@@ -495,7 +496,7 @@ describe("functions", () => {
     const variables = withRootTemplate.findResources("AWS::Lambda::Function", {
       Properties: { Environment: { Variables: { [ENV.rootKeySha256]: ROOT_HASH } } },
     });
-    expect(Object.keys(variables)).toHaveLength(4);
+    expect(Object.keys(variables)).toHaveLength(5);
   });
 
   it("rejects a malformed root key hash or bad tunables at synth time", () => {
@@ -521,7 +522,8 @@ describe("functions", () => {
   });
 
   it("keeps a month of logs per function, and of the HTTP API's access logs", () => {
-    template.resourceCountIs("AWS::Logs::LogGroup", 5);
+    // One per function (the events function's too) and the access logs.
+    template.resourceCountIs("AWS::Logs::LogGroup", 6);
     template.allResourcesProperties("AWS::Logs::LogGroup", { RetentionInDays: 30 });
     const groups = functions().map((fn) => {
       const config = resource(logicalId(fn)).Properties.LoggingConfig as { LogGroup: { Ref: string } };
@@ -1293,12 +1295,13 @@ describe("bounded concurrency", () => {
   });
 
   it("the defaults fit an account's default quota of 1000, with the 100 Lambda keeps unreserved", () => {
-    // docs/operations.md, "Sizing concurrency": api reserved + worker cap (once per run queue) +
-    // trigger cap + overlapping sweeps (a 5-minute sweeper started every minute) must leave the
-    // account's 100 unreserved.
+    // docs/operations.md, "Sizing concurrency": api and events reserved + worker cap (once per
+    // run queue) + trigger cap + overlapping sweeps (a 5-minute sweeper started every minute)
+    // must leave the account's 100 unreserved.
     const sweeps = SWEEPER_TIMEOUT.toMinutes();
     const worst =
       BATON_DEFAULTS.apiReservedConcurrency +
+      BATON_DEFAULTS.eventsReservedConcurrency +
       2 * BATON_DEFAULTS.workerMaxConcurrency +
       BATON_DEFAULTS.triggerMaxConcurrency +
       sweeps;
@@ -1448,7 +1451,7 @@ describe("safe defaults", () => {
           Properties: { Environment: { Variables: { [ENV.runRetentionDays]: "7" } } },
         }),
       ),
-    ).toHaveLength(4);
+    ).toHaveLength(5);
   });
 });
 

@@ -102,9 +102,9 @@ const ended = (taskId: string) => async () =>
   ["succeeded", "failed", "cancelled", "timed_out"].includes(await statusOf(taskId));
 
 describe("the bundled functions, end to end", () => {
-  it("was synthesized into one asset that the four functions share", () => {
+  it("was synthesized into one asset that the five functions share", () => {
     expect(existsSync(join(stack.assetDir, "index.mjs"))).toBe(true);
-    expect(Object.keys(stack.functions).sort()).toEqual(["api", "sweeper", "trigger", "worker"]);
+    expect(Object.keys(stack.functions).sort()).toEqual(["api", "events", "sweeper", "trigger", "worker"]);
   });
 
   it("api: the operator creates a tenant and its admin key; the admin registers a definition", async () => {
@@ -132,6 +132,23 @@ describe("the bundled functions, end to end", () => {
     await deliver(stack.functions.worker, queueId("FairRunQueue"), ended(taskId));
     const run = (await api("GET", `/v1/tasks/${taskId}`)).body;
     expect(run).toMatchObject({ status: "succeeded", attempts: 1, output: { greeting: "hi", name: "Ada" } });
+
+    // Its event stream, through the events function URL, for a read token in the URL.
+    const { token } = (await api("POST", `/v1/tasks/${taskId}/read-token`)).body;
+    const events = stack.functions.events;
+    const streamed = (await events.invoke(
+      apiGatewayEvent({ method: "GET", url: `/v1/tasks/${taskId}/events?token=${token}`, headers: {} }),
+      contextFor(events),
+    )) as { statusCode: number; headers: Record<string, string>; body: string };
+    expect(streamed.statusCode).toBe(200);
+    expect(streamed.headers["content-type"]).toBe("text/event-stream; charset=utf-8");
+    expect(streamed.body).toContain("event: snapshot");
+    expect(streamed.body).toContain('"type":"end","status":"succeeded"');
+    const refused = (await events.invoke(
+      apiGatewayEvent({ method: "GET", url: `/v1/tasks/${taskId}/events`, headers: {} }),
+      contextFor(events),
+    )) as { statusCode: number };
+    expect(refused.statusCode).toBe(401);
   });
 
   it("a named queue's run: api → FIFO run queue → worker (SQS event) → succeeded", async () => {
@@ -303,7 +320,7 @@ describe("IAM: each function may do what it did", () => {
     return { unique, refused: unique.filter((call) => !allowedBy(statements, call, stack.resolve)) };
   };
 
-  for (const name of ["api", "worker", "trigger", "sweeper"] as const) {
+  for (const name of ["api", "events", "worker", "trigger", "sweeper"] as const) {
     it(`${name}: every operation it performed is allowed by its role policy`, () => {
       const { unique, refused } = check(stack.functions[name]);
       expect(unique.length).toBeGreaterThan(0);

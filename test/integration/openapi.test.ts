@@ -270,6 +270,10 @@ describe("real answers match the documented schemas", () => {
     expect(
       (await call("GET", `/v1/tasks/${started.body.taskId}`, { key: readToken.body.token })).status,
     ).toBe(200);
+    // The run has ended: its stream is the opening frames and the end, then it closes.
+    expect(
+      (await call("GET", `/v1/tasks/${started.body.taskId}/events?token=${readToken.body.token}`)).body,
+    ).toContain("event: end");
 
     const workflow = await call("POST", "/v1/tasks", { body: { definition: "pair" } });
     await waitForEnd(stack, workflow.body.taskId);

@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, request as httpRequest, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { pathToFileURL } from "node:url";
 import {
   CreateTableCommand,
@@ -63,7 +64,7 @@ export type Handler = (event: unknown, context: Context) => Promise<Json>;
 
 export interface DeployedFunction {
   logicalId: string;
-  /** The export the template's Handler names: api, worker, sweeper or trigger. */
+  /** The export the template's Handler names: api, events, worker, sweeper or trigger. */
   handlerName: string;
   roleId: string;
   /** The function's configured timeout: what an invocation starts with. */
@@ -77,7 +78,8 @@ export interface DeployedFunction {
 
 export interface DeployedStack {
   template: { Resources: Record<string, Resource> };
-  functions: Record<"api" | "worker" | "sweeper" | "trigger", DeployedFunction>;
+  /** `events` answers its stream whole, once it has closed (see streamingRuntime). */
+  functions: Record<"api" | "events" | "worker" | "sweeper" | "trigger", DeployedFunction>;
   /** Emulator name of each table, queue and bucket, by logical id. */
   physical: Record<string, { name: string; arn: string; url?: string }>;
   /** The asset directory the functions were imported from. */
@@ -104,6 +106,36 @@ export interface DeployOptions {
 
 const importBundle = (specifier: string): Promise<Record<string, unknown>> =>
   import(/* @vite-ignore */ specifier);
+
+/**
+ * Lambda's `awslambda` global, which a streaming function's bundle wraps its handler with at
+ * import. Here the stream is collected and the invocation answers it whole, once it has closed:
+ * `{statusCode, headers, body}` as the function's prelude and writes made it.
+ */
+const streamingRuntime = (() => {
+  const preludes = new WeakMap<Writable, { statusCode: number; headers?: Record<string, string> }>();
+  return {
+    streamifyResponse:
+      (fn: (event: unknown, stream: Writable, context: Context) => Promise<void>) =>
+      async (event: unknown, context: Context) => {
+        const chunks: string[] = [];
+        const stream = new Writable({
+          write(chunk, _encoding, done) {
+            chunks.push(String(chunk));
+            done();
+          },
+        });
+        await fn(event, stream, context);
+        return { ...(preludes.get(stream) ?? { statusCode: 200 }), body: chunks.join("") };
+      },
+    HttpResponseStream: {
+      from(stream: Writable, prelude: { statusCode: number; headers?: Record<string, string> }) {
+        preludes.set(stream, prelude);
+        return stream;
+      },
+    },
+  };
+})();
 
 export async function deployOnEmulators(options: DeployOptions): Promise<DeployedStack> {
   const outdir = mkdtempSync(join(tmpdir(), "baton-cdk-out-"));
@@ -186,6 +218,7 @@ export async function deployOnEmulators(options: DeployOptions): Promise<Deploye
   const functions = {} as DeployedStack["functions"];
   let assetDir = "";
   const saved = { ...process.env };
+  (globalThis as { awslambda?: unknown }).awslambda = streamingRuntime;
   for (const [id, resource] of resources.filter(([, r]) => r.Type === "AWS::Lambda::Function")) {
     const p = resource.Properties;
     const handlerName = String(p.Handler).replace(/^index\./, "") as keyof DeployedStack["functions"];
@@ -225,6 +258,7 @@ export async function deployOnEmulators(options: DeployOptions): Promise<Deploye
     };
   }
   for (const [name, value] of Object.entries(saved)) process.env[name] = value;
+  delete (globalThis as { awslambda?: unknown }).awslambda;
 
   const queueOf = (id: string) => {
     const queue = physical[id];
@@ -347,6 +381,8 @@ function resolveExpression(
       return `arn:${PARTITION}:iam::${ACCOUNT}:role/${id}`;
     if (attribute === "Arn" && type === "AWS::Lambda::Function")
       return `arn:${PARTITION}:lambda:${LOCAL_REGION}:${ACCOUNT}:function:${id}`;
+    if (attribute === "FunctionUrl" && type === "AWS::Lambda::Url")
+      return `https://${id.toLowerCase()}.lambda-url.${LOCAL_REGION}.on.aws/`;
     return `${id}.${attribute}`;
   }
   if ("Fn::Join" in expression) {

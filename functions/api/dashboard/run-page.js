@@ -15,6 +15,7 @@ import {
   statusBadge,
   TERMINAL,
 } from "./dom.js";
+import { followTask, withEvent } from "./live.js";
 import { attemptsList, timeline } from "./timeline.js";
 
 const POLL_MS = 1500;
@@ -289,7 +290,16 @@ export function renderTask(main, taskId) {
     );
   }
 
-  stopPolling = poll(refresh, POLL_MS);
+  // Live from the run's event stream; polling only if the stream cannot be had.
+  stopPolling = followTask(taskId, {
+    refresh,
+    apply: (event) => {
+      if (data === undefined) return;
+      data = { ...data, task: withEvent(data.task, event) };
+      renderRun(data);
+    },
+    poll: () => poll(refresh, POLL_MS),
+  });
   return () => stopPolling();
 }
 

@@ -63,7 +63,7 @@ export function systemRoutes(svc: Services, table: () => readonly DocumentedRout
         auth: "none",
         responses: { 200: { text: ["text/html"] } },
       },
-      handler: async () => dashboardPage(),
+      handler: async () => dashboardPage(svc.eventsUrl),
     },
     {
       method: "GET",

@@ -1,9 +1,10 @@
 /** The routes of runs: start, list, read, cancel and set a run's subtext. */
 import { attemptHistory } from "../../../shared/app/attempt-history.ts";
 import { setSubtext } from "../../../shared/app/callbacks.ts";
-import { bearerOf } from "../../../shared/app/identity.ts";
+import { bearerOf, requireRole } from "../../../shared/app/identity.ts";
 import { getTaskWithReadToken, issueReadToken } from "../../../shared/app/read-tokens.ts";
 import { replayTask } from "../../../shared/app/replay.ts";
+import { EVENTS_MAX_STREAM_MS } from "../../../shared/app/run-watch.ts";
 import type { Services } from "../../../shared/app/services.ts";
 import {
   COUNTS_DEFAULT_HOURS,
@@ -19,14 +20,16 @@ import {
   startedByTask,
   startTask,
 } from "../../../shared/app/tasks.ts";
+import { UnauthorizedError } from "../../../shared/core/errors.ts";
 import {
   isReadToken,
   READ_TOKEN_DEFAULT_SECONDS,
   READ_TOKEN_MAX_SECONDS,
 } from "../../../shared/core/read-token.ts";
 import type { Run } from "../../../shared/core/run.ts";
+import { openingEvents, parseLastEventId, sseFrame, sseRetry } from "../../../shared/core/run-events.ts";
 import { patchTaskExamples, startTaskExamples } from "../examples.ts";
-import { json, parseBody, parseOptionalBody, parseQuery, pathParam } from "../http.ts";
+import { type ApiEvent, json, parseBody, parseOptionalBody, parseQuery, pathParam } from "../http.ts";
 import {
   presentCancelled,
   presentCounts,
@@ -47,6 +50,7 @@ import {
 import {
   CancelQuery,
   CountTasksQuery,
+  EventsQuery,
   ListQuery,
   ListTasksQuery,
   PatchTaskBody,
@@ -59,7 +63,12 @@ import { routeAuthz } from "./auth.ts";
 import type { ApiRoute } from "./route.ts";
 
 export function tasksRoutes(svc: Services): ApiRoute[] {
-  const { asTenant } = routeAuthz(svc);
+  const { asTenant, caller } = routeAuthz(svc);
+  /** A run for its owner's runner key, or for a read token of exactly this run. */
+  const readRun = async (event: ApiEvent, id: string, bearer: string | undefined): Promise<Run> => {
+    if (bearer !== undefined && isReadToken(bearer)) return getTaskWithReadToken(svc, bearer, id);
+    return getTask(svc, requireRole(await caller(event), "runner"), id);
+  };
   return [
     {
       method: "POST",
@@ -138,12 +147,42 @@ export function tasksRoutes(svc: Services): ApiRoute[] {
       },
       handler: async (event) => {
         const id = pathParam(event, "id", TaskId);
-        const bearer = bearerOf(event.headers.authorization);
-        const present = async (run: Run) => json(200, presentRun(run, await attemptHistory(svc, run)));
-        if (bearer !== undefined && isReadToken(bearer)) {
-          return present(await getTaskWithReadToken(svc, bearer, id));
+        const run = await readRun(event, id, bearerOf(event.headers.authorization));
+        return json(200, presentRun(run, await attemptHistory(svc, run)));
+      },
+    },
+    {
+      method: "GET",
+      path: "/v1/tasks/{id}/events",
+      doc: {
+        operationId: "streamTaskEvents",
+        summary: "Watch a run: its changes as Server-Sent Events until it ends",
+        description: `Events: \`snapshot\` first, then \`status\`, \`attempt\`, \`progress\`, \`feedback\`, \`subtext\`, \`log\`, and \`end\` when the run ends, after which the stream closes. Each frame's \`id\` is the position in the run's log lines: a client reconnecting with \`Last-Event-ID\` gets a new snapshot and only the log lines it has not seen. A stream also closes after ${EVENTS_MAX_STREAM_MS / 60_000} minutes (an EventSource reconnects by itself). Served live by \`npm run dev\` and, on AWS, by the events URL (the \`EventsUrl\` output, a Lambda function URL with response streaming); the HTTP API cannot stream, so there this route answers the opening frames only, with \`retry\`, and an EventSource reconnects: polling. docs/events.md.`,
+        tag: "Tasks",
+        auth: "runner-or-read-token",
+        params: { id: TaskId },
+        query: EventsQuery,
+        responses: { 200: { text: ["text/event-stream"] } },
+        errors: [404],
+      },
+      handler: async (event) => {
+        const id = pathParam(event, "id", TaskId);
+        const { token } = parseQuery(event, EventsQuery);
+        if (token !== undefined && !isReadToken(token)) {
+          throw new UnauthorizedError(
+            "only a read token goes in ?token=; send API keys in the Authorization header",
+          );
         }
-        return asTenant("runner", async (_event, who) => present(await getTask(svc, who, id)))(event);
+        const run = await readRun(event, id, token ?? bearerOf(event.headers.authorization));
+        const seen = parseLastEventId(event.headers["last-event-id"]);
+        const frames = openingEvents(run, seen).map(({ event: runEvent, id: frameId }) =>
+          sseFrame(runEvent, frameId),
+        );
+        return {
+          statusCode: 200,
+          headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store" },
+          body: sseRetry() + frames.join(""),
+        };
       },
     },
     {
@@ -152,7 +191,7 @@ export function tasksRoutes(svc: Services): ApiRoute[] {
       doc: {
         operationId: "issueReadToken",
         summary: "Issue a short-lived token that reads this run and nothing else, for a frontend",
-        description: `The token (\`Authorization: Bearer <token>\`) reads \`GET /v1/tasks/{id}\` of this run only; no other route takes it. It lasts \`seconds\` (default ${READ_TOKEN_DEFAULT_SECONDS}, at most ${READ_TOKEN_MAX_SECONDS}). The body is optional.`,
+        description: `The token (\`Authorization: Bearer <token>\`) reads \`GET /v1/tasks/{id}\` and \`GET /v1/tasks/{id}/events\` (also as \`?token=\`) of this run only; no other route takes it. It lasts \`seconds\` (default ${READ_TOKEN_DEFAULT_SECONDS}, at most ${READ_TOKEN_MAX_SECONDS}). The body is optional.`,
         tag: "Tasks",
         auth: "runner",
         params: { id: TaskId },

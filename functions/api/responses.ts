@@ -237,13 +237,19 @@ export const TaskView = z.strictObject({
 });
 export type TaskView = z.infer<typeof TaskView>;
 
-const StatusCounts = z.strictObject({
-  active: z.number().int().describe("scheduled, waiting, queued, running or awaiting"),
-  succeeded: z.number().int(),
-  failed: z.number().int(),
-  cancelled: z.number().int(),
-  timed_out: z.number().int(),
-});
+const StatusCounts = z
+  .strictObject({
+    scheduled: z.number().int(),
+    waiting: z.number().int(),
+    queued: z.number().int(),
+    running: z.number().int(),
+    awaiting: z.number().int(),
+    succeeded: z.number().int(),
+    failed: z.number().int(),
+    cancelled: z.number().int(),
+    timed_out: z.number().int(),
+  })
+  .describe("runs by their status when counted (a snapshot: a run may move on while it is counted)");
 
 export const TaskCountsView = z.strictObject({
   since: Time.describe("the runs counted are those created at or after this time"),

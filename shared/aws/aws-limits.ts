@@ -14,6 +14,8 @@ export const AWS_LIMITS = {
   sqsMaxVisibilitySeconds: 12 * 60 * 60,
   /** A DynamoDB item, attribute names and values together (1 KB = 1,024 bytes there). */
   dynamoItemBytes: 400 * 1024,
+  /** DynamoDB BatchGetItem: at most 100 keys a call (and an answer of at most 16 MB, the rest unprocessed). */
+  dynamoBatchGetKeys: 100,
   /** KMS Encrypt takes at most 4,096 bytes of plaintext (Baton only asks KMS for 32-byte data keys). */
   kmsPlaintextBytes: 4096,
   /** EventBridge Scheduler schedule and group names: 1–64 of [0-9A-Za-z-_.]. */

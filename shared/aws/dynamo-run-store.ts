@@ -19,7 +19,6 @@ import { ConflictError } from "../core/errors.ts";
 import { CLAIM_CHECK_BYTES } from "../core/limits.ts";
 import {
   type ClaimResult,
-  type CountedGroup,
   type CounterEffect,
   type CreateExtras,
   type CreateResult,
@@ -38,7 +37,8 @@ import {
   type TransitionResult,
   type WaitingRun,
 } from "../core/ports.ts";
-import { isTerminal, Run, type RunRef } from "../core/run.ts";
+import { isTerminal, Run, type RunRef, type RunStatus } from "../core/run.ts";
+import { AWS_LIMITS } from "./aws-limits.ts";
 import { isConditionFailure } from "./clients.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { counterUpdate } from "./dynamo-counter-store.ts";
@@ -743,12 +743,15 @@ export class DynamoRunStore implements RunStore {
    * Reads the tenant's entries of byTenantShard and of each byStatus group created since `since`,
    * shard by shard (the index copies only keys and the definition: about 150 bytes an entry, so a
    * 1 MB page holds thousands). Cost: 16 × 5 queries, and 0.5 read units per 4 KB of entries read.
+   * The `active` group holds every unfinished status and not the status itself, so its entries'
+   * runs are read (#statusesOf: about 0.5 read units per unfinished run) and counted under the
+   * status their item has then.
    */
   async countSince(tenant: string, since: string, maxPerShard: number): Promise<RunCountsByDefinition> {
     let complete = true;
-    const countShard = async (index: string, attribute: string, partition: string) => {
-      const byDefinition: Record<string, number> = {};
-      let read = 0;
+    /** A shard's entries since then, oldest first, at most maxPerShard, with the attributes named. */
+    const readShard = async (index: string, attribute: string, partition: string, attributes: string[]) => {
+      const entries: Item[] = [];
       let start: Item | undefined;
       do {
         const page = await this.#client.send(
@@ -756,48 +759,105 @@ export class DynamoRunStore implements RunStore {
             TableName: this.#table,
             IndexName: index,
             KeyConditionExpression: "#partition = :pk AND createdKey >= :since",
-            ExpressionAttributeNames: { "#partition": attribute, "#definition": "definition" },
+            ExpressionAttributeNames: {
+              "#partition": attribute,
+              ...Object.fromEntries(attributes.map((name) => [`#${name}`, name])),
+            },
             ExpressionAttributeValues: { ":pk": partition, ":since": since },
-            ProjectionExpression: "#definition",
-            Limit: maxPerShard - read,
+            ProjectionExpression: attributes.map((name) => `#${name}`).join(", "),
+            Limit: maxPerShard - entries.length,
             ExclusiveStartKey: start,
           }),
         );
-        for (const item of page.Items ?? []) {
-          const definition = String(item.definition);
-          byDefinition[definition] = (byDefinition[definition] ?? 0) + 1;
-        }
-        read += page.Count ?? 0;
+        entries.push(...(page.Items ?? []));
         start = page.LastEvaluatedKey;
-      } while (start !== undefined && read < maxPerShard);
+      } while (start !== undefined && entries.length < maxPerShard);
       if (start !== undefined) complete = false;
-      return byDefinition;
+      return entries;
     };
-    const sum = (shards: Record<string, number>[]) => {
-      const total: Record<string, number> = {};
-      for (const shard of shards)
-        for (const [definition, count] of Object.entries(shard))
-          total[definition] = (total[definition] ?? 0) + count;
-      return total;
+    const byDefinition = (items: Item[]) => {
+      const counts: Record<string, number> = {};
+      for (const item of items) counts[String(item.definition)] = (counts[String(item.definition)] ?? 0) + 1;
+      return counts;
     };
-    const group = async (name: CountedGroup) =>
-      sum(
-        await Promise.all(
-          Array.from({ length: LIST_SHARDS }, (_, shard) =>
-            countShard("byStatus", "tenantStatus", `${tenant}#${name}#${shard}`),
-          ),
-        ),
+    const everyShard = (partitions: string[], index: string, attribute: string, attributes: string[]) =>
+      Promise.all(partitions.map((partition) => readShard(index, attribute, partition, attributes))).then(
+        (shards) => shards.flat(),
       );
-    const [total, active, failed, cancelled, timedOut] = await Promise.all([
-      Promise.all(tenantShardKeys(tenant).map((key) => countShard("byTenantShard", "tenantShard", key))).then(
-        sum,
-      ),
-      group("active"),
-      group("failed"),
-      group("cancelled"),
-      group("timed_out"),
+    const group = (name: string, attributes: string[]) =>
+      everyShard(
+        Array.from({ length: LIST_SHARDS }, (_, shard) => `${tenant}#${name}#${shard}`),
+        "byStatus",
+        "tenantStatus",
+        attributes,
+      );
+    const unfinished = async () => {
+      // The index's base-table keys (always projected) name the runs; only the caller's tenant's.
+      const keys = (await group("active", ["pk", "sk"])).filter((key) =>
+        String(key.pk).startsWith(`${tenant}#`),
+      );
+      const { items, whole } = await this.#statusesOf(keys.map((key) => ({ pk: key.pk, sk: key.sk })));
+      if (!whole) complete = false;
+      return items;
+    };
+    const [all, active, failed, cancelled, timedOut] = await Promise.all([
+      everyShard(tenantShardKeys(tenant), "byTenantShard", "tenantShard", ["definition"]),
+      unfinished(),
+      group("failed", ["definition"]),
+      group("cancelled", ["definition"]),
+      group("timed_out", ["definition"]),
     ]);
-    return { total, groups: { active, failed, cancelled, timed_out: timedOut }, complete };
+    // What each run's item says now: one that succeeded since its index entry was read is in none
+    // of these (it is counted as the rest of the total, like every succeeded run).
+    const withStatus = (status: RunStatus) => byDefinition(active.filter((item) => item.status === status));
+    return {
+      total: byDefinition(all),
+      byStatus: {
+        scheduled: withStatus("scheduled"),
+        waiting: withStatus("waiting"),
+        queued: withStatus("queued"),
+        running: withStatus("running"),
+        awaiting: withStatus("awaiting"),
+        failed: sumCounts(byDefinition(failed), withStatus("failed")),
+        cancelled: sumCounts(byDefinition(cancelled), withStatus("cancelled")),
+        timed_out: sumCounts(byDefinition(timedOut), withStatus("timed_out")),
+      },
+      complete,
+    };
+  }
+
+  /**
+   * The status and definition of runs by their keys: eventually consistent (0.5 read units per
+   * item under 4 KB, a run's hot item keeping its bulky fields beside it), at most
+   * AWS_LIMITS.dynamoBatchGetKeys keys a call, one call at a time. Keys the table refuses to read
+   * (throttling) are asked for again a few times, then left out: `whole` is then false. A run gone
+   * since its index entry was read is simply not there.
+   */
+  async #statusesOf(keys: Item[]): Promise<{ items: Item[]; whole: boolean }> {
+    const items: Item[] = [];
+    let whole = true;
+    for (let i = 0; i < keys.length; i += AWS_LIMITS.dynamoBatchGetKeys) {
+      let pending = keys.slice(i, i + AWS_LIMITS.dynamoBatchGetKeys);
+      for (let round = 0; pending.length > 0 && round < 5; round += 1) {
+        if (round > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** round));
+        const result = await this.#client.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.#table]: {
+                Keys: pending,
+                ConsistentRead: false,
+                ProjectionExpression: "#status, #definition",
+                ExpressionAttributeNames: { "#status": "status", "#definition": "definition" },
+              },
+            },
+          }),
+        );
+        items.push(...(result.Responses?.[this.#table] ?? []));
+        pending = (result.UnprocessedKeys?.[this.#table]?.Keys ?? []) as Item[];
+      }
+      if (pending.length > 0) whole = false;
+    }
+    return { items, whole };
   }
 
   async list(query: RunListQuery): Promise<Page<Run>> {
@@ -922,6 +982,13 @@ function sortKeyRange(below: string | undefined, after: string | undefined): str
 function lowerKey(a: string | undefined, b: string | undefined): string | undefined {
   if (a === undefined) return b;
   return b === undefined || a < b ? a : b;
+}
+
+/** The counts of two reads of the same group, by definition, added up. */
+function sumCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const sum = { ...a };
+  for (const [definition, count] of Object.entries(b)) sum[definition] = (sum[definition] ?? 0) + count;
+  return sum;
 }
 
 /** Keys per BatchGetItem request of a list: 25 items of at most 400 KB stay under its 16 MB answer. */

@@ -288,20 +288,33 @@ export interface RunStore {
   attemptRecords(ref: RunRef): Promise<AttemptRecord[]>;
   /**
    * How many of a tenant's runs were created at or after `since`, by definition, read from the
-   * listing indexes (never a scan): `total` all of them, `groups` those in each byStatus group
-   * (succeeded runs are in none). At most `maxPerShard` entries are read from each index shard;
-   * `complete` is false when that cut a count short.
+   * listing indexes (never a scan): `total` all of them, `byStatus` those in each status but
+   * succeeded (succeeded runs are in no byStatus group: they are the rest of the total). The
+   * unfinished statuses share one index group that does not hold the status, so those runs' own
+   * items are read for it (a batched get per run still unfinished). At most `maxPerShard` entries
+   * are read from each index shard; `complete` is false when that (or a read the table kept
+   * refusing) cut a count short. A snapshot: a run read in one place and moved on before another
+   * is counted where each read found it.
    */
   countSince(tenant: string, since: string, maxPerShard: number): Promise<RunCountsByDefinition>;
 }
 
-/** The byStatus groups (run-keys.ts): unfinished runs share `active`; succeeded runs are in none. */
-export const COUNTED_GROUPS = ["active", "failed", "cancelled", "timed_out"] as const;
-export type CountedGroup = (typeof COUNTED_GROUPS)[number];
+/** The statuses countSince counts each on its own: all but succeeded, which is the rest of the total. */
+export const COUNTED_STATUSES = [
+  "scheduled",
+  "waiting",
+  "queued",
+  "running",
+  "awaiting",
+  "failed",
+  "cancelled",
+  "timed_out",
+] as const satisfies readonly RunStatus[];
+export type CountedStatus = (typeof COUNTED_STATUSES)[number];
 
 export interface RunCountsByDefinition {
   total: Record<string, number>;
-  groups: Record<CountedGroup, Record<string, number>>;
+  byStatus: Record<CountedStatus, Record<string, number>>;
   complete: boolean;
 }
 

@@ -26,7 +26,8 @@ import { ConflictError, ItemTooLargeError } from "../core/errors.ts";
 import { jsonBytes } from "../core/limits.ts";
 import {
   type ClaimResult,
-  type CountedGroup,
+  COUNTED_STATUSES,
+  type CountedStatus,
   type CounterEffect,
   type CreateExtras,
   type CreateResult,
@@ -355,9 +356,11 @@ export class MemoryRunStore implements RunStore {
 
   async countSince(tenant: string, since: string, maxPerShard: number): Promise<RunCountsByDefinition> {
     let complete = true;
-    // What each index shard holds for the tenant since then, read up to maxPerShard entries, as DynamoRunStore does.
-    const count = (inShard: (run: Run) => boolean): Record<string, number> => {
-      const byDefinition: Record<string, number> = {};
+    // The runs each index shard holds for the tenant since then, up to maxPerShard entries, as
+    // DynamoRunStore reads them; the unfinished ones share one group there, whose runs it then
+    // reads for their status, as this does from its own runs.
+    const read = (inShard: (run: Run) => boolean): Run[] => {
+      const runs: Run[] = [];
       for (let shard = 0; shard < LIST_SHARDS; shard += 1) {
         const entries = this.#select(
           (run) =>
@@ -367,20 +370,28 @@ export class MemoryRunStore implements RunStore {
             inShard(run),
         );
         if (entries.length > maxPerShard) complete = false;
-        for (const run of entries.sort(byCreatedKey).slice(0, maxPerShard))
-          byDefinition[run.definition] = (byDefinition[run.definition] ?? 0) + 1;
+        runs.push(...entries.sort(byCreatedKey).slice(0, maxPerShard));
       }
-      return byDefinition;
+      return runs;
     };
-    const inGroup = (group: CountedGroup) => (run: Run) => statusGroupOf(run.status) === group;
+    const byDefinition = (runs: Run[]): Record<string, number> => {
+      const counts: Record<string, number> = {};
+      for (const run of runs) counts[run.definition] = (counts[run.definition] ?? 0) + 1;
+      return counts;
+    };
+    const all = read(() => true);
+    const unfinished = read((run) => statusGroupOf(run.status) === "active");
+    const inGroup = (status: CountedStatus) => (run: Run) => statusGroupOf(run.status) === status;
     return {
-      total: count(() => true),
-      groups: {
-        active: count(inGroup("active")),
-        failed: count(inGroup("failed")),
-        cancelled: count(inGroup("cancelled")),
-        timed_out: count(inGroup("timed_out")),
-      },
+      total: byDefinition(all),
+      byStatus: Object.fromEntries(
+        COUNTED_STATUSES.map((status) => [
+          status,
+          isTerminal(status)
+            ? byDefinition(read(inGroup(status)))
+            : byDefinition(unfinished.filter((run) => run.status === status)),
+        ]),
+      ) as Record<CountedStatus, Record<string, number>>,
       complete,
     };
   }

@@ -441,6 +441,12 @@ describe("the dashboard", () => {
     expect(await shown("cancelled")).toBeGreaterThanOrEqual(1);
     const flaky = counts.locator('li[data-definition="flaky"]');
     expect(await flaky.textContent()).toContain("1 succeeded");
+    // Every status is counted on its own (no "active" lumping the unfinished ones), each a link.
+    expect(await counts.locator("li[data-status]").count()).toBe(9);
+    expect(await counts.locator('li[data-status="active"]').count()).toBe(0);
+    expect(await counts.locator('li[data-status="queued"] a').getAttribute("href")).toBe(
+      "#/tasks?status=queued",
+    );
     // A status count is a link to the list filtered by it.
     await counts.locator('li[data-status="cancelled"] a').click();
     expect(new URL(page.url()).hash).toBe("#/tasks?status=cancelled");

@@ -2,7 +2,7 @@
 
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
-import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { BatchGetCommand, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { describe, expect, inject, it } from "vitest";
 import { ensureBucket, ensureRunQueues, ensureTables, tableNames } from "../../local/bootstrap.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/emulators.ts";
@@ -159,6 +159,77 @@ runQueueContract("SqsRunQueue", async () => {
       );
     },
   };
+});
+
+describe("DynamoRunStore: counts of unfinished runs", () => {
+  /**
+   * The store over a client that watches its BatchGetItem calls and, while `refusing` says so,
+   * answers part of each as unprocessed, as a throttled table does.
+   */
+  async function watchedStore(refusing: (call: number) => number) {
+    const names = await freshTables();
+    const batches: number[] = [];
+    const client = {
+      send: async (command: { input: unknown }) => {
+        if (!(command instanceof BatchGetCommand)) return clients.dynamo.send(command as never);
+        const request = command.input.RequestItems?.[names.runs];
+        const asked = request?.Keys ?? [];
+        batches.push(asked.length);
+        // The first keys are refused unread; the others are asked of the table.
+        const refused = asked.slice(0, refusing(batches.length));
+        const read = asked.slice(refused.length);
+        const answer =
+          read.length === 0
+            ? { Responses: {} }
+            : await clients.dynamo.send(
+                new BatchGetCommand({ RequestItems: { [names.runs]: { ...request, Keys: read } } }),
+              );
+        return refused.length === 0
+          ? answer
+          : { ...answer, UnprocessedKeys: { [names.runs]: { ...request, Keys: refused } } };
+      },
+    };
+    const store = new DynamoRunStore({
+      client: client as unknown as typeof clients.dynamo,
+      tableName: names.runs,
+      countersTable: names.counters,
+    });
+    return { store, batches };
+  }
+  const definition = {
+    tenant: "acme",
+    name: "report",
+    handler: "echo",
+    params: {},
+    maxAttempts: 2,
+    timeoutSeconds: 60,
+    createdAt: "",
+    updatedAt: "",
+  };
+  const unfinished = (id: string, status: "queued" | "waiting") =>
+    newRun({ tenant: "acme", id, definition, params: {}, createdBy: "key1" }, status, new Date(1_000));
+
+  it("reads more than 100 unfinished runs in calls of at most 100 keys, asking again for keys left unprocessed", async () => {
+    const { store, batches } = await watchedStore((call) => (call === 1 ? 30 : 0));
+    for (let i = 0; i < 120; i += 1)
+      await store.create(unfinished(`u${i}`, i % 3 === 0 ? "waiting" : "queued"));
+    const counts = await store.countSince("acme", new Date(0).toISOString(), 2_000);
+    expect(counts.byStatus.waiting).toEqual({ report: 40 });
+    expect(counts.byStatus.queued).toEqual({ report: 80 });
+    expect(counts.complete).toBe(true);
+    expect(Math.max(...batches)).toBe(100);
+    // 100 + 20 keys, then the 30 refused at first asked for again.
+    expect(batches.toSorted((a, b) => a - b)).toEqual([20, 30, 100]);
+  });
+
+  it("says the counts are incomplete when the table keeps refusing some keys", async () => {
+    const { store } = await watchedStore(() => 2);
+    for (let i = 0; i < 5; i += 1) await store.create(unfinished(`u${i}`, "queued"));
+    const counts = await store.countSince("acme", new Date(0).toISOString(), 2_000);
+    expect(counts.complete).toBe(false);
+    expect(counts.byStatus.queued).toEqual({ report: 3 });
+    expect(counts.total).toEqual({ report: 5 });
+  });
 });
 
 describe("DynamoRunStore: sweep shards", () => {

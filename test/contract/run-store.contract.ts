@@ -585,7 +585,8 @@ export function runStoreContract(
       expect(await store.attemptRecords({ tenant: "globex", id: "tried" })).toEqual([]);
     });
 
-    it("counts a tenant's runs since a time by definition and status group, from the listing indexes", async () => {
+    it("counts a tenant's runs since a time by definition and by each status, from the listing indexes", async () => {
+      const none = { scheduled: {}, waiting: {}, queued: {}, running: {}, awaiting: {} };
       await store.create(aRun("old", { createdAt: at(0) }));
       await store.create(aRun("q1", { createdAt: at(5_000) }));
       await store.create(aRun("s1", { createdAt: at(6_000), status: "succeeded", endedAt: at(7_000) }));
@@ -600,7 +601,46 @@ export function runStoreContract(
       const counts = await store.countSince("acme", at(1_000), 100);
       expect(counts).toEqual({
         total: { report: 3, mail: 2 },
-        groups: { active: { report: 1 }, failed: { mail: 1 }, cancelled: { report: 1 }, timed_out: {} },
+        byStatus: {
+          ...none,
+          queued: { report: 1 },
+          failed: { mail: 1 },
+          cancelled: { report: 1 },
+          timed_out: {},
+        },
+        complete: true,
+      });
+      // The unfinished statuses share one index group: each is still counted under its own.
+      await store.create(aRun("sc1", { createdAt: at(9_000), status: "scheduled" }, "acme", "mail"));
+      await store.create(aRun("w1", { createdAt: at(9_000), status: "waiting" }));
+      await store.create(aRun("w2", { createdAt: at(9_100), status: "waiting" }, "acme", "mail"));
+      await store.create(aRun("r1", { createdAt: at(9_200), status: "running", attempts: 1 }));
+      await store.create(
+        aRun("a1", { createdAt: at(9_300), status: "awaiting", attempts: 1 }, "acme", "mail"),
+      );
+      await store.create(
+        aRun("t1", { createdAt: at(9_400), status: "timed_out", attempts: 1, endedAt: at(9_500) }),
+      );
+      // A move within the group rewrites no index entry: the count reads the status from the run.
+      await store.update(aRun("q1"), { status: "queued", attempts: 0 }, { status: "running", attempts: 1 });
+      expect(await store.countSince("acme", at(1_000), 100)).toEqual({
+        total: { report: 6, mail: 5 },
+        byStatus: {
+          scheduled: { mail: 1 },
+          waiting: { report: 1, mail: 1 },
+          queued: {},
+          running: { report: 2 },
+          awaiting: { mail: 1 },
+          failed: { mail: 1 },
+          cancelled: { report: 1 },
+          timed_out: { report: 1 },
+        },
+        complete: true,
+      });
+      // Another tenant's runs, in every status, are not counted, nor are they counted for it.
+      expect(await store.countSince("globex", at(1_000), 100)).toEqual({
+        total: { report: 1 },
+        byStatus: { ...none, queued: { report: 1 }, failed: {}, cancelled: {}, timed_out: {} },
         complete: true,
       });
       // Past the per-shard bound the counts are lower bounds, and say so.

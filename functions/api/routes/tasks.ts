@@ -120,7 +120,7 @@ export function tasksRoutes(svc: Services): ApiRoute[] {
       doc: {
         operationId: "countTasks",
         summary: "Count recent runs by status and by definition",
-        description: `The runs created since \`since\` (default the last ${COUNTS_DEFAULT_HOURS} h, at most ${COUNTS_MAX_DAYS} days back), read from the listing indexes: no scan and no counter written by runs. \`active\` counts runs not yet ended. A very busy window is read in part (at most ${COUNTS_MAX_PER_SHARD} entries per index shard): \`complete\` is then false.`,
+        description: `The runs created since \`since\` (default the last ${COUNTS_DEFAULT_HOURS} h, at most ${COUNTS_MAX_DAYS} days back), read from the listing indexes: no scan and no counter written by runs. Every status is counted on its own; an unfinished run's status is read from its item (about 0.5 read units per unfinished run). A very busy window is read in part (at most ${COUNTS_MAX_PER_SHARD} entries per index shard): \`complete\` is then false.`,
         tag: "Tasks",
         auth: "runner",
         query: CountTasksQuery,

@@ -36,25 +36,27 @@ describe("the run page's links and the list's counts", () => {
     await h.settle();
     await h.start({ definition: "gate" });
     const counts = await countTasks(h.svc, h.runner, {});
+    const none = { scheduled: 0, waiting: 0, queued: 0, running: 0, awaiting: 0 };
+    const ended = { succeeded: 0, failed: 0, cancelled: 0, timed_out: 0 };
     expect(counts).toEqual({
       since: new Date(h.clock.now().getTime() - 24 * 3_600_000).toISOString(),
       total: 5,
-      byStatus: { active: 1, succeeded: 3, failed: 1, cancelled: 0, timed_out: 0 },
+      byStatus: { ...none, ...ended, queued: 1, succeeded: 3, failed: 1 },
       byDefinition: [
         {
           definition: "echo",
           total: 3,
-          byStatus: { active: 0, succeeded: 3, failed: 0, cancelled: 0, timed_out: 0 },
+          byStatus: { ...none, ...ended, succeeded: 3 },
         },
         {
           definition: "fail",
           total: 1,
-          byStatus: { active: 0, succeeded: 0, failed: 1, cancelled: 0, timed_out: 0 },
+          byStatus: { ...none, ...ended, failed: 1 },
         },
         {
           definition: "gate",
           total: 1,
-          byStatus: { active: 1, succeeded: 0, failed: 0, cancelled: 0, timed_out: 0 },
+          byStatus: { ...none, ...ended, queued: 1 },
         },
       ],
       complete: true,

@@ -67,7 +67,7 @@ describe("the task list's bulk action", () => {
     await page.getByRole("button", { name: "Count matching tasks" }).click();
     await confirm.waitFor(SOON);
     await confirm.click();
-    await page.getByText("Cancelled 5 of 5 matching tasks.").waitFor(SOON);
+    await page.locator("#main").getByText("Cancelled 5 of 5 matching tasks.").waitFor(SOON);
     for (const id of later)
       expect((await stack.request("GET", `/v1/tasks/${id}`)).body.status).toBe("cancelled");
     expect((await stack.request("GET", `/v1/tasks/${bystander}`)).body.status).toBe("scheduled");

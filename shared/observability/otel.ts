@@ -8,7 +8,15 @@ import { context, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BatchSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  type Sampler,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+} from "@opentelemetry/sdk-trace";
 
 export interface Tracing {
   /** Sends the spans batched so far (a Lambda invocation must not end with spans unsent). */
@@ -28,6 +36,7 @@ export function startTracing(env: Record<string, string | undefined>): Tracing |
     context.setGlobalContextManager(contextManager);
     const provider = new TracerProvider({
       resource: resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME ?? "baton" }),
+      sampler: samplerFromEnv(env),
       spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })],
     });
     trace.setGlobalTracerProvider(provider);
@@ -45,4 +54,30 @@ export function startTracing(env: Record<string, string | undefined>): Tracing |
       context.disable();
     },
   };
+}
+
+/**
+ * The sampler the standard OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG variables name (this SDK
+ * package does not read them itself). Unset or unknown: every trace, children following their
+ * parent. A parent-based sampler keeps a run's trace whole: its queue wait, attempts and children
+ * follow the start's decision, which travels in the run's `traceparent`.
+ */
+export function samplerFromEnv(env: Record<string, string | undefined>): Sampler {
+  const ratio = Number(env.OTEL_TRACES_SAMPLER_ARG ?? "1");
+  const traceIdRatio = () =>
+    new TraceIdRatioBasedSampler(Number.isFinite(ratio) && ratio >= 0 && ratio <= 1 ? ratio : 1);
+  switch (env.OTEL_TRACES_SAMPLER) {
+    case "always_on":
+      return new AlwaysOnSampler();
+    case "always_off":
+      return new AlwaysOffSampler();
+    case "traceidratio":
+      return traceIdRatio();
+    case "parentbased_always_off":
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case "parentbased_traceidratio":
+      return new ParentBasedSampler({ root: traceIdRatio() });
+    default:
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  }
 }

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exampleTasks } from "../../examples/index.ts";
 import { defineTask, HandlerRegistry } from "../../shared/core/task.ts";
 import { type Browser, CHROMIUM_INSTALL_MS, launchBrowser } from "../support/chromium.ts";
+import { gates } from "../support/gates.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
 
 const SHOTS = "test-output";
@@ -16,17 +17,8 @@ const SOON = { timeout: 15_000 };
 const STEPS = 4;
 
 /** Steps the test lets the run take one at a time, so what the page shows never races a timer. */
-const released = new Set<string>();
-const waiting = new Map<string, () => void>();
-const gate = (key: string) =>
-  new Promise<void>((resolve) => {
-    if (released.has(key)) resolve();
-    else waiting.set(key, resolve);
-  });
-const release = (key: string) => {
-  released.add(key);
-  waiting.get(key)?.();
-};
+const gated = gates();
+const { gate, release } = gated;
 
 const stepper = defineTask({
   handler: "stepper",
@@ -57,7 +49,7 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
-  for (const key of [...waiting.keys()]) release(key);
+  gated.releaseAll();
   await browser?.close();
   await stack?.stop();
 }, CHROMIUM_INSTALL_MS);

@@ -19,6 +19,7 @@ import { SqsRunQueue } from "../../shared/aws/sqs-run-queue.ts";
 import { newRun } from "../../shared/core/lifecycle.ts";
 import type { RunLane } from "../../shared/core/ports.ts";
 import type { RunRef } from "../../shared/core/run.ts";
+import { reportDefinition } from "../support/fixtures.ts";
 import { uniquePrefix } from "../support/stack.ts";
 import { admissionStoreContract } from "./admission-store.contract.ts";
 import { definitionStoreContract } from "./definition-store.contract.ts";
@@ -196,16 +197,7 @@ describe("DynamoRunStore: counts of unfinished runs", () => {
     });
     return { store, batches };
   }
-  const definition = {
-    tenant: "acme",
-    name: "report",
-    handler: "echo",
-    params: {},
-    maxAttempts: 2,
-    timeoutSeconds: 60,
-    createdAt: "",
-    updatedAt: "",
-  };
+  const definition = reportDefinition({ maxAttempts: 2, createdAt: "", updatedAt: "" });
   const unfinished = (id: string, status: "queued" | "waiting") =>
     newRun({ tenant: "acme", id, definition, params: {}, createdBy: "key1" }, status, new Date(1_000));
 
@@ -246,16 +238,7 @@ describe("DynamoRunStore: sweep shards", () => {
     );
     if (id === undefined) throw new Error("no run id with a shard above 63");
     expect(SWEEP_SHARDS).toBe(128);
-    const definition = {
-      tenant: "acme",
-      name: "report",
-      handler: "echo",
-      params: {},
-      maxAttempts: 2,
-      timeoutSeconds: 60,
-      createdAt: "",
-      updatedAt: "",
-    };
+    const definition = reportDefinition({ maxAttempts: 2, createdAt: "", updatedAt: "" });
     const run = newRun(
       { tenant: "acme", id, definition, params: {}, createdBy: "key1" },
       "queued",
@@ -285,16 +268,7 @@ describe("DynamoRunStore: ended runs expire by TTL", () => {
   const RETENTION_DAYS = 30;
   const T0 = Date.parse("2026-01-01T00:00:00.000Z");
   const iso = (ms: number) => new Date(T0 + ms).toISOString();
-  const definition = {
-    tenant: "acme",
-    name: "report",
-    handler: "echo",
-    params: {},
-    maxAttempts: 2,
-    timeoutSeconds: 60,
-    createdAt: "",
-    updatedAt: "",
-  };
+  const definition = reportDefinition({ maxAttempts: 2, createdAt: "", updatedAt: "" });
   const aRun = (id: string) =>
     newRun({ tenant: "acme", id, definition, params: {}, createdBy: "key1" }, "queued", new Date(T0));
 

@@ -15,6 +15,7 @@ import { CLAIM_CHECK_BYTES, PayloadPointer, S3PayloadStore } from "../../shared/
 import { newRun } from "../../shared/core/lifecycle.ts";
 import { LIMITS } from "../../shared/core/limits.ts";
 import { SEALED_PREFIX } from "../../shared/core/sealed.ts";
+import { reportDefinition } from "../support/fixtures.ts";
 import { startTestStack, type TestStack, waitFor, waitForEnd } from "../support/stack.ts";
 
 let stack: TestStack;
@@ -212,16 +213,7 @@ describe("a claim-checked run's hot item", () => {
       {
         tenant: "acme",
         id: "claimed-heartbeat",
-        definition: {
-          tenant: "acme",
-          name: "echo",
-          handler: "echo",
-          params: {},
-          maxAttempts: 2,
-          timeoutSeconds: 60,
-          createdAt: "",
-          updatedAt: "",
-        },
+        definition: reportDefinition({ name: "echo", maxAttempts: 2, createdAt: "", updatedAt: "" }),
         params: { blob: BLOB },
         createdBy: "key1",
       },

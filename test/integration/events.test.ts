@@ -9,21 +9,13 @@ import { apiGatewayEvent, lambdaContext } from "../../local/http-server.ts";
 import { ensureTenantKey } from "../../shared/app/identity.ts";
 import { defineTask, HandlerRegistry } from "../../shared/core/task.ts";
 import { newApiKey } from "../../shared/core/tenant.ts";
+import { gates } from "../support/gates.ts";
 import { openSse } from "../support/sse.ts";
 import { startTestStack, type TestStack, waitForEnd } from "../support/stack.ts";
 
 /** Steps a test lets the run take, one at a time, so what the stream sees never depends on timing. */
-const released = new Set<string>();
-const waiting = new Map<string, () => void>();
-const gate = (key: string) =>
-  new Promise<void>((resolve) => {
-    if (released.has(key)) resolve();
-    else waiting.set(key, resolve);
-  });
-const release = (key: string) => {
-  released.add(key);
-  waiting.get(key)?.();
-};
+const gated = gates();
+const { gate, release } = gated;
 
 const reporter = defineTask({
   handler: "reporter",
@@ -52,7 +44,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   // A test that failed midway leaves its run at a gate; let every run finish so the stack stops.
-  for (const key of [...waiting.keys()]) release(key);
+  gated.releaseAll();
   await stack?.stop();
 });
 

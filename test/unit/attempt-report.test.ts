@@ -2,22 +2,14 @@ import { describe, expect, it } from "vitest";
 import { AttemptReport } from "../../shared/app/attempt-report.ts";
 import { newRun } from "../../shared/core/lifecycle.ts";
 import { LIMITS } from "../../shared/core/limits.ts";
+import { reportDefinition } from "../support/fixtures.ts";
 
 const NOW = new Date("2026-01-01T00:00:00.000Z");
 const run = newRun(
   {
     tenant: "acme",
     id: "r1",
-    definition: {
-      tenant: "acme",
-      name: "d",
-      handler: "echo",
-      params: {},
-      maxAttempts: 3,
-      timeoutSeconds: 60,
-      createdAt: "",
-      updatedAt: "",
-    },
+    definition: reportDefinition({ name: "d", createdAt: "", updatedAt: "" }),
     params: {},
     createdBy: "k",
   },

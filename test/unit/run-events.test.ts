@@ -11,22 +11,14 @@ import {
   sseComment,
   sseFrame,
 } from "../../shared/core/run-events.ts";
+import { reportDefinition } from "../support/fixtures.ts";
 
 const NOW = new Date("2026-01-01T00:00:00.000Z");
 const queued = newRun(
   {
     tenant: "acme",
     id: "r1",
-    definition: {
-      tenant: "acme",
-      name: "d",
-      handler: "echo",
-      params: {},
-      maxAttempts: 3,
-      timeoutSeconds: 60,
-      createdAt: "",
-      updatedAt: "",
-    },
+    definition: reportDefinition({ name: "d", createdAt: "", updatedAt: "" }),
     params: {},
     createdBy: "k",
   },

@@ -8,7 +8,7 @@ import type { BulkRecord } from "./bulk.ts";
 import type { DebounceRecord } from "./debounce.ts";
 import type { TaskDefinition } from "./definition.ts";
 import type { DestinationRecord } from "./destination.ts";
-import type { OnceRecord, Run, RunRef, RunStatus } from "./run.ts";
+import { type OnceRecord, RUN_STATUSES, type Run, type RunRef, type RunStatus } from "./run.ts";
 import type { RunLabels, RunMetricValues } from "./run-metrics.ts";
 import type { ApiKeyRecord, Tenant } from "./tenant.ts";
 
@@ -300,17 +300,10 @@ export interface RunStore {
 }
 
 /** The statuses countSince counts each on its own: all but succeeded, which is the rest of the total. */
-export const COUNTED_STATUSES = [
-  "scheduled",
-  "waiting",
-  "queued",
-  "running",
-  "awaiting",
-  "failed",
-  "cancelled",
-  "timed_out",
-] as const satisfies readonly RunStatus[];
-export type CountedStatus = (typeof COUNTED_STATUSES)[number];
+export type CountedStatus = Exclude<RunStatus, "succeeded">;
+export const COUNTED_STATUSES: readonly CountedStatus[] = RUN_STATUSES.filter(
+  (status): status is CountedStatus => status !== "succeeded",
+);
 
 export interface RunCountsByDefinition {
   total: Record<string, number>;

@@ -689,6 +689,13 @@ export class Baton extends Construct {
     });
     this.tables.grantRead(this.eventsFunction, "runs", "keys");
     this.fileTokenSecret.grantRead(this.eventsFunction);
+    // A run whose params or output were claim-checked is read back whole from S3.
+    this.eventsFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ["s3:GetObject"],
+        resources: [this.payloadsBucket.arnForObjects("*")],
+      }),
+    );
     this.eventsUrl = this.eventsFunction.addFunctionUrl({
       authType: lambda.FunctionUrlAuthType.NONE,
       invokeMode: lambda.InvokeMode.RESPONSE_STREAM,

@@ -368,6 +368,12 @@ describe("payloads bucket (claim check)", () => {
       expect(onBucket.flatMap((statement) => [statement.Resource].flat())).toEqual([payloadObjects()]);
     }
   });
+
+  it("the events function reads payload objects (a stream of a claim-checked run) and writes none", () => {
+    expect(allows(stack.eventsFunction, "s3:GetObject", payloadObjects())).toBe(true);
+    for (const action of ["s3:PutObject", "s3:DeleteObject"])
+      expect(allows(stack.eventsFunction, action, payloadObjects()), action).toBe(false);
+  });
 });
 
 describe("params key", () => {

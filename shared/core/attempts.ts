@@ -60,6 +60,13 @@ export interface Attempt {
   error: AttemptError | null;
 }
 
+/** The attempt as one may show it outside the tenant's own keys: its error without the stack trace. */
+export function withoutStack(attempt: Attempt): Attempt {
+  if (attempt.error?.stack === undefined) return attempt;
+  const { stack: _stack, ...error } = attempt.error;
+  return { ...attempt, error };
+}
+
 /** What stands in for the frames of Baton's own worker below the handler (see boundedStack). */
 export const WORKER_FRAMES = "    at … (Baton's worker)";
 

@@ -240,6 +240,14 @@ describe("starting and reading tasks", () => {
       expect(frames.at(-1)).toBe("    at … (Baton's worker)");
       expect(frames.some((frame) => frame.includes("shared/app/"))).toBe(false);
     });
+    // A read token (a frontend's) sees each attempt's error, not the handler's stack trace.
+    const { token } = (await stack.request("POST", `/v1/tasks/${task.taskId}/read-token`)).body;
+    const viaToken = (await stack.request("GET", `/v1/tasks/${task.taskId}`, { key: token })).body;
+    expect(viaToken.attemptHistory).toHaveLength(2);
+    for (const attempt of viaToken.attemptHistory as AttemptView[]) {
+      expect(attempt.error).toMatchObject({ code: "handler_error", name: "Error" });
+      expect(attempt.error).not.toHaveProperty("stack");
+    }
     // A run that succeeds at once has one attempt, derived from the run itself.
     const plain = await waitForEnd(
       stack,

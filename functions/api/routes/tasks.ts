@@ -20,6 +20,7 @@ import {
   startedByTask,
   startTask,
 } from "../../../shared/app/tasks.ts";
+import { withoutStack } from "../../../shared/core/attempts.ts";
 import { UnauthorizedError } from "../../../shared/core/errors.ts";
 import {
   isReadToken,
@@ -147,8 +148,13 @@ export function tasksRoutes(svc: Services): ApiRoute[] {
       },
       handler: async (event) => {
         const id = pathParam(event, "id", TaskId);
-        const run = await readRun(event, id, bearerOf(event.headers.authorization));
-        return json(200, presentRun(run, await attemptHistory(svc, run)));
+        const bearer = bearerOf(event.headers.authorization);
+        const run = await readRun(event, id, bearer);
+        const history = await attemptHistory(svc, run);
+        // A read token is a frontend's: it sees what went wrong, not the handler's stack trace
+        // (server paths and code), which only the tenant's own keys read.
+        const shown = bearer !== undefined && isReadToken(bearer) ? history.map(withoutStack) : history;
+        return json(200, presentRun(run, shown));
       },
     },
     {

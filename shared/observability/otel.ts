@@ -63,7 +63,9 @@ export function startTracing(env: Record<string, string | undefined>): Tracing |
  * follow the start's decision, which travels in the run's `traceparent`.
  */
 export function samplerFromEnv(env: Record<string, string | undefined>): Sampler {
-  const ratio = Number(env.OTEL_TRACES_SAMPLER_ARG ?? "1");
+  // Set but empty counts as unset: Number("") would be 0, a sampler that keeps nothing.
+  const arg = env.OTEL_TRACES_SAMPLER_ARG?.trim() || "1";
+  const ratio = Number(arg);
   const traceIdRatio = () =>
     new TraceIdRatioBasedSampler(Number.isFinite(ratio) && ratio >= 0 && ratio <= 1 ? ratio : 1);
   switch (env.OTEL_TRACES_SAMPLER) {

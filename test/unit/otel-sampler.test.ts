@@ -29,7 +29,17 @@ describe("samplerFromEnv", () => {
     ).toBe("TraceIdRatioBased{0.5}");
   });
 
-  it("falls back to all traces for an out-of-range ratio", () => {
+  it("falls back to all traces for an empty, non-numeric or out-of-range ratio, and to the default for an unknown name", () => {
+    for (const arg of ["", "abc", "-0.5"])
+      expect(
+        samplerFromEnv({ OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: arg }).toString(),
+      ).toBe("TraceIdRatioBased{1}");
+    expect(samplerFromEnv({ OTEL_TRACES_SAMPLER: "sometimes" }).toString()).toBe(
+      samplerFromEnv({}).toString(),
+    );
+    expect(samplerFromEnv({ OTEL_TRACES_SAMPLER: "parentbased_always_off" }).toString()).toContain(
+      "root=AlwaysOffSampler",
+    );
     expect(
       samplerFromEnv({ OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "7" }).toString(),
     ).toBe("TraceIdRatioBased{1}");

@@ -151,9 +151,8 @@ export const ListTasksQuery = z.strictObject({
 export const ListQuery = z.strictObject({ limit: Limit, cursor: Cursor });
 
 export const CountTasksQuery = z.strictObject({
-  since: z
-    .string()
-    .max(40)
+  since: z.iso
+    .datetime({ offset: true })
     .optional()
     .describe(
       "ISO 8601 time: count the runs created since then (default: the last 24 h; at most 31 days back)",

@@ -9,7 +9,7 @@
  *
  * Crash window: the object is written first, then the DynamoDB item that points to it. A write
  * that fails or is refused after the put leaves an unreferenced object, which the bucket's
- * lifecycle rule deletes (infra: PAYLOAD_OBJECT_DAYS); a pointer is never written before its
+ * lifecycle rule deletes (infra: PAYLOAD_RUN_HORIZON_DAYS after the run's retention); a pointer is never written before its
  * object exists.
  */
 import { createHash } from "node:crypto";

@@ -125,7 +125,8 @@ describe("attempt history", () => {
       expect.objectContaining({
         attempt: 1,
         outcome: "failed",
-        error: expect.not.objectContaining({ stack: expect.anything() }),
+        // Exactly the refusal's code and message: no stack, and not a missing error either.
+        error: { code: "output_too_large", message: expect.any(String) },
       }),
     ]);
   });

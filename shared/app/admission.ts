@@ -22,6 +22,7 @@ import {
   type CounterEffect,
   type CounterRefusal,
   type Counters,
+  type RunMessage,
   type RunWrite,
   TENANT_SCOPE,
 } from "../core/ports.ts";
@@ -42,6 +43,11 @@ export interface AdmissionLimits {
  */
 export function isCapped(limits: TenantLimits): boolean {
   return limits.maxConcurrency !== undefined;
+}
+
+/** Neither the definition nor the tenant limits it: a start needs no counter, slot or line. */
+export function isUnlimited(admission: AdmissionLimits): boolean {
+  return !isLimited(admission.definition) && !isCapped(admission.tenant);
 }
 
 /** The limits a start of `definition` in `tenant` is admitted under now. */
@@ -87,7 +93,7 @@ export async function admit<R extends WriteResult>(
 ): Promise<AdmissionOutcome<Exclude<R, { ok: true } | CounterRefusal>>> {
   type Refused = Exclude<R, { ok: true } | CounterRefusal>;
   const at = svc.clock.now().toISOString();
-  if (!isLimited(admission.definition) && !isCapped(admission.tenant)) {
+  if (isUnlimited(admission)) {
     const free: Placement = { status: "queued", marks: {}, counters: [] };
     const result = await write(free);
     return result.ok
@@ -566,22 +572,26 @@ async function liveLimits(
  * Sends a queued run's message. If SQS refuses, the run stays queued and is marked for the
  * sweeper's next round, which sends it again: an accepted run is never dropped.
  */
+/** What a run's message says: ids, the attempt bound and the trace, nothing of the run's data. */
+export function runMessageOf(
+  run: Pick<Run, "tenant" | "id" | "queue" | "timeoutSeconds" | "trace">,
+): RunMessage {
+  return {
+    tenant: run.tenant,
+    runId: run.id,
+    timeoutSeconds: run.timeoutSeconds,
+    ...(run.queue === undefined ? {} : { queue: run.queue }),
+    ...(run.trace === undefined ? {} : { trace: run.trace }),
+  };
+}
+
 export async function sendRun(
   svc: Services,
   run: Pick<Run, "tenant" | "id" | "queue" | "timeoutSeconds" | "attempts" | "trace">,
   sendId?: string,
 ): Promise<void> {
   try {
-    await svc.queue.enqueue(
-      {
-        tenant: run.tenant,
-        runId: run.id,
-        timeoutSeconds: run.timeoutSeconds,
-        ...(run.queue === undefined ? {} : { queue: run.queue }),
-        ...(run.trace === undefined ? {} : { trace: run.trace }),
-      },
-      sendId,
-    );
+    await svc.queue.enqueue(runMessageOf(run), sendId);
   } catch (error) {
     svc.log.error("could not send the run's message; the sweeper will send it", {
       tenant: run.tenant,

@@ -34,11 +34,13 @@ import {
   queueFullPatch,
   type ReplayOf,
   refusedStartPatch,
+  SENT_FIRST_SLOW_MS,
   type StartRefusal,
 } from "../core/lifecycle.ts";
 import { jsonBytes, LIMITS } from "../core/limits.ts";
 import {
   type CounterEffect,
+  type CreateExtras,
   type CreateResult,
   type DebounceWrite,
   type IdempotencyRecord,
@@ -53,8 +55,10 @@ import {
   admit,
   type EndWrite,
   endWithHandOff,
+  isUnlimited,
   promoteTenantLine,
   promoteWaiting,
+  runMessageOf,
   sendRun,
 } from "./admission.ts";
 import { emitChains, sealChainSpecs } from "./chains.ts";
@@ -297,6 +301,11 @@ async function admitStart(
   // Admission: a slot at once, a place in line, or queue_full. Without limits on the definition or
   // the tenant, the run is written alone, as it always was.
   const limits = await admissionLimits(svc, caller.tenant, definition);
+  if (isUnlimited(limits) && debounce === undefined) {
+    return startSentFirst(svc, newRun(runInput, "queued", now), extras, (result) =>
+      refused(svc, caller, result, idempotency),
+    );
+  }
   const runFor = (placement: { status: "queued" | "waiting"; marks: Partial<Run> }): Run => ({
     ...newRun(runInput, placement.status, now),
     ...placement.marks,
@@ -318,6 +327,52 @@ async function admitStart(
   }
   // Read it back only if it may have been the one promoted.
   return { run: outcome.promoted === 0 ? run : ((await svc.runs.get(run)) ?? run), created: true };
+}
+
+/**
+ * An unlimited start sends its message first and writes its run second, so the run needs no entry
+ * in the sweep index (a put and a delete: 2 of a plain task's write units). A crash between the
+ * two leaves a message whose run never appears, which the worker drops ORPHAN_WAIT_MS after the
+ * send (lifecycle.ts), never a run that no message will start. A worker that gets the message
+ * before the write waits for it (worker.ts). What the sweep entry covered besides is covered by
+ * SQS: a lost worker's message comes back once the visibility its heartbeat set runs out, and
+ * the next claim takes the run over or ends it.
+ *
+ * If SQS refuses the send, the run is written as before, marked for the sweeper's next round,
+ * which sends it (202 either way). If the write is refused or its answer lost, the start answers
+ * 503 and the message is an orphan, or a duplicate of a run that was written after all; the
+ * worker is safe under both. A write slower than SENT_FIRST_SLOW_MS marks the run for the
+ * sweeper too, since the worker may have stopped waiting for it.
+ */
+async function startSentFirst(
+  svc: Services,
+  queued: Run,
+  extras: CreateExtras,
+  onRefused: (result: Exclude<CreateResult, { ok: true }>) => Promise<Started>,
+): Promise<Started> {
+  const { sweepAt: _sentInstead, ...run } = queued;
+  const sentAt = svc.clock.now();
+  const sent = await svc.queue
+    .enqueue({ ...runMessageOf(run), sentAt: sentAt.toISOString() })
+    .then(() => true)
+    .catch((error: unknown) => {
+      svc.log.error("could not send the run's message; the sweeper will send it", {
+        tenant: run.tenant,
+        taskId: run.id,
+        error,
+      });
+      return false;
+    });
+  const stored: Run = sent ? run : { ...run, sweepAt: sentAt.toISOString() };
+  const created = await svc.runs.create(stored, extras);
+  if (!created.ok) return onRefused(created);
+  const now = svc.clock.now();
+  if (sent && now.getTime() - sentAt.getTime() > SENT_FIRST_SLOW_MS) {
+    await svc.runs
+      .update(stored, { status: "queued", attempts: 0 }, { sweepAt: now.toISOString() })
+      .catch((error: unknown) => svc.log.error("could not mark a slow start for the sweeper", { error }));
+  }
+  return { run: stored, created: true };
 }
 
 /**

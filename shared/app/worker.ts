@@ -15,15 +15,14 @@ import {
   assertNever,
   awaitingPatch,
   cancelledEnding,
-  claimSweepAt,
   type ErrorDecision,
   failedEnding,
   succeededEnding,
   whenClaimMissed,
 } from "../core/lifecycle.ts";
 import { jsonBytes, LIMITS } from "../core/limits.ts";
-import type { RunMessage, RunReceipt } from "../core/ports.ts";
-import type { Run } from "../core/run.ts";
+import type { ClaimResult, RunMessage, RunReceipt } from "../core/ports.ts";
+import type { Run, RunRef } from "../core/run.ts";
 import type { RunError, RunErrorCode } from "../core/run-errors.ts";
 import { isSealed } from "../core/sealed.ts";
 import type { TaskContext } from "../core/task.ts";
@@ -46,6 +45,7 @@ export const RunMessageBody = z.object({
   runId: z.string().min(1),
   timeoutSeconds: z.number().int().positive().optional(),
   trace: z.string().max(128).optional(),
+  sentAt: z.iso.datetime().optional(),
 });
 export type RunMessageBody = z.infer<typeof RunMessageBody>;
 
@@ -57,6 +57,7 @@ export function runMessageBody(message: RunMessage): RunMessageBody {
     runId: message.runId,
     ...(message.timeoutSeconds === undefined ? {} : { timeoutSeconds: message.timeoutSeconds }),
     ...(message.trace === undefined ? {} : { trace: message.trace }),
+    ...(message.sentAt === undefined ? {} : { sentAt: message.sentAt }),
   };
 }
 
@@ -84,12 +85,12 @@ export async function processDelivery(svc: Services, delivery: Delivery): Promis
     return DONE;
   }
   const ref = { tenant: parsed.tenant, id: parsed.runId };
-  const now = svc.clock.now();
-  const claim = await svc.runs.claim(ref, {
-    now: now.toISOString(),
-    leaseUntil: new Date(now.getTime() + svc.worker.leaseSeconds * 1000).toISOString(),
-    sweepAt: claimSweepAt(now, LIMITS.maxTimeoutSeconds),
-  });
+  let now = svc.clock.now();
+  let claim = await claimRun(svc, ref, now);
+  if (!claim.claimed && claim.current === undefined && (await runAppears(svc, ref, parsed.sentAt))) {
+    now = svc.clock.now();
+    claim = await claimRun(svc, ref, now);
+  }
   if (claim.claimed) {
     recordClaim(svc, claim.run);
     addLogContext({ definition: claim.run.definition, attempt: claim.run.attempts });
@@ -97,7 +98,7 @@ export async function processDelivery(svc: Services, delivery: Delivery): Promis
   }
   if (claim.current !== undefined) addLogContext({ definition: claim.current.definition });
 
-  const miss = whenClaimMissed(claim.current, now);
+  const miss = whenClaimMissed(claim.current, now, parsed.sentAt);
   switch (miss.kind) {
     case "ack":
       svc.log.debug("message needs no work", { tenant: ref.tenant, taskId: ref.id, reason: miss.reason });
@@ -117,6 +118,31 @@ export async function processDelivery(svc: Services, delivery: Delivery): Promis
     default:
       return assertNever(miss);
   }
+}
+
+function claimRun(svc: Services, ref: RunRef, now: Date): Promise<ClaimResult> {
+  return svc.runs.claim(ref, {
+    now: now.toISOString(),
+    leaseUntil: new Date(now.getTime() + svc.worker.leaseSeconds * 1000).toISOString(),
+  });
+}
+
+/** How long, and how often, a worker looks for the run of a message it got before the run's write. */
+const FRESH_MESSAGE_MS = 2_000;
+const APPEAR_POLLS_MS = [20, 40, 80, 160, 320];
+
+/**
+ * A message sent before its run was written (engine.ts, `startSentFirst`) can reach a worker
+ * first. While it is fresh, wait here for the write (a read each time, not a refused claim)
+ * rather than hand the message back for a second, and hold the run up by that second.
+ */
+async function runAppears(svc: Services, ref: RunRef, sentAt: string | undefined): Promise<boolean> {
+  if (sentAt === undefined || svc.clock.now().getTime() - Date.parse(sentAt) > FRESH_MESSAGE_MS) return false;
+  for (const ms of APPEAR_POLLS_MS) {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    if ((await svc.runs.get(ref)) !== undefined) return true;
+  }
+  return false;
 }
 
 /**

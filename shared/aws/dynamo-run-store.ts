@@ -364,18 +364,18 @@ export class DynamoRunStore implements RunStore {
     );
   }
 
-  async claim(ref: RunRef, at: { now: string; leaseUntil: string; sweepAt: string }): Promise<ClaimResult> {
+  async claim(ref: RunRef, at: { now: string; leaseUntil: string }): Promise<ClaimResult> {
     try {
       const result = await this.#client.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: keyOf(ref),
           UpdateExpression:
-            // tenantStatus stays "active" and an existing sweepAt stands (the sweeper pushes it
-            // past a live lease), so a claim rewrites no index entry: 1 write unit, not 5.
+            // tenantStatus stays "active" and sweepAt is left as it is (the sweeper pushes an
+            // existing one past a live lease; a run sent before it was written has none, and SQS
+            // redelivery covers its lost worker), so a claim rewrites no index entry: 1 write unit.
             "SET #status = :running, attempts = attempts + :one, leaseUntil = :lease, " +
-            "updatedAt = :now, startedAt = if_not_exists(startedAt, :now), attemptStartedAt = :now, " +
-            "sweepAt = if_not_exists(sweepAt, :sweepAt), sweepShard = if_not_exists(sweepShard, :shard) " +
+            "updatedAt = :now, startedAt = if_not_exists(startedAt, :now), attemptStartedAt = :now " +
             "REMOVE nextAttemptAt",
           // Claimable: queued and due, or running whose worker stopped renewing its lease while
           // attempts remain and nobody asked to cancel it. Anything else is someone else's.
@@ -389,8 +389,6 @@ export class DynamoRunStore implements RunStore {
             ":one": 1,
             ":lease": at.leaseUntil,
             ":now": at.now,
-            ":sweepAt": at.sweepAt,
-            ":shard": String(sweepShardOf(ref.id)),
           },
           ReturnValues: "ALL_NEW",
           ReturnValuesOnConditionCheckFailure: "ALL_OLD",

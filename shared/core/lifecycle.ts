@@ -262,11 +262,6 @@ export function changeLinePatch(to: "tenant" | "definition", now: Date): RunPatc
   return { tenantLine: to === "tenant" ? true : null, updatedAt: now.toISOString() };
 }
 
-/** The fields a claim sets, besides status, attempts and lease (the store sets those). */
-export function claimSweepAt(now: Date, maxTimeoutSeconds: number): string {
-  return after(now, maxTimeoutSeconds * 1000 + SWEEP_GRACE_MS);
-}
-
 export function deadlineOf(run: Run): number | undefined {
   return run.attemptStartedAt === undefined
     ? undefined
@@ -301,8 +296,17 @@ export type ClaimMiss =
   | { kind: "later"; seconds: number; reason: string }
   | ({ kind: "give_up"; reason: string } & Ending);
 
-export function whenClaimMissed(current: Run | undefined, now: Date): ClaimMiss {
-  if (current === undefined) return { kind: "ack", reason: "run does not exist" };
+/**
+ * How long a worker waits for the run of a message sent before its run was written (the engine's
+ * `startSentFirst`). A start writes its run straight after the send, or gives up within the
+ * API's 30 s; a start whose write took longer than SENT_FIRST_SLOW_MS marks its run for the
+ * sweeper, so a message dropped at this age never leaves a run behind that nothing would start.
+ */
+export const ORPHAN_WAIT_MS = 2 * 60_000;
+export const SENT_FIRST_SLOW_MS = 30_000;
+
+export function whenClaimMissed(current: Run | undefined, now: Date, sentAt?: string): ClaimMiss {
+  if (current === undefined) return whenRunMissing(now, sentAt);
   if (isTerminal(current.status)) return { kind: "ack", reason: `run already ${current.status}` };
   switch (current.status) {
     case "waiting":
@@ -336,6 +340,24 @@ export function whenClaimMissed(current: Run | undefined, now: Date): ClaimMiss 
     default:
       return { kind: "ack", reason: `run already ${current.status}` };
   }
+}
+
+/**
+ * A message whose run is not there: dropped, unless it was sent before its run was written and is
+ * young enough that the write may still land. It is looked at again after as long as it has
+ * waited (1, 1, 2, 4, 8, 16, then every 30 s), so a lost start costs about ten receives, well
+ * below the run queue's 50 before its dead-letter queue.
+ */
+function whenRunMissing(now: Date, sentAt: string | undefined): ClaimMiss {
+  const age = sentAt === undefined ? Number.NaN : now.getTime() - Date.parse(sentAt);
+  if (!(age < ORPHAN_WAIT_MS)) {
+    return { kind: "ack", reason: sentAt === undefined ? "run does not exist" : "run never written" };
+  }
+  return {
+    kind: "later",
+    seconds: Math.min(30, Math.max(1, Math.ceil(age / 1000))),
+    reason: "run not written yet",
+  };
 }
 
 /** A write that holds only while the run is still in this attempt under this lease (if it has one). */

@@ -234,10 +234,11 @@ export interface RunStore {
   get(ref: RunRef): Promise<Run | undefined>;
   /**
    * Takes the run for one attempt: succeeds only if it is `queued` and due, or `running` with a
-   * lease that ran out and attempts left. Sets status running, attempts + 1, leaseUntil.
-   * On failure returns the run as it is, so the caller can tell why without another read.
+   * lease that ran out and attempts left. Sets status running, attempts + 1, leaseUntil, and leaves
+   * sweepAt as it is. On failure returns the run as it is, so the caller can tell why without
+   * another read.
    */
-  claim(ref: RunRef, at: { now: string; leaseUntil: string; sweepAt: string }): Promise<ClaimResult>;
+  claim(ref: RunRef, at: { now: string; leaseUntil: string }): Promise<ClaimResult>;
   /** Applies `patch` if the run matches `guard`; returns the new run, or undefined if it did not match. */
   update(ref: RunRef, guard: RunGuard, patch: RunPatch): Promise<Run | undefined>;
   /**
@@ -461,6 +462,11 @@ export interface RunMessage {
   timeoutSeconds?: number;
   /** The W3C traceparent of the run's start, when traced (shared/app/tracing.ts). */
   trace?: string;
+  /**
+   * When the message was sent before its run was written (engine.ts, `startSentFirst`): until
+   * then a worker that finds no run waits for it, and after ORPHAN_WAIT_MS it drops the message.
+   */
+  sentAt?: string;
 }
 
 /** The message that asks a worker to do one page of a bulk (shared/app/bulk.ts). */

@@ -122,7 +122,7 @@ export class MemoryRunStore implements RunStore {
     return stored === undefined ? undefined : fromStored(stored);
   }
 
-  async claim(ref: RunRef, at: { now: string; leaseUntil: string; sweepAt: string }): Promise<ClaimResult> {
+  async claim(ref: RunRef, at: { now: string; leaseUntil: string }): Promise<ClaimResult> {
     const stored = this.#runs.get(keyOf(ref));
     if (stored === undefined) return { claimed: false, current: undefined };
     // Claimable: queued and due, or running whose worker stopped renewing its lease while
@@ -145,8 +145,6 @@ export class MemoryRunStore implements RunStore {
       updatedAt: at.now,
       startedAt: stored.startedAt ?? at.now,
       attemptStartedAt: at.now,
-      // An existing sweepAt stands, as in DynamoRunStore (the sweeper pushes it past a live lease).
-      sweepAt: stored.sweepAt ?? at.sweepAt,
     };
     this.#runs.set(keyOf(ref), next);
     return { claimed: true, run: fromStored(next) };

@@ -215,7 +215,7 @@ export function admissionStoreContract(
     it("frees the slot with the run's end, and the slot index forgets it", async () => {
       const run = aRun("a", "queued");
       await runs.create(run, { counters: [take()] });
-      await runs.claim(run, { now: at(1), leaseUntil: at(5_000), sweepAt: at(60_000) });
+      await runs.claim(run, { now: at(1), leaseUntil: at(5_000) });
       const result = await runs.transition(
         run,
         { status: "running", attempts: 1 },
@@ -316,7 +316,7 @@ export function admissionStoreContract(
       const due = await runs.dueForSweep(at(16 * 60_000), 10);
       expect(due).toEqual([{ tenant: "acme", id: "due" }]);
       // A finished run leaves the index.
-      await runs.claim({ tenant: "acme", id: "due" }, { now: at(1), leaseUntil: at(2), sweepAt: at(3) });
+      await runs.claim({ tenant: "acme", id: "due" }, { now: at(1), leaseUntil: at(2) });
       await runs.update(
         { tenant: "acme", id: "due" },
         { status: "running", attempts: 1 },
@@ -345,7 +345,7 @@ export function admissionStoreContract(
       expect(await runs.countHolders("acme", "limited")).toEqual({ running: 1, waiting: 0 });
 
       // The end gives both slots back in one step; both slot indexes forget the run.
-      await runs.claim(held, { now: at(1), leaseUntil: at(5_000), sweepAt: at(60_000) });
+      await runs.claim(held, { now: at(1), leaseUntil: at(5_000) });
       const ended = await runs.transition(
         held,
         { status: "running", attempts: 1 },

@@ -62,7 +62,7 @@ export function runStoreContract(
         const params = { blob: "x".repeat(410 * 1024) };
         const run = aRun("r1", { params });
         await store.create(run);
-        await store.claim(run, { now: at(0), leaseUntil: at(1_000), sweepAt: at(60_000) });
+        await store.claim(run, { now: at(0), leaseUntil: at(1_000) });
         const guard = { status: "running", attempts: 1 } as const;
         const output = { blob: "y".repeat(900 * 1024) };
         // A write its guard refuses changes nothing: the run still points to what it had.
@@ -85,7 +85,7 @@ export function runStoreContract(
       it("refuses a write that would take one item past 400 KB, and leaves the run as it was", async () => {
         const run = aRun("r1", { params: { blob: "x".repeat(300 * 1024) } });
         await store.create(run);
-        await store.claim(run, { now: at(0), leaseUntil: at(1_000), sweepAt: at(60_000) });
+        await store.claim(run, { now: at(0), leaseUntil: at(1_000) });
         const before = await store.get(run);
         const guard = { status: "running", attempts: 1 } as const;
         const write = store.update(run, guard, {
@@ -103,7 +103,7 @@ export function runStoreContract(
       const run = aRun("big", { params, createdAt: at(5) });
       await store.create(run);
       await store.create(aRun("small", { createdAt: at(6) }));
-      const claimed = await store.claim(run, { now: at(1), leaseUntil: at(10_000), sweepAt: at(60_000) });
+      const claimed = await store.claim(run, { now: at(1), leaseUntil: at(10_000) });
       expect(claimed.claimed && claimed.run.params).toEqual(params);
       const guard = { status: "running", attempts: 1 } as const;
       // Feedback (in the run's item) beside 300 KB of params, 200 KB of logs and 300 KB of output:
@@ -126,7 +126,7 @@ export function runStoreContract(
       // A small output replaces a bulky one.
       const again = aRun("again", { params });
       await store.create(again);
-      await store.claim(again, { now: at(1), leaseUntil: at(10_000), sweepAt: at(60_000) });
+      await store.claim(again, { now: at(1), leaseUntil: at(10_000) });
       await store.update(again, guard, { output });
       expect(await store.update(again, guard, { output: { small: true } })).toMatchObject({
         params,
@@ -150,7 +150,7 @@ export function runStoreContract(
       const run = aRun("r1", { params: awkward });
       await store.create(run);
       expect((await store.get(run))?.params).toEqual(awkward);
-      await store.claim(run, { now: at(0), leaseUntil: at(1_000), sweepAt: at(60_000) });
+      await store.claim(run, { now: at(0), leaseUntil: at(1_000) });
       const guard = { status: "running", attempts: 1 } as const;
       await store.update(run, guard, {
         once: { key: "k", record: { attempt: 1, at: at(1), result: awkward } },
@@ -169,8 +169,8 @@ export function runStoreContract(
       const run = aRun("r1");
       await store.create(run);
       const claims = await Promise.all([
-        store.claim(run, { now: at(1), leaseUntil: at(10_000), sweepAt: at(60_000) }),
-        store.claim(run, { now: at(1), leaseUntil: at(10_000), sweepAt: at(60_000) }),
+        store.claim(run, { now: at(1), leaseUntil: at(10_000) }),
+        store.claim(run, { now: at(1), leaseUntil: at(10_000) }),
       ]);
       const winners = claims.filter((c) => c.claimed);
       expect(winners).toHaveLength(1);
@@ -189,10 +189,8 @@ export function runStoreContract(
     it("does not claim a retry before its backoff is over", async () => {
       const run = aRun("r1", { nextAttemptAt: at(5_000) });
       await store.create(run);
-      expect(
-        (await store.claim(run, { now: at(4_999), leaseUntil: at(9_000), sweepAt: at(60_000) })).claimed,
-      ).toBe(false);
-      const due = await store.claim(run, { now: at(5_000), leaseUntil: at(9_000), sweepAt: at(60_000) });
+      expect((await store.claim(run, { now: at(4_999), leaseUntil: at(9_000) })).claimed).toBe(false);
+      const due = await store.claim(run, { now: at(5_000), leaseUntil: at(9_000) });
       expect(due.claimed).toBe(true);
       expect(due.claimed && due.run.nextAttemptAt).toBeUndefined();
     });
@@ -200,24 +198,17 @@ export function runStoreContract(
     it("re-claims a run whose lease ran out while attempts are left, and only then", async () => {
       const run = aRun("r1");
       await store.create(run);
-      await store.claim(run, { now: at(0), leaseUntil: at(1_000), sweepAt: at(60_000) });
-      expect(
-        (await store.claim(run, { now: at(999), leaseUntil: at(2_000), sweepAt: at(60_000) })).claimed,
-      ).toBe(false);
-      const second = await store.claim(run, { now: at(1_001), leaseUntil: at(3_000), sweepAt: at(60_000) });
+      await store.claim(run, { now: at(0), leaseUntil: at(1_000) });
+      expect((await store.claim(run, { now: at(999), leaseUntil: at(2_000) })).claimed).toBe(false);
+      const second = await store.claim(run, { now: at(1_001), leaseUntil: at(3_000) });
       expect(second).toMatchObject({ claimed: true, run: { attempts: 2, startedAt: at(0) } });
       // maxAttempts is 2: a third claim after the lease runs out again must fail.
-      const third = await store.claim(run, { now: at(5_000), leaseUntil: at(6_000), sweepAt: at(60_000) });
+      const third = await store.claim(run, { now: at(5_000), leaseUntil: at(6_000) });
       expect(third).toMatchObject({ claimed: false, current: { status: "running", attempts: 2 } });
     });
 
     it("reports a missing run as not claimed with nothing current", async () => {
-      expect(
-        await store.claim(
-          { tenant: "acme", id: "nope" },
-          { now: at(0), leaseUntil: at(1), sweepAt: at(60_000) },
-        ),
-      ).toEqual({
+      expect(await store.claim({ tenant: "acme", id: "nope" }, { now: at(0), leaseUntil: at(1) })).toEqual({
         claimed: false,
         current: undefined,
       });
@@ -226,7 +217,7 @@ export function runStoreContract(
     it("applies an update only when status and attempt match, and removes null fields", async () => {
       const run = aRun("r1");
       await store.create(run);
-      await store.claim(run, { now: at(0), leaseUntil: at(1_000), sweepAt: at(60_000) });
+      await store.claim(run, { now: at(0), leaseUntil: at(1_000) });
       expect(await store.update(run, { status: "running", attempts: 2 }, { progress: 0.5 })).toBeUndefined();
       expect(await store.update(run, { status: "queued", attempts: 1 }, { progress: 0.5 })).toBeUndefined();
       const updated = await store.update(
@@ -245,7 +236,7 @@ export function runStoreContract(
     it("can require the exact lease it saw", async () => {
       const run = aRun("r1");
       await store.create(run);
-      await store.claim(run, { now: at(0), leaseUntil: at(1_000), sweepAt: at(60_000) });
+      await store.claim(run, { now: at(0), leaseUntil: at(1_000) });
       const guard = { status: "running", attempts: 1 } as const;
       expect(
         await store.update(run, { ...guard, leaseUntil: at(999) }, { status: "failed" }),
@@ -260,7 +251,7 @@ export function runStoreContract(
     it("can require the run unchanged since it was read, and that nobody asked to cancel it", async () => {
       const run = aRun("r1");
       await store.create(run);
-      await store.claim(run, { now: at(0), leaseUntil: at(1_000), sweepAt: at(60_000) });
+      await store.claim(run, { now: at(0), leaseUntil: at(1_000) });
       const read = await store.get(run);
       const guard = { status: "running", attempts: 1 } as const;
       const fresh = { ...guard, updatedAt: read?.updatedAt ?? "" };
@@ -279,16 +270,16 @@ export function runStoreContract(
     it("does not re-claim a run that was asked to cancel, even when its lease ran out", async () => {
       const run = aRun("r1");
       await store.create(run);
-      await store.claim(run, { now: at(0), leaseUntil: at(1_000), sweepAt: at(60_000) });
+      await store.claim(run, { now: at(0), leaseUntil: at(1_000) });
       await store.update(run, { status: "running", attempts: 1 }, { cancelRequestedAt: at(500) });
-      const again = await store.claim(run, { now: at(2_000), leaseUntil: at(3_000), sweepAt: at(60_000) });
+      const again = await store.claim(run, { now: at(2_000), leaseUntil: at(3_000) });
       expect(again).toMatchObject({ claimed: false, current: { attempts: 1, cancelRequestedAt: at(500) } });
     });
 
     it("sets one once-record without touching the others", async () => {
       const run = aRun("r1");
       await store.create(run);
-      await store.claim(run, { now: at(0), leaseUntil: at(1_000), sweepAt: at(60_000) });
+      await store.claim(run, { now: at(0), leaseUntil: at(1_000) });
       const guard = { status: "running", attempts: 1 } as const;
       await store.update(run, guard, {
         once: { key: "a", record: { attempt: 1, at: at(1), result: { id: 1 } } },
@@ -321,10 +312,7 @@ export function runStoreContract(
       await store.create(aRun("a", { createdAt: at(1) }, "acme", "alpha"));
       await store.create(aRun("b", { createdAt: at(2) }, "acme", "beta"));
       await store.create(aRun("c", { createdAt: at(3) }, "acme", "alpha"));
-      await store.claim(
-        { tenant: "acme", id: "c" },
-        { now: at(4), leaseUntil: at(9_000), sweepAt: at(60_000) },
-      );
+      await store.claim({ tenant: "acme", id: "c" }, { now: at(4), leaseUntil: at(9_000) });
       const ids = async (query: { status?: "queued" | "running"; definition?: string }) =>
         (await store.list({ tenant: "acme", limit: 10, ...query })).items.map((r) => r.id);
       expect(await ids({ status: "queued" })).toEqual(["b", "a"]);
@@ -373,7 +361,7 @@ export function runStoreContract(
       }
       const end = async (id: string, status: "succeeded" | "failed") => {
         const ref = { tenant: "acme", id };
-        await store.claim(ref, { now: at(100), leaseUntil: at(9_000), sweepAt: at(60_000) });
+        await store.claim(ref, { now: at(100), leaseUntil: at(9_000) });
         expect(
           await store.update(ref, { status: "running", attempts: 1 }, { status, endedAt: at(200) }),
         ).toBeDefined();
@@ -381,10 +369,7 @@ export function runStoreContract(
       await end("q0", "succeeded");
       await end("q1", "failed");
       await end("q4", "succeeded");
-      await store.claim(
-        { tenant: "acme", id: "q2" },
-        { now: at(100), leaseUntil: at(9_000), sweepAt: at(60_000) },
-      );
+      await store.claim({ tenant: "acme", id: "q2" }, { now: at(100), leaseUntil: at(9_000) });
       const ids = async (query: Omit<RunListQuery, "tenant" | "limit">, limit = 10) =>
         (await store.list({ tenant: "acme", limit, ...query })).items.map((r) => r.id);
       expect(await ids({ status: "succeeded" })).toEqual(["q4", "q0"]);
@@ -426,7 +411,7 @@ export function runStoreContract(
       const statusOf = new Map<string, Run["status"]>(runs.map((run) => [run.id, "queued"]));
       for (const [i, run] of runs.entries()) {
         if (i % 4 === 0) continue;
-        await store.claim(run, { now: at(1_000), leaseUntil: at(9_000), sweepAt: at(60_000) });
+        await store.claim(run, { now: at(1_000), leaseUntil: at(9_000) });
         statusOf.set(run.id, "running");
         if (i % 4 === 1) continue;
         const ended = i % 4 === 2 ? "succeeded" : "failed";

@@ -10,6 +10,9 @@
  *   sweeper sends it 15 minutes after the start).
  * - SQS refuses the message: 202, the run is kept and marked for the sweeper's next round, which
  *   sends it.
+ * - An unlimited start sends its message before it writes its run. DynamoDB refuses the write:
+ *   503, no run, and a message for no run (the worker drops it once old). DynamoDB applies it and
+ *   the answer is lost: 503, and the run is whole, with its message sent.
  *
  * The worker is off until the end, so the queue holds exactly the messages the starts sent.
  */
@@ -200,23 +203,59 @@ describe("a start while a dependency fails", () => {
     expect(await queuedMessages()).toContain(id);
   });
 
+  it("DynamoDB refuses an unlimited start's write, sent first: 503, no run, and a message for no run", async () => {
+    const before = await queuedMessages();
+    const answer = await startWith(
+      { service: "DynamoDB", command: "PutItemCommand", how: "refused" },
+      { definition: "plain", params: { n: 4 } },
+    );
+    expect(faulted).toBeGreaterThan(0);
+    expectUnavailable(answer);
+    const orphans = (await queuedMessages()).filter((id) => !before.includes(id));
+    expect(orphans).toHaveLength(1);
+    expect(await stack.services.runs.get({ tenant: "acme", id: String(orphans[0]) })).toBeUndefined();
+    // The worker waits for its run a while, then drops it (test/unit/app/sent-first.test.ts).
+    ids.orphan = String(orphans[0]);
+  });
+
+  it("DynamoDB writes an unlimited start's run and the answer is lost: 503, and the run is whole and sent", async () => {
+    const before = await queuedMessages();
+    const answer = await startWith(
+      { service: "DynamoDB", command: "PutItemCommand", how: "applied-then-lost" },
+      { definition: "plain", params: { n: 5 } },
+    );
+    expect(faulted).toBe(1);
+    expectUnavailable(answer);
+    const sent = (await queuedMessages()).filter((id) => !before.includes(id));
+    expect(sent).toHaveLength(1);
+    ids.lostAnswer = String(sent[0]);
+    expect(await stack.services.runs.get({ tenant: "acme", id: ids.lostAnswer })).toMatchObject({
+      status: "queued",
+      attempts: 0,
+    });
+  });
+
   it("every run that was written then runs once, and the counters come back to zero", async () => {
     stack.startWorker();
     const runs = await waitFor(
       async () => {
         const all = await storedRuns(stack);
-        return all.length === 3 && all.every((run) => run.status === "succeeded") ? all : undefined;
+        return all.length === 4 && all.every((run) => run.status === "succeeded") ? all : undefined;
       },
       30_000,
-      "the three runs to succeed",
+      "the four runs to succeed",
     );
-    expect(runs.map((run) => run.id).sort()).toEqual([ids.refused, ids.applied, ids.unsent].sort());
+    expect(runs.map((run) => run.id).sort()).toEqual(
+      [ids.refused, ids.applied, ids.unsent, ids.lostAnswer].sort(),
+    );
+    expect(runs.map((run) => run.id)).not.toContain(ids.orphan);
     expect(runs.every((run) => run.attempts === 1)).toBe(true);
     const counters = await stack.services.counters.get("acme", "limited");
     expect(counters).toMatchObject({ running: 0, waiting: 0 });
     console.log(
       `unavailable-start: transaction refused → 503, every table unchanged; transaction applied, answer lost → 503, ` +
         `run whole, retry returned and sent it; message refused → 202, sent by the next sweep; ` +
+        `unlimited write refused → 503, message for no run; applied, answer lost → 503, run whole and sent; ` +
         `runs=${runs.length} succeeded once each, counters=${counters?.running}/${counters?.waiting}, ` +
         `${Math.round((Date.now() - started) / 1000)} s`,
     );

@@ -20,13 +20,7 @@ import { COUNTERS_QUIET_MS, sweep } from "../../shared/app/sweeper.ts";
 import { cancelTask, startTask } from "../../shared/app/tasks.ts";
 import { shardCount, shardScope } from "../../shared/core/admission-shards.ts";
 import { ConflictError, QueueFullError } from "../../shared/core/errors.ts";
-import {
-  afterHandlerError,
-  claimSweepAt,
-  succeededEnding,
-  timedOutEnding,
-} from "../../shared/core/lifecycle.ts";
-import { LIMITS } from "../../shared/core/limits.ts";
+import { afterHandlerError, succeededEnding, timedOutEnding } from "../../shared/core/lifecycle.ts";
 import { isTerminal, type Run } from "../../shared/core/run.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
 
@@ -153,7 +147,6 @@ it("keeps every admission invariant under random operations", async () => {
           svc.runs.claim(run, {
             now: new Date(t).toISOString(),
             leaseUntil: new Date(t + LEASE_MS).toISOString(),
-            sweepAt: claimSweepAt(new Date(t), LIMITS.maxTimeoutSeconds),
           });
         const guardOf = (run: Run) => ({ status: "running" as const, attempts: run.attempts });
 

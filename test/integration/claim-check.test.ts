@@ -226,7 +226,7 @@ describe("a claim-checked run's hot item", () => {
     expect(counter.units().write).toBeLessThan(20);
     expect(Buffer.byteLength(JSON.stringify(run.params))).toBeGreaterThan(CLAIM_CHECK_BYTES);
 
-    const claimed = await store.claim(run, { now: at(1), leaseUntil: at(60_000), sweepAt: at(120_000) });
+    const claimed = await store.claim(run, { now: at(1), leaseUntil: at(60_000) });
     expect(claimed.claimed && claimed.run.params).toEqual({ blob: BLOB });
     const guard = { status: "running", attempts: 1, notCancelRequested: true } as const;
     counter.reset();

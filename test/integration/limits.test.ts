@@ -206,7 +206,6 @@ describe("the sweeper", () => {
       await stack.services.runs.claim(ref, {
         now: now.toISOString(),
         leaseUntil: new Date(now.getTime() + 1_000).toISOString(),
-        sweepAt: now.toISOString(),
       });
       // A claim keeps the sweep time the run got when queued (15 min on); skip ahead to it.
       await stack.services.runs.update(

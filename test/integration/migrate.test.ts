@@ -161,7 +161,7 @@ describe("npm run migrate", () => {
     expect((await store.dueForSweep(at(120_000), 10)).map((ref) => ref.id).sort()).toEqual(["a2", "a5"]);
     // A run of the previous layout, its params still in its own item, ends through the store.
     const big = runs[5] as Run;
-    await store.claim(big, { now: at(10), leaseUntil: at(9_000), sweepAt: at(60_000) });
+    await store.claim(big, { now: at(10), leaseUntil: at(9_000) });
     const ended = await store.update(
       big,
       { status: "running", attempts: 1 },

@@ -81,7 +81,7 @@ describe("the run's hot item", () => {
   it("costs 1 write unit per heartbeat, progress and feedback write, whatever the size of params and logs", async () => {
     const run = bigRun("big1");
     await store.create(run);
-    const claimed = await store.claim(run, { now: at(1), leaseUntil: at(60_000), sweepAt: at(120_000) });
+    const claimed = await store.claim(run, { now: at(1), leaseUntil: at(60_000) });
     expect(claimed.claimed).toBe(true);
     const guard = { status: "running", attempts: 1, notCancelRequested: true } as const;
 
@@ -118,7 +118,7 @@ describe("the run's hot item", () => {
     const run = bigRun("plain1", { text: "hello" });
     const units = await writeUnits(async () => {
       await store.create(run);
-      await store.claim(run, { now: at(1), leaseUntil: at(60_000), sweepAt: at(120_000) });
+      await store.claim(run, { now: at(1), leaseUntil: at(60_000) });
       await store.transition(
         run,
         { status: "running", attempts: 1 },

@@ -6,7 +6,6 @@
 import { describe, expect, it } from "vitest";
 import type { TaskDefinition } from "../../shared/core/definition.ts";
 import {
-  claimSweepAt,
   deadlineOf,
   dueQueuedPatch,
   dueWaitingPatch,
@@ -248,13 +247,6 @@ describe("promotedPatch", () => {
       slot: true,
       sweepAt: RESEND_AT,
     });
-  });
-});
-
-describe("claimSweepAt", () => {
-  it("is the longest attempt plus two minutes of grace after the claim", () => {
-    expect(claimSweepAt(NOW, 60)).toBe("2026-01-01T12:03:00.000Z");
-    expect(claimSweepAt(NOW, 0)).toBe("2026-01-01T12:02:00.000Z");
   });
 });
 

@@ -18,6 +18,7 @@ import {
   failedEnding,
   leaseGuard,
   newRun,
+  ORPHAN_WAIT_MS,
   release,
   requeueAbandoned,
   succeededEnding,
@@ -93,6 +94,23 @@ describe("backoffMs", () => {
 });
 
 describe("whenClaimMissed", () => {
+  it("waits for the run of a message sent before its write, as long as it has waited, until ORPHAN_WAIT_MS", () => {
+    const sentAgo = (ms: number) => new Date(NOW.getTime() - ms).toISOString();
+    const waits = (seconds: number) => ({ kind: "later", seconds, reason: "run not written yet" });
+    expect(whenClaimMissed(undefined, NOW, sentAgo(0))).toStrictEqual(waits(1));
+    expect(whenClaimMissed(undefined, NOW, sentAgo(-5_000))).toStrictEqual(waits(1)); // a clock ahead
+    expect(whenClaimMissed(undefined, NOW, sentAgo(4_000))).toStrictEqual(waits(4));
+    expect(whenClaimMissed(undefined, NOW, sentAgo(ORPHAN_WAIT_MS - 1))).toStrictEqual(waits(30));
+    expect(whenClaimMissed(undefined, NOW, sentAgo(ORPHAN_WAIT_MS))).toStrictEqual({
+      kind: "ack",
+      reason: "run never written",
+    });
+    expect(whenClaimMissed(undefined, NOW, "not a time")).toStrictEqual({
+      kind: "ack",
+      reason: "run never written",
+    });
+  });
+
   it("acks what no worker should take", () => {
     expect(whenClaimMissed(undefined, NOW)).toStrictEqual({ kind: "ack", reason: "run does not exist" });
     for (const status of ["succeeded", "failed", "cancelled", "timed_out"] as const) {

@@ -81,7 +81,6 @@ describe("cancelTask", () => {
     await h.svc.runs.claim(run, {
       now: h.clock.now().toISOString(),
       leaseUntil: new Date(h.clock.now().getTime() + 30_000).toISOString(),
-      sweepAt: new Date(h.clock.now().getTime() + 60 * 60_000).toISOString(),
     });
     h.clock.advance(31_000);
     expect(await cancelTask(h.svc, h.runner, run.id)).toMatchObject({ status: "cancelled" });

@@ -12,7 +12,6 @@ async function claimAndDie(h: AppHarness, run: Run) {
   const claim = await h.svc.runs.claim(run, {
     now: new Date(now).toISOString(),
     leaseUntil: new Date(now + h.svc.worker.leaseSeconds * 1000).toISOString(),
-    sweepAt: new Date(now + 16 * 60_000).toISOString(),
   });
   if (!claim.claimed) throw new Error("could not claim");
   // Its message is gone too (deleted, or the batch was acknowledged).
@@ -56,7 +55,8 @@ describe("sweep", () => {
 
   it("resends a queued run's message after 15 minutes in case it was lost; a repeat runs nothing twice", async () => {
     const h = appHarness();
-    await h.define("counted", { handler: "counted" });
+    // A limited run: an unlimited one is sent before it is written and has no sweep entry (below).
+    await h.define("counted", { handler: "counted", maxConcurrency: 10 });
     const run = await h.start({ definition: "counted" });
     h.clock.advance(14 * 60_000);
     expect(await sweep(h.svc)).toEqual(nothing);
@@ -75,7 +75,7 @@ describe("sweep", () => {
 
   it("puts a run whose worker died back in the queue while attempts are left, and it runs again", async () => {
     const h = appHarness({ leaseSeconds: 30 });
-    await h.define("counted", { handler: "counted", maxAttempts: 2 });
+    await h.define("counted", { handler: "counted", maxAttempts: 2, maxConcurrency: 10 });
     const run = await h.start({ definition: "counted" });
     await claimAndDie(h, run);
     h.clock.advance(16 * 60_000);
@@ -93,7 +93,7 @@ describe("sweep", () => {
 
   it("leaves a run with a live lease alone, and looks again after its lease", async () => {
     const h = appHarness({ leaseSeconds: 30 });
-    await h.define("counted", { handler: "counted" });
+    await h.define("counted", { handler: "counted", maxConcurrency: 10 });
     const run = await h.start({ definition: "counted" });
     await claimAndDie(h, run);
     // Its lease was renewed just now by a live worker.
@@ -136,7 +136,7 @@ describe("sweep", () => {
 
   it("ends a dead worker's run that was asked to cancel as cancelled", async () => {
     const h = appHarness({ leaseSeconds: 30 });
-    await h.define("counted", { handler: "counted", maxAttempts: 3 });
+    await h.define("counted", { handler: "counted", maxAttempts: 3, maxConcurrency: 10 });
     const run = await h.start({ definition: "counted" });
     await claimAndDie(h, run);
     await cancelTask(h.svc, h.runner, run.id);

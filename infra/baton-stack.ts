@@ -764,6 +764,13 @@ export class Baton extends Construct {
       new CfnOutput(this, `${name[0]?.toUpperCase()}${name.slice(1)}TableName`, { value: table.tableName });
     }
 
+    // An unlimited start sends its run's message before it writes the run, and a worker of a
+    // release before that would drop a message whose run it cannot find yet. So an update
+    // deploys the worker's new code first, then the code of everything that starts runs.
+    for (const starter of [this.apiFunction, this.triggerFunction, this.sweeperFunction]) {
+      starter.node.addDependency(this.workerFunction);
+    }
+
     acknowledgeNagFindings(this);
   }
 

@@ -437,6 +437,15 @@ describe("functions", () => {
     });
   });
 
+  it("an update deploys the worker before every function that starts runs (a start sends before it writes)", () => {
+    const functions = template.findResources("AWS::Lambda::Function") as Record<string, { DependsOn?: string[] }>;
+    const worker = logicalId(stack.workerFunction);
+    for (const starter of [stack.apiFunction, stack.triggerFunction, stack.sweeperFunction]) {
+      expect(functions[logicalId(starter)]?.DependsOn).toContain(worker);
+    }
+    expect(functions[worker]?.DependsOn ?? []).not.toContain(logicalId(stack.apiFunction));
+  });
+
   it("the sweeper may run for five minutes", () => {
     expect(SWEEPER_TIMEOUT.toSeconds()).toBe(300);
   });

@@ -301,7 +301,7 @@ async function admitStart(
   // Admission: a slot at once, a place in line, or queue_full. Without limits on the definition or
   // the tenant, the run is written alone, as it always was.
   const limits = await admissionLimits(svc, caller.tenant, definition);
-  if (isUnlimited(limits) && debounce === undefined) {
+  if (isUnlimited(limits) && debounce === undefined && input.queue === undefined) {
     return startSentFirst(svc, newRun(runInput, "queued", now), extras, (result) =>
       refused(svc, caller, result, idempotency),
     );
@@ -337,6 +337,9 @@ async function admitStart(
  * before the write waits for it (worker.ts). What the sweep entry covered besides is covered by
  * SQS: a lost worker's message comes back once the visibility its heartbeat set runs out, and
  * the next claim takes the run over or ends it.
+ *
+ * Not for a named queue: its FIFO group hands out one message at a time, so a message whose run
+ * never appears would hold the whole queue until the worker drops it (ORPHAN_WAIT_MS).
  *
  * If SQS refuses the send, the run is written as before, marked for the sweeper's next round,
  * which sends it (202 either way). If the write is refused or its answer lost, the start answers

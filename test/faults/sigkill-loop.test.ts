@@ -125,6 +125,10 @@ it("ends every accepted run once, and repeats no recorded effect, with processes
   // No more kills. The survivors finish the work; runs whose process died between writing and
   // sending are resent by a sweep from 16 minutes ahead, once nothing is running.
   let repaired = 0;
+  const stuck = async () =>
+    (await storedRuns(stack))
+      .filter((run) => !TERMINAL.has(run.status))
+      .map((run) => `${run.id} ${run.definition} ${run.status} attempts=${run.attempts}`);
   await waitFor(
     async () => {
       const runs = await storedRuns(stack);
@@ -138,7 +142,9 @@ it("ends every accepted run once, and repeats no recorded effect, with processes
     },
     120_000,
     "every run to end after the kills stopped",
-  );
+  ).catch(async (error: unknown) => {
+    throw new Error(`${String(error)}; seed=${SEED}; not ended: ${(await stuck()).join(", ")}`);
+  });
   // Ended means ended: another sweep and a pause later, nothing has moved.
   const ended = await storedRuns(stack);
   await sweepAhead(stack.services, 0);

@@ -438,7 +438,10 @@ describe("functions", () => {
   });
 
   it("an update deploys the worker before every function that starts runs (a start sends before it writes)", () => {
-    const functions = template.findResources("AWS::Lambda::Function") as Record<string, { DependsOn?: string[] }>;
+    const functions = template.findResources("AWS::Lambda::Function") as Record<
+      string,
+      { DependsOn?: string[] }
+    >;
     const worker = logicalId(stack.workerFunction);
     for (const starter of [stack.apiFunction, stack.triggerFunction, stack.sweeperFunction]) {
       expect(functions[logicalId(starter)]?.DependsOn).toContain(worker);

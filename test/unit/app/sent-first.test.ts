@@ -55,6 +55,19 @@ describe("a start sent before its run is written", () => {
     expect(h.queue.pendingBodies()[0]?.sentAt).toBeUndefined();
   });
 
+  it("a named queue's start still writes first: an orphan message would hold its FIFO group", async () => {
+    const h = appHarness();
+    await h.define("counted", { handler: "counted" });
+    const sentBeforeWrite: boolean[] = [];
+    beforeEachCreate(h, async (run) => {
+      sentBeforeWrite.push(h.queue.pendingRunIds().includes(run.id));
+    });
+    const run = await h.start({ definition: "counted", queue: "line" });
+    expect(sentBeforeWrite).toEqual([false]);
+    expect((await h.run(run.id)).sweepAt).toBeDefined();
+    expect(h.queue.pendingBodies()[0]?.sentAt).toBeUndefined();
+  });
+
   it("a worker that gets the message before the write waits for it, and the run runs once", async () => {
     const h = appHarness();
     await h.define("counted", { handler: "counted" });

@@ -13,7 +13,7 @@ import { ensureTenantKey } from "../shared/app/identity.ts";
 import { cancelTask, startTask } from "../shared/app/tasks.ts";
 import type { AwsCallCounter } from "../shared/aws/call-counter.ts";
 import type { KeyUnits } from "../shared/aws/write-attribution.ts";
-import { type Run, refOf } from "../shared/core/run.ts";
+import { type Run, type RunSummary, refOf } from "../shared/core/run.ts";
 import { newApiKey } from "../shared/core/tenant.ts";
 import { atRate, type BenchStack, flood, waitUntil } from "./bench-stack.ts";
 import type { Usage } from "./prices.ts";
@@ -162,9 +162,9 @@ export async function chainHops(b: BenchStack, perSecond: number, count: number)
   );
   await untilSucceeded(b, "hop-child", count);
   const sources = new Map((await b.allRuns("hop-source")).map((r) => [r.id, r]));
-  return (await b.allRuns("hop-child")).map(
-    (child) => at(child.startedAt) - at(sources.get(String(child.params.from))?.endedAt),
-  );
+  // A list leaves params out: each child is read whole for the source it names.
+  const children = await Promise.all((await b.allRuns("hop-child")).map((child) => b.observer.get(child)));
+  return children.map((child) => at(child?.startedAt) - at(sources.get(String(child?.params.from))?.endedAt));
 }
 
 /** Starts `count` callback tasks and waits until each is awaiting; returns task id → token. */
@@ -431,7 +431,7 @@ export async function manyTenants(
   await atRate(perSecond, count, (i) =>
     b.call("POST", "/v1/tasks", startBody("echo-tenant"), keys[i % tenants]),
   );
-  const runs: Run[] = [];
+  const runs: RunSummary[] = [];
   for (let i = 0; i < tenants; i += 1) {
     const tenant = `bench-${String(i).padStart(3, "0")}`;
     const expected = Math.floor(count / tenants) + (i < count % tenants ? 1 : 0);

@@ -13,7 +13,7 @@ import { AwsCallCounter, type KeyAttribution, tablesKeyAttribution } from "../sh
 import { createAwsClients } from "../shared/aws/clients.ts";
 import { DynamoRunStore } from "../shared/aws/dynamo-run-store.ts";
 import type { Log } from "../shared/core/ports.ts";
-import type { Run, RunStatus } from "../shared/core/run.ts";
+import type { RunStatus, RunSummary } from "../shared/core/run.ts";
 import { newApiKey } from "../shared/core/tenant.ts";
 import { registry } from "../tasks/index.ts";
 
@@ -23,7 +23,7 @@ export interface BenchStack {
   stack: LocalStack;
   counter: AwsCallCounter;
   /** Every run of a definition of tenant "bench", read on a client the counter does not see. */
-  allRuns(definition: string, tenant?: string, status?: RunStatus): Promise<Run[]>;
+  allRuns(definition: string, tenant?: string, status?: RunStatus): Promise<RunSummary[]>;
   /** A reader the counter does not see, so watching runs adds nothing to the figures. */
   observer: DynamoRunStore;
   /** The DynamoDB client under `observer`, for what the bench reads or seeds itself. */
@@ -96,7 +96,7 @@ export async function startBenchStack(options: Partial<LocalStackOptions> = {}):
   const succeeded: BenchStack["succeeded"] = async (definition, tenant = "bench") =>
     successes.get(`${tenant}#${definition}`) ?? 0;
   const allRuns: BenchStack["allRuns"] = async (definition, tenant = "bench", status) => {
-    const runs: Run[] = [];
+    const runs: RunSummary[] = [];
     let cursor: string | undefined;
     do {
       const page = await observer.list({

@@ -8,7 +8,7 @@ import type { Job } from "bullmq";
 import { Queue, Worker } from "bullmq";
 import { ensureTenantKey, setTenantLimits } from "../shared/app/identity.ts";
 import { startTask } from "../shared/app/tasks.ts";
-import type { Run } from "../shared/core/run.ts";
+import type { RunSummary } from "../shared/core/run.ts";
 import { newApiKey } from "../shared/core/tenant.ts";
 import {
   atRate,
@@ -71,7 +71,7 @@ export async function batonFairness(
       };
       ids.add(started.taskId);
     });
-    let runs: Run[] = [];
+    let runs: RunSummary[] = [];
     await waitUntil("the probe tasks", async () => {
       runs = (await b.allRuns("probe", "fair-probe", "succeeded")).filter((r) => ids.has(r.id));
       return runs.length === ids.size;

@@ -7,7 +7,7 @@ import type { TaskDefinition } from "../../shared/core/definition.ts";
 import { credentialKindsOf, type DestinationRecord } from "../../shared/core/destination.ts";
 import { LIMITS } from "../../shared/core/limits.ts";
 import type { AccessGrant, ChainRecord, StartedRun } from "../../shared/core/ports.ts";
-import type { Run } from "../../shared/core/run.ts";
+import type { Run, RunSummary } from "../../shared/core/run.ts";
 import { maskSealed } from "../../shared/core/sealed.ts";
 import type { Principal } from "../../shared/core/tenant.ts";
 import { stepRunIdOf } from "../../shared/core/workflow.ts";
@@ -27,7 +27,7 @@ import type {
 } from "./responses.ts";
 
 /** What a run's list entry and its own page both show, the same way. */
-function runFields(run: Run): Omit<TaskSummaryView, "feedback"> {
+function runFields(run: RunSummary): Omit<TaskSummaryView, "feedback"> {
   return {
     taskId: run.id,
     definition: run.definition,
@@ -103,7 +103,7 @@ export function presentCounts(counts: TaskCounts): TaskCountsView {
 }
 
 /** A run in a list: bounded whatever the run holds (see TaskSummaryView). */
-export function presentRunSummary(run: Run): TaskSummaryView {
+export function presentRunSummary(run: RunSummary): TaskSummaryView {
   const feedback = run.feedback ?? null;
   return {
     ...runFields(run),

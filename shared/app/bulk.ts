@@ -36,7 +36,7 @@ import {
   ValidationError,
 } from "../core/errors.ts";
 import type { BulkPageMessage } from "../core/ports.ts";
-import { isTerminal, type Run } from "../core/run.ts";
+import { isTerminal, type RunSummary } from "../core/run.ts";
 import { cancelRun } from "./engine.ts";
 import { runCaller, type TenantPrincipal } from "./identity.ts";
 import { replayTask } from "./replay.ts";
@@ -121,7 +121,7 @@ export async function processBulkPage(svc: Services, message: BulkPageMessage): 
   // Ended, or this page was saved already (a duplicate, or a try that lost): nothing to do.
   if (bulk === undefined || bulk.status !== "running" || bulk.page !== message.page) return DONE;
 
-  let page: { runs: Run[]; cursor?: string };
+  let page: { runs: RunSummary[]; cursor?: string };
   try {
     page = await matchingPage(svc, bulk, bulk.cursor);
   } catch (error) {
@@ -184,7 +184,7 @@ async function matchingPage(
   svc: Services,
   bulk: BulkRecord,
   cursor?: string,
-): Promise<{ runs: Run[]; cursor?: string }> {
+): Promise<{ runs: RunSummary[]; cursor?: string }> {
   const { filter } = bulk;
   const before =
     filter.createdBefore !== undefined && filter.createdBefore < bulk.createdAt
@@ -204,7 +204,7 @@ async function matchingPage(
   return { runs, ...(page.cursor === undefined ? {} : { cursor: page.cursor }) };
 }
 
-async function actOnPage(svc: Services, bulk: BulkRecord, runs: readonly Run[]): Promise<BulkTally> {
+async function actOnPage(svc: Services, bulk: BulkRecord, runs: readonly RunSummary[]): Promise<BulkTally> {
   const tally = { ...emptyTally(), matched: runs.length };
   if (bulk.dryRun) return tally;
   const act = bulk.action === "cancel" ? cancelOne : replayOne;
@@ -225,8 +225,8 @@ const ACTED: ActOutcome = { kind: "acted" };
  * Cancels one run. A run that ended `cancelled` since the bulk started counts as cancelled by it:
  * that is what a page done a second time finds of its own first try.
  */
-async function cancelOne(svc: Services, bulk: BulkRecord, run: Run): Promise<ActOutcome> {
-  const ended = (current: Run): ActOutcome =>
+async function cancelOne(svc: Services, bulk: BulkRecord, run: RunSummary): Promise<ActOutcome> {
+  const ended = (current: RunSummary): ActOutcome =>
     current.status === "cancelled" && (current.endedAt ?? "") >= bulk.createdAt
       ? ACTED
       : { kind: "skipped", reason: "already_ended" };
@@ -247,7 +247,7 @@ async function cancelOne(svc: Services, bulk: BulkRecord, run: Run): Promise<Act
 }
 
 /** Replays one run, as a run whose id names the bulk and the original: at most once per bulk. */
-async function replayOne(svc: Services, bulk: BulkRecord, run: Run): Promise<ActOutcome> {
+async function replayOne(svc: Services, bulk: BulkRecord, run: RunSummary): Promise<ActOutcome> {
   const ref = { tenant: bulk.tenant, id: bulkReplayRunId(bulk.id, run.id) };
   // Done by an earlier try of this page: found before any start-rate token is taken.
   if ((await svc.runs.get(ref)) !== undefined) return ACTED;

@@ -1,7 +1,7 @@
 /** The tasks API's use cases: start, read, list and cancel runs (the engine does the work). */
 import { ConflictError, NotFoundError } from "../core/errors.ts";
 import type { Page, RunListQuery, StartedRun } from "../core/ports.ts";
-import { isTerminal, type Run, type RunRef, type RunStatus } from "../core/run.ts";
+import { isTerminal, type Run, type RunRef, type RunStatus, type RunSummary } from "../core/run.ts";
 import { cancelRun, type Started, type StartInput, startRun } from "./engine.ts";
 import type { TenantPrincipal } from "./identity.ts";
 import type { Services } from "./services.ts";
@@ -28,7 +28,7 @@ export function listTasks(
   svc: Services,
   caller: TenantPrincipal,
   query: { status?: RunStatus; definition?: string; limit?: number; cursor?: string },
-): Promise<Page<Run>> {
+): Promise<Page<RunSummary>> {
   const listQuery: RunListQuery = {
     tenant: caller.tenant,
     limit: query.limit ?? 20,

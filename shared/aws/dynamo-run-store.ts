@@ -37,7 +37,7 @@ import {
   type TransitionResult,
   type WaitingRun,
 } from "../core/ports.ts";
-import { isTerminal, Run, type RunRef, type RunStatus } from "../core/run.ts";
+import { isTerminal, Run, type RunRef, type RunStatus, RunSummary } from "../core/run.ts";
 import { AWS_LIMITS } from "./aws-limits.ts";
 import { isConditionFailure } from "./clients.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
@@ -170,6 +170,11 @@ export class DynamoRunStore implements RunStore {
     const claim = aside[CLAIM_ATTRIBUTE];
     if (claim === undefined) return aside;
     const pointer = PayloadPointer.parse(claim);
+    // Only ever written from the run's own ref; a pointer elsewhere is corrupt, or planted, data.
+    const ref = refOfPk(String(aside.pk));
+    if (!pointer.key.startsWith(`${ref.tenant}/${ref.id}/`)) {
+      throw new Error(`run item ${String(aside.pk)} points to a payload outside its run: ${pointer.key}`);
+    }
     if (this.#payloads === undefined) {
       throw new Error(
         `run item ${String(aside.pk)} keeps its ${String(aside.sk)} in S3, but no payload store is set`,
@@ -858,7 +863,7 @@ export class DynamoRunStore implements RunStore {
     return { items, whole };
   }
 
-  async list(query: RunListQuery): Promise<Page<Run>> {
+  async list(query: RunListQuery): Promise<Page<RunSummary>> {
     const { tenant, status, definition } = query;
     const position = query.cursor === undefined ? undefined : decodeCursor(query.cursor, RunCursor);
     // The tenant's partitions of one index, one per shard: byStatus for a status that has its
@@ -893,11 +898,11 @@ export class DynamoRunStore implements RunStore {
     });
 
     let below = lowerKey(position?.created, query.createdBefore);
-    const runs: Run[] = [];
+    const runs: RunSummary[] = [];
     // A partition may hold runs of other statuses (see statusGroupOf), and a definition filter
     // skips some: read on (bounded) to fill the page. The status is checked on the item read
     // consistently, which also drops index entries that lag behind a run's latest status.
-    let cutShort: Run | undefined;
+    let cutShort: RunSummary | undefined;
     for (let round = 0; round < LIST_ROUNDS && runs.length < query.limit; round += 1) {
       const need = query.limit - runs.length;
       const pages = await Promise.all(
@@ -940,11 +945,12 @@ export class DynamoRunStore implements RunStore {
   }
 
   /**
-   * Full items for index keys, in the keys' order (BatchGet answers in any order), up to the
-   * first key it could not read. Asked for in chunks of 25, so that one answer (at most 25 items
-   * of 400 KB) stays under BatchGetItem's 16 MB and comes back whole unless throttled.
+   * The runs of index keys as a list shows them (hot items only: nothing beside them, nothing
+   * from S3), in the keys' order (BatchGet answers in any order), up to the first key it could
+   * not read. Asked for in chunks of 25, so that one answer (at most 25 items of 400 KB) stays
+   * under BatchGetItem's 16 MB and comes back whole unless throttled.
    */
-  async #batchGet(keys: Record<string, unknown>[]): Promise<Run[]> {
+  async #batchGet(keys: Record<string, unknown>[]): Promise<RunSummary[]> {
     const found = new Map<string, Item>();
     const chunks: Record<string, unknown>[][] = [];
     for (let i = 0; i < keys.length; i += BATCH_GET_CHUNK) chunks.push(keys.slice(i, i + BATCH_GET_CHUNK));
@@ -966,7 +972,7 @@ export class DynamoRunStore implements RunStore {
       const item = found.get(String(key.pk));
       return item === undefined ? [] : [item];
     });
-    return Promise.all(items.map((item) => this.#complete(item)));
+    return items.map(summaryFromItem);
   }
 }
 
@@ -1294,10 +1300,39 @@ function besideItemOf(ref: RunRef, field: BesideField, value: unknown): Item {
   return { ...besideKeyOf(ref, field), [field]: toJsonAttribute(value) };
 }
 
-/** Items are read back through the schema: a malformed item fails loudly here, not deep in core. */
-function fromItem(item: Item, beside: ReadonlyMap<string, Item> = new Map()): Run {
+/** A hot item as a list shows its run: its bulky fields left out, wherever they are kept. */
+function summaryFromItem(item: Item): RunSummary {
+  const { params: _params, output: _output, logs: _logs, ...hot } = item;
+  const parsed = RunSummary.safeParse(withOnceResults(withoutDerived(hot)));
+  if (!parsed.success) {
+    throw new Error(`run item ${String(item.pk)} does not match the Run schema: ${parsed.error.message}`);
+  }
+  return parsed.data;
+}
+
+function withoutDerived(item: Item): Item {
   const fields = { ...item };
   for (const attribute of DERIVED_ATTRIBUTES) delete fields[attribute];
+  return fields;
+}
+
+/** `once` results are stored as JSON text, like params and output. */
+function withOnceResults(fields: Item): Item {
+  const once = (fields.once ?? {}) as Record<string, { result?: unknown }>;
+  return {
+    ...fields,
+    once: Object.fromEntries(
+      Object.entries(once).map(([key, record]) => [
+        key,
+        { ...record, result: fromJsonAttribute(record.result) },
+      ]),
+    ),
+  };
+}
+
+/** Items are read back through the schema: a malformed item fails loudly here, not deep in core. */
+function fromItem(item: Item, beside: ReadonlyMap<string, Item> = new Map()): Run {
+  const fields = withoutDerived(item);
   fields.params = fromJsonAttribute(fields.params);
   if (fields.output !== undefined) fields.output = fromJsonAttribute(fields.output);
   for (const field of besideFieldsOf(item)) {
@@ -1306,14 +1341,7 @@ function fromItem(item: Item, beside: ReadonlyMap<string, Item> = new Map()): Ru
       throw new Error(`run item ${String(item.pk)} keeps its ${field} beside it, but that item is missing`);
     fields[field] = fromJsonAttribute(aside[field]);
   }
-  const once = (fields.once ?? {}) as Record<string, { result?: unknown }>;
-  fields.once = Object.fromEntries(
-    Object.entries(once).map(([key, record]) => [
-      key,
-      { ...record, result: fromJsonAttribute(record.result) },
-    ]),
-  );
-  const parsed = Run.safeParse(fields);
+  const parsed = Run.safeParse(withOnceResults(fields));
   if (!parsed.success) {
     throw new Error(`run item ${String(item.pk)} does not match the Run schema: ${parsed.error.message}`);
   }

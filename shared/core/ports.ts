@@ -8,7 +8,14 @@ import type { BulkRecord } from "./bulk.ts";
 import type { DebounceRecord } from "./debounce.ts";
 import type { TaskDefinition } from "./definition.ts";
 import type { DestinationRecord } from "./destination.ts";
-import { type OnceRecord, RUN_STATUSES, type Run, type RunRef, type RunStatus } from "./run.ts";
+import {
+  type OnceRecord,
+  RUN_STATUSES,
+  type Run,
+  type RunRef,
+  type RunStatus,
+  type RunSummary,
+} from "./run.ts";
 import type { RunLabels, RunMetricValues } from "./run-metrics.ts";
 import type { ApiKeyRecord, Tenant } from "./tenant.ts";
 
@@ -273,7 +280,7 @@ export interface RunStore {
   /** Delayed starts, across tenants, due by `now` (an index that holds only scheduled runs). */
   dueToStart(now: string, limit: number): Promise<RunRef[]>;
   /** Newest first, by index; never a table scan. Throws ValidationError on a bad cursor. */
-  list(query: RunListQuery): Promise<Page<Run>>;
+  list(query: RunListQuery): Promise<Page<RunSummary>>;
   /**
    * Counts one more chain-started run into the tree of `root` (its first run), if fewer than
    * `below` are counted; false (and nothing counted) otherwise. One conditional write on a

@@ -191,6 +191,19 @@ export const Run = z.object({
 });
 export type Run = z.infer<typeof Run>;
 
+/**
+ * A run as a list holds it: without its bulky fields (params, output, logs), which may live
+ * beside the run's item or in S3, so a list page reads one small item per run whatever the runs
+ * hold. A run's own page reads it whole.
+ */
+export const RunSummary = Run.omit({ params: true, output: true, logs: true });
+export type RunSummary = z.infer<typeof RunSummary>;
+
+export function summaryOf(run: Run): RunSummary {
+  const { params: _params, output: _output, logs: _logs, ...summary } = run;
+  return summary;
+}
+
 export interface RunRef {
   tenant: string;
   id: string;

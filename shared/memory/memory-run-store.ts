@@ -45,7 +45,7 @@ import {
   type TransitionResult,
   type WaitingRun,
 } from "../core/ports.ts";
-import { isTerminal, Run, type RunRef } from "../core/run.ts";
+import { isTerminal, Run, type RunRef, type RunSummary, summaryOf } from "../core/run.ts";
 import { jsonCopy } from "./json-copy.ts";
 import type { MemoryCounterStore } from "./memory-counter-store.ts";
 
@@ -253,7 +253,7 @@ export class MemoryRunStore implements RunStore {
     );
   }
 
-  async list(query: RunListQuery): Promise<Page<Run>> {
+  async list(query: RunListQuery): Promise<Page<RunSummary>> {
     const { tenant, status, definition } = query;
     const position = query.cursor === undefined ? undefined : decodeCursor(query.cursor, RunCursor);
     // The index DynamoRunStore would query, shard by shard: byStatus for a status with its own
@@ -275,7 +275,7 @@ export class MemoryRunStore implements RunStore {
       position === undefined || (before !== undefined && before < position.created)
         ? before
         : position.created;
-    const runs: Run[] = [];
+    const runs: RunSummary[] = [];
     for (let round = 0; round < LIST_ROUNDS && runs.length < query.limit; round += 1) {
       const need = query.limit - runs.length;
       const pages = shards.map((shard): ShardPage<Run> => {
@@ -297,7 +297,7 @@ export class MemoryRunStore implements RunStore {
         ...merged.take
           .map((taken) => taken.entry)
           .filter((run) => status === undefined || run.status === status)
-          .map(fromStored),
+          .map((run) => summaryOf(fromStored(run))),
       );
       below = merged.next;
       if (below === undefined) break;

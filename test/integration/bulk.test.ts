@@ -9,7 +9,7 @@ import { ensureTenantKey } from "../../shared/app/identity.ts";
 import { AwsCallCounter } from "../../shared/aws/call-counter.ts";
 import { BULK_LIMITS, bulkReplayRunId } from "../../shared/core/bulk.ts";
 import type { BulkStore } from "../../shared/core/ports.ts";
-import type { Run } from "../../shared/core/run.ts";
+import type { RunSummary } from "../../shared/core/run.ts";
 import { newApiKey } from "../../shared/core/tenant.ts";
 import { startTask, startTestStack, type TestStack, waitFor, waitForEnd } from "../support/stack.ts";
 
@@ -297,8 +297,8 @@ describe("bulk limits and input", () => {
   });
 });
 
-async function listAll(definition: string): Promise<Run[]> {
-  const runs: Run[] = [];
+async function listAll(definition: string): Promise<RunSummary[]> {
+  const runs: RunSummary[] = [];
   let cursor: string | undefined;
   do {
     const page = await stack.services.runs.list({

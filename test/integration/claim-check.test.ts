@@ -5,7 +5,7 @@
  * fails the run. On the local stack: DynamoDB Local, and fauxqs for SQS and S3.
  */
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/emulators.ts";
 import { AwsCallCounter } from "../../shared/aws/call-counter.ts";
@@ -52,8 +52,16 @@ afterAll(async () => {
 
 /** The item beside a run that holds one of its bulky fields, as stored. */
 async function besideItem(id: string, field: "params" | "output"): Promise<Record<string, unknown>> {
+  return besideItemOf("acme", id, field);
+}
+
+async function besideItemOf(
+  tenant: string,
+  id: string,
+  field: "params" | "output",
+): Promise<Record<string, unknown>> {
   const found = await clients.dynamo.send(
-    new GetCommand({ TableName: `${stack.prefix}runs`, Key: { pk: `acme#${id}`, sk: field } }),
+    new GetCommand({ TableName: `${stack.prefix}runs`, Key: { pk: `${tenant}#${id}`, sk: field } }),
   );
   if (found.Item === undefined) throw new Error(`run ${id} has no ${field} item beside it`);
   return found.Item;
@@ -199,6 +207,37 @@ describe("claim check", () => {
   });
 });
 
+describe("a claim-checked run's pointer", () => {
+  it("is read only within its own run: a pointer to another run's object is refused", async () => {
+    const store = new DynamoRunStore({
+      client: clients.dynamo,
+      tableName: `${stack.prefix}runs`,
+      countersTable: `${stack.prefix}counters`,
+      payloads: new S3PayloadStore({ client: clients.s3, bucket: `${stack.prefix}payloads` }),
+    });
+    const definition = reportDefinition({ name: "echo", maxAttempts: 1, createdAt: "", updatedAt: "" });
+    const T0 = new Date("2026-01-01T00:00:00.000Z");
+    const make = (tenant: string, id: string) =>
+      newRun({ tenant, id, definition, params: { blob: BLOB, id }, createdBy: "key1" }, "queued", T0);
+    await store.create(make("globex", "theirs"));
+    await store.create(make("acme", "mine"));
+    const theirs = await besideItemOf("globex", "theirs", "params");
+    // A params item of acme's run, pointed at globex's object (as corrupt or planted data would).
+    await clients.dynamo.send(
+      new UpdateCommand({
+        TableName: `${stack.prefix}runs`,
+        Key: { pk: "acme#mine", sk: "params" },
+        UpdateExpression: "SET claim = :claim",
+        ExpressionAttributeValues: { ":claim": theirs.claim },
+      }),
+    );
+    await expect(store.get({ tenant: "acme", id: "mine" })).rejects.toThrow(
+      /outside its run: globex\/theirs\//,
+    );
+    expect((await store.get({ tenant: "globex", id: "theirs" }))?.params).toMatchObject({ id: "theirs" });
+  });
+});
+
 describe("a claim-checked run's hot item", () => {
   it("still costs 1 write unit per heartbeat, and its params item a few units, not 300", async () => {
     const store = new DynamoRunStore({
@@ -236,5 +275,14 @@ describe("a claim-checked run's hot item", () => {
     await store.update(run, guard, { progress: 0.5, feedback: "half" });
     expect(counter.units().write).toBe(1);
     expect((await store.get(run))?.params).toEqual({ blob: BLOB });
+
+    // A list reads the hot item only: no item beside it, nothing from S3, a unit or two.
+    counter.reset();
+    const page = await store.list({ tenant: "acme", limit: 50 });
+    const listed = page.items.find((item) => item.id === run.id);
+    expect(listed).toMatchObject({ status: "running", feedback: "half" });
+    expect(listed).not.toHaveProperty("params");
+    expect(Object.keys(counter.snapshot()).filter((call) => call.startsWith("S3"))).toEqual([]);
+    expect(counter.units().read).toBeLessThan(40);
   });
 });

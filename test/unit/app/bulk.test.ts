@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { getBulk, processBulkPage, startBulk } from "../../../shared/app/bulk.ts";
 import { deleteDefinition } from "../../../shared/app/definitions.ts";
 import { createTenant, setTenantLimits } from "../../../shared/app/identity.ts";
-import type { Run } from "../../../shared/core/run.ts";
+import type { Run, RunSummary } from "../../../shared/core/run.ts";
 import { appHarness } from "../../support/memory-app.ts";
 
 describe("a bulk replay", () => {
@@ -65,7 +65,7 @@ describe("a bulk replay", () => {
   });
 });
 
-async function replaysOf(h: ReturnType<typeof appHarness>): Promise<Run[]> {
+async function replaysOf(h: ReturnType<typeof appHarness>): Promise<RunSummary[]> {
   const page = await h.svc.runs.list({ tenant: "acme", limit: 100 });
   return page.items.filter((run) => run.replayOf !== undefined);
 }

@@ -94,7 +94,11 @@ describe("startScheduled", () => {
     ).toBe("duplicate");
     const runs = (await listTasks(h.svc, h.admin, {})).items;
     expect(runs).toHaveLength(1);
-    expect(runs[0]).toMatchObject({ trigger: "schedule", params: { full: true }, createdBy: "schedule" });
+    expect(await h.run(String(runs[0]?.id))).toMatchObject({
+      trigger: "schedule",
+      params: { full: true },
+      createdBy: "schedule",
+    });
     expect(await startScheduled(h.svc, { tenant: "acme", definition: "gone", firedAt })).toBe("no_schedule");
   });
 

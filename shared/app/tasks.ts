@@ -1,7 +1,8 @@
 /** The tasks API's use cases: start, read, list and cancel runs (the engine does the work). */
 import { ConflictError, NotFoundError } from "../core/errors.ts";
 import type { Page, RunListQuery, StartedRun } from "../core/ports.ts";
-import { isTerminal, type Run, type RunRef, type RunStatus, type RunSummary } from "../core/run.ts";
+import { isTerminal, type Run, type RunStatus, type RunSummary } from "../core/run.ts";
+import { stepRunId } from "../core/workflow.ts";
 import { cancelRun, type Started, type StartInput, startRun } from "./engine.ts";
 import type { TenantPrincipal } from "./identity.ts";
 import type { Services } from "./services.ts";
@@ -50,10 +51,59 @@ export async function startedByTask(
   page: { limit?: number; cursor?: string },
 ): Promise<Page<StartedRun>> {
   const run = await findRun(svc, caller, id);
-  return svc.runs.startedBy(run, {
+  return startedRunsOf(svc, run, {
     limit: page.limit ?? 50,
     ...(page.cursor === undefined ? {} : { cursor: page.cursor }),
   });
+}
+
+/** The cursor of a workflow's started list while it is still in its steps: the next step's index. */
+const STEPS_CURSOR = /^steps\.(\d{1,3})$/;
+
+/**
+ * What a run started, oldest first. A workflow's steps come first, in step order, read by the
+ * ids derived from the workflow's (a step run is not in the byOrigin index: that saves a write
+ * per step); then the index's entries (chain hops, handler starts, replays). A step run indexed
+ * by an older release is not listed twice.
+ */
+export async function startedRunsOf(
+  svc: Services,
+  run: Run,
+  page: { limit: number; cursor?: string },
+): Promise<Page<StartedRun>> {
+  if (run.kind !== "workflow") return svc.runs.startedBy(run, page);
+  const steps = run.workflowSteps ?? [];
+  const ownSteps = new Set(steps.map((step) => stepRunId(run.id, step.id)));
+  const fromIndex = async (limit: number, cursor?: string): Promise<Page<StartedRun>> => {
+    const indexed = await svc.runs.startedBy(run, { limit, ...(cursor === undefined ? {} : { cursor }) });
+    return { ...indexed, items: indexed.items.filter((child) => !ownSteps.has(child.id)) };
+  };
+  const inSteps = page.cursor === undefined ? ["", "0"] : STEPS_CURSOR.exec(page.cursor);
+  if (inSteps === null) return fromIndex(page.limit, page.cursor);
+  const items: StartedRun[] = [];
+  let next = Number(inSteps[1]);
+  for (; next < steps.length && items.length < page.limit; next += 1) {
+    const step = steps[next];
+    const child =
+      step === undefined
+        ? undefined
+        : await svc.runs.get({ tenant: run.tenant, id: stepRunId(run.id, step.id) });
+    if (child !== undefined) items.push(startedEntryOf(child));
+  }
+  if (items.length === page.limit) return { items, cursor: `steps.${next}` };
+  const rest = await fromIndex(page.limit - items.length);
+  return { ...rest, items: [...items, ...rest.items] };
+}
+
+function startedEntryOf(child: Run): StartedRun {
+  return {
+    tenant: child.tenant,
+    id: child.id,
+    definition: child.definition,
+    trigger: child.trigger ?? "api",
+    via: child.origin?.via ?? "",
+    createdAt: child.createdAt,
+  };
 }
 
 /** Cancels a run of the caller's tenant (see cancelRun for what that means in each state). */
@@ -96,12 +146,12 @@ export async function cancelTaskTree(
   };
   const cancelledRoot = (await stop(root)) ?? root;
   const cancelled: string[] = [];
-  const pending: RunRef[] = [root];
+  const pending: Run[] = [root];
   let seen = 0;
   for (let ref = pending.shift(); ref !== undefined; ref = pending.shift()) {
     let cursor: string | undefined;
     do {
-      const page = await svc.runs.startedBy(ref, { limit: 100, ...(cursor === undefined ? {} : { cursor }) });
+      const page = await startedRunsOf(svc, ref, { limit: 100, ...(cursor === undefined ? {} : { cursor }) });
       for (const child of page.items) {
         // A replay is listed beside what a run started, but it is not below it: it stays.
         if (child.tenant !== caller.tenant || child.trigger === "replay") continue;
@@ -110,7 +160,7 @@ export async function cancelTaskTree(
         const run = await svc.runs.get(child);
         if (run === undefined) continue;
         if ((await stop(run)) !== undefined) cancelled.push(run.id);
-        pending.push(child);
+        pending.push(run);
       }
       cursor = page.cursor;
     } while (cursor !== undefined);

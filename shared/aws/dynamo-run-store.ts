@@ -1269,7 +1269,8 @@ function toItem(run: Run): { item: Item; beside: Item[] } {
     ...(run.tenantSlot === true && !isTerminal(run.status) ? { tenantSlotFor: run.tenant } : {}),
     ...(run.sweepAt === undefined ? {} : { sweepShard: String(sweepShardOf(run.id)) }),
     // A replay is listed under its original in byOrigin too (the original is never rewritten).
-    ...(run.origin !== undefined
+    // A workflow's step is not: its workflow finds it by its derived id (app/tasks.ts).
+    ...(run.origin !== undefined && run.parent === undefined
       ? { originKey: originKeyOf(run.origin) }
       : run.replayOf !== undefined
         ? { originKey: originKeyOf({ tenant: run.tenant, taskId: run.replayOf }) }

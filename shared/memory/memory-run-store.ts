@@ -320,10 +320,11 @@ export class MemoryRunStore implements RunStore {
   async startedBy(origin: RunRef, page: { limit: number; cursor?: string }): Promise<Page<StartedRun>> {
     const position = page.cursor === undefined ? undefined : decodeCursor(page.cursor, StartedCursor);
     // byOrigin holds the runs it started and, beside them, its replays (in its own tenant).
+    // A workflow's step is not in it: its workflow finds it by its derived id (app/tasks.ts).
     const children = this.#select((run) =>
       run.origin === undefined
         ? run.replayOf === origin.id && run.tenant === origin.tenant
-        : run.origin.tenant === origin.tenant && run.origin.taskId === origin.id,
+        : run.parent === undefined && run.origin.tenant === origin.tenant && run.origin.taskId === origin.id,
     )
       .sort(byCreatedKey)
       .filter((run) => position === undefined || createdKeyOf(run) > position.created);

@@ -50,6 +50,16 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+/** A run store on the stack's tables and payloads bucket whose calls the counter sees. */
+function countedStore(): DynamoRunStore {
+  return new DynamoRunStore({
+    client: clients.dynamo,
+    tableName: `${stack.prefix}runs`,
+    countersTable: `${stack.prefix}counters`,
+    payloads: new S3PayloadStore({ client: clients.s3, bucket: `${stack.prefix}payloads` }),
+  });
+}
+
 /** The item beside a run that holds one of its bulky fields, as stored. */
 async function besideItem(id: string, field: "params" | "output"): Promise<Record<string, unknown>> {
   return besideItemOf("acme", id, field);
@@ -209,12 +219,7 @@ describe("claim check", () => {
 
 describe("a claim-checked run's pointer", () => {
   it("is read only within its own run: a pointer to another run's object is refused", async () => {
-    const store = new DynamoRunStore({
-      client: clients.dynamo,
-      tableName: `${stack.prefix}runs`,
-      countersTable: `${stack.prefix}counters`,
-      payloads: new S3PayloadStore({ client: clients.s3, bucket: `${stack.prefix}payloads` }),
-    });
+    const store = countedStore();
     const definition = reportDefinition({ name: "echo", maxAttempts: 1, createdAt: "", updatedAt: "" });
     const T0 = new Date("2026-01-01T00:00:00.000Z");
     const make = (tenant: string, id: string) =>
@@ -240,12 +245,7 @@ describe("a claim-checked run's pointer", () => {
 
 describe("a claim-checked run's hot item", () => {
   it("still costs 1 write unit per heartbeat, and its params item a few units, not 300", async () => {
-    const store = new DynamoRunStore({
-      client: clients.dynamo,
-      tableName: `${stack.prefix}runs`,
-      countersTable: `${stack.prefix}counters`,
-      payloads: new S3PayloadStore({ client: clients.s3, bucket: `${stack.prefix}payloads` }),
-    });
+    const store = countedStore();
     const T0 = new Date("2026-01-01T00:00:00.000Z");
     const at = (ms: number) => new Date(T0.getTime() + ms).toISOString();
     const run = newRun(

@@ -21,14 +21,20 @@ function beforeEachCreate(h: AppHarness, before: (run: Run) => Promise<void>): R
   return create;
 }
 
+/** For each run write: whether the run's message was already in the queue. */
+function recordSendOrder(h: AppHarness): boolean[] {
+  const sentBeforeWrite: boolean[] = [];
+  beforeEachCreate(h, async (run) => {
+    sentBeforeWrite.push(h.queue.pendingRunIds().includes(run.id));
+  });
+  return sentBeforeWrite;
+}
+
 describe("a start sent before its run is written", () => {
   it("sends first, writes the run with no sweep entry, and the sweeper never looks at it", async () => {
     const h = appHarness();
     await h.define("counted", { handler: "counted" });
-    const sentBeforeWrite: boolean[] = [];
-    beforeEachCreate(h, async (run) => {
-      sentBeforeWrite.push(h.queue.pendingRunIds().includes(run.id));
-    });
+    const sentBeforeWrite = recordSendOrder(h);
     const run = await h.start({ definition: "counted" });
     expect(sentBeforeWrite).toEqual([true]);
     expect((await h.run(run.id)).sweepAt).toBeUndefined();
@@ -45,10 +51,7 @@ describe("a start sent before its run is written", () => {
   it("a limited start still writes first, with its sweep entry", async () => {
     const h = appHarness();
     await h.define("limited", { handler: "counted", maxConcurrency: 2 });
-    const sentBeforeWrite: boolean[] = [];
-    beforeEachCreate(h, async (run) => {
-      sentBeforeWrite.push(h.queue.pendingRunIds().includes(run.id));
-    });
+    const sentBeforeWrite = recordSendOrder(h);
     const run = await h.start({ definition: "limited" });
     expect(sentBeforeWrite).toEqual([false]);
     expect((await h.run(run.id)).sweepAt).toBeDefined();
@@ -58,10 +61,7 @@ describe("a start sent before its run is written", () => {
   it("a named queue's start still writes first: an orphan message would hold its FIFO group", async () => {
     const h = appHarness();
     await h.define("counted", { handler: "counted" });
-    const sentBeforeWrite: boolean[] = [];
-    beforeEachCreate(h, async (run) => {
-      sentBeforeWrite.push(h.queue.pendingRunIds().includes(run.id));
-    });
+    const sentBeforeWrite = recordSendOrder(h);
     const run = await h.start({ definition: "counted", queue: "line" });
     expect(sentBeforeWrite).toEqual([false]);
     expect((await h.run(run.id)).sweepAt).toBeDefined();

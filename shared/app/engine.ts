@@ -335,8 +335,9 @@ async function admitStart(
  * two leaves a message whose run never appears, which the worker drops ORPHAN_WAIT_MS after the
  * send (lifecycle.ts), never a run that no message will start. A worker that gets the message
  * before the write waits for it (worker.ts). What the sweep entry covered besides is covered by
- * SQS: a lost worker's message comes back once the visibility its heartbeat set runs out, and
- * the next claim takes the run over or ends it.
+ * SQS: a lost worker's message comes back once its visibility runs out (the lease after the
+ * attempt's first heartbeat, the queue's timeout before it), and the next claim takes the run
+ * over or ends it. A message lost to the dead-letter queue is the operator's (its alarm).
  *
  * Not for a named queue: its FIFO group hands out one message at a time, so a message whose run
  * never appears would hold the whole queue until the worker drops it (ORPHAN_WAIT_MS).
@@ -562,8 +563,9 @@ async function replay(
   if (run === undefined)
     throw new ConflictError(`idempotency key "${mine.key}" belongs to a run that no longer exists`);
   // A run still waiting for its first message may be all that a start whose answer was lost
-  // (a 503 after DynamoDB applied it) left: its message was never sent, and the sweeper would
-  // send it only 15 minutes on. Send it now.
+  // (a 503 after DynamoDB applied it) left: a limited run's message was never sent, and the
+  // sweeper would send it only 15 minutes on. Send it now. (A run sent before its write already
+  // has one: this is then a duplicate, which the conditional claim absorbs.)
   if (run.status === "queued" && run.attempts === 0 && (await mayResendOnRepeat(svc, run))) {
     await sendRun(svc, run);
   }

@@ -4,8 +4,9 @@
  * whichever of the two writes a crash or an early worker gets between.
  */
 import { describe, expect, it } from "vitest";
+import { startRun } from "../../../shared/app/engine.ts";
 import { sweep } from "../../../shared/app/sweeper.ts";
-import { UnavailableError } from "../../../shared/core/errors.ts";
+import { ConflictError, UnavailableError } from "../../../shared/core/errors.ts";
 import { ORPHAN_WAIT_MS, SENT_FIRST_SLOW_MS } from "../../../shared/core/lifecycle.ts";
 import type { CreateResult, RunStore } from "../../../shared/core/ports.ts";
 import type { Run } from "../../../shared/core/run.ts";
@@ -138,6 +139,19 @@ describe("a start sent before its run is written", () => {
     expect(await h.run(run.id)).toMatchObject({ status: "succeeded", attempts: 1 });
   });
 
+  it("a repeated start of a derived id sends a second message, which the claim absorbs: it runs once", async () => {
+    const h = appHarness();
+    await h.define("counted", { handler: "counted" });
+    const how = { trigger: "task" as const, id: "child-of-something" };
+    await startRun(h.svc, h.runner, { definition: "counted" }, how);
+    await expect(startRun(h.svc, h.runner, { definition: "counted" }, how)).rejects.toThrow(ConflictError);
+    expect(h.queue.pendingRunIds()).toEqual([how.id, how.id]);
+    await h.settle();
+    expect(h.invocations.get(how.id)).toBe(1);
+    expect(await h.run(how.id)).toMatchObject({ status: "succeeded", attempts: 1 });
+    expect(h.queue.size).toBe(0);
+  });
+
   it("a lost worker's run is taken over when its message comes back, with no sweeper", async () => {
     const h = appHarness({ leaseSeconds: 30 });
     await h.define("counted", { handler: "counted", maxAttempts: 2 });
@@ -155,7 +169,6 @@ describe("a start sent before its run is written", () => {
     await h.settle();
     expect(await h.run(run.id)).toMatchObject({ status: "succeeded", attempts: 2 });
     expect(h.invocations.get(run.id)).toBe(1);
-    expect((await sweep(h.svc)).requeued).toBe(0);
   });
 
   it("a lost worker's run with no attempts left ends worker_lost when its message comes back", async () => {

@@ -14,6 +14,7 @@ import { isReadToken, verifyReadToken } from "../../shared/core/read-token.ts";
 import { parseLastEventId } from "../../shared/core/run-events.ts";
 import type { ApiHandler } from "../api/handler.ts";
 import { type ApiEvent, type ApiResult, json } from "../api/http.ts";
+import { EventsQuery } from "../api/schemas.ts";
 
 /** The path this handler streams; anything else is the api's. */
 const EVENTS_PATH = /^\/v1\/tasks\/([^/]+)\/events\/?$/;
@@ -87,6 +88,17 @@ export function createEventsHandler(
           error: "route_not_found",
           message:
             "the events URL serves GET /v1/tasks/{id}/events only; GET /openapi.json on the API lists the routes",
+        }),
+      );
+    }
+    // The API route's own query schema (strict): an unknown parameter is a 400 here too, not a
+    // stream that ignores it.
+    const query = EventsQuery.safeParse(event.queryStringParameters ?? {});
+    if (!query.success) {
+      return answer(
+        json(400, {
+          error: "validation_failed",
+          message: `query string is invalid: ${query.error.issues[0]?.message ?? "unknown problem"}`,
         }),
       );
     }

@@ -11,7 +11,7 @@ import { defineTask, HandlerRegistry } from "../../shared/core/task.ts";
 import { newApiKey } from "../../shared/core/tenant.ts";
 import { gates } from "../support/gates.ts";
 import { openSse } from "../support/sse.ts";
-import { startTestStack, type TestStack, waitForEnd } from "../support/stack.ts";
+import { startTestStack, type TestStack, waitFor, waitForEnd } from "../support/stack.ts";
 
 /** Steps a test lets the run take, one at a time, so what the stream sees never depends on timing. */
 const gated = gates();
@@ -135,8 +135,23 @@ describe("GET /v1/tasks/{id}/events", () => {
     expect((await keyInUrl.json()).message).toContain("Authorization header");
   });
 
+  it("refuses a query parameter it does not take, as the API's route does, rather than stream", async () => {
+    const id = await start("echo");
+    await waitForEnd(stack, id);
+    for (const query of ["?since=0", `?token=x&__proto__=1&%F0%91%83%99=2`]) {
+      const refused = await openSse(eventsUrl(id, query), bearer(stack.runnerKey));
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toMatchObject({ error: "validation_failed" });
+    }
+  });
+
   it("closes when the read token it was opened with expires, though the run goes on", async () => {
     const id = await start("reporter");
+    // Claimed and held at its first gate: nothing about it changes while the token lasts.
+    await waitFor(async () => {
+      const { body } = await stack.request("GET", `/v1/tasks/${id}`);
+      return body.status === "running" ? body : undefined;
+    });
     const { token } = (await stack.request("POST", `/v1/tasks/${id}/read-token`, { body: { seconds: 1 } }))
       .body as { token: string };
     const stream = await openSse(eventsUrl(id, `?token=${token}`));

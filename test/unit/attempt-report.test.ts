@@ -1,21 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { AttemptReport } from "../../shared/app/attempt-report.ts";
-import { newRun } from "../../shared/core/lifecycle.ts";
 import { LIMITS } from "../../shared/core/limits.ts";
-import { reportDefinition } from "../support/fixtures.ts";
+import { queuedRun } from "../support/fixtures.ts";
 
 const NOW = new Date("2026-01-01T00:00:00.000Z");
-const run = newRun(
-  {
-    tenant: "acme",
-    id: "r1",
-    definition: reportDefinition({ name: "d", createdAt: "", updatedAt: "" }),
-    params: {},
-    createdBy: "k",
-  },
-  "queued",
-  NOW,
-);
+const run = queuedRun(NOW);
 
 describe("AttemptReport", () => {
   it("replaces feedback by default and appends lines in append mode", () => {

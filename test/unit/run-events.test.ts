@@ -1,6 +1,5 @@
 /** A run's live events: the diff of two reads of a run, the frames that open a stream, and SSE framing. */
 import { describe, expect, it } from "vitest";
-import { newRun } from "../../shared/core/lifecycle.ts";
 import type { Run } from "../../shared/core/run.ts";
 import {
   logCursorOf,
@@ -11,20 +10,10 @@ import {
   sseComment,
   sseFrame,
 } from "../../shared/core/run-events.ts";
-import { reportDefinition } from "../support/fixtures.ts";
+import { queuedRun } from "../support/fixtures.ts";
 
 const NOW = new Date("2026-01-01T00:00:00.000Z");
-const queued = newRun(
-  {
-    tenant: "acme",
-    id: "r1",
-    definition: reportDefinition({ name: "d", createdAt: "", updatedAt: "" }),
-    params: {},
-    createdBy: "k",
-  },
-  "queued",
-  NOW,
-);
+const queued = queuedRun(NOW);
 const line = (n: number) => ({ at: `2026-01-01T00:00:0${n}.000Z`, line: `line ${n}` });
 const with_ = (fields: Partial<Run>): Run => ({ ...queued, ...fields });
 

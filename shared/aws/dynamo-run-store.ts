@@ -837,30 +837,54 @@ export class DynamoRunStore implements RunStore {
    * since its index entry was read is simply not there.
    */
   async #statusesOf(keys: Item[]): Promise<{ items: Item[]; whole: boolean }> {
+    // One chunk at a time: a tenant may have thousands of unfinished runs to count.
+    const read = await this.#batchGetItems(
+      keys,
+      { chunk: AWS_LIMITS.dynamoBatchGetKeys, sideBySide: 1 },
+      {
+        ConsistentRead: false,
+        ProjectionExpression: "#status, #definition",
+        ExpressionAttributeNames: { "#status": "status", "#definition": "definition" },
+      },
+    );
+    return { items: read.items, whole: read.unread === 0 };
+  }
+
+  /**
+   * BatchGetItem over `keys` in chunks of `chunk`, `sideBySide` at a time, each asking again for the keys
+   * DynamoDB left unprocessed (throttling, its 16 MB answer limit), up to 5 rounds with backoff.
+   * The items read, in any order, and how many keys stayed unread.
+   */
+  async #batchGetItems(
+    keys: readonly Item[],
+    { chunk, sideBySide }: { chunk: number; sideBySide: number },
+    options: {
+      ConsistentRead: boolean;
+      ProjectionExpression?: string;
+      ExpressionAttributeNames?: Record<string, string>;
+    },
+  ): Promise<{ items: Item[]; unread: number }> {
     const items: Item[] = [];
-    let whole = true;
-    for (let i = 0; i < keys.length; i += AWS_LIMITS.dynamoBatchGetKeys) {
-      let pending = keys.slice(i, i + AWS_LIMITS.dynamoBatchGetKeys);
-      for (let round = 0; pending.length > 0 && round < 5; round += 1) {
-        if (round > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** round));
-        const result = await this.#client.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [this.#table]: {
-                Keys: pending,
-                ConsistentRead: false,
-                ProjectionExpression: "#status, #definition",
-                ExpressionAttributeNames: { "#status": "status", "#definition": "definition" },
-              },
-            },
-          }),
-        );
-        items.push(...(result.Responses?.[this.#table] ?? []));
-        pending = (result.UnprocessedKeys?.[this.#table]?.Keys ?? []) as Item[];
-      }
-      if (pending.length > 0) whole = false;
+    let unread = 0;
+    const chunks: Item[][] = [];
+    for (let i = 0; i < keys.length; i += chunk) chunks.push(keys.slice(i, i + chunk));
+    for (let wave = 0; wave < chunks.length; wave += sideBySide) {
+      await Promise.all(
+        chunks.slice(wave, wave + sideBySide).map(async (first) => {
+          let pending = first;
+          for (let round = 0; pending.length > 0 && round < 5; round += 1) {
+            if (round > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** round));
+            const result = await this.#client.send(
+              new BatchGetCommand({ RequestItems: { [this.#table]: { ...options, Keys: pending } } }),
+            );
+            items.push(...(result.Responses?.[this.#table] ?? []));
+            pending = (result.UnprocessedKeys?.[this.#table]?.Keys ?? []) as Item[];
+          }
+          unread += pending.length;
+        }),
+      );
     }
-    return { items, whole };
+    return { items, unread };
   }
 
   async list(query: RunListQuery): Promise<Page<RunSummary>> {
@@ -951,22 +975,13 @@ export class DynamoRunStore implements RunStore {
    * under BatchGetItem's 16 MB and comes back whole unless throttled.
    */
   async #batchGet(keys: Record<string, unknown>[]): Promise<RunSummary[]> {
-    const found = new Map<string, Item>();
-    const chunks: Record<string, unknown>[][] = [];
-    for (let i = 0; i < keys.length; i += BATCH_GET_CHUNK) chunks.push(keys.slice(i, i + BATCH_GET_CHUNK));
-    await Promise.all(
-      chunks.map(async (chunk) => {
-        let pending = chunk;
-        for (let round = 0; pending.length > 0 && round < 5; round += 1) {
-          const result = await this.#client.send(
-            new BatchGetCommand({ RequestItems: { [this.#table]: { Keys: pending, ConsistentRead: true } } }),
-          );
-          for (const item of result.Responses?.[this.#table] ?? []) found.set(String(item.pk), item);
-          pending = (result.UnprocessedKeys?.[this.#table]?.Keys ?? []) as Record<string, unknown>[];
-          if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** round));
-        }
-      }),
+    // A page's chunks side by side: a page is at most a few of them.
+    const read = await this.#batchGetItems(
+      keys,
+      { chunk: BATCH_GET_CHUNK, sideBySide: 8 },
+      { ConsistentRead: true },
     );
+    const found = new Map(read.items.map((item) => [String(item.pk), item]));
     const missing = keys.findIndex((key) => !found.has(String(key.pk)));
     const items = (missing < 0 ? keys : keys.slice(0, missing)).flatMap((key): Item[] => {
       const item = found.get(String(key.pk));

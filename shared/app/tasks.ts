@@ -81,18 +81,24 @@ export async function startedRunsOf(
   const inSteps = page.cursor === undefined ? ["", "0"] : STEPS_CURSOR.exec(page.cursor);
   if (inSteps === null) return fromIndex(page.limit, page.cursor);
   const items: StartedRun[] = [];
-  let next = Number(inSteps[1]);
-  for (; next < steps.length && items.length < page.limit; next += 1) {
+  for (let next = Number(inSteps[1]); next < steps.length; next += 1) {
     const step = steps[next];
     const child =
       step === undefined
         ? undefined
         : await svc.runs.get({ tenant: run.tenant, id: stepRunId(run.id, step.id) });
-    if (child !== undefined) items.push(startedEntryOf(child));
+    if (child === undefined) continue;
+    // A cursor only where a started step is still to come: steps not started yet make no page.
+    if (items.length === page.limit) return { items, cursor: `steps.${next}` };
+    items.push(startedEntryOf(child));
   }
-  if (items.length === page.limit) return { items, cursor: `steps.${next}` };
-  const rest = await fromIndex(page.limit - items.length);
-  return { ...rest, items: [...items, ...rest.items] };
+  if (items.length < page.limit) {
+    const rest = await fromIndex(page.limit - items.length);
+    return { ...rest, items: [...items, ...rest.items] };
+  }
+  // The page ends on the last started step: a next page only if the index holds something.
+  const indexed = await svc.runs.startedBy(run, { limit: 1 });
+  return indexed.items.length === 0 ? { items } : { items, cursor: `steps.${steps.length}` };
 }
 
 function startedEntryOf(child: Run): StartedRun {

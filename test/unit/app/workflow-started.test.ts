@@ -58,6 +58,53 @@ describe("what a workflow started", () => {
     expect(ids).toEqual([stepRunId(flow.id, "first"), stepRunId(flow.id, "second"), replay.run.id]);
   });
 
+  it("a page that ends on the last step has no cursor when the workflow started nothing else", async () => {
+    const h = await twoStepFlow();
+    const flow = await h.start({ definition: "flow" });
+    await h.settle();
+    const listed = await startedByTask(h.svc, h.runner, flow.id, { limit: 2 });
+    expect(listed.items.map((child) => child.id)).toEqual([
+      stepRunId(flow.id, "first"),
+      stepRunId(flow.id, "second"),
+    ]);
+    expect(listed.cursor).toBeUndefined();
+    // With a replay in the index, the same page leads on to it.
+    const replay = await replayTask(h.svc, h.runner, flow.id, {});
+    const first = await startedByTask(h.svc, h.runner, flow.id, { limit: 2 });
+    expect(first.cursor).toBe("steps.2");
+    const rest = await startedByTask(h.svc, h.runner, flow.id, { limit: 2, cursor: first.cursor });
+    expect(rest.items.map((child) => child.id)).toEqual([replay.run.id]);
+  });
+
+  it("lists a step an older release indexed once, from its derived id", async () => {
+    const h = await twoStepFlow();
+    const flow = await h.start({ definition: "flow" });
+    await h.settle();
+    const replay = await replayTask(h.svc, h.runner, flow.id, {});
+    // Before steps stopped writing byOrigin entries, the index held them too, before the replay.
+    const indexed = h.svc.runs.startedBy.bind(h.svc.runs);
+    h.svc.runs.startedBy = async (origin, page) => {
+      const live = await indexed(origin, page);
+      if (origin.id !== flow.id || page.cursor !== undefined) return live;
+      const steps = await Promise.all(["first", "second"].map((id) => h.run(stepRunId(flow.id, id))));
+      const old = steps.map((step) => ({
+        tenant: step.tenant,
+        id: step.id,
+        definition: step.definition,
+        trigger: step.trigger ?? "api",
+        via: step.origin?.via ?? "",
+        createdAt: step.createdAt,
+      }));
+      return { ...live, items: [...old, ...live.items].slice(0, page.limit) };
+    };
+    const listed = await startedByTask(h.svc, h.runner, flow.id, {});
+    expect(listed.items.map((child) => child.id)).toEqual([
+      stepRunId(flow.id, "first"),
+      stepRunId(flow.id, "second"),
+      replay.run.id,
+    ]);
+  });
+
   it("a step not started yet is not listed; a tree cancel still reaches the running steps", async () => {
     const h = appHarness();
     await h.define("gate", { handler: "gated" });
@@ -71,6 +118,10 @@ describe("what a workflow started", () => {
     const flow = await h.start({ definition: "flow" });
     const listed = await startedByTask(h.svc, h.runner, flow.id, {});
     expect(listed.items.map((child) => child.id)).toEqual([stepRunId(flow.id, "first")]);
+    // A page that ends where only steps not started yet follow has no cursor to an empty page.
+    const one = await startedByTask(h.svc, h.runner, flow.id, { limit: 1 });
+    expect(one.items.map((child) => child.id)).toEqual([stepRunId(flow.id, "first")]);
+    expect(one.cursor).toBeUndefined();
     const tree = await cancelTaskTree(h.svc, h.runner, flow.id);
     expect(tree.run.status).toBe("cancelled");
     expect((await h.run(stepRunId(flow.id, "first"))).status).toBe("cancelled");

@@ -57,7 +57,13 @@ export function taskContext(
           throw new ValidationError(`file name "${name}" must be 1-128 letters, digits, '.', '_' or '-'`);
         }
         const key = `${run.tenant}/${run.id}/${name}`;
-        const { size } = await svc.files.put(key, body, options.contentType ?? "application/octet-stream");
+        // An attempt past its timeout, cancelled or taken over keeps running until its handler
+        // returns; its files must not replace the ones a retry writes under the same names.
+        lease.signal.throwIfAborted();
+        const { size } = await svc.files.put(key, body, options.contentType ?? "application/octet-stream", {
+          signal: lease.signal,
+        });
+        lease.signal.throwIfAborted();
         state.lastFile = { name, key, size };
         return state.lastFile;
       },

@@ -22,11 +22,21 @@ export class S3FileStore implements FileStore {
     key: string,
     body: Buffer | Uint8Array | string | Readable,
     contentType: string,
+    options: { signal?: AbortSignal } = {},
   ): Promise<{ size: number }> {
-    await new Upload({
+    const { signal } = options;
+    signal?.throwIfAborted();
+    const upload = new Upload({
       client: this.#client,
       params: { Bucket: this.#bucket, Key: key, Body: body, ContentType: contentType },
-    }).done();
+    });
+    const abort = () => void upload.abort().catch(() => undefined);
+    signal?.addEventListener("abort", abort, { once: true });
+    try {
+      await upload.done();
+    } finally {
+      signal?.removeEventListener("abort", abort);
+    }
     const size = await this.size(key);
     if (size === undefined) throw new Error(`uploaded ${key} but cannot find it`);
     return { size };

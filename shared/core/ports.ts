@@ -360,6 +360,8 @@ export interface FileStore {
     key: string,
     body: Buffer | Uint8Array | string | import("node:stream").Readable,
     contentType: string,
+    /** Aborts the upload: an attempt that lost its lease must not replace its retry's file. */
+    options?: { signal?: AbortSignal },
   ): Promise<{ size: number }>;
   /** Bytes, or undefined when there is no such file. */
   size(key: string): Promise<number | undefined>;

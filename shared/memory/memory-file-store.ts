@@ -17,8 +17,12 @@ export class MemoryFileStore implements FileStore {
     key: string,
     body: Buffer | Uint8Array | string | Readable,
     contentType: string,
+    options: { signal?: AbortSignal } = {},
   ): Promise<{ size: number }> {
+    options.signal?.throwIfAborted();
     const bytes = await toBuffer(body);
+    // Like an aborted S3 upload: nothing lands once the signal has fired.
+    options.signal?.throwIfAborted();
     this.#files.set(key, { body: bytes, contentType });
     return { size: bytes.length };
   }

@@ -1,5 +1,6 @@
 /** The AWS adapters against the emulators: DynamoDB Local and fauxqs. */
 
+import { Readable } from "node:stream";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { BatchGetCommand, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
@@ -15,6 +16,7 @@ import { DynamoStartRateStore } from "../../shared/aws/dynamo-start-rate-store.t
 import { DynamoTenantStore } from "../../shared/aws/dynamo-tenant-store.ts";
 import { S3PayloadStore } from "../../shared/aws/payload-store.ts";
 import { SWEEP_SHARDS, sweepShardOf } from "../../shared/aws/run-keys.ts";
+import { S3FileStore } from "../../shared/aws/s3-file-store.ts";
 import { SqsRunQueue } from "../../shared/aws/sqs-run-queue.ts";
 import { newRun } from "../../shared/core/lifecycle.ts";
 import type { RunLane } from "../../shared/core/ports.ts";
@@ -350,5 +352,47 @@ describe("DynamoRunStore: ended runs expire by TTL", () => {
     await forever.store.create(run);
     await forever.store.update(run, { status: "queued", attempts: 0 }, { status: "cancelled", endedAt });
     expect(await forever.expiresAt(run)).toBeUndefined();
+  });
+});
+
+describe("S3FileStore: an upload stops with its attempt's signal", () => {
+  async function fileStore() {
+    const bucket = `${uniquePrefix()}files`.toLowerCase().replace(/[^a-z0-9-]/g, "-");
+    await ensureBucket(clients.s3, bucket);
+    return new S3FileStore({ client: clients.s3, bucket });
+  }
+
+  it("stores a file and tells its size", async () => {
+    const files = await fileStore();
+    expect(await files.put("acme/r1/a.txt", "hello", "text/plain")).toEqual({ size: 5 });
+    expect(await files.size("acme/r1/a.txt")).toBe(5);
+  });
+
+  it("a put whose signal has fired writes nothing", async () => {
+    const files = await fileStore();
+    const signal = AbortSignal.abort(new DOMException("attempt timed out", "TimeoutError"));
+    await expect(files.put("acme/r1/late.txt", "late", "text/plain", { signal })).rejects.toMatchObject({
+      name: "TimeoutError",
+    });
+    expect(await files.size("acme/r1/late.txt")).toBeUndefined();
+  });
+
+  it("a body still streaming when the signal fires is abandoned: no object appears", async () => {
+    const files = await fileStore();
+    const lease = new AbortController();
+    let release: () => void = () => undefined;
+    async function* body() {
+      yield Buffer.from("first half, ");
+      await new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      yield Buffer.from("second half");
+    }
+    const put = files.put("acme/r1/slow.txt", Readable.from(body()), "text/plain", { signal: lease.signal });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    lease.abort(new DOMException("attempt timed out", "TimeoutError"));
+    release();
+    await expect(put).rejects.toThrow();
+    expect(await files.size("acme/r1/slow.txt")).toBeUndefined();
   });
 });

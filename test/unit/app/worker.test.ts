@@ -1,4 +1,5 @@
 /** One delivery at a time: claims, retries with backoff, duplicate deliveries, FIFO order, timeouts. */
+import { Readable } from "node:stream";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { processDelivery } from "../../../shared/app/worker.ts";
 import { BACKOFF } from "../../../shared/core/lifecycle.ts";
@@ -237,5 +238,52 @@ describe("timeouts", () => {
     expect(record).toMatchObject({ attempt: 1, outcome: "timed_out", error: { code: "timed_out" } });
     expect(record?.error.stack).toBeUndefined();
     expect(record?.startedAt).toBeDefined();
+  });
+
+  it("a timed-out handler that goes on cannot write a file: one started before the timeout is aborted, one after is refused", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] });
+    const outcomes: string[] = [];
+    let endBody: (() => void) | undefined;
+    let handlerReturned: () => void = () => undefined;
+    const returned = new Promise<void>((resolve) => {
+      handlerReturned = resolve;
+    });
+    const lateWriter = defineTask({
+      handler: "late-writer",
+      async run(ctx) {
+        // A body that is still streaming when the attempt times out.
+        async function* slowBody() {
+          yield Buffer.from("first half, ");
+          await new Promise<void>((resolve) => {
+            endBody = resolve;
+          });
+          yield Buffer.from("second half");
+        }
+        const streaming = ctx.files.put("report.txt", Readable.from(slowBody()));
+        await Promise.allSettled([streaming, h.gates.enter(ctx.taskId, ctx.attempt)]);
+        for (const put of [streaming, ctx.files.put("report.txt", "written after the timeout")]) {
+          await put.then(
+            () => outcomes.push("written"),
+            (error: unknown) => outcomes.push((error as Error).name),
+          );
+        }
+        handlerReturned();
+        return null;
+      },
+    });
+    const h = appHarness({ handlers: [lateWriter] });
+    await h.define("late", { handler: "late-writer", timeoutSeconds: 5 });
+    const late = await h.start({ definition: "late" });
+    const draining = h.drain();
+    await h.gates.arrived(late.id);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect((await h.run(late.id)).status).toBe("timed_out");
+    endBody?.();
+    h.gates.open(late.id);
+    await draining;
+    // The worker has moved on; the abandoned handler goes on by itself.
+    await returned;
+    expect(outcomes).toEqual(["TimeoutError", "TimeoutError"]);
+    expect(h.files.read(`acme/${late.id}/report.txt`)).toBeUndefined();
   });
 });

@@ -101,7 +101,8 @@ export async function startedRunsOf(
   return indexed.items.length === 0 ? { items } : { items, cursor: `steps.${steps.length}` };
 }
 
-function startedEntryOf(child: Run): StartedRun {
+/** A run as a "started" list shows it. */
+export function startedEntryOf(child: Run): StartedRun {
   return {
     tenant: child.tenant,
     id: child.id,

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { replayTask } from "../../../shared/app/replay.ts";
-import { cancelTaskTree, startedByTask } from "../../../shared/app/tasks.ts";
+import { cancelTaskTree, startedByTask, startedEntryOf } from "../../../shared/app/tasks.ts";
 import { stepRunId } from "../../../shared/core/workflow.ts";
 import { appHarness } from "../../support/memory-app.ts";
 
@@ -87,15 +87,7 @@ describe("what a workflow started", () => {
       const live = await indexed(origin, page);
       if (origin.id !== flow.id || page.cursor !== undefined) return live;
       const steps = await Promise.all(["first", "second"].map((id) => h.run(stepRunId(flow.id, id))));
-      const old = steps.map((step) => ({
-        tenant: step.tenant,
-        id: step.id,
-        definition: step.definition,
-        trigger: step.trigger ?? "api",
-        via: step.origin?.via ?? "",
-        createdAt: step.createdAt,
-      }));
-      return { ...live, items: [...old, ...live.items].slice(0, page.limit) };
+      return { ...live, items: [...steps.map(startedEntryOf), ...live.items].slice(0, page.limit) };
     };
     const listed = await startedByTask(h.svc, h.runner, flow.id, {});
     expect(listed.items.map((child) => child.id)).toEqual([

@@ -2,16 +2,25 @@
  * `baton init [dir]`: a minimal project that uses Baton as a package — one handler, `baton dev`
  * for local runs and a CDK app with the `Baton` construct for deployment. It writes only files
  * that do not exist yet, so it never overwrites a project's own.
+ *
+ * Baton is not on the npm registry (the name there is another package's), so by default the
+ * project gets this Baton packed into its own `vendor/` folder and depends on that tarball: a
+ * path inside the project, which works on every clone of it and in CI.
  */
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import packageJson from "../package.json" with { type: "json" };
 import { UsageError } from "./exit-codes.ts";
 
 export interface InitOptions {
-  /** What the project's package.json depends on for baton (default: `^<this version>`). */
+  /** What the project's package.json depends on for baton (default: this Baton, packed into vendor/). */
   baton?: string;
 }
+
+/** Where the default puts the packed Baton, inside the project. */
+export const VENDOR_DIR = "vendor";
 
 /** The starter's files by path; `name` is the project's package name. */
 export function starterFiles(name: string, batonSpec: string): Record<string, string> {
@@ -21,7 +30,8 @@ export function starterFiles(name: string, batonSpec: string): Record<string, st
     version: "0.1.0",
     private: true,
     type: "module",
-    engines: { node: ">=22.5" },
+    // The project runs on what Baton runs on: an older Node would install with EBADENGINE warnings.
+    engines: { node: packageJson.engines.node },
     scripts: {
       dev: "baton dev --tasks src/tasks/index.ts",
       typecheck: "tsc --noEmit",
@@ -30,7 +40,8 @@ export function starterFiles(name: string, batonSpec: string): Record<string, st
     },
     dependencies: { baton: batonSpec, zod: dependencies.zod },
     // esbuild's binary is needed; ssh2's optional native speed-ups are not (it runs without them).
-    // baton's own `prepare` builds it from source, which a packed baton never needs.
+    // A packed baton has no install script; one from a git URL has its `prepare` (a build from
+    // source, which the project never needs).
     allowScripts: { esbuild: true, ssh2: false, "cpu-features": false, baton: false },
     devDependencies: {
       "@types/node": devDependencies["@types/node"],
@@ -92,9 +103,16 @@ new Baton(stack, "Baton", { tasks: "src/tasks/index.ts" });
 `,
     "README.md": `# ${name}
 
-Background tasks on [Baton](https://www.npmjs.com/package/baton). Handlers live in
-\`src/tasks/\`; \`src/tasks/index.ts\` lists them.
-
+Background tasks on Baton. Handlers live in \`src/tasks/\`; \`src/tasks/index.ts\` lists them.
+${
+  batonSpec.startsWith(`file:${VENDOR_DIR}/`)
+    ? `Baton itself is the tarball in \`${VENDOR_DIR}/\` (it is not on the npm registry): keep it in the
+repository. To upgrade, run \`npm pack\` in a newer Baton checkout and
+\`npm install <that checkout>/baton-<version>.tgz\` here, or copy the tarball into \`${VENDOR_DIR}/\`
+and point \`package.json\` at it.
+`
+    : ""
+}
 \`\`\`sh
 npm run dev          # Baton on this machine: API, dashboard, worker (state in .baton/)
 npx cdk deploy       # the same in your AWS account (the Baton construct in infra/app.ts)
@@ -131,8 +149,14 @@ export function initProject(dir: string, options: InitOptions = {}): string[] {
     basename(root)
       .toLowerCase()
       .replace(/[^a-z0-9._-]+/g, "-") || "baton-tasks";
-  const files = starterFiles(name, options.baton ?? `^${packageJson.version}`);
   const written: string[] = [];
+  let batonSpec = options.baton;
+  if (batonSpec === undefined) {
+    const tarball = `${VENDOR_DIR}/${packBaton(join(root, VENDOR_DIR))}`;
+    written.push(tarball);
+    batonSpec = `file:${tarball}`;
+  }
+  const files = starterFiles(name, batonSpec);
   for (const [path, text] of Object.entries(files)) {
     const file = join(root, path);
     if (existsSync(file)) continue;
@@ -141,4 +165,43 @@ export function initProject(dir: string, options: InitOptions = {}): string[] {
     written.push(path);
   }
   return written;
+}
+
+/** The folder of the Baton package this CLI runs from: a checkout, or an installed copy. */
+function batonRoot(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    const manifest = join(dir, "package.json");
+    if (
+      existsSync(manifest) &&
+      (JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === "baton"
+    ) {
+      return dir;
+    }
+  }
+  throw new UsageError("cannot find the Baton package this command runs from: give --baton <spec>");
+}
+
+/**
+ * Packs this Baton into `destination` with `npm pack` and returns the tarball's file name. From
+ * a checkout, the pack scripts build it afresh and leave the install scripts out of the packed
+ * package.json (so installing it asks to run nothing); an installed copy packs as it is.
+ */
+function packBaton(destination: string): string {
+  mkdirSync(destination, { recursive: true });
+  const packed = spawnSync("npm", ["pack", batonRoot(), "--json", "--pack-destination", destination], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    shell: process.platform === "win32",
+  });
+  const filename =
+    packed.status === 0
+      ? (JSON.parse(packed.stdout.slice(packed.stdout.indexOf("["))) as Array<{ filename?: string }>)[0]
+          ?.filename
+      : undefined;
+  if (filename === undefined) {
+    throw new UsageError(
+      `npm pack of Baton failed (${packed.error?.message ?? `exit ${packed.status}`}): ${packed.stderr.trim().split("\n").slice(-5).join("\n")}\ngive --baton <spec> to depend on Baton another way`,
+    );
+  }
+  return filename;
 }

@@ -139,7 +139,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   program
     .command("init [dir]")
     .description("create a project that uses Baton: a handler, baton dev, a CDK app with the Baton construct")
-    .option("--baton <spec>", "the baton dependency in its package.json (default: ^ this version)")
+    .option(
+      "--baton <spec>",
+      "the baton dependency in its package.json (default: this Baton, packed into the project's vendor/ folder)",
+    )
     .action((dir: string | undefined, options) => {
       const written = initProject(dir ?? ".", options);
       out({ dir: dir ?? ".", files: written }, () =>

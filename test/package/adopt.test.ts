@@ -1,18 +1,20 @@
 /**
  * The path a new team takes, end to end, with nothing from this repository beside the project:
- * `npm pack` this package, `baton init` a project that depends on the tarball, `npm install` it
- * (from the npm cache where it can), type-check it, run `baton dev --tasks` on its handlers and
- * start one over HTTP, then `cdk synth` it offline. Each step's time is printed (the whole takes
- * a few minutes, most of it npm installing aws-cdk-lib).
+ * `baton init` a project (which packs this package into the project's vendor/ folder, built
+ * afresh, and depends on the tarball), `npm install` it (from the npm cache where it can) with no
+ * warning, type-check it, run `baton dev --tasks` on its handlers and start one over HTTP, then
+ * `cdk synth` it offline. Each step's time is printed (the whole takes a few minutes, most of it
+ * npm installing aws-cdk-lib).
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import ts from "typescript";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
 const REPO = join(import.meta.dirname, "..", "..");
+const { version } = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { version: string };
 const work = mkdtempSync(join(tmpdir(), "baton-adopt-"));
 const project = join(work, "my-tasks");
 /** This Node (the project's Node 22) first, so npm's scripts and `npx` run on it too. */
@@ -37,22 +39,34 @@ function run(command: string, args: string[], cwd: string): string {
   return execFileSync(command, args, { cwd, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
 
+/** What `npm install` printed on stderr: a fresh install of the project must warn of nothing. */
+let installWarnings: string[] = [];
+
 beforeAll(() => {
-  // The full build (declarations included), then the tarball of what it built.
-  timed("npm run build", () => run(process.execPath, [join(REPO, "scripts", "build.mjs")], REPO));
-  const packed = timed("npm pack", () =>
-    JSON.parse(run("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", work], REPO)),
-  ) as Array<{ filename: string; size: number }>;
-  const tarball = join(work, packed[0]?.filename ?? "missing.tgz");
-  console.log(`adopt: the package is ${((packed[0]?.size ?? 0) / 1024).toFixed(0)} kB packed`);
-  timed("baton init", () =>
-    run(
-      process.execPath,
-      [join(REPO, "dist", "cli", "baton.mjs"), "init", project, "--baton", `file:${tarball}`],
-      work,
-    ),
+  // The CLI that packs: the build of this checkout (the pack scripts build the package afresh).
+  timed("npm run build", () =>
+    run(process.execPath, [join(REPO, "scripts", "build.mjs"), "--no-types"], REPO),
   );
-  timed("npm install", () => run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund"], project));
+  const created = timed("baton init (npm pack included)", () =>
+    run(process.execPath, [join(REPO, "dist", "cli", "baton.mjs"), "init", project], work),
+  );
+  expect(created).toContain(`vendor/baton-${version}.tgz`);
+  const manifest = JSON.parse(readFileSync(join(project, "package.json"), "utf8"));
+  expect(manifest.dependencies.baton).toBe(`file:vendor/baton-${version}.tgz`);
+  const tarball = statSync(join(project, "vendor", `baton-${version}.tgz`));
+  console.log(`adopt: the package is ${(tarball.size / 1024).toFixed(0)} kB packed`);
+  const install = timed("npm install", () =>
+    spawnSync("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund"], {
+      cwd: project,
+      env,
+      encoding: "utf8",
+    }),
+  );
+  if (install.status !== 0) throw new Error(`npm install failed: ${install.stderr}`);
+  // EBADENGINE is a machine's own Node, not the package's doing.
+  installWarnings = install.stderr
+    .split("\n")
+    .filter((line) => /warn/i.test(line) && !/EBADENGINE/.test(line));
 }, 600_000);
 
 /** `baton dev --tasks` in the project, resolved with its `--json` line once it is up. */
@@ -96,7 +110,12 @@ afterAll(() => {
 });
 
 it("installs with no file of this repository beside it, and its handlers type-check against the package", () => {
+  // No install script to allow (the packed package.json has none) and nothing else to worry about.
+  expect(installWarnings).toEqual([]);
   const installed = join(project, "node_modules", "baton");
+  const installedManifest = JSON.parse(readFileSync(join(installed, "package.json"), "utf8"));
+  expect(installedManifest.scripts).toBeUndefined();
+  expect(installedManifest.devDependencies).toBeUndefined();
   // A copy, not a link into this repository.
   expect(existsSync(join(installed, "dist", "index.mjs"))).toBe(true);
   expect(existsSync(join(installed, "shared"))).toBe(false);

@@ -6,7 +6,7 @@
  * uses something not yet registered, or an undefined variable, is caught.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -63,13 +63,18 @@ it("finds the walkthroughs and skips only marked blocks", () => {
 });
 
 it("runs every README and docs shell walkthrough top to bottom against a local stack", async () => {
+  const curlFailures = join(mkdtempSync(join(tmpdir(), "baton-curl-")), "failures");
+  writeFileSync(curlFailures, "");
   const blocks = walkthroughs().flatMap(({ file, markdown }) =>
     runnableShellBlocks(markdown).map((block) => `# ${file}\n${block}`),
   );
   const script = [
-    "set -euo pipefail",
-    // An HTTP error fails the step (the body is still printed): nothing a reader would miss passes.
-    'curl() { command curl --fail-with-body "$@"; }',
+    // A reader's shell has no pipefail: a loop like `until X=$(curl … | grep … | cut …)` must work
+    // without it (with it, one that never waits for a non-empty X passed here and failed there).
+    "set -eu",
+    // An HTTP error fails the step (the body is still printed), and is noted even inside a pipeline,
+    // where without pipefail it would not stop the script: nothing a reader would miss passes.
+    'curl() { command curl --fail-with-body "$@" || { echo "curl $*" >> "$CURL_FAILURES"; return 22; }; }',
     ...blocks.map((block, index) => `echo "::: block ${index + 1}"\n${block}`),
   ].join("\n");
   // A reader who set PORT and BATON_DATA_DIR for their stack, in an empty folder.
@@ -78,6 +83,7 @@ it("runs every README and docs shell walkthrough top to bottom against a local s
     HOME: process.env.HOME ?? "",
     PORT: new URL(started.url).port,
     BATON_DATA_DIR: started.dataDir,
+    CURL_FAILURES: curlFailures,
   };
   const result = await new Promise<{ code: number | null; output: string }>((resolve) => {
     const bash = spawn("bash", ["-c", script], { env, cwd: mkdtempSync(join(tmpdir(), "baton-reader-")) });
@@ -92,6 +98,7 @@ it("runs every README and docs shell walkthrough top to bottom against a local s
   });
   expect(result.output).toContain(`::: block ${blocks.length}`);
   expect(result.code, result.output).toBe(0);
+  expect(readFileSync(curlFailures, "utf8"), result.output).toBe("");
   // The cross-tenant walkthrough's last step: the file handed to prod came through.
   expect(result.output).toContain("Q3 numbers");
 }, 240_000);

@@ -21,6 +21,13 @@ export interface CallbackInput {
   subtext?: string;
 }
 
+/**
+ * One answer for every refused token, so it tells nothing about the run (whether it exists, its
+ * status), yet says what a caller with a once-good token most likely did: use it twice.
+ */
+const TOKEN_REFUSED =
+  "the callback token is not valid for this task: it was never issued for it, or it is spent (a final callback spends it, and it lapses when the run stops awaiting)";
+
 /** Who sent the callback: a tenant's runner key, or the run's own callback token. */
 export type CallbackCaller =
   | { kind: "key"; tenant: string }
@@ -44,8 +51,7 @@ export async function applyCallback(
   for (let round = 0; round < 5; round += 1) {
     const run = await svc.runs.get(ref);
     if (run === undefined) {
-      if (caller.kind === "token")
-        throw new UnauthorizedError("the callback token does not belong to this task");
+      if (caller.kind === "token") throw new UnauthorizedError(TOKEN_REFUSED);
       throw new NotFoundError(`task "${input.taskId}" does not exist`);
     }
     if (caller.kind === "token") {
@@ -57,7 +63,7 @@ export async function applyCallback(
         !sameHash(presented, run.callbackTokenHash) ||
         run.status !== "awaiting"
       ) {
-        throw new UnauthorizedError("the callback token does not belong to this task");
+        throw new UnauthorizedError(TOKEN_REFUSED);
       }
     }
     if (run.status !== "awaiting") {

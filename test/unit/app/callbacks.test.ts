@@ -77,9 +77,21 @@ describe("callback-mode runs", () => {
     expect(ended.subtext).toBeUndefined();
     // The token is spent by the write that ended the run: a replay is a 401, not a 409.
     expect(ended.callbackTokenHash).toBeUndefined();
-    await expect(
-      applyCallback(h.svc, { kind: "token", tenant: "acme", token }, { taskId: id, status: "SUCCESS" }),
-    ).rejects.toBeInstanceOf(UnauthorizedError);
+    const replayed = applyCallback(
+      h.svc,
+      { kind: "token", tenant: "acme", token },
+      { taskId: id, status: "SUCCESS" },
+    );
+    await expect(replayed).rejects.toBeInstanceOf(UnauthorizedError);
+    // It says a token may be spent, and the same for a run that never existed: nothing about this run.
+    const spent = await replayed.catch((error: Error) => error.message);
+    expect(spent).toMatch(/spent/);
+    const missing = await applyCallback(
+      h.svc,
+      { kind: "token", tenant: "acme", token },
+      { taskId: "no-such-run", status: "SUCCESS" },
+    ).catch((error: Error) => error.message);
+    expect(missing).toBe(spent);
     expect(h.metrics.total("RunsSucceeded")).toBe(1);
     // The slot went to the run waiting for it.
     expect((await h.run(waiting.id)).status).toBe("queued");

@@ -8,15 +8,27 @@
  * path inside the project, which works on every clone of it and in CI.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import packageJson from "../package.json" with { type: "json" };
-import { UsageError } from "./exit-codes.ts";
+import { StepFailedError, UsageError } from "./exit-codes.ts";
 
 export interface InitOptions {
   /** What the project's package.json depends on for baton (default: this Baton, packed into vendor/). */
   baton?: string;
+  /** Packs Baton into a folder and returns the tarball's path (default: `packBaton`); for tests. */
+  pack?: (destination: string) => string;
 }
 
 /** Where the default puts the packed Baton, inside the project. */
@@ -107,9 +119,10 @@ Background tasks on Baton. Handlers live in \`src/tasks/\`; \`src/tasks/index.ts
 ${
   batonSpec.startsWith(`file:${VENDOR_DIR}/`)
     ? `Baton itself is the tarball in \`${VENDOR_DIR}/\` (it is not on the npm registry): keep it in the
-repository. To upgrade, run \`npm pack\` in a newer Baton checkout and
-\`npm install <that checkout>/baton-<version>.tgz\` here, or copy the tarball into \`${VENDOR_DIR}/\`
-and point \`package.json\` at it.
+repository. To upgrade, in a newer Baton checkout run
+\`npm run package -- --destination <this project>/${VENDOR_DIR}\`, then here
+\`npm install ./${VENDOR_DIR}/baton-<version>.tgz\` (by that path, even if the name is unchanged: a
+plain \`npm install\` keeps the Baton it installed before) and delete any older tarball.
 `
     : ""
 }
@@ -152,9 +165,9 @@ export function initProject(dir: string, options: InitOptions = {}): string[] {
   const written: string[] = [];
   let batonSpec = options.baton;
   if (batonSpec === undefined) {
-    const tarball = `${VENDOR_DIR}/${packBaton(join(root, VENDOR_DIR))}`;
-    written.push(tarball);
-    batonSpec = `file:${tarball}`;
+    const tarball = vendorBaton(root, options.pack ?? packBaton);
+    if (tarball.packed) written.push(tarball.path);
+    batonSpec = `file:${tarball.path}`;
   }
   const files = starterFiles(name, batonSpec);
   for (const [path, text] of Object.entries(files)) {
@@ -165,6 +178,30 @@ export function initProject(dir: string, options: InitOptions = {}): string[] {
     written.push(path);
   }
   return written;
+}
+
+/**
+ * The project's `vendor/baton-<version>.tgz`: one already there is kept (init never overwrites a
+ * file); otherwise Baton is packed into a scratch folder and moved in, so a failed pack leaves
+ * no folder and no part of a file behind.
+ */
+function vendorBaton(root: string, pack: (destination: string) => string): { path: string; packed: boolean } {
+  const path = `${VENDOR_DIR}/baton-${packageJson.version}.tgz`;
+  const target = join(root, path);
+  if (existsSync(target)) return { path, packed: false };
+  const scratch = mkdtempSync(join(tmpdir(), "baton-init-"));
+  try {
+    const tarball = pack(scratch);
+    if (basename(tarball) !== basename(target)) {
+      throw new StepFailedError(`packing Baton gave ${basename(tarball)}, not ${basename(target)}`);
+    }
+    mkdirSync(dirname(target), { recursive: true });
+    // A copy, not a rename: the scratch folder may be on another file system.
+    copyFileSync(tarball, target);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  return { path, packed: true };
 }
 
 /** The folder of the Baton package this CLI runs from: a checkout, or an installed copy. */
@@ -182,26 +219,45 @@ function batonRoot(): string {
 }
 
 /**
- * Packs this Baton into `destination` with `npm pack` and returns the tarball's file name. From
- * a checkout, the pack scripts build it afresh and leave the install scripts out of the packed
- * package.json (so installing it asks to run nothing); an installed copy packs as it is.
+ * Packs the Baton this CLI runs from into `destination` and returns the tarball's path. A
+ * checkout packs with its scripts/pack.mjs (built afresh; a package.json with no scripts, so
+ * installing it asks to run nothing); an installed copy, whose package.json has none already,
+ * with `npm pack`. Either prints only JSON on stdout.
  */
-function packBaton(destination: string): string {
-  mkdirSync(destination, { recursive: true });
-  const packed = spawnSync("npm", ["pack", batonRoot(), "--json", "--pack-destination", destination], {
+export function packBaton(destination: string): string {
+  const root = batonRoot();
+  const packScript = join(root, "scripts", "pack.mjs");
+  const [command, args, shell] = existsSync(packScript)
+    ? [process.execPath, [packScript, "--json", "--destination", destination], false]
+    : ["npm", ["pack", root, "--ignore-scripts", "--json", "--pack-destination", destination], true];
+  // npm is a script on Windows, run through its shell: quote the paths for it.
+  const throughShell = shell && process.platform === "win32";
+  const packed = spawnSync(command, throughShell ? args.map((arg) => `"${arg}"`) : args, {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "pipe"],
-    shell: process.platform === "win32",
+    shell: throughShell,
   });
-  const filename =
-    packed.status === 0
-      ? (JSON.parse(packed.stdout.slice(packed.stdout.indexOf("["))) as Array<{ filename?: string }>)[0]
-          ?.filename
-      : undefined;
-  if (filename === undefined) {
-    throw new UsageError(
-      `npm pack of Baton failed (${packed.error?.message ?? `exit ${packed.status}`}): ${packed.stderr.trim().split("\n").slice(-5).join("\n")}\ngive --baton <spec> to depend on Baton another way`,
+  if (packed.status !== 0) {
+    const printed = `${packed.stderr ?? ""}`.trim().split("\n").slice(-5).join("\n");
+    throw new StepFailedError(
+      `packing Baton failed (${packed.error?.message ?? `exit ${packed.status}`})${printed === "" ? "" : `:\n${printed}`}\ngive --baton <spec> to depend on Baton another way`,
     );
   }
-  return filename;
+  let answer: { path?: string } | Array<{ filename?: string }>;
+  try {
+    answer = JSON.parse(packed.stdout);
+  } catch {
+    throw new StepFailedError(
+      `packing Baton printed something else than its JSON: ${packed.stdout.slice(0, 500)}`,
+    );
+  }
+  const path = Array.isArray(answer)
+    ? answer[0]?.filename === undefined
+      ? undefined
+      : join(destination, answer[0].filename)
+    : answer.path;
+  if (path === undefined || !existsSync(path)) {
+    throw new StepFailedError(`packing Baton wrote no tarball into ${destination}: ${packed.stdout.trim()}`);
+  }
+  return path;
 }

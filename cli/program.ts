@@ -17,7 +17,7 @@ import { DEBOUNCE_MAX_MS } from "../shared/core/debounce.ts";
 import { MAX_PRIORITY } from "../shared/core/priority.ts";
 import { type ConnectionFlags, clientFor, DEFAULT_URL, type Environment } from "./connection.ts";
 import { runDev } from "./dev.ts";
-import { ExitCode, RunNotSucceededError, UsageError } from "./exit-codes.ts";
+import { ExitCode, RunNotSucceededError, StepFailedError, UsageError } from "./exit-codes.ts";
 import { initProject } from "./init.ts";
 import {
   bulkSummary,
@@ -56,7 +56,8 @@ Exit codes:
   1  watch: the run ended failed, timed_out or cancelled
   2  usage error: unknown command or flag, bad value, no key
   3  the API answered an error, or could not be reached
-  4  a bug in the CLI`;
+  4  a bug in the CLI
+  5  a program the command runs failed (init: packing Baton)`;
 
 /** Runs one command line and answers the exit code; never throws, never prints a stack for user errors. */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
@@ -512,6 +513,10 @@ function report(error: unknown, noteError: (error: CliErrorJson) => void, json: 
   if (error instanceof UsageError) {
     noteError({ error: "usage_error", message: error.message, hint: "(add --help for usage)" });
     return ExitCode.usage;
+  }
+  if (error instanceof StepFailedError) {
+    noteError({ error: "step_failed", message: error.message });
+    return ExitCode.step;
   }
   // The run's summary (or, with --json, the run itself) is already printed.
   if (error instanceof RunNotSucceededError) return ExitCode.runNotSucceeded;

@@ -29,7 +29,8 @@ import { CompilerState, Extractor, ExtractorConfig } from "@microsoft/api-extrac
 import { build } from "esbuild";
 
 const { values: flags } = parseArgs({ options: { "no-types": { type: "boolean" } } });
-process.chdir(fileURLToPath(new URL("..", import.meta.url)));
+const root = fileURLToPath(new URL("..", import.meta.url));
+process.chdir(root);
 const started = Date.now();
 
 /**
@@ -39,6 +40,9 @@ const started = Date.now();
 async function bundle(entry, outfile, options = {}) {
   const result = await build({
     entryPoints: [entry],
+    // esbuild keeps the directory it was started in, not the chdir above: from another folder
+    // (baton init packing a checkout) its entries would read as packages.
+    absWorkingDir: root,
     bundle: true,
     platform: "node",
     format: "esm",
@@ -63,6 +67,7 @@ async function bundle(entry, outfile, options = {}) {
 async function runtime() {
   const result = await build({
     entryPoints: { index: "shared/sdk/index.ts", lambda: "functions/lambda.ts", dev: "local/main.ts" },
+    absWorkingDir: root,
     bundle: true,
     splitting: true,
     platform: "node",

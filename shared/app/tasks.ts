@@ -96,8 +96,9 @@ export async function startedRunsOf(
     const rest = await fromIndex(page.limit - items.length);
     return { ...rest, items: [...items, ...rest.items] };
   }
-  // The page ends on the last started step: a next page only if the index holds something.
-  const indexed = await svc.runs.startedBy(run, { limit: 1 });
+  // The page ends on the last started step: a next page only if the index holds something other
+  // than steps an older release indexed (at most one entry per step, so one more is enough).
+  const indexed = await fromIndex(ownSteps.size + 1);
   return indexed.items.length === 0 ? { items } : { items, cursor: `steps.${steps.length}` };
 }
 

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { replayTask } from "../../../shared/app/replay.ts";
 import { cancelTaskTree, startedByTask, startedEntryOf } from "../../../shared/app/tasks.ts";
+import type { Run } from "../../../shared/core/run.ts";
 import { stepRunId } from "../../../shared/core/workflow.ts";
 import { appHarness } from "../../support/memory-app.ts";
 
@@ -19,6 +20,20 @@ async function twoStepFlow() {
     ],
   });
   return h;
+}
+
+/**
+ * The index as an older release left it: before steps stopped writing byOrigin entries, it held
+ * the workflow's steps too, ahead of anything else it started.
+ */
+function indexStepsAsBefore(h: Awaited<ReturnType<typeof twoStepFlow>>, flow: Run) {
+  const indexed = h.svc.runs.startedBy.bind(h.svc.runs);
+  h.svc.runs.startedBy = async (origin, page) => {
+    const live = await indexed(origin, page);
+    if (origin.id !== flow.id || page.cursor !== undefined) return live;
+    const steps = await Promise.all(["first", "second"].map((id) => h.run(stepRunId(flow.id, id))));
+    return { ...live, items: [...steps.map(startedEntryOf), ...live.items].slice(0, page.limit) };
+  };
 }
 
 describe("what a workflow started", () => {
@@ -81,20 +96,23 @@ describe("what a workflow started", () => {
     const flow = await h.start({ definition: "flow" });
     await h.settle();
     const replay = await replayTask(h.svc, h.runner, flow.id, {});
-    // Before steps stopped writing byOrigin entries, the index held them too, before the replay.
-    const indexed = h.svc.runs.startedBy.bind(h.svc.runs);
-    h.svc.runs.startedBy = async (origin, page) => {
-      const live = await indexed(origin, page);
-      if (origin.id !== flow.id || page.cursor !== undefined) return live;
-      const steps = await Promise.all(["first", "second"].map((id) => h.run(stepRunId(flow.id, id))));
-      return { ...live, items: [...steps.map(startedEntryOf), ...live.items].slice(0, page.limit) };
-    };
+    indexStepsAsBefore(h, flow);
     const listed = await startedByTask(h.svc, h.runner, flow.id, {});
     expect(listed.items.map((child) => child.id)).toEqual([
       stepRunId(flow.id, "first"),
       stepRunId(flow.id, "second"),
       replay.run.id,
     ]);
+  });
+
+  it("a page ending on the last step has no cursor when the index holds only steps an older release indexed", async () => {
+    const h = await twoStepFlow();
+    const flow = await h.start({ definition: "flow" });
+    await h.settle();
+    indexStepsAsBefore(h, flow);
+    const listed = await startedByTask(h.svc, h.runner, flow.id, { limit: 2 });
+    expect(listed.items).toHaveLength(2);
+    expect(listed.cursor).toBeUndefined();
   });
 
   it("a step not started yet is not listed; a tree cancel still reaches the running steps", async () => {

@@ -1,13 +1,17 @@
-import type { Readable } from "node:stream";
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { Readable } from "node:stream";
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { FileStore } from "../core/ports.ts";
 
+/** lib-storage's part size: a body up to it is one PutObject, a larger one a multipart upload. */
+const PART_BYTES = 5 * 1024 * 1024;
+
 /**
- * Task files in S3. Uploads go through lib-storage's Upload, which streams (multipart) bodies of
- * any size; downloads are short-lived presigned URLs, so no file ever passes through a Lambda
- * response, the queue or a DynamoDB item.
+ * Task files in S3. A body up to 5 MiB is one PutObject, which the attempt's signal cancels; a
+ * larger one streams through lib-storage's Upload (multipart, aborted with the signal). Downloads
+ * are short-lived presigned URLs, so no file ever passes through a Lambda response, the queue or
+ * a DynamoDB item.
  */
 export class S3FileStore implements FileStore {
   readonly #client: S3Client;
@@ -26,16 +30,37 @@ export class S3FileStore implements FileStore {
   ): Promise<{ size: number }> {
     const { signal } = options;
     signal?.throwIfAborted();
-    const upload = new Upload({
-      client: this.#client,
-      params: { Bucket: this.#bucket, Key: key, Body: body, ContentType: contentType },
-    });
-    const abort = () => void upload.abort().catch(() => undefined);
-    signal?.addEventListener("abort", abort, { once: true });
     try {
-      await upload.done();
-    } finally {
-      signal?.removeEventListener("abort", abort);
+      const start = await firstPart(body, PART_BYTES, signal);
+      if ("whole" in start) {
+        // One request, which the signal cancels: lib-storage sends a lone part without it.
+        await this.#client.send(
+          new PutObjectCommand({
+            Bucket: this.#bucket,
+            Key: key,
+            Body: start.whole,
+            ContentType: contentType,
+          }),
+          signal === undefined ? {} : { abortSignal: signal },
+        );
+      } else {
+        const upload = new Upload({
+          client: this.#client,
+          params: { Bucket: this.#bucket, Key: key, Body: start.all, ContentType: contentType },
+        });
+        // Aborting a multipart upload stops its parts and never completes it.
+        const abort = () => void upload.abort().catch(() => undefined);
+        signal?.addEventListener("abort", abort, { once: true });
+        try {
+          await upload.done();
+        } finally {
+          signal?.removeEventListener("abort", abort);
+        }
+      }
+    } catch (error) {
+      // The caller learns why its attempt stopped, not how the SDK noticed.
+      signal?.throwIfAborted();
+      throw error;
     }
     const size = await this.size(key);
     if (size === undefined) throw new Error(`uploaded ${key} but cannot find it`);
@@ -64,4 +89,49 @@ export class S3FileStore implements FileStore {
       { expiresIn: seconds },
     );
   }
+}
+
+/**
+ * A body's first `limit` bytes and more: the whole of it when it fits (one request), or all of it
+ * again as a stream (what was read, then the rest). A stream that stalls is given up when the
+ * signal fires, so nothing is sent for an attempt that has stopped.
+ */
+async function firstPart(
+  body: Buffer | Uint8Array | string | Readable,
+  limit: number,
+  signal: AbortSignal | undefined,
+): Promise<{ whole: Buffer } | { all: Buffer | Readable }> {
+  if (!(body instanceof Readable)) {
+    const bytes =
+      typeof body === "string"
+        ? Buffer.from(body)
+        : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    return bytes.length <= limit ? { whole: bytes } : { all: bytes };
+  }
+  const chunks: Buffer[] = [];
+  let read = 0;
+  const iterator = body[Symbol.asyncIterator]();
+  let stop: () => void = () => undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    stop = () => reject(signal?.reason);
+  });
+  stopped.catch(() => undefined);
+  if (signal?.aborted === true) stop();
+  signal?.addEventListener("abort", stop, { once: true });
+  try {
+    while (read <= limit) {
+      const next = await Promise.race([iterator.next(), stopped]);
+      if (next.done === true) return { whole: Buffer.concat(chunks) };
+      const chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value);
+      chunks.push(chunk);
+      read += chunk.length;
+    }
+  } finally {
+    signal?.removeEventListener("abort", stop);
+  }
+  async function* again() {
+    yield* chunks;
+    for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) yield next.value;
+  }
+  return { all: Readable.from(again()) };
 }

@@ -23,10 +23,10 @@ export interface TaskFiles {
    * Stores a file of this run (S3) and makes it the run's file output: the run's output gets
    * `FileName`, `FileKey` and `FileSize`. The body may be a stream of any size.
    *
-   * Once the attempt has stopped (past its timeout, cancelled, or taken over by another worker;
-   * `ctx.signal` has fired) a put throws the signal's reason and stores nothing, and an upload
-   * still streaming is aborted: a handler that goes on after its attempt cannot replace the file
-   * a retry writes under the same name.
+   * Once `ctx.signal` has fired (the attempt ran past its timeout, was cancelled, or learnt at a
+   * heartbeat that another worker took its run over) a put throws the signal's reason and stores
+   * nothing, and an upload under way is cancelled: a handler that goes on after its attempt
+   * cannot replace the file a retry writes under the same name.
    *
    * @example
    * await ctx.files.put("contracts.zip", zipStream, { contentType: "application/zip" });

@@ -377,8 +377,24 @@ describe("S3FileStore: an upload stops with its attempt's signal", () => {
     expect(await files.size("acme/r1/late.txt")).toBeUndefined();
   });
 
-  it("a body still streaming when the signal fires is abandoned: no object appears", async () => {
-    const files = await fileStore();
+  it("a body still streaming when the signal fires is abandoned: no request is sent, no object appears", async () => {
+    // A client of its own, whose every S3 request is noted.
+    const counted = createAwsClients({
+      region: LOCAL_REGION,
+      endpoints: { ...endpoints, s3: endpoints.sqs },
+      credentials: LOCAL_CREDENTIALS,
+    }).s3;
+    const sent: string[] = [];
+    counted.middlewareStack.add(
+      (next, context) => async (args) => {
+        sent.push(String(context.commandName));
+        return next(args);
+      },
+      { step: "initialize" },
+    );
+    const bucket = `${uniquePrefix()}files`.toLowerCase().replace(/[^a-z0-9-]/g, "-");
+    await ensureBucket(clients.s3, bucket);
+    const files = new S3FileStore({ client: counted, bucket });
     const lease = new AbortController();
     let release: () => void = () => undefined;
     async function* body() {
@@ -389,10 +405,14 @@ describe("S3FileStore: an upload stops with its attempt's signal", () => {
       yield Buffer.from("second half");
     }
     const put = files.put("acme/r1/slow.txt", Readable.from(body()), "text/plain", { signal: lease.signal });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setImmediate(resolve));
     lease.abort(new DOMException("attempt timed out", "TimeoutError"));
+    // The handler learns why its attempt stopped.
+    await expect(put).rejects.toMatchObject({ name: "TimeoutError" });
+    // The body goes on to its end: nothing may be sent for it, now or once it has ended.
     release();
-    await expect(put).rejects.toThrow();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(sent).toEqual([]);
     expect(await files.size("acme/r1/slow.txt")).toBeUndefined();
   });
 });

@@ -54,12 +54,15 @@ export function starterFiles(name: string, batonSpec: string): Record<string, st
     // esbuild's binary is needed; ssh2's optional native speed-ups are not (it runs without them).
     // A packed baton has no install script; one from a git URL has its `prepare` (a build from
     // source, which the project never needs).
-    allowScripts: { esbuild: true, ssh2: false, "cpu-features": false, baton: false },
+    // `node` installs the project's own Node (as in Baton's repository), so `npm run dev`, `npx
+    // baton` and `npx cdk` run on a Node that Baton supports whatever the machine's Node is.
+    allowScripts: { node: true, esbuild: true, ssh2: false, "cpu-features": false, baton: false },
     devDependencies: {
       "@types/node": devDependencies["@types/node"],
       "aws-cdk": devDependencies["aws-cdk"],
       "aws-cdk-lib": devDependencies["aws-cdk-lib"],
       constructs: devDependencies.constructs,
+      node: devDependencies.node,
       tsx: dependencies.tsx,
       typescript: devDependencies.typescript,
     },

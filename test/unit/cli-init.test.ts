@@ -46,8 +46,11 @@ describe("baton init", () => {
     // Packed elsewhere first: never into the project's own folder.
     expect(packer.calls).toHaveLength(1);
     expect(packer.calls[0]?.startsWith(project)).toBe(false);
-    const engines = JSON.parse(readFileSync(join(project, "package.json"), "utf8")).engines;
-    expect(engines).toEqual(packageJson.engines);
+    const manifest = JSON.parse(readFileSync(join(project, "package.json"), "utf8"));
+    expect(manifest.engines).toEqual(packageJson.engines);
+    // Its own Node, as this repository has: npm scripts run on it whatever the machine's Node.
+    expect(manifest.devDependencies.node).toBe(packageJson.devDependencies.node);
+    expect(manifest.allowScripts.node).toBe(true);
   });
 
   it("keeps a tarball already in vendor/: it overwrites no file and packs nothing", () => {

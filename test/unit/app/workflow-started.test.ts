@@ -9,9 +9,10 @@ import type { Run } from "../../../shared/core/run.ts";
 import { stepRunId } from "../../../shared/core/workflow.ts";
 import { appHarness } from "../../support/memory-app.ts";
 
-async function twoStepFlow() {
+/** A workflow "flow" of two steps in a row, each running `handler` (a test handler). */
+async function twoStepFlow(handler: "counted" | "gated" = "counted") {
   const h = appHarness();
-  await h.define("step", { handler: "counted" });
+  await h.define("step", { handler });
   await h.define("flow", {
     kind: "workflow",
     steps: [
@@ -116,15 +117,7 @@ describe("what a workflow started", () => {
   });
 
   it("a step not started yet is not listed; a tree cancel still reaches the running steps", async () => {
-    const h = appHarness();
-    await h.define("gate", { handler: "gated" });
-    await h.define("flow", {
-      kind: "workflow",
-      steps: [
-        { id: "first", definition: "gate" },
-        { id: "second", definition: "gate", dependsOn: ["first"] },
-      ],
-    });
+    const h = await twoStepFlow("gated");
     const flow = await h.start({ definition: "flow" });
     const listed = await startedByTask(h.svc, h.runner, flow.id, {});
     expect(listed.items.map((child) => child.id)).toEqual([stepRunId(flow.id, "first")]);

@@ -80,16 +80,17 @@ export async function startedRunsOf(
   };
   const inSteps = page.cursor === undefined ? ["", "0"] : STEPS_CURSOR.exec(page.cursor);
   if (inSteps === null) return fromIndex(page.limit, page.cursor);
+  const first = Number(inSteps[1]);
+  // The steps from the cursor on, read side by side (as readSteps does); one not started yet has
+  // no run. A replay's steps kept from its original are the original's, not listed here.
+  const children = await Promise.all(
+    steps.slice(first).map((step) => svc.runs.get({ tenant: run.tenant, id: stepRunId(run.id, step.id) })),
+  );
   const items: StartedRun[] = [];
-  for (let next = Number(inSteps[1]); next < steps.length; next += 1) {
-    const step = steps[next];
-    const child =
-      step === undefined
-        ? undefined
-        : await svc.runs.get({ tenant: run.tenant, id: stepRunId(run.id, step.id) });
+  for (const [offset, child] of children.entries()) {
     if (child === undefined) continue;
     // A cursor only where a started step is still to come: steps not started yet make no page.
-    if (items.length === page.limit) return { items, cursor: `steps.${next}` };
+    if (items.length === page.limit) return { items, cursor: `steps.${first + offset}` };
     items.push(startedEntryOf(child));
   }
   if (items.length < page.limit) {

@@ -30,6 +30,7 @@ export class S3FileStore implements FileStore {
   ): Promise<{ size: number }> {
     const { signal } = options;
     signal?.throwIfAborted();
+    let size: number;
     try {
       const start = await firstPart(body, PART_BYTES, signal);
       if ("whole" in start) {
@@ -43,6 +44,7 @@ export class S3FileStore implements FileStore {
           }),
           signal === undefined ? {} : { abortSignal: signal },
         );
+        size = start.whole.length;
       } else {
         const upload = new Upload({
           client: this.#client,
@@ -56,14 +58,14 @@ export class S3FileStore implements FileStore {
         } finally {
           signal?.removeEventListener("abort", abort);
         }
+        size = start.size();
       }
     } catch (error) {
       // The caller learns why its attempt stopped, not how the SDK noticed.
       signal?.throwIfAborted();
       throw error;
     }
-    const size = await this.size(key);
-    if (size === undefined) throw new Error(`uploaded ${key} but cannot find it`);
+    // Counted on the way, not asked of S3 again: a completed upload holds every byte sent.
     return { size };
   }
 
@@ -93,20 +95,20 @@ export class S3FileStore implements FileStore {
 
 /**
  * A body's first `limit` bytes and more: the whole of it when it fits (one request), or all of it
- * again as a stream (what was read, then the rest). A stream that stalls is given up when the
+ * again as a stream (what was read, then the rest) with the bytes it has given so far. A stream that stalls is given up when the
  * signal fires, so nothing is sent for an attempt that has stopped.
  */
 async function firstPart(
   body: Buffer | Uint8Array | string | Readable,
   limit: number,
   signal: AbortSignal | undefined,
-): Promise<{ whole: Buffer } | { all: Buffer | Readable }> {
+): Promise<{ whole: Buffer } | { all: Buffer | Readable; size: () => number }> {
   if (!(body instanceof Readable)) {
     const bytes =
       typeof body === "string"
         ? Buffer.from(body)
         : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-    return bytes.length <= limit ? { whole: bytes } : { all: bytes };
+    return bytes.length <= limit ? { whole: bytes } : { all: bytes, size: () => bytes.length };
   }
   const chunks: Buffer[] = [];
   let read = 0;
@@ -131,7 +133,11 @@ async function firstPart(
   }
   async function* again() {
     yield* chunks;
-    for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) yield next.value;
+    for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) {
+      const chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value);
+      read += chunk.length;
+      yield chunk;
+    }
   }
-  return { all: Readable.from(again()) };
+  return { all: Readable.from(again()), size: () => read };
 }

@@ -195,9 +195,6 @@ function vendorBaton(root: string, pack: (destination: string) => string): { pat
   const scratch = mkdtempSync(join(tmpdir(), "baton-init-"));
   try {
     const tarball = pack(scratch);
-    if (basename(tarball) !== basename(target)) {
-      throw new StepFailedError(`packing Baton gave ${basename(tarball)}, not ${basename(target)}`);
-    }
     mkdirSync(dirname(target), { recursive: true });
     // A copy, not a rename: the scratch folder may be on another file system.
     copyFileSync(tarball, target);
@@ -222,45 +219,30 @@ function batonRoot(): string {
 }
 
 /**
- * Packs the Baton this CLI runs from into `destination` and returns the tarball's path. A
- * checkout packs with its scripts/pack.mjs (built afresh; a package.json with no scripts, so
- * installing it asks to run nothing); an installed copy, whose package.json has none already,
- * with `npm pack`. Either prints only JSON on stdout.
+ * Packs the Baton this CLI runs from into `destination` and returns the tarball's path,
+ * `baton-<version>.tgz` as npm names it. A checkout packs with its scripts/pack.mjs (built
+ * afresh; a package.json with no scripts, so installing it asks to run nothing); an installed
+ * copy, whose package.json has none already, with `npm pack`.
  */
 export function packBaton(destination: string): string {
   const root = batonRoot();
   const packScript = join(root, "scripts", "pack.mjs");
   const [command, args, shell] = existsSync(packScript)
-    ? [process.execPath, [packScript, "--json", "--destination", destination], false]
-    : ["npm", ["pack", root, "--ignore-scripts", "--json", "--pack-destination", destination], true];
+    ? [process.execPath, [packScript, "--destination", destination], false]
+    : ["npm", ["pack", root, "--ignore-scripts", "--pack-destination", destination], true];
   // npm is a script on Windows, run through its shell: quote the paths for it.
   const throughShell = shell && process.platform === "win32";
   const packed = spawnSync(command, throughShell ? args.map((arg) => `"${arg}"`) : args, {
     encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", "ignore", "pipe"],
     shell: throughShell,
   });
-  if (packed.status !== 0) {
+  const tarball = join(destination, `baton-${packageJson.version}.tgz`);
+  if (packed.status !== 0 || !existsSync(tarball)) {
     const printed = `${packed.stderr ?? ""}`.trim().split("\n").slice(-5).join("\n");
     throw new StepFailedError(
       `packing Baton failed (${packed.error?.message ?? `exit ${packed.status}`})${printed === "" ? "" : `:\n${printed}`}\ngive --baton <spec> to depend on Baton another way`,
     );
   }
-  let answer: { path?: string } | Array<{ filename?: string }>;
-  try {
-    answer = JSON.parse(packed.stdout);
-  } catch {
-    throw new StepFailedError(
-      `packing Baton printed something else than its JSON: ${packed.stdout.slice(0, 500)}`,
-    );
-  }
-  const path = Array.isArray(answer)
-    ? answer[0]?.filename === undefined
-      ? undefined
-      : join(destination, answer[0].filename)
-    : answer.path;
-  if (path === undefined || !existsSync(path)) {
-    throw new StepFailedError(`packing Baton wrote no tarball into ${destination}: ${packed.stdout.trim()}`);
-  }
-  return path;
+  return tarball;
 }

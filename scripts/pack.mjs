@@ -4,12 +4,11 @@
 // tarball then has no install script to allow (npm would warn of `prepare`), and the checkout's
 // own package.json is never touched, so an interrupted pack leaves nothing to put back.
 //
-//   node scripts/pack.mjs [--destination <dir>] [--no-build] [--json]
+//   node scripts/pack.mjs [--destination <dir>] [--no-build]
 //
-// Prints the tarball's path (with --json: {"filename", "path", "size"} on one line); the build's
-// lines go to stderr.
+// Prints the tarball's path; the build's lines go to stderr.
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,7 +18,6 @@ const { values: flags } = parseArgs({
   options: {
     destination: { type: "string" },
     "no-build": { type: "boolean" },
-    json: { type: "boolean" },
   },
 });
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -55,10 +53,7 @@ try {
       shell: process.platform === "win32",
     }),
   );
-  const filename = packed[0].filename;
-  const path = join(destination, filename);
-  const size = statSync(path).size;
-  console.log(flags.json === true ? JSON.stringify({ filename, path, size }) : path);
+  console.log(join(destination, packed[0].filename));
 } finally {
   rmSync(staging, { recursive: true, force: true });
 }

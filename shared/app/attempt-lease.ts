@@ -62,10 +62,24 @@ export class AttemptLease {
       Math.min(svc.worker.flushIntervalMs, heartbeatEveryMs),
     );
     const run = this.#run;
-    const deadline = deadlineOf(run) ?? Date.now() + run.timeoutSeconds * 1000;
+    const deadline = deadlineOf(run) ?? svc.clock.now().getTime() + run.timeoutSeconds * 1000;
+    this.#armTimeout(deadline);
+  }
+
+  /**
+   * Times the attempt out once the clock reads its deadline. Node's timers keep their own
+   * monotonic millisecond time and can fire a millisecond or more before the wall clock gets
+   * there, so a timer that fires early is set again for what is left: a run never ends
+   * `timed_out` before `startedAt + timeoutSeconds`.
+   */
+  #armTimeout(deadline: number): void {
+    const left = () => deadline - this.#svc.clock.now().getTime();
     this.#timer = setTimeout(
-      () => this.#interrupt("timed_out", new TimeoutError(run.timeoutSeconds)),
-      Math.max(0, deadline - svc.clock.now().getTime()),
+      () => {
+        if (left() > 0) this.#armTimeout(deadline);
+        else this.#interrupt("timed_out", new TimeoutError(this.#run.timeoutSeconds));
+      },
+      Math.max(0, left()),
     );
   }
 

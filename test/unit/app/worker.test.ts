@@ -5,7 +5,7 @@ import { processDelivery } from "../../../shared/app/worker.ts";
 import { BACKOFF } from "../../../shared/core/lifecycle.ts";
 import { LIMITS } from "../../../shared/core/limits.ts";
 import { defineTask } from "../../../shared/core/task.ts";
-import { appHarness } from "../../support/memory-app.ts";
+import { type AppHarness, appHarness } from "../../support/memory-app.ts";
 
 const delivery = (tenant: string, runId: string) => ({
   messageId: `m-${runId}`,
@@ -208,6 +208,12 @@ describe("timeouts", () => {
     vi.useRealTimers();
   });
 
+  /** Time passing for the worker: its clock and its timers move together. */
+  async function passTime(h: AppHarness, ms: number): Promise<void> {
+    h.clock.advance(ms);
+    await vi.advanceTimersByTimeAsync(ms);
+  }
+
   it("ends an attempt that runs past timeoutSeconds as timed_out, frees its slot, and starts the next waiting run", async () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] });
     const h = appHarness();
@@ -216,9 +222,9 @@ describe("timeouts", () => {
     const next = await h.start({ definition: "slow" });
     const draining = h.drain();
     await h.gates.arrived(slow.id);
-    await vi.advanceTimersByTimeAsync(4_999);
+    await passTime(h, 4_999);
     expect((await h.run(slow.id)).status).toBe("running");
-    await vi.advanceTimersByTimeAsync(1);
+    await passTime(h, 1);
     await h.gates.arrived(next.id);
     expect(await h.run(slow.id)).toMatchObject({
       status: "timed_out",
@@ -238,6 +244,25 @@ describe("timeouts", () => {
     expect(record).toMatchObject({ attempt: 1, outcome: "timed_out", error: { code: "timed_out" } });
     expect(record?.error.stack).toBeUndefined();
     expect(record?.startedAt).toBeDefined();
+  });
+
+  it("a timer that fires before the clock reads the deadline waits for it: no run ends timed_out early", async () => {
+    // Node's timers keep their own millisecond time, which can run ahead of the wall clock.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] });
+    const h = appHarness();
+    await h.define("slow", { handler: "gated", timeoutSeconds: 5 });
+    const slow = await h.start({ definition: "slow" });
+    const draining = h.drain();
+    await h.gates.arrived(slow.id);
+    h.clock.advance(4_998);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect((await h.run(slow.id)).status).toBe("running");
+    await passTime(h, 2);
+    const ended = await h.run(slow.id);
+    expect(ended.status).toBe("timed_out");
+    expect(Date.parse(ended.endedAt ?? "") - Date.parse(ended.startedAt ?? "")).toBe(5_000);
+    h.gates.open(slow.id);
+    await draining;
   });
 
   it("a timed-out handler that goes on cannot write a file: one started before the timeout is aborted, one after is refused", async () => {
@@ -276,7 +301,7 @@ describe("timeouts", () => {
     const late = await h.start({ definition: "late" });
     const draining = h.drain();
     await h.gates.arrived(late.id);
-    await vi.advanceTimersByTimeAsync(5_000);
+    await passTime(h, 5_000);
     expect((await h.run(late.id)).status).toBe("timed_out");
     endBody?.();
     h.gates.open(late.id);

@@ -11,16 +11,7 @@
 // those signatures reach, so the package ships no declarations of Baton's internals.
 // `--no-types` skips the declarations (the slow part): the CLI tests build that way.
 import { spawnSync } from "node:child_process";
-import {
-  chmodSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -53,11 +44,7 @@ async function bundle(entry, outfile, options = {}) {
     ...options,
   });
   const [output] = result.outputFiles;
-  mkdirSync(dirname(outfile), { recursive: true });
-  const temporary = `${outfile}.${process.pid}.tmp`;
-  writeFileSync(temporary, output.contents, { mode: 0o755 });
-  chmodSync(temporary, 0o755);
-  renameSync(temporary, outfile);
+  replaceFile(outfile, output.contents, 0o755);
 }
 
 /**
@@ -80,16 +67,42 @@ async function runtime() {
     write: false,
     outdir: "dist",
   });
-  for (const name of existsSync("dist") ? readdirSync("dist") : []) {
-    if (/^lib-.*\.mjs$/.test(name)) rmSync(join("dist", name));
-  }
+  // New files land before stale ones go: a local stack started from dist/ while another build
+  // runs (the package test packs mid-suite) always finds the chunks and dashboard files it imports.
+  const written = new Set();
   for (const output of result.outputFiles) {
-    const temporary = `${output.path}.${process.pid}.tmp`;
-    writeFileSync(temporary, output.contents);
-    renameSync(temporary, output.path);
+    replaceFile(output.path, output.contents);
+    written.add(output.path);
   }
-  rmSync("dist/dashboard", { recursive: true, force: true });
-  cpSync("functions/api/dashboard", "dist/dashboard", { recursive: true });
+  for (const name of readdirSync("dist")) {
+    const path = join(root, "dist", name);
+    if (/^lib-.*\.mjs$/.test(name) && !written.has(path)) rmSync(path);
+  }
+  mirrorFolder("functions/api/dashboard", "dist/dashboard");
+}
+
+/** Writes a file whole under its name in one rename: a reader sees the old file or the new one. */
+function replaceFile(path, contents, mode) {
+  mkdirSync(dirname(path), { recursive: true });
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, contents, mode === undefined ? {} : { mode });
+  if (mode !== undefined) chmodSync(temporary, mode);
+  renameSync(temporary, path);
+}
+
+/** Makes `to` hold what `from` holds, file by file with replaceFile, then drops what `from` lacks. */
+function mirrorFolder(from, to) {
+  const kept = new Set();
+  for (const entry of readdirSync(from, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const relative = join(entry.parentPath, entry.name).slice(from.length + 1);
+    replaceFile(join(to, relative), readFileSync(join(from, relative)));
+    kept.add(relative);
+  }
+  for (const entry of readdirSync(to, { recursive: true, withFileTypes: true })) {
+    const relative = join(entry.parentPath, entry.name).slice(to.length + 1);
+    if (entry.isFile() && !kept.has(relative)) rmSync(join(to, relative));
+  }
 }
 
 await Promise.all([

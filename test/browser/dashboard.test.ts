@@ -4,7 +4,7 @@
  * params masked, use the admin views, and sign out. Screenshots go to test-output/.
  */
 import { mkdirSync, readFileSync } from "node:fs";
-import type { Page } from "playwright-core";
+import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DASHBOARD_CSP } from "../../functions/api/dashboard.ts";
 import { type Browser, CHROMIUM_INSTALL_MS, launchBrowser } from "../support/chromium.ts";
@@ -61,14 +61,27 @@ async function signIn(key: string) {
   await page.getByRole("button", { name: "Sign out" }).waitFor();
 }
 
+/**
+ * Opens a fresh start form and returns it. One navigation at a time, each waited for: a hash
+ * link's view renders on a later `hashchange`, and the task list has a "Definition" select too,
+ * so acting right after a click (on a loaded machine) can pick the old view's field.
+ */
+async function openStartForm(): Promise<Locator> {
+  if (new URL(page.url()).hash.startsWith("#/start")) {
+    await page.getByRole("link", { name: "Tasks", exact: true }).click();
+    await page.getByRole("heading", { name: "Tasks", level: 1 }).waitFor();
+  }
+  await page.getByRole("link", { name: "Start a task" }).first().click();
+  await page.getByRole("heading", { name: "Start a task", level: 1 }).waitFor();
+  return page.locator("form.start");
+}
+
 /** Starts a definition through the form, with params typed as JSON; returns the new task's id. */
 async function startThroughForm(definition: string, params?: string): Promise<string> {
-  // Through the list, so the form is a fresh one even if it was the page just shown.
-  await page.getByRole("link", { name: "Tasks", exact: true }).click();
-  await page.getByRole("link", { name: "Start a task" }).first().click();
-  await page.getByLabel("Definition").selectOption(definition);
-  if (params !== undefined) await page.getByLabel("Params").fill(params);
-  await page.getByRole("button", { name: "Start task" }).click();
+  const form = await openStartForm();
+  await form.getByLabel("Definition").selectOption(definition);
+  if (params !== undefined) await form.getByLabel("Params").fill(params);
+  await form.getByRole("button", { name: "Start task" }).click();
   const link = page.locator(".flash a");
   await link.waitFor();
   return (await link.textContent()) ?? "";
@@ -108,11 +121,11 @@ describe("the dashboard", () => {
   });
 
   it("starts sleep through the form and shows its progress live until 100 %", async () => {
-    await page.getByRole("link", { name: "Start a task" }).first().click();
-    await page.getByLabel("Definition").selectOption("sleep");
+    const form = await openStartForm();
+    await form.getByLabel("Definition").selectOption("sleep");
     // Prefilled with the definition's default params.
-    expect(JSON.parse(await page.getByLabel("Params").inputValue())).toEqual({ ms: 2500, steps: 5 });
-    await page.getByRole("button", { name: "Start task" }).click();
+    expect(JSON.parse(await form.getByLabel("Params").inputValue())).toEqual({ ms: 2500, steps: 5 });
+    await form.getByRole("button", { name: "Start task" }).click();
     const link = page.locator(".flash a");
     await link.waitFor();
     const taskId = (await link.textContent()) ?? "";
@@ -207,15 +220,15 @@ describe("the dashboard", () => {
   });
 
   it("shows the API's {error, message} when a start is refused", async () => {
-    await page.getByRole("link", { name: "Start a task" }).first().click();
-    await page.getByLabel("Definition").selectOption("sleep");
-    await page.getByLabel("Params").fill("{not json");
-    await page.getByRole("button", { name: "Start task" }).click();
+    const form = await openStartForm();
+    await form.getByLabel("Definition").selectOption("sleep");
+    await form.getByLabel("Params").fill("{not json");
+    await form.getByRole("button", { name: "Start task" }).click();
     expect(await page.locator("#start-params-error").textContent()).toContain("not valid JSON");
-    expect(await page.getByLabel("Params").getAttribute("aria-invalid")).toBe("true");
-    await page.getByLabel("Params").fill('{"ms": 10}');
-    await page.getByLabel("Queue").fill("no spaces allowed");
-    await page.getByRole("button", { name: "Start task" }).click();
+    expect(await form.getByLabel("Params").getAttribute("aria-invalid")).toBe("true");
+    await form.getByLabel("Params").fill('{"ms": 10}');
+    await form.getByLabel("Queue").fill("no spaces allowed");
+    await form.getByRole("button", { name: "Start task" }).click();
     const alert = page.getByRole("alert");
     await alert.waitFor();
     expect(await alert.textContent()).toContain("validation_failed");

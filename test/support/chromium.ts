@@ -16,24 +16,26 @@ export const CHROMIUM = "/usr/bin/chromium";
 /** How long a first install may take on a fresh machine (apt-get update, then the package). */
 export const CHROMIUM_INSTALL_MS = 10 * 60_000;
 
+/** Held while one test process checks for, and installs, the browser. */
+const INSTALL_LOCK = join(tmpdir(), "baton-chromium-install.lock");
+
 /**
  * Installs Debian's chromium if it is not there (as root, as on our machines and CI). Async, so a
  * long install does not block the test worker; the caller's hook gets CHROMIUM_INSTALL_MS.
+ * Browser test files run side by side: the check and the install happen under one lock (flock),
+ * so a second file neither fails on dpkg's lock nor launches a browser that is half unpacked.
  */
 export async function ensureChromium(): Promise<void> {
-  if (existsSync(CHROMIUM)) return;
-  const run = promisify(execFile);
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  const install = () =>
-    run("apt-get", ["install", "-y", "--no-install-recommends", "chromium"], { env, maxBuffer: 64 << 20 });
-  console.info(`${CHROMIUM} is missing: installing Debian's chromium with apt-get`);
-  try {
-    await install();
-  } catch {
-    // A fresh machine's package lists may be missing or stale.
-    await run("apt-get", ["update"], { env, maxBuffer: 64 << 20 });
-    await install();
-  }
+  const apt = "apt-get -o DPkg::Lock::Timeout=600";
+  const install = `${apt} install -y --no-install-recommends chromium`;
+  // A fresh machine's package lists may be missing or stale: update, then try again.
+  const script = `[ -x ${CHROMIUM} ] || ${install} || { ${apt} update && ${install}; }`;
+  if (!existsSync(CHROMIUM))
+    console.info(`${CHROMIUM} is missing: installing Debian's chromium with apt-get`);
+  await promisify(execFile)("flock", [INSTALL_LOCK, "sh", "-c", script], {
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+    maxBuffer: 64 << 20,
+  });
   if (!existsSync(CHROMIUM)) throw new Error(`apt-get installed chromium, yet ${CHROMIUM} is missing`);
 }
 

@@ -40,7 +40,8 @@ export function mintFileToken(
     JSON.stringify({
       t: file.tenant,
       k: file.key,
-      e: Math.floor(now.getTime() / 1000) + seconds,
+      // Rounded up to a whole second: a token lasts at least the `seconds` it was asked for.
+      e: Math.ceil((now.getTime() + seconds * 1000) / 1000),
       i: now.getTime(),
     }),
   ).toString("base64url");

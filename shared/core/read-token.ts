@@ -37,7 +37,8 @@ export function mintReadToken(
       `a read token lasts 1 s to ${READ_TOKEN_MAX_SECONDS} s (24 hours), not ${seconds}`,
     );
   }
-  const expires = Math.floor(now.getTime() / 1000) + seconds;
+  // Rounded up to a whole second: a token lasts at least the `seconds` it was asked for.
+  const expires = Math.ceil((now.getTime() + seconds * 1000) / 1000);
   const payload = Buffer.from(JSON.stringify({ t: run.tenant, r: run.taskId, e: expires })).toString(
     "base64url",
   );

@@ -152,7 +152,7 @@ describe("GET /v1/tasks/{id}/events", () => {
       const { body } = await stack.request("GET", `/v1/tasks/${id}`);
       return body.status === "running" ? body : undefined;
     });
-    const { token } = (await stack.request("POST", `/v1/tasks/${id}/read-token`, { body: { seconds: 1 } }))
+    const { token } = (await stack.request("POST", `/v1/tasks/${id}/read-token`, { body: { seconds: 2 } }))
       .body as { token: string };
     const stream = await openSse(eventsUrl(id, `?token=${token}`));
     expect(stream.status).toBe(200);

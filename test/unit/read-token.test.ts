@@ -19,6 +19,14 @@ describe("read tokens", () => {
     expect(() => verifyReadToken(secret, token, new Date(now.getTime() + 60_000))).toThrow(/expired/);
   });
 
+  it("last at least the seconds asked for, whatever the millisecond they are minted at", () => {
+    const lateInASecond = new Date("2026-11-30T10:00:00.950Z");
+    const { token, expiresAt } = mintReadToken(secret, { tenant: "acme", taskId: "run-1" }, lateInASecond, 1);
+    expect(expiresAt.toISOString()).toBe("2026-11-30T10:00:02.000Z");
+    expect(verifyReadToken(secret, token, new Date("2026-11-30T10:00:01.950Z")).taskId).toBe("run-1");
+    expect(() => verifyReadToken(secret, token, expiresAt)).toThrow(/expired/);
+  });
+
   it("are refused under another secret, and are not file tokens (nor file tokens read tokens)", () => {
     const { token } = mintReadToken(secret, { tenant: "acme", taskId: "run-1" }, now);
     expect(() => verifyReadToken("t".repeat(40), token, now)).toThrow(UnauthorizedError);

@@ -146,18 +146,20 @@ describe("file tokens", () => {
     expect(FILE_TOKEN_MAX_SECONDS).toBe(604_800);
   });
 
-  it("sign the tenant, the key and the expiry in whole seconds", () => {
+  it("sign the tenant, the key and the expiry, rounded up to a whole second", () => {
     const token = mintFileToken(SECRET, file, NOW);
     expect(payloadOf(token)).toStrictEqual({
       t: "acme",
       k: "acme/r1/out.csv",
-      e: nowSeconds + 3_600,
+      e: nowSeconds + 3_601,
       i: NOW.getTime(),
     });
     const payload = token.split(".")[0] ?? "";
     expect(token).toBe(signed(payload));
-    expect(payloadOf(mintFileToken(SECRET, file, NOW, 1))).toMatchObject({ e: nowSeconds + 1 });
-    expect(payloadOf(mintFileToken(SECRET, file, NOW, 604_800))).toMatchObject({ e: nowSeconds + 604_800 });
+    expect(payloadOf(mintFileToken(SECRET, file, NOW, 1))).toMatchObject({ e: nowSeconds + 2 });
+    expect(payloadOf(mintFileToken(SECRET, file, NOW, 604_800))).toMatchObject({ e: nowSeconds + 604_801 });
+    const onTheSecond = new Date(nowSeconds * 1000);
+    expect(payloadOf(mintFileToken(SECRET, file, onTheSecond, 1))).toMatchObject({ e: nowSeconds + 1 });
   });
 
   it.each([0, -1, 1.5, 604_801, Number.NaN])("refuse a lifetime of %s seconds", (seconds) => {
@@ -167,11 +169,12 @@ describe("file tokens", () => {
     });
   });
 
-  it("grant their file until they expire, and not at the second they do", () => {
+  it("grant their file for at least their lifetime, until they expire, and not at the second they do", () => {
     const token = mintFileToken(SECRET, file, NOW, 60);
     const grant = { ...file, issuedAt: NOW.getTime() };
     expect(verifyFileToken(SECRET, token, NOW)).toStrictEqual(grant);
-    const expiry = (nowSeconds + 60) * 1000;
+    expect(verifyFileToken(SECRET, token, new Date(NOW.getTime() + 60_000))).toStrictEqual(grant);
+    const expiry = (nowSeconds + 61) * 1000;
     expect(verifyFileToken(SECRET, token, new Date(expiry - 1))).toStrictEqual(grant);
     expect(refusal(() => verifyFileToken(SECRET, token, new Date(expiry)))).toStrictEqual({
       type: UnauthorizedError,

@@ -4,16 +4,20 @@
  * TypeScript compile.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { build } from "esbuild";
 import type { LocalStack } from "../../local/stack.ts";
 
 const BUNDLE = join("node_modules", ".cache", "baton-faults", "stack-process.mjs");
 
+/**
+ * Written whole in one rename: two fault files run side by side, and one may spawn a child from
+ * the bundle while the other rebuilds it.
+ */
 export async function bundleStackProcess(): Promise<void> {
   mkdirSync(join("node_modules", ".cache", "baton-faults"), { recursive: true });
-  await build({
+  const result = await build({
     entryPoints: ["test/faults/stack-process.ts"],
     bundle: true,
     platform: "node",
@@ -21,7 +25,13 @@ export async function bundleStackProcess(): Promise<void> {
     packages: "external",
     outfile: BUNDLE,
     logLevel: "warning",
+    write: false,
   });
+  const [output] = result.outputFiles;
+  if (output === undefined) throw new Error("esbuild wrote no bundle for test/faults/stack-process.ts");
+  const temporary = `${BUNDLE}.${process.pid}.tmp`;
+  writeFileSync(temporary, output.contents);
+  renameSync(temporary, BUNDLE);
 }
 
 export interface ChildStack {

@@ -11,7 +11,9 @@ import { startTestStack, type TestStack, waitForEnd } from "../support/stack.ts"
 
 let stack: TestStack;
 beforeAll(async () => {
-  stack = await startTestStack({ leaseSeconds: 3 });
+  // No timer loop: the tests fire schedules themselves, and a real minute boundary firing a
+  // "* * * * *" schedule mid-test would take the slot or the rate token they count on.
+  stack = await startTestStack({ leaseSeconds: 3, timerIntervalMs: 0 });
 });
 afterAll(async () => {
   await stack?.stop();

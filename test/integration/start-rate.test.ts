@@ -30,7 +30,9 @@ const setLimits = (id: string, limits: Record<string, unknown>) =>
   stack.request("PUT", `/v1/tenants/${id}/limits`, { key: stack.rootKey, body: limits });
 
 beforeAll(async () => {
-  stack = await startTestStack({ leaseSeconds: 3 });
+  // No timer loop: the tests fire schedules themselves, and a real minute boundary firing a
+  // "* * * * *" schedule mid-test would take the slot or the rate token they count on.
+  stack = await startTestStack({ leaseSeconds: 3, timerIntervalMs: 0 });
   await stack.request("PUT", "/v1/definitions/echo", { body: { handler: "echo" } });
   for (const id of ["beta", "gamma", "delta", "epsilon"]) await tenant(id);
 });

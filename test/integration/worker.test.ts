@@ -46,7 +46,7 @@ describe("named queues", () => {
   it("never overlap and start in submission order; runs without a queue do overlap", async () => {
     const [queued, free] = await Promise.all([
       runAll(20, "invoices", () => 20 + Math.floor(Math.random() * 60)),
-      runAll(12, undefined, () => 300),
+      runAll(12, undefined, () => 1_500),
     ]);
 
     const byStart = [...queued].sort((a, b) => a.start - b.start);
@@ -60,7 +60,8 @@ describe("named queues", () => {
       ).toBeGreaterThanOrEqual(previous.end);
     }
 
-    // Unqueued runs of 300 ms each: with 4 concurrent batches, some must have run side by side.
+    // Unqueued runs of 1.5 s each, started one POST after another: with 4 concurrent batches,
+    // some must have run side by side (1.5 s outlasts the gap between two starts on a loaded machine).
     const overlapping = free.some((a) => free.some((b) => a !== b && a.start < b.end && b.start < a.end));
     expect(overlapping).toBe(true);
   });

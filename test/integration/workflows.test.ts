@@ -9,7 +9,8 @@ beforeAll(async () => {
   stack = await startTestStack({ leaseSeconds: 3 });
   for (const [name, body] of [
     ["echo", { handler: "echo" }],
-    ["timed", { handler: "timed", params: { ms: 200 } }],
+    // Long enough that the two fan-out steps overlap, though started one after the other.
+    ["timed", { handler: "timed", params: { ms: 1_500 } }],
     ["broken", { handler: "fail", params: { nonRetriable: true, message: "no data" } }],
     ["slow", { handler: "sleep", params: { ms: 30_000, steps: 300 } }],
     ["external", { handler: "await-callback", mode: "callback" }],
@@ -56,7 +57,7 @@ describe("workflows", () => {
     const [fetch, left, right, report] = await Promise.all(
       workflow.steps.map((s: { taskId: string }) => get(s.taskId)),
     );
-    expect(left.params).toEqual({ ms: 200, source: "https://data/2026.csv" });
+    expect(left.params).toEqual({ ms: 1_500, source: "https://data/2026.csv" });
     expect(left.parent).toEqual({ taskId: started.taskId, step: "left" });
     expect(Date.parse(left.startedAt)).toBeGreaterThanOrEqual(Date.parse(fetch.endedAt));
     // Fan-out: left and right ran side by side; fan-in: report only after both.

@@ -23,12 +23,12 @@ describe("maxConcurrency and maxQueueLength", () => {
     await stack.request("PUT", "/v1/definitions/contracts", {
       body: { handler: "items", maxConcurrency: 1, maxQueueLength: 2 },
     });
-    const params = (name: string) => ({
-      // 1.2 s a run: the first must still hold its slot while the next three starts are answered,
-      // even on a slow, busy machine.
-      params: { items: [`${name}-1`, `${name}-2`, `${name}-3`], stepMs: 400 },
+    const params = (name: string, stepMs = 400) => ({
+      params: { items: [`${name}-1`, `${name}-2`, `${name}-3`], stepMs },
     });
-    const a = await start("contracts", params("a"));
+    // 6 s for the first run: it must still hold its slot while the next three starts are
+    // answered, even on a slow, busy machine running other test files beside this one.
+    const a = await start("contracts", params("a", 2_000));
     const b = await start("contracts", params("b"));
     const c = await start("contracts", params("c"));
     const d = await start("contracts", params("d"));
@@ -76,13 +76,13 @@ describe("maxConcurrency and maxQueueLength", () => {
   it("applies a raised limit to runs already waiting", async () => {
     await stack.request("PUT", "/v1/definitions/live", {
       // 3 s a run: the limit must be raised while the first still runs, however slow the machine.
-      body: { handler: "timed", maxConcurrency: 1, params: { ms: 3_000 } },
+      body: { handler: "timed", maxConcurrency: 1, params: { ms: 5_000 } },
     });
     const ids = [];
     for (let i = 0; i < 3; i += 1) ids.push((await start("live")).body.taskId);
     expect((await status(ids[2])).status).toBe("waiting");
     await stack.request("PUT", "/v1/definitions/live", {
-      body: { handler: "timed", maxConcurrency: 3, params: { ms: 3_000 } },
+      body: { handler: "timed", maxConcurrency: 3, params: { ms: 5_000 } },
     });
     expect((await status(ids[2])).status).not.toBe("waiting");
     const ended = await Promise.all(ids.map((id) => waitForEnd(stack, id)));

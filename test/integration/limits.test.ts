@@ -75,7 +75,7 @@ describe("maxConcurrency and maxQueueLength", () => {
 
   it("applies a raised limit to runs already waiting", async () => {
     await stack.request("PUT", "/v1/definitions/live", {
-      // 3 s a run: the limit must be raised while the first still runs, however slow the machine.
+      // 5 s a run: the limit must be raised while the first still runs, however slow the machine.
       body: { handler: "timed", maxConcurrency: 1, params: { ms: 5_000 } },
     });
     const ids = [];

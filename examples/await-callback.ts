@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rename, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NonRetriableError } from "../shared/core/errors.ts";
@@ -27,7 +27,10 @@ export default defineTask({
     const file = callbackTokenFile(ctx.taskId);
     await mkdir(join(file, ".."), { recursive: true, mode: 0o700 });
     // A retried attempt gets a new token: overwrite, so the file always holds the live one.
-    await writeFile(file, `${ctx.callbackToken}\n`, { mode: 0o600 });
+    // Written aside and renamed into place, so a reader polling for the file never reads it empty.
+    const temporary = `${file}.${ctx.attempt}.tmp`;
+    await writeFile(temporary, `${ctx.callbackToken}\n`, { mode: 0o600 });
+    await rename(temporary, file);
     await ctx.feedback("waiting for the outside system to call back");
     return { requested: params };
   },

@@ -10,7 +10,7 @@ import { exampleTasks } from "../../examples/index.ts";
 import { defineTask, HandlerRegistry } from "../../shared/core/task.ts";
 import { type Browser, CHROMIUM_INSTALL_MS, launchBrowser } from "../support/chromium.ts";
 import { gates } from "../support/gates.ts";
-import { startTestStack, type TestStack } from "../support/stack.ts";
+import { startTestStack, type TestStack, waitFor } from "../support/stack.ts";
 
 const SHOTS = "test-output";
 const SOON = { timeout: 15_000 };
@@ -58,6 +58,12 @@ describe("the run page, live", () => {
   it("shows each progress and log line from the event stream, without polling the run", async () => {
     const taskId = (await stack.request("POST", "/v1/tasks", { body: { definition: "stepper" } })).body
       .taskId as string;
+    // Running (and held at its first gate) before the page opens: a claim after the page's first
+    // read would send two more events (attempt, status) and reload the run twice, not once.
+    await waitFor(async () => {
+      const { body } = await stack.request("GET", `/v1/tasks/${taskId}`);
+      return body.status === "running" ? body : undefined;
+    });
     const requests: string[] = [];
     page.on("request", (request) => {
       const url = new URL(request.url());

@@ -1,7 +1,7 @@
 /**
  * A smoke test of a running Baton: `npm run smoke -- --url <api url> --key <admin key>`.
  *
- * Checks health and the key, registers the definition `baton-smoke` (the built-in `echo`
+ * Checks health (three tries) and the key, registers the definition `baton-smoke` (the built-in `echo`
  * handler), starts a task, waits for it to succeed, and checks its output and that the list
  * shows it. Each step prints one line; the exit code is 0 when all pass and 1 at the first that
  * fails. Run it after `cdk deploy`, or against `npm run dev`. It leaves the definition and one
@@ -13,6 +13,8 @@ import { parseArgs } from "node:util";
 import { BatonApiError, BatonClient, BatonWatchTimeoutError } from "../shared/client/index.ts";
 
 export const SMOKE_DEFINITION = "baton-smoke";
+const HEALTH_TRIES = 3;
+const HEALTH_RETRY_MS = 1_000;
 
 export interface SmokeOptions {
   url: string;
@@ -32,9 +34,20 @@ export async function smoke(options: SmokeOptions): Promise<boolean> {
     [
       "health",
       async () => {
-        const health = await client.health();
-        if (health.ok !== true) throw new Error(`GET /health answered ${JSON.stringify(health)}`);
-        return "GET /health answered ok";
+        // A few tries: a stack just deployed (cold functions) or busy may miss the health
+        // check's 2 s budget once without anything being wrong.
+        let last = "";
+        for (let attempt = 1; attempt <= HEALTH_TRIES; attempt += 1) {
+          if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, HEALTH_RETRY_MS));
+          try {
+            const health = await client.health();
+            if (health.ok === true) return "GET /health answered ok";
+            last = `GET /health answered ${JSON.stringify(health)}`;
+          } catch (error) {
+            last = error instanceof Error ? error.message : String(error);
+          }
+        }
+        throw new Error(`${last} (${HEALTH_TRIES} tries)`);
       },
     ],
     [

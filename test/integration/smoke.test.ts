@@ -1,5 +1,7 @@
 /** `npm run smoke`, the check a user runs against a deployed API, against the local stack. */
 import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { smoke } from "../../scripts/smoke.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
@@ -43,6 +45,43 @@ describe("npm run smoke", () => {
     expect(output).toMatch(/FAIL +key +the key's role is runner/);
     expect(output).not.toContain("smoke test passed");
     expect(code).toBe(1);
+  });
+
+  it("asks /health again when it is not ok, and fails the step after three answers that are not", async () => {
+    // In front of the stack: /health answers 503 as many times as asked, everything else is passed on.
+    let unhealthyAnswers = 0;
+    let healthAsked = 0;
+    const proxy = createServer(async (request, response) => {
+      if (request.url === "/health" && healthAsked++ < unhealthyAnswers) {
+        response.writeHead(503, { "content-type": "application/json" });
+        response.end(JSON.stringify({ ok: false, dependencies: { runs: "timed out" } }));
+        return;
+      }
+      const answer = await fetch(`${stack.url}${request.url}`, {
+        method: request.method ?? "GET",
+        headers: { authorization: request.headers.authorization ?? "" },
+      });
+      response.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "" });
+      response.end(await answer.text());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const healthLine = async (unhealthy: number) => {
+      [unhealthyAnswers, healthAsked] = [unhealthy, 0];
+      const lines: string[] = [];
+      // A runner key: the key step fails right after health, so nothing else is started.
+      await smoke({ url, key: stack.runnerKey, print: (line) => lines.push(line) });
+      return { line: lines.find((line) => /health/.test(line)) ?? "", asked: healthAsked };
+    };
+    try {
+      expect(await healthLine(2)).toEqual({ line: expect.stringMatching(/ok +health/), asked: 3 });
+      expect(await healthLine(3)).toEqual({
+        line: expect.stringMatching(/FAIL +health +GET \/health answered .*3 tries/),
+        asked: 3,
+      });
+    } finally {
+      proxy.close();
+    }
   });
 
   it("fails when no worker runs the task: the run step times out and says what to look at", async () => {

@@ -176,11 +176,11 @@ describe("the dashboard", () => {
     expect((await waitForEnd(stack, other.body.taskId)).status).toBe("succeeded");
     await page.getByRole("link", { name: "Tasks", exact: true }).click();
     await page.getByLabel("Status").selectOption("running");
-    expect(new URL(page.url()).hash).toBe("#/tasks?status=running");
+    await expect.poll(() => new URL(page.url()).hash, SOON).toBe("#/tasks?status=running");
     await page.locator(".empty").waitFor({ state: "visible" });
     await page.getByLabel("Status").selectOption("succeeded");
     await page.getByLabel("Definition").selectOption("sleep");
-    expect(new URL(page.url()).hash).toBe("#/tasks?status=succeeded&definition=sleep");
+    await expect.poll(() => new URL(page.url()).hash, SOON).toBe("#/tasks?status=succeeded&definition=sleep");
     await page.reload();
     expect(await page.getByLabel("Status").inputValue()).toBe("succeeded");
     await expect.poll(() => page.getByLabel("Definition").inputValue(), SOON).toBe("sleep");
@@ -466,7 +466,7 @@ describe("the dashboard", () => {
     );
     // A status count is a link to the list filtered by it.
     await counts.locator('li[data-status="cancelled"] a').click();
-    expect(new URL(page.url()).hash).toBe("#/tasks?status=cancelled");
+    await expect.poll(() => new URL(page.url()).hash, SOON).toBe("#/tasks?status=cancelled");
     await expect.poll(() => page.locator("tbody tr").count(), SOON).toBeGreaterThanOrEqual(1);
     await page.getByRole("link", { name: "Tasks", exact: true }).click();
     await page.locator("tbody tr").first().waitFor();

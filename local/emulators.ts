@@ -74,6 +74,8 @@ const DEFAULT_MAX_RESTARTS = 3;
 const RESTART_WINDOW_MS = 10 * 60_000;
 // Generous: on a busy machine (CI, several stacks starting at once) Java alone can take 30 s.
 const READY_WITHIN_MS = 90_000;
+/** Ports a first start of DynamoDB Local tries before it gives up (see startDynamoDbLocal). */
+const FIRST_START_TRIES = 3;
 
 interface Supervision {
   path: string | undefined;
@@ -93,8 +95,7 @@ async function startDynamoDbLocal(
   if (path !== undefined) mkdirSync(path, { recursive: true });
   // DynamoDB Local cannot bind port 0, so pick a free port first; restarts reuse it, so the
   // clients' endpoint stays right.
-  const port = await getPort();
-  const endpoint = `http://127.0.0.1:${port}`;
+  let port = await getPort();
   let stopping = false;
   // Java outlives a SIGKILLed parent unless something kills it: the watchdog does.
   const watchdog = startChildWatchdog();
@@ -108,12 +109,24 @@ async function startDynamoDbLocal(
     return started;
   };
   let current = spawnGuarded();
-  try {
-    await current.ready;
-  } catch (error) {
-    watchdog.close();
-    throw error;
+  for (let tries = 1; ; tries += 1) {
+    try {
+      await current.ready;
+      break;
+    } catch (error) {
+      // The port was free when picked, but Java binds it seconds later: another process may have
+      // taken it meanwhile. A first start that exits tries a newly picked port.
+      const exited = current.child.exitCode !== null || current.child.signalCode !== null;
+      if (!exited || tries >= FIRST_START_TRIES) {
+        watchdog.close();
+        throw error;
+      }
+      log(`DynamoDB Local exited while starting on port ${port}; trying another port`);
+      port = await getPort();
+      current = spawnGuarded();
+    }
   }
+  const endpoint = `http://127.0.0.1:${port}`;
   const restarts: number[] = [];
 
   const supervise = (running: DynamoDbLocalProcess) => {
@@ -198,6 +211,9 @@ function spawnDynamoDbLocal(port: number, path: string | undefined): DynamoDbLoc
       region: LOCAL_REGION,
       endpoint: `http://127.0.0.1:${port}`,
       credentials: LOCAL_CREDENTIALS,
+      // Something else on the port that never answers must not hold the check past its deadline.
+      requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 },
+      maxAttempts: 1,
     });
     const deadline = Date.now() + READY_WITHIN_MS;
     try {

@@ -76,7 +76,7 @@ async function runtime() {
   }
   for (const name of readdirSync("dist")) {
     const path = join(root, "dist", name);
-    if (/^lib-.*\.mjs$/.test(name) && !written.has(path)) rmSync(path);
+    if (/^lib-.*\.mjs$/.test(name) && !written.has(path)) rmSync(path, { force: true });
   }
   mirrorFolder("functions/api/dashboard", "dist/dashboard");
 }
@@ -101,7 +101,10 @@ function mirrorFolder(from, to) {
   }
   for (const entry of readdirSync(to, { recursive: true, withFileTypes: true })) {
     const relative = join(entry.parentPath, entry.name).slice(to.length + 1);
-    if (entry.isFile() && !kept.has(relative)) rmSync(join(to, relative));
+    // Another build running at once may own a .tmp file here, or have removed a stale file already.
+    if (entry.isFile() && !kept.has(relative) && !relative.endsWith(".tmp")) {
+      rmSync(join(to, relative), { force: true });
+    }
   }
 }
 

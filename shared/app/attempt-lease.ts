@@ -9,6 +9,12 @@ import { type Run, refOf } from "../core/run.ts";
 import type { AttemptReport } from "./attempt-report.ts";
 import type { Services } from "./services.ts";
 
+/**
+ * How early, by the clock, a timeout timer may fire and still be set again for the rest: Node's
+ * timers run a few milliseconds ahead at most; a clock further behind has been stepped back.
+ */
+const TIMER_EARLY_MS = 1_000;
+
 /** Why an attempt stopped before its handler returned. */
 export type Interruption = "lost" | "cancelled" | "timed_out";
 
@@ -69,14 +75,16 @@ export class AttemptLease {
   /**
    * Times the attempt out once the clock reads its deadline. Node's timers keep their own
    * monotonic millisecond time and can fire a millisecond or more before the wall clock gets
-   * there, so a timer that fires early is set again for what is left: a run never ends
-   * `timed_out` before `startedAt + timeoutSeconds`.
+   * there, so a timer that fires that little early is set again for what is left: a run does not
+   * end `timed_out` before `startedAt + timeoutSeconds`. A clock that stepped back further (an NTP
+   * correction) does not hold the attempt past its timeout and the worker's 15 minutes.
    */
   #armTimeout(deadline: number): void {
     const left = () => deadline - this.#svc.clock.now().getTime();
     this.#timer = setTimeout(
       () => {
-        if (left() > 0) this.#armTimeout(deadline);
+        const early = left();
+        if (early > 0 && early <= TIMER_EARLY_MS) this.#armTimeout(deadline);
         else this.#interrupt("timed_out", new TimeoutError(this.#run.timeoutSeconds));
       },
       Math.max(0, left()),

@@ -265,6 +265,20 @@ describe("timeouts", () => {
     await draining;
   });
 
+  it("a clock stepped back more than a second does not hold an attempt past its timeout", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] });
+    const h = appHarness();
+    await h.define("slow", { handler: "gated", timeoutSeconds: 5 });
+    const slow = await h.start({ definition: "slow" });
+    const draining = h.drain();
+    await h.gates.arrived(slow.id);
+    h.clock.advance(3_000); // the wall clock shows 2 s less than the timers measured
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect((await h.run(slow.id)).status).toBe("timed_out");
+    h.gates.open(slow.id);
+    await draining;
+  });
+
   it("a timed-out handler that goes on cannot write a file: one started before the timeout is aborted, one after is refused", async () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] });
     const outcomes: string[] = [];

@@ -50,7 +50,9 @@ it("resumes scheduled, waiting, queued, running and awaiting runs after the proc
     expect(response.status).toBe(202);
     return ((await response.json()) as { taskId: string }).taskId;
   };
-  const long = { file: effects, steps: 60, stepMs: 100 };
+  // 12 s: the long runs must still be running when the last of the six states is reached, on a
+  // machine running another test file beside this one.
+  const long = { file: effects, steps: 60, stepMs: 200 };
   const quick = { file: effects, steps: 1, stepMs: 10 };
   const ids = {
     limitedRunning: await start({ definition: "limited", params: long }),

@@ -171,7 +171,8 @@ describe("chains", () => {
   it("record a target's full waiting line as queue_full", async () => {
     await stack.request("PUT", "/v1/definitions/busy", {
       key: globexKey,
-      body: { handler: "sleep", maxConcurrency: 1, maxQueueLength: 0, params: { ms: 5_000 } },
+      // Holds the one slot until cancelled below, however slowly the second chain runs.
+      body: { handler: "sleep", maxConcurrency: 1, maxQueueLength: 0, params: { ms: 60_000 } },
     });
     await stack.request("PUT", "/v1/chains/busy", { key: globexKey, body: { definition: "busy" } });
     await stack.request("PUT", "/v1/access/acme/busy", { key: globexKey });

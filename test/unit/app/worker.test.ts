@@ -246,14 +246,24 @@ describe("timeouts", () => {
     expect(record?.startedAt).toBeDefined();
   });
 
-  it("a timer that fires before the clock reads the deadline waits for it: no run ends timed_out early", async () => {
-    // Node's timers keep their own millisecond time, which can run ahead of the wall clock.
+  /** A run of a 5 s timeout inside its handler, on fake timers; `finish` lets it and the worker go. */
+  async function heldFiveSecondRun() {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] });
     const h = appHarness();
     await h.define("slow", { handler: "gated", timeoutSeconds: 5 });
     const slow = await h.start({ definition: "slow" });
     const draining = h.drain();
     await h.gates.arrived(slow.id);
+    const finish = async () => {
+      h.gates.open(slow.id);
+      await draining;
+    };
+    return { h, slow, finish };
+  }
+
+  it("a timer that fires before the clock reads the deadline waits for it: no run ends timed_out early", async () => {
+    // Node's timers keep their own millisecond time, which can run ahead of the wall clock.
+    const { h, slow, finish } = await heldFiveSecondRun();
     h.clock.advance(4_998);
     await vi.advanceTimersByTimeAsync(5_000);
     expect((await h.run(slow.id)).status).toBe("running");
@@ -261,22 +271,15 @@ describe("timeouts", () => {
     const ended = await h.run(slow.id);
     expect(ended.status).toBe("timed_out");
     expect(Date.parse(ended.endedAt ?? "") - Date.parse(ended.startedAt ?? "")).toBe(5_000);
-    h.gates.open(slow.id);
-    await draining;
+    await finish();
   });
 
   it("a clock stepped back more than a second does not hold an attempt past its timeout", async () => {
-    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] });
-    const h = appHarness();
-    await h.define("slow", { handler: "gated", timeoutSeconds: 5 });
-    const slow = await h.start({ definition: "slow" });
-    const draining = h.drain();
-    await h.gates.arrived(slow.id);
+    const { h, slow, finish } = await heldFiveSecondRun();
     h.clock.advance(3_000); // the wall clock shows 2 s less than the timers measured
     await vi.advanceTimersByTimeAsync(5_000);
     expect((await h.run(slow.id)).status).toBe("timed_out");
-    h.gates.open(slow.id);
-    await draining;
+    await finish();
   });
 
   it("a timed-out handler that goes on cannot write a file: one started before the timeout is aborted, one after is refused", async () => {

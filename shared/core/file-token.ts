@@ -40,8 +40,7 @@ export function mintFileToken(
     JSON.stringify({
       t: file.tenant,
       k: file.key,
-      // Rounded up to a whole second: a token lasts at least the `seconds` it was asked for.
-      e: Math.ceil((now.getTime() + seconds * 1000) / 1000),
+      e: expirySeconds(now, seconds),
       i: now.getTime(),
     }),
   ).toString("base64url");
@@ -79,6 +78,14 @@ export function runFileOf(key: string): { tenant: string; taskId: string; name: 
  */
 export function sign(secret: string, payload: string, domain = ""): string {
   return createHmac("sha256", secret).update(`${domain}${payload}`).digest("base64url");
+}
+
+/**
+ * A token's expiry in epoch seconds, rounded up to a whole second: a token lasts at least the
+ * `seconds` it was asked for, whatever the millisecond it is minted at.
+ */
+export function expirySeconds(now: Date, seconds: number): number {
+  return Math.ceil((now.getTime() + seconds * 1000) / 1000);
 }
 
 /** Compares in constant time. */

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { UnauthorizedError, ValidationError } from "./errors.ts";
-import { sign, signatureMatches } from "./file-token.ts";
+import { expirySeconds, sign, signatureMatches } from "./file-token.ts";
 
 export const READ_TOKEN_PREFIX = "rt.";
 const SIGNING_DOMAIN = "read-token:";
@@ -37,8 +37,7 @@ export function mintReadToken(
       `a read token lasts 1 s to ${READ_TOKEN_MAX_SECONDS} s (24 hours), not ${seconds}`,
     );
   }
-  // Rounded up to a whole second: a token lasts at least the `seconds` it was asked for.
-  const expires = Math.ceil((now.getTime() + seconds * 1000) / 1000);
+  const expires = expirySeconds(now, seconds);
   const payload = Buffer.from(JSON.stringify({ t: run.tenant, r: run.taskId, e: expires })).toString(
     "base64url",
   );

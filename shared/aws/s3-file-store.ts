@@ -95,8 +95,8 @@ export class S3FileStore implements FileStore {
 
 /**
  * A body's first `limit` bytes and more: the whole of it when it fits (one request), or all of it
- * again as a stream (what was read, then the rest) with the bytes it has given so far. A stream that stalls is given up when the
- * signal fires, so nothing is sent for an attempt that has stopped.
+ * again as a stream (what was read, then the rest) with the bytes it has given so far. A stream
+ * that stalls is given up when the signal fires, so nothing is sent for an attempt that has stopped.
  */
 async function firstPart(
   body: Buffer | Uint8Array | string | Readable,
@@ -124,7 +124,7 @@ async function firstPart(
     while (read <= limit) {
       const next = await Promise.race([iterator.next(), stopped]);
       if (next.done === true) return { whole: Buffer.concat(chunks) };
-      const chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value);
+      const chunk = asBuffer(next.value);
       chunks.push(chunk);
       read += chunk.length;
     }
@@ -134,10 +134,15 @@ async function firstPart(
   async function* again() {
     yield* chunks;
     for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) {
-      const chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value);
+      const chunk = asBuffer(next.value);
       read += chunk.length;
       yield chunk;
     }
   }
   return { all: Readable.from(again()), size: () => read };
+}
+
+/** A stream's chunk as bytes: object-mode and string streams give other values than Buffers. */
+function asBuffer(chunk: Buffer | Uint8Array | string): Buffer {
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
 }
